@@ -1,0 +1,51 @@
+# rvisor build. `make` builds build/rvisor; `make unit` builds and runs the C unit tests;
+# `make BUILD=build-san SAN=1 unit` does the same under AddressSanitizer + UBSan.
+CC ?= gcc
+BUILD ?= build
+OPT ?= -O2
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+CFLAGS := -std=gnu17 $(OPT) -g -D_GNU_SOURCE -pthread -Isrc $(WARN) $(EXTRA_CFLAGS)
+ifeq ($(SAN),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+LDLIBS := -lfdt -lm -pthread
+
+SRCS := $(sort $(wildcard src/*/*.c))
+OBJS := $(SRCS:%.c=$(BUILD)/%.o)
+MAIN := $(BUILD)/src/main.o
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+
+all: $(BUILD)/rvisor
+
+$(BUILD)/rvisor: $(OBJS) $(MAIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $^ $(LDFLAGS) $(LDLIBS) -lcmocka
+
+unit-build: $(UNIT_BINS)
+
+# Runs every unit test binary; each prints cmocka's summary. Fails if any fails.
+unit: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all unit unit-build format format-check clean
+.SECONDARY:
+
+-include $(OBJS:.o=.d) $(MAIN:.o=.d)

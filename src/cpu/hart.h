@@ -1,0 +1,158 @@
+/* One RISC-V hart (vCPU): architectural state ordered hot/warm/cold, its TLBs and decoded-
+ * instruction cache, and the small interface through which it reaches memory, the SBI and the
+ * clock. The hart knows nothing of devices: it sees RAM, a bus and interrupt bits in mip. */
+#ifndef RVISOR_CPU_HART_H
+#define RVISOR_CPU_HART_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cpu/csr.h"
+#include "cpu/insn.h"
+
+struct bus;
+struct guest_mem;
+
+#define TLB_ENTRIES 256 /* per kind (read, write, fetch), direct-mapped, power of two */
+#define DCACHE_PAGES 256 /* decoded pages cached per hart (32 KiB each) */
+
+/* One TLB entry: a guest-virtual page mapped to host memory. A hit is one compare and an add:
+ * hva = gva + addend. tag is gva >> 12, or TLB_INVALID. */
+struct tlb_entry {
+	uint64_t tag;
+	uintptr_t addend;
+};
+#define TLB_INVALID (~0ull)
+
+/* Decoded-instruction cache page: the decoded instructions of one 4 KiB guest-physical page,
+ * one slot per halfword. A slot whose fn is NULL has not been decoded yet. */
+struct dpage {
+	uint64_t gpa; /* page-aligned guest-physical address, or ~0 when free */
+	uint64_t gen; /* hart's code generation when filled; stale pages are reset lazily */
+	struct insn slot[2048];
+};
+
+/* A fetch-TLB entry also carries the decoded page of the physical page it maps. */
+struct itlb_entry {
+	uint64_t tag;
+	uintptr_t addend;
+	struct dpage *dp;
+};
+
+/* One TLB set: the entries used when data accesses or fetches run at one privilege view. */
+struct tlb_set {
+	struct tlb_entry r[TLB_ENTRIES];
+	struct tlb_entry w[TLB_ENTRIES];
+};
+
+/* Callbacks from the hart to its VM (the VMM wires these). All are called on the hart's
+ * own thread. */
+struct hart_env {
+	void *opaque;
+	/* Serve an SBI call (ecall from S-mode) in place of M-mode firmware. Returns false if the
+	 * hypervisor does not serve SBI, in which case the ecall traps to M-mode as usual. */
+	bool (*sbi_call)(void *opaque, struct hart *h);
+	/* Current time in ticks of the 10 MHz timebase (the mtime / time CSR value). */
+	uint64_t (*time_now)(void *opaque);
+	/* HTIF: a store hit the guest-physical tohost address (value written). */
+	void (*htif_tohost)(void *opaque, struct hart *h, uint64_t value);
+};
+
+/* Why a hart's run loop returned. */
+enum hart_exit {
+	HART_RUNNING = 0,
+	HART_EXIT_STOP,   /* asked to stop (VM shutdown, pause) */
+	HART_EXIT_HALTED, /* the guest ended: poweroff, reboot, test finisher, HTIF */
+};
+
+struct hart {
+	/* ---- hot: touched by every instruction ---- */
+	uint64_t x[33]; /* x[32] is the sink for writes to x0 */
+	uint64_t pc;      /* address of the instruction being executed */
+	uint64_t pc_next; /* address of the next one; branches and traps set it */
+	struct tlb_set *dtlb; /* data TLB for the current effective data privilege */
+	struct itlb_entry *itlb; /* fetch TLB for the current privilege */
+	int32_t budget; /* instructions left in this batch; set to 0 to end the batch early */
+	uint8_t priv;   /* PRV_U, PRV_S or PRV_M */
+	uint8_t fs_off; /* 1 when mstatus.FS == Off: FP instructions are illegal */
+	uint64_t f[32];
+	uint32_t fflags, frm;
+
+	/* ---- warm: CSRs (priv spec 3 and 4) ---- */
+	uint64_t mstatus;
+	_Atomic uint64_t mip; /* set by devices on other threads: use atomics */
+	uint64_t mie, mideleg, medeleg;
+	uint64_t mtvec, mscratch, mepc, mcause, mtval;
+	uint64_t stvec, sscratch, sepc, scause, stval, satp;
+	uint64_t mcounteren, scounteren, mcountinhibit, menvcfg, senvcfg;
+	uint64_t stimecmp;             /* Sstc, in timebase ticks */
+	_Atomic uint64_t mtimecmp;     /* mirrors the ACLINT MTIMER comparator for this hart */
+	uint64_t instret;
+	uint64_t reservation;          /* LR/SC reserved gpa, or ~0 */
+	uint64_t mhartid;
+	uint64_t misa;
+
+	/* ---- cold ---- */
+	uint64_t pmpcfg[16];
+	uint64_t pmpaddr[64];
+	uint64_t mtval2, mtinst, tselect;
+	uint64_t code_gen; /* bumped by fence.i: decoded pages of older generations are stale */
+	struct tlb_set tlb[4]; /* indexed by privilege view: 0 U, 1 S, 3 M (bare, no paging) */
+	struct itlb_entry itlb_set[4][TLB_ENTRIES];
+	struct dpage *dcache; /* DCACHE_PAGES entries */
+	unsigned dcache_clock;
+
+	struct guest_mem *mem;
+	struct bus *bus;
+	struct hart_env env;
+	uint64_t tohost_gpa; /* HTIF tohost, or 0 when unused */
+
+	/* Run control, shared with other threads. */
+	_Atomic int exit_req; /* non-zero: leave the run loop (enum hart_exit) */
+	_Atomic int stopped;  /* HSM: hart is stopped (not started or hart_stop) */
+	pthread_mutex_t wait_lock;
+	pthread_cond_t wait_cond;
+	bool kicked;
+};
+
+/* Initialise a hart: zeroed state, misa = RV64IMAFDC + S + U, in M-mode at pc 0.
+ * mem and bus are the VM's guest RAM and MMIO bus. Returns 0 or -ENOMEM. */
+int hart_init(struct hart *h, uint64_t hartid, struct guest_mem *mem, struct bus *bus,
+	      const struct hart_env *env);
+/* Free what hart_init allocated. */
+void hart_destroy(struct hart *h);
+/* Reset to the power-on state (M-mode, pc = reset_pc) without freeing anything. */
+void hart_reset(struct hart *h, uint64_t reset_pc);
+
+/* Run until exit_req is set. Sleeps in WFI until an interrupt or kick. Returns the exit
+ * reason. */
+enum hart_exit hart_run(struct hart *h);
+/* Run at most n instructions (for tests). Returns instructions executed. */
+uint64_t hart_step(struct hart *h, uint64_t n);
+
+/* Raise or lower interrupt-pending bits (MIP_*) from any thread, and wake the hart. */
+void hart_set_mip(struct hart *h, uint64_t bits, bool level);
+/* Wake the hart if it sleeps in WFI (from any thread). */
+void hart_kick(struct hart *h);
+/* Ask the hart's run loop to return with reason why (from any thread). */
+void hart_request_exit(struct hart *h, enum hart_exit why);
+
+/* Take exception cause with trap value tval at the current pc (priv spec 3.1.15, 3.3.1):
+ * picks M or S by medeleg, updates the status stack and sets pc_next to the trap vector. */
+void hart_trap(struct hart *h, uint64_t cause, uint64_t tval);
+/* Take the highest-priority pending and enabled interrupt, if any. Returns true if taken. */
+bool hart_check_interrupts(struct hart *h);
+/* Recompute derived state (TLB set pointers, fs_off) after priv or mstatus changed. */
+void hart_update_mode(struct hart *h);
+
+/* Invalidate all TLB entries (sfence.vma, satp writes). */
+void hart_flush_tlb(struct hart *h);
+/* Invalidate the decoded-instruction cache (fence.i). */
+void hart_flush_icache(struct hart *h);
+
+/* mstatus with SD computed (what a CSR read returns). */
+uint64_t hart_mstatus_read(const struct hart *h);
+
+#endif

@@ -1,0 +1,49 @@
+/* ACLINT MSWI + MTIMER in the SiFive CLINT-compatible layout (ACLINT spec 1.0): msip words at
+ * 0x0000 + 4*hart, mtimecmp at 0x4000 + 8*hart, mtime at 0xbff8. The device holds the
+ * registers; the VMM delivers MSIP and the comparator values to the harts through callbacks. */
+#ifndef RVISOR_DEV_ACLINT_H
+#define RVISOR_DEV_ACLINT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mem/bus.h"
+
+#define ACLINT_SIZE 0x10000 /* bytes of MMIO window */
+#define ACLINT_MAX_HARTS 64
+
+struct aclint_cb {
+	void *opaque;
+	/* mtime: ticks of the 10 MHz timebase. */
+	uint64_t (*time_now)(void *opaque);
+	/* A hart's msip bit changed: drive its mip.MSIP. */
+	void (*set_msip)(void *opaque, unsigned hart, bool level);
+	/* A hart's mtimecmp changed (ticks): the hart raises MTIP while mtime >= value. */
+	void (*set_mtimecmp)(void *opaque, unsigned hart, uint64_t value);
+};
+
+/* Guest-visible register state. */
+struct aclint_regs {
+	uint32_t msip[ACLINT_MAX_HARTS];
+	uint64_t mtimecmp[ACLINT_MAX_HARTS];
+};
+
+struct aclint {
+	pthread_mutex_t lock;
+	unsigned nharts;
+	struct aclint_regs regs;
+	struct aclint_cb cb;
+};
+
+/* nharts in 1..ACLINT_MAX_HARTS. mtimecmp resets to all ones. Returns 0 or -EINVAL. */
+int aclint_init(struct aclint *a, unsigned nharts, const struct aclint_cb *cb);
+void aclint_destroy(struct aclint *a);
+/* MMIO callbacks; opaque is the struct aclint. 4- and 8-byte accesses. Writes to mtime are
+ * ignored (the timebase is the host clock). */
+extern const struct mmio_ops aclint_ops;
+void aclint_save(struct aclint *a, struct aclint_regs *out);
+/* Restores registers and re-delivers msip/mtimecmp through the callbacks. */
+int aclint_restore(struct aclint *a, const struct aclint_regs *in);
+
+#endif

@@ -1,0 +1,43 @@
+/* ns16550a UART (the 16550 datasheet): the guest's serial console, ttyS0. Registers are one
+ * byte apart (reg-shift 0, reg-io-width 1); 16-byte receive FIFO fed from a host chr backend. */
+#ifndef RVISOR_DEV_UART16550_H
+#define RVISOR_DEV_UART16550_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "dev/irq.h"
+#include "mem/bus.h"
+
+struct chr;
+
+#define UART16550_SIZE 0x100 /* bytes of MMIO window */
+
+/* Guest-visible register state (plain data: what a snapshot saves). */
+struct uart16550_regs {
+	uint8_t ier, iir, lcr, mcr, lsr, msr, scr, fcr;
+	uint8_t dll, dlm;
+	uint8_t rx_fifo[16];
+	uint8_t rx_head, rx_count;
+	uint8_t thr_empty_pending; /* THRE interrupt pending (cleared by IIR read or THR write) */
+};
+
+struct uart16550 {
+	pthread_mutex_t lock;
+	struct uart16550_regs regs;
+	struct chr *chr;
+	struct irq_line irq;
+};
+
+/* Initialise with host backend chr (may be NULL: output dropped, no input) and interrupt line
+ * irq. Registers the chr's notify callback. Returns 0 or -errno. */
+int uart16550_init(struct uart16550 *u, struct chr *chr, struct irq_line irq);
+/* Release the lock; does not close chr. */
+void uart16550_destroy(struct uart16550 *u);
+/* MMIO callbacks; opaque is the struct uart16550. 1-byte accesses (4 allowed, low byte used). */
+extern const struct mmio_ops uart16550_ops;
+/* Copy out / load guest-visible state. restore returns -EINVAL on inconsistent state. */
+void uart16550_save(struct uart16550 *u, struct uart16550_regs *out);
+int uart16550_restore(struct uart16550 *u, const struct uart16550_regs *in);
+
+#endif

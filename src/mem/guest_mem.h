@@ -1,0 +1,39 @@
+/* Guest RAM: one host mapping (a memfd, so snapshots and migration can share it) per region,
+ * at a guest-physical base. Every guest-physical access is range-checked here, once, on the
+ * slow path; the TLBs cache the resulting host pointers. */
+#ifndef RVISOR_MEM_GUEST_MEM_H
+#define RVISOR_MEM_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct guest_mem {
+	uint64_t base; /* guest-physical address of the first byte */
+	uint64_t size; /* bytes, a multiple of 4 KiB */
+	uint8_t *hva;  /* host mapping of the region */
+	int fd;        /* the memfd behind it */
+};
+
+/* Map size bytes of zeroed RAM at guest-physical base. size must be a non-zero multiple of
+ * 4 KiB. Returns 0, -EINVAL or -ENOMEM (or the errno of memfd_create/mmap). */
+int guest_mem_init(struct guest_mem *m, uint64_t base, uint64_t size);
+/* Unmap and close. Safe on a zeroed struct. */
+void guest_mem_destroy(struct guest_mem *m);
+
+/* Host pointer for len bytes at guest-physical gpa, or NULL if any byte lies outside RAM. */
+static inline void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	uint64_t off = gpa - m->base;
+	if (gpa < m->base || off >= m->size || len > m->size - off)
+		return NULL;
+	return m->hva + off;
+}
+
+/* True if gpa lies in RAM. */
+static inline bool guest_mem_contains(const struct guest_mem *m, uint64_t gpa)
+{
+	return gpa >= m->base && gpa - m->base < m->size;
+}
+
+#endif

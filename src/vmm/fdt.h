@@ -1,0 +1,43 @@
+/* Device tree generation with libfdt: the board a VM's configuration describes, in the form
+ * Linux, OpenSBI and U-Boot expect of a virt-style RISC-V machine (Devicetree spec 0.4,
+ * RISC-V CPU and PLIC/CLINT bindings). */
+#ifndef RVISOR_VMM_FDT_H
+#define RVISOR_VMM_FDT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FDT_MAX_VIRTIO 16
+
+/* What the device tree describes. Addresses are guest-physical, sizes in bytes. */
+struct fdt_board {
+	unsigned nharts;
+	uint64_t ram_base, ram_size;
+	const char *isa;                 /* riscv,isa string, e.g. "rv64imafdc_zicsr_..." */
+	const char *const *isa_extensions; /* riscv,isa-extensions list (lower case) */
+	unsigned n_isa_extensions;
+	const char *mmu_type;            /* "riscv,sv57" */
+	uint32_t timebase_hz;
+	uint64_t clint_base, clint_size;
+	uint64_t plic_base, plic_size;
+	unsigned plic_ndev;              /* riscv,ndev: highest source id */
+	uint64_t uart_base, uart_size;
+	unsigned uart_irq;
+	uint32_t uart_clock_hz;
+	uint64_t syscon_base, syscon_size;
+	struct {
+		uint64_t base, size;
+		unsigned irq;
+	} virtio[FDT_MAX_VIRTIO];
+	unsigned nvirtio;
+	const char *bootargs;            /* kernel command line, or NULL */
+	uint64_t initrd_start, initrd_end; /* 0, 0 when there is no initrd */
+	const void *rng_seed;            /* bytes for /chosen/rng-seed, or NULL */
+	size_t rng_seed_len;
+};
+
+/* Write the device tree for board b into buf (bufsize bytes). Returns the size of the blob
+ * in bytes, or -ENOSPC if buf is too small, or -EINVAL. */
+int fdt_build(const struct fdt_board *b, void *buf, size_t bufsize);
+
+#endif
