@@ -1,0 +1,66 @@
+/* Guest-virtual memory access for a hart: the TLB fast path inline, page walks (Sv39, Sv48,
+ * Sv57; priv spec 4.3-4.6) and RAM/MMIO dispatch on the slow path. A failed access has already
+ * raised the right exception (page fault, access fault) when these return false. */
+#ifndef RVISOR_CPU_MMU_H
+#define RVISOR_CPU_MMU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cpu/hart.h"
+
+enum mmu_access { MMU_READ, MMU_WRITE, MMU_FETCH };
+
+/* Slow paths (mmu.c). Same contract as the inline versions below. */
+bool mmu_load_slow(struct hart *h, uint64_t gva, unsigned size, uint64_t *val);
+bool mmu_store_slow(struct hart *h, uint64_t gva, unsigned size, uint64_t val);
+
+/* Translate gva for access kind acc at the hart's effective privilege. On success stores the
+ * guest-physical address in *gpa and returns 0; otherwise returns the exception cause
+ * (CAUSE_*_PAGE_FAULT or CAUSE_*_ACCESS) without raising it. Sets A/D bits as needed. */
+int mmu_translate(struct hart *h, uint64_t gva, enum mmu_access acc, uint64_t *gpa);
+
+/* Host pointer of the guest-physical page holding the instruction at h->pc and its decoded
+ * page, filling the fetch TLB. Returns NULL after raising a fetch exception. */
+struct itlb_entry *mmu_fetch_lookup(struct hart *h, uint64_t gva);
+
+/* Load size (1, 2, 4, 8) bytes at gva, zero-extended into *val. Misaligned accesses are
+ * performed (not trapped). Returns false after raising an exception. */
+static inline bool mmu_load(struct hart *h, uint64_t gva, unsigned size, uint64_t *val)
+{
+	const struct tlb_entry *e = &h->dtlb->r[(gva >> 12) & (TLB_ENTRIES - 1)];
+	if (__builtin_expect(e->tag == gva >> 12 && (gva & 0xfff) <= 0x1000 - size, 1)) {
+		const void *p = (const void *)(e->addend + gva);
+		switch (size) {
+		case 1: *val = *(const uint8_t *)p; return true;
+		case 2: { uint16_t v; memcpy(&v, p, 2); *val = v; return true; }
+		case 4: { uint32_t v; memcpy(&v, p, 4); *val = v; return true; }
+		default: memcpy(val, p, 8); return true;
+		}
+	}
+	return mmu_load_slow(h, gva, size, val);
+}
+
+/* Store the low size bytes of val at gva. Returns false after raising an exception. */
+static inline bool mmu_store(struct hart *h, uint64_t gva, unsigned size, uint64_t val)
+{
+	const struct tlb_entry *e = &h->dtlb->w[(gva >> 12) & (TLB_ENTRIES - 1)];
+	if (__builtin_expect(e->tag == gva >> 12 && (gva & 0xfff) <= 0x1000 - size, 1)) {
+		void *p = (void *)(e->addend + gva);
+		switch (size) {
+		case 1: *(uint8_t *)p = (uint8_t)val; return true;
+		case 2: { uint16_t v = (uint16_t)val; memcpy(p, &v, 2); return true; }
+		case 4: { uint32_t v = (uint32_t)val; memcpy(p, &v, 4); return true; }
+		default: memcpy(p, &val, 8); return true;
+		}
+	}
+	return mmu_store_slow(h, gva, size, val);
+}
+
+/* Host pointer for an atomic access (LR/SC, AMO) of size bytes at gva, which must be
+ * naturally aligned and in RAM; raises the exception (misaligned, page or access fault,
+ * reported as a store/AMO fault) and returns NULL otherwise. */
+void *mmu_amo_ptr(struct hart *h, uint64_t gva, unsigned size);
+
+#endif
