@@ -58,7 +58,14 @@ struct hart_env {
 	uint64_t (*time_now)(void *opaque);
 	/* HTIF: a store hit the guest-physical tohost address (value written). */
 	void (*htif_tohost)(void *opaque, struct hart *h, uint64_t value);
+	/* The guest can make no further progress (a trap to M-mode with no firmware, or a trap
+	 * loop at the M-mode vector). The hart keeps running until asked to exit. */
+	void (*fatal)(void *opaque, struct hart *h, uint64_t cause, uint64_t tval);
 };
+
+/* Fences another hart can ask for (SBI RFENCE); done at the next batch boundary. */
+#define HART_FENCE_TLB 1u
+#define HART_FENCE_ICACHE 2u
 
 /* Why a hart's run loop returned. */
 enum hart_exit {
@@ -74,7 +81,8 @@ struct hart {
 	uint64_t pc_next; /* address of the next one; branches and traps set it */
 	struct tlb_set *dtlb; /* data TLB for the current effective data privilege */
 	struct itlb_entry *itlb; /* fetch TLB for the current privilege */
-	int32_t budget; /* instructions left in this batch; set to 0 to end the batch early */
+	int32_t budget;    /* instructions left in this batch; set to 0 to end the batch early */
+	int32_t batch_len; /* instructions the current batch started with */
 	uint8_t priv;   /* PRV_U, PRV_S or PRV_M */
 	uint8_t fs_off; /* 1 when mstatus.FS == Off: FP instructions are illegal */
 	uint64_t f[32];
@@ -90,7 +98,8 @@ struct hart {
 	uint64_t stimecmp;             /* Sstc, in timebase ticks */
 	_Atomic uint64_t mtimecmp;     /* mirrors the ACLINT MTIMER comparator for this hart */
 	uint64_t instret;
-	uint64_t reservation;          /* LR/SC reserved gpa, or ~0 */
+	uint64_t reservation;     /* LR/SC reserved gpa, or ~0 */
+	uint64_t reservation_val; /* value LR read: SC succeeds only if memory still holds it */
 	uint64_t mhartid;
 	uint64_t misa;
 
@@ -108,10 +117,13 @@ struct hart {
 	struct bus *bus;
 	struct hart_env env;
 	uint64_t tohost_gpa; /* HTIF tohost, or 0 when unused */
+	bool m_trap_fatal;   /* no M-mode software: any trap to M-mode is fatal */
 
 	/* Run control, shared with other threads. */
 	_Atomic int exit_req; /* non-zero: leave the run loop (enum hart_exit) */
 	_Atomic int stopped;  /* HSM: hart is stopped (not started or hart_stop) */
+	_Atomic unsigned fence_req; /* HART_FENCE_* bits asked by other harts (SBI RFENCE) */
+	bool wfi;             /* sleeping in WFI until an interrupt is pending */
 	pthread_mutex_t wait_lock;
 	pthread_cond_t wait_cond;
 	bool kicked;
@@ -154,5 +166,10 @@ void hart_flush_icache(struct hart *h);
 
 /* mstatus with SD computed (what a CSR read returns). */
 uint64_t hart_mstatus_read(const struct hart *h);
+/* Instructions retired so far, including the running batch (minstret / mcycle). */
+uint64_t hart_instret(const struct hart *h);
+/* Update MTIP (and STIP when menvcfg.STCE is set) from the comparators and time now
+ * (ticks). */
+void hart_update_timers(struct hart *h, uint64_t now);
 
 #endif

@@ -59,8 +59,9 @@ static inline bool mmu_store(struct hart *h, uint64_t gva, unsigned size, uint64
 }
 
 /* Host pointer for an atomic access (LR/SC, AMO) of size bytes at gva, which must be
- * naturally aligned and in RAM; raises the exception (misaligned, page or access fault,
- * reported as a store/AMO fault) and returns NULL otherwise. */
-void *mmu_amo_ptr(struct hart *h, uint64_t gva, unsigned size);
+ * naturally aligned and in RAM; raises the exception and returns NULL otherwise (load
+ * faults for LR, store/AMO faults for SC and AMOs). Also returns the guest-physical address
+ * in *gpa (the LR/SC reservation). */
+void *mmu_amo_ptr(struct hart *h, uint64_t gva, unsigned size, bool is_lr, uint64_t *gpa);
 
 #endif

@@ -1,0 +1,395 @@
+/* The hart's run loop, trap entry and interrupt selection (priv spec 3.1.9, 3.1.15, 3.3.1),
+ * WFI sleep, and the decoded-instruction cache that keeps the interpreter from re-decoding hot
+ * code. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpu/exec.h"
+#include "cpu/hart.h"
+#include "cpu/mmu.h"
+
+#define BATCH 1024 /* instructions between interrupt and timer checks */
+
+int hart_init(struct hart *h, uint64_t hartid, struct guest_mem *mem, struct bus *bus,
+	      const struct hart_env *env)
+{
+	memset(h, 0, sizeof(*h));
+	h->dcache = calloc(DCACHE_PAGES, sizeof(struct dpage));
+	if (!h->dcache)
+		return -ENOMEM;
+	h->mhartid = hartid;
+	h->mem = mem;
+	h->bus = bus;
+	h->env = *env;
+	pthread_mutex_init(&h->wait_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->wait_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	hart_reset(h, 0);
+	return 0;
+}
+
+void hart_destroy(struct hart *h)
+{
+	free(h->dcache);
+	h->dcache = NULL;
+	pthread_mutex_destroy(&h->wait_lock);
+	pthread_cond_destroy(&h->wait_cond);
+}
+
+void hart_reset(struct hart *h, uint64_t reset_pc)
+{
+	memset(h->x, 0, sizeof(h->x));
+	memset(h->f, 0, sizeof(h->f));
+	h->fflags = h->frm = 0;
+	h->pc = h->pc_next = reset_pc;
+	h->priv = PRV_M;
+	h->misa = (2ull << 62) | (1u << ('A' - 'A')) | (1u << ('C' - 'A')) | (1u << ('D' - 'A')) |
+		  (1u << ('F' - 'A')) | (1u << ('I' - 'A')) | (1u << ('M' - 'A')) |
+		  (1u << ('S' - 'A')) | (1u << ('U' - 'A'));
+	h->mstatus = (2ull << 32) | (2ull << 34); /* UXL = SXL = 64 */
+	atomic_store(&h->mip, 0);
+	h->mie = h->mideleg = h->medeleg = 0;
+	h->mtvec = h->mscratch = h->mepc = h->mcause = h->mtval = 0;
+	h->stvec = h->sscratch = h->sepc = h->scause = h->stval = h->satp = 0;
+	h->mcounteren = h->scounteren = h->mcountinhibit = h->menvcfg = h->senvcfg = 0;
+	h->stimecmp = ~0ull;
+	atomic_store(&h->mtimecmp, ~0ull);
+	h->instret = 0;
+	h->reservation = ~0ull;
+	memset(h->pmpcfg, 0, sizeof(h->pmpcfg));
+	memset(h->pmpaddr, 0, sizeof(h->pmpaddr));
+	h->wfi = false;
+	for (unsigned i = 0; i < DCACHE_PAGES; i++)
+		h->dcache[i].gpa = ~0ull;
+	h->code_gen = 1;
+	hart_flush_tlb(h);
+	hart_update_mode(h);
+}
+
+uint64_t hart_mstatus_read(const struct hart *h)
+{
+	uint64_t s = h->mstatus;
+	if ((s & MSTATUS_FS) == MSTATUS_FS)
+		s |= MSTATUS_SD;
+	return s;
+}
+
+uint64_t hart_instret(const struct hart *h)
+{
+	return h->instret + (uint64_t)(h->batch_len - h->budget);
+}
+
+void hart_update_mode(struct hart *h)
+{
+	unsigned dpriv = h->priv;
+	if (dpriv == PRV_M && (h->mstatus & MSTATUS_MPRV))
+		dpriv = (h->mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT;
+	bool paging = (h->satp >> SATP_MODE_SHIFT) != SATP_MODE_BARE;
+	h->dtlb = &h->tlb[dpriv == PRV_M || !paging ? 3 : dpriv];
+	h->itlb = h->itlb_set[h->priv == PRV_M || !paging ? 3 : h->priv];
+	h->fs_off = (h->mstatus & MSTATUS_FS) == 0;
+}
+
+void hart_flush_tlb(struct hart *h)
+{
+	for (unsigned s = 0; s < 4; s++) {
+		for (unsigned i = 0; i < TLB_ENTRIES; i++) {
+			h->tlb[s].r[i].tag = TLB_INVALID;
+			h->tlb[s].w[i].tag = TLB_INVALID;
+			h->itlb_set[s][i].tag = TLB_INVALID;
+		}
+	}
+	h->budget = 0;
+}
+
+void hart_flush_icache(struct hart *h)
+{
+	/* Decoded pages of the old generation are reset when next looked up (mmu.c). */
+	h->code_gen++;
+	h->budget = 0;
+}
+
+void hart_trap(struct hart *h, uint64_t cause, uint64_t tval)
+{
+	bool irq = cause & CAUSE_INTERRUPT;
+	uint64_t code = cause & ~CAUSE_INTERRUPT;
+	uint64_t deleg = irq ? h->mideleg : h->medeleg;
+	uint64_t s = h->mstatus;
+
+	if (h->priv <= PRV_S && code < 64 && ((deleg >> code) & 1)) {
+		h->scause = cause;
+		h->sepc = h->pc;
+		h->stval = tval;
+		s = (s & ~(MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_SIE)) |
+		    ((s & MSTATUS_SIE) ? MSTATUS_SPIE : 0) | (h->priv == PRV_S ? MSTATUS_SPP : 0);
+		h->priv = PRV_S;
+		h->pc_next = h->stvec & ~3ull;
+		if (irq && (h->stvec & 3) == 1)
+			h->pc_next += 4 * code;
+	} else {
+		if (h->env.fatal &&
+		    (h->m_trap_fatal || ((code == CAUSE_FETCH_ACCESS || code == CAUSE_FETCH_PAGE_FAULT) &&
+					 !irq && h->priv == PRV_M && tval == (h->mtvec & ~3ull))))
+			h->env.fatal(h->env.opaque, h, cause, tval);
+		h->mcause = cause;
+		h->mepc = h->pc;
+		h->mtval = tval;
+		s = (s & ~(MSTATUS_MPIE | MSTATUS_MPP | MSTATUS_MIE)) |
+		    ((s & MSTATUS_MIE) ? MSTATUS_MPIE : 0) |
+		    ((uint64_t)h->priv << MSTATUS_MPP_SHIFT);
+		h->priv = PRV_M;
+		h->pc_next = h->mtvec & ~3ull;
+		if (irq && (h->mtvec & 3) == 1)
+			h->pc_next += 4 * code;
+	}
+	h->mstatus = s;
+	h->budget = 0;
+	hart_update_mode(h);
+}
+
+/* Interrupt priority order of priv spec 3.1.9: MEI, MSI, MTI, SEI, SSI, STI. */
+static const uint8_t irq_order[] = {IRQ_M_EXT, IRQ_M_SOFT,  IRQ_M_TIMER,
+				    IRQ_S_EXT, IRQ_S_SOFT, IRQ_S_TIMER};
+
+static uint64_t enabled_interrupts(const struct hart *h)
+{
+	uint64_t pending = atomic_load_explicit(&h->mip, memory_order_relaxed) & h->mie;
+	if (!pending)
+		return 0;
+	uint64_t m = pending & ~h->mideleg;
+	bool m_on = h->priv < PRV_M || (h->mstatus & MSTATUS_MIE);
+	if (m && m_on)
+		return m;
+	uint64_t s = pending & h->mideleg;
+	bool s_on = h->priv < PRV_S || (h->priv == PRV_S && (h->mstatus & MSTATUS_SIE));
+	return s_on ? s : 0;
+}
+
+bool hart_check_interrupts(struct hart *h)
+{
+	uint64_t en = enabled_interrupts(h);
+	if (!en)
+		return false;
+	for (unsigned i = 0; i < sizeof(irq_order); i++) {
+		if (en & (1ull << irq_order[i])) {
+			hart_trap(h, CAUSE_INTERRUPT | irq_order[i], 0);
+			h->pc = h->pc_next;
+			return true;
+		}
+	}
+	return false;
+}
+
+void hart_set_mip(struct hart *h, uint64_t bits, bool level)
+{
+	if (level)
+		atomic_fetch_or(&h->mip, bits);
+	else
+		atomic_fetch_and(&h->mip, ~bits);
+	hart_kick(h);
+}
+
+void hart_kick(struct hart *h)
+{
+	pthread_mutex_lock(&h->wait_lock);
+	h->kicked = true;
+	pthread_cond_signal(&h->wait_cond);
+	pthread_mutex_unlock(&h->wait_lock);
+}
+
+void hart_request_exit(struct hart *h, enum hart_exit why)
+{
+	int expected = 0;
+	atomic_compare_exchange_strong(&h->exit_req, &expected, (int)why);
+	hart_kick(h);
+}
+
+void hart_update_timers(struct hart *h, uint64_t now)
+{
+	bool mt = now >= atomic_load_explicit(&h->mtimecmp, memory_order_relaxed);
+	uint64_t mip = atomic_load_explicit(&h->mip, memory_order_relaxed);
+	if (mt != !!(mip & MIP_MTIP))
+		hart_set_mip(h, MIP_MTIP, mt);
+	if (h->menvcfg & MENVCFG_STCE) {
+		bool st = now >= h->stimecmp;
+		if (st != !!(mip & MIP_STIP))
+			hart_set_mip(h, MIP_STIP, st);
+	}
+}
+
+/* The earliest comparator that can still fire, in ticks. */
+static uint64_t next_deadline(const struct hart *h)
+{
+	uint64_t d = atomic_load_explicit(&h->mtimecmp, memory_order_relaxed);
+	if ((h->menvcfg & MENVCFG_STCE) && h->stimecmp < d)
+		d = h->stimecmp;
+	return d;
+}
+
+/* Sleep until an interrupt is pending (mip & mie, whatever the global enables: priv spec
+ * 3.3.3), a timer deadline passes, or another thread kicks us. */
+static void wfi_wait(struct hart *h)
+{
+	uint64_t now = h->env.time_now(h->env.opaque);
+	hart_update_timers(h, now);
+	pthread_mutex_lock(&h->wait_lock);
+	while (!h->kicked && !atomic_load(&h->exit_req) && !atomic_load(&h->fence_req) &&
+	       !(atomic_load(&h->mip) & h->mie)) {
+		uint64_t dl = next_deadline(h);
+		now = h->env.time_now(h->env.opaque);
+		if (dl <= now)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t wait_ns = (dl - now) > 10000000ull ? 1000000000ull : (dl - now) * 100;
+		ts.tv_sec += (time_t)(wait_ns / 1000000000ull);
+		ts.tv_nsec += (long)(wait_ns % 1000000000ull);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&h->wait_cond, &h->wait_lock, &ts);
+	}
+	h->kicked = false;
+	pthread_mutex_unlock(&h->wait_lock);
+	hart_update_timers(h, h->env.time_now(h->env.opaque));
+	if (atomic_load(&h->mip) & h->mie)
+		h->wfi = false;
+}
+
+/* HSM: a stopped hart sleeps until another hart starts it (or the VM exits). */
+static void stopped_wait(struct hart *h)
+{
+	pthread_mutex_lock(&h->wait_lock);
+	while (atomic_load(&h->stopped) && !atomic_load(&h->exit_req))
+		pthread_cond_wait(&h->wait_cond, &h->wait_lock);
+	h->kicked = false;
+	pthread_mutex_unlock(&h->wait_lock);
+}
+
+static void do_fence_requests(struct hart *h)
+{
+	unsigned req = atomic_exchange(&h->fence_req, 0);
+	if (req & HART_FENCE_TLB)
+		hart_flush_tlb(h);
+	if (req & HART_FENCE_ICACHE)
+		hart_flush_icache(h);
+}
+
+/* Execute the instruction at h->pc when it straddles a page boundary (a 32-bit instruction
+ * in the last halfword of a page): decoded each time, never cached. */
+static void exec_straddling(struct hart *h, uint16_t lo)
+{
+	uint64_t hi;
+	uint64_t saved = h->pc;
+	if (!mmu_fetch_lookup(h, h->pc + 2)) {
+		/* The fault was raised for pc+2; report the instruction's own pc in xepc. */
+		h->pc = saved;
+		return;
+	}
+	struct itlb_entry *e = &h->itlb[((h->pc + 2) >> 12) & (TLB_ENTRIES - 1)];
+	hi = *(const uint16_t *)(e->addend + h->pc + 2);
+	struct insn_fields f;
+	struct insn in;
+	decode((uint32_t)lo | (uint32_t)(hi << 16), &f);
+	exec_compact(&f, &in);
+	h->pc_next = h->pc + 4;
+	in.fn(h, &in);
+}
+
+/* Run one batch of at most BATCH instructions. */
+static void run_batch(struct hart *h)
+{
+	const struct itlb_entry *page = NULL;
+	uint64_t page_vpn = ~0ull;
+	int32_t executed = 0;
+
+	h->batch_len = h->budget = BATCH;
+	while (h->budget > 0) {
+		executed++;
+		uint64_t pc = h->pc;
+		if (__builtin_expect((pc >> 12) != page_vpn, 0)) {
+			const struct itlb_entry *e = &h->itlb[(pc >> 12) & (TLB_ENTRIES - 1)];
+			if (e->tag != pc >> 12 || e->dp->gen != h->code_gen) {
+				e = mmu_fetch_lookup(h, pc);
+				if (!e) { /* fetch fault raised */
+					h->pc = h->pc_next;
+					h->budget--;
+					continue;
+				}
+			}
+			page = e;
+			page_vpn = pc >> 12;
+		}
+		struct insn *in = &page->dp->slot[(pc & 0xfff) >> 1];
+		h->budget--;
+		if (__builtin_expect(!in->fn, 0)) {
+			const uint8_t *hva = (const uint8_t *)(page->addend + pc);
+			uint16_t lo;
+			memcpy(&lo, hva, 2);
+			if (insn_length(lo) == 4 && (pc & 0xfff) == 0xffe) {
+				exec_straddling(h, lo);
+				h->pc = h->pc_next;
+				page_vpn = ~0ull;
+				continue;
+			}
+			uint32_t raw = lo;
+			if (insn_length(lo) == 4) {
+				uint16_t hi;
+				memcpy(&hi, hva + 2, 2);
+				raw |= (uint32_t)hi << 16;
+			}
+			struct insn_fields f;
+			decode(raw, &f);
+			exec_compact(&f, in);
+		}
+		h->pc_next = pc + in->len;
+		in->fn(h, in);
+		h->pc = h->pc_next;
+	}
+	h->instret += (uint64_t)executed;
+	h->batch_len = h->budget = 0;
+}
+
+uint64_t hart_step(struct hart *h, uint64_t n)
+{
+	uint64_t done = 0;
+	while (done < n && !atomic_load(&h->exit_req)) {
+		uint64_t before = h->instret;
+		hart_update_timers(h, h->env.time_now(h->env.opaque));
+		hart_check_interrupts(h);
+		run_batch(h);
+		done += h->instret - before;
+		if (h->wfi) /* tests: WFI returns immediately when nothing can wake it */
+			h->wfi = false;
+	}
+	return done;
+}
+
+enum hart_exit hart_run(struct hart *h)
+{
+	for (;;) {
+		int why = atomic_load(&h->exit_req);
+		if (why)
+			return (enum hart_exit)why;
+		if (atomic_load_explicit(&h->fence_req, memory_order_relaxed))
+			do_fence_requests(h);
+		hart_update_timers(h, h->env.time_now(h->env.opaque));
+		if (hart_check_interrupts(h))
+			h->wfi = false;
+		if (h->wfi) {
+			wfi_wait(h);
+			continue;
+		}
+		if (atomic_load_explicit(&h->stopped, memory_order_relaxed)) {
+			stopped_wait(h);
+			continue;
+		}
+		run_batch(h);
+	}
+}

@@ -1,0 +1,264 @@
+/* Address translation and the memory slow paths: Sv39/Sv48/Sv57 page-table walks with the
+ * permission and A/D rules of priv spec 4.3.2, 4.4-4.6 (A/D updated by the walker, atomically),
+ * TLB refills, RAM vs MMIO dispatch, page-crossing and misaligned accesses, and the
+ * decoded-instruction page lookup for fetches. */
+#include <string.h>
+
+#include "cpu/mmu.h"
+#include "mem/bus.h"
+#include "mem/guest_mem.h"
+
+#define PTE_V (1ull << 0)
+#define PTE_R (1ull << 1)
+#define PTE_W (1ull << 2)
+#define PTE_X (1ull << 3)
+#define PTE_U (1ull << 4)
+#define PTE_A (1ull << 6)
+#define PTE_D (1ull << 7)
+#define PTE_PPN_SHIFT 10
+#define PTE_PPN_MASK ((1ull << 44) - 1)
+#define PTE_RESERVED (~0ull << 54) /* N, PBMT and reserved: Svnapot/Svpbmt not implemented */
+
+static int fault_cause(enum mmu_access acc, bool page_fault)
+{
+	static const int pf[] = {CAUSE_LOAD_PAGE_FAULT, CAUSE_STORE_PAGE_FAULT,
+				 CAUSE_FETCH_PAGE_FAULT};
+	static const int af[] = {CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, CAUSE_FETCH_ACCESS};
+	return page_fault ? pf[acc] : af[acc];
+}
+
+/* Privilege the access is checked against (MPRV applies to loads and stores only). */
+static unsigned access_priv(const struct hart *h, enum mmu_access acc)
+{
+	if (acc != MMU_FETCH && h->priv == PRV_M && (h->mstatus & MSTATUS_MPRV))
+		return (h->mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT;
+	return h->priv;
+}
+
+int mmu_translate(struct hart *h, uint64_t gva, enum mmu_access acc, uint64_t *gpa)
+{
+	unsigned priv = access_priv(h, acc);
+	unsigned mode = h->satp >> SATP_MODE_SHIFT;
+	if (priv == PRV_M || mode == SATP_MODE_BARE) {
+		*gpa = gva;
+		return 0;
+	}
+	unsigned levels = mode - SATP_MODE_SV39 + 3; /* 3, 4 or 5 */
+	unsigned va_bits = 12 + 9 * levels;
+	/* The upper bits must all equal bit va_bits-1 (priv spec 4.4.1). */
+	if ((uint64_t)(((int64_t)(gva << (64 - va_bits))) >> (64 - va_bits)) != gva)
+		return fault_cause(acc, true);
+
+retry:;
+	uint64_t a = (h->satp & SATP_PPN_MASK) << 12;
+	for (int i = (int)levels - 1; i >= 0; i--) {
+		uint64_t pte_gpa = a + (((gva >> (12 + 9 * i)) & 0x1ff) << 3);
+		uint64_t *ptep = guest_mem_ptr(h->mem, pte_gpa, 8);
+		if (!ptep)
+			return fault_cause(acc, false);
+		uint64_t pte = __atomic_load_n(ptep, __ATOMIC_ACQUIRE);
+		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte & PTE_RESERVED))
+			return fault_cause(acc, true);
+		uint64_t ppn = (pte >> PTE_PPN_SHIFT) & PTE_PPN_MASK;
+		if (!(pte & (PTE_R | PTE_X))) {
+			if (i == 0)
+				return fault_cause(acc, true);
+			a = ppn << 12;
+			continue;
+		}
+		/* Leaf: permissions. */
+		bool ok;
+		if (acc == MMU_FETCH)
+			ok = pte & PTE_X;
+		else if (acc == MMU_READ)
+			ok = (pte & PTE_R) || ((h->mstatus & MSTATUS_MXR) && (pte & PTE_X));
+		else
+			ok = pte & PTE_W;
+		if (!ok)
+			return fault_cause(acc, true);
+		if (pte & PTE_U) {
+			if (priv == PRV_S && (acc == MMU_FETCH || !(h->mstatus & MSTATUS_SUM)))
+				return fault_cause(acc, true);
+		} else if (priv == PRV_U) {
+			return fault_cause(acc, true);
+		}
+		/* A misaligned superpage is a page fault. */
+		if (i > 0 && (ppn & ((1ull << (9 * i)) - 1)))
+			return fault_cause(acc, true);
+		uint64_t want = PTE_A | (acc == MMU_WRITE ? PTE_D : 0);
+		if ((pte & want) != want) {
+			if (!__atomic_compare_exchange_n(ptep, &pte, pte | want, false,
+							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				goto retry;
+		}
+		uint64_t off_mask = (1ull << (12 + 9 * i)) - 1;
+		*gpa = ((ppn << 12) & ~off_mask) | (gva & off_mask);
+		return 0;
+	}
+	return fault_cause(acc, true);
+}
+
+/* Fill a data TLB entry for the page of gva, which translated to gpa in RAM. */
+static void tlb_fill(struct hart *h, struct tlb_entry *set, uint64_t gva, uint64_t gpa)
+{
+	uint8_t *hva = guest_mem_ptr(h->mem, gpa & ~0xfffull, 4096);
+	if (!hva)
+		return;
+	struct tlb_entry *e = &set[(gva >> 12) & (TLB_ENTRIES - 1)];
+	e->tag = gva >> 12;
+	e->addend = (uintptr_t)hva - (gva & ~0xfffull);
+}
+
+/* One access that does not cross a page. Returns false after raising the exception. */
+static bool load_one(struct hart *h, uint64_t gva, unsigned size, uint64_t *val)
+{
+	uint64_t gpa;
+	int cause = mmu_translate(h, gva, MMU_READ, &gpa);
+	if (cause) {
+		hart_trap(h, (uint64_t)cause, gva);
+		return false;
+	}
+	const uint8_t *p = guest_mem_ptr(h->mem, gpa, size);
+	if (p) {
+		*val = 0;
+		memcpy(val, p, size); /* little-endian host */
+		tlb_fill(h, h->dtlb->r, gva, gpa);
+		return true;
+	}
+	if (!bus_read(h->bus, gpa, size, val)) {
+		hart_trap(h, CAUSE_LOAD_ACCESS, gva);
+		return false;
+	}
+	return true;
+}
+
+bool mmu_load_slow(struct hart *h, uint64_t gva, unsigned size, uint64_t *val)
+{
+	if (((gva & 0xfff) + size) <= 0x1000)
+		return load_one(h, gva, size, val);
+	/* Crosses a page: assemble byte by byte (each byte may fault). */
+	uint64_t v = 0;
+	for (unsigned i = 0; i < size; i++) {
+		uint64_t b;
+		if (!load_one(h, gva + i, 1, &b))
+			return false;
+		v |= b << (8 * i);
+	}
+	*val = v;
+	return true;
+}
+
+static bool store_translate(struct hart *h, uint64_t gva, uint64_t *gpa)
+{
+	int cause = mmu_translate(h, gva, MMU_WRITE, gpa);
+	if (cause) {
+		hart_trap(h, (uint64_t)cause, gva);
+		return false;
+	}
+	return true;
+}
+
+static bool store_phys(struct hart *h, uint64_t gva, uint64_t gpa, unsigned size, uint64_t val)
+{
+	uint8_t *p = guest_mem_ptr(h->mem, gpa, size);
+	if (p) {
+		memcpy(p, &val, size);
+		if (h->tohost_gpa && (gpa & ~0xfffull) == (h->tohost_gpa & ~0xfffull)) {
+			/* HTIF: keep this page on the slow path so every tohost store is seen. */
+			if ((gpa & ~7ull) == h->tohost_gpa && h->env.htif_tohost) {
+				uint64_t v;
+				memcpy(&v, guest_mem_ptr(h->mem, h->tohost_gpa, 8), 8);
+				if (v)
+					h->env.htif_tohost(h->env.opaque, h, v);
+			}
+		} else {
+			tlb_fill(h, h->dtlb->w, gva, gpa);
+		}
+		return true;
+	}
+	if (!bus_write(h->bus, gpa, size, val)) {
+		hart_trap(h, CAUSE_STORE_ACCESS, gva);
+		return false;
+	}
+	return true;
+}
+
+bool mmu_store_slow(struct hart *h, uint64_t gva, unsigned size, uint64_t val)
+{
+	uint64_t gpa;
+	if (((gva & 0xfff) + size) <= 0x1000) {
+		if (!store_translate(h, gva, &gpa))
+			return false;
+		return store_phys(h, gva, gpa, size, val);
+	}
+	/* Crosses a page: check that both pages are writable before writing anything. */
+	uint64_t last = gva + size - 1, gpa2;
+	if (!store_translate(h, gva, &gpa) || !store_translate(h, last, &gpa2))
+		return false;
+	for (unsigned i = 0; i < size; i++) {
+		uint64_t a = gva + i;
+		if (!store_translate(h, a, &gpa) || !store_phys(h, a, gpa, 1, (val >> (8 * i)) & 0xff))
+			return false;
+	}
+	return true;
+}
+
+void *mmu_amo_ptr(struct hart *h, uint64_t gva, unsigned size, bool is_lr, uint64_t *gpa)
+{
+	enum mmu_access acc = is_lr ? MMU_READ : MMU_WRITE;
+	if (gva & (size - 1)) {
+		hart_trap(h, is_lr ? CAUSE_MISALIGNED_LOAD : CAUSE_MISALIGNED_STORE, gva);
+		return NULL;
+	}
+	int cause = mmu_translate(h, gva, acc, gpa);
+	if (cause) {
+		hart_trap(h, (uint64_t)cause, gva);
+		return NULL;
+	}
+	void *p = guest_mem_ptr(h->mem, *gpa, size);
+	if (!p) {
+		hart_trap(h, is_lr ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS, gva);
+		return NULL;
+	}
+	return p;
+}
+
+/* The decoded page for guest-physical page gpa: direct-mapped; a different page or an older
+ * code generation in the slot is reset. */
+static struct dpage *dcache_get(struct hart *h, uint64_t gpa_page)
+{
+	struct dpage *dp = &h->dcache[(gpa_page >> 12) & (DCACHE_PAGES - 1)];
+	if (dp->gpa != gpa_page || dp->gen != h->code_gen) {
+		if (dp->gpa != gpa_page && dp->gpa != ~0ull) {
+			/* Evicting: no fetch-TLB entry may keep pointing at the old page. */
+			for (unsigned s = 0; s < 4; s++)
+				for (unsigned i = 0; i < TLB_ENTRIES; i++)
+					if (h->itlb_set[s][i].dp == dp)
+						h->itlb_set[s][i].tag = TLB_INVALID;
+		}
+		memset(dp->slot, 0, sizeof(dp->slot));
+		dp->gpa = gpa_page;
+		dp->gen = h->code_gen;
+	}
+	return dp;
+}
+
+struct itlb_entry *mmu_fetch_lookup(struct hart *h, uint64_t gva)
+{
+	uint64_t gpa;
+	int cause = mmu_translate(h, gva, MMU_FETCH, &gpa);
+	if (cause) {
+		hart_trap(h, (uint64_t)cause, gva);
+		return NULL;
+	}
+	uint8_t *hva = guest_mem_ptr(h->mem, gpa & ~0xfffull, 4096);
+	if (!hva) {
+		hart_trap(h, CAUSE_FETCH_ACCESS, gva);
+		return NULL;
+	}
+	struct itlb_entry *e = &h->itlb[(gva >> 12) & (TLB_ENTRIES - 1)];
+	e->tag = gva >> 12;
+	e->addend = (uintptr_t)hva - (gva & ~0xfffull);
+	e->dp = dcache_get(h, gpa & ~0xfffull);
+	return e;
+}

@@ -1,0 +1,221 @@
+/* rvisor's command line: parse arguments into a vm_config, create the VM, run it, and turn
+ * its end into the process exit status. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host/chr.h"
+#include "vmm/vm.h"
+
+#define MIN_MEM (16ull << 20)
+#define DEFAULT_MEM (512ull << 20)
+#define DEFAULT_CMDLINE "console=ttyS0"
+
+static void usage_main(FILE *f)
+{
+	fputs("usage: rvisor COMMAND [OPTIONS]\n"
+	      "\n"
+	      "rvisor runs 64-bit RISC-V (RV64GC) guests, such as unmodified riscv64 Linux, on\n"
+	      "this host by software emulation.\n"
+	      "\n"
+	      "commands:\n"
+	      "  run       boot a virtual machine (see 'rvisor run --help')\n"
+	      "  help      show this text\n"
+	      "\n"
+	      "options:\n"
+	      "  -h, --help     show this text\n"
+	      "  -V, --version  show the version\n",
+	      f);
+}
+
+static void usage_run(FILE *f)
+{
+	fputs("usage: rvisor run --kernel FILE [OPTIONS]\n"
+	      "       rvisor run --firmware FILE [OPTIONS]\n"
+	      "\n"
+	      "Boot a virtual machine with the console on this terminal.\n"
+	      "\n"
+	      "  -k, --kernel FILE    kernel to boot in S-mode: a RISC-V Linux Image, an ELF or a\n"
+	      "                       raw binary (loaded at RAM + 2 MiB)\n"
+	      "  -i, --initrd FILE    initial ramdisk, placed in RAM and named in the device tree\n"
+	      "  -c, --cmdline STR    kernel command line (default \"" DEFAULT_CMDLINE "\")\n"
+	      "  -m, --mem SIZE       guest RAM; suffix K, M, G (default 512M, at least 16M)\n"
+	      "  -s, --cpus N         number of harts, 1 to 64 (default 1)\n"
+	      "  -f, --firmware FILE  start this M-mode firmware at 0x80000000 instead of serving\n"
+	      "                       the SBI from rvisor (e.g. OpenSBI fw_dynamic.bin); without\n"
+	      "                       --kernel it runs a bare-metal program\n"
+	      "  -h, --help           show this text\n"
+	      "\n"
+	      "Console: when stdin is a terminal it is switched to raw mode; type Ctrl-A x to\n"
+	      "quit, Ctrl-A Ctrl-A to send Ctrl-A. Pipes work too.\n"
+	      "\n"
+	      "Exit status: 0 the guest powered off (or a test passed), 1 bad usage or input,\n"
+	      "2 the guest reported failure, 3 the guest asked for a reboot, 4 the guest crashed\n"
+	      "beyond recovery, 5 quit from the console, 128+N stopped by signal N.\n",
+	      f);
+}
+
+static int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("rvisor: error: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return VM_STATUS_ERROR;
+}
+
+/* Parse SIZE (bytes, or with a K/M/G/T suffix). Returns false if malformed or overflowing. */
+static bool parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	if (!isdigit((unsigned char)*s))
+		return false;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return false;
+	unsigned shift = 0;
+	switch (toupper((unsigned char)*end)) {
+	case 0: break;
+	case 'K': shift = 10; break;
+	case 'M': shift = 20; break;
+	case 'G': shift = 30; break;
+	case 'T': shift = 40; break;
+	default: return false;
+	}
+	if (*end && end[1] && !(toupper((unsigned char)end[1]) == 'B' && !end[2]) &&
+	    !(toupper((unsigned char)end[1]) == 'I' && toupper((unsigned char)end[2]) == 'B' &&
+	      !end[3]))
+		return false;
+	if (shift && v > (UINT64_MAX >> shift))
+		return false;
+	*out = (uint64_t)v << shift;
+	return true;
+}
+
+static void on_quit(void *opaque)
+{
+	vm_request_exit(opaque, VM_STATUS_QUIT);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"kernel", required_argument, NULL, 'k'},
+		{"initrd", required_argument, NULL, 'i'},
+		{"cmdline", required_argument, NULL, 'c'},
+		{"append", required_argument, NULL, 'c'},
+		{"mem", required_argument, NULL, 'm'},
+		{"cpus", required_argument, NULL, 's'},
+		{"firmware", required_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{0, 0, 0, 0},
+	};
+	struct vm_config cfg = {.mem_size = DEFAULT_MEM, .ncpus = 1, .cmdline = DEFAULT_CMDLINE};
+	const char *mem_arg = "512M";
+	int c;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":k:i:c:m:s:f:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': cfg.kernel = optarg; break;
+		case 'i': cfg.initrd = optarg; break;
+		case 'c': cfg.cmdline = optarg; break;
+		case 'f': cfg.firmware = optarg; break;
+		case 'm':
+			mem_arg = optarg;
+			if (!parse_size(optarg, &cfg.mem_size))
+				return error("--mem '%s' is not a size: use e.g. 512M or 2G", optarg);
+			break;
+		case 's': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 1 || n > VM_MAX_HARTS)
+				return error("--cpus '%s' is not a number from 1 to %d", optarg,
+					     VM_MAX_HARTS);
+			cfg.ncpus = (unsigned)n;
+			break;
+		}
+		case 'h': usage_run(stdout); return 0;
+		case ':': return error("option '%s' needs a value (see 'rvisor run --help')",
+				       argv[optind - 1]);
+		default:
+			return error("unknown option '%s' (see 'rvisor run --help')",
+				     argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return error("unexpected argument '%s' (see 'rvisor run --help')", argv[optind]);
+	if (!cfg.kernel && !cfg.firmware)
+		return error("no kernel given: use --kernel FILE (see 'rvisor run --help')");
+
+	uint64_t host_mem = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+	if (cfg.mem_size < MIN_MEM)
+		return error("--mem %s is too small: rvisor needs at least 16M", mem_arg);
+	if (cfg.mem_size > host_mem || cfg.mem_size > (1ull << 40))
+		return error("--mem %s is more than this host's %" PRIu64
+			     " MiB of memory: use a smaller --mem",
+			     mem_arg, host_mem >> 20);
+	if (cfg.mem_size & 0x1fffff)
+		return error("--mem %s is not a multiple of 2M: round it, e.g. %" PRIu64 "M",
+			     mem_arg, (uint64_t)(((cfg.mem_size + 0x1fffff) >> 20) & ~1ull));
+
+	struct chr *console = chr_stdio_open();
+	if (!console)
+		return error("cannot open the console on stdin/stdout: %s", strerror(errno));
+
+	struct vm vm;
+	char err[512] = "";
+	int rc = vm_create(&vm, &cfg, console, err, sizeof(err));
+	if (rc) {
+		vm_destroy(&vm);
+		chr_stdio_close(console);
+		return error("%s", err);
+	}
+	console->quit = on_quit;
+	console->quit_opaque = &vm;
+
+	int status = vm_run(&vm);
+	uint32_t code = vm.fail_code;
+	chr_stdio_close(console);
+	vm_destroy(&vm);
+	switch (status) {
+	case VM_STATUS_FAIL:
+		fprintf(stderr, "rvisor: the guest reported failure (code %u)\n", code);
+		break;
+	case VM_STATUS_REBOOT: fprintf(stderr, "rvisor: the guest asked for a reboot\n"); break;
+	case VM_STATUS_QUIT: fprintf(stderr, "rvisor: quit from the console\n"); break;
+	default: break;
+	}
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage_main(stderr);
+		return VM_STATUS_ERROR;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		usage_main(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+		puts("rvisor 0.1");
+		return 0;
+	}
+	return error("unknown command '%s' (see 'rvisor --help')", cmd);
+}

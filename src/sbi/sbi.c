@@ -1,0 +1,273 @@
+/* SBI implementation (SBI spec 2.0, chapters 3-12 and 4 legacy): the hypervisor answers the
+ * kernel's ecalls directly. Every argument is guest-controlled: hart masks, ids and buffer
+ * addresses are range-checked; a bad one is an SBI error, never a host fault. */
+#include <string.h>
+
+#include "cpu/hart.h"
+#include "host/chr.h"
+#include "mem/guest_mem.h"
+#include "sbi/sbi.h"
+#include "vmm/vm.h"
+
+enum {
+	SBI_SUCCESS = 0,
+	SBI_ERR_FAILED = -1,
+	SBI_ERR_NOT_SUPPORTED = -2,
+	SBI_ERR_INVALID_PARAM = -3,
+	SBI_ERR_DENIED = -4,
+	SBI_ERR_INVALID_ADDRESS = -5,
+	SBI_ERR_ALREADY_AVAILABLE = -6,
+};
+
+enum {
+	SBI_EXT_LEGACY_SET_TIMER = 0x00,
+	SBI_EXT_LEGACY_PUTCHAR = 0x01,
+	SBI_EXT_LEGACY_GETCHAR = 0x02,
+	SBI_EXT_LEGACY_SHUTDOWN = 0x08,
+	SBI_EXT_BASE = 0x10,
+	SBI_EXT_TIME = 0x54494d45,
+	SBI_EXT_IPI = 0x735049,
+	SBI_EXT_RFENCE = 0x52464e43,
+	SBI_EXT_HSM = 0x48534d,
+	SBI_EXT_SRST = 0x53525354,
+	SBI_EXT_DBCN = 0x4442434e,
+};
+
+enum { HSM_STARTED = 0, HSM_STOPPED = 1 };
+
+#define SBI_SPEC_VERSION ((2u << 24) | 0u)
+#define SBI_IMPL_ID 0x7276 /* "rv": not in the SBI registry; an implementation of our own */
+
+struct sbiret {
+	long error;
+	unsigned long value;
+};
+
+static struct sbiret ok(unsigned long v)
+{
+	return (struct sbiret){SBI_SUCCESS, v};
+}
+static struct sbiret err(long e)
+{
+	return (struct sbiret){e, 0};
+}
+
+static bool ext_supported(unsigned long eid)
+{
+	switch (eid) {
+	case SBI_EXT_LEGACY_SET_TIMER:
+	case SBI_EXT_LEGACY_PUTCHAR:
+	case SBI_EXT_LEGACY_GETCHAR:
+	case SBI_EXT_LEGACY_SHUTDOWN:
+	case SBI_EXT_BASE:
+	case SBI_EXT_TIME:
+	case SBI_EXT_IPI:
+	case SBI_EXT_RFENCE:
+	case SBI_EXT_HSM:
+	case SBI_EXT_SRST:
+	case SBI_EXT_DBCN: return true;
+	default: return false;
+	}
+}
+
+static void set_timer(struct hart *h, uint64_t when)
+{
+	/* rvisor's harts implement Sstc: the SBI timer is stimecmp. */
+	h->stimecmp = when;
+	hart_update_timers(h, h->env.time_now(h->env.opaque));
+	h->budget = 0;
+}
+
+/* Apply fn to every hart selected by (mask, base) as SBI spec 3.2 defines (base = -1: all
+ * harts). A mask naming a hart that does not exist changes nothing and gives
+ * SBI_ERR_INVALID_PARAM. */
+static long harts_apply(struct vm *vm, unsigned long mask, unsigned long base,
+			void (*fn)(struct vm *vm, struct hart *self, struct hart *t),
+			struct hart *self)
+{
+	if (base == ~0ul) {
+		for (unsigned i = 0; i < vm->nharts; i++)
+			fn(vm, self, &vm->harts[i]);
+		return SBI_SUCCESS;
+	}
+	if (mask && (base >= vm->nharts || (unsigned long)(64 - __builtin_clzl(mask)) > vm->nharts - base))
+		return SBI_ERR_INVALID_PARAM;
+	for (unsigned bit = 0; bit < 64; bit++)
+		if ((mask >> bit) & 1)
+			fn(vm, self, &vm->harts[base + bit]);
+	return SBI_SUCCESS;
+}
+
+static void send_ipi(struct vm *vm, struct hart *self, struct hart *t)
+{
+	(void)vm;
+	(void)self;
+	hart_set_mip(t, MIP_SSIP, true);
+}
+
+static void fence(struct hart *self, struct hart *t, unsigned what)
+{
+	if (t == self) {
+		if (what & HART_FENCE_TLB)
+			hart_flush_tlb(t);
+		if (what & HART_FENCE_ICACHE)
+			hart_flush_icache(t);
+		return;
+	}
+	atomic_fetch_or(&t->fence_req, what);
+	hart_kick(t);
+	/* The fence is complete when the call returns (SBI spec 8): wait for running harts. */
+	while ((atomic_load(&t->fence_req) & what) && !atomic_load(&t->stopped) &&
+	       !atomic_load(&t->exit_req))
+		sched_yield();
+}
+static void fence_i(struct vm *vm, struct hart *self, struct hart *t)
+{
+	(void)vm;
+	fence(self, t, HART_FENCE_ICACHE);
+}
+static void fence_vma(struct vm *vm, struct hart *self, struct hart *t)
+{
+	(void)vm;
+	fence(self, t, HART_FENCE_TLB);
+}
+
+static struct sbiret hsm_start(struct vm *vm, unsigned long hartid, unsigned long addr,
+			       unsigned long opaque)
+{
+	if (hartid >= vm->nharts)
+		return err(SBI_ERR_INVALID_PARAM);
+	struct hart *t = &vm->harts[hartid];
+	if (!atomic_load(&t->stopped))
+		return err(SBI_ERR_ALREADY_AVAILABLE);
+	/* The target is asleep in its run loop: set its state, then release it. */
+	pthread_mutex_lock(&t->wait_lock);
+	t->pc = t->pc_next = addr;
+	t->priv = PRV_S;
+	t->satp = 0;
+	t->mstatus &= ~(MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP);
+	t->x[10] = hartid;
+	t->x[11] = opaque;
+	hart_flush_tlb(t);
+	hart_update_mode(t);
+	atomic_store(&t->stopped, 0);
+	pthread_cond_signal(&t->wait_cond);
+	pthread_mutex_unlock(&t->wait_lock);
+	return ok(0);
+}
+
+static struct sbiret dbcn_rw(struct vm *vm, bool write, unsigned long n, unsigned long lo,
+			     unsigned long hi)
+{
+	if (hi != 0)
+		return err(SBI_ERR_INVALID_PARAM);
+	uint8_t *p = guest_mem_ptr(&vm->mem, lo, n);
+	if (!p && n)
+		return err(SBI_ERR_INVALID_PARAM);
+	if (!vm->console)
+		return ok(write ? n : 0);
+	if (write) {
+		vm->console->write(vm->console, p, n);
+		return ok(n);
+	}
+	return ok(vm->console->read(vm->console, p, n));
+}
+
+static struct sbiret dispatch(struct vm *vm, struct hart *h)
+{
+	unsigned long eid = h->x[17], fid = h->x[16];
+	unsigned long a0 = h->x[10], a1 = h->x[11], a2 = h->x[12];
+	switch (eid) {
+	case SBI_EXT_LEGACY_SET_TIMER:
+		set_timer(h, a0);
+		return ok(0);
+	case SBI_EXT_LEGACY_PUTCHAR: {
+		uint8_t c = (uint8_t)a0;
+		if (vm->console)
+			vm->console->write(vm->console, &c, 1);
+		return ok(0);
+	}
+	case SBI_EXT_LEGACY_GETCHAR: {
+		uint8_t c;
+		/* Legacy calls return the value in a0. */
+		if (vm->console && vm->console->read(vm->console, &c, 1) == 1)
+			return err(c);
+		return err(-1);
+	}
+	case SBI_EXT_LEGACY_SHUTDOWN:
+		vm_request_exit(vm, VM_STATUS_POWEROFF);
+		return ok(0);
+	case SBI_EXT_BASE:
+		switch (fid) {
+		case 0: return ok(SBI_SPEC_VERSION);
+		case 1: return ok(SBI_IMPL_ID);
+		case 2: return ok(1);
+		case 3: return ok(ext_supported(a0));
+		case 4: case 5: case 6: return ok(0); /* mvendorid, marchid, mimpid */
+		default: return err(SBI_ERR_NOT_SUPPORTED);
+		}
+	case SBI_EXT_TIME:
+		if (fid != 0)
+			return err(SBI_ERR_NOT_SUPPORTED);
+		set_timer(h, a0);
+		return ok(0);
+	case SBI_EXT_IPI:
+		if (fid != 0)
+			return err(SBI_ERR_NOT_SUPPORTED);
+		return err(harts_apply(vm, a0, a1, send_ipi, h));
+	case SBI_EXT_RFENCE:
+		switch (fid) {
+		case 0: return err(harts_apply(vm, a0, a1, fence_i, h));
+		case 1: case 2: return err(harts_apply(vm, a0, a1, fence_vma, h));
+		default: return err(SBI_ERR_NOT_SUPPORTED);
+		}
+	case SBI_EXT_HSM:
+		switch (fid) {
+		case 0: return hsm_start(vm, a0, a1, a2);
+		case 1: /* hart_stop: sleeps in the run loop until started again */
+			atomic_store(&h->stopped, 1);
+			h->budget = 0;
+			return ok(0);
+		case 2:
+			if (a0 >= vm->nharts)
+				return err(SBI_ERR_INVALID_PARAM);
+			return ok(atomic_load(&vm->harts[a0].stopped) ? HSM_STOPPED : HSM_STARTED);
+		case 3: /* hart_suspend: retentive suspend behaves as WFI */
+			if (a0 != 0)
+				return err(SBI_ERR_NOT_SUPPORTED);
+			h->wfi = true;
+			h->budget = 0;
+			return ok(0);
+		default: return err(SBI_ERR_NOT_SUPPORTED);
+		}
+	case SBI_EXT_SRST:
+		if (fid != 0 || a0 > 2)
+			return err(SBI_ERR_INVALID_PARAM);
+		vm_request_exit(vm, a0 == 0 ? (a1 == 0 ? VM_STATUS_POWEROFF : VM_STATUS_FAIL)
+					    : VM_STATUS_REBOOT);
+		return ok(0);
+	case SBI_EXT_DBCN:
+		switch (fid) {
+		case 0: return dbcn_rw(vm, true, a0, a1, a2);
+		case 1: return dbcn_rw(vm, false, a0, a1, a2);
+		case 2: {
+			uint8_t c = (uint8_t)a0;
+			if (vm->console)
+				vm->console->write(vm->console, &c, 1);
+			return ok(0);
+		}
+		default: return err(SBI_ERR_NOT_SUPPORTED);
+		}
+	default:
+		return err(SBI_ERR_NOT_SUPPORTED);
+	}
+}
+
+bool sbi_call(void *opaque, struct hart *h)
+{
+	struct sbiret r = dispatch(opaque, h);
+	h->x[10] = (uint64_t)r.error;
+	if (h->x[17] > SBI_EXT_LEGACY_SHUTDOWN) /* legacy calls leave a1 alone */
+		h->x[11] = r.value;
+	return true;
+}

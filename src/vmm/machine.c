@@ -1,0 +1,371 @@
+/* The board: rvisor's virt-style machine, read top to bottom. The memory map, the wiring of
+ * interrupt lines from devices to the PLIC and from the PLIC and ACLINT to the harts, image
+ * loading, the device tree, and the state each hart starts in. The only file that knows the
+ * whole board. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "host/chr.h"
+#include "sbi/sbi.h"
+#include "vmm/boot.h"
+#include "vmm/fdt.h"
+#include "vmm/vm.h"
+
+/* ---- memory map (DESIGN.md) ---- */
+#define SYSCON_BASE 0x00100000ull
+#define ACLINT_BASE 0x02000000ull
+#define PLIC_BASE 0x0c000000ull
+#define UART_BASE 0x10000000ull
+#define RAM_BASE 0x80000000ull
+
+/* ---- PLIC sources ---- */
+#define UART_IRQ 10
+#define PLIC_NDEV 95 /* highest source id advertised */
+
+#define TIMEBASE_HZ 10000000u
+#define KERNEL_OFFSET 0x200000ull /* where a kernel goes above firmware: 2 MiB */
+#define FDT_MAX 0x10000ull
+#define FW_DYNAMIC_MAGIC 0x4942534full /* OpenSBI fw_dynamic_info, version 2 */
+
+static const char *const isa_extensions[] = {"i",     "m",	"a",	    "f",   "d",
+					      "c",     "zicntr", "zicsr", "zifencei", "sstc"};
+#define ISA_STRING "rv64imafdc_zicntr_zicsr_zifencei_sstc"
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+uint64_t vm_time_now(void *opaque)
+{
+	struct vm *vm = opaque;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return (ns - vm->time_base_ns) / (1000000000ull / TIMEBASE_HZ);
+}
+
+/* ---- interrupt wiring ---- */
+static void aclint_set_msip(void *opaque, unsigned hart, bool level)
+{
+	struct vm *vm = opaque;
+	if (hart < vm->nharts)
+		hart_set_mip(&vm->harts[hart], MIP_MSIP, level);
+}
+
+static void aclint_set_mtimecmp(void *opaque, unsigned hart, uint64_t value)
+{
+	struct vm *vm = opaque;
+	if (hart >= vm->nharts)
+		return;
+	atomic_store(&vm->harts[hart].mtimecmp, value);
+	hart_update_timers(&vm->harts[hart], vm_time_now(vm));
+	hart_kick(&vm->harts[hart]);
+}
+
+/* PLIC context 2n drives hart n's MEIP, context 2n+1 its SEIP. */
+static void plic_context_out(void *opaque, unsigned ctx, bool level)
+{
+	struct vm *vm = opaque;
+	if (ctx / 2 < vm->nharts)
+		hart_set_mip(&vm->harts[ctx / 2], (ctx & 1) ? MIP_SEIP : MIP_MEIP, level);
+}
+
+static void syscon_event(void *opaque, enum syscon_event ev, uint32_t code)
+{
+	struct vm *vm = opaque;
+	if (ev == SYSCON_EV_FAIL)
+		vm->fail_code = code;
+	vm_request_exit(vm, ev == SYSCON_EV_POWEROFF ? VM_STATUS_POWEROFF
+			    : ev == SYSCON_EV_REBOOT ? VM_STATUS_REBOOT
+						     : VM_STATUS_FAIL);
+}
+
+/* ---- hart callbacks ---- */
+static void htif_tohost(void *opaque, struct hart *h, uint64_t v)
+{
+	struct vm *vm = opaque;
+	uint64_t dev = v >> 56, cmd = (v >> 48) & 0xff;
+	if (dev == 0 && (v & 1)) { /* exit: code << 1 | 1 */
+		uint64_t code = (v << 16) >> 17;
+		vm->fail_code = (uint32_t)code;
+		vm_request_exit(vm, code ? VM_STATUS_FAIL : VM_STATUS_POWEROFF);
+	} else if (dev == 1 && cmd == 1) { /* console putchar */
+		uint8_t c = (uint8_t)v;
+		if (vm->console)
+			vm->console->write(vm->console, &c, 1);
+	}
+	/* Acknowledge so the guest may send the next command. */
+	uint64_t *p = guest_mem_ptr(&vm->mem, h->tohost_gpa, 8);
+	if (p)
+		*p = 0;
+}
+
+static void hart_fatal(void *opaque, struct hart *h, uint64_t cause, uint64_t tval)
+{
+	struct vm *vm = opaque;
+	fprintf(stderr,
+		"\r\nrvisor: hart %llu cannot continue: trap to M-mode with no handler "
+		"(mcause 0x%llx, mtval 0x%llx, pc 0x%llx)\r\n",
+		(unsigned long long)h->mhartid, (unsigned long long)cause,
+		(unsigned long long)tval, (unsigned long long)h->pc);
+	vm_request_exit(vm, VM_STATUS_CRASH);
+}
+
+/* ---- devices ---- */
+static int add_devices(struct vm *vm, char *err, size_t errlen)
+{
+	struct aclint_cb acb = {vm, vm_time_now, aclint_set_msip, aclint_set_mtimecmp};
+	struct irq_line plic_out[PLIC_MAX_CONTEXTS];
+	int rc;
+
+	vm->syscon = (struct syscon){syscon_event, vm};
+	rc = aclint_init(&vm->aclint, vm->nharts, &acb);
+	if (rc)
+		return fail(err, errlen, rc, "cannot create the ACLINT (%s)", strerror(-rc));
+	for (unsigned c = 0; c < 2 * vm->nharts; c++)
+		plic_out[c] = (struct irq_line){plic_context_out, vm, c};
+	rc = plic_init(&vm->plic, PLIC_NDEV + 1, 2 * vm->nharts, plic_out);
+	if (rc)
+		return fail(err, errlen, rc, "cannot create the PLIC (%s)", strerror(-rc));
+	rc = uart16550_init(&vm->uart, vm->console,
+			    (struct irq_line){plic_set_irq, &vm->plic, UART_IRQ});
+	if (rc)
+		return fail(err, errlen, rc, "cannot create the UART (%s)", strerror(-rc));
+	if ((rc = bus_add(&vm->bus, SYSCON_BASE, SYSCON_SIZE, &syscon_ops, &vm->syscon,
+			  "syscon")) ||
+	    (rc = bus_add(&vm->bus, ACLINT_BASE, ACLINT_SIZE, &aclint_ops, &vm->aclint,
+			  "aclint")) ||
+	    (rc = bus_add(&vm->bus, PLIC_BASE, PLIC_SIZE, &plic_ops, &vm->plic, "plic")) ||
+	    (rc = bus_add(&vm->bus, UART_BASE, UART16550_SIZE, &uart16550_ops, &vm->uart,
+			  "uart")))
+		return fail(err, errlen, rc, "cannot map devices (%s)", strerror(-rc));
+	return 0;
+}
+
+/* ---- images ---- */
+struct layout {
+	uint64_t entry;          /* where hart 0 starts */
+	bool entry_m;            /* in M-mode (firmware) or S-mode (kernel) */
+	uint64_t kernel_entry;   /* for fw_dynamic_info */
+	uint64_t initrd_start, initrd_end;
+	uint64_t tohost;
+	uint64_t low_free;       /* first byte above the loaded images */
+};
+
+static int load_images(struct vm *vm, struct layout *l, char *err, size_t errlen)
+{
+	const struct vm_config *c = &vm->cfg;
+	struct boot_image fw = {0}, k = {0};
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	l->low_free = RAM_BASE;
+	if (c->firmware) {
+		rc = boot_load_kernel(&vm->mem, c->firmware, RAM_BASE, &fw, err, errlen);
+		if (rc)
+			return rc;
+		l->entry = fw.entry;
+		l->entry_m = true;
+		l->tohost = fw.tohost;
+		l->low_free = fw.end;
+	}
+	if (c->kernel) {
+		rc = boot_load_kernel(&vm->mem, c->kernel, RAM_BASE + KERNEL_OFFSET, &k, err,
+				      errlen);
+		if (rc)
+			return rc;
+		if (c->firmware && k.start < fw.end && fw.start < k.end)
+			return fail(err, errlen, -EINVAL,
+				    "firmware '%s' (0x%llx-0x%llx) overlaps kernel '%s' "
+				    "(0x%llx-0x%llx): use a firmware that fits below 0x%llx",
+				    c->firmware, (unsigned long long)fw.start,
+				    (unsigned long long)fw.end, c->kernel,
+				    (unsigned long long)k.start, (unsigned long long)k.end,
+				    (unsigned long long)k.start);
+		if (c->firmware && fw.start >= k.end)
+			return fail(err, errlen, -EINVAL,
+				    "firmware '%s' loads above the kernel: fw_dynamic firmware "
+				    "must load at 0x%llx",
+				    c->firmware, (unsigned long long)RAM_BASE);
+		l->kernel_entry = k.entry;
+		if (!c->firmware) {
+			l->entry = k.entry;
+			l->tohost = k.tohost;
+		}
+		if (k.end > l->low_free)
+			l->low_free = k.end;
+	}
+	if (c->initrd) {
+		rc = boot_load_initrd(&vm->mem, c->initrd, (l->low_free + 0xfff) & ~0xfffull,
+				      vm->fdt_gpa - 0x1000, &l->initrd_start, &l->initrd_end, err,
+				      errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int build_fdt(struct vm *vm, const struct layout *l, char *err, size_t errlen)
+{
+	uint8_t seed[32];
+	struct fdt_board b = {
+		.nharts = vm->nharts,
+		.ram_base = RAM_BASE,
+		.ram_size = vm->cfg.mem_size,
+		.isa = ISA_STRING,
+		.isa_extensions = isa_extensions,
+		.n_isa_extensions = sizeof(isa_extensions) / sizeof(isa_extensions[0]),
+		.mmu_type = "riscv,sv57",
+		.timebase_hz = TIMEBASE_HZ,
+		.clint_base = ACLINT_BASE,
+		.clint_size = ACLINT_SIZE,
+		.plic_base = PLIC_BASE,
+		.plic_size = PLIC_SIZE,
+		.plic_ndev = PLIC_NDEV,
+		.uart_base = UART_BASE,
+		.uart_size = UART16550_SIZE,
+		.uart_irq = UART_IRQ,
+		.uart_clock_hz = 3686400,
+		.syscon_base = SYSCON_BASE,
+		.syscon_size = SYSCON_SIZE,
+		.bootargs = vm->cfg.cmdline,
+		.initrd_start = l->initrd_start,
+		.initrd_end = l->initrd_end,
+	};
+	if (getrandom(seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed)) {
+		b.rng_seed = seed;
+		b.rng_seed_len = sizeof(seed);
+	}
+	void *dst = guest_mem_ptr(&vm->mem, vm->fdt_gpa, FDT_MAX);
+	int n = dst ? fdt_build(&b, dst, FDT_MAX) : -ENOSPC;
+	if (n < 0)
+		return fail(err, errlen, n, "cannot build the device tree (%s)", strerror(-n));
+	return 0;
+}
+
+/* ---- the state each hart starts in ---- */
+static void start_harts(struct vm *vm, const struct layout *l)
+{
+	for (unsigned i = 0; i < vm->nharts; i++) {
+		struct hart *h = &vm->harts[i];
+		hart_reset(h, l->entry);
+		h->tohost_gpa = l->tohost;
+		h->x[10] = i;
+		h->x[11] = vm->fdt_gpa;
+		if (l->entry_m) {
+			/* Firmware: every hart enters it in M-mode; a2 = fw_dynamic_info. */
+			h->x[12] = vm->fdt_gpa - 0x1000;
+			continue;
+		}
+		/* Built-in SBI: M-mode exists only inside rvisor. Delegate everything the
+		 * kernel handles to S-mode and enter it directly (SBI spec: boot hart in
+		 * S-mode with a0 = hartid, a1 = DTB). */
+		h->m_trap_fatal = true;
+		h->medeleg = ~(1ull << CAUSE_SUPERVISOR_ECALL) & 0xb3ff;
+		h->mideleg = MIP_SSIP | MIP_STIP | MIP_SEIP;
+		h->mie = MIP_SSIP | MIP_STIP | MIP_SEIP;
+		h->mcounteren = 7;
+		h->menvcfg = MENVCFG_STCE;
+		h->priv = PRV_S;
+		hart_update_mode(h);
+		if (i != 0)
+			atomic_store(&h->stopped, 1);
+	}
+	if (l->entry_m && vm->cfg.kernel) {
+		uint64_t *info = guest_mem_ptr(&vm->mem, vm->fdt_gpa - 0x1000, 48);
+		if (info) {
+			info[0] = FW_DYNAMIC_MAGIC;
+			info[1] = 2;               /* version */
+			info[2] = l->kernel_entry; /* next_addr */
+			info[3] = 1;               /* next_mode: S */
+			info[4] = 0;               /* options */
+			info[5] = ~0ull;           /* boot_hart: any */
+		}
+	}
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, char *err,
+	      size_t errlen)
+{
+	struct layout l;
+	struct timespec ts;
+	int rc;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = *cfg;
+	vm->console = console;
+	vm->nharts = cfg->ncpus;
+	vm->status = VM_STATUS_RUNNING;
+	vm->builtin_sbi = cfg->firmware == NULL;
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->cond, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	vm->time_base_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+
+	if (!cfg->kernel && !cfg->firmware)
+		return fail(err, errlen, -EINVAL,
+			    "nothing to run: give --kernel FILE (or --firmware FILE)");
+	if (cfg->ncpus < 1 || cfg->ncpus > VM_MAX_HARTS)
+		return fail(err, errlen, -EINVAL, "--cpus %u is out of range: use 1 to %d",
+			    cfg->ncpus, VM_MAX_HARTS);
+	rc = guest_mem_init(&vm->mem, RAM_BASE, cfg->mem_size);
+	if (rc)
+		return fail(err, errlen, rc,
+			    "cannot allocate %llu MiB of guest RAM (%s): lower --mem",
+			    (unsigned long long)(cfg->mem_size >> 20), strerror(-rc));
+	/* The device tree sits in the top 2 MiB of RAM, fw_dynamic_info just below it. */
+	vm->fdt_gpa = RAM_BASE + cfg->mem_size - 0x200000;
+
+	vm->harts = calloc(vm->nharts, sizeof(*vm->harts));
+	if (!vm->harts)
+		return fail(err, errlen, -ENOMEM, "out of memory creating %u harts", vm->nharts);
+	struct hart_env env = {
+		.opaque = vm,
+		.sbi_call = vm->builtin_sbi ? sbi_call : NULL,
+		.time_now = vm_time_now,
+		.htif_tohost = htif_tohost,
+		.fatal = hart_fatal,
+	};
+	for (unsigned i = 0; i < vm->nharts; i++) {
+		rc = hart_init(&vm->harts[i], i, &vm->mem, &vm->bus, &env);
+		if (rc)
+			return fail(err, errlen, rc, "out of memory creating hart %u", i);
+	}
+	rc = add_devices(vm, err, errlen);
+	if (rc)
+		return rc;
+	rc = load_images(vm, &l, err, errlen);
+	if (rc)
+		return rc;
+	rc = build_fdt(vm, &l, err, errlen);
+	if (rc)
+		return rc;
+	start_harts(vm, &l);
+	return 0;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->harts) {
+		for (unsigned i = 0; i < vm->nharts; i++)
+			if (vm->harts[i].dcache)
+				hart_destroy(&vm->harts[i]);
+		free(vm->harts);
+		vm->harts = NULL;
+	}
+	free(vm->threads);
+	vm->threads = NULL;
+	guest_mem_destroy(&vm->mem);
+	pthread_mutex_destroy(&vm->lock);
+	pthread_cond_destroy(&vm->cond);
+}

@@ -1,0 +1,80 @@
+/* A virtual machine: its configuration, guest RAM, MMIO bus, devices and harts, and the
+ * lifecycle around them (create, run, stop). No global state: one process may hold several. */
+#ifndef RVISOR_VMM_VM_H
+#define RVISOR_VMM_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpu/hart.h"
+#include "dev/aclint.h"
+#include "dev/plic.h"
+#include "dev/syscon.h"
+#include "dev/uart16550.h"
+#include "mem/bus.h"
+#include "mem/guest_mem.h"
+
+#define VM_MAX_HARTS 64
+
+/* What the user asked for. Paths may be NULL when not given. */
+struct vm_config {
+	const char *kernel;   /* Image, ELF or raw; loaded for S-mode */
+	const char *initrd;
+	const char *cmdline;
+	const char *firmware; /* M-mode firmware (OpenSBI fw_dynamic) or bare-metal program */
+	uint64_t mem_size;    /* bytes of guest RAM */
+	unsigned ncpus;       /* harts, 1..VM_MAX_HARTS */
+};
+
+/* Exit statuses of `rvisor run` (also the process exit code). */
+enum vm_status {
+	VM_STATUS_RUNNING = -1,
+	VM_STATUS_POWEROFF = 0, /* guest powered off, or a test passed */
+	VM_STATUS_ERROR = 1,    /* bad usage or input */
+	VM_STATUS_FAIL = 2,     /* guest reported failure (test finisher, HTIF) */
+	VM_STATUS_REBOOT = 3,   /* guest asked for a reboot */
+	VM_STATUS_CRASH = 4,    /* guest can make no progress */
+	VM_STATUS_QUIT = 5,     /* user quit (Ctrl-A x) */
+};
+
+struct vm {
+	struct vm_config cfg;
+	struct guest_mem mem;
+	struct bus bus;
+	unsigned nharts;
+	struct hart *harts;
+	pthread_t *threads;
+	struct uart16550 uart;
+	struct aclint aclint;
+	struct plic plic;
+	struct syscon syscon;
+	struct chr *console;
+	uint64_t time_base_ns; /* CLOCK_MONOTONIC at creation: mtime 0 */
+	uint64_t fdt_gpa;
+	bool builtin_sbi;      /* rvisor serves the SBI (no firmware) */
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int status;            /* enum vm_status; first request wins */
+	uint32_t fail_code;
+};
+
+/* Build the machine described by cfg: RAM, devices, harts, loaded images and device tree.
+ * console is the host backend for the UART and SBI console (not owned). Returns 0, or -errno
+ * with one sentence in err (errlen bytes) naming the problem and the fix. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, char *err,
+	      size_t errlen);
+/* Run the harts on their own threads until the guest or the user ends the VM; returns the
+ * enum vm_status. Blocks SIGINT/SIGTERM/SIGHUP in the calling thread and treats them as a
+ * request to stop (status 128 + signal number). */
+int vm_run(struct vm *vm);
+/* Ask the VM to stop with status (from any thread). The first request wins. */
+void vm_request_exit(struct vm *vm, int status);
+/* Free everything vm_create made. */
+void vm_destroy(struct vm *vm);
+/* Guest time in ticks of the 10 MHz timebase. */
+uint64_t vm_time_now(void *vm);
+
+#endif
