@@ -379,15 +379,15 @@ enum hart_exit hart_run(struct hart *h)
 			return (enum hart_exit)why;
 		if (atomic_load_explicit(&h->fence_req, memory_order_relaxed))
 			do_fence_requests(h);
+		if (atomic_load_explicit(&h->stopped, memory_order_relaxed)) {
+			stopped_wait(h);
+			continue;
+		}
 		hart_update_timers(h, h->env.time_now(h->env.opaque));
 		if (hart_check_interrupts(h))
 			h->wfi = false;
 		if (h->wfi) {
 			wfi_wait(h);
-			continue;
-		}
-		if (atomic_load_explicit(&h->stopped, memory_order_relaxed)) {
-			stopped_wait(h);
 			continue;
 		}
 		run_batch(h);
