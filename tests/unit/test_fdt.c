@@ -100,7 +100,7 @@ static uint64_t prop_u64(const void *fdt, const char *path, const char *name)
 	int len;
 	const fdt64_t *p = prop(fdt, path, name, &len);
 	assert_int_equal(len, 8);
-	return fdt64_to_cpu(*p);
+	return fdt64_ld(p);
 }
 
 static void assert_prop_str(const void *fdt, const char *path, const char *name, const char *want)
@@ -127,8 +127,8 @@ static void assert_reg(const void *fdt, const char *path, uint64_t base, uint64_
 	int len;
 	const fdt64_t *p = prop(fdt, path, "reg", &len);
 	assert_int_equal(len, 16);
-	assert_int_equal(fdt64_to_cpu(p[0]), base);
-	assert_int_equal(fdt64_to_cpu(p[1]), size);
+	assert_int_equal(fdt64_ld(&p[0]), base);
+	assert_int_equal(fdt64_ld(&p[1]), size);
 }
 
 static uint32_t intc_phandle(const void *fdt, unsigned hart)
