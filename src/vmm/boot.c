@@ -50,6 +50,7 @@
 #define ELF64_SYM_SIZE  24
 #define ELF_PN_XNUM     0xffff
 #define SYMTAB_MAX      (64 * MiB) /* larger symbol tables are not searched for tohost */
+static const uint8_t elf_magic[4] = {0x7f, 'E', 'L', 'F'};
 
 /* PE/COFF (Microsoft PE format spec): just enough to find where the section data ends. */
 #define PE_HDR_WINDOW    4096
@@ -631,10 +632,7 @@ int boot_load_kernel(struct guest_mem *m, const char *path, uint64_t raw_gpa,
 	if (rc)
 		goto out;
 	memset(out, 0, sizeof(*out));
-	if (n >= 4 && !memcmp(win,
-			      "\x7f"
-			      "ELF",
-			      4))
+	if (n >= sizeof(elf_magic) && !memcmp(win, elf_magic, sizeof(elf_magic)))
 		rc = load_elf(m, &f, win, n, out);
 	else if (is_image(win, n))
 		rc = load_image(m, &f, win, n, out);

@@ -298,10 +298,7 @@ static uint8_t *make_elf(const struct elf_seg *segs, unsigned nseg, uint64_t ent
 	uint8_t *p = calloc(1, len);
 	assert_non_null(p);
 
-	memcpy(p,
-	       "\x7f"
-	       "ELF",
-	       4);
+	memcpy(p, (const uint8_t[4]){0x7f, 'E', 'L', 'F'}, 4);
 	p[4] = 2;           /* ELFCLASS64 */
 	p[5] = 1;           /* ELFDATA2LSB */
 	p[6] = 1;           /* EV_CURRENT */
