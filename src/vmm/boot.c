@@ -1,5 +1,6 @@
 /* Guest image loading: the RISC-V Linux Image (Documentation/arch/riscv/boot-image-header.rst),
- * ELF64 for EM_RISCV (System V gABI, ELF-64 object file format), raw binaries and the initrd.
+ * gzip-compressed Image (RFC 1952, inflated with zlib), ELF64 for EM_RISCV (System V gABI,
+ * ELF-64 object file format), raw binaries and the initrd.
  * Files are read with pread() loops straight into guest RAM after every destination range has
  * been checked to lie inside it. Errors: -ENOENT/-EACCES/-EISDIR/... from the file system,
  * -EINVAL for an empty or non-regular file, -ENOEXEC for a file in a format we cannot run
@@ -15,6 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <zlib.h>
 
 #include "mem/guest_mem.h"
 #include "vmm/boot.h"
@@ -57,6 +60,8 @@ static const uint8_t elf_magic[4] = {0x7f, 'E', 'L', 'F'};
 #define PE_COFF_HDR_SIZE 20
 #define PE_SECTION_SIZE  40
 #define PE_MAX_SECTIONS  96
+
+#define GZIP_INBUF (256 * 1024) /* bytes of compressed input read at a time */
 
 /* One file being loaded, and how to talk about it in errors. */
 struct boot_file {
@@ -284,8 +289,10 @@ static uint64_t pe_raw_end(const uint8_t *win, size_t n)
 	return end;
 }
 
-static int load_image(struct guest_mem *m, const struct boot_file *f, const uint8_t *win, size_t n,
-		      struct boot_image *out)
+/* Check where an Image with header window win (n bytes) and content_size bytes of content
+ * goes: at RAM base + text_offset, spanning max(image_size, content_size). */
+static int image_place(const struct guest_mem *m, const struct boot_file *f, const uint8_t *win,
+		       size_t n, uint64_t content_size, uint64_t *load, uint64_t *span)
 {
 	char a[32], b[32], c[32];
 	uint64_t text_offset = le64(win + IMAGE_OFF_TEXT_OFFSET);
@@ -296,16 +303,16 @@ static int load_image(struct guest_mem *m, const struct boot_file *f, const uint
 	if (text_offset == 0)
 		text_offset = IMAGE_DEFAULT_TEXT_OFFSET;
 	uint64_t raw_end = pe_raw_end(win, n);
-	if (raw_end > f->size)
+	if (raw_end > content_size)
 		return file_fail(f, -ENOEXEC,
 				 " is truncated: its PE/COFF header says the file holds %s "
 				 "(Image header image_size %s) but the file has %s: copy it again",
 				 fmt_size(a, sizeof(a), raw_end),
 				 fmt_size(b, sizeof(b), image_size),
-				 fmt_size(c, sizeof(c), f->size));
-	uint64_t span = image_size > f->size ? image_size : f->size;
-	if (text_offset >= m->size || span > m->size - text_offset) {
-		uint64_t need = text_offset + span;
+				 fmt_size(c, sizeof(c), content_size));
+	*span = image_size > content_size ? image_size : content_size;
+	if (text_offset >= m->size || *span > m->size - text_offset) {
+		uint64_t need = text_offset + *span;
 		if (need < text_offset)
 			return file_fail(f, -ENOEXEC,
 					 " has a corrupt Image header (text_offset 0x%" PRIx64
@@ -317,20 +324,122 @@ static int load_image(struct guest_mem *m, const struct boot_file *f, const uint
 		    " needs %s of RAM from offset 0x%" PRIx64
 		    " (Image header image_size %s) but the guest has %s: raise --mem "
 		    "to at least %" PRIu64 " MiB",
-		    fmt_size(a, sizeof(a), span), text_offset, fmt_size(b, sizeof(b), image_size),
+		    fmt_size(a, sizeof(a), *span), text_offset, fmt_size(b, sizeof(b), image_size),
 		    fmt_size(c, sizeof(c), m->size), mem_needed_mib(m, need - m->size) + 2);
 	}
-	uint64_t load = m->base + text_offset;
+	*load = m->base + text_offset;
+	return 0;
+}
+
+static int load_image(struct guest_mem *m, const struct boot_file *f, const uint8_t *win, size_t n,
+		      struct boot_image *out)
+{
+	uint64_t load, span;
+	int rc = image_place(m, f, win, n, f->size, &load, &span);
+	if (rc)
+		return rc;
 	uint8_t *dst = guest_mem_ptr(m, load, span);
-	if (!dst)
-		return file_fail(f, -EFBIG, " does not fit in guest RAM: raise --mem");
-	int rc = file_read(f, dst, f->size, 0);
+	rc = file_read(f, dst, f->size, 0);
 	if (rc)
 		return rc;
 	memset(dst + f->size, 0, span - f->size); /* the kernel's bss */
 	*out = (struct boot_image){
 	    .format = BOOT_FORMAT_IMAGE, .entry = load, .start = load, .end = load + span};
 	return 0;
+}
+
+/* Inflate from the file (read from *in_off on) into dst until dst is full or the gzip stream
+ * ends. Returns 0, 1 at the end of the stream, or -errno with err filled. */
+static int gzip_inflate(const struct boot_file *f, z_stream *zs, uint64_t *in_off, uint8_t *inbuf,
+			size_t inlen, uint8_t *dst, uint64_t len)
+{
+	zs->next_out = dst;
+	while (len) {
+		if (!zs->avail_in) {
+			uint64_t left = f->size - *in_off;
+			size_t chunk = left < inlen ? (size_t)left : inlen;
+			if (!chunk)
+				return file_fail(f, -ENOEXEC,
+						 " is a truncated gzip file: copy it "
+						 "again");
+			int rc = file_read(f, inbuf, chunk, *in_off);
+			if (rc)
+				return rc;
+			*in_off += chunk;
+			zs->next_in = inbuf;
+			zs->avail_in = (uInt)chunk;
+		}
+		uInt room = len > UINT32_MAX ? UINT32_MAX : (uInt)len;
+		zs->avail_out = room;
+		int zr = inflate(zs, Z_NO_FLUSH);
+		len -= room - zs->avail_out;
+		if (zr == Z_STREAM_END)
+			return 1;
+		if (zr != Z_OK && zr != Z_BUF_ERROR)
+			return file_fail(f, -ENOEXEC, " is a corrupt gzip file (%s): copy it again",
+					 zs->msg ? zs->msg : "inflate failed");
+	}
+	return 0;
+}
+
+/* A gzip-compressed Image (Image.gz, as some distributions ship vmlinuz): inflate the header
+ * window, then the rest straight into RAM at the load address, bounded by the end of RAM. */
+static int load_gzip_image(struct guest_mem *m, const struct boot_file *f, struct boot_image *out)
+{
+	char a[32];
+	uint8_t win[PE_HDR_WINDOW], *inbuf = malloc(GZIP_INBUF);
+	z_stream zs = {0};
+	uint64_t in_off = 0, load, span;
+	int rc;
+
+	if (!inbuf)
+		return file_fail(f, -ENOMEM, " cannot be loaded: out of memory");
+	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
+		free(inbuf);
+		return file_fail(f, -ENOMEM, " cannot be decompressed: out of memory");
+	}
+	rc = gzip_inflate(f, &zs, &in_off, inbuf, GZIP_INBUF, win, sizeof(win));
+	if (rc < 0)
+		goto out;
+	bool ended = rc == 1;
+	size_t n = sizeof(win) - zs.avail_out;
+	if (!is_image(win, n)) {
+		rc = file_fail(f, -ENOEXEC,
+			       " is gzip-compressed but holds no RISC-V Image; decompress it "
+			       "first: zcat %s > kernel",
+			       f->path);
+		goto out;
+	}
+	/* Place by the header alone (n = 0: no PE check yet), then again with the real size. */
+	rc = image_place(m, f, win, 0, n, &load, &span);
+	if (rc)
+		goto out;
+	uint64_t room = m->base + m->size - load;
+	uint8_t *dst = guest_mem_ptr(m, load, room);
+	memcpy(dst, win, n);
+	if (!ended) {
+		rc = gzip_inflate(f, &zs, &in_off, inbuf, GZIP_INBUF, dst + n, room - n);
+		if (rc < 0)
+			goto out;
+		if (rc == 0) {
+			rc = file_fail(f, -EFBIG,
+				       " decompresses to more than the %s of RAM above 0x%" PRIx64
+				       ": raise --mem",
+				       fmt_size(a, sizeof(a), room), load);
+			goto out;
+		}
+	}
+	uint64_t size = zs.total_out;
+	rc = image_place(m, f, win, n, size, &load, &span);
+	if (rc)
+		goto out;
+	memset(dst + size, 0, span - size); /* the kernel's bss */
+	*out = (struct boot_image){
+	    .format = BOOT_FORMAT_IMAGE, .entry = load, .start = load, .end = load + span};
+out:
+	inflateEnd(&zs);
+	free(inbuf);
+	return rc;
 }
 
 /* ---- ELF64 ---- */
@@ -636,6 +745,8 @@ int boot_load_kernel(struct guest_mem *m, const char *path, uint64_t raw_gpa,
 		rc = load_elf(m, &f, win, n, out);
 	else if (is_image(win, n))
 		rc = load_image(m, &f, win, n, out);
+	else if (n >= 2 && win[0] == 0x1f && win[1] == 0x8b)
+		rc = load_gzip_image(m, &f, out);
 	else if (!(rc = check_foreign(&f, win, n)))
 		rc = load_raw(m, &f, raw_gpa, out);
 out:

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "mem/guest_mem.h"
 #include "vmm/boot.h"
@@ -566,18 +567,81 @@ static void test_raw_outside_ram(void **state)
 
 /* ---- bad files ---- */
 
+/* gzip-compress len bytes (RFC 1952) into a new buffer; *out_len gets its size. */
+static uint8_t *gzip(const uint8_t *data, size_t len, size_t *out_len)
+{
+	z_stream zs = {0};
+	assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+			 Z_OK);
+	size_t cap = deflateBound(&zs, len) + 64;
+	uint8_t *out = malloc(cap);
+	assert_non_null(out);
+	zs.next_in = (uint8_t *)data;
+	zs.avail_in = (uInt)len;
+	zs.next_out = out;
+	zs.avail_out = (uInt)cap;
+	assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+	*out_len = zs.total_out;
+	deflateEnd(&zs);
+	return out;
+}
+
+static void test_gzip_image(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 0x12345, zlen;
+	uint8_t *img = make_image(len, 0x200000, 0x20000);
+	uint8_t *gz = gzip(img, len, &zlen);
+	write_file(f, gz, zlen);
+	memset(ram(f, RAM_BASE + 0x200000 + len, 0x20000 - len), 0xee, 0x20000 - len);
+	assert_int_equal(load(f, RAM_BASE), 0);
+	assert_int_equal(f->img.format, BOOT_FORMAT_IMAGE);
+	assert_int_equal(f->img.entry, RAM_BASE + 0x200000);
+	assert_int_equal(f->img.end, RAM_BASE + 0x200000 + 0x20000);
+	assert_memory_equal(ram(f, RAM_BASE + 0x200000, len), img, len);
+	uint8_t *zero = calloc(1, 0x20000 - len);
+	assert_memory_equal(ram(f, RAM_BASE + 0x200000 + len, 0x20000 - len), zero, 0x20000 - len);
+	free(zero);
+
+	/* Cut short: an error, not a partial kernel. */
+	write_file(f, gz, zlen / 2);
+	assert_int_equal(load(f, RAM_BASE), -ENOEXEC);
+	assert_err(f, "truncated");
+	free(gz);
+
+	/* Decompressing past the end of RAM stops at the end of RAM. */
+	free(img);
+	len = RAM_SIZE;
+	img = make_image(len, 0x200000, 0);
+	gz = gzip(img, len, &zlen);
+	write_file(f, gz, zlen);
+	assert_int_equal(load(f, RAM_BASE), -EFBIG);
+	assert_err(f, "--mem");
+	free(gz);
+	free(img);
+}
+
 static void test_compressed_kernels(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t gz[64] = {0x1f, 0x8b, 8, 0};
-	write_file(f, gz, sizeof(gz));
+	uint8_t data[256], *gz;
+	size_t zlen;
+	fill(data, sizeof(data), 1);
+	gz = gzip(data, sizeof(data), &zlen);
+	write_file(f, gz, zlen);
 	assert_int_equal(load(f, RAM_BASE), -ENOEXEC);
-	assert_err(f, "compressed (gzip)");
+	assert_err(f, "holds no RISC-V Image");
 	assert_err(f, "zcat");
+	free(gz);
+	uint8_t bad[64] = {0x1f, 0x8b, 8, 0};
+	write_file(f, bad, sizeof(bad));
+	assert_int_equal(load(f, RAM_BASE), -ENOEXEC);
+	assert_err(f, "gzip");
 	uint8_t zst[64] = {0x28, 0xb5, 0x2f, 0xfd};
 	write_file(f, zst, sizeof(zst));
 	assert_int_equal(load(f, RAM_BASE), -ENOEXEC);
 	assert_err(f, "compressed (zstd)");
+	assert_err(f, "zstdcat");
 }
 
 static void test_foreign_kernels(void **state)
@@ -749,6 +813,7 @@ int main(void)
 	    T(test_elf_corrupt_symtab_ignored),
 	    T(test_raw_loads_at_raw_gpa),
 	    T(test_raw_outside_ram),
+	    T(test_gzip_image),
 	    T(test_compressed_kernels),
 	    T(test_foreign_kernels),
 	    T(test_missing_file),
