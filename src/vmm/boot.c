@@ -724,15 +724,17 @@ static int load_raw(struct guest_mem *m, const struct boot_file *f, uint64_t gpa
 	return 0;
 }
 
-int boot_load_kernel(struct guest_mem *m, const char *path, uint64_t raw_gpa,
-		     struct boot_image *out, char *err, size_t errlen)
+/* Load a kernel or firmware; what and option name it in errors. */
+static int load_program(struct guest_mem *m, const char *what, const char *option,
+			const char *path, uint64_t raw_gpa, struct boot_image *out, char *err,
+			size_t errlen)
 {
-	struct boot_file f = {"kernel", "--kernel", path, -1, 0, err, errlen};
+	struct boot_file f = {what, option, path, -1, 0, err, errlen};
 	uint8_t win[PE_HDR_WINDOW];
 	int rc;
 
 	if (!path)
-		return file_fail(&f, -EINVAL, ": no path given (use --kernel FILE)");
+		return file_fail(&f, -EINVAL, ": no path given (use %s FILE)", option);
 	rc = file_open(&f);
 	if (rc)
 		goto out;
@@ -752,6 +754,18 @@ int boot_load_kernel(struct guest_mem *m, const char *path, uint64_t raw_gpa,
 out:
 	file_close(&f);
 	return rc;
+}
+
+int boot_load_kernel(struct guest_mem *m, const char *path, uint64_t raw_gpa,
+		     struct boot_image *out, char *err, size_t errlen)
+{
+	return load_program(m, "kernel", "--kernel", path, raw_gpa, out, err, errlen);
+}
+
+int boot_load_firmware(struct guest_mem *m, const char *path, uint64_t raw_gpa,
+		       struct boot_image *out, char *err, size_t errlen)
+{
+	return load_program(m, "firmware", "--firmware", path, raw_gpa, out, err, errlen);
 }
 
 int boot_load_initrd(struct guest_mem *m, const char *path, uint64_t floor, uint64_t limit,

@@ -22,12 +22,17 @@ struct boot_image {
 };
 
 /* Load the file at path into RAM. The format is detected from its contents: an Image header
- * ("RISCV\0\0\0" magic at 0x30, "RSC\x05" at 0x38) loads at ram base + text_offset (default
- * 2 MiB when text_offset is 0 and the image is not relocatable) and requires image_size to
+ * ("RISCV\0\0\0" magic at 0x30, "RSC\x05" at 0x38) loads at ram base + text_offset (2 MiB when
+ * the header's text_offset is 0) and requires image_size to
  * fit; ELF (EM_RISCV, ELFCLASS64) loads each PT_LOAD at its p_paddr; anything else is raw and
  * loads at raw_gpa. Returns 0, or -errno with err filled (err holds errlen bytes). */
 int boot_load_kernel(struct guest_mem *m, const char *path, uint64_t raw_gpa,
 		     struct boot_image *out, char *err, size_t errlen);
+
+/* The same as boot_load_kernel for an M-mode firmware or bare-metal program: errors name it
+ * as the firmware given with --firmware. */
+int boot_load_firmware(struct guest_mem *m, const char *path, uint64_t raw_gpa,
+		       struct boot_image *out, char *err, size_t errlen);
 
 /* Load an initrd at the highest 4 KiB-aligned guest-physical address such that it ends at or
  * below limit and starts at or above floor. Sets [*start, *end). Returns 0, or -errno with err

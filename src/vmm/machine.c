@@ -171,7 +171,7 @@ static int load_images(struct vm *vm, struct layout *l, char *err, size_t errlen
 	memset(l, 0, sizeof(*l));
 	l->low_free = RAM_BASE;
 	if (c->firmware) {
-		rc = boot_load_kernel(&vm->mem, c->firmware, RAM_BASE, &fw, err, errlen);
+		rc = boot_load_firmware(&vm->mem, c->firmware, RAM_BASE, &fw, err, errlen);
 		if (rc)
 			return rc;
 		l->entry = fw.entry;
@@ -197,6 +197,12 @@ static int load_images(struct vm *vm, struct layout *l, char *err, size_t errlen
 				    "firmware '%s' loads above the kernel: fw_dynamic firmware "
 				    "must load at 0x%llx",
 				    c->firmware, (unsigned long long)RAM_BASE);
+		if (k.end > vm->fdt_gpa - 0x1000)
+			return fail(err, errlen, -EFBIG,
+				    "kernel '%s' (%llu MiB) leaves no room for the device tree in "
+				    "%llu MiB of RAM: raise --mem",
+				    c->kernel, (unsigned long long)((k.end - k.start) >> 20),
+				    (unsigned long long)(c->mem_size >> 20));
 		l->kernel_entry = k.entry;
 		if (!c->firmware) {
 			l->entry = k.entry;
