@@ -1,0 +1,56 @@
+/* Guest RAM regions: each is a memfd mapped shared into the host, so a snapshot or a migration
+ * can reach the same pages through the file descriptor. */
+#include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mem/guest_mem.h"
+
+#define GUEST_MEM_PAGE 4096ull
+
+int guest_mem_init(struct guest_mem *m, uint64_t base, uint64_t size)
+{
+	m->base = base;
+	m->size = 0;
+	m->hva = NULL;
+	m->fd = -1;
+	/* base + size must not wrap, and size must fit the host's off_t and size_t. */
+	if (size == 0 || size % GUEST_MEM_PAGE || base % GUEST_MEM_PAGE ||
+	    size > (uint64_t)INT64_MAX || size > SIZE_MAX || base > UINT64_MAX - size)
+		return -EINVAL;
+
+	int fd = memfd_create("rvisor-ram", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0) {
+		int rc = errno == EFBIG ? -ENOMEM : -errno;
+		close(fd);
+		return rc;
+	}
+	void *hva =
+	    mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	if (hva == MAP_FAILED) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	/* Huge pages cut the host's TLB misses on guest RAM; refusal is harmless. */
+	madvise(hva, (size_t)size, MADV_HUGEPAGE);
+	m->size = size;
+	m->hva = hva;
+	m->fd = fd;
+	return 0;
+}
+
+void guest_mem_destroy(struct guest_mem *m)
+{
+	/* A zeroed struct has fd 0 but no mapping: the mapping says whether init succeeded. */
+	if (m->hva) {
+		munmap(m->hva, (size_t)m->size);
+		close(m->fd);
+	}
+	m->hva = NULL;
+	m->size = 0;
+	m->fd = -1;
+}
