@@ -1,0 +1,747 @@
+/* The F and D extensions (unprivileged spec 20191213, chapters 11 and 12): interpreter handlers
+ * for FP loads/stores, arithmetic, fused multiply-add, conversions, moves, sign injection,
+ * min/max, comparisons and classification, with NaN boxing, canonical NaNs and the accrued
+ * exception flags of fcsr. Arithmetic runs on the host's SSE unit under the guest's rounding
+ * mode; RMM arithmetic rounds to odd in the x87 80-bit format and then rounds in software;
+ * conversions and the non-arithmetic ops work on the bit patterns. Needs an x86-64 host. */
+#include <emmintrin.h>
+#include <fenv.h>
+#include <float.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cpu/exec.h"
+#include "cpu/mmu.h"
+
+#if !defined(__x86_64__)
+#error "fpu.c drives the host's SSE (MXCSR) and x87 units: it needs an x86-64 host"
+#endif
+_Static_assert(LDBL_MANT_DIG == 64, "RMM arithmetic rounds to odd in the x87 80-bit format");
+
+#define HANDLER(name) void exec_##name(struct hart *h, const struct insn *in)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* ---- formats: binary32 (d = false) and binary64 (d = true) ---- */
+
+#define F32_SIGN   0x80000000ull
+#define F32_EXP    0x7f800000ull
+#define F32_QUIET  0x00400000ull
+#define F32_CANON  0x7fc00000ull /* canonical NaN (spec 11.3) */
+#define F32_MAXFIN 0x7f7fffffull
+#define F64_SIGN   0x8000000000000000ull
+#define F64_EXP    0x7ff0000000000000ull
+#define F64_QUIET  0x0008000000000000ull
+#define F64_CANON  0x7ff8000000000000ull
+#define F64_MAXFIN 0x7fefffffffffffffull
+#define NAN_BOX    0xffffffff00000000ull /* upper bits of a NaN-boxed single (spec 12.2) */
+
+#define SIGN(d)  ((d) ? F64_SIGN : F32_SIGN)
+#define EXPM(d)  ((d) ? F64_EXP : F32_EXP)
+#define MAG(d)   ((d) ? ~F64_SIGN : F32_SIGN - 1)
+#define QUIET(d) ((d) ? F64_QUIET : F32_QUIET)
+#define CANON(d) ((d) ? F64_CANON : F32_CANON)
+
+static ALWAYS_INLINE bool f_isnan(bool d, uint64_t v)
+{
+	return (v & MAG(d)) > EXPM(d);
+}
+static ALWAYS_INLINE bool f_issnan(bool d, uint64_t v)
+{
+	return f_isnan(d, v) && !(v & QUIET(d));
+}
+static ALWAYS_INLINE bool f_isinf(bool d, uint64_t v)
+{
+	return (v & MAG(d)) == EXPM(d);
+}
+static ALWAYS_INLINE bool f_iszero(bool d, uint64_t v)
+{
+	return (v & MAG(d)) == 0;
+}
+
+/* A key whose unsigned order is the numeric order of non-NaN values, with -0 below +0. */
+static ALWAYS_INLINE uint64_t f_key(bool d, uint64_t v)
+{
+	return (v & SIGN(d)) ? (~v & (SIGN(d) | MAG(d))) : (v | SIGN(d));
+}
+
+static ALWAYS_INLINE float f32_val(uint64_t v)
+{
+	uint32_t b = (uint32_t)v;
+	float f;
+	memcpy(&f, &b, 4);
+	return f;
+}
+static ALWAYS_INLINE uint64_t f32_bits(float f)
+{
+	uint32_t b;
+	memcpy(&b, &f, 4);
+	return b;
+}
+static ALWAYS_INLINE double f64_val(uint64_t v)
+{
+	double f;
+	memcpy(&f, &v, 8);
+	return f;
+}
+static ALWAYS_INLINE uint64_t f64_bits(double f)
+{
+	uint64_t b;
+	memcpy(&b, &f, 8);
+	return b;
+}
+
+/* ---- register file access ---- */
+
+/* Operand rs of format d: a single that is not properly NaN-boxed reads as the canonical NaN
+ * (spec 12.2). */
+static ALWAYS_INLINE uint64_t fp_rs(const struct hart *h, bool d, unsigned rs)
+{
+	uint64_t v = h->f[rs];
+	if (d)
+		return v;
+	return (v & NAN_BOX) == NAN_BOX ? (uint32_t)v : F32_CANON;
+}
+
+/* Write f[rd] (NaN-boxing singles) and mark the FP state dirty (priv spec 3.1.6.6). */
+static ALWAYS_INLINE void fp_wr(struct hart *h, bool d, unsigned rd, uint64_t v)
+{
+	h->f[rd] = d ? v : (NAN_BOX | v);
+	h->mstatus |= MSTATUS_FS;
+}
+
+/* Accrue exception flags; writing fflags also dirties the FP state. */
+static ALWAYS_INLINE void fp_flags(struct hart *h, uint32_t fl)
+{
+	if (fl) {
+		h->fflags |= fl;
+		h->mstatus |= MSTATUS_FS;
+	}
+}
+
+/* FP instructions are illegal while mstatus.FS is Off. Returns false after raising it. */
+static ALWAYS_INLINE bool fp_enabled(struct hart *h)
+{
+	if (__builtin_expect(h->fs_off, 0)) {
+		exec_illegal(h);
+		return false;
+	}
+	return true;
+}
+
+/* The rounding mode of an instruction (spec 11.2: DYN takes frm; 5, 6 and DYN with an invalid
+ * frm are reserved). Returns -1 after raising an illegal-instruction exception. */
+static ALWAYS_INLINE int fp_rm(struct hart *h, const struct insn *in)
+{
+	if (!fp_enabled(h))
+		return -1;
+	unsigned rm = INSN_RM(in);
+	if (rm == RM_DYN)
+		rm = h->frm;
+	if (__builtin_expect(rm > RM_RMM, 0)) {
+		exec_illegal(h);
+		return -1;
+	}
+	return (int)rm;
+}
+
+/* ---- software rounding ---- */
+
+/* x >> n with the bits shifted out ORed into bit 0 (n >= 1). */
+static inline uint64_t shift_right_jam(uint64_t x, int n)
+{
+	if (n >= 64)
+		return x != 0;
+	return (x >> n) | ((x << (64 - n)) != 0);
+}
+
+/* Whether to add one unit in the last place, given the two bits below it (rb: 0 exact,
+ * 1 below half, 2 half, 3 above half) and the parity of the kept value. */
+static inline bool round_up(unsigned rm, bool neg, unsigned rb, bool odd)
+{
+	switch (rm) {
+	case RM_RNE: return rb == 3 || (rb == 2 && odd);
+	case RM_RDN: return neg && rb;
+	case RM_RUP: return !neg && rb;
+	case RM_RMM: return rb >= 2;
+	default: return false;
+	}
+}
+
+/* Round the nonzero value (-1)^neg * sig * 2^(exp - 63) to format d in mode rm, where sig has
+ * bit 63 set and any inexactness below it is already folded into bit 0 (so sig carries at
+ * least two bits more than the format). Returns the encoding and accrues NX, UF (tininess
+ * after rounding, spec 11.6), OF into *fl (IEEE 754-2008 clauses 4.3, 7.4, 7.5, 7.6). */
+static uint64_t round_pack(bool d, bool neg, int exp, uint64_t sig, unsigned rm, uint32_t *fl)
+{
+	const int p = d ? 53 : 24, emin = d ? -1022 : -126, emax = d ? 1023 : 127;
+	const uint64_t sbit = neg ? SIGN(d) : 0;
+	bool sub = exp < emin;
+	uint64_t t = shift_right_jam(sig, 64 - p - 2 + (sub ? emin - exp : 0));
+	uint64_t kept = t >> 2;
+	unsigned rb = t & 3;
+	kept += round_up(rm, neg, rb, kept & 1);
+	if (rb)
+		*fl |= FFLAG_NX;
+	if (sub) {
+		/* Tiny unless rounding to p bits with an unbounded exponent reaches 2^emin. */
+		bool tiny = true;
+		if (exp == emin - 1) {
+			uint64_t t2 = shift_right_jam(sig, 64 - p - 2);
+			uint64_t k2 = (t2 >> 2) + round_up(rm, neg, t2 & 3, (t2 >> 2) & 1);
+			tiny = !(k2 >> p);
+		}
+		if (tiny && rb)
+			*fl |= FFLAG_UF;
+		return sbit | kept; /* kept == 2^(p-1) encodes 2^emin */
+	}
+	if (kept >> p) {
+		kept >>= 1;
+		exp++;
+	}
+	if (exp > emax) {
+		bool inf =
+		    rm == RM_RNE || rm == RM_RMM || (rm == RM_RDN && neg) || (rm == RM_RUP && !neg);
+		*fl |= FFLAG_OF | FFLAG_NX;
+		return sbit | (inf ? EXPM(d) : (d ? F64_MAXFIN : F32_MAXFIN));
+	}
+	return sbit | ((uint64_t)(exp - emin + 1) << (p - 1)) | (kept & ((1ull << (p - 1)) - 1));
+}
+
+/* ---- host arithmetic ---- */
+
+enum fop { FOP_ADD, FOP_SUB, FOP_MUL, FOP_DIV, FOP_SQRT, FOP_FMA };
+
+/* MXCSR (Intel SDM vol. 1, 10.2.3): flags IE DE ZE OE UE PE in bits 0-5, all exceptions masked
+ * (bits 7-12), rounding control in bits 13-14, FTZ and DAZ clear. Outside the handlers the
+ * host runs with round-to-nearest; leftover flags are cleared only when they would add a flag
+ * the guest does not already have. */
+#define MXCSR_FLAGS   0x3fu
+#define MXCSR_DEFAULT 0x1f80u
+static const uint16_t mxcsr_rc[4] = {
+    [RM_RNE] = 0x0000, [RM_RTZ] = 0x6000, [RM_RDN] = 0x2000, [RM_RUP] = 0x4000};
+
+static ALWAYS_INLINE uint32_t mxcsr_read(void)
+{
+	uint32_t c;
+	__asm__ volatile("stmxcsr %0" : "=m"(c));
+	return c;
+}
+static ALWAYS_INLINE void mxcsr_write(uint32_t c)
+{
+	__asm__ volatile("ldmxcsr %0" : : "m"(c));
+}
+/* Flag translation: MXCSR bits IE, ZE, OE, UE, PE are NV, DZ, OF, UF, NX; DE has no RISC-V
+ * counterpart and is never reported. */
+#define M2F(c)                                                                         \
+	((((c) >> 5) & FFLAG_NX) | (((c) >> 3) & FFLAG_UF) | (((c) >> 1) & FFLAG_OF) | \
+	 (((c) << 1) & FFLAG_DZ) | (((c) << 4) & FFLAG_NV))
+#define M2F4(c)  M2F(c), M2F((c) + 1), M2F((c) + 2), M2F((c) + 3)
+#define M2F16(c) M2F4(c), M2F4((c) + 4), M2F4((c) + 8), M2F4((c) + 12)
+static const uint8_t mxcsr_fflags[64] = {M2F16(0), M2F16(16), M2F16(32), M2F16(48)};
+/* MXCSR flags the guest's fflags already account for (DE always: it is never reported). */
+#define F2M(f)                                                                   \
+	((((f)&FFLAG_NX) << 5) | (((f)&FFLAG_UF) << 3) | (((f)&FFLAG_OF) << 1) | \
+	 (((f)&FFLAG_DZ) >> 1) | (((f)&FFLAG_NV) >> 4) | 2)
+#define F2M4(f)  F2M(f), F2M((f) + 1), F2M((f) + 2), F2M((f) + 3)
+#define F2M16(f) F2M4(f), F2M4((f) + 4), F2M4((f) + 8), F2M4((f) + 12)
+static const uint8_t fflags_mxcsr[32] = {F2M16(0), F2M16(16)};
+
+/* Set the host rounding mode to rm (not RMM) with no flags the guest has not seen. */
+static ALWAYS_INLINE void host_begin(const struct hart *h, unsigned rm)
+{
+	uint32_t want = MXCSR_DEFAULT | mxcsr_rc[rm];
+	if ((mxcsr_read() & ~(uint32_t)fflags_mxcsr[h->fflags & 31]) != want)
+		mxcsr_write(want);
+}
+/* The flags raised since host_begin (plus some the guest already has); back to nearest. */
+static ALWAYS_INLINE uint32_t host_end(unsigned rm)
+{
+	uint32_t c = mxcsr_read();
+	if (rm != RM_RNE)
+		mxcsr_write(MXCSR_DEFAULT | (c & MXCSR_FLAGS));
+	return mxcsr_fflags[c & MXCSR_FLAGS];
+}
+
+/* Keeps the compiler from moving FP operations across the MXCSR accesses (gcc does not honour
+ * FENV_ACCESS): the value must be in an SSE register at this point, and may have changed. */
+#define FP_BARRIER(v) __asm__ volatile("" : "+x"(v))
+
+/* fma(0, inf, qNaN) is invalid in RISC-V (spec 11.6) although IEEE leaves it optional. */
+static inline uint32_t fma_inf_zero(bool d, uint64_t a, uint64_t b)
+{
+	return ((f_isinf(d, a) && f_iszero(d, b)) || (f_iszero(d, a) && f_isinf(d, b))) ? FFLAG_NV
+											: 0;
+}
+
+static ALWAYS_INLINE uint64_t f32_host(struct hart *h, unsigned rm, enum fop op, uint64_t a,
+				       uint64_t b, uint64_t c)
+{
+	float x = f32_val(a), y = f32_val(b), z = f32_val(c), r;
+	host_begin(h, rm);
+	FP_BARRIER(x);
+	FP_BARRIER(y);
+	FP_BARRIER(z);
+	switch (op) {
+	case FOP_ADD: r = x + y; break;
+	case FOP_SUB: r = x - y; break;
+	case FOP_MUL: r = x * y; break;
+	case FOP_DIV: r = x / y; break;
+	case FOP_SQRT: r = _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(x))); break;
+	default: r = fmaf(x, y, z); break;
+	}
+	FP_BARRIER(r);
+	uint32_t fl = host_end(rm);
+	uint64_t v = f32_bits(r);
+	if (__builtin_expect(f_isnan(false, v), 0)) {
+		v = F32_CANON;
+		if (op == FOP_FMA)
+			fl |= fma_inf_zero(false, a, b);
+	}
+	h->fflags |= fl;
+	return v;
+}
+
+static ALWAYS_INLINE uint64_t f64_host(struct hart *h, unsigned rm, enum fop op, uint64_t a,
+				       uint64_t b, uint64_t c)
+{
+	double x = f64_val(a), y = f64_val(b), z = f64_val(c), r;
+	host_begin(h, rm);
+	FP_BARRIER(x);
+	FP_BARRIER(y);
+	FP_BARRIER(z);
+	switch (op) {
+	case FOP_ADD: r = x + y; break;
+	case FOP_SUB: r = x - y; break;
+	case FOP_MUL: r = x * y; break;
+	case FOP_DIV: r = x / y; break;
+	case FOP_SQRT: {
+		__m128d t = _mm_set_sd(x);
+		r = _mm_cvtsd_f64(_mm_sqrt_sd(t, t));
+		break;
+	}
+	default: r = fma(x, y, z); break;
+	}
+	FP_BARRIER(r);
+	uint32_t fl = host_end(rm);
+	uint64_t v = f64_bits(r);
+	if (__builtin_expect(f_isnan(true, v), 0)) {
+		v = F64_CANON;
+		if (op == FOP_FMA)
+			fl |= fma_inf_zero(true, a, b);
+	}
+	h->fflags |= fl;
+	return v;
+}
+
+/* ---- RMM arithmetic: round to odd in the 64-bit x87 significand (exact under the
+ * 80-bit exponent range for any binary32/binary64 operands), then round to nearest, ties to
+ * max magnitude, in software. Rounding to odd with two or more extra bits and then rounding
+ * again gives the correctly rounded result (Boldo & Melquiond, 2008). ---- */
+
+#define SLOW_BARRIER(v) __asm__ volatile("" : "+m"(v) : : "memory")
+
+static long double ld_of(bool d, uint64_t v)
+{
+	return d ? (long double)f64_val(v) : (long double)f32_val(v);
+}
+
+static __attribute__((noinline, cold)) uint64_t arith_rmm(struct hart *h, bool d, enum fop op,
+							  uint64_t a, uint64_t b, uint64_t c)
+{
+	long double x, y, z, r;
+	fesetround(FE_TOWARDZERO);
+	feclearexcept(FE_ALL_EXCEPT);
+	SLOW_BARRIER(a);
+	SLOW_BARRIER(b);
+	SLOW_BARRIER(c);
+	x = ld_of(d, a); /* an sNaN operand raises invalid here */
+	y = ld_of(d, b);
+	z = ld_of(d, c);
+	switch (op) {
+	case FOP_ADD: r = x + y; break;
+	case FOP_SUB: r = x - y; break;
+	case FOP_MUL: r = x * y; break;
+	case FOP_DIV: r = x / y; break;
+	case FOP_SQRT: r = sqrtl(x); break;
+	default: r = fmal(x, y, z); break;
+	}
+	SLOW_BARRIER(r);
+	int ex = fetestexcept(FE_ALL_EXCEPT);
+	fesetround(FE_TONEAREST);
+
+	uint32_t fl = ((ex & FE_INVALID) ? FFLAG_NV : 0) | ((ex & FE_DIVBYZERO) ? FFLAG_DZ : 0);
+	uint64_t sig;
+	uint16_t se;
+	memcpy(&sig, &r, 8);
+	memcpy(&se, (const char *)&r + 8, 2);
+	bool neg = se >> 15;
+	int e = se & 0x7fff;
+	uint64_t v;
+	if (e == 0x7fff) {
+		if (sig << 1) {
+			v = CANON(d);
+			if (op == FOP_FMA)
+				fl |= fma_inf_zero(d, a, b);
+		} else {
+			v = (neg ? SIGN(d) : 0) | EXPM(d);
+		}
+	} else if (sig == 0) {
+		v = neg ? SIGN(d) : 0; /* exact zero: RTZ and RMM agree on its sign */
+	} else {
+		if (e == 0)
+			e = 1;
+		int lz = __builtin_clzll(sig);
+		sig <<= lz;
+		if (ex & FE_INEXACT)
+			sig |= 1;
+		v = round_pack(d, neg, e - lz - 16383, sig, RM_RMM, &fl);
+	}
+	h->fflags |= fl;
+	return v;
+}
+
+static ALWAYS_INLINE uint64_t fp_arith(struct hart *h, bool d, unsigned rm, enum fop op, uint64_t a,
+				       uint64_t b, uint64_t c)
+{
+	if (__builtin_expect(rm == RM_RMM, 0))
+		return arith_rmm(h, d, op, a, b, c);
+	return d ? f64_host(h, rm, op, a, b, c) : f32_host(h, rm, op, a, b, c);
+}
+
+/* ---- loads and stores (spec 11.5, 12.3) ---- */
+
+HANDLER(FLW)
+{
+	uint64_t v;
+	if (fp_enabled(h) && mmu_load(h, h->x[in->rs1] + (uint64_t)(int64_t)in->imm, 4, &v))
+		fp_wr(h, false, in->rd, (uint32_t)v);
+}
+HANDLER(FLD)
+{
+	uint64_t v;
+	if (fp_enabled(h) && mmu_load(h, h->x[in->rs1] + (uint64_t)(int64_t)in->imm, 8, &v))
+		fp_wr(h, true, in->rd, v);
+}
+HANDLER(FSW)
+{
+	if (fp_enabled(h))
+		mmu_store(h, h->x[in->rs1] + (uint64_t)(int64_t)in->imm, 4, h->f[in->rs2]);
+}
+HANDLER(FSD)
+{
+	if (fp_enabled(h))
+		mmu_store(h, h->x[in->rs1] + (uint64_t)(int64_t)in->imm, 8, h->f[in->rs2]);
+}
+
+/* ---- computational instructions (spec 11.6, 12.4) ---- */
+
+#define ARITH2(name, d, op)                                                         \
+	HANDLER(name)                                                               \
+	{                                                                           \
+		int rm = fp_rm(h, in);                                              \
+		if (rm < 0)                                                         \
+			return;                                                     \
+		uint64_t r = fp_arith(h, d, (unsigned)rm, op, fp_rs(h, d, in->rs1), \
+				      fp_rs(h, d, in->rs2), 0);                     \
+		fp_wr(h, d, in->rd, r);                                             \
+	}
+ARITH2(FADD_S, false, FOP_ADD)
+ARITH2(FSUB_S, false, FOP_SUB)
+ARITH2(FMUL_S, false, FOP_MUL)
+ARITH2(FDIV_S, false, FOP_DIV)
+ARITH2(FADD_D, true, FOP_ADD)
+ARITH2(FSUB_D, true, FOP_SUB)
+ARITH2(FMUL_D, true, FOP_MUL)
+ARITH2(FDIV_D, true, FOP_DIV)
+
+#define SQRT(name, d)                                                                            \
+	HANDLER(name)                                                                            \
+	{                                                                                        \
+		int rm = fp_rm(h, in);                                                           \
+		if (rm < 0)                                                                      \
+			return;                                                                  \
+		uint64_t r = fp_arith(h, d, (unsigned)rm, FOP_SQRT, fp_rs(h, d, in->rs1), 0, 0); \
+		fp_wr(h, d, in->rd, r);                                                          \
+	}
+SQRT(FSQRT_S, false)
+SQRT(FSQRT_D, true)
+
+/* FMADD: rs1*rs2+rs3; FMSUB: rs1*rs2-rs3; FNMSUB: -(rs1*rs2)+rs3; FNMADD: -(rs1*rs2)-rs3,
+ * each with a single rounding. The negations flip sign bits before the fused operation. */
+#define FMA(name, d, neg_prod, neg_add)                                                         \
+	HANDLER(name)                                                                           \
+	{                                                                                       \
+		int rm = fp_rm(h, in);                                                          \
+		if (rm < 0)                                                                     \
+			return;                                                                 \
+		uint64_t a = fp_rs(h, d, in->rs1) ^ ((neg_prod) ? SIGN(d) : 0);                 \
+		uint64_t c = fp_rs(h, d, INSN_RS3(in)) ^ ((neg_add) ? SIGN(d) : 0);             \
+		uint64_t r = fp_arith(h, d, (unsigned)rm, FOP_FMA, a, fp_rs(h, d, in->rs2), c); \
+		fp_wr(h, d, in->rd, r);                                                         \
+	}
+FMA(FMADD_S, false, false, false)
+FMA(FMSUB_S, false, false, true)
+FMA(FNMSUB_S, false, true, false)
+FMA(FNMADD_S, false, true, true)
+FMA(FMADD_D, true, false, false)
+FMA(FMSUB_D, true, false, true)
+FMA(FNMSUB_D, true, true, false)
+FMA(FNMADD_D, true, true, true)
+
+/* Sign injection moves bits: NaN payloads are kept (spec 11.7). */
+#define FSGNJ(name, d, expr)                                                 \
+	HANDLER(name)                                                        \
+	{                                                                    \
+		if (!fp_enabled(h))                                          \
+			return;                                              \
+		uint64_t a = fp_rs(h, d, in->rs1), b = fp_rs(h, d, in->rs2); \
+		fp_wr(h, d, in->rd, (a & MAG(d)) | ((expr)&SIGN(d)));        \
+	}
+FSGNJ(FSGNJ_S, false, b)
+FSGNJ(FSGNJN_S, false, ~b)
+FSGNJ(FSGNJX_S, false, a ^ b)
+FSGNJ(FSGNJ_D, true, b)
+FSGNJ(FSGNJN_D, true, ~b)
+FSGNJ(FSGNJX_D, true, a ^ b)
+
+/* minimumNumber / maximumNumber of IEEE 754-2019 (spec 11.6): -0 < +0, a single NaN operand
+ * yields the other operand, two NaNs the canonical NaN; sNaN operands signal invalid. */
+static ALWAYS_INLINE uint64_t fp_minmax(struct hart *h, bool d, uint64_t a, uint64_t b, bool max)
+{
+	if (__builtin_expect(f_isnan(d, a) || f_isnan(d, b), 0)) {
+		if (f_issnan(d, a) || f_issnan(d, b))
+			fp_flags(h, FFLAG_NV);
+		if (f_isnan(d, a))
+			return f_isnan(d, b) ? CANON(d) : b;
+		return a;
+	}
+	return (f_key(d, a) < f_key(d, b)) != max ? a : b;
+}
+#define MINMAX(name, d, max)                                                             \
+	HANDLER(name)                                                                    \
+	{                                                                                \
+		if (!fp_enabled(h))                                                      \
+			return;                                                          \
+		fp_wr(h, d, in->rd,                                                      \
+		      fp_minmax(h, d, fp_rs(h, d, in->rs1), fp_rs(h, d, in->rs2), max)); \
+	}
+MINMAX(FMIN_S, false, false)
+MINMAX(FMAX_S, false, true)
+MINMAX(FMIN_D, true, false)
+MINMAX(FMAX_D, true, true)
+
+/* ---- conversions (spec 11.7, 12.5) ---- */
+
+enum cvt_int { CVT_W, CVT_WU, CVT_L, CVT_LU };
+
+/* FCVT.{W,WU,L,LU}.{S,D}: round v to an integer in mode rm. Out-of-range values (after
+ * rounding), infinities and NaNs saturate and signal invalid, without inexact; in-range
+ * inexact results signal inexact. The 32-bit forms are sign-extended (spec 11.7 table 11.4). */
+static ALWAYS_INLINE uint64_t fcvt_to_int(struct hart *h, bool d, uint64_t v, unsigned rm,
+					  enum cvt_int k)
+{
+	static const uint64_t lo_sat[4] = {(uint64_t)INT32_MIN, 0, (uint64_t)INT64_MIN, 0};
+	static const uint64_t hi_sat[4] = {INT32_MAX, UINT32_MAX, INT64_MAX, UINT64_MAX};
+	static const double lo[4] = {-0x1p31, 0.0, -0x1p63, 0.0};     /* inclusive; -0 is in */
+	static const double hi[4] = {0x1p31, 0x1p32, 0x1p63, 0x1p64}; /* exclusive */
+	uint64_t res;
+	if (__builtin_expect(f_isnan(d, v), 0)) {
+		fp_flags(h, FFLAG_NV);
+		res = hi_sat[k];
+	} else {
+		double x = d ? f64_val(v) : (double)f32_val(v), r;
+		switch (rm) {
+		case RM_RNE: r = roundeven(x); break;
+		case RM_RTZ: r = trunc(x); break;
+		case RM_RDN: r = floor(x); break;
+		case RM_RUP: r = ceil(x); break;
+		default: r = round(x); break;
+		}
+		if (r >= lo[k] && r < hi[k]) {
+			if (r != x)
+				fp_flags(h, FFLAG_NX);
+			res = (k == CVT_W || k == CVT_L) ? (uint64_t)(int64_t)r : (uint64_t)r;
+		} else {
+			fp_flags(h, FFLAG_NV);
+			res = (v & SIGN(d)) ? lo_sat[k] : hi_sat[k];
+		}
+	}
+	return (k == CVT_W || k == CVT_WU) ? (uint64_t)(int64_t)(int32_t)res : res;
+}
+
+#define CVT_TO_INT(name, d, k)                                                           \
+	HANDLER(name)                                                                    \
+	{                                                                                \
+		int rm = fp_rm(h, in);                                                   \
+		if (rm < 0)                                                              \
+			return;                                                          \
+		h->x[in->rd] = fcvt_to_int(h, d, fp_rs(h, d, in->rs1), (unsigned)rm, k); \
+	}
+CVT_TO_INT(FCVT_W_S, false, CVT_W)
+CVT_TO_INT(FCVT_WU_S, false, CVT_WU)
+CVT_TO_INT(FCVT_L_S, false, CVT_L)
+CVT_TO_INT(FCVT_LU_S, false, CVT_LU)
+CVT_TO_INT(FCVT_W_D, true, CVT_W)
+CVT_TO_INT(FCVT_WU_D, true, CVT_WU)
+CVT_TO_INT(FCVT_L_D, true, CVT_L)
+CVT_TO_INT(FCVT_LU_D, true, CVT_LU)
+
+/* FCVT.{S,D}.{W,WU,L,LU}: the integer (-1)^neg * mag rounded to format d in mode rm. */
+static uint64_t fcvt_from_int(struct hart *h, bool d, unsigned rm, bool neg, uint64_t mag)
+{
+	if (mag == 0)
+		return 0; /* +0 */
+	int lz = __builtin_clzll(mag);
+	uint32_t fl = 0;
+	uint64_t v = round_pack(d, neg, 63 - lz, mag << lz, rm, &fl);
+	fp_flags(h, fl);
+	return v;
+}
+
+#define CVT_FROM_INT(name, d, type, is_signed)                                    \
+	HANDLER(name)                                                             \
+	{                                                                         \
+		int rm = fp_rm(h, in);                                            \
+		if (rm < 0)                                                       \
+			return;                                                   \
+		uint64_t x = (uint64_t)(type)h->x[in->rs1];                       \
+		bool neg = (is_signed) && (int64_t)x < 0;                         \
+		uint64_t mag = neg ? 0 - x : x;                                   \
+		fp_wr(h, d, in->rd, fcvt_from_int(h, d, (unsigned)rm, neg, mag)); \
+	}
+CVT_FROM_INT(FCVT_S_W, false, int32_t, true)
+CVT_FROM_INT(FCVT_S_WU, false, uint32_t, false)
+CVT_FROM_INT(FCVT_S_L, false, int64_t, true)
+CVT_FROM_INT(FCVT_S_LU, false, uint64_t, false)
+CVT_FROM_INT(FCVT_D_W, true, int32_t, true)
+CVT_FROM_INT(FCVT_D_WU, true, uint32_t, false)
+CVT_FROM_INT(FCVT_D_L, true, int64_t, true)
+CVT_FROM_INT(FCVT_D_LU, true, uint64_t, false)
+
+/* FCVT.S.D rounds in mode rm; FCVT.D.S is exact (spec 12.5). NaNs become canonical. */
+HANDLER(FCVT_S_D)
+{
+	int rm = fp_rm(h, in);
+	if (rm < 0)
+		return;
+	uint64_t v = h->f[in->rs1], r;
+	bool neg = v >> 63;
+	int e = (int)((v >> 52) & 0x7ff);
+	uint64_t frac = v & ((1ull << 52) - 1);
+	uint32_t fl = 0;
+	if (e == 0x7ff) {
+		if (frac && !(v & F64_QUIET))
+			fl = FFLAG_NV;
+		r = frac ? F32_CANON : ((neg ? F32_SIGN : 0) | F32_EXP);
+	} else if (e == 0 && frac == 0) {
+		r = neg ? F32_SIGN : 0;
+	} else if (e == 0) {
+		int lz = __builtin_clzll(frac);
+		r = round_pack(false, neg, -1011 - lz, frac << lz, (unsigned)rm, &fl);
+	} else {
+		r = round_pack(false, neg, e - 1023, (frac | 1ull << 52) << 11, (unsigned)rm, &fl);
+	}
+	fp_flags(h, fl);
+	fp_wr(h, false, in->rd, r);
+}
+HANDLER(FCVT_D_S)
+{
+	if (fp_rm(h, in) < 0)
+		return;
+	uint64_t v = fp_rs(h, false, in->rs1), r;
+	if (f_isnan(false, v)) {
+		if (f_issnan(false, v))
+			fp_flags(h, FFLAG_NV);
+		r = F64_CANON;
+	} else {
+		r = f64_bits((double)f32_val(v));
+	}
+	fp_wr(h, true, in->rd, r);
+}
+
+/* ---- moves between register files (spec 11.8, 12.5): bits only, no NaN-box check ---- */
+
+HANDLER(FMV_X_W)
+{
+	if (fp_enabled(h))
+		h->x[in->rd] = (uint64_t)(int64_t)(int32_t)h->f[in->rs1];
+}
+HANDLER(FMV_W_X)
+{
+	if (fp_enabled(h))
+		fp_wr(h, false, in->rd, (uint32_t)h->x[in->rs1]);
+}
+HANDLER(FMV_X_D)
+{
+	if (fp_enabled(h))
+		h->x[in->rd] = h->f[in->rs1];
+}
+HANDLER(FMV_D_X)
+{
+	if (fp_enabled(h))
+		fp_wr(h, true, in->rd, h->x[in->rs1]);
+}
+
+/* ---- comparisons (spec 11.9): FEQ is quiet (invalid only for sNaN), FLT and FLE are
+ * signaling (invalid for any NaN); a NaN operand gives 0 ---- */
+
+enum cmp { CMP_EQ, CMP_LT, CMP_LE };
+
+static ALWAYS_INLINE uint64_t fp_cmp(struct hart *h, bool d, uint64_t a, uint64_t b, enum cmp k)
+{
+	if (__builtin_expect(f_isnan(d, a) || f_isnan(d, b), 0)) {
+		if (k != CMP_EQ || f_issnan(d, a) || f_issnan(d, b))
+			fp_flags(h, FFLAG_NV);
+		return 0;
+	}
+	if (f_iszero(d, a | b)) /* both zero: +0 == -0 */
+		return k != CMP_LT;
+	switch (k) {
+	case CMP_EQ: return a == b;
+	case CMP_LT: return f_key(d, a) < f_key(d, b);
+	default: return f_key(d, a) <= f_key(d, b);
+	}
+}
+#define CMP(name, d, k)                                                                  \
+	HANDLER(name)                                                                    \
+	{                                                                                \
+		if (fp_enabled(h))                                                       \
+			h->x[in->rd] =                                                   \
+			    fp_cmp(h, d, fp_rs(h, d, in->rs1), fp_rs(h, d, in->rs2), k); \
+	}
+CMP(FEQ_S, false, CMP_EQ)
+CMP(FLT_S, false, CMP_LT)
+CMP(FLE_S, false, CMP_LE)
+CMP(FEQ_D, true, CMP_EQ)
+CMP(FLT_D, true, CMP_LT)
+CMP(FLE_D, true, CMP_LE)
+
+/* ---- classification (spec 11.9, table 11.5): exactly one of bits 0-9 is set ---- */
+
+static ALWAYS_INLINE uint64_t fp_class(bool d, uint64_t v)
+{
+	bool neg = v & SIGN(d);
+	uint64_t m = v & MAG(d);
+	if (m >= EXPM(d)) {
+		if (m == EXPM(d))
+			return neg ? 1u << 0 : 1u << 7;    /* -inf, +inf */
+		return (v & QUIET(d)) ? 1u << 9 : 1u << 8; /* qNaN, sNaN */
+	}
+	if (m == 0)
+		return neg ? 1u << 3 : 1u << 4; /* -0, +0 */
+	if (m < (d ? 1ull << 52 : 1ull << 23))
+		return neg ? 1u << 2 : 1u << 5; /* subnormal */
+	return neg ? 1u << 1 : 1u << 6;         /* normal */
+}
+HANDLER(FCLASS_S)
+{
+	if (fp_enabled(h))
+		h->x[in->rd] = fp_class(false, fp_rs(h, false, in->rs1));
+}
+HANDLER(FCLASS_D)
+{
+	if (fp_enabled(h))
+		h->x[in->rd] = fp_class(true, h->f[in->rs1]);
+}
