@@ -21,10 +21,11 @@
 #define CHR_STDIO_ESCAPE  0x01 /* Ctrl-A */
 #define CHR_STDIO_TIMEOUT 1000 /* ms a full stdout may hold up the writer before output drops */
 
-static const char chr_stdio_help[] = "\r\n"
-				     "Ctrl-A x       quit\r\n"
-				     "Ctrl-A Ctrl-A  send Ctrl-A\r\n"
-				     "Ctrl-A h       this help\r\n";
+/* Plain newlines: the terminal keeps output post-processing (ONLCR) in raw mode. */
+static const char chr_stdio_help[] = "\n"
+				     "Ctrl-A x       quit\n"
+				     "Ctrl-A Ctrl-A  send Ctrl-A\n"
+				     "Ctrl-A h       this help\n";
 
 /* The terminal's settings before raw mode. Registered with on_exit(), so it outlives the
  * backend: the exit handler may run after chr_stdio_close. */
