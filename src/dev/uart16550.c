@@ -189,16 +189,18 @@ int uart16550_init(struct uart16550 *u, struct chr *chr, struct irq_line irq)
 	u->chr = chr;
 	u->irq = irq;
 	if (chr) {
-		chr->notify_opaque = u;
-		chr->notify = uart_notify;
+		/* The backend's thread may be running already: publish the opaque pointer
+		 * before the function that uses it. */
+		__atomic_store_n(&chr->notify_opaque, u, __ATOMIC_RELAXED);
+		__atomic_store_n(&chr->notify, uart_notify, __ATOMIC_RELEASE);
 	}
 	return 0;
 }
 
+/* The backend may already be closed and freed (the VMM closes it first), so it is not
+ * touched here. */
 void uart16550_destroy(struct uart16550 *u)
 {
-	if (u->chr && u->chr->notify == uart_notify && u->chr->notify_opaque == u)
-		u->chr->notify = NULL;
 	pthread_mutex_destroy(&u->lock);
 }
 

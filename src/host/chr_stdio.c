@@ -147,9 +147,10 @@ static size_t chr_stdio_read(struct chr *c, void *buf, size_t len)
 
 static void chr_stdio_notify(struct chr_stdio *s)
 {
-	void (*notify)(void *) = s->chr.notify;
+	/* The frontend installs notify while this thread runs (see uart16550_init). */
+	void (*notify)(void *) = __atomic_load_n(&s->chr.notify, __ATOMIC_ACQUIRE);
 	if (notify)
-		notify(s->chr.notify_opaque);
+		notify(__atomic_load_n(&s->chr.notify_opaque, __ATOMIC_RELAXED));
 }
 
 /* Queue one input byte, waiting for the guest to make room: typed input is never dropped.
@@ -192,9 +193,10 @@ static bool chr_stdio_input(struct chr_stdio *s, uint8_t byte)
 	case CHR_STDIO_ESCAPE: return chr_stdio_push(s, byte);
 	case 'x':
 	case 'X':
-		if (!s->quit_sent && s->chr.quit) {
+		void (*quit)(void *) = __atomic_load_n(&s->chr.quit, __ATOMIC_ACQUIRE);
+		if (!s->quit_sent && quit) {
 			s->quit_sent = true;
-			s->chr.quit(s->chr.quit_opaque);
+			quit(__atomic_load_n(&s->chr.quit_opaque, __ATOMIC_RELAXED));
 		}
 		return true;
 	case 'h':

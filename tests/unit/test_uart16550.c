@@ -427,15 +427,6 @@ static void test_save_restore(void **state)
 	assert_int_equal(rd(f, RBR), 'b');
 }
 
-static void test_destroy_detaches_backend(void **state)
-{
-	struct fixture *f = *state;
-	assert_non_null(f->c.chr.notify);
-	uart16550_destroy(&f->u);
-	assert_null(f->c.chr.notify);
-	assert_int_equal(uart16550_init(&f->u, &f->c.chr, (struct irq_line){irq_record, f, 10}), 0);
-}
-
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
@@ -458,7 +449,6 @@ int main(void)
 	    T(test_hostile_accesses),
 	    cmocka_unit_test(test_no_backend),
 	    T(test_save_restore),
-	    T(test_destroy_detaches_backend),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
