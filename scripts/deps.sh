@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install every Debian package that building, testing and benchmarking rvisor needs.
+# Idempotent: asks apt only for what is missing, and runs `apt-get update` only then.
+# Needs root (or sudo) when something is missing. Quiet when everything is present.
+set -euo pipefail
+
+packages=(
+	# build
+	build-essential make git pkg-config libfdt-dev zlib1g-dev
+	# unit tests, formatting, sanitizers and (later) fuzzing
+	libcmocka-dev clang clang-format
+	# bare-metal guest tests
+	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf device-tree-compiler
+	# firmware for --firmware, and QEMU for side-by-side checks and benchmarks
+	opensbi qemu-system-misc
+	# guest download (scripts/get-guest.sh): apt with the archive keyring, dpkg-deb,
+	# decompressors, cpio; qemu-user runs the riscv64 busybox to list its applets
+	apt dpkg gpgv debian-archive-keyring ca-certificates gzip xz-utils zstd cpio qemu-user
+	# integration tests and benchmarks (Debian's python3, not another one on PATH)
+	python3 python3-pytest
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+	[[ $status == ii* ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+	echo "deps: all ${#packages[@]} packages present"
+	exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+sudo=()
+if ((EUID != 0)); then
+	if command -v sudo >/dev/null; then
+		sudo=(sudo)
+	else
+		echo "deps: error: missing packages (${missing[*]}) and not root: run this script as root" >&2
+		exit 1
+	fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "deps: done"

@@ -1,0 +1,300 @@
+#!/usr/bin/env bash
+# Fetch and build the Linux guest that rvisor boots in its integration tests and benchmarks:
+# Debian trixie's riscv64 kernel (linux-image-riscv64 and the versioned linux-image-6.12*
+# package behind it) and busybox-static, downloaded with the host's apt into a private apt
+# state, signatures checked against the host's Debian archive keyring.
+#
+# Produces, in the cache directory ${RVISOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rvisor}:
+#   guest/Image          the raw RISC-V Linux Image ("RSC\x05" at offset 0x38)
+#   guest/modules/       the kernel's module tree (lib/modules/VERSION)
+#   guest/initramfs.gz   gzip'd newc cpio: busybox, its applet links and /init
+#   guest.env            the paths above as shell variables (RVISOR_KERNEL, ...), also
+#                        printed on the last lines; other scripts source it
+# Reruns reuse the cache and need no network; RVISOR_GUEST_REFRESH=1 downloads again.
+#
+# Environment:
+#   RVISOR_DEBIAN_MIRROR  the Debian archive URI; default: the one the host's apt sources use
+#   RVISOR_CACHE          cache directory (see above)
+set -euo pipefail
+
+suite=trixie
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+firmware=/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
+marker="rvisor-guest: init started"
+
+cache=${RVISOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rvisor}
+guest=$cache/guest
+aptdir=$cache/apt
+debs=$cache/debs
+env_file=$cache/guest.env
+
+log() { echo "get-guest: $*" >&2; }
+die() {
+	echo "get-guest: error: $*" >&2
+	exit 1
+}
+
+# Print the URI of the main Debian archive from the host's apt sources: the first enabled
+# "deb" entry whose suite is a release (no -security/-updates/-backports suffix) and whose
+# components include main. Reads one-line (.list) and deb822 (.sources) files.
+host_mirror() {
+	local files=()
+	[[ -f /etc/apt/sources.list ]] && files+=(/etc/apt/sources.list)
+	local f
+	for f in /etc/apt/sources.list.d/*.list; do [[ -f $f ]] && files+=("$f"); done
+	for f in "${files[@]}"; do
+		awk '
+			{ sub(/#.*/, "") }
+			$1 == "deb" {
+				i = 2
+				if ($i ~ /^\[/) { while ($i !~ /\]$/ && i < NF) i++; i++ }
+				uri = $i; s = $(i + 1); main = 0
+				for (j = i + 2; j <= NF; j++) if ($j == "main") main = 1
+				if (main && s !~ /[-\/]/) { print uri; exit }
+			}' "$f"
+	done
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[[ -f $f ]] || continue
+		awk '
+			function flush(   n, i, s, ok) {
+				if (types ~ /(^| )deb( |$)/ && comps ~ /(^| )main( |$)/ && enabled !~ /^no$/) {
+					n = split(suites, s, " "); ok = 0
+					for (i = 1; i <= n; i++) if (s[i] !~ /[-\/]/) ok = 1
+					if (ok && uris != "") { split(uris, u, " "); print u[1]; exit }
+				}
+				types = uris = suites = comps = enabled = ""
+			}
+			/^[ \t]*#/ { next }
+			/^[ \t]*$/ { flush(); next }
+			/^[A-Za-z-]+:/ {
+				key = tolower($1); sub(/:.*/, "", key); val = $0; sub(/^[^:]*:[ \t]*/, "", val)
+				if (key == "types") types = val
+				else if (key == "uris") uris = val
+				else if (key == "suites") suites = val
+				else if (key == "components") comps = val
+				else if (key == "enabled") enabled = tolower(val)
+			}
+			END { flush() }' "$f"
+	done
+}
+
+print_env() {
+	cat "$env_file"
+}
+
+# The whole output is a function of this script and the mirror: reuse it when both match.
+mirror=${RVISOR_DEBIAN_MIRROR:-$(host_mirror | head -n1)}
+[[ -n $mirror ]] || die "no Debian archive found in the host's apt sources (/etc/apt/sources.list, /etc/apt/sources.list.d/): set RVISOR_DEBIAN_MIRROR to a Debian mirror URI"
+mirror=${mirror%/}
+stamp="$(sha256sum <"${BASH_SOURCE[0]}" | cut -d' ' -f1) $mirror"
+if [[ ${RVISOR_GUEST_REFRESH:-0} != 1 && -f $env_file && -f $guest/stamp &&
+	$(cat "$guest/stamp") == "$stamp" ]]; then
+	# shellcheck source=/dev/null
+	. "$env_file"
+	if [[ -f $RVISOR_KERNEL && -f $RVISOR_INITRD && -d $RVISOR_MODULES ]]; then
+		log "using the cached guest in $cache"
+		print_env
+		exit 0
+	fi
+fi
+
+for tool in apt-get apt-cache dpkg-deb gpgv cpio gzip xz zstd qemu-riscv64 sha256sum; do
+	command -v "$tool" >/dev/null || die "$tool not found: run scripts/deps.sh first"
+done
+[[ -f $keyring ]] || die "$keyring not found: install debian-archive-keyring (scripts/deps.sh)"
+[[ -f $firmware ]] || die "$firmware not found: install opensbi (scripts/deps.sh)"
+
+# A private apt: its own sources, lists, package cache and (empty) dpkg status, riscv64 only;
+# everything else (proxies, timeouts) comes from the host's apt configuration.
+mkdir -p "$aptdir"/etc/sources.list.d "$aptdir"/etc/preferences.d "$aptdir"/etc/trusted.gpg.d \
+	"$aptdir"/state/lists/partial "$aptdir"/cache/archives/partial "$debs"
+: >"$aptdir/state/status"
+apt_opts=(
+	-o "Dir::State=$aptdir/state"
+	-o "Dir::State::status=$aptdir/state/status"
+	-o "Dir::Cache=$aptdir/cache"
+	-o "Dir::Etc::sourcelist=$aptdir/etc/sources.list"
+	-o "Dir::Etc::sourceparts=$aptdir/etc/sources.list.d"
+	-o "Dir::Etc::preferences=$aptdir/etc/preferences"
+	-o "Dir::Etc::preferencesparts=$aptdir/etc/preferences.d"
+	-o "Dir::Etc::trusted=$aptdir/etc/trusted.gpg"
+	-o "Dir::Etc::trustedparts=$aptdir/etc/trusted.gpg.d"
+	-o "APT::Architecture=riscv64"
+	-o "APT::Architectures=riscv64"
+	-o "APT::Default-Release="
+	-o "Acquire::Languages=none"
+	-o "Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false"
+)
+# A dated archive snapshot (.../YYYYMMDDThhmmssZ) serves Release files past their Valid-Until
+# date; the signature is still checked.
+if [[ $mirror =~ /[0-9]{8}T[0-9]{6}Z$ ]]; then
+	apt_opts+=(-o "Acquire::Check-Valid-Until=false")
+fi
+# As root, apt hands downloads to its _apt user, which may not reach a cache under /root.
+((EUID == 0)) && apt_opts+=(-o "APT::Sandbox::User=root")
+
+# Update the lists from dists/$1, then check by hand, again, that the host's keyring verifies
+# the InRelease file apt stored and that it is trixie's. Returns non-zero on any problem.
+update_lists() {
+	local dist=$1 inrelease
+	rm -rf "$aptdir/state/lists"
+	mkdir -p "$aptdir/state/lists/partial"
+	echo "deb [arch=riscv64 signed-by=$keyring] $mirror $dist main" >"$aptdir/etc/sources.list"
+	log "updating the riscv64 package lists of $mirror $dist"
+	if ! apt-get "${apt_opts[@]}" -q update >"$aptdir/update.log" 2>&1 ||
+		grep -q '^[WE]:' "$aptdir/update.log"; then
+		sed 's/^/  /' "$aptdir/update.log" >&2
+		return 1
+	fi
+	inrelease=$(find "$aptdir/state/lists" -maxdepth 1 -name "*_dists_${dist}_InRelease" | head -n1)
+	if [[ -z $inrelease ]]; then
+		log "no signed InRelease file for $dist (an unsigned Release is refused)"
+		return 1
+	fi
+	if ! gpgv --keyring "$keyring" "$inrelease" >/dev/null 2>"$aptdir/gpgv.log"; then
+		sed 's/^/  /' "$aptdir/gpgv.log" >&2
+		log "$inrelease does not verify with $keyring"
+		return 1
+	fi
+	if ! grep -q "^Codename: $suite\$" "$inrelease"; then
+		log "$mirror $dist is not $suite"
+		return 1
+	fi
+	log "$dist InRelease ($suite) verified with $keyring"
+}
+
+# Some mirrors serve a dists/trixie whose index files lag its InRelease; dists/stable is the
+# same release under another name (checked: its Codename must be trixie), so try it second.
+update_lists "$suite" || update_lists stable ||
+	die "cannot get verified $suite package lists from $mirror (see above); set RVISOR_DEBIAN_MIRROR to another Debian mirror"
+
+apt_cache() { apt-cache "${apt_opts[@]}" "$@"; }
+kernel_pkg=$(apt_cache show --no-all-versions linux-image-riscv64 |
+	sed -n 's/^Depends: //p' | tr ',|' '\n\n' | sed 's/^ *//; s/ .*//' |
+	grep -m1 '^linux-image-6\.12' || true)
+[[ -n $kernel_pkg ]] || die "linux-image-riscv64 in $suite does not depend on a linux-image-6.12* package"
+log "kernel package: $kernel_pkg"
+
+# Download each .deb unless a copy with the archive's checksum is already in the cache.
+fetch_deb() {
+	local pkg=$1 uri file size hash
+	read -r uri file size hash < <(cd "$debs" && apt-get "${apt_opts[@]}" download --print-uris "$pkg")
+	[[ -n ${file:-} ]] || die "apt cannot find $pkg in $suite"
+	hash=${hash#SHA256:}
+	if [[ -f $debs/$file && $(sha256sum <"$debs/$file" | cut -d' ' -f1) == "$hash" ]]; then
+		log "cached $file"
+	else
+		log "downloading $file ($((size / 1048576)) MiB)"
+		(cd "$debs" && apt-get "${apt_opts[@]}" -q download "$pkg" >/dev/null) ||
+			die "downloading $pkg failed"
+	fi
+	echo "$debs/$file"
+}
+meta_deb=$(fetch_deb linux-image-riscv64)
+kernel_deb=$(fetch_deb "$kernel_pkg")
+busybox_deb=$(fetch_deb busybox-static)
+log "downloaded $(basename "$meta_deb")"
+
+rm -rf "$guest.new"
+mkdir -p "$guest.new/kernel-root" "$guest.new/busybox-root"
+dpkg-deb -x "$kernel_deb" "$guest.new/kernel-root"
+dpkg-deb -x "$busybox_deb" "$guest.new/busybox-root"
+
+# --- kernel Image ---
+hex_at() { od -An -tx1 -j "$2" -N "$3" "$1" | tr -d ' \n'; }
+le32_at() { od -An -tu4 --endian=little -j "$2" -N 4 "$1" | tr -d ' \n'; }
+is_image() { [[ $(hex_at "$1" 56 4) == 52534305 ]]; }
+
+# Turn whatever Debian ships in /boot into the raw Image: plain, or compressed with gzip,
+# xz or zstd, or an EFI zboot wrapper (PE file with "zimg" at offset 4 around a compressed
+# Image), or an ELF vmlinux.
+to_image() {
+	local in=$1 out=$2 magic
+	magic=$(hex_at "$in" 0 6)
+	if is_image "$in"; then
+		cp "$in" "$out"
+	elif [[ $magic == 1f8b* ]]; then
+		gzip -dc "$in" >"$out"
+	elif [[ $magic == fd377a585a00 ]]; then
+		xz -dc "$in" >"$out"
+	elif [[ $magic == 28b52ffd* ]]; then
+		zstd -qdc "$in" >"$out"
+	elif [[ $magic == 4d5a* && $(hex_at "$in" 4 4) == 7a696d67 ]]; then
+		local off size
+		off=$(le32_at "$in" 8)
+		size=$(le32_at "$in" 12)
+		tail -c +$((off + 1)) "$in" | head -c "$size" >"$out.payload"
+		to_image "$out.payload" "$out"
+		rm -f "$out.payload"
+		return
+	elif [[ $magic == 7f454c46* ]]; then
+		riscv64-unknown-elf-objcopy -O binary "$in" "$out"
+	else
+		die "$in: unknown kernel format (first bytes $magic)"
+	fi
+	is_image "$out" || die "$in: unpacked to a file without the RISC-V Image magic"
+}
+
+vmlinu=$(find "$guest.new/kernel-root/boot" -maxdepth 1 -name 'vmlinu[xz]-*' | head -n1)
+[[ -n $vmlinu ]] || die "$kernel_deb has no /boot/vmlinux-* or vmlinuz-*"
+kver=${vmlinu##*/vmlinu?-}
+log "kernel $kver from /boot/${vmlinu##*/} ($(hex_at "$vmlinu" 0 4 | sed 's/^1f8b.*/gzip/'))"
+to_image "$vmlinu" "$guest.new/Image"
+
+moddir=$(find "$guest.new/kernel-root" -maxdepth 4 -type d -path "*/lib/modules/$kver" | head -n1)
+[[ -n $moddir ]] || die "$kernel_deb has no lib/modules/$kver"
+mkdir -p "$guest.new/modules"
+mv "$moddir" "$guest.new/modules/$kver"
+
+# --- initramfs ---
+root=$guest.new/initramfs-root
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc}
+bb=$(find "$guest.new/busybox-root" -type f -name busybox -path '*bin/busybox' | head -n1)
+[[ -n $bb ]] || die "$busybox_deb has no busybox binary"
+install -m 0755 "$bb" "$root/bin/busybox"
+applets=$(qemu-riscv64 "$root/bin/busybox" --list-full) ||
+	die "cannot list busybox's applets (qemu-riscv64 $root/bin/busybox --list-full)"
+n=0
+while read -r path; do
+	[[ -n $path && $path != bin/busybox && $path != */../* ]] || continue
+	mkdir -p "$root/$(dirname "$path")"
+	ln -sf /bin/busybox "$root/$path"
+	n=$((n + 1))
+done <<<"$applets"
+for a in sh mount setsid cttyhack poweroff uname cat; do
+	[[ -n $(find "$root" -maxdepth 3 -name "$a" -print -quit) ]] || die "busybox lacks the $a applet"
+done
+log "busybox with $n applet links"
+
+cat >"$root/init" <<EOF
+#!/bin/sh
+# rvisor test guest: mount the kernel's file systems, say so once, then give the console a
+# shell. When the shell ends, power off.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t devtmpfs devtmpfs /dev
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+echo "$marker"
+setsid cttyhack sh
+poweroff -f
+EOF
+chmod 0755 "$root/init"
+
+(cd "$root" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
+	cpio --null --create --format=newc --owner=0:0 --quiet) | gzip -9n >"$guest.new/initramfs.gz"
+
+rm -rf "$guest.new/kernel-root" "$guest.new/busybox-root" "$root"
+echo "$stamp" >"$guest.new/stamp"
+rm -rf "$guest"
+mv "$guest.new" "$guest"
+
+q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+{
+	echo "RVISOR_KERNEL=$(q "$guest/Image")"
+	echo "RVISOR_INITRD=$(q "$guest/initramfs.gz")"
+	echo "RVISOR_MODULES=$(q "$guest/modules/$kver")"
+	echo "RVISOR_KERNEL_VERSION=$(q "$kver")"
+	echo "RVISOR_FIRMWARE=$(q "$firmware")"
+} >"$env_file"
+log "guest ready in $guest"
+print_env

@@ -1,0 +1,208 @@
+"""Shared pieces of rvisor's integration tests: where the binary and the guest images are,
+and a console that drives a running VM through pipes with a timeout on every wait.
+
+The tests target build/rvisor. For checking the harness itself they can drive QEMU instead:
+`--vmm qemu` (or RVISOR_TEST_VMM=qemu); tests of rvisor's own command line are then skipped.
+"""
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MARKER = b"rvisor-guest: init started"
+# Anything that means the host process itself went wrong, whatever the exit status.
+HOST_FAULT = re.compile(rb"Traceback \(most recent call last\)|Sanitizer|runtime error:")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--vmm",
+        choices=("rvisor", "qemu"),
+        default=os.environ.get("RVISOR_TEST_VMM", "rvisor"),
+        help="the VMM to boot guests with (default rvisor; qemu checks the harness)",
+    )
+    parser.addoption(
+        "--rvisor",
+        default=os.environ.get("RVISOR_BIN", str(REPO / "build" / "rvisor")),
+        help="path of the rvisor binary (default build/rvisor)",
+    )
+
+
+def cache_dir():
+    """The directory scripts/get-guest.sh fills (same rule as the script)."""
+    if os.environ.get("RVISOR_CACHE"):
+        return Path(os.environ["RVISOR_CACHE"])
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "rvisor"
+
+
+def load_guest_env():
+    """The variables of guest.env as a dict, or None when get-guest.sh has not run."""
+    env_file = cache_dir() / "guest.env"
+    if not env_file.is_file():
+        return None
+    env = {}
+    for line in env_file.read_text().splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            words = shlex.split(value)
+            env[key] = words[0] if words else ""
+    return env
+
+
+@pytest.fixture(scope="session")
+def vmm(request):
+    """'rvisor' or 'qemu'."""
+    return request.config.getoption("--vmm")
+
+
+@pytest.fixture(scope="session")
+def rvisor(request):
+    """Path of the rvisor binary; fails (not skips) when it is missing: it is under test."""
+    path = Path(request.config.getoption("--rvisor"))
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} is missing or not executable: run `make` first")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def guest():
+    """The guest images from scripts/get-guest.sh; skips the test when they are missing."""
+    env = load_guest_env()
+    missing = "run scripts/get-guest.sh (scripts/test.sh does)"
+    if env is None:
+        pytest.skip(f"guest images missing: no {cache_dir() / 'guest.env'}; {missing}")
+    for key in ("RVISOR_KERNEL", "RVISOR_INITRD", "RVISOR_FIRMWARE"):
+        if not Path(env.get(key, "")).is_file():
+            pytest.skip(f"guest images missing: {key}={env.get(key)!r}; {missing}")
+    return env
+
+
+class Console:
+    """A VM process with its console (stdin/stdout) and stderr on pipes.
+
+    Output is collected by reader threads; expect() waits for a pattern with a deadline, so a
+    guest that stops talking fails the test instead of hanging it.
+    """
+
+    def __init__(self, argv):
+        self.argv = argv
+        self.out = bytearray()
+        self.err = bytearray()
+        self.pos = 0
+        self.cond = threading.Condition()
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self.readers = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, self.out), daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, self.err), daemon=True),
+        ]
+        for t in self.readers:
+            t.start()
+
+    def _pump(self, pipe, buf):
+        while True:
+            chunk = os.read(pipe.fileno(), 65536)
+            with self.cond:
+                if not chunk:
+                    self.cond.notify_all()
+                    return
+                buf.extend(chunk)
+                self.cond.notify_all()
+
+    def tail(self, n=3000):
+        return (
+            f"command: {shlex.join(self.argv)}\n"
+            f"exit status: {self.proc.poll()}\n"
+            f"--- last console output ---\n{bytes(self.out[-n:]).decode(errors='replace')}\n"
+            f"--- stderr ---\n{bytes(self.err[-n:]).decode(errors='replace')}"
+        )
+
+    def expect(self, pattern, timeout, what):
+        """Wait up to timeout seconds for the regex (bytes) in output not yet consumed.
+        Returns the output up to and including the match, and consumes it."""
+        regex = re.compile(pattern, re.M)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                m = regex.search(self.out, self.pos)
+                if m:
+                    seen = bytes(self.out[self.pos : m.end()])
+                    self.pos = m.end()
+                    return seen
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no {what} within {timeout} s\n{self.tail()}")
+                if self.proc.poll() is not None and not any(t.is_alive() for t in self.readers):
+                    raise AssertionError(f"the VM exited before {what}\n{self.tail()}")
+                self.cond.wait(min(left, 0.5))
+
+    def send(self, text):
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+    def run(self, command, timeout=60):
+        """Run a shell command in the guest; returns what the console printed meanwhile
+        (the echoed command line included). The end is recognised by an arithmetic result
+        that the echoed command line itself does not contain."""
+        self.serial = getattr(self, "serial", 0) + 1
+        tag = f"rvisor-done-{self.serial}"
+        self.send(f"{command}; echo {tag}-$((6*7))\n")
+        return self.expect(re.escape(f"{tag}-42").encode(), timeout, f"end of `{command}`")
+
+    def wait(self, timeout):
+        """The exit status, waiting at most timeout seconds (then the VM is killed)."""
+        try:
+            status = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"the VM did not exit within {timeout} s\n{self.tail()}")
+        for t in self.readers:
+            t.join(5)
+        return status
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(10)
+
+    def close(self):
+        self.kill()
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+def boot_argv(vmm, rvisor_bin, guest_env, firmware, mem="512M"):
+    """The command line that boots the test guest with the built-in SBI or with OpenSBI."""
+    kernel, initrd = guest_env["RVISOR_KERNEL"], guest_env["RVISOR_INITRD"]
+    if vmm == "qemu":
+        bios = guest_env["RVISOR_FIRMWARE"] if firmware else "default"
+        return [
+            "qemu-system-riscv64", "-M", "virt", "-m", mem, "-nographic", "-bios", bios,
+            "-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0",
+        ]
+    argv = [rvisor_bin, "run", "--kernel", kernel, "--initrd", initrd, "--mem", mem,
+            "--cmdline", "console=ttyS0"]
+    if firmware:
+        argv += ["--firmware", guest_env["RVISOR_FIRMWARE"]]
+    return argv

@@ -1,0 +1,116 @@
+"""rvisor refuses bad usage and bad input files: exit status 1 and exactly one error line on
+stderr that names the offending thing, and never a crash report."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import HOST_FAULT
+
+TIMEOUT = 30
+
+
+@pytest.fixture(scope="module", autouse=True)
+def rvisor_only(vmm):
+    if vmm != "rvisor":
+        pytest.skip("command-line checks apply to rvisor only")
+
+
+@pytest.fixture
+def tiny_kernel(tmp_path):
+    """A valid raw kernel: one instruction, `j .` (an endless loop), so a VM that wrongly
+    starts is stopped by the timeout instead of passing."""
+    path = tmp_path / "loop.bin"
+    path.write_bytes((0x0000006F).to_bytes(4, "little"))
+    return str(path)
+
+
+def refuse(rvisor, args, names):
+    """Run `rvisor ARGS` and check it is refused with one error line that contains names."""
+    try:
+        r = subprocess.run(
+            [rvisor, *args], stdin=subprocess.DEVNULL, capture_output=True, timeout=TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"rvisor {' '.join(args)} ran for {TIMEOUT} s instead of refusing")
+    err = r.stderr.decode(errors="replace")
+    lines = [line for line in err.splitlines() if line.strip()]
+    detail = f"rvisor {' '.join(args)}: exit {r.returncode}, stderr:\n{err}"
+    assert not HOST_FAULT.search(r.stderr), detail
+    assert r.returncode == 1, detail
+    assert len(lines) == 1, detail
+    assert names in lines[0], f"the error line does not name {names!r}\n{detail}"
+
+
+def test_no_kernel(rvisor):
+    refuse(rvisor, ["run"], "--kernel")
+
+
+def test_missing_kernel_file(rvisor, tmp_path):
+    path = str(tmp_path / "no-such-Image")
+    refuse(rvisor, ["run", "--kernel", path], path)
+
+
+def test_kernel_is_directory(rvisor, tmp_path):
+    refuse(rvisor, ["run", "--kernel", str(tmp_path)], str(tmp_path))
+
+
+def test_truncated_image(rvisor, guest, tmp_path):
+    path = tmp_path / "Image-4k"
+    with open(guest["RVISOR_KERNEL"], "rb") as f:
+        path.write_bytes(f.read(4096))
+    refuse(rvisor, ["run", "--kernel", str(path)], str(path))
+
+
+def test_elf_for_another_architecture(rvisor, tmp_path):
+    path = tmp_path / "x86-64-true"
+    shutil.copyfile("/bin/true", path)
+    refuse(rvisor, ["run", "--kernel", str(path)], str(path))
+
+
+def test_initrd_larger_than_ram(rvisor, tiny_kernel, tmp_path):
+    initrd = tmp_path / "initrd-100M"
+    with open(initrd, "wb") as f:
+        f.truncate(100 << 20)
+    refuse(
+        rvisor,
+        ["run", "--kernel", tiny_kernel, "--mem", "64M", "--initrd", str(initrd)],
+        str(initrd),
+    )
+
+
+def test_missing_initrd(rvisor, tiny_kernel, tmp_path):
+    path = str(tmp_path / "no-such-initrd")
+    refuse(rvisor, ["run", "--kernel", tiny_kernel, "--initrd", path], path)
+
+
+def test_missing_firmware(rvisor, tiny_kernel, tmp_path):
+    path = str(tmp_path / "no-such-fw.bin")
+    refuse(rvisor, ["run", "--kernel", tiny_kernel, "--firmware", path], path)
+
+
+@pytest.mark.parametrize("size", ["1M", "999T", "abc", "12Q", "-5M"])
+def test_bad_mem(rvisor, tiny_kernel, size):
+    refuse(rvisor, ["run", "--kernel", tiny_kernel, "--mem", size], size)
+
+
+@pytest.mark.parametrize("count", ["0", "abc"])
+def test_bad_cpus(rvisor, tiny_kernel, count):
+    refuse(rvisor, ["run", "--kernel", tiny_kernel, "--cpus", count], "--cpus")
+
+
+def test_unknown_option(rvisor, tiny_kernel):
+    refuse(rvisor, ["run", "--kernel", tiny_kernel, "--bogus"], "--bogus")
+
+
+def test_unknown_command(rvisor):
+    refuse(rvisor, ["frobnicate"], "frobnicate")
+
+
+@pytest.mark.parametrize("args,mentions", [(["--help"], b"run"), (["run", "--help"], b"--kernel")])
+def test_help(rvisor, args, mentions):
+    r = subprocess.run([rvisor, *args], capture_output=True, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert mentions in r.stdout
+    assert r.stderr == b""
