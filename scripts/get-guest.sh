@@ -170,30 +170,33 @@ update_lists "$suite" || update_lists stable ||
 
 apt_cache() { apt-cache "${apt_opts[@]}" "$@"; }
 kernel_pkg=$(apt_cache show --no-all-versions linux-image-riscv64 |
-	sed -n 's/^Depends: //p' | tr ',|' '\n\n' | sed 's/^ *//; s/ .*//' |
+	sed -n 's/^Depends: //p' | tr ',|' '\n' | sed 's/^ *//; s/ .*//' |
 	grep -m1 '^linux-image-6\.12' || true)
 [[ -n $kernel_pkg ]] || die "linux-image-riscv64 in $suite does not depend on a linux-image-6.12* package"
 log "kernel package: $kernel_pkg"
 
-# Download each .deb unless a copy with the archive's checksum is already in the cache.
+# Download a package's .deb into the cache and print its path. apt-get download checks the
+# file against the signed index, and keeps a copy that already matches.
 fetch_deb() {
-	local pkg=$1 uri file size hash
-	read -r uri file size hash < <(cd "$debs" && apt-get "${apt_opts[@]}" download --print-uris "$pkg")
-	[[ -n ${file:-} ]] || die "apt cannot find $pkg in $suite"
-	hash=${hash#SHA256:}
-	if [[ -f $debs/$file && $(sha256sum <"$debs/$file" | cut -d' ' -f1) == "$hash" ]]; then
-		log "cached $file"
-	else
-		log "downloading $file ($((size / 1048576)) MiB)"
-		(cd "$debs" && apt-get "${apt_opts[@]}" -q download "$pkg" >/dev/null) ||
-			die "downloading $pkg failed"
-	fi
-	echo "$debs/$file"
+	local pkg=$1 name version arch file
+	read -r name version arch < <(apt_cache show --no-all-versions "$pkg" |
+		awk -F': ' '$1 == "Package" { p = $2 } $1 == "Version" { v = $2 }
+			$1 == "Architecture" { a = $2 } END { print p, v, a }')
+	[[ -n $arch ]] || die "apt cannot find $pkg in $suite"
+	file=$debs/${name}_${version//:/%3a}_$arch.deb
+	[[ -f $file ]] || log "downloading $pkg $version"
+	(cd "$debs" && apt-get "${apt_opts[@]}" -q download "$pkg" >/dev/null) ||
+		die "downloading $pkg $version failed"
+	[[ -f $file ]] || die "apt-get download $pkg did not produce $file"
+	echo "$file"
 }
 meta_deb=$(fetch_deb linux-image-riscv64)
 kernel_deb=$(fetch_deb "$kernel_pkg")
 busybox_deb=$(fetch_deb busybox-static)
-log "downloaded $(basename "$meta_deb")"
+# Drop the .debs of older versions.
+find "$debs" -maxdepth 1 -name '*.deb' ! -path "$meta_deb" ! -path "$kernel_deb" \
+	! -path "$busybox_deb" -delete
+log "have $(basename "$meta_deb") $(basename "$kernel_deb") $(basename "$busybox_deb")"
 
 rm -rf "$guest.new"
 mkdir -p "$guest.new/kernel-root" "$guest.new/busybox-root"
@@ -238,7 +241,7 @@ to_image() {
 vmlinu=$(find "$guest.new/kernel-root/boot" -maxdepth 1 -name 'vmlinu[xz]-*' | head -n1)
 [[ -n $vmlinu ]] || die "$kernel_deb has no /boot/vmlinux-* or vmlinuz-*"
 kver=${vmlinu##*/vmlinu?-}
-log "kernel $kver from /boot/${vmlinu##*/} ($(hex_at "$vmlinu" 0 4 | sed 's/^1f8b.*/gzip/'))"
+log "kernel $kver from /boot/${vmlinu##*/}$(is_image "$vmlinu" && echo ", a raw Image")"
 to_image "$vmlinu" "$guest.new/Image"
 
 moddir=$(find "$guest.new/kernel-root" -maxdepth 4 -type d -path "*/lib/modules/$kver" | head -n1)

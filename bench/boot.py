@@ -1,0 +1,184 @@
+#!/usr/bin/python3
+"""Boot-time benchmark: seconds from process start to the first line the guest's init prints
+("rvisor-guest: init started"), for Debian's riscv64 kernel with the busybox initramfs of
+scripts/get-guest.sh. Median of several runs of rvisor (built-in SBI) and, side by side, of
+QEMU (`qemu-system-riscv64 -M virt`), and their ratio. Also rvisor's host memory beyond guest
+RAM at the marker: resident set minus the resident part of the guest RAM (memfd) mapping.
+
+It prints figures and never fails on slowness; it exits 1 only when a VM does not reach the
+marker at all. Usage: bench/boot.py [--runs N] [--rvisor PATH] [--no-qemu] [--timeout S]
+"""
+
+import argparse
+import os
+import re
+import select
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MARKER = b"rvisor-guest: init started"
+
+
+def cache_dir():
+    if os.environ.get("RVISOR_CACHE"):
+        return Path(os.environ["RVISOR_CACHE"])
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "rvisor"
+
+
+def load_guest_env():
+    env_file = cache_dir() / "guest.env"
+    if not env_file.is_file():
+        sys.exit(f"bench: no {env_file}: run scripts/get-guest.sh first")
+    env = {}
+    for line in env_file.read_text().splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            words = shlex.split(value)
+            env[key] = words[0] if words else ""
+    return env
+
+
+def memory_at(pid):
+    """(total RSS, RSS of memfd mappings) in bytes for process pid, from /proc/PID/smaps."""
+    total = memfd = 0
+    in_memfd = False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                fields = line.split(None, 5)
+                in_memfd = len(fields) == 6 and fields[5].startswith("/memfd:")
+            elif line.startswith("Rss:"):
+                kib = int(line.split()[1])
+                total += kib
+                if in_memfd:
+                    memfd += kib
+    return total * 1024, memfd * 1024
+
+
+def boot_once(argv, timeout, measure_memory):
+    """Start argv, wait for the marker on its stdout. Returns (seconds, memory or None), or
+    (None, reason) when the marker does not come."""
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    out = bytearray()
+    result = (None, f"no marker within {timeout} s")
+    try:
+        deadline = start + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+            if not ready:
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                result = (None, f"exited with status {proc.wait()} before the marker")
+                break
+            out.extend(chunk)
+            if MARKER in out:
+                elapsed = time.monotonic() - start
+                memory = memory_at(proc.pid) if measure_memory else None
+                result = (elapsed, memory)
+                break
+        if result[0] is not None:
+            proc.stdin.write(b"poweroff -f\n")
+            proc.stdin.flush()
+            try:
+                # Drain the console so the guest never blocks on a full pipe.
+                end = time.monotonic() + 30
+                while proc.poll() is None and time.monotonic() < end:
+                    if select.select([proc.stdout], [], [], 0.5)[0]:
+                        if not os.read(proc.stdout.fileno(), 65536):
+                            break
+                proc.wait(5)
+            except (subprocess.TimeoutExpired, OSError):
+                pass
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for f in (proc.stdin, proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+    return result
+
+
+def bench(name, argv, runs, timeout, measure_memory=False):
+    print(f"{name}: {shlex.join(argv)}", flush=True)
+    times, memories = [], []
+    for i in range(runs):
+        seconds, extra = boot_once(argv, timeout, measure_memory)
+        if seconds is None:
+            print(f"  run {i + 1}: {extra}", flush=True)
+            return None, None
+        line = f"  run {i + 1}: {seconds:.2f} s to the marker"
+        if extra:
+            rss, ram = extra
+            memories.append(rss - ram)
+            line += f"; RSS {rss / 2**20:.1f} MiB, of which guest RAM {ram / 2**20:.1f} MiB"
+            if ram == 0:
+                line += " (no memfd mapping found: guest RAM is counted in the rest)"
+        print(line, flush=True)
+        times.append(seconds)
+    median_memory = statistics.median(memories) if memories else None
+    return statistics.median(times), median_memory
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=5, help="boots per VMM (default 5)")
+    ap.add_argument("--rvisor", default=str(REPO / "build" / "rvisor"), help="rvisor binary")
+    ap.add_argument("--mem", default="512M", help="guest RAM for both VMMs (default 512M)")
+    ap.add_argument("--no-qemu", action="store_true", help="skip the QEMU side")
+    ap.add_argument("--timeout", type=float, default=300, help="seconds per boot (default 300)")
+    args = ap.parse_args()
+
+    guest = load_guest_env()
+    kernel, initrd = guest["RVISOR_KERNEL"], guest["RVISOR_INITRD"]
+    failed = False
+
+    rvisor_argv = [args.rvisor, "run", "--kernel", kernel, "--initrd", initrd,
+                   "--mem", args.mem, "--cmdline", "console=ttyS0"]
+    rv_time, rv_mem = bench("rvisor", rvisor_argv, args.runs, args.timeout, True)
+    failed |= rv_time is None
+
+    qemu_time = None
+    if args.no_qemu:
+        print("qemu: skipped (--no-qemu)")
+    elif not any(os.access(Path(d) / "qemu-system-riscv64", os.X_OK)
+                 for d in os.environ.get("PATH", "").split(":")):
+        print("qemu: skipped (qemu-system-riscv64 not found; scripts/deps.sh installs it)")
+    else:
+        qemu_argv = ["qemu-system-riscv64", "-M", "virt", "-m", args.mem, "-nographic",
+                     "-bios", "default", "-kernel", kernel, "-initrd", initrd,
+                     "-append", "console=ttyS0"]
+        qemu_time, _ = bench("qemu", qemu_argv, args.runs, args.timeout)
+        failed |= qemu_time is None
+
+    print(f"kernel {guest.get('RVISOR_KERNEL_VERSION', '?')}, {args.runs} runs each, "
+          f"time from process start to init's first line")
+    print(f"rvisor median: {f'{rv_time:.2f} s' if rv_time is not None else 'no boot'}")
+    print(f"qemu median:   {f'{qemu_time:.2f} s' if qemu_time is not None else 'not measured'}")
+    if rv_time is not None and qemu_time:
+        print(f"ratio rvisor/qemu: {rv_time / qemu_time:.2f}")
+    if rv_mem is not None:
+        print(f"rvisor host memory beyond guest RAM at the marker: {rv_mem / 2**20:.1f} MiB "
+              f"(median)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
