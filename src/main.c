@@ -182,8 +182,8 @@ static int cmd_run(int argc, char **argv)
 		chr_stdio_close(console);
 		return error("%s", err);
 	}
-	console->quit = on_quit;
 	console->quit_opaque = &vm;
+	__atomic_store_n(&console->quit, on_quit, __ATOMIC_RELEASE);
 
 	int status = vm_run(&vm);
 	uint32_t code = vm.fail_code;

@@ -285,7 +285,7 @@ static void csr_op(struct hart *h, const struct insn *in, uint64_t src, int kind
 			exec_illegal(h);
 			return;
 		}
-		h->budget = 0; /* interrupt enables or translation may have changed */
+		hart_end_batch(h); /* interrupt enables or translation may have changed */
 	}
 	RD = old;
 }
@@ -313,7 +313,7 @@ HANDLER(MRET)
 	h->mstatus = s;
 	h->priv = (uint8_t)mpp;
 	h->pc_next = h->mepc;
-	h->budget = 0;
+	hart_end_batch(h);
 	hart_update_mode(h);
 }
 HANDLER(SRET)
@@ -330,7 +330,7 @@ HANDLER(SRET)
 	h->mstatus = s;
 	h->priv = (uint8_t)spp;
 	h->pc_next = h->sepc;
-	h->budget = 0;
+	hart_end_batch(h);
 	hart_update_mode(h);
 }
 HANDLER(WFI)
@@ -341,7 +341,7 @@ HANDLER(WFI)
 		return;
 	}
 	h->wfi = true;
-	h->budget = 0;
+	hart_end_batch(h);
 }
 HANDLER(SFENCE_VMA)
 {
@@ -353,12 +353,52 @@ HANDLER(SFENCE_VMA)
 	hart_flush_tlb(h);
 }
 
-/* ---- the table ---- */
+/* ---- threaded dispatch ----
+ * Each table entry runs its op, retires it, and jumps straight to the next instruction when
+ * that one is on the same page and already decoded: a tail call from every handler, so the
+ * host's branch predictor sees one indirect jump per op instead of one shared call site.
+ * Anything else (a page change, an undecoded slot, the end of the batch, a trap, a change
+ * of translation) returns to the loop in hart.c. */
+static inline void dispatch_next(struct hart *h, const struct insn *in)
+{
+	uint64_t pc = h->pc, next = h->pc_next;
+	h->pc = next;
+	if (--h->budget <= 0 || ((pc ^ next) >> 12))
+		return;
+	const struct insn *n = in + ((int64_t)(next - pc) >> 1);
+	if (!n->fn)
+		return;
+	h->pc_next = next + n->len;
+	n->fn(h, n);
+}
+
+#define THREADED(name)                                                                         \
+	static void thr_##name(struct hart *h, const struct insn *in)                          \
+	{                                                                                      \
+		exec_##name(h, in);                                                            \
+		dispatch_next(h, in);                                                          \
+	}
+INSN_OPS(THREADED)
+#undef THREADED
+
 static const insn_fn handlers[OP_COUNT] = {
+#define HANDLER_ENTRY(name) [OP_##name] = thr_##name,
+	INSN_OPS(HANDLER_ENTRY)
+#undef HANDLER_ENTRY
+};
+
+static const insn_fn single_handlers[OP_COUNT] = {
 #define HANDLER_ENTRY(name) [OP_##name] = exec_##name,
 	INSN_OPS(HANDLER_ENTRY)
 #undef HANDLER_ENTRY
 };
+
+void exec_single(struct hart *h, const struct insn *in, unsigned op)
+{
+	single_handlers[op < OP_COUNT ? op : OP_ILLEGAL](h, in);
+	h->pc = h->pc_next;
+	h->budget--;
+}
 
 /* Ops whose rd names an f register. */
 static bool rd_is_fp(unsigned op)

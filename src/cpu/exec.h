@@ -13,6 +13,10 @@ INSN_OPS(EXEC_DECLARE)
 /* Build the interpreter's compact form of a decoded instruction. */
 void exec_compact(const struct insn_fields *f, struct insn *out);
 
+/* Execute the compact instruction in (whose op is op) alone, without chaining to the next
+ * one, and retire it. For instructions that live outside the decoded-instruction cache. */
+void exec_single(struct hart *h, const struct insn *in, unsigned op);
+
 /* Raise an illegal-instruction exception for the instruction being executed (mtval = 0). */
 void exec_illegal(struct hart *h);
 

@@ -104,14 +104,14 @@ void hart_flush_tlb(struct hart *h)
 			h->itlb_set[s][i].tag = TLB_INVALID;
 		}
 	}
-	h->budget = 0;
+	hart_end_batch(h);
 }
 
 void hart_flush_icache(struct hart *h)
 {
 	/* Decoded pages of the old generation are reset when next looked up (mmu.c). */
 	h->code_gen++;
-	h->budget = 0;
+	hart_end_batch(h);
 }
 
 void hart_trap(struct hart *h, uint64_t cause, uint64_t tval)
@@ -148,7 +148,7 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval)
 			h->pc_next += 4 * code;
 	}
 	h->mstatus = s;
-	h->budget = 0;
+	hart_end_batch(h);
 	hart_update_mode(h);
 }
 
@@ -285,56 +285,51 @@ static void do_fence_requests(struct hart *h)
  * in the last halfword of a page): decoded each time, never cached. */
 static void exec_straddling(struct hart *h, uint16_t lo)
 {
-	uint64_t hi;
-	uint64_t saved = h->pc;
-	if (!mmu_fetch_lookup(h, h->pc + 2)) {
-		/* The fault was raised for pc+2; report the instruction's own pc in xepc. */
-		h->pc = saved;
+	struct itlb_entry *e = mmu_fetch_lookup(h, h->pc + 2);
+	if (!e) { /* fetch fault at pc + 2, reported with xepc = pc */
+		h->pc = h->pc_next;
 		return;
 	}
-	struct itlb_entry *e = &h->itlb[((h->pc + 2) >> 12) & (TLB_ENTRIES - 1)];
-	hi = *(const uint16_t *)(e->addend + h->pc + 2);
+	uint16_t hi;
+	memcpy(&hi, (const void *)(e->addend + h->pc + 2), 2);
 	struct insn_fields f;
 	struct insn in;
-	decode((uint32_t)lo | (uint32_t)(hi << 16), &f);
+	decode((uint32_t)lo | (uint32_t)hi << 16, &f);
 	exec_compact(&f, &in);
 	h->pc_next = h->pc + 4;
-	in.fn(h, &in);
+	exec_single(h, &in, f.op);
 }
 
-/* Run one batch of at most BATCH instructions. */
+/* Run one batch of at most BATCH instructions. Handlers chain to the next instruction on the
+ * same page themselves (exec.c, threaded dispatch); this loop handles page changes, decoding
+ * and the first instruction of each chain. */
 static void run_batch(struct hart *h)
 {
 	const struct itlb_entry *page = NULL;
 	uint64_t page_vpn = ~0ull;
-	int32_t executed = 0;
 
 	h->batch_len = h->budget = BATCH;
 	while (h->budget > 0) {
-		executed++;
 		uint64_t pc = h->pc;
 		if (__builtin_expect((pc >> 12) != page_vpn, 0)) {
 			const struct itlb_entry *e = &h->itlb[(pc >> 12) & (TLB_ENTRIES - 1)];
 			if (e->tag != pc >> 12 || e->dp->gen != h->code_gen) {
 				e = mmu_fetch_lookup(h, pc);
-				if (!e) { /* fetch fault raised */
+				if (!e) { /* fetch fault raised: the batch has ended */
 					h->pc = h->pc_next;
-					h->budget--;
-					continue;
+					break;
 				}
 			}
 			page = e;
 			page_vpn = pc >> 12;
 		}
 		struct insn *in = &page->dp->slot[(pc & 0xfff) >> 1];
-		h->budget--;
 		if (__builtin_expect(!in->fn, 0)) {
 			const uint8_t *hva = (const uint8_t *)(page->addend + pc);
 			uint16_t lo;
 			memcpy(&lo, hva, 2);
 			if (insn_length(lo) == 4 && (pc & 0xfff) == 0xffe) {
 				exec_straddling(h, lo);
-				h->pc = h->pc_next;
 				page_vpn = ~0ull;
 				continue;
 			}
@@ -350,9 +345,8 @@ static void run_batch(struct hart *h)
 		}
 		h->pc_next = pc + in->len;
 		in->fn(h, in);
-		h->pc = h->pc_next;
 	}
-	h->instret += (uint64_t)executed;
+	h->instret += (uint64_t)(h->batch_len - h->budget);
 	h->batch_len = h->budget = 0;
 }
 

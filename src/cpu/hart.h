@@ -159,6 +159,14 @@ bool hart_check_interrupts(struct hart *h);
 /* Recompute derived state (TLB set pointers, fs_off) after priv or mstatus changed. */
 void hart_update_mode(struct hart *h);
 
+/* End the running batch after the current instruction (a trap, or a change of translation,
+ * privilege or interrupt enables). Keeps the retired-instruction count exact. */
+static inline void hart_end_batch(struct hart *h)
+{
+	h->batch_len -= h->budget;
+	h->budget = 0;
+}
+
 /* Invalidate all TLB entries (sfence.vma, satp writes). */
 void hart_flush_tlb(struct hart *h);
 /* Invalidate the decoded-instruction cache (fence.i). */

@@ -75,7 +75,7 @@ static void set_timer(struct hart *h, uint64_t when)
 	/* rvisor's harts implement Sstc: the SBI timer is stimecmp. */
 	h->stimecmp = when;
 	hart_update_timers(h, h->env.time_now(h->env.opaque));
-	h->budget = 0;
+	hart_end_batch(h);
 }
 
 /* Apply fn to every hart selected by (mask, base) as SBI spec 3.2 defines (base = -1: all
@@ -226,7 +226,7 @@ static struct sbiret dispatch(struct vm *vm, struct hart *h)
 		case 0: return hsm_start(vm, a0, a1, a2);
 		case 1: /* hart_stop: sleeps in the run loop until started again */
 			atomic_store(&h->stopped, 1);
-			h->budget = 0;
+			hart_end_batch(h);
 			return ok(0);
 		case 2:
 			if (a0 >= vm->nharts)
@@ -236,7 +236,7 @@ static struct sbiret dispatch(struct vm *vm, struct hart *h)
 			if (a0 != 0)
 				return err(SBI_ERR_NOT_SUPPORTED);
 			h->wfi = true;
-			h->budget = 0;
+			hart_end_batch(h);
 			return ok(0);
 		default: return err(SBI_ERR_NOT_SUPPORTED);
 		}
