@@ -235,7 +235,9 @@ bool csr_write(struct hart *h, unsigned csr, uint64_t v)
 	case CSR_MTVAL: h->mtval = v; return true;
 	case CSR_MCYCLE:
 	case CSR_MINSTRET:
-		h->instret = v - (uint64_t)(h->batch_len - h->budget);
+		/* The writing instruction itself does not count (priv spec 3.1.10): it retires
+		 * after this, so start one below. */
+		h->instret = v - (uint64_t)(h->batch_len - h->budget) - 1;
 		return true;
 	case CSR_MTINST:
 	case CSR_MTVAL2:

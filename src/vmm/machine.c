@@ -350,6 +350,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 	rc = add_devices(vm, err, errlen);
 	if (rc)
 		return rc;
+	vm->devices_up = true;
 	rc = load_images(vm, &l, err, errlen);
 	if (rc)
 		return rc;
@@ -362,6 +363,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 
 void vm_destroy(struct vm *vm)
 {
+	if (vm->devices_up) {
+		uart16550_destroy(&vm->uart);
+		plic_destroy(&vm->plic);
+		aclint_destroy(&vm->aclint);
+		vm->devices_up = false;
+	}
 	if (vm->harts) {
 		for (unsigned i = 0; i < vm->nharts; i++)
 			if (vm->harts[i].dcache)

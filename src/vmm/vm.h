@@ -54,6 +54,7 @@ struct vm {
 	uint64_t time_base_ns; /* CLOCK_MONOTONIC at creation: mtime 0 */
 	uint64_t fdt_gpa;
 	bool builtin_sbi;      /* rvisor serves the SBI (no firmware) */
+	bool devices_up;       /* the UART, PLIC and ACLINT were initialised */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
