@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# rvisor's test command: installs what is missing, builds, and runs every test stage —
+# format check, unit tests, unit tests under ASan/UBSan, bare-metal guest tests, the Debian
+# guest download, and the integration tests (real Linux boots) with Debian's pytest.
+#
+# Keeps going after a failing stage. After each stage it prints the stage's closing lines
+# (its full log stays in the log directory it names), and at the end one line
+# "N passed, N failed, N skipped" totalling the tests the stages counted; a stage that fails
+# without counting a failed test (a build, the format check, a crash) counts as one failure.
+# Exits non-zero if anything failed.
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root" || exit 1
+logdir=$(mktemp -d "${TMPDIR:-/tmp}/rvisor-test.XXXXXX")
+export PYTHONDONTWRITEBYTECODE=1
+# Debian's python3 and its pytest, whatever python3 comes first on PATH.
+python=/usr/bin/python3
+
+total_passed=0
+total_failed=0
+total_skipped=0
+summary=()
+
+# Count tests in a log. Sets passed/failed/skipped from the runner's own closing lines.
+count_cmocka() {
+	passed=$(sed -n 's/^\[  PASSED  \] \([0-9]\+\) test(s)\..*/\1/p' "$1" | awk '{s += $1} END {print s + 0}')
+	failed=$(sed -n 's/^\[  FAILED  \] \([0-9]\+\) test(s).*/\1/p' "$1" | awk '{s += $1} END {print s + 0}')
+	skipped=$(sed -n 's/^\[  SKIPPED \] \([0-9]\+\) test(s).*/\1/p' "$1" | awk '{s += $1} END {print s + 0}')
+}
+count_pytest() {
+	local line
+	line=$(grep -E '^=+ .*( in [0-9.]+s)' "$1" | tail -n1)
+	passed=$(grep -oE '[0-9]+ passed' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+	failed=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$line" | grep -oE '[0-9]+' | awk '{s += $1} END {print s + 0}')
+	skipped=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+}
+count_plain() {
+	local line
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -n1)
+	passed=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"${line:-0 passed}")
+	failed=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"${line:-0 passed, 0 failed}")
+	skipped=0
+}
+count_none() { passed=0 failed=0 skipped=0; }
+
+# stage NAME COUNTER COMMAND...: run COMMAND (no stdin), log it, count its tests.
+stage() {
+	local name=$1 counter=$2
+	shift 2
+	local log=$logdir/$name.log start rc
+	echo "=== $name: $*"
+	start=$(date +%s)
+	"$@" </dev/null >"$log" 2>&1
+	rc=$?
+	"count_$counter" "$log"
+	if ((rc != 0 && failed == 0)); then
+		failed=1
+	fi
+	local verdict=ok
+	((rc == 0)) || verdict="FAILED (exit status $rc)"
+	{
+		if ((rc != 0)); then
+			# What went wrong, wherever it is in the log, then how the stage ended.
+			grep -E '^\[  (FAILED|ERROR) +\]|^FAIL|error:|Error [0-9]+|^E  |Sanitizer' "$log" |
+				head -n 40
+			echo "..."
+			tail -n 15 "$log"
+		else
+			tail -n 6 "$log"
+		fi
+	} | sed 's/^/    /'
+	echo "=== $name: $verdict in $(($(date +%s) - start)) s; $passed passed, $failed failed, $skipped skipped"
+	summary+=("$(printf '%-14s %s' "$name" "$verdict")")
+	total_passed=$((total_passed + passed))
+	total_failed=$((total_failed + failed))
+	total_skipped=$((total_skipped + skipped))
+	return "$rc"
+}
+
+guest_tests() {
+	if [[ ! -f tests/guest/run.sh ]]; then
+		echo "tests/guest/run.sh does not exist yet: no guest tests to run"
+		return 0
+	fi
+	sh tests/guest/run.sh build/rvisor
+}
+
+integration() {
+	"$python" -m pytest tests/integration
+}
+
+echo "rvisor tests; logs in $logdir"
+stage deps none scripts/deps.sh
+stage build none make -j2
+stage format-check none make format-check
+stage unit cmocka make -j2 unit
+stage unit-san cmocka make -j2 BUILD=build-san SAN=1 unit
+stage guest-tests plain guest_tests
+stage get-guest none scripts/get-guest.sh
+stage integration pytest integration
+
+echo
+echo "stages:"
+printf '  %s\n' "${summary[@]}"
+echo "logs: $logdir"
+echo "$total_passed passed, $total_failed failed, $total_skipped skipped"
+((total_failed == 0))
