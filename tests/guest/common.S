@@ -218,6 +218,25 @@ insn_len:
 	addi a0, a0, 2
 	ret
 
+/* Check that the trap recorded at a0 (trap_info or strap_info) is an illegal instruction at
+ * address a1 whose tval is 0 or the instruction's bits. Clobbers a0, a1, t0, t5, t6. */
+	.globl check_illegal_trap
+check_illegal_trap:
+	ld t5, TI_CAUSE(a0)
+	CHECK(t5, CAUSE_ILLEGAL_INSTRUCTION)
+	ld t5, TI_EPC(a0)
+	CHECK_REG(t5, a1)
+	ld t5, TI_TVAL(a0)
+	beqz t5, 2f
+	lwu t0, 0(a1)
+	andi t6, t0, 3
+	addi t6, t6, -3
+	beqz t6, 1f
+	slli t0, t0, 48 /* a compressed instruction: 16 bits */
+	srli t0, t0, 48
+1:	CHECK_REG(t5, t0)
+2:	ret
+
 /* a0 = mtime (CLINT). */
 	.globl read_mtime
 read_mtime:
@@ -234,7 +253,7 @@ read_mtime:
  *     registers, FRAME_X(n)); it may change xepc and the frame, and returns a0 = 0 when it
  *     handled the trap, nonzero to continue with step 3;
  *  3. an armed resume address (EXPECT_TRAP*) is used once: xepc = it, optionally in the
- *     handler's own mode;
+ *     handler's own mode (then with xIE = 0);
  *  4. anything else is an unexpected trap: report and fail. */
 
 .macro SAVE_REGS
@@ -305,8 +324,9 @@ read_mtime:
 .endm
 
 /* x: m or s; info: the trap record; priv_shift/priv_mask: previous-privilege field of xstatus;
- * up_bits: xstatus bits that make xret stay in the handler's mode. */
-.macro TRAP_VECTOR x, info, priv_shift, priv_mask, up_bits
+ * up_bits: xstatus bits that make xret stay in the handler's mode; pie_bit: xPIE, cleared when
+ * resuming in the handler's mode so that xIE stays 0 there. */
+.macro TRAP_VECTOR x, info, priv_shift, priv_mask, up_bits, pie_bit
 	.balign 4
 \x\()_trap_vector:
 	csrrw sp, \x\()scratch, sp
@@ -327,6 +347,7 @@ read_mtime:
 	addi t1, t1, 1
 	sd t1, TI_COUNT(t0)
 	csrr t1, \x\()status
+	sd t1, TI_STATUS(t0)
 	srli t1, t1, \priv_shift
 	andi t1, t1, \priv_mask
 	sd t1, TI_PRIV(t0)
@@ -366,6 +387,8 @@ read_mtime:
 	sd zero, TI_RESUME_UP(t0)
 	li t1, \up_bits
 	csrs \x\()status, t1
+	li t1, \pie_bit
+	csrc \x\()status, t1
 
 \x\()_trap_return:
 	addi t0, sp, FRAME_SIZE
@@ -374,8 +397,8 @@ read_mtime:
 	\x\()ret
 .endm
 
-	TRAP_VECTOR m, trap_info, 11, 3, MSTATUS_MPP
-	TRAP_VECTOR s, strap_info, 8, 1, MSTATUS_SPP
+	TRAP_VECTOR m, trap_info, 11, 3, MSTATUS_MPP, MSTATUS_MPIE
+	TRAP_VECTOR s, strap_info, 8, 1, MSTATUS_SPP, MSTATUS_SPIE
 
 /* M-mode services. */
 m_svc_to_m:

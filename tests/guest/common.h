@@ -131,7 +131,8 @@
 #define TI_RESUME 40  /* armed resume address, or 0 */
 #define TI_RESUME_UP 48 /* nonzero: resume in the handler's own mode (M or S) */
 #define TI_HOOK 56    /* optional hook, see common.S */
-#define TI_SIZE 64
+#define TI_STATUS 64  /* xstatus on entry to the handler (after the trap updated it) */
+#define TI_SIZE 72
 
 /* Trap frame layout used by hooks: saved register xN at FRAME_X(N)(a3). */
 #define FRAME_X(n) ((n) * 8)
@@ -201,24 +202,55 @@
 	la t5, strap_info;                                                                        \
 	ld t5, off(t5)
 
-/* Fail unless the last M-mode trap had mcause == cause. */
+/* Checks on the last trap recorded by the M-mode handler (CHECK_TRAP_*) or the S-mode handler
+ * (CHECK_STRAP_*): its cause, epc (a label), tval (a constant) and previous privilege. */
 #define CHECK_TRAP_CAUSE(cause)                                                                   \
 	TRAP_FIELD(TI_CAUSE);                                                                     \
 	CHECK(t5, cause)
-/* Fail unless the last M-mode trap had mcause cause, mepc at label epc, mtval tval. */
-#define CHECK_TRAP(cause, epc, tval)                                                              \
-	CHECK_TRAP_CAUSE(cause);                                                                  \
+#define CHECK_TRAP_EPC(label)                                                                     \
 	TRAP_FIELD(TI_EPC);                                                                       \
-	CHECK(t5, epc);                                                                           \
+	la t6, label;                                                                             \
+	CHECK_REG(t5, t6)
+#define CHECK_TRAP_TVAL(v)                                                                        \
 	TRAP_FIELD(TI_TVAL);                                                                      \
-	CHECK(t5, tval)
-#define CHECK_STRAP(cause, epc, tval)                                                             \
+	CHECK(t5, v)
+#define CHECK_TRAP_PRIV(p)                                                                        \
+	TRAP_FIELD(TI_PRIV);                                                                      \
+	CHECK(t5, p)
+/* The field of xstatus (shift, mask) recorded at the last trap equals v. */
+#define CHECK_TRAP_STATUS(shift, mask, v)                                                         \
+	TRAP_FIELD(TI_STATUS);                                                                    \
+	srli t5, t5, shift;                                                                       \
+	andi t5, t5, mask;                                                                        \
+	CHECK(t5, v)
+#define CHECK_STRAP_STATUS(shift, mask, v)                                                        \
+	STRAP_FIELD(TI_STATUS);                                                                   \
+	srli t5, t5, shift;                                                                       \
+	andi t5, t5, mask;                                                                        \
+	CHECK(t5, v)
+#define CHECK_STRAP_CAUSE(cause)                                                                  \
 	STRAP_FIELD(TI_CAUSE);                                                                    \
-	CHECK(t5, cause);                                                                         \
+	CHECK(t5, cause)
+#define CHECK_STRAP_EPC(label)                                                                    \
 	STRAP_FIELD(TI_EPC);                                                                      \
-	CHECK(t5, epc);                                                                           \
+	la t6, label;                                                                             \
+	CHECK_REG(t5, t6)
+#define CHECK_STRAP_TVAL(v)                                                                       \
 	STRAP_FIELD(TI_TVAL);                                                                     \
-	CHECK(t5, tval)
+	CHECK(t5, v)
+#define CHECK_STRAP_PRIV(p)                                                                       \
+	STRAP_FIELD(TI_PRIV);                                                                     \
+	CHECK(t5, p)
+/* The last M-mode (S-mode) trap was an illegal instruction at label, with mtval (stval) either
+ * 0 or the instruction's bits (privileged spec 3.1.16). Clobbers a0, a1, t0, ra. */
+#define CHECK_ILLEGAL_AT(label)                                                                   \
+	la a0, trap_info;                                                                         \
+	la a1, label;                                                                             \
+	call check_illegal_trap
+#define CHECK_SILLEGAL_AT(label)                                                                  \
+	la a0, strap_info;                                                                        \
+	la a1, label;                                                                             \
+	call check_illegal_trap
 
 /* Arm the M-mode handler: the next trap resumes at label (in the trapping mode). */
 #define EXPECT_TRAP(label)                                                                        \
@@ -226,7 +258,7 @@
 	la t5, label;                                                                             \
 	sd t5, TI_RESUME(t6);                                                                     \
 	sd zero, TI_RESUME_UP(t6)
-/* Arm the M-mode handler: the next trap resumes at label in M-mode. */
+/* Arm the M-mode handler: the next trap resumes at label in M-mode, with mstatus.MIE = 0. */
 #define EXPECT_TRAP_M(label)                                                                      \
 	la t6, trap_info;                                                                         \
 	la t5, label;                                                                             \

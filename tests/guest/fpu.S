@@ -77,26 +77,22 @@ fs_states:
 fadd_off:
 	fadd.d f1, f2, f3
 	FAIL_HERE()
-1:	la s2, fadd_off
-	call check_illegal
+1:	CHECK_ILLEGAL_AT(fadd_off)
 	EXPECT_TRAP(2f)
 frflags_off:
 	csrr t0, fflags
 	FAIL_HERE()
-2:	la s2, frflags_off
-	call check_illegal
+2:	CHECK_ILLEGAL_AT(frflags_off)
 	EXPECT_TRAP(3f)
 flw_off:
 	flw f1, 0(sp)
 	FAIL_HERE()
-3:	la s2, flw_off
-	call check_illegal
+3:	CHECK_ILLEGAL_AT(flw_off)
 	EXPECT_TRAP(4f)
 fmv_off:
 	fmv.x.d t0, f1
 	FAIL_HERE()
-4:	la s2, fmv_off
-	call check_illegal
+4:	CHECK_ILLEGAL_AT(fmv_off)
 	/* Initial -> Dirty on an FP register write */
 	li t0, MSTATUS_FS_INITIAL
 	csrs mstatus, t0
@@ -125,18 +121,6 @@ fmv_off:
 	addi sp, sp, 16
 	ret
 
-/* Last trap: illegal instruction at s2; mtval 0 or the instruction bits (priv spec 3.1.16). */
-check_illegal:
-	TRAP_FIELD(TI_CAUSE)
-	CHECK(t5, CAUSE_ILLEGAL_INSTRUCTION)
-	TRAP_FIELD(TI_EPC)
-	CHECK_REG(t5, s2)
-	TRAP_FIELD(TI_TVAL)
-	beqz t5, 1f
-	lwu t0, 0(s2)
-	CHECK_REG(t5, t0)
-1:	ret
-
 fcsr_access:
 	csrwi fcsr, 0
 	li t0, 0xfff /* bits 31:8 are reserved: ignored, read as zero */
@@ -163,9 +147,8 @@ fcsr_access:
 fadd_badrm:
 	fadd.d f2, f1, f1 /* rm = dyn */
 	FAIL_HERE()
-1:	la s2, fadd_badrm
-	mv s3, ra
-	call check_illegal
+1:	mv s3, ra
+	CHECK_ILLEGAL_AT(fadd_badrm)
 	mv ra, s3
 	fadd.d f2, f1, f1, rne /* a static mode still works */
 	FCHECK_D(f2, TWO_D)

@@ -14,8 +14,7 @@ DEFINE_TEST("zicsr")
 	__VA_ARGS__;                                                                              \
 	FAIL_HERE();                                                                              \
 	19980:;                                                                                   \
-	la s2, 19981b;                                                                            \
-	call check_illegal
+	CHECK_ILLEGAL_AT(19981b)
 
 	.text
 	.globl test_main
@@ -35,18 +34,6 @@ test_main:
 	ld ra, 8(sp)
 	addi sp, sp, 16
 	ret
-
-/* Last trap: illegal instruction at s2; mtval 0 or the instruction bits (priv spec 3.1.16). */
-check_illegal:
-	TRAP_FIELD(TI_CAUSE)
-	CHECK(t5, CAUSE_ILLEGAL_INSTRUCTION)
-	TRAP_FIELD(TI_EPC)
-	CHECK_REG(t5, s2)
-	TRAP_FIELD(TI_TVAL)
-	beqz t5, 1f
-	lwu t0, 0(s2)
-	CHECK_REG(t5, t0)
-1:	ret
 
 /* On sscratch: mscratch belongs to the M-mode trap handler, and the S-mode one is unused here. */
 csr_instructions:
@@ -111,16 +98,14 @@ csrrs_zero:
 	EXPECT_NO_TRAP()
 	SAY("deviation: csrrs of a read-only CSR with rs1 != x0 holding 0 did not trap")
 	j 2f
-1:	la s2, csrrs_zero
-	call check_illegal
+1:	CHECK_ILLEGAL_AT(csrrs_zero)
 2:	EXPECT_TRAP(3f)
 csrrc_zero:
 	csrrc t0, instret, t1
 	EXPECT_NO_TRAP()
 	SAY("deviation: csrrc of a read-only CSR with rs1 != x0 holding 0 did not trap")
 	j 4f
-3:	la s2, csrrc_zero
-	call check_illegal
+3:	CHECK_ILLEGAL_AT(csrrc_zero)
 4:
 	EXPECT_ILLEGAL(csrrsi t0, time, 1)
 	EXPECT_ILLEGAL(csrw mimpid, s0)
