@@ -143,7 +143,7 @@ update_lists() {
 	log "updating the riscv64 package lists of $mirror $dist"
 	if ! apt-get "${apt_opts[@]}" -q update >"$aptdir/update.log" 2>&1 ||
 		grep -q '^[WE]:' "$aptdir/update.log"; then
-		sed 's/^/  /' "$aptdir/update.log" >&2
+		grep -E '^[WE]:' "$aptdir/update.log" | sed 's/^/  /' >&2
 		return 1
 	fi
 	inrelease=$(find "$aptdir/state/lists" -maxdepth 1 -name "*_dists_${dist}_InRelease" | head -n1)
