@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # rvisor's test command: installs what is missing, builds, and runs every test stage —
 # format check, unit tests, unit tests under ASan/UBSan, bare-metal guest tests, the Debian
-# guest download, and the integration tests (real Linux boots) with Debian's pytest.
+# guest download, the integration tests (real Linux boots, bad input) with Debian's pytest,
+# and the bad-input tests again against the ASan/UBSan build of rvisor.
 #
 # Keeps going after a failing stage. After each stage it prints the stage's closing lines
 # (its full log stays in the log directory it names), and at the end one line
@@ -90,6 +91,12 @@ integration() {
 	"$python" -m pytest tests/integration
 }
 
+# The bad-input tests again, against rvisor built with ASan and UBSan.
+bad_input_san() {
+	make -j2 BUILD=build-san SAN=1 &&
+		"$python" -m pytest tests/integration/test_bad_input.py --rvisor build-san/rvisor
+}
+
 echo "rvisor tests; logs in $logdir"
 stage deps none scripts/deps.sh
 stage build none make -j2
@@ -99,6 +106,7 @@ stage unit-san cmocka make -j2 BUILD=build-san SAN=1 unit
 stage guest-tests plain guest_tests
 stage get-guest none scripts/get-guest.sh
 stage integration pytest integration
+stage bad-input-san pytest bad_input_san
 
 echo
 echo "stages:"
