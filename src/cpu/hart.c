@@ -67,6 +67,10 @@ void hart_reset(struct hart *h, uint64_t reset_pc)
 	for (unsigned i = 0; i < DCACHE_PAGES; i++)
 		h->dcache[i].gpa = ~0ull;
 	h->code_gen = 1;
+	for (unsigned i = 0; i < TLB_ENTRIES; i++) {
+		h->tlb[3].r[i].tag = h->tlb[3].w[i].tag = TLB_INVALID;
+		h->itlb_set[3][i].tag = TLB_INVALID;
+	}
 	hart_flush_tlb(h);
 	hart_update_mode(h);
 }
@@ -97,7 +101,9 @@ void hart_update_mode(struct hart *h)
 
 void hart_flush_tlb(struct hart *h)
 {
-	for (unsigned s = 0; s < 4; s++) {
+	/* Set 3 maps M-mode and bare accesses one to one: no satp, sfence.vma or status bit
+	 * changes it, so only the U and S sets are flushed. */
+	for (unsigned s = 0; s < 2; s++) {
 		for (unsigned i = 0; i < TLB_ENTRIES; i++) {
 			h->tlb[s].r[i].tag = TLB_INVALID;
 			h->tlb[s].w[i].tag = TLB_INVALID;
