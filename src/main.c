@@ -13,8 +13,8 @@
 #include "host/chr.h"
 #include "vmm/vm.h"
 
-#define MIN_MEM (16ull << 20)
-#define DEFAULT_MEM (512ull << 20)
+#define MIN_MEM         (16ull << 20)
+#define DEFAULT_MEM     (512ull << 20)
 #define DEFAULT_CMDLINE "console=ttyS0"
 
 static void usage_main(FILE *f)
@@ -110,15 +110,15 @@ static void on_quit(void *opaque)
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"kernel", required_argument, NULL, 'k'},
-		{"initrd", required_argument, NULL, 'i'},
-		{"cmdline", required_argument, NULL, 'c'},
-		{"append", required_argument, NULL, 'c'},
-		{"mem", required_argument, NULL, 'm'},
-		{"cpus", required_argument, NULL, 's'},
-		{"firmware", required_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{0, 0, 0, 0},
+	    {"kernel", required_argument, NULL, 'k'},
+	    {"initrd", required_argument, NULL, 'i'},
+	    {"cmdline", required_argument, NULL, 'c'},
+	    {"append", required_argument, NULL, 'c'},
+	    {"mem", required_argument, NULL, 'm'},
+	    {"cpus", required_argument, NULL, 's'},
+	    {"firmware", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0, 0, 0, 0},
 	};
 	struct vm_config cfg = {.mem_size = DEFAULT_MEM, .ncpus = 1, .cmdline = DEFAULT_CMDLINE};
 	const char *mem_arg = "512M";
@@ -135,7 +135,8 @@ static int cmd_run(int argc, char **argv)
 		case 'm':
 			mem_arg = optarg;
 			if (!parse_size(optarg, &cfg.mem_size))
-				return error("--mem '%s' is not a size: use e.g. 512M or 2G", optarg);
+				return error("--mem '%s' is not a size: use e.g. 512M or 2G",
+					     optarg);
 			break;
 		case 's': {
 			char *end;
@@ -147,8 +148,9 @@ static int cmd_run(int argc, char **argv)
 			break;
 		}
 		case 'h': usage_run(stdout); return 0;
-		case ':': return error("option '%s' needs a value (see 'rvisor run --help')",
-				       argv[optind - 1]);
+		case ':':
+			return error("option '%s' needs a value (see 'rvisor run --help')",
+				     argv[optind - 1]);
 		default:
 			return error("unknown option '%s' (see 'rvisor run --help')",
 				     argv[optind - 1]);

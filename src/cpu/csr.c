@@ -5,24 +5,24 @@
 #include "cpu/csr.h"
 #include "cpu/hart.h"
 
-#define SSTATUS_MASK                                                                           \
-	(MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_UBE | MSTATUS_SPP | MSTATUS_VS | MSTATUS_FS |    \
+#define SSTATUS_MASK                                                                        \
+	(MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_UBE | MSTATUS_SPP | MSTATUS_VS | MSTATUS_FS | \
 	 MSTATUS_XS | MSTATUS_SUM | MSTATUS_MXR | MSTATUS_UXL)
-#define SSTATUS_WRITABLE (MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR)
-#define MSTATUS_WRITABLE                                                                       \
-	(SSTATUS_WRITABLE | MSTATUS_MIE | MSTATUS_MPIE | MSTATUS_MPP | MSTATUS_MPRV |         \
+#define SSTATUS_WRITABLE \
+	(MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR)
+#define MSTATUS_WRITABLE                                                              \
+	(SSTATUS_WRITABLE | MSTATUS_MIE | MSTATUS_MPIE | MSTATUS_MPP | MSTATUS_MPRV | \
 	 MSTATUS_TVM | MSTATUS_TW | MSTATUS_TSR)
-#define MIP_ALL (MIP_SSIP | MIP_MSIP | MIP_STIP | MIP_MTIP | MIP_SEIP | MIP_MEIP)
+#define MIP_ALL      (MIP_SSIP | MIP_MSIP | MIP_STIP | MIP_MTIP | MIP_SEIP | MIP_MEIP)
 #define S_INTERRUPTS (MIP_SSIP | MIP_STIP | MIP_SEIP)
 /* Exceptions that may be delegated: all but ecall from M (priv spec 3.1.8). */
-#define MEDELEG_WRITABLE                                                                       \
-	((1u << CAUSE_MISALIGNED_FETCH) | (1u << CAUSE_FETCH_ACCESS) |                         \
-	 (1u << CAUSE_ILLEGAL_INSTRUCTION) | (1u << CAUSE_BREAKPOINT) |                        \
-	 (1u << CAUSE_MISALIGNED_LOAD) | (1u << CAUSE_LOAD_ACCESS) |                           \
-	 (1u << CAUSE_MISALIGNED_STORE) | (1u << CAUSE_STORE_ACCESS) |                         \
-	 (1u << CAUSE_USER_ECALL) | (1u << CAUSE_SUPERVISOR_ECALL) |                           \
-	 (1u << CAUSE_FETCH_PAGE_FAULT) | (1u << CAUSE_LOAD_PAGE_FAULT) |                      \
-	 (1u << CAUSE_STORE_PAGE_FAULT))
+#define MEDELEG_WRITABLE                                                                          \
+	((1u << CAUSE_MISALIGNED_FETCH) | (1u << CAUSE_FETCH_ACCESS) |                            \
+	 (1u << CAUSE_ILLEGAL_INSTRUCTION) | (1u << CAUSE_BREAKPOINT) |                           \
+	 (1u << CAUSE_MISALIGNED_LOAD) | (1u << CAUSE_LOAD_ACCESS) |                              \
+	 (1u << CAUSE_MISALIGNED_STORE) | (1u << CAUSE_STORE_ACCESS) | (1u << CAUSE_USER_ECALL) | \
+	 (1u << CAUSE_SUPERVISOR_ECALL) | (1u << CAUSE_FETCH_PAGE_FAULT) |                        \
+	 (1u << CAUSE_LOAD_PAGE_FAULT) | (1u << CAUSE_STORE_PAGE_FAULT))
 
 /* Counter access from S or U mode (priv spec 3.1.11, 4.1.3). bit: 0 cycle, 1 time, 2 instret,
  * 3..31 hpmcounters. */
@@ -51,7 +51,7 @@ bool csr_read(struct hart *h, unsigned csr, uint64_t *val)
 		if (h->fs_off)
 			return false;
 		*val = csr == CSR_FFLAGS ? h->fflags
-		       : csr == CSR_FRM	 ? h->frm
+		       : csr == CSR_FRM  ? h->frm
 					 : (h->frm << 5 | h->fflags);
 		return true;
 	case CSR_CYCLE:
@@ -162,7 +162,8 @@ static bool write_satp(struct hart *h, uint64_t v)
 	unsigned mode = v >> SATP_MODE_SHIFT;
 	if (mode != SATP_MODE_BARE && mode != SATP_MODE_SV39 && mode != SATP_MODE_SV48 &&
 	    mode != SATP_MODE_SV57)
-		return true; /* WARL: an unsupported mode leaves satp unchanged (priv spec 4.1.11) */
+		return true; /* WARL: an unsupported mode leaves satp unchanged (priv spec 4.1.11)
+			      */
 	if (mode == SATP_MODE_BARE)
 		v = 0;
 	h->satp = v;
@@ -192,7 +193,9 @@ bool csr_write(struct hart *h, unsigned csr, uint64_t v)
 		set_fs_dirty(h);
 		return true;
 	case CSR_SSTATUS: write_mstatus(h, v, SSTATUS_WRITABLE); return true;
-	case CSR_SIE: h->mie = (h->mie & ~h->mideleg) | (v & h->mideleg & S_INTERRUPTS); return true;
+	case CSR_SIE:
+		h->mie = (h->mie & ~h->mideleg) | (v & h->mideleg & S_INTERRUPTS);
+		return true;
 	case CSR_SIP:
 		if (h->mideleg & MIP_SSIP)
 			hart_set_mip(h, MIP_SSIP, v & MIP_SSIP);

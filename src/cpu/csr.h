@@ -70,35 +70,35 @@ enum {
 };
 
 /* mstatus / sstatus fields (priv spec 3.1.6). */
-#define MSTATUS_SIE (1ull << 1)
-#define MSTATUS_MIE (1ull << 3)
-#define MSTATUS_SPIE (1ull << 5)
-#define MSTATUS_UBE (1ull << 6)
-#define MSTATUS_MPIE (1ull << 7)
-#define MSTATUS_SPP (1ull << 8)
-#define MSTATUS_VS (3ull << 9)
-#define MSTATUS_MPP (3ull << 11)
+#define MSTATUS_SIE       (1ull << 1)
+#define MSTATUS_MIE       (1ull << 3)
+#define MSTATUS_SPIE      (1ull << 5)
+#define MSTATUS_UBE       (1ull << 6)
+#define MSTATUS_MPIE      (1ull << 7)
+#define MSTATUS_SPP       (1ull << 8)
+#define MSTATUS_VS        (3ull << 9)
+#define MSTATUS_MPP       (3ull << 11)
 #define MSTATUS_MPP_SHIFT 11
-#define MSTATUS_FS (3ull << 13)
-#define MSTATUS_FS_SHIFT 13
-#define MSTATUS_XS (3ull << 15)
-#define MSTATUS_MPRV (1ull << 17)
-#define MSTATUS_SUM (1ull << 18)
-#define MSTATUS_MXR (1ull << 19)
-#define MSTATUS_TVM (1ull << 20)
-#define MSTATUS_TW (1ull << 21)
-#define MSTATUS_TSR (1ull << 22)
-#define MSTATUS_UXL (3ull << 32)
-#define MSTATUS_SXL (3ull << 34)
-#define MSTATUS_SBE (1ull << 36)
-#define MSTATUS_MBE (1ull << 37)
-#define MSTATUS_SD (1ull << 63)
+#define MSTATUS_FS        (3ull << 13)
+#define MSTATUS_FS_SHIFT  13
+#define MSTATUS_XS        (3ull << 15)
+#define MSTATUS_MPRV      (1ull << 17)
+#define MSTATUS_SUM       (1ull << 18)
+#define MSTATUS_MXR       (1ull << 19)
+#define MSTATUS_TVM       (1ull << 20)
+#define MSTATUS_TW        (1ull << 21)
+#define MSTATUS_TSR       (1ull << 22)
+#define MSTATUS_UXL       (3ull << 32)
+#define MSTATUS_SXL       (3ull << 34)
+#define MSTATUS_SBE       (1ull << 36)
+#define MSTATUS_MBE       (1ull << 37)
+#define MSTATUS_SD        (1ull << 63)
 
 /* FS field values (priv spec 3.1.6.6). */
-#define FS_OFF 0ull
+#define FS_OFF     0ull
 #define FS_INITIAL 1ull
-#define FS_CLEAN 2ull
-#define FS_DIRTY 3ull
+#define FS_CLEAN   2ull
+#define FS_DIRTY   3ull
 
 /* Interrupt bits of mip/mie (priv spec 3.1.9). */
 #define MIP_SSIP (1ull << 1)
@@ -139,13 +139,13 @@ enum {
 
 /* satp (priv spec 4.1.11). */
 #define SATP_MODE_SHIFT 60
-#define SATP_MODE_BARE 0
-#define SATP_MODE_SV39 8
-#define SATP_MODE_SV48 9
-#define SATP_MODE_SV57 10
+#define SATP_MODE_BARE  0
+#define SATP_MODE_SV39  8
+#define SATP_MODE_SV48  9
+#define SATP_MODE_SV57  10
 #define SATP_ASID_SHIFT 44
-#define SATP_ASID_MASK 0xffffull
-#define SATP_PPN_MASK ((1ull << 44) - 1)
+#define SATP_ASID_MASK  0xffffull
+#define SATP_PPN_MASK   ((1ull << 44) - 1)
 
 /* menvcfg (priv spec 3.1.18, Sstc). */
 #define MENVCFG_FIOM (1ull << 0)

@@ -6,11 +6,11 @@
 #include "cpu/exec.h"
 #include "cpu/mmu.h"
 
-#define RD (h->x[in->rd])
-#define RS1 (h->x[in->rs1])
-#define RS2 (h->x[in->rs2])
-#define IMM ((int64_t)in->imm)
-#define SEXT32(v) ((uint64_t)(int64_t)(int32_t)(v))
+#define RD            (h->x[in->rd])
+#define RS1           (h->x[in->rs1])
+#define RS2           (h->x[in->rs2])
+#define IMM           ((int64_t)in->imm)
+#define SEXT32(v)     ((uint64_t)(int64_t)(int32_t)(v))
 #define HANDLER(name) void exec_##name(struct hart *h, const struct insn *in)
 
 void exec_illegal(struct hart *h)
@@ -24,8 +24,14 @@ HANDLER(ILLEGAL)
 }
 
 /* ---- RV64I: upper immediates, jumps, branches ---- */
-HANDLER(LUI) { RD = (uint64_t)IMM; }
-HANDLER(AUIPC) { RD = h->pc + (uint64_t)IMM; }
+HANDLER(LUI)
+{
+	RD = (uint64_t)IMM;
+}
+HANDLER(AUIPC)
+{
+	RD = h->pc + (uint64_t)IMM;
+}
 HANDLER(JAL)
 {
 	RD = h->pc + in->len;
@@ -37,11 +43,11 @@ HANDLER(JALR)
 	RD = h->pc + in->len;
 	h->pc_next = t;
 }
-#define BRANCH(name, cond)                                                                     \
-	HANDLER(name)                                                                          \
-	{                                                                                      \
-		if (cond)                                                                      \
-			h->pc_next = h->pc + (uint64_t)IMM;                                    \
+#define BRANCH(name, cond)                                  \
+	HANDLER(name)                                       \
+	{                                                   \
+		if (cond)                                   \
+			h->pc_next = h->pc + (uint64_t)IMM; \
 	}
 BRANCH(BEQ, RS1 == RS2)
 BRANCH(BNE, RS1 != RS2)
@@ -51,12 +57,12 @@ BRANCH(BLTU, RS1 < RS2)
 BRANCH(BGEU, RS1 >= RS2)
 
 /* ---- loads and stores ---- */
-#define LOAD(name, size, ext)                                                                  \
-	HANDLER(name)                                                                          \
-	{                                                                                      \
-		uint64_t v;                                                                    \
-		if (mmu_load(h, RS1 + (uint64_t)IMM, size, &v))                                \
-			RD = ext;                                                              \
+#define LOAD(name, size, ext)                                   \
+	HANDLER(name)                                           \
+	{                                                       \
+		uint64_t v;                                     \
+		if (mmu_load(h, RS1 + (uint64_t)IMM, size, &v)) \
+			RD = ext;                               \
 	}
 LOAD(LB, 1, (uint64_t)(int64_t)(int8_t)v)
 LOAD(LH, 2, (uint64_t)(int64_t)(int16_t)v)
@@ -65,10 +71,10 @@ LOAD(LD, 8, v)
 LOAD(LBU, 1, v)
 LOAD(LHU, 2, v)
 LOAD(LWU, 4, v)
-#define STORE(name, size)                                                                      \
-	HANDLER(name)                                                                          \
-	{                                                                                      \
-		mmu_store(h, RS1 + (uint64_t)IMM, size, RS2);                                  \
+#define STORE(name, size)                                     \
+	HANDLER(name)                                         \
+	{                                                     \
+		mmu_store(h, RS1 + (uint64_t)IMM, size, RS2); \
 	}
 STORE(SB, 1)
 STORE(SH, 2)
@@ -76,56 +82,158 @@ STORE(SW, 4)
 STORE(SD, 8)
 
 /* ---- integer computation ---- */
-HANDLER(ADDI) { RD = RS1 + (uint64_t)IMM; }
-HANDLER(SLTI) { RD = (int64_t)RS1 < IMM; }
-HANDLER(SLTIU) { RD = RS1 < (uint64_t)IMM; }
-HANDLER(XORI) { RD = RS1 ^ (uint64_t)IMM; }
-HANDLER(ORI) { RD = RS1 | (uint64_t)IMM; }
-HANDLER(ANDI) { RD = RS1 & (uint64_t)IMM; }
-HANDLER(SLLI) { RD = RS1 << (IMM & 63); }
-HANDLER(SRLI) { RD = RS1 >> (IMM & 63); }
-HANDLER(SRAI) { RD = (uint64_t)((int64_t)RS1 >> (IMM & 63)); }
-HANDLER(ADD) { RD = RS1 + RS2; }
-HANDLER(SUB) { RD = RS1 - RS2; }
-HANDLER(SLL) { RD = RS1 << (RS2 & 63); }
-HANDLER(SLT) { RD = (int64_t)RS1 < (int64_t)RS2; }
-HANDLER(SLTU) { RD = RS1 < RS2; }
-HANDLER(XOR) { RD = RS1 ^ RS2; }
-HANDLER(SRL) { RD = RS1 >> (RS2 & 63); }
-HANDLER(SRA) { RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63)); }
-HANDLER(OR) { RD = RS1 | RS2; }
-HANDLER(AND) { RD = RS1 & RS2; }
-HANDLER(ADDIW) { RD = SEXT32(RS1 + (uint64_t)IMM); }
-HANDLER(SLLIW) { RD = SEXT32((uint32_t)RS1 << (IMM & 31)); }
-HANDLER(SRLIW) { RD = SEXT32((uint32_t)RS1 >> (IMM & 31)); }
-HANDLER(SRAIW) { RD = SEXT32((int32_t)RS1 >> (IMM & 31)); }
-HANDLER(ADDW) { RD = SEXT32(RS1 + RS2); }
-HANDLER(SUBW) { RD = SEXT32(RS1 - RS2); }
-HANDLER(SLLW) { RD = SEXT32((uint32_t)RS1 << (RS2 & 31)); }
-HANDLER(SRLW) { RD = SEXT32((uint32_t)RS1 >> (RS2 & 31)); }
-HANDLER(SRAW) { RD = SEXT32((int32_t)RS1 >> (RS2 & 31)); }
+HANDLER(ADDI)
+{
+	RD = RS1 + (uint64_t)IMM;
+}
+HANDLER(SLTI)
+{
+	RD = (int64_t)RS1 < IMM;
+}
+HANDLER(SLTIU)
+{
+	RD = RS1 < (uint64_t)IMM;
+}
+HANDLER(XORI)
+{
+	RD = RS1 ^ (uint64_t)IMM;
+}
+HANDLER(ORI)
+{
+	RD = RS1 | (uint64_t)IMM;
+}
+HANDLER(ANDI)
+{
+	RD = RS1 & (uint64_t)IMM;
+}
+HANDLER(SLLI)
+{
+	RD = RS1 << (IMM & 63);
+}
+HANDLER(SRLI)
+{
+	RD = RS1 >> (IMM & 63);
+}
+HANDLER(SRAI)
+{
+	RD = (uint64_t)((int64_t)RS1 >> (IMM & 63));
+}
+HANDLER(ADD)
+{
+	RD = RS1 + RS2;
+}
+HANDLER(SUB)
+{
+	RD = RS1 - RS2;
+}
+HANDLER(SLL)
+{
+	RD = RS1 << (RS2 & 63);
+}
+HANDLER(SLT)
+{
+	RD = (int64_t)RS1 < (int64_t)RS2;
+}
+HANDLER(SLTU)
+{
+	RD = RS1 < RS2;
+}
+HANDLER(XOR)
+{
+	RD = RS1 ^ RS2;
+}
+HANDLER(SRL)
+{
+	RD = RS1 >> (RS2 & 63);
+}
+HANDLER(SRA)
+{
+	RD = (uint64_t)((int64_t)RS1 >> (RS2 & 63));
+}
+HANDLER(OR)
+{
+	RD = RS1 | RS2;
+}
+HANDLER(AND)
+{
+	RD = RS1 & RS2;
+}
+HANDLER(ADDIW)
+{
+	RD = SEXT32(RS1 + (uint64_t)IMM);
+}
+HANDLER(SLLIW)
+{
+	RD = SEXT32((uint32_t)RS1 << (IMM & 31));
+}
+HANDLER(SRLIW)
+{
+	RD = SEXT32((uint32_t)RS1 >> (IMM & 31));
+}
+HANDLER(SRAIW)
+{
+	RD = SEXT32((int32_t)RS1 >> (IMM & 31));
+}
+HANDLER(ADDW)
+{
+	RD = SEXT32(RS1 + RS2);
+}
+HANDLER(SUBW)
+{
+	RD = SEXT32(RS1 - RS2);
+}
+HANDLER(SLLW)
+{
+	RD = SEXT32((uint32_t)RS1 << (RS2 & 31));
+}
+HANDLER(SRLW)
+{
+	RD = SEXT32((uint32_t)RS1 >> (RS2 & 31));
+}
+HANDLER(SRAW)
+{
+	RD = SEXT32((int32_t)RS1 >> (RS2 & 31));
+}
 
 /* ---- M ---- */
-HANDLER(MUL) { RD = RS1 * RS2; }
-HANDLER(MULH) { RD = (uint64_t)(((__int128)(int64_t)RS1 * (__int128)(int64_t)RS2) >> 64); }
+HANDLER(MUL)
+{
+	RD = RS1 * RS2;
+}
+HANDLER(MULH)
+{
+	RD = (uint64_t)(((__int128)(int64_t)RS1 * (__int128)(int64_t)RS2) >> 64);
+}
 HANDLER(MULHSU)
 {
 	RD = (uint64_t)(((__int128)(int64_t)RS1 * (__int128)(unsigned __int128)RS2) >> 64);
 }
-HANDLER(MULHU) { RD = (uint64_t)(((unsigned __int128)RS1 * RS2) >> 64); }
+HANDLER(MULHU)
+{
+	RD = (uint64_t)(((unsigned __int128)RS1 * RS2) >> 64);
+}
 HANDLER(DIV)
 {
 	int64_t a = (int64_t)RS1, b = (int64_t)RS2;
 	RD = b == 0 ? ~0ull : (a == INT64_MIN && b == -1) ? (uint64_t)a : (uint64_t)(a / b);
 }
-HANDLER(DIVU) { RD = RS2 == 0 ? ~0ull : RS1 / RS2; }
+HANDLER(DIVU)
+{
+	RD = RS2 == 0 ? ~0ull : RS1 / RS2;
+}
 HANDLER(REM)
 {
 	int64_t a = (int64_t)RS1, b = (int64_t)RS2;
 	RD = b == 0 ? (uint64_t)a : (a == INT64_MIN && b == -1) ? 0 : (uint64_t)(a % b);
 }
-HANDLER(REMU) { RD = RS2 == 0 ? RS1 : RS1 % RS2; }
-HANDLER(MULW) { RD = SEXT32(RS1 * RS2); }
+HANDLER(REMU)
+{
+	RD = RS2 == 0 ? RS1 : RS1 % RS2;
+}
+HANDLER(MULW)
+{
+	RD = SEXT32(RS1 * RS2);
+}
 HANDLER(DIVW)
 {
 	int32_t a = (int32_t)RS1, b = (int32_t)RS2;
@@ -191,22 +299,22 @@ HANDLER(SC_D)
 	if (!p)
 		return;
 	uint64_t expect = h->reservation_val;
-	bool ok = h->reservation == gpa &&
-		  __atomic_compare_exchange_n(p, &expect, RS2, false, __ATOMIC_SEQ_CST,
-					      __ATOMIC_SEQ_CST);
+	bool ok =
+	    h->reservation == gpa &&
+	    __atomic_compare_exchange_n(p, &expect, RS2, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	h->reservation = ~0ull;
 	RD = !ok;
 }
 
-#define AMO_FETCH(name, type, fn, ext)                                                         \
-	HANDLER(name)                                                                          \
-	{                                                                                      \
-		uint64_t gpa;                                                                  \
-		type *p = mmu_amo_ptr(h, RS1, sizeof(type), false, &gpa);                      \
-		if (!p)                                                                        \
-			return;                                                                \
-		type old = fn(p, (type)RS2, __ATOMIC_SEQ_CST);                                 \
-		RD = ext(old);                                                                 \
+#define AMO_FETCH(name, type, fn, ext)                                    \
+	HANDLER(name)                                                     \
+	{                                                                 \
+		uint64_t gpa;                                             \
+		type *p = mmu_amo_ptr(h, RS1, sizeof(type), false, &gpa); \
+		if (!p)                                                   \
+			return;                                           \
+		type old = fn(p, (type)RS2, __ATOMIC_SEQ_CST);            \
+		RD = ext(old);                                            \
 	}
 #define EXT_W(v) SEXT32(v)
 #define EXT_D(v) ((uint64_t)(v))
@@ -222,19 +330,19 @@ AMO_FETCH(AMOAND_D, uint64_t, __atomic_fetch_and, EXT_D)
 AMO_FETCH(AMOOR_D, uint64_t, __atomic_fetch_or, EXT_D)
 
 /* min/max: a compare-and-swap loop. cmp(type) is the comparison type (signed/unsigned). */
-#define AMO_MINMAX(name, type, cmp, take_new, ext)                                             \
-	HANDLER(name)                                                                          \
-	{                                                                                      \
-		uint64_t gpa;                                                                  \
-		type *p = mmu_amo_ptr(h, RS1, sizeof(type), false, &gpa);                      \
-		if (!p)                                                                        \
-			return;                                                                \
-		type src = (type)RS2, old = __atomic_load_n(p, __ATOMIC_SEQ_CST), nv;          \
-		do {                                                                           \
-			nv = ((cmp)src take_new(cmp) old) ? src : old;                         \
-		} while (!__atomic_compare_exchange_n(p, &old, nv, false, __ATOMIC_SEQ_CST,    \
-						      __ATOMIC_SEQ_CST));                      \
-		RD = ext(old);                                                                 \
+#define AMO_MINMAX(name, type, cmp, take_new, ext)                                          \
+	HANDLER(name)                                                                       \
+	{                                                                                   \
+		uint64_t gpa;                                                               \
+		type *p = mmu_amo_ptr(h, RS1, sizeof(type), false, &gpa);                   \
+		if (!p)                                                                     \
+			return;                                                             \
+		type src = (type)RS2, old = __atomic_load_n(p, __ATOMIC_SEQ_CST), nv;       \
+		do {                                                                        \
+			nv = ((cmp)src take_new(cmp) old) ? src : old;                      \
+		} while (!__atomic_compare_exchange_n(p, &old, nv, false, __ATOMIC_SEQ_CST, \
+						      __ATOMIC_SEQ_CST));                   \
+		RD = ext(old);                                                              \
 	}
 AMO_MINMAX(AMOMIN_W, uint32_t, int32_t, <, EXT_W)
 AMO_MINMAX(AMOMAX_W, uint32_t, int32_t, >, EXT_W)
@@ -289,12 +397,30 @@ static void csr_op(struct hart *h, const struct insn *in, uint64_t src, int kind
 	}
 	RD = old;
 }
-HANDLER(CSRRW) { csr_op(h, in, RS1, 0, true); }
-HANDLER(CSRRS) { csr_op(h, in, RS1, 1, in->rs1 != 0); }
-HANDLER(CSRRC) { csr_op(h, in, RS1, 2, in->rs1 != 0); }
-HANDLER(CSRRWI) { csr_op(h, in, in->rs1, 0, true); }
-HANDLER(CSRRSI) { csr_op(h, in, in->rs1, 1, in->rs1 != 0); }
-HANDLER(CSRRCI) { csr_op(h, in, in->rs1, 2, in->rs1 != 0); }
+HANDLER(CSRRW)
+{
+	csr_op(h, in, RS1, 0, true);
+}
+HANDLER(CSRRS)
+{
+	csr_op(h, in, RS1, 1, in->rs1 != 0);
+}
+HANDLER(CSRRC)
+{
+	csr_op(h, in, RS1, 2, in->rs1 != 0);
+}
+HANDLER(CSRRWI)
+{
+	csr_op(h, in, in->rs1, 0, true);
+}
+HANDLER(CSRRSI)
+{
+	csr_op(h, in, in->rs1, 1, in->rs1 != 0);
+}
+HANDLER(CSRRCI)
+{
+	csr_op(h, in, in->rs1, 2, in->rs1 != 0);
+}
 
 /* ---- privileged (priv spec 3.3) ---- */
 HANDLER(MRET)
@@ -372,24 +498,24 @@ static inline void dispatch_next(struct hart *h, const struct insn *in)
 	n->fn(h, n);
 }
 
-#define THREADED(name)                                                                         \
-	static void thr_##name(struct hart *h, const struct insn *in)                          \
-	{                                                                                      \
-		exec_##name(h, in);                                                            \
-		dispatch_next(h, in);                                                          \
+#define THREADED(name)                                                \
+	static void thr_##name(struct hart *h, const struct insn *in) \
+	{                                                             \
+		exec_##name(h, in);                                   \
+		dispatch_next(h, in);                                 \
 	}
 INSN_OPS(THREADED)
 #undef THREADED
 
 static const insn_fn handlers[OP_COUNT] = {
 #define HANDLER_ENTRY(name) [OP_##name] = thr_##name,
-	INSN_OPS(HANDLER_ENTRY)
+    INSN_OPS(HANDLER_ENTRY)
 #undef HANDLER_ENTRY
 };
 
 static const insn_fn single_handlers[OP_COUNT] = {
 #define HANDLER_ENTRY(name) [OP_##name] = exec_##name,
-	INSN_OPS(HANDLER_ENTRY)
+    INSN_OPS(HANDLER_ENTRY)
 #undef HANDLER_ENTRY
 };
 
@@ -404,18 +530,49 @@ void exec_single(struct hart *h, const struct insn *in, unsigned op)
 static bool rd_is_fp(unsigned op)
 {
 	switch (op) {
-	case OP_FLW: case OP_FLD: case OP_FMADD_S: case OP_FMSUB_S: case OP_FNMSUB_S:
-	case OP_FNMADD_S: case OP_FADD_S: case OP_FSUB_S: case OP_FMUL_S: case OP_FDIV_S:
-	case OP_FSQRT_S: case OP_FSGNJ_S: case OP_FSGNJN_S: case OP_FSGNJX_S: case OP_FMIN_S:
-	case OP_FMAX_S: case OP_FCVT_S_W: case OP_FCVT_S_WU: case OP_FCVT_S_L:
-	case OP_FCVT_S_LU: case OP_FMV_W_X: case OP_FMADD_D: case OP_FMSUB_D: case OP_FNMSUB_D:
-	case OP_FNMADD_D: case OP_FADD_D: case OP_FSUB_D: case OP_FMUL_D: case OP_FDIV_D:
-	case OP_FSQRT_D: case OP_FSGNJ_D: case OP_FSGNJN_D: case OP_FSGNJX_D: case OP_FMIN_D:
-	case OP_FMAX_D: case OP_FCVT_D_W: case OP_FCVT_D_WU: case OP_FCVT_D_L:
-	case OP_FCVT_D_LU: case OP_FCVT_S_D: case OP_FCVT_D_S: case OP_FMV_D_X:
-		return true;
-	default:
-		return false;
+	case OP_FLW:
+	case OP_FLD:
+	case OP_FMADD_S:
+	case OP_FMSUB_S:
+	case OP_FNMSUB_S:
+	case OP_FNMADD_S:
+	case OP_FADD_S:
+	case OP_FSUB_S:
+	case OP_FMUL_S:
+	case OP_FDIV_S:
+	case OP_FSQRT_S:
+	case OP_FSGNJ_S:
+	case OP_FSGNJN_S:
+	case OP_FSGNJX_S:
+	case OP_FMIN_S:
+	case OP_FMAX_S:
+	case OP_FCVT_S_W:
+	case OP_FCVT_S_WU:
+	case OP_FCVT_S_L:
+	case OP_FCVT_S_LU:
+	case OP_FMV_W_X:
+	case OP_FMADD_D:
+	case OP_FMSUB_D:
+	case OP_FNMSUB_D:
+	case OP_FNMADD_D:
+	case OP_FADD_D:
+	case OP_FSUB_D:
+	case OP_FMUL_D:
+	case OP_FDIV_D:
+	case OP_FSQRT_D:
+	case OP_FSGNJ_D:
+	case OP_FSGNJN_D:
+	case OP_FSGNJX_D:
+	case OP_FMIN_D:
+	case OP_FMAX_D:
+	case OP_FCVT_D_W:
+	case OP_FCVT_D_WU:
+	case OP_FCVT_D_L:
+	case OP_FCVT_D_LU:
+	case OP_FCVT_S_D:
+	case OP_FCVT_D_S:
+	case OP_FMV_D_X: return true;
+	default: return false;
 	}
 }
 

@@ -139,8 +139,9 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval)
 			h->pc_next += 4 * code;
 	} else {
 		if (h->env.fatal &&
-		    (h->m_trap_fatal || ((code == CAUSE_FETCH_ACCESS || code == CAUSE_FETCH_PAGE_FAULT) &&
-					 !irq && h->priv == PRV_M && tval == (h->mtvec & ~3ull))))
+		    (h->m_trap_fatal ||
+		     ((code == CAUSE_FETCH_ACCESS || code == CAUSE_FETCH_PAGE_FAULT) && !irq &&
+		      h->priv == PRV_M && tval == (h->mtvec & ~3ull))))
 			h->env.fatal(h->env.opaque, h, cause, tval);
 		h->mcause = cause;
 		h->mepc = h->pc;
@@ -159,7 +160,7 @@ void hart_trap(struct hart *h, uint64_t cause, uint64_t tval)
 }
 
 /* Interrupt priority order of priv spec 3.1.9: MEI, MSI, MTI, SEI, SSI, STI. */
-static const uint8_t irq_order[] = {IRQ_M_EXT, IRQ_M_SOFT,  IRQ_M_TIMER,
+static const uint8_t irq_order[] = {IRQ_M_EXT, IRQ_M_SOFT, IRQ_M_TIMER,
 				    IRQ_S_EXT, IRQ_S_SOFT, IRQ_S_TIMER};
 
 static uint64_t enabled_interrupts(const struct hart *h)

@@ -15,7 +15,7 @@
 struct bus;
 struct guest_mem;
 
-#define TLB_ENTRIES 256 /* per kind (read, write, fetch), direct-mapped, power of two */
+#define TLB_ENTRIES  256 /* per kind (read, write, fetch), direct-mapped, power of two */
 #define DCACHE_PAGES 256 /* decoded pages cached per hart (32 KiB each) */
 
 /* One TLB entry: a guest-virtual page mapped to host memory. A hit is one compare and an add:
@@ -64,7 +64,7 @@ struct hart_env {
 };
 
 /* Fences another hart can ask for (SBI RFENCE); done at the next batch boundary. */
-#define HART_FENCE_TLB 1u
+#define HART_FENCE_TLB    1u
 #define HART_FENCE_ICACHE 2u
 
 /* Why a hart's run loop returned. */
@@ -76,15 +76,15 @@ enum hart_exit {
 
 struct hart {
 	/* ---- hot: touched by every instruction ---- */
-	uint64_t x[33]; /* x[32] is the sink for writes to x0 */
-	uint64_t pc;      /* address of the instruction being executed */
-	uint64_t pc_next; /* address of the next one; branches and traps set it */
-	struct tlb_set *dtlb; /* data TLB for the current effective data privilege */
+	uint64_t x[33];          /* x[32] is the sink for writes to x0 */
+	uint64_t pc;             /* address of the instruction being executed */
+	uint64_t pc_next;        /* address of the next one; branches and traps set it */
+	struct tlb_set *dtlb;    /* data TLB for the current effective data privilege */
 	struct itlb_entry *itlb; /* fetch TLB for the current privilege */
 	int32_t budget;    /* instructions left in this batch; set to 0 to end the batch early */
 	int32_t batch_len; /* instructions the current batch started with */
-	uint8_t priv;   /* PRV_U, PRV_S or PRV_M */
-	uint8_t fs_off; /* 1 when mstatus.FS == Off: FP instructions are illegal */
+	uint8_t priv;      /* PRV_U, PRV_S or PRV_M */
+	uint8_t fs_off;    /* 1 when mstatus.FS == Off: FP instructions are illegal */
 	uint64_t f[32];
 	uint32_t fflags, frm;
 
@@ -95,8 +95,8 @@ struct hart {
 	uint64_t mtvec, mscratch, mepc, mcause, mtval;
 	uint64_t stvec, sscratch, sepc, scause, stval, satp;
 	uint64_t mcounteren, scounteren, mcountinhibit, menvcfg, senvcfg;
-	uint64_t stimecmp;             /* Sstc, in timebase ticks */
-	_Atomic uint64_t mtimecmp;     /* mirrors the ACLINT MTIMER comparator for this hart */
+	uint64_t stimecmp;         /* Sstc, in timebase ticks */
+	_Atomic uint64_t mtimecmp; /* mirrors the ACLINT MTIMER comparator for this hart */
 	uint64_t instret;
 	uint64_t reservation;     /* LR/SC reserved gpa, or ~0 */
 	uint64_t reservation_val; /* value LR read: SC succeeds only if memory still holds it */
@@ -107,7 +107,7 @@ struct hart {
 	uint64_t pmpcfg[16];
 	uint64_t pmpaddr[64];
 	uint64_t mtval2, mtinst, tselect;
-	uint64_t code_gen; /* bumped by fence.i: decoded pages of older generations are stale */
+	uint64_t code_gen;     /* bumped by fence.i: decoded pages of older generations are stale */
 	struct tlb_set tlb[4]; /* indexed by privilege view: 0 U, 1 S, 3 M (bare, no paging) */
 	struct itlb_entry itlb_set[4][TLB_ENTRIES];
 	struct dpage *dcache; /* DCACHE_PAGES entries */
@@ -120,10 +120,10 @@ struct hart {
 	bool m_trap_fatal;   /* no M-mode software: any trap to M-mode is fatal */
 
 	/* Run control, shared with other threads. */
-	_Atomic int exit_req; /* non-zero: leave the run loop (enum hart_exit) */
-	_Atomic int stopped;  /* HSM: hart is stopped (not started or hart_stop) */
+	_Atomic int exit_req;       /* non-zero: leave the run loop (enum hart_exit) */
+	_Atomic int stopped;        /* HSM: hart is stopped (not started or hart_stop) */
 	_Atomic unsigned fence_req; /* HART_FENCE_* bits asked by other harts (SBI RFENCE) */
-	bool wfi;             /* sleeping in WFI until an interrupt is pending */
+	bool wfi;                   /* sleeping in WFI until an interrupt is pending */
 	pthread_mutex_t wait_lock;
 	pthread_cond_t wait_cond;
 	bool kicked;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 /* X(name): every operation the vCPU implements, named after its mnemonic ('.' becomes '_'). */
+// clang-format off
 #define INSN_OPS(X)                                                                            \
 	X(ILLEGAL)                                                                             \
 	X(LUI) X(AUIPC) X(JAL) X(JALR)                                                        \
@@ -39,13 +40,14 @@
 	X(FCVT_D_W) X(FCVT_D_WU) X(FCVT_D_L) X(FCVT_D_LU)                                     \
 	X(FCVT_S_D) X(FCVT_D_S)                                                               \
 	X(FMV_X_D) X(FMV_D_X) X(FEQ_D) X(FLT_D) X(FLE_D) X(FCLASS_D)
+// clang-format on
 
 /* enum insn_op: OP_<name> for each entry of INSN_OPS, then OP_COUNT. */
 enum insn_op {
 #define INSN_ENUM(name) OP_##name,
 	INSN_OPS(INSN_ENUM)
 #undef INSN_ENUM
-		OP_COUNT
+	    OP_COUNT
 };
 
 /* One decoded instruction, the output of the pure decoder (decode.c).
@@ -88,7 +90,7 @@ struct insn {
 	uint8_t rd, rs1, rs2, len;
 };
 
-#define INSN_RM(in) ((unsigned)(in)->imm & 7)
+#define INSN_RM(in)  ((unsigned)(in)->imm & 7)
 #define INSN_RS3(in) (((unsigned)(in)->imm >> 3) & 31)
 
 #endif

@@ -8,16 +8,16 @@
 #include "mem/bus.h"
 #include "mem/guest_mem.h"
 
-#define PTE_V (1ull << 0)
-#define PTE_R (1ull << 1)
-#define PTE_W (1ull << 2)
-#define PTE_X (1ull << 3)
-#define PTE_U (1ull << 4)
-#define PTE_A (1ull << 6)
-#define PTE_D (1ull << 7)
+#define PTE_V         (1ull << 0)
+#define PTE_R         (1ull << 1)
+#define PTE_W         (1ull << 2)
+#define PTE_X         (1ull << 3)
+#define PTE_U         (1ull << 4)
+#define PTE_A         (1ull << 6)
+#define PTE_D         (1ull << 7)
 #define PTE_PPN_SHIFT 10
-#define PTE_PPN_MASK ((1ull << 44) - 1)
-#define PTE_RESERVED (~0ull << 54) /* N, PBMT and reserved: Svnapot/Svpbmt not implemented */
+#define PTE_PPN_MASK  ((1ull << 44) - 1)
+#define PTE_RESERVED  (~0ull << 54) /* N, PBMT and reserved: Svnapot/Svpbmt not implemented */
 
 static int fault_cause(enum mmu_access acc, bool page_fault)
 {
@@ -197,7 +197,8 @@ bool mmu_store_slow(struct hart *h, uint64_t gva, unsigned size, uint64_t val)
 		return false;
 	for (unsigned i = 0; i < size; i++) {
 		uint64_t a = gva + i;
-		if (!store_translate(h, a, &gpa) || !store_phys(h, a, gpa, 1, (val >> (8 * i)) & 0xff))
+		if (!store_translate(h, a, &gpa) ||
+		    !store_phys(h, a, gpa, 1, (val >> (8 * i)) & 0xff))
 			return false;
 	}
 	return true;

@@ -34,8 +34,18 @@ static inline bool mmu_load(struct hart *h, uint64_t gva, unsigned size, uint64_
 		const void *p = (const void *)(e->addend + gva);
 		switch (size) {
 		case 1: *val = *(const uint8_t *)p; return true;
-		case 2: { uint16_t v; memcpy(&v, p, 2); *val = v; return true; }
-		case 4: { uint32_t v; memcpy(&v, p, 4); *val = v; return true; }
+		case 2: {
+			uint16_t v;
+			memcpy(&v, p, 2);
+			*val = v;
+			return true;
+		}
+		case 4: {
+			uint32_t v;
+			memcpy(&v, p, 4);
+			*val = v;
+			return true;
+		}
 		default: memcpy(val, p, 8); return true;
 		}
 	}
@@ -50,8 +60,16 @@ static inline bool mmu_store(struct hart *h, uint64_t gva, unsigned size, uint64
 		void *p = (void *)(e->addend + gva);
 		switch (size) {
 		case 1: *(uint8_t *)p = (uint8_t)val; return true;
-		case 2: { uint16_t v = (uint16_t)val; memcpy(p, &v, 2); return true; }
-		case 4: { uint32_t v = (uint32_t)val; memcpy(p, &v, 4); return true; }
+		case 2: {
+			uint16_t v = (uint16_t)val;
+			memcpy(p, &v, 2);
+			return true;
+		}
+		case 4: {
+			uint32_t v = (uint32_t)val;
+			memcpy(p, &v, 4);
+			return true;
+		}
 		default: memcpy(p, &val, 8); return true;
 		}
 	}

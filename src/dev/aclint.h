@@ -10,7 +10,7 @@
 
 #include "mem/bus.h"
 
-#define ACLINT_SIZE 0x10000 /* bytes of MMIO window */
+#define ACLINT_SIZE      0x10000 /* bytes of MMIO window */
 #define ACLINT_MAX_HARTS 64
 
 struct aclint_cb {

@@ -12,8 +12,8 @@
 #include "dev/irq.h"
 #include "mem/bus.h"
 
-#define PLIC_SIZE 0x4000000 /* bytes of MMIO window */
-#define PLIC_MAX_SOURCES 128 /* source ids 1..127; 0 means "none" */
+#define PLIC_SIZE         0x4000000 /* bytes of MMIO window */
+#define PLIC_MAX_SOURCES  128       /* source ids 1..127; 0 means "none" */
 #define PLIC_MAX_CONTEXTS 128
 
 /* Guest-visible register state. */
@@ -28,7 +28,7 @@ struct plic_regs {
 
 struct plic {
 	pthread_mutex_t lock;
-	unsigned nsources;  /* ids 1..nsources-1 are valid */
+	unsigned nsources; /* ids 1..nsources-1 are valid */
 	unsigned ncontexts;
 	struct plic_regs regs;
 	struct irq_line out[PLIC_MAX_CONTEXTS];

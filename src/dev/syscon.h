@@ -8,10 +8,10 @@
 
 #include "mem/bus.h"
 
-#define SYSCON_SIZE 0x1000 /* bytes of MMIO window */
+#define SYSCON_SIZE     0x1000 /* bytes of MMIO window */
 #define SYSCON_POWEROFF 0x5555
-#define SYSCON_FAIL 0x3333
-#define SYSCON_REBOOT 0x7777
+#define SYSCON_FAIL     0x3333
+#define SYSCON_REBOOT   0x7777
 
 enum syscon_event { SYSCON_EV_POWEROFF, SYSCON_EV_FAIL, SYSCON_EV_REBOOT };
 

@@ -35,8 +35,8 @@ struct bus {
 
 /* Add a window of size bytes at gpa. Returns 0, -EEXIST if it overlaps another window, or
  * -ENOSPC if the table is full. */
-int bus_add(struct bus *b, uint64_t gpa, uint64_t size, const struct mmio_ops *ops,
-	    void *opaque, const char *name);
+int bus_add(struct bus *b, uint64_t gpa, uint64_t size, const struct mmio_ops *ops, void *opaque,
+	    const char *name);
 
 /* The window holding gpa, or NULL. */
 const struct bus_region *bus_find(const struct bus *b, uint64_t gpa);

@@ -36,7 +36,7 @@ enum {
 enum { HSM_STARTED = 0, HSM_STOPPED = 1 };
 
 #define SBI_SPEC_VERSION ((2u << 24) | 0u)
-#define SBI_IMPL_ID 0x7276 /* "rv": not in the SBI registry; an implementation of our own */
+#define SBI_IMPL_ID      0x7276 /* "rv": not in the SBI registry; an implementation of our own */
 
 struct sbiret {
 	long error;
@@ -90,7 +90,8 @@ static long harts_apply(struct vm *vm, unsigned long mask, unsigned long base,
 			fn(vm, self, &vm->harts[i]);
 		return SBI_SUCCESS;
 	}
-	if (mask && (base >= vm->nharts || (unsigned long)(64 - __builtin_clzl(mask)) > vm->nharts - base))
+	if (mask &&
+	    (base >= vm->nharts || (unsigned long)(64 - __builtin_clzl(mask)) > vm->nharts - base))
 		return SBI_ERR_INVALID_PARAM;
 	for (unsigned bit = 0; bit < 64; bit++)
 		if ((mask >> bit) & 1)
@@ -178,9 +179,7 @@ static struct sbiret dispatch(struct vm *vm, struct hart *h)
 	unsigned long eid = h->x[17], fid = h->x[16];
 	unsigned long a0 = h->x[10], a1 = h->x[11], a2 = h->x[12];
 	switch (eid) {
-	case SBI_EXT_LEGACY_SET_TIMER:
-		set_timer(h, a0);
-		return ok(0);
+	case SBI_EXT_LEGACY_SET_TIMER: set_timer(h, a0); return ok(0);
 	case SBI_EXT_LEGACY_PUTCHAR: {
 		uint8_t c = (uint8_t)a0;
 		if (vm->console)
@@ -194,16 +193,16 @@ static struct sbiret dispatch(struct vm *vm, struct hart *h)
 			return err(c);
 		return err(-1);
 	}
-	case SBI_EXT_LEGACY_SHUTDOWN:
-		vm_request_exit(vm, VM_STATUS_POWEROFF);
-		return ok(0);
+	case SBI_EXT_LEGACY_SHUTDOWN: vm_request_exit(vm, VM_STATUS_POWEROFF); return ok(0);
 	case SBI_EXT_BASE:
 		switch (fid) {
 		case 0: return ok(SBI_SPEC_VERSION);
 		case 1: return ok(SBI_IMPL_ID);
 		case 2: return ok(1);
 		case 3: return ok(ext_supported(a0));
-		case 4: case 5: case 6: return ok(0); /* mvendorid, marchid, mimpid */
+		case 4:
+		case 5:
+		case 6: return ok(0); /* mvendorid, marchid, mimpid */
 		default: return err(SBI_ERR_NOT_SUPPORTED);
 		}
 	case SBI_EXT_TIME:
@@ -218,7 +217,8 @@ static struct sbiret dispatch(struct vm *vm, struct hart *h)
 	case SBI_EXT_RFENCE:
 		switch (fid) {
 		case 0: return err(harts_apply(vm, a0, a1, fence_i, h));
-		case 1: case 2: return err(harts_apply(vm, a0, a1, fence_vma, h));
+		case 1:
+		case 2: return err(harts_apply(vm, a0, a1, fence_vma, h));
 		default: return err(SBI_ERR_NOT_SUPPORTED);
 		}
 	case SBI_EXT_HSM:
@@ -258,8 +258,7 @@ static struct sbiret dispatch(struct vm *vm, struct hart *h)
 		}
 		default: return err(SBI_ERR_NOT_SUPPORTED);
 		}
-	default:
-		return err(SBI_ERR_NOT_SUPPORTED);
+	default: return err(SBI_ERR_NOT_SUPPORTED);
 	}
 }
 

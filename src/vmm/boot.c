@@ -725,9 +725,8 @@ static int load_raw(struct guest_mem *m, const struct boot_file *f, uint64_t gpa
 }
 
 /* Load a kernel or firmware; what and option name it in errors. */
-static int load_program(struct guest_mem *m, const char *what, const char *option,
-			const char *path, uint64_t raw_gpa, struct boot_image *out, char *err,
-			size_t errlen)
+static int load_program(struct guest_mem *m, const char *what, const char *option, const char *path,
+			uint64_t raw_gpa, struct boot_image *out, char *err, size_t errlen)
 {
 	struct boot_file f = {what, option, path, -1, 0, err, errlen};
 	uint8_t win[PE_HDR_WINDOW];

@@ -13,14 +13,14 @@
 struct fdt_board {
 	unsigned nharts;
 	uint64_t ram_base, ram_size;
-	const char *isa;                 /* riscv,isa string, e.g. "rv64imafdc_zicsr_..." */
+	const char *isa;                   /* riscv,isa string, e.g. "rv64imafdc_zicsr_..." */
 	const char *const *isa_extensions; /* riscv,isa-extensions list (lower case) */
 	unsigned n_isa_extensions;
-	const char *mmu_type;            /* "riscv,sv57" */
+	const char *mmu_type; /* "riscv,sv57" */
 	uint32_t timebase_hz;
 	uint64_t clint_base, clint_size;
 	uint64_t plic_base, plic_size;
-	unsigned plic_ndev;              /* riscv,ndev: highest source id */
+	unsigned plic_ndev; /* riscv,ndev: highest source id */
 	uint64_t uart_base, uart_size;
 	unsigned uart_irq;
 	uint32_t uart_clock_hz;
@@ -30,9 +30,9 @@ struct fdt_board {
 		unsigned irq;
 	} virtio[FDT_MAX_VIRTIO];
 	unsigned nvirtio;
-	const char *bootargs;            /* kernel command line, or NULL */
+	const char *bootargs;              /* kernel command line, or NULL */
 	uint64_t initrd_start, initrd_end; /* 0, 0 when there is no initrd */
-	const void *rng_seed;            /* bytes for /chosen/rng-seed, or NULL */
+	const void *rng_seed;              /* bytes for /chosen/rng-seed, or NULL */
 	size_t rng_seed_len;
 };
 

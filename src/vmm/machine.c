@@ -19,21 +19,21 @@
 /* ---- memory map (DESIGN.md) ---- */
 #define SYSCON_BASE 0x00100000ull
 #define ACLINT_BASE 0x02000000ull
-#define PLIC_BASE 0x0c000000ull
-#define UART_BASE 0x10000000ull
-#define RAM_BASE 0x80000000ull
+#define PLIC_BASE   0x0c000000ull
+#define UART_BASE   0x10000000ull
+#define RAM_BASE    0x80000000ull
 
 /* ---- PLIC sources ---- */
-#define UART_IRQ 10
+#define UART_IRQ  10
 #define PLIC_NDEV 95 /* highest source id advertised */
 
-#define TIMEBASE_HZ 10000000u
-#define KERNEL_OFFSET 0x200000ull /* where a kernel goes above firmware: 2 MiB */
-#define FDT_MAX 0x10000ull
+#define TIMEBASE_HZ      10000000u
+#define KERNEL_OFFSET    0x200000ull /* where a kernel goes above firmware: 2 MiB */
+#define FDT_MAX          0x10000ull
 #define FW_DYNAMIC_MAGIC 0x4942534full /* OpenSBI fw_dynamic_info, version 2 */
 
-static const char *const isa_extensions[] = {"i",     "m",	"a",	    "f",   "d",
-					      "c",     "zicntr", "zicsr", "zifencei", "sstc"};
+static const char *const isa_extensions[] = {"i", "m",      "a",     "f",        "d",
+					     "c", "zicntr", "zicsr", "zifencei", "sstc"};
 #define ISA_STRING "rv64imafdc_zicntr_zicsr_zifencei_sstc"
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -116,8 +116,8 @@ static void hart_fatal(void *opaque, struct hart *h, uint64_t cause, uint64_t tv
 	fprintf(stderr,
 		"\r\nrvisor: hart %llu cannot continue: trap to M-mode with no handler "
 		"(mcause 0x%llx, mtval 0x%llx, pc 0x%llx)\r\n",
-		(unsigned long long)h->mhartid, (unsigned long long)cause,
-		(unsigned long long)tval, (unsigned long long)h->pc);
+		(unsigned long long)h->mhartid, (unsigned long long)cause, (unsigned long long)tval,
+		(unsigned long long)h->pc);
 	vm_request_exit(vm, VM_STATUS_CRASH);
 }
 
@@ -141,25 +141,24 @@ static int add_devices(struct vm *vm, char *err, size_t errlen)
 			    (struct irq_line){plic_set_irq, &vm->plic, UART_IRQ});
 	if (rc)
 		return fail(err, errlen, rc, "cannot create the UART (%s)", strerror(-rc));
-	if ((rc = bus_add(&vm->bus, SYSCON_BASE, SYSCON_SIZE, &syscon_ops, &vm->syscon,
-			  "syscon")) ||
-	    (rc = bus_add(&vm->bus, ACLINT_BASE, ACLINT_SIZE, &aclint_ops, &vm->aclint,
-			  "aclint")) ||
+	if ((rc =
+		 bus_add(&vm->bus, SYSCON_BASE, SYSCON_SIZE, &syscon_ops, &vm->syscon, "syscon")) ||
+	    (rc =
+		 bus_add(&vm->bus, ACLINT_BASE, ACLINT_SIZE, &aclint_ops, &vm->aclint, "aclint")) ||
 	    (rc = bus_add(&vm->bus, PLIC_BASE, PLIC_SIZE, &plic_ops, &vm->plic, "plic")) ||
-	    (rc = bus_add(&vm->bus, UART_BASE, UART16550_SIZE, &uart16550_ops, &vm->uart,
-			  "uart")))
+	    (rc = bus_add(&vm->bus, UART_BASE, UART16550_SIZE, &uart16550_ops, &vm->uart, "uart")))
 		return fail(err, errlen, rc, "cannot map devices (%s)", strerror(-rc));
 	return 0;
 }
 
 /* ---- images ---- */
 struct layout {
-	uint64_t entry;          /* where hart 0 starts */
-	bool entry_m;            /* in M-mode (firmware) or S-mode (kernel) */
-	uint64_t kernel_entry;   /* for fw_dynamic_info */
+	uint64_t entry;        /* where hart 0 starts */
+	bool entry_m;          /* in M-mode (firmware) or S-mode (kernel) */
+	uint64_t kernel_entry; /* for fw_dynamic_info */
 	uint64_t initrd_start, initrd_end;
 	uint64_t tohost;
-	uint64_t low_free;       /* first byte above the loaded images */
+	uint64_t low_free; /* first byte above the loaded images */
 };
 
 static int load_images(struct vm *vm, struct layout *l, char *err, size_t errlen)
@@ -225,28 +224,28 @@ static int build_fdt(struct vm *vm, const struct layout *l, char *err, size_t er
 {
 	uint8_t seed[32];
 	struct fdt_board b = {
-		.nharts = vm->nharts,
-		.ram_base = RAM_BASE,
-		.ram_size = vm->cfg.mem_size,
-		.isa = ISA_STRING,
-		.isa_extensions = isa_extensions,
-		.n_isa_extensions = sizeof(isa_extensions) / sizeof(isa_extensions[0]),
-		.mmu_type = "riscv,sv57",
-		.timebase_hz = TIMEBASE_HZ,
-		.clint_base = ACLINT_BASE,
-		.clint_size = ACLINT_SIZE,
-		.plic_base = PLIC_BASE,
-		.plic_size = PLIC_SIZE,
-		.plic_ndev = PLIC_NDEV,
-		.uart_base = UART_BASE,
-		.uart_size = UART16550_SIZE,
-		.uart_irq = UART_IRQ,
-		.uart_clock_hz = 3686400,
-		.syscon_base = SYSCON_BASE,
-		.syscon_size = SYSCON_SIZE,
-		.bootargs = vm->cfg.cmdline,
-		.initrd_start = l->initrd_start,
-		.initrd_end = l->initrd_end,
+	    .nharts = vm->nharts,
+	    .ram_base = RAM_BASE,
+	    .ram_size = vm->cfg.mem_size,
+	    .isa = ISA_STRING,
+	    .isa_extensions = isa_extensions,
+	    .n_isa_extensions = sizeof(isa_extensions) / sizeof(isa_extensions[0]),
+	    .mmu_type = "riscv,sv57",
+	    .timebase_hz = TIMEBASE_HZ,
+	    .clint_base = ACLINT_BASE,
+	    .clint_size = ACLINT_SIZE,
+	    .plic_base = PLIC_BASE,
+	    .plic_size = PLIC_SIZE,
+	    .plic_ndev = PLIC_NDEV,
+	    .uart_base = UART_BASE,
+	    .uart_size = UART16550_SIZE,
+	    .uart_irq = UART_IRQ,
+	    .uart_clock_hz = 3686400,
+	    .syscon_base = SYSCON_BASE,
+	    .syscon_size = SYSCON_SIZE,
+	    .bootargs = vm->cfg.cmdline,
+	    .initrd_start = l->initrd_start,
+	    .initrd_end = l->initrd_end,
 	};
 	if (getrandom(seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed)) {
 		b.rng_seed = seed;
@@ -336,11 +335,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 	if (!vm->harts)
 		return fail(err, errlen, -ENOMEM, "out of memory creating %u harts", vm->nharts);
 	struct hart_env env = {
-		.opaque = vm,
-		.sbi_call = vm->builtin_sbi ? sbi_call : NULL,
-		.time_now = vm_time_now,
-		.htif_tohost = htif_tohost,
-		.fatal = hart_fatal,
+	    .opaque = vm,
+	    .sbi_call = vm->builtin_sbi ? sbi_call : NULL,
+	    .time_now = vm_time_now,
+	    .htif_tohost = htif_tohost,
+	    .fatal = hart_fatal,
 	};
 	for (unsigned i = 0; i < vm->nharts; i++) {
 		rc = hart_init(&vm->harts[i], i, &vm->mem, &vm->bus, &env);

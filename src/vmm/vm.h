@@ -20,7 +20,7 @@
 
 /* What the user asked for. Paths may be NULL when not given. */
 struct vm_config {
-	const char *kernel;   /* Image, ELF or raw; loaded for S-mode */
+	const char *kernel; /* Image, ELF or raw; loaded for S-mode */
 	const char *initrd;
 	const char *cmdline;
 	const char *firmware; /* M-mode firmware (OpenSBI fw_dynamic) or bare-metal program */
@@ -53,12 +53,12 @@ struct vm {
 	struct chr *console;
 	uint64_t time_base_ns; /* CLOCK_MONOTONIC at creation: mtime 0 */
 	uint64_t fdt_gpa;
-	bool builtin_sbi;      /* rvisor serves the SBI (no firmware) */
-	bool devices_up;       /* the UART, PLIC and ACLINT were initialised */
+	bool builtin_sbi; /* rvisor serves the SBI (no firmware) */
+	bool devices_up;  /* the UART, PLIC and ACLINT were initialised */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int status;            /* enum vm_status; first request wins */
+	int status; /* enum vm_status; first request wins */
 	uint32_t fail_code;
 };
 

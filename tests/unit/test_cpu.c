@@ -16,7 +16,7 @@
 #include "mem/bus.h"
 #include "mem/guest_mem.h"
 
-#define RAM 0x80000000ull
+#define RAM      0x80000000ull
 #define RAM_SIZE (4ull << 20)
 
 struct fixture {
@@ -369,8 +369,7 @@ static void test_sv48_and_bad_tables(void **state)
 	assert_int_equal(mmu_translate(h, 0x8000000123ull, MMU_READ, &gpa), 0);
 	assert_int_equal(gpa, RAM + 0x123);
 	assert_int_equal(mmu_translate(h, 0x10000000000ull, MMU_READ, &gpa), CAUSE_LOAD_ACCESS);
-	assert_int_equal(mmu_translate(h, 0x18000000000ull, MMU_READ, &gpa),
-			 CAUSE_LOAD_PAGE_FAULT);
+	assert_int_equal(mmu_translate(h, 0x18000000000ull, MMU_READ, &gpa), CAUSE_LOAD_PAGE_FAULT);
 }
 
 static void test_load_store_through_tlb(void **state)
@@ -403,19 +402,19 @@ static void test_load_store_through_tlb(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_csr_privilege, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_csr_sstatus_is_a_view, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_csr_warl_fields, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_csr_counters_and_sstc, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_csr_fs_off, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_trap_delegated_to_s, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_trap_not_delegated, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_interrupt_selection, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sv39_walk_and_ad_bits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sv39_user_pages, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mxr_and_mprv, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sv48_and_bad_tables, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_load_store_through_tlb, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_csr_privilege, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_csr_sstatus_is_a_view, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_csr_warl_fields, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_csr_counters_and_sstc, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_csr_fs_off, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_trap_delegated_to_s, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_trap_not_delegated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_interrupt_selection, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sv39_walk_and_ad_bits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sv39_user_pages, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mxr_and_mprv, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sv48_and_bad_tables, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_store_through_tlb, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("cpu", tests, NULL, NULL);
 }
