@@ -209,14 +209,18 @@ static uint64_t round_pack(bool d, bool neg, int exp, uint64_t sig, unsigned rm,
 	return sbit | ((uint64_t)(exp - emin + 1) << (p - 1)) | (kept & ((1ull << (p - 1)) - 1));
 }
 
-/* ---- host arithmetic ---- */
+/* ---- host arithmetic ----
+ * The host's MXCSR (Intel SDM vol. 1, 10.2.3) holds round-to-nearest, all exceptions masked,
+ * FTZ and DAZ clear whenever no FP handler runs; nothing else in rvisor changes it. Reading it
+ * (stmxcsr) is slow on some hosts, so the fast path does not: when the guest has already
+ * accrued NX, the only flags an operation could add are OF, UF, NV and DZ, and a result that
+ * is finite, below the largest finite value and above the smallest normal one (or any finite
+ * sum, as sums that are tiny are exact) rules them all out. Anything else is recomputed on the
+ * slow path, which collects the host's flags. */
 
 enum fop { FOP_ADD, FOP_SUB, FOP_MUL, FOP_DIV, FOP_SQRT, FOP_FMA };
 
-/* MXCSR (Intel SDM vol. 1, 10.2.3): flags IE DE ZE OE UE PE in bits 0-5, all exceptions masked
- * (bits 7-12), rounding control in bits 13-14, FTZ and DAZ clear. Outside the handlers the
- * host runs with round-to-nearest; leftover flags are cleared only when they would add a flag
- * the guest does not already have. */
+/* MXCSR: flags IE DE ZE OE UE PE in bits 0-5, masks in bits 7-12, rounding in bits 13-14. */
 #define MXCSR_FLAGS   0x3fu
 #define MXCSR_DEFAULT 0x1f80u
 static const uint16_t mxcsr_rc[4] = {
@@ -232,6 +236,7 @@ static ALWAYS_INLINE void mxcsr_write(uint32_t c)
 {
 	__asm__ volatile("ldmxcsr %0" : : "m"(c));
 }
+
 /* Flag translation: MXCSR bits IE, ZE, OE, UE, PE are NV, DZ, OF, UF, NX; DE has no RISC-V
  * counterpart and is never reported. */
 #define M2F(c)                                                                         \
@@ -248,38 +253,13 @@ static const uint8_t mxcsr_fflags[64] = {M2F16(0), M2F16(16), M2F16(32), M2F16(4
 #define F2M16(f) F2M4(f), F2M4((f) + 4), F2M4((f) + 8), F2M4((f) + 12)
 static const uint8_t fflags_mxcsr[32] = {F2M16(0), F2M16(16)};
 
-/* Set the host rounding mode to rm (not RMM) with no flags the guest has not seen. */
-static ALWAYS_INLINE void host_begin(const struct hart *h, unsigned rm)
-{
-	uint32_t want = MXCSR_DEFAULT | mxcsr_rc[rm];
-	if ((mxcsr_read() & ~(uint32_t)fflags_mxcsr[h->fflags & 31]) != want)
-		mxcsr_write(want);
-}
-/* The flags raised since host_begin (plus some the guest already has); back to nearest. */
-static ALWAYS_INLINE uint32_t host_end(unsigned rm)
-{
-	uint32_t c = mxcsr_read();
-	if (rm != RM_RNE)
-		mxcsr_write(MXCSR_DEFAULT | (c & MXCSR_FLAGS));
-	return mxcsr_fflags[c & MXCSR_FLAGS];
-}
-
 /* Keeps the compiler from moving FP operations across the MXCSR accesses (gcc does not honour
  * FENV_ACCESS): the value must be in an SSE register at this point, and may have changed. */
 #define FP_BARRIER(v) __asm__ volatile("" : "+x"(v))
 
-/* fma(0, inf, qNaN) is invalid in RISC-V (spec 11.6) although IEEE leaves it optional. */
-static inline uint32_t fma_inf_zero(bool d, uint64_t a, uint64_t b)
+static ALWAYS_INLINE float f32_compute(enum fop op, float x, float y, float z)
 {
-	return ((f_isinf(d, a) && f_iszero(d, b)) || (f_iszero(d, a) && f_isinf(d, b))) ? FFLAG_NV
-											: 0;
-}
-
-static ALWAYS_INLINE uint64_t f32_host(struct hart *h, unsigned rm, enum fop op, uint64_t a,
-				       uint64_t b, uint64_t c)
-{
-	float x = f32_val(a), y = f32_val(b), z = f32_val(c), r;
-	host_begin(h, rm);
+	float r;
 	FP_BARRIER(x);
 	FP_BARRIER(y);
 	FP_BARRIER(z);
@@ -292,22 +272,12 @@ static ALWAYS_INLINE uint64_t f32_host(struct hart *h, unsigned rm, enum fop op,
 	default: r = fmaf(x, y, z); break;
 	}
 	FP_BARRIER(r);
-	uint32_t fl = host_end(rm);
-	uint64_t v = f32_bits(r);
-	if (__builtin_expect(f_isnan(false, v), 0)) {
-		v = F32_CANON;
-		if (op == FOP_FMA)
-			fl |= fma_inf_zero(false, a, b);
-	}
-	h->fflags |= fl;
-	return v;
+	return r;
 }
 
-static ALWAYS_INLINE uint64_t f64_host(struct hart *h, unsigned rm, enum fop op, uint64_t a,
-				       uint64_t b, uint64_t c)
+static ALWAYS_INLINE double f64_compute(enum fop op, double x, double y, double z)
 {
-	double x = f64_val(a), y = f64_val(b), z = f64_val(c), r;
-	host_begin(h, rm);
+	double r;
 	FP_BARRIER(x);
 	FP_BARRIER(y);
 	FP_BARRIER(z);
@@ -324,15 +294,62 @@ static ALWAYS_INLINE uint64_t f64_host(struct hart *h, unsigned rm, enum fop op,
 	default: r = fma(x, y, z); break;
 	}
 	FP_BARRIER(r);
-	uint32_t fl = host_end(rm);
-	uint64_t v = f64_bits(r);
-	if (__builtin_expect(f_isnan(true, v), 0)) {
-		v = F64_CANON;
+	return r;
+}
+
+/* fma(0, inf, qNaN) is invalid in RISC-V (spec 11.6) although IEEE leaves it optional. */
+static inline uint32_t fma_inf_zero(bool d, uint64_t a, uint64_t b)
+{
+	return ((f_isinf(d, a) && f_iszero(d, b)) || (f_iszero(d, a) && f_isinf(d, b))) ? FFLAG_NV
+											: 0;
+}
+
+/* Slow path: set the host rounding mode with no flags the guest has not seen (leftover flags
+ * it already has may stay), compute, collect the flags, and return to round-to-nearest.
+ * Instantiated out of line for each op (SLOW_PATHS below): with d and op constant, no FP
+ * operation but the intended one can run and raise flags. */
+static ALWAYS_INLINE uint64_t host_flags_op(struct hart *h, bool d, unsigned rm, enum fop op,
+					    uint64_t a, uint64_t b, uint64_t c)
+{
+	uint32_t want = MXCSR_DEFAULT | mxcsr_rc[rm];
+	if ((mxcsr_read() & ~(uint32_t)fflags_mxcsr[h->fflags & 31]) != want)
+		mxcsr_write(want);
+	uint64_t v = d ? f64_bits(f64_compute(op, f64_val(a), f64_val(b), f64_val(c)))
+		       : f32_bits(f32_compute(op, f32_val(a), f32_val(b), f32_val(c)));
+	uint32_t csr = mxcsr_read();
+	if (rm != RM_RNE)
+		mxcsr_write(MXCSR_DEFAULT | (csr & MXCSR_FLAGS));
+	uint32_t fl = mxcsr_fflags[csr & MXCSR_FLAGS];
+	if (f_isnan(d, v)) {
+		v = CANON(d);
 		if (op == FOP_FMA)
-			fl |= fma_inf_zero(true, a, b);
+			fl |= fma_inf_zero(d, a, b);
 	}
 	h->fflags |= fl;
 	return v;
+}
+
+typedef uint64_t (*fp_slow_fn)(struct hart *h, unsigned rm, uint64_t a, uint64_t b, uint64_t c);
+
+/* Fast path (see above); rm is not RMM. slow is host_flags_op for this op. */
+static ALWAYS_INLINE uint64_t host_op(struct hart *h, bool d, unsigned rm, enum fop op, uint64_t a,
+				      uint64_t b, uint64_t c, fp_slow_fn slow)
+{
+	if (__builtin_expect(h->fflags & FFLAG_NX, 1)) {
+		if (rm != RM_RNE)
+			mxcsr_write(MXCSR_DEFAULT | mxcsr_rc[rm]);
+		uint64_t v = d ? f64_bits(f64_compute(op, f64_val(a), f64_val(b), f64_val(c)))
+			       : f32_bits(f32_compute(op, f32_val(a), f32_val(b), f32_val(c)));
+		if (rm != RM_RNE)
+			mxcsr_write(MXCSR_DEFAULT);
+		uint64_t m = v & MAG(d);
+		uint64_t min_normal = d ? 1ull << 52 : 1ull << 23;
+		if (__builtin_expect(m < (d ? F64_MAXFIN : F32_MAXFIN) &&
+					 (m > min_normal || op == FOP_ADD || op == FOP_SUB),
+				     1))
+			return v;
+	}
+	return slow(h, rm, a, b, c);
 }
 
 /* ---- RMM arithmetic: round to odd in the 64-bit x87 significand (exact under the
@@ -347,12 +364,12 @@ static long double ld_of(bool d, uint64_t v)
 	return d ? (long double)f64_val(v) : (long double)f32_val(v);
 }
 
-static __attribute__((noinline, cold)) uint64_t arith_rmm(struct hart *h, bool d, enum fop op,
-							  uint64_t a, uint64_t b, uint64_t c)
+static ALWAYS_INLINE uint64_t arith_rmm(struct hart *h, bool d, enum fop op, uint64_t a, uint64_t b,
+					uint64_t c)
 {
 	long double x, y, z, r;
+	fesetenv(FE_DFL_ENV); /* x87 at 64-bit precision, no flags */
 	fesetround(FE_TOWARDZERO);
-	feclearexcept(FE_ALL_EXCEPT);
 	SLOW_BARRIER(a);
 	SLOW_BARRIER(b);
 	SLOW_BARRIER(c);
@@ -369,7 +386,7 @@ static __attribute__((noinline, cold)) uint64_t arith_rmm(struct hart *h, bool d
 	}
 	SLOW_BARRIER(r);
 	int ex = fetestexcept(FE_ALL_EXCEPT);
-	fesetround(FE_TONEAREST);
+	fesetenv(FE_DFL_ENV);
 
 	uint32_t fl = ((ex & FE_INVALID) ? FFLAG_NV : 0) | ((ex & FE_DIVBYZERO) ? FFLAG_DZ : 0);
 	uint64_t sig;
@@ -402,12 +419,27 @@ static __attribute__((noinline, cold)) uint64_t arith_rmm(struct hart *h, bool d
 	return v;
 }
 
+/* The out-of-line slow paths of one op: host_flags_op and arith_rmm with d and op fixed. */
+#define SLOW_PATHS(name, d, op)                                                               \
+	static __attribute__((noinline))                                                      \
+	uint64_t slow_##name(struct hart *h, unsigned rm, uint64_t a, uint64_t b, uint64_t c) \
+	{                                                                                     \
+		return host_flags_op(h, d, rm, op, a, b, c);                                  \
+	}                                                                                     \
+	static __attribute__((noinline, cold))                                                \
+	uint64_t rmm_##name(struct hart *h, unsigned rm, uint64_t a, uint64_t b, uint64_t c)  \
+	{                                                                                     \
+		(void)rm;                                                                     \
+		return arith_rmm(h, d, op, a, b, c);                                          \
+	}
+
+/* Arithmetic in mode rm (already checked legal) with the slow paths of this op. */
 static ALWAYS_INLINE uint64_t fp_arith(struct hart *h, bool d, unsigned rm, enum fop op, uint64_t a,
-				       uint64_t b, uint64_t c)
+				       uint64_t b, uint64_t c, fp_slow_fn slow, fp_slow_fn rmm)
 {
 	if (__builtin_expect(rm == RM_RMM, 0))
-		return arith_rmm(h, d, op, a, b, c);
-	return d ? f64_host(h, rm, op, a, b, c) : f32_host(h, rm, op, a, b, c);
+		return rmm(h, rm, a, b, c);
+	return host_op(h, d, rm, op, a, b, c, slow);
 }
 
 /* ---- loads and stores (spec 11.5, 12.3) ---- */
@@ -437,15 +469,16 @@ HANDLER(FSD)
 
 /* ---- computational instructions (spec 11.6, 12.4) ---- */
 
-#define ARITH2(name, d, op)                                                         \
-	HANDLER(name)                                                               \
-	{                                                                           \
-		int rm = fp_rm(h, in);                                              \
-		if (rm < 0)                                                         \
-			return;                                                     \
-		uint64_t r = fp_arith(h, d, (unsigned)rm, op, fp_rs(h, d, in->rs1), \
-				      fp_rs(h, d, in->rs2), 0);                     \
-		fp_wr(h, d, in->rd, r);                                             \
+#define ARITH2(name, d, op)                                                              \
+	SLOW_PATHS(name, d, op)                                                          \
+	HANDLER(name)                                                                    \
+	{                                                                                \
+		int rm = fp_rm(h, in);                                                   \
+		if (rm < 0)                                                              \
+			return;                                                          \
+		uint64_t r = fp_arith(h, d, (unsigned)rm, op, fp_rs(h, d, in->rs1),      \
+				      fp_rs(h, d, in->rs2), 0, slow_##name, rmm_##name); \
+		fp_wr(h, d, in->rd, r);                                                  \
 	}
 ARITH2(FADD_S, false, FOP_ADD)
 ARITH2(FSUB_S, false, FOP_SUB)
@@ -456,39 +489,44 @@ ARITH2(FSUB_D, true, FOP_SUB)
 ARITH2(FMUL_D, true, FOP_MUL)
 ARITH2(FDIV_D, true, FOP_DIV)
 
-#define SQRT(name, d)                                                                            \
-	HANDLER(name)                                                                            \
-	{                                                                                        \
-		int rm = fp_rm(h, in);                                                           \
-		if (rm < 0)                                                                      \
-			return;                                                                  \
-		uint64_t r = fp_arith(h, d, (unsigned)rm, FOP_SQRT, fp_rs(h, d, in->rs1), 0, 0); \
-		fp_wr(h, d, in->rd, r);                                                          \
+#define SQRT(name, d)                                                                           \
+	SLOW_PATHS(name, d, FOP_SQRT)                                                           \
+	HANDLER(name)                                                                           \
+	{                                                                                       \
+		int rm = fp_rm(h, in);                                                          \
+		if (rm < 0)                                                                     \
+			return;                                                                 \
+		uint64_t r = fp_arith(h, d, (unsigned)rm, FOP_SQRT, fp_rs(h, d, in->rs1), 0, 0, \
+				      slow_##name, rmm_##name);                                 \
+		fp_wr(h, d, in->rd, r);                                                         \
 	}
 SQRT(FSQRT_S, false)
 SQRT(FSQRT_D, true)
 
 /* FMADD: rs1*rs2+rs3; FMSUB: rs1*rs2-rs3; FNMSUB: -(rs1*rs2)+rs3; FNMADD: -(rs1*rs2)-rs3,
  * each with a single rounding. The negations flip sign bits before the fused operation. */
-#define FMA(name, d, neg_prod, neg_add)                                                         \
-	HANDLER(name)                                                                           \
-	{                                                                                       \
-		int rm = fp_rm(h, in);                                                          \
-		if (rm < 0)                                                                     \
-			return;                                                                 \
-		uint64_t a = fp_rs(h, d, in->rs1) ^ ((neg_prod) ? SIGN(d) : 0);                 \
-		uint64_t c = fp_rs(h, d, INSN_RS3(in)) ^ ((neg_add) ? SIGN(d) : 0);             \
-		uint64_t r = fp_arith(h, d, (unsigned)rm, FOP_FMA, a, fp_rs(h, d, in->rs2), c); \
-		fp_wr(h, d, in->rd, r);                                                         \
+SLOW_PATHS(fma_s, false, FOP_FMA)
+SLOW_PATHS(fma_d, true, FOP_FMA)
+#define FMA(name, d, sfx, neg_prod, neg_add)                                                   \
+	HANDLER(name)                                                                          \
+	{                                                                                      \
+		int rm = fp_rm(h, in);                                                         \
+		if (rm < 0)                                                                    \
+			return;                                                                \
+		uint64_t a = fp_rs(h, d, in->rs1) ^ ((neg_prod) ? SIGN(d) : 0);                \
+		uint64_t c = fp_rs(h, d, INSN_RS3(in)) ^ ((neg_add) ? SIGN(d) : 0);            \
+		uint64_t r = fp_arith(h, d, (unsigned)rm, FOP_FMA, a, fp_rs(h, d, in->rs2), c, \
+				      slow_fma_##sfx, rmm_fma_##sfx);                          \
+		fp_wr(h, d, in->rd, r);                                                        \
 	}
-FMA(FMADD_S, false, false, false)
-FMA(FMSUB_S, false, false, true)
-FMA(FNMSUB_S, false, true, false)
-FMA(FNMADD_S, false, true, true)
-FMA(FMADD_D, true, false, false)
-FMA(FMSUB_D, true, false, true)
-FMA(FNMSUB_D, true, true, false)
-FMA(FNMADD_D, true, true, true)
+FMA(FMADD_S, false, s, false, false)
+FMA(FMSUB_S, false, s, false, true)
+FMA(FNMSUB_S, false, s, true, false)
+FMA(FNMADD_S, false, s, true, true)
+FMA(FMADD_D, true, d, false, false)
+FMA(FMSUB_D, true, d, false, true)
+FMA(FNMSUB_D, true, d, true, false)
+FMA(FNMADD_D, true, d, true, true)
 
 /* Sign injection moves bits: NaN payloads are kept (spec 11.7). */
 #define FSGNJ(name, d, expr)                                                 \
@@ -536,6 +574,22 @@ MINMAX(FMAX_D, true, true)
 
 enum cvt_int { CVT_W, CVT_WU, CVT_L, CVT_LU };
 
+/* x rounded to an integral value in mode rm, without the host's rounding mode or libm: below
+ * 2^52 the truncation t is exact, and so are the fraction x - t and t +- 1. */
+static ALWAYS_INLINE double round_integral(double x, unsigned rm)
+{
+	if (!(fabs(x) < 0x1p52))
+		return x; /* already integral, or infinite */
+	double t = (double)(int64_t)x, f = x - t, away = x < 0 ? -1.0 : 1.0;
+	switch (rm) {
+	case RM_RTZ: return t;
+	case RM_RDN: return f < 0 ? t - 1 : t;
+	case RM_RUP: return f > 0 ? t + 1 : t;
+	case RM_RMM: return fabs(f) >= 0.5 ? t + away : t;
+	default: return (fabs(f) > 0.5 || (fabs(f) == 0.5 && ((int64_t)t & 1))) ? t + away : t;
+	}
+}
+
 /* FCVT.{W,WU,L,LU}.{S,D}: round v to an integer in mode rm. Out-of-range values (after
  * rounding), infinities and NaNs saturate and signal invalid, without inexact; in-range
  * inexact results signal inexact. The 32-bit forms are sign-extended (spec 11.7 table 11.4). */
@@ -551,14 +605,7 @@ static ALWAYS_INLINE uint64_t fcvt_to_int(struct hart *h, bool d, uint64_t v, un
 		fp_flags(h, FFLAG_NV);
 		res = hi_sat[k];
 	} else {
-		double x = d ? f64_val(v) : (double)f32_val(v), r;
-		switch (rm) {
-		case RM_RNE: r = roundeven(x); break;
-		case RM_RTZ: r = trunc(x); break;
-		case RM_RDN: r = floor(x); break;
-		case RM_RUP: r = ceil(x); break;
-		default: r = round(x); break;
-		}
+		double x = d ? f64_val(v) : (double)f32_val(v), r = round_integral(x, rm);
 		if (r >= lo[k] && r < hi[k]) {
 			if (r != x)
 				fp_flags(h, FFLAG_NX);
@@ -591,8 +638,12 @@ CVT_TO_INT(FCVT_LU_D, true, CVT_LU)
 /* FCVT.{S,D}.{W,WU,L,LU}: the integer (-1)^neg * mag rounded to format d in mode rm. */
 static uint64_t fcvt_from_int(struct hart *h, bool d, unsigned rm, bool neg, uint64_t mag)
 {
-	if (mag == 0)
-		return 0; /* +0 */
+	if (mag <= (d ? 1ull << 53 : 1ull << 24)) { /* exact (and 0 is +0) */
+		double v = (double)(int64_t)mag;
+		if (neg)
+			v = -v;
+		return d ? f64_bits(v) : f32_bits((float)v);
+	}
 	int lz = __builtin_clzll(mag);
 	uint32_t fl = 0;
 	uint64_t v = round_pack(d, neg, 63 - lz, mag << lz, rm, &fl);

@@ -2,7 +2,8 @@
  * boxing, canonical NaNs, the five rounding modes, the accrued exception flags, minimumNumber/
  * maximumNumber, saturating conversions, classification, fused multiply-add and the rules on
  * rm and mstatus.FS. The handlers are called directly on a bare hart; expected values are
- * worked out from the spec and IEEE 754, not from the host. */
+ * worked out from the spec and IEEE 754, except in one randomized test that checks the software
+ * conversions against the host's IEEE conversions. */
 #include <fenv.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -69,29 +70,41 @@ static uint32_t get_s(const struct hart *h, unsigned r)
 	return (uint32_t)h->f[r];
 }
 
-/* Single-precision op on f1, f2, f3 into f4, with fflags cleared first. */
-static uint32_t op_s(struct hart *h, insn_fn fn, uint32_t a, uint32_t b, uint32_t c, unsigned rm)
+/* Single-precision op on f1, f2, f3 into f4, with fflags set to pre first. */
+static uint32_t op_s_pre(struct hart *h, insn_fn fn, uint32_t a, uint32_t b, uint32_t c,
+			 unsigned rm, uint32_t pre)
 {
 	h->f[1] = BOX | a;
 	h->f[2] = BOX | b;
 	h->f[3] = BOX | c;
 	h->f[4] = 0;
-	h->fflags = 0;
+	h->fflags = pre;
 	run(h, fn, 4, 1, 2, 3, rm);
 	assert_int_equal(h->mcause, 0);
 	return get_s(h, 4);
 }
 
-static uint64_t op_d(struct hart *h, insn_fn fn, uint64_t a, uint64_t b, uint64_t c, unsigned rm)
+static uint32_t op_s(struct hart *h, insn_fn fn, uint32_t a, uint32_t b, uint32_t c, unsigned rm)
+{
+	return op_s_pre(h, fn, a, b, c, rm, 0);
+}
+
+static uint64_t op_d_pre(struct hart *h, insn_fn fn, uint64_t a, uint64_t b, uint64_t c,
+			 unsigned rm, uint32_t pre)
 {
 	h->f[1] = a;
 	h->f[2] = b;
 	h->f[3] = c;
 	h->f[4] = 0;
-	h->fflags = 0;
+	h->fflags = pre;
 	run(h, fn, 4, 1, 2, 3, rm);
 	assert_int_equal(h->mcause, 0);
 	return h->f[4];
+}
+
+static uint64_t op_d(struct hart *h, insn_fn fn, uint64_t a, uint64_t b, uint64_t c, unsigned rm)
+{
+	return op_d_pre(h, fn, a, b, c, rm, 0);
 }
 
 /* FP op whose result goes to x5 (compare, classify, convert to integer); source in f1, f2. */
@@ -272,18 +285,22 @@ struct rcase {
 	uint32_t flags;
 };
 
+/* Each case runs in every mode, with no flag accrued before and with NX accrued before (the
+ * arithmetic takes different paths when the guest already has NX). */
 static void check_rounding(struct hart *h, const struct rcase *t, size_t n, bool dbl)
 {
 	for (size_t i = 0; i < n; i++) {
-		for (unsigned rm = 0; rm <= RMM; rm++) {
-			uint64_t r = dbl ? op_d(h, t[i].fn, t[i].a, t[i].b, t[i].c, rm)
-					 : op_s(h, t[i].fn, (uint32_t)t[i].a, (uint32_t)t[i].b,
-						(uint32_t)t[i].c, rm);
-			if (r != t[i].r[rm] || h->fflags != t[i].flags)
-				fail_msg(
-				    "case %zu rm %u: got %#llx flags %#x, want %#llx flags %#x", i,
-				    rm, (unsigned long long)r, h->fflags,
-				    (unsigned long long)t[i].r[rm], t[i].flags);
+		for (unsigned k = 0; k < 10; k++) {
+			unsigned rm = k % 5;
+			uint32_t pre = k < 5 ? 0 : NX;
+			uint64_t r = dbl ? op_d_pre(h, t[i].fn, t[i].a, t[i].b, t[i].c, rm, pre)
+					 : op_s_pre(h, t[i].fn, (uint32_t)t[i].a, (uint32_t)t[i].b,
+						    (uint32_t)t[i].c, rm, pre);
+			if (r != t[i].r[rm] || h->fflags != (t[i].flags | pre))
+				fail_msg("case %zu rm %u pre %#x: got %#llx flags %#x, want %#llx "
+					 "flags %#x",
+					 i, rm, pre, (unsigned long long)r, h->fflags,
+					 (unsigned long long)t[i].r[rm], t[i].flags | pre);
 		}
 	}
 }
@@ -441,6 +458,20 @@ static void test_rounding_double(void **state)
 	     {0xbff8000000000004, 0xbff8000000000004, 0xbff8000000000005, 0xbff8000000000004,
 	      0xbff8000000000004},
 	     NX},
+	    /* 1 + 2^-100, and (1 + 2^-52)^2 + 2^-106: inexact far below the last place. */
+	    {exec_FADD_D,
+	     D_ONE,
+	     0x39b0000000000000,
+	     0,
+	     {D_ONE, D_ONE, D_ONE, 0x3ff0000000000001, D_ONE},
+	     NX},
+	    {exec_FMADD_D,
+	     0x3ff0000000000001,
+	     0x3ff0000000000001,
+	     0x3950000000000000,
+	     {0x3ff0000000000002, 0x3ff0000000000002, 0x3ff0000000000002, 0x3ff0000000000003,
+	      0x3ff0000000000002},
+	     NX},
 	    {exec_FMADD_D, D_ONE, 0x8000000000000000, 0, {0, 0, 0x8000000000000000, 0, 0}, 0},
 	    {exec_FMUL_D,
 	     0x7fefffffffffffff,
@@ -505,56 +536,92 @@ static void test_rounding_mode_field(void **state)
 
 /* ---- exception flags (spec 11.6; tininess after rounding) ---- */
 
+struct fcase {
+	insn_fn fn;
+	bool dbl;
+	uint64_t a, b, c;
+	unsigned rm;
+	uint64_t want;
+	uint32_t flags;
+};
+
 static void test_flags(void **state)
 {
 	struct hart *h = *state;
-	/* NX alone. */
-	op_s(h, exec_FDIV_S, S_ONE, 0x40400000, 0, RNE);
-	assert_int_equal(h->fflags, NX);
-	/* Exact results raise nothing. */
-	assert_int_equal(op_d(h, exec_FADD_D, D_ONE, D_ONE, 0, RNE), 0x4000000000000000);
-	assert_int_equal(h->fflags, 0);
-	/* DZ alone, with a correctly signed infinity; 0/0 is NV. */
-	assert_int_equal(op_s(h, exec_FDIV_S, 0xbf800000, 0, 0, RNE), 0xff800000);
-	assert_int_equal(h->fflags, DZ);
-	assert_int_equal(op_d(h, exec_FDIV_D, D_ONE, 0x8000000000000000, 0, RMM),
-			 0xfff0000000000000);
-	assert_int_equal(h->fflags, DZ);
-	assert_int_equal(op_s(h, exec_FDIV_S, 0, 0, 0, RNE), S_CANON);
-	assert_int_equal(h->fflags, NV);
-	/* Infinity arithmetic is exact. */
-	assert_int_equal(op_s(h, exec_FADD_S, 0x7f800000, S_ONE, 0, RNE), 0x7f800000);
-	assert_int_equal(h->fflags, 0);
-	/* OF comes with NX. */
-	op_d(h, exec_FADD_D, 0x7fefffffffffffff, 0x7fefffffffffffff, 0, RNE);
-	assert_int_equal(h->fflags, OF | NX);
-	op_s(h, exec_FMUL_S, 0x7f000000, 0x7f000000, 0, RMM);
-	assert_int_equal(h->fflags, OF | NX);
-	/* UF: tiny and inexact. 2^-100 * 2^-40 (1 + 2^-23) is below the subnormal grid. */
-	assert_int_equal(op_s(h, exec_FMUL_S, 0x0d800000, 0x2b800001, 0, RNE), 0x00000200);
-	assert_int_equal(h->fflags, UF | NX);
-	/* Tiny but exact: no flag. */
-	assert_int_equal(op_s(h, exec_FMUL_S, 0x00000002, 0x3f000000, 0, RNE), 0x00000001);
-	assert_int_equal(h->fflags, 0);
-	assert_int_equal(op_d(h, exec_FSUB_D, 0x0010000000000001, 0x0010000000000000, 0, RNE), 1);
-	assert_int_equal(h->fflags, 0);
+	static const struct fcase t[] = {
+	    /* NX alone; exact results raise nothing. */
+	    {exec_FDIV_S, false, S_ONE, 0x40400000, 0, RNE, 0x3eaaaaab, NX},
+	    {exec_FADD_D, true, D_ONE, D_ONE, 0, RNE, 0x4000000000000000, 0},
+	    /* DZ alone, with a correctly signed infinity; 0/0 is NV; inf arithmetic is exact. */
+	    {exec_FDIV_S, false, 0xbf800000, 0, 0, RNE, 0xff800000, DZ},
+	    {exec_FDIV_D, true, D_ONE, 0x8000000000000000, 0, RMM, 0xfff0000000000000, DZ},
+	    {exec_FDIV_S, false, 0, 0, 0, RNE, S_CANON, NV},
+	    {exec_FADD_S, false, 0x7f800000, S_ONE, 0, RNE, 0x7f800000, 0},
+	    /* OF comes with NX, whether the result is infinite or the largest finite number. */
+	    {exec_FADD_D, true, 0x7fefffffffffffff, 0x7fefffffffffffff, 0, RNE, 0x7ff0000000000000,
+	     OF | NX},
+	    {exec_FADD_D, true, 0x7fefffffffffffff, 0x7fefffffffffffff, 0, RTZ, 0x7fefffffffffffff,
+	     OF | NX},
+	    {exec_FMUL_S, false, 0x7f000000, 0x7f000000, 0, RMM, 0x7f800000, OF | NX},
+	    {exec_FMUL_S, false, 0x7f000000, 0xff000000, 0, RUP, 0xff7fffff, OF | NX},
+	    {exec_FMADD_D, true, 0x7fe0000000000000, 0x4000000000000000, 0, RDN, 0x7fefffffffffffff,
+	     OF | NX},
+	    /* The largest finite number without overflow. */
+	    {exec_FMUL_D, true, 0x7fefffffffffffff, D_ONE, 0, RNE, 0x7fefffffffffffff, 0},
+	    /* UF: tiny and inexact. 2^-100 * 2^-40 (1 + 2^-23) is below the subnormal grid. */
+	    {exec_FMUL_S, false, 0x0d800000, 0x2b800001, 0, RNE, 0x00000200, UF | NX},
+	    {exec_FMADD_S, false, 0x0d800000, 0x2b800001, 0, RNE, 0x00000200, UF | NX},
+	    {exec_FDIV_D, true, 0x0000000000000003, 0x4010000000000000, 0, RNE, 1, UF | NX},
+	    {exec_FMUL_D, true, 0x0000000000000001, 0x3fe0000000000000, 0, RUP, 1, UF | NX},
+	    {exec_FMUL_D, true, 0x0000000000000001, 0x3fe0000000000000, 0, RNE, 0, UF | NX},
+	    /* 2^-126 - 2^-150 is exact with 24 bits, so tiny, yet rounds to 2^-126 as a subnormal
+	     * (a tie, to even): UF with the smallest normal number as the result. */
+	    {exec_FMUL_S, false, 0x3f7fffff, 0x00800000, 0, RNE, 0x00800000, UF | NX},
+	    {exec_FMUL_S, false, 0x3f7fffff, 0x00800000, 0, RMM, 0x00800000, UF | NX},
+	    {exec_FMUL_S, false, 0x3f7fffff, 0x00800000, 0, RTZ, 0x007fffff, UF | NX},
+	    {exec_FMUL_D, true, 0x3fefffffffffffff, 0x0010000000000000, 0, RUP, 0x0010000000000000,
+	     UF | NX},
+	    /* Tiny but exact: no flag, whatever the operation. */
+	    {exec_FMUL_S, false, 0x00000002, 0x3f000000, 0, RNE, 0x00000001, 0},
+	    {exec_FSUB_D, true, 0x0010000000000001, 0x0010000000000000, 0, RNE, 1, 0},
+	    {exec_FADD_S, false, 0x00000001, 0x80000003, 0, RNE, 0x80000002, 0},
+	    {exec_FMADD_S, false, 0x00800000, 0x3f000000, 0, RNE, 0x00400000, 0},
+	    {exec_FMUL_D, true, 0x2000000000000000, 0x2000000000000000, 0, RNE, 0x0010000000000000,
+	     0}, /* exactly the smallest normal number */
+	    {exec_FSQRT_D, true, 1, 0, 0, RNE, 0x1e60000000000000, 0}, /* sqrt(2^-1074) */
+	    /* NV: inf - inf, 0 * inf, sqrt of a negative number, an sNaN operand. */
+	    {exec_FSUB_D, true, 0x7ff0000000000000, 0x7ff0000000000000, 0, RNE, D_CANON, NV},
+	    {exec_FMUL_S, false, 0x80000000, 0xff800000, 0, RTZ, S_CANON, NV},
+	    {exec_FSQRT_S, false, 0x80000001, 0, 0, RNE, S_CANON, NV},
+	    {exec_FADD_S, false, S_ONE, 0x7fa00000, 0, RNE, S_CANON, NV},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		for (uint32_t pre = 0; pre <= NX; pre += NX) {
+			uint64_t r =
+			    t[i].dbl ? op_d_pre(h, t[i].fn, t[i].a, t[i].b, t[i].c, t[i].rm, pre)
+				     : op_s_pre(h, t[i].fn, (uint32_t)t[i].a, (uint32_t)t[i].b,
+						(uint32_t)t[i].c, t[i].rm, pre);
+			if (r != t[i].want || h->fflags != (t[i].flags | pre))
+				fail_msg(
+				    "case %zu pre %#x: got %#llx flags %#x, want %#llx flags %#x",
+				    i, pre, (unsigned long long)r, h->fflags,
+				    (unsigned long long)t[i].want, t[i].flags | pre);
+		}
+	}
 	/* 2^-126 (1 - 2^-46): rounds to 2^-126 with an unbounded exponent, so it is not tiny
 	 * after rounding (RISC-V) although it is before; toward zero it stays tiny. */
-	for (unsigned rm = RNE; rm <= RMM; rm++) {
-		uint32_t r = op_s(h, exec_FMUL_S, 0x3f7ffffe, 0x00800001, 0, rm);
+	for (unsigned k = 0; k < 10; k++) {
+		unsigned rm = k % 5;
+		uint32_t pre = k < 5 ? 0 : NX;
 		bool down = rm == RTZ || rm == RDN;
+		uint32_t r = op_s_pre(h, exec_FMUL_S, 0x3f7ffffe, 0x00800001, 0, rm, pre);
 		assert_int_equal(r, down ? 0x007fffff : 0x00800000);
-		assert_int_equal(h->fflags, down ? (UF | NX) : NX);
+		assert_int_equal(h->fflags, (down ? (UF | NX) : NX) | pre);
+		uint64_t rd =
+		    op_d_pre(h, exec_FMUL_D, 0x3feffffffffffffe, 0x0010000000000001, 0, rm, pre);
+		assert_int_equal(rd, down ? 0x000fffffffffffff : 0x0010000000000000);
+		assert_int_equal(h->fflags, (down ? (UF | NX) : NX) | pre);
 	}
-	for (unsigned rm = RNE; rm <= RMM; rm++) {
-		uint64_t r = op_d(h, exec_FMUL_D, 0x3feffffffffffffe, 0x0010000000000001, 0, rm);
-		bool down = rm == RTZ || rm == RDN;
-		assert_int_equal(r, down ? 0x000fffffffffffff : 0x0010000000000000);
-		assert_int_equal(h->fflags, down ? (UF | NX) : NX);
-	}
-	/* NV: inf - inf, 0 * inf, sqrt of a negative number. */
-	op_d(h, exec_FSUB_D, 0x7ff0000000000000, 0x7ff0000000000000, 0, RNE);
-	assert_int_equal(h->fflags, NV);
 	/* Flags accrue: set flags stay set. */
 	h->fflags = DZ;
 	h->f[1] = BOX | S_ONE;
@@ -573,13 +640,16 @@ static void test_flags(void **state)
 static void test_host_state_restored(void **state)
 {
 	struct hart *h = *state;
-	for (unsigned rm = RNE; rm <= RMM; rm++) {
-		op_d(h, exec_FDIV_D, D_ONE, 0x4008000000000000, 0, rm);
+	static const unsigned order[] = {RUP, RMM, RTZ, RDN, RUP};
+	volatile double one = 1.0, three = 3.0, ten = 10.0;
+	for (size_t i = 0; i < 2 * sizeof(order) / sizeof(order[0]); i++) {
+		op_d_pre(h, exec_FDIV_D, D_ONE, 0x4008000000000000, 0, order[i / 2], (i & 1) * NX);
+		/* The host computes in round-to-nearest between instructions: 1/3 rounds down,
+		 * 1/10 rounds up. */
+		assert_true(one / three == 0x1.5555555555555p-2);
+		assert_true(one / ten == 0x1.999999999999ap-4);
 		assert_int_equal(fegetround(), FE_TONEAREST);
 	}
-	/* The host computes in round-to-nearest between instructions. */
-	volatile double one = 1.0, three = 3.0;
-	assert_true(one / three == 0x1.5555555555555p-2);
 }
 
 /* ---- fused multiply-add: one rounding (spec 11.6) ---- */
@@ -969,7 +1039,9 @@ static void test_fcvt_random(void **state)
 		memcpy(&d, &dv, 8);
 		volatile double vd = d;
 		volatile int64_t vx = (int64_t)x;
-		volatile uint64_t vux = x;
+		/* unsigned, as a signed conversion rounded to odd and doubled: compilers' own
+		 * unsigned sequences may ignore the rounding mode */
+		volatile int64_t vhx = (int64_t)(x >> 63 ? (x >> 1) | (x & 1) : x);
 
 		fesetround(host_rm[rm]);
 		feclearexcept(FE_ALL_EXCEPT);
@@ -979,7 +1051,7 @@ static void test_fcvt_random(void **state)
 		volatile float fl = (float)vx;
 		uint32_t fl_sl = host_flags(fetestexcept(FE_ALL_EXCEPT));
 		feclearexcept(FE_ALL_EXCEPT);
-		volatile double dlu = (double)vux;
+		volatile double dlu = (double)vhx * (x >> 63 ? 2.0 : 1.0);
 		uint32_t fl_dlu = host_flags(fetestexcept(FE_ALL_EXCEPT));
 		fesetround(FE_TONEAREST);
 		float f_sd = fs, f_sl = fl;
