@@ -2,8 +2,9 @@
  * for FP loads/stores, arithmetic, fused multiply-add, conversions, moves, sign injection,
  * min/max, comparisons and classification, with NaN boxing, canonical NaNs and the accrued
  * exception flags of fcsr. Arithmetic runs on the host's SSE unit under the guest's rounding
- * mode; RMM arithmetic rounds to odd in the x87 80-bit format and then rounds in software;
- * conversions and the non-arithmetic ops work on the bit patterns. Needs an x86-64 host. */
+ * mode (flags from MXCSR, or ruled out from the result); RMM arithmetic rounds to odd in the
+ * x87 80-bit format and then rounds in software; conversions, sign injection, min/max,
+ * comparisons and classification are done in software. Needs an x86-64 host. */
 #include <emmintrin.h>
 #include <fenv.h>
 #include <float.h>
