@@ -346,6 +346,8 @@ static void run_batch(struct hart *h)
 				memcpy(&hi, hva + 2, 2);
 				raw |= (uint32_t)hi << 16;
 			}
+			/* Remember the bytes decoded, for revalidation after fence.i. */
+			memcpy(page->dp->raw + (pc & 0xfff), &raw, insn_length(lo));
 			struct insn_fields f;
 			decode(raw, &f);
 			exec_compact(&f, in);

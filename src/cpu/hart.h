@@ -16,7 +16,7 @@ struct bus;
 struct guest_mem;
 
 #define TLB_ENTRIES  256 /* per kind (read, write, fetch), direct-mapped, power of two */
-#define DCACHE_PAGES 256 /* decoded pages cached per hart (32 KiB each) */
+#define DCACHE_PAGES 256 /* decoded pages cached per hart (36 KiB each) */
 
 /* One TLB entry: a guest-virtual page mapped to host memory. A hit is one compare and an add:
  * hva = gva + addend. tag is gva >> 12, or TLB_INVALID. */
@@ -30,8 +30,10 @@ struct tlb_entry {
  * one slot per halfword. A slot whose fn is NULL has not been decoded yet. */
 struct dpage {
 	uint64_t gpa; /* page-aligned guest-physical address, or ~0 when free */
-	uint64_t gen; /* hart's code generation when filled; stale pages are reset lazily */
+	uint64_t gen; /* hart's code generation when last validated (see fence.i) */
 	struct insn slot[2048];
+	uint8_t raw[4096]; /* the bytes the slots were decoded from: after a fence.i, only slots
+			    * whose bytes changed are dropped */
 };
 
 /* A fetch-TLB entry also carries the decoded page of the physical page it maps. */

@@ -224,13 +224,31 @@ void *mmu_amo_ptr(struct hart *h, uint64_t gva, unsigned size, bool is_lr, uint6
 	return p;
 }
 
-/* The decoded page for guest-physical page gpa: direct-mapped; a different page or an older
- * code generation in the slot is reset. */
-static struct dpage *dcache_get(struct hart *h, uint64_t gpa_page)
+/* After a fence.i: drop the decoded slots whose instruction bytes changed since they were
+ * decoded, keep the rest. Code patched a few words at a time (ftrace, alternatives, module
+ * loading) then costs a few re-decodes instead of the whole cache. */
+static void dcache_revalidate(struct dpage *dp, const uint8_t *hva)
+{
+	if (!memcmp(dp->raw, hva, sizeof(dp->raw)))
+		return;
+	for (unsigned off = 0; off < sizeof(dp->raw); off += 8) {
+		if (!memcmp(dp->raw + off, hva + off, 8))
+			continue;
+		/* Slots starting at off-2 .. off+6 may include these bytes. */
+		unsigned first = off ? off / 2 - 1 : 0;
+		for (unsigned i = first; i <= off / 2 + 3; i++)
+			dp->slot[i].fn = NULL;
+		memcpy(dp->raw + off, hva + off, 8);
+	}
+}
+
+/* The decoded page for guest-physical page gpa_page (host copy at hva): direct-mapped; a
+ * different page in the slot is evicted, one of an older code generation revalidated. */
+static struct dpage *dcache_get(struct hart *h, uint64_t gpa_page, const uint8_t *hva)
 {
 	struct dpage *dp = &h->dcache[(gpa_page >> 12) & (DCACHE_PAGES - 1)];
-	if (dp->gpa != gpa_page || dp->gen != h->code_gen) {
-		if (dp->gpa != gpa_page && dp->gpa != ~0ull) {
+	if (dp->gpa != gpa_page) {
+		if (dp->gpa != ~0ull) {
 			/* Evicting: no fetch-TLB entry may keep pointing at the old page. */
 			for (unsigned s = 0; s < 4; s++)
 				for (unsigned i = 0; i < TLB_ENTRIES; i++)
@@ -238,9 +256,12 @@ static struct dpage *dcache_get(struct hart *h, uint64_t gpa_page)
 						h->itlb_set[s][i].tag = TLB_INVALID;
 		}
 		memset(dp->slot, 0, sizeof(dp->slot));
+		memcpy(dp->raw, hva, sizeof(dp->raw));
 		dp->gpa = gpa_page;
-		dp->gen = h->code_gen;
+	} else if (dp->gen != h->code_gen) {
+		dcache_revalidate(dp, hva);
 	}
+	dp->gen = h->code_gen;
 	return dp;
 }
 
@@ -260,6 +281,6 @@ struct itlb_entry *mmu_fetch_lookup(struct hart *h, uint64_t gva)
 	struct itlb_entry *e = &h->itlb[(gva >> 12) & (TLB_ENTRIES - 1)];
 	e->tag = gva >> 12;
 	e->addend = (uintptr_t)hva - (gva & ~0xfffull);
-	e->dp = dcache_get(h, gpa & ~0xfffull);
+	e->dp = dcache_get(h, gpa & ~0xfffull, hva);
 	return e;
 }
