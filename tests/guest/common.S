@@ -95,6 +95,7 @@ report_fail:
 
 /* M-mode: print an unexpected trap (a0 = cause, a1 = epc, a2 = tval, a3 = previous privilege,
  * a4 = "M" or "S" string of the handler) and stop. */
+	.globl report_trap
 report_trap:
 	mv s0, a0
 	mv s1, a1

@@ -90,7 +90,7 @@ for t in $tests; do
 		expected=$here/$t.$RUNNER.expected
 		[ -f "$expected" ] || expected=$here/$t.expected
 		if [ -f "$expected" ]; then
-			tr -d '\r' <"$out" | grep -v '^# ' >"$out.cmp"
+			tr -d '\r' <"$out" | grep -a -v '^# ' >"$out.cmp"
 			if ! diff -u "$expected" "$out.cmp" >"$out.diff"; then
 				why="console output differs from $(basename "$expected") (see $out.diff)"
 			fi
@@ -102,7 +102,7 @@ for t in $tests; do
 	else
 		echo "FAIL $t: $why"
 		# The last console and error lines usually name the failing check.
-		tr -d '\r' <"$out" | grep -v '^$' | tail -n 3 | cut -c 1-200 | sed 's/^/    | /'
+		tr -d '\r' <"$out" | grep -a -v '^$' | tail -n 3 | cut -c 1-200 | sed 's/^/    | /'
 		tail -n 3 "$out.err" | cut -c 1-200 | sed 's/^/    ! /'
 		failed=$((failed + 1))
 	fi
