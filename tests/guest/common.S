@@ -30,7 +30,7 @@ _start:
 	csrw mideleg, zero
 	csrw medeleg, zero
 	csrw satp, zero
-	li t0, MSTATUS_MIE | MSTATUS_SIE | MSTATUS_MPRV | MSTATUS_FS | MSTATUS_TW | MSTATUS_TSR | \
+	li t0, MSTATUS_MIE | MSTATUS_SIE | MSTATUS_MPRV | MSTATUS_FS | MSTATUS_TW | MSTATUS_TSR |  \
 		MSTATUS_TVM | MSTATUS_SUM | MSTATUS_MXR
 	csrc mstatus, t0
 
@@ -417,7 +417,7 @@ m_svc_strap:
 	ld a0, 10*8(sp)
 	ld a1, 11*8(sp)
 	ld a2, 12*8(sp)
-	li a3, PRV_S
+	ld a3, 13*8(sp)
 	la a4, str_s_mode
 	j report_trap
 m_trap_unexpected:
@@ -454,16 +454,13 @@ s_svc_fail:
 s_svc_to_m:
 s_svc_strap:
 s_trap_unexpected:
-	csrr a0, scause
-	csrr a1, sepc
-	csrr a2, stval
-	li a7, SVC_STRAP
-	ecall
-1:	j 1b
 s_trap_nested:
 	csrr a0, scause
 	csrr a1, sepc
 	csrr a2, stval
+	csrr a3, sstatus
+	srli a3, a3, 8 /* SPP */
+	andi a3, a3, 1
 	li a7, SVC_STRAP
 	ecall
 1:	j 1b

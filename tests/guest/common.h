@@ -3,16 +3,23 @@
  * console output, expected traps). Included by common.S and by each test's .S file.
  *
  * Conventions:
- * - A test defines TEST_NAME (via DEFINE_TEST) and the function test_main, called in M-mode
- *   with a stack; returning from it reports pass. Any failed check reports fail at once.
+ * - A test names itself with DEFINE_TEST("name") and defines test_main, called in M-mode with
+ *   a stack; returning from it reports pass. A failed check reports fail at once.
  * - t5 and t6 are scratch for the macros: a test never keeps a value in them across a macro.
- *   The console macros (PUTS, PUTHEX) also clobber a0-a3 and ra.
+ *   The console macros (PUTS, PUTHEX, SAY) also clobber a0-a3 and ra.
  * - Expected traps: EXPECT_TRAP(label) arms the M-mode handler so that the next trap resumes
  *   at label in the privilege mode that trapped; EXPECT_TRAP_M(label) resumes in M-mode. The
- *   handler records mcause, mepc, mtval and the previous privilege in trap_info (TI_*), which
- *   CHECK_TRAP reads. The S-mode handler (stvec) does the same with EXPECT_STRAP and
- *   strap_info for traps delegated to S.
- * - Every trap handler preserves all registers of the trapped code. */
+ *   handler records mcause, mepc, mtval, mstatus and the previous privilege in trap_info
+ *   (TI_*), which the CHECK_TRAP_* macros read. The S-mode handler (stvec) does the same with
+ *   EXPECT_STRAP* and strap_info for traps delegated to S. There is one armed label per
+ *   handler: arming again replaces it.
+ * - ecall with a7 = SVC_* asks the M-mode handler for a service (see below); a test's own
+ *   ecalls set a7 to 0 first when a7 may hold a service number.
+ * - Every trap handler preserves all registers of the trapped code.
+ * - Console: each test prints "name: ..." lines and "name: PASS" last; run.sh compares them
+ *   with NAME.expected. Lines starting with "# " are notes that may differ between machines.
+ *   A behaviour of a reference machine that departs from the specification is accepted only
+ *   on a "name: deviation: ..." line, which only that machine's expected output contains. */
 #ifndef GUEST_COMMON_H
 #define GUEST_COMMON_H
 
@@ -118,20 +125,20 @@
 #define PRV_M 3
 
 /* ---- services of the M-mode trap handler, requested by ecall with a7 = SVC_* ---- */
-#define SVC_TO_M 0x52560001   /* return to M-mode after the ecall */
-#define SVC_FAIL 0x52560002   /* a check failed: a0 = line, a1 = got, a2 = expected */
-#define SVC_STRAP 0x52560003  /* unexpected S-mode trap: a0 = scause, a1 = sepc, a2 = stval */
+#define SVC_TO_M 0x52560001  /* continue after the ecall in M-mode (where VA = PA) */
+#define SVC_FAIL 0x52560002  /* a check failed: a0 = line, a1 = got, a2 = expected */
+#define SVC_STRAP 0x52560003 /* unexpected S-mode trap: a0-a3 = scause, sepc, stval, SPP */
 
 /* ---- trap records (struct trap_info in common.S; one for M, one for S) ---- */
-#define TI_CAUSE 0    /* xcause of the last trap */
-#define TI_EPC 8      /* xepc of the last trap */
-#define TI_TVAL 16    /* xtval of the last trap */
-#define TI_COUNT 24   /* traps taken so far */
-#define TI_PRIV 32    /* privilege the last trap came from (PRV_*) */
-#define TI_RESUME 40  /* armed resume address, or 0 */
+#define TI_CAUSE 0	/* xcause of the last trap */
+#define TI_EPC 8	/* xepc of the last trap */
+#define TI_TVAL 16	/* xtval of the last trap */
+#define TI_COUNT 24	/* traps taken so far */
+#define TI_PRIV 32	/* privilege the last trap came from (PRV_*) */
+#define TI_RESUME 40	/* armed resume address, or 0 */
 #define TI_RESUME_UP 48 /* nonzero: resume in the handler's own mode (M or S) */
-#define TI_HOOK 56    /* optional hook, see common.S */
-#define TI_STATUS 64  /* xstatus on entry to the handler (after the trap updated it) */
+#define TI_HOOK 56	/* optional hook, see common.S */
+#define TI_STATUS 64	/* xstatus on entry to the handler (after the trap updated it) */
 #define TI_SIZE 72
 
 /* Trap frame layout used by hooks: saved register xN at FRAME_X(N)(a3). */
@@ -141,191 +148,192 @@
 /* ---- macros for tests ---- */
 
 /* Name the test; its console lines start with this name. */
-#define DEFINE_TEST(name)                                                                         \
-	.pushsection .rodata;                                                                     \
-	.globl test_name;                                                                         \
-	test_name:;                                                                               \
-	.asciz name;                                                                              \
+#define DEFINE_TEST(name)                                                                          \
+	.pushsection .rodata;                                                                      \
+	.globl test_name;                                                                          \
+	test_name:;                                                                                \
+	.asciz name;                                                                               \
 	.popsection
 
 /* Fail unless register r holds the constant v (any 64-bit value). */
-#define CHECK(r, v)                                                                               \
-	li t6, v;                                                                                 \
-	beq r, t6, 19990f;                                                                        \
-	mv a1, r;                                                                                 \
-	mv a2, t6;                                                                                \
-	li a0, __LINE__;                                                                          \
-	j check_fail;                                                                             \
+#define CHECK(r, v)                                                                                \
+	li t6, v;                                                                                  \
+	beq r, t6, 19990f;                                                                         \
+	mv a1, r;                                                                                  \
+	mv a2, t6;                                                                                 \
+	li a0, __LINE__;                                                                           \
+	j check_fail;                                                                              \
 	19990:
 
 /* Fail unless registers r and s are equal (neither may be t6). */
-#define CHECK_REG(r, s)                                                                           \
-	beq r, s, 19991f;                                                                         \
-	mv a1, r;                                                                                 \
-	mv a2, s;                                                                                 \
-	li a0, __LINE__;                                                                          \
-	j check_fail;                                                                             \
+#define CHECK_REG(r, s)                                                                            \
+	beq r, s, 19991f;                                                                          \
+	mv a1, r;                                                                                  \
+	mv a2, s;                                                                                  \
+	li a0, __LINE__;                                                                           \
+	j check_fail;                                                                              \
 	19991:
 
 /* Fail unless the doubleword at label sym equals v. */
-#define CHECK_MEM(sym, v)                                                                         \
-	la t5, sym;                                                                               \
-	ld t5, 0(t5);                                                                             \
+#define CHECK_MEM(sym, v)                                                                          \
+	la t5, sym;                                                                                \
+	ld t5, 0(t5);                                                                              \
 	CHECK(t5, v)
 
 /* Fail unless register r is nonzero (the "got" value shown is r, "expected" is 1). */
-#define CHECK_NZ(r)                                                                               \
-	bnez r, 19992f;                                                                           \
-	mv a1, r;                                                                                 \
-	li a2, 1;                                                                                 \
-	li a0, __LINE__;                                                                          \
-	j check_fail;                                                                             \
+#define CHECK_NZ(r)                                                                                \
+	bnez r, 19992f;                                                                            \
+	mv a1, r;                                                                                  \
+	li a2, 1;                                                                                  \
+	li a0, __LINE__;                                                                           \
+	j check_fail;                                                                              \
 	19992:
 
 /* Fail unconditionally (e.g. an instruction that should have trapped did not). */
-#define FAIL_HERE()                                                                               \
-	li a1, 0;                                                                                 \
-	li a2, 0;                                                                                 \
-	li a0, __LINE__;                                                                          \
+#define FAIL_HERE()                                                                                \
+	li a1, 0;                                                                                  \
+	li a2, 0;                                                                                  \
+	li a0, __LINE__;                                                                           \
 	j check_fail
 
 /* Fail unless the CSR csr (a name) reads as v. */
-#define CHECK_CSR(csr, v)                                                                         \
-	csrr t5, csr;                                                                             \
+#define CHECK_CSR(csr, v)                                                                          \
+	csrr t5, csr;                                                                              \
 	CHECK(t5, v)
 
 /* Read field off of M-mode trap record into t5. */
-#define TRAP_FIELD(off)                                                                           \
-	la t5, trap_info;                                                                         \
+#define TRAP_FIELD(off)                                                                            \
+	la t5, trap_info;                                                                          \
 	ld t5, off(t5)
-#define STRAP_FIELD(off)                                                                          \
-	la t5, strap_info;                                                                        \
+#define STRAP_FIELD(off)                                                                           \
+	la t5, strap_info;                                                                         \
 	ld t5, off(t5)
 
 /* Checks on the last trap recorded by the M-mode handler (CHECK_TRAP_*) or the S-mode handler
  * (CHECK_STRAP_*): its cause, epc (a label), tval (a constant) and previous privilege. */
-#define CHECK_TRAP_CAUSE(cause)                                                                   \
-	TRAP_FIELD(TI_CAUSE);                                                                     \
+#define CHECK_TRAP_CAUSE(cause)                                                                    \
+	TRAP_FIELD(TI_CAUSE);                                                                      \
 	CHECK(t5, cause)
-#define CHECK_TRAP_EPC(label)                                                                     \
-	TRAP_FIELD(TI_EPC);                                                                       \
-	la t6, label;                                                                             \
+#define CHECK_TRAP_EPC(label)                                                                      \
+	TRAP_FIELD(TI_EPC);                                                                        \
+	la t6, label;                                                                              \
 	CHECK_REG(t5, t6)
-#define CHECK_TRAP_TVAL(v)                                                                        \
-	TRAP_FIELD(TI_TVAL);                                                                      \
+#define CHECK_TRAP_TVAL(v)                                                                         \
+	TRAP_FIELD(TI_TVAL);                                                                       \
 	CHECK(t5, v)
-#define CHECK_TRAP_PRIV(p)                                                                        \
-	TRAP_FIELD(TI_PRIV);                                                                      \
+#define CHECK_TRAP_PRIV(p)                                                                         \
+	TRAP_FIELD(TI_PRIV);                                                                       \
 	CHECK(t5, p)
 /* The field of xstatus (shift, mask) recorded at the last trap equals v. */
-#define CHECK_TRAP_STATUS(shift, mask, v)                                                         \
-	TRAP_FIELD(TI_STATUS);                                                                    \
-	srli t5, t5, shift;                                                                       \
-	andi t5, t5, mask;                                                                        \
+#define CHECK_TRAP_STATUS(shift, mask, v)                                                          \
+	TRAP_FIELD(TI_STATUS);                                                                     \
+	srli t5, t5, shift;                                                                        \
+	andi t5, t5, mask;                                                                         \
 	CHECK(t5, v)
-#define CHECK_STRAP_STATUS(shift, mask, v)                                                        \
-	STRAP_FIELD(TI_STATUS);                                                                   \
-	srli t5, t5, shift;                                                                       \
-	andi t5, t5, mask;                                                                        \
+#define CHECK_STRAP_STATUS(shift, mask, v)                                                         \
+	STRAP_FIELD(TI_STATUS);                                                                    \
+	srli t5, t5, shift;                                                                        \
+	andi t5, t5, mask;                                                                         \
 	CHECK(t5, v)
-#define CHECK_STRAP_CAUSE(cause)                                                                  \
-	STRAP_FIELD(TI_CAUSE);                                                                    \
+#define CHECK_STRAP_CAUSE(cause)                                                                   \
+	STRAP_FIELD(TI_CAUSE);                                                                     \
 	CHECK(t5, cause)
-#define CHECK_STRAP_EPC(label)                                                                    \
-	STRAP_FIELD(TI_EPC);                                                                      \
-	la t6, label;                                                                             \
+#define CHECK_STRAP_EPC(label)                                                                     \
+	STRAP_FIELD(TI_EPC);                                                                       \
+	la t6, label;                                                                              \
 	CHECK_REG(t5, t6)
-#define CHECK_STRAP_TVAL(v)                                                                       \
-	STRAP_FIELD(TI_TVAL);                                                                     \
+#define CHECK_STRAP_TVAL(v)                                                                        \
+	STRAP_FIELD(TI_TVAL);                                                                      \
 	CHECK(t5, v)
-#define CHECK_STRAP_PRIV(p)                                                                       \
-	STRAP_FIELD(TI_PRIV);                                                                     \
+#define CHECK_STRAP_PRIV(p)                                                                        \
+	STRAP_FIELD(TI_PRIV);                                                                      \
 	CHECK(t5, p)
 /* The last M-mode (S-mode) trap was an illegal instruction at label, with mtval (stval) either
  * 0 or the instruction's bits (privileged spec 3.1.16). Clobbers a0, a1, t0, ra. */
-#define CHECK_ILLEGAL_AT(label)                                                                   \
-	la a0, trap_info;                                                                         \
-	la a1, label;                                                                             \
+#define CHECK_ILLEGAL_AT(label)                                                                    \
+	la a0, trap_info;                                                                          \
+	la a1, label;                                                                              \
 	call check_illegal_trap
-#define CHECK_SILLEGAL_AT(label)                                                                  \
-	la a0, strap_info;                                                                        \
-	la a1, label;                                                                             \
+#define CHECK_SILLEGAL_AT(label)                                                                   \
+	la a0, strap_info;                                                                         \
+	la a1, label;                                                                              \
 	call check_illegal_trap
 
 /* Arm the M-mode handler: the next trap resumes at label (in the trapping mode). */
-#define EXPECT_TRAP(label)                                                                        \
-	la t6, trap_info;                                                                         \
-	la t5, label;                                                                             \
-	sd t5, TI_RESUME(t6);                                                                     \
+#define EXPECT_TRAP(label)                                                                         \
+	la t6, trap_info;                                                                          \
+	la t5, label;                                                                              \
+	sd t5, TI_RESUME(t6);                                                                      \
 	sd zero, TI_RESUME_UP(t6)
 /* Arm the M-mode handler: the next trap resumes at label in M-mode, with mstatus.MIE = 0. */
-#define EXPECT_TRAP_M(label)                                                                      \
-	la t6, trap_info;                                                                         \
-	la t5, label;                                                                             \
-	sd t5, TI_RESUME(t6);                                                                     \
+#define EXPECT_TRAP_M(label)                                                                       \
+	la t6, trap_info;                                                                          \
+	la t5, label;                                                                              \
+	sd t5, TI_RESUME(t6);                                                                      \
 	sd t6, TI_RESUME_UP(t6)
 /* The same for the S-mode handler (traps delegated with medeleg/mideleg). */
-#define EXPECT_STRAP(label)                                                                       \
-	la t6, strap_info;                                                                        \
-	la t5, label;                                                                             \
-	sd t5, TI_RESUME(t6);                                                                     \
+#define EXPECT_STRAP(label)                                                                        \
+	la t6, strap_info;                                                                         \
+	la t5, label;                                                                              \
+	sd t5, TI_RESUME(t6);                                                                      \
 	sd zero, TI_RESUME_UP(t6)
-#define EXPECT_STRAP_S(label)                                                                     \
-	la t6, strap_info;                                                                        \
-	la t5, label;                                                                             \
-	sd t5, TI_RESUME(t6);                                                                     \
+#define EXPECT_STRAP_S(label)                                                                      \
+	la t6, strap_info;                                                                         \
+	la t5, label;                                                                              \
+	sd t5, TI_RESUME(t6);                                                                      \
 	sd t6, TI_RESUME_UP(t6)
 /* Disarm (after an instruction that was allowed, but not required, to trap). */
-#define EXPECT_NO_TRAP()                                                                          \
-	la t6, trap_info;                                                                         \
+#define EXPECT_NO_TRAP()                                                                           \
+	la t6, trap_info;                                                                          \
 	sd zero, TI_RESUME(t6)
 
 /* Install fn as the M-mode (SET_HOOK) or S-mode (SET_SHOOK) hook, or remove it with 0. */
-#define SET_HOOK(fn)                                                                              \
-	la t6, trap_info;                                                                         \
-	la t5, fn;                                                                                \
+#define SET_HOOK(fn)                                                                               \
+	la t6, trap_info;                                                                          \
+	la t5, fn;                                                                                 \
 	sd t5, TI_HOOK(t6)
-#define CLEAR_HOOK()                                                                              \
-	la t6, trap_info;                                                                         \
+#define CLEAR_HOOK()                                                                               \
+	la t6, trap_info;                                                                          \
 	sd zero, TI_HOOK(t6)
-#define SET_SHOOK(fn)                                                                             \
-	la t6, strap_info;                                                                        \
-	la t5, fn;                                                                                \
+#define SET_SHOOK(fn)                                                                              \
+	la t6, strap_info;                                                                         \
+	la t5, fn;                                                                                 \
 	sd t5, TI_HOOK(t6)
-#define CLEAR_SHOOK()                                                                             \
-	la t6, strap_info;                                                                        \
+#define CLEAR_SHOOK()                                                                              \
+	la t6, strap_info;                                                                         \
 	sd zero, TI_HOOK(t6)
 
-/* From S- or U-mode, return to M-mode (the next instruction runs in M). */
-#define TO_M_MODE()                                                                               \
-	li a7, SVC_TO_M;                                                                          \
+/* From S- or U-mode, return to M-mode: the next instruction runs in M. Only where the code's
+ * virtual and physical addresses are equal (bare mode or an identity mapping). */
+#define TO_M_MODE()                                                                                \
+	li a7, SVC_TO_M;                                                                           \
 	ecall
 
 /* Enter privilege mode prv (PRV_S or PRV_U) at label with mret, from M-mode. Clobbers t5/t6. */
-#define MRET_TO(prv, label)                                                                       \
-	li t6, MSTATUS_MPP;                                                                       \
-	csrc mstatus, t6;                                                                         \
-	li t6, (prv) << 11;                                                                       \
-	csrs mstatus, t6;                                                                         \
-	la t6, label;                                                                             \
-	csrw mepc, t6;                                                                            \
+#define MRET_TO(prv, label)                                                                        \
+	li t6, MSTATUS_MPP;                                                                        \
+	csrc mstatus, t6;                                                                          \
+	li t6, (prv) << 11;                                                                        \
+	csrs mstatus, t6;                                                                          \
+	la t6, label;                                                                              \
+	csrw mepc, t6;                                                                             \
 	mret
 
 /* Print a string literal / a register in hex (M-mode, or S/U with the UART mapped). */
-#define PUTS(s)                                                                                   \
-	.pushsection .rodata;                                            \
-	19993:;                                                                                   \
-	.asciz s;                                                                                 \
-	.popsection;                                                                              \
-	la a0, 19993b;                                                                            \
+#define PUTS(s)                                                                                    \
+	.pushsection .rodata;                                                                      \
+	19993:;                                                                                    \
+	.asciz s;                                                                                  \
+	.popsection;                                                                               \
+	la a0, 19993b;                                                                             \
 	call uart_puts
-#define PUTHEX(r)                                                                                 \
-	mv a0, r;                                                                                 \
+#define PUTHEX(r)                                                                                  \
+	mv a0, r;                                                                                  \
 	call uart_puthex
 /* Print "<test name>: s\n". */
-#define SAY(s)                                                                                    \
-	la a0, test_name;                                                                         \
-	call uart_puts;                                                                           \
+#define SAY(s)                                                                                     \
+	la a0, test_name;                                                                          \
+	call uart_puts;                                                                            \
 	PUTS(": " s "\n")
 
 #endif

@@ -15,22 +15,22 @@ DEFINE_TEST("fpu")
 #define NX 0x01
 
 /* Load a double / a single (NaN-boxed) constant into an FP register. */
-#define FLI_D(f, bits)                                                                            \
-	li t0, bits;                                                                              \
+#define FLI_D(f, bits)                                                                             \
+	li t0, bits;                                                                               \
 	fmv.d.x f, t0
-#define FLI_S(f, bits)                                                                            \
-	li t0, bits;                                                                              \
+#define FLI_S(f, bits)                                                                             \
+	li t0, bits;                                                                               \
 	fmv.w.x f, t0
 /* Check an FP register's 64 bits / a single's NaN-boxed 64 bits. */
-#define FCHECK_D(f, bits)                                                                         \
-	fmv.x.d t1, f;                                                                            \
+#define FCHECK_D(f, bits)                                                                          \
+	fmv.x.d t1, f;                                                                             \
 	CHECK(t1, bits)
-#define FCHECK_S(f, bits)                                                                         \
-	fmv.x.d t1, f;                                                                            \
+#define FCHECK_S(f, bits)                                                                          \
+	fmv.x.d t1, f;                                                                             \
 	CHECK(t1, (0xffffffff00000000 | (bits)))
 /* Check the accrued flags and clear them. */
-#define CHECK_FLAGS(v)                                                                            \
-	csrrw t1, fflags, zero;                                                                   \
+#define CHECK_FLAGS(v)                                                                             \
+	csrrw t1, fflags, zero;                                                                    \
 	CHECK(t1, v)
 
 #define ONE_D 0x3ff0000000000000
@@ -323,18 +323,18 @@ nan_boxing:
 	ret
 
 /* fcvt.w.d f1 with each static rounding mode; expected results in order rne rtz rdn rup rmm */
-#define CVT_MODES(bits, v_rne, v_rtz, v_rdn, v_rup, v_rmm)                                                  \
-	FLI_D(f1, bits);                                                                          \
-	fcvt.w.d t2, f1, rne;                                                                     \
-	CHECK(t2, v_rne);                                                                           \
-	fcvt.w.d t2, f1, rtz;                                                                     \
-	CHECK(t2, v_rtz);                                                                           \
-	fcvt.w.d t2, f1, rdn;                                                                     \
-	CHECK(t2, v_rdn);                                                                           \
-	fcvt.w.d t2, f1, rup;                                                                     \
-	CHECK(t2, v_rup);                                                                           \
-	fcvt.w.d t2, f1, rmm;                                                                     \
-	CHECK(t2, v_rmm);                                                                           \
+#define CVT_MODES(bits, v_rne, v_rtz, v_rdn, v_rup, v_rmm)                                         \
+	FLI_D(f1, bits);                                                                           \
+	fcvt.w.d t2, f1, rne;                                                                      \
+	CHECK(t2, v_rne);                                                                          \
+	fcvt.w.d t2, f1, rtz;                                                                      \
+	CHECK(t2, v_rtz);                                                                          \
+	fcvt.w.d t2, f1, rdn;                                                                      \
+	CHECK(t2, v_rdn);                                                                          \
+	fcvt.w.d t2, f1, rup;                                                                      \
+	CHECK(t2, v_rup);                                                                          \
+	fcvt.w.d t2, f1, rmm;                                                                      \
+	CHECK(t2, v_rmm);                                                                          \
 	CHECK_FLAGS(NX)
 
 conversions:

@@ -17,24 +17,24 @@ DEFINE_TEST("hostile")
 #define FLOOD_LINES 16384 /* of 64 bytes: 1 MiB */
 
 /* xorshift64 step on register r (clobbers t6) */
-#define XORSHIFT(r)                                                                               \
-	slli t6, r, 13;                                                                           \
-	xor r, r, t6;                                                                             \
-	srli t6, r, 7;                                                                            \
-	xor r, r, t6;                                                                             \
-	slli t6, r, 17;                                                                           \
+#define XORSHIFT(r)                                                                                \
+	slli t6, r, 13;                                                                            \
+	xor r, r, t6;                                                                              \
+	srli t6, r, 7;                                                                             \
+	xor r, r, t6;                                                                              \
+	slli t6, r, 17;                                                                            \
 	xor r, r, t6
 
 /* Run the access; it must raise cause with mtval = addr_reg. */
-#define EXPECT_ACCESS_FAULT(cause, addr_reg, ...)                                                 \
-	EXPECT_TRAP(19960f);                                                                      \
-	19961:;                                                                                   \
-	__VA_ARGS__;                                                                              \
-	FAIL_HERE();                                                                              \
-	19960:;                                                                                   \
-	CHECK_TRAP_CAUSE(cause);                                                                  \
-	CHECK_TRAP_EPC(19961b);                                                                   \
-	TRAP_FIELD(TI_TVAL);                                                                      \
+#define EXPECT_ACCESS_FAULT(cause, addr_reg, ...)                                                  \
+	EXPECT_TRAP(19960f);                                                                       \
+	19961:;                                                                                    \
+	__VA_ARGS__;                                                                               \
+	FAIL_HERE();                                                                               \
+	19960:;                                                                                    \
+	CHECK_TRAP_CAUSE(cause);                                                                   \
+	CHECK_TRAP_EPC(19961b);                                                                    \
+	TRAP_FIELD(TI_TVAL);                                                                       \
 	CHECK_REG(t5, addr_reg)
 
 	.text

@@ -21,32 +21,32 @@ DEFINE_TEST("interrupts")
 #define UART_IER_ETBEI 0x02
 
 /* s3 = mtime + ticks (a deadline) */
-#define DEADLINE(ticks)                                                                           \
-	li t0, CLINT_MTIME;                                                                       \
-	ld s3, 0(t0);                                                                             \
-	li t0, ticks;                                                                             \
+#define DEADLINE(ticks)                                                                            \
+	li t0, CLINT_MTIME;                                                                        \
+	ld s3, 0(t0);                                                                              \
+	li t0, ticks;                                                                              \
 	add s3, s3, t0
 /* Fail if mtime has passed the deadline in s3. */
-#define CHECK_DEADLINE()                                                                          \
-	li t0, CLINT_MTIME;                                                                       \
-	ld t0, 0(t0);                                                                             \
-	sltu t0, t0, s3;                                                                          \
+#define CHECK_DEADLINE()                                                                           \
+	li t0, CLINT_MTIME;                                                                        \
+	ld t0, 0(t0);                                                                              \
+	sltu t0, t0, s3;                                                                           \
 	CHECK(t0, 1)
-#define SET_MTIMECMP(reg)                                                                         \
-	li t0, CLINT_MTIMECMP;                                                                    \
+#define SET_MTIMECMP(reg)                                                                          \
+	li t0, CLINT_MTIMECMP;                                                                     \
 	sd reg, 0(t0)
-#define IRQ_COUNT(reg)                                                                            \
-	la reg, irq_count;                                                                        \
+#define IRQ_COUNT(reg)                                                                             \
+	la reg, irq_count;                                                                         \
 	ld reg, 0(reg)
-#define S_IRQ_COUNT(reg)                                                                          \
-	la reg, s_irq_count;                                                                      \
+#define S_IRQ_COUNT(reg)                                                                           \
+	la reg, s_irq_count;                                                                       \
 	ld reg, 0(reg)
 /* The n-th interrupt logged by the M-mode (S-mode) hook. */
-#define IRQ_LOG(reg, n)                                                                           \
-	la reg, irq_log;                                                                          \
+#define IRQ_LOG(reg, n)                                                                            \
+	la reg, irq_log;                                                                           \
 	ld reg, (n) * 8(reg)
-#define S_IRQ_LOG(reg, n)                                                                         \
-	la reg, s_irq_log;                                                                        \
+#define S_IRQ_LOG(reg, n)                                                                          \
+	la reg, s_irq_log;                                                                         \
 	ld reg, (n) * 8(reg)
 
 	.text

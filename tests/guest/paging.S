@@ -41,52 +41,52 @@ DEFINE_TEST("paging")
 #define LEAF_RWX (LEAF_RW | PTE_X)
 
 /* t0 = a PTE for physical address in register pa with flags (clobbers t0 only). */
-#define MAKE_PTE(pa, flags)                                                                       \
-	srli t0, pa, 12;                                                                          \
-	slli t0, t0, PTE_PPN_SHIFT;                                                               \
+#define MAKE_PTE(pa, flags)                                                                        \
+	srli t0, pa, 12;                                                                           \
+	slli t0, t0, PTE_PPN_SHIFT;                                                                \
 	ori t0, t0, flags
 /* table[index] = PTE for the physical address of symbol sym (clobbers t0, t1, t2). */
-#define SET_PTE_SYM(table, index, sym, flags)                                                     \
-	la t1, sym;                                                                               \
-	MAKE_PTE(t1, flags);                                                                      \
-	la t2, table + (index) * 8;                                                               \
+#define SET_PTE_SYM(table, index, sym, flags)                                                      \
+	la t1, sym;                                                                                \
+	MAKE_PTE(t1, flags);                                                                       \
+	la t2, table + (index) * 8;                                                                \
 	sd t0, 0(t2)
 /* table[index] = PTE for the constant physical address pa. */
-#define SET_PTE_PA(table, index, pa, flags)                                                       \
-	li t1, pa;                                                                                \
-	MAKE_PTE(t1, flags);                                                                      \
-	la t2, table + (index) * 8;                                                               \
+#define SET_PTE_PA(table, index, pa, flags)                                                        \
+	li t1, pa;                                                                                 \
+	MAKE_PTE(t1, flags);                                                                       \
+	la t2, table + (index) * 8;                                                                \
 	sd t0, 0(t2)
 
 /* Run insn (a load or store through va_reg); it must raise cause with mtval = va_reg. */
-#define EXPECT_FAULT(cause, va_reg, ...)                                                          \
-	EXPECT_TRAP(19970f);                                                                      \
-	19971:;                                                                                   \
-	__VA_ARGS__;                                                                              \
-	FAIL_HERE();                                                                              \
-	19970:;                                                                                   \
-	CHECK_TRAP_CAUSE(cause);                                                                  \
-	CHECK_TRAP_EPC(19971b);                                                                   \
-	TRAP_FIELD(TI_TVAL);                                                                      \
+#define EXPECT_FAULT(cause, va_reg, ...)                                                           \
+	EXPECT_TRAP(19970f);                                                                       \
+	19971:;                                                                                    \
+	__VA_ARGS__;                                                                               \
+	FAIL_HERE();                                                                               \
+	19970:;                                                                                    \
+	CHECK_TRAP_CAUSE(cause);                                                                   \
+	CHECK_TRAP_EPC(19971b);                                                                    \
+	TRAP_FIELD(TI_TVAL);                                                                       \
 	CHECK_REG(t5, va_reg)
 /* Jump to va_reg; the fetch must raise an instruction page fault with mepc = mtval = va_reg. */
-#define EXPECT_FETCH_FAULT(va_reg)                                                                \
-	EXPECT_TRAP(19972f);                                                                      \
-	jalr ra, 0(va_reg);                                                                       \
-	FAIL_HERE();                                                                              \
-	19972:;                                                                                   \
-	CHECK_TRAP_CAUSE(CAUSE_FETCH_PAGE_FAULT);                                                 \
-	TRAP_FIELD(TI_EPC);                                                                       \
-	CHECK_REG(t5, va_reg);                                                                    \
-	TRAP_FIELD(TI_TVAL);                                                                      \
+#define EXPECT_FETCH_FAULT(va_reg)                                                                 \
+	EXPECT_TRAP(19972f);                                                                       \
+	jalr ra, 0(va_reg);                                                                        \
+	FAIL_HERE();                                                                               \
+	19972:;                                                                                    \
+	CHECK_TRAP_CAUSE(CAUSE_FETCH_PAGE_FAULT);                                                  \
+	TRAP_FIELD(TI_EPC);                                                                        \
+	CHECK_REG(t5, va_reg);                                                                     \
+	TRAP_FIELD(TI_TVAL);                                                                       \
 	CHECK_REG(t5, va_reg)
 
 /* reg = the address of symbol sym (in user_page) seen through the mapping at base. */
-#define ALIAS(reg, base, sym)                                                                     \
-	la reg, sym;                                                                              \
-	la t0, user_page;                                                                         \
-	sub reg, reg, t0;                                                                         \
-	li t0, base;                                                                              \
+#define ALIAS(reg, base, sym)                                                                      \
+	la reg, sym;                                                                               \
+	la t0, user_page;                                                                          \
+	sub reg, reg, t0;                                                                          \
+	li t0, base;                                                                               \
 	add reg, reg, t0
 
 	.text
@@ -454,7 +454,7 @@ ad_hook:
 delegated_fault:
 	addi sp, sp, -16
 	sd ra, 8(sp)
-	li t0, (1 << CAUSE_LOAD_PAGE_FAULT) | (1 << CAUSE_STORE_PAGE_FAULT) | \
+	li t0, (1 << CAUSE_LOAD_PAGE_FAULT) | (1 << CAUSE_STORE_PAGE_FAULT) |                      \
 		(1 << CAUSE_FETCH_PAGE_FAULT)
 	csrw medeleg, t0
 	EXPECT_TRAP_M(2f)

@@ -9,9 +9,9 @@
 DEFINE_TEST("priv")
 
 /* Read mstatus field (shift, mask) into t0. */
-#define MSTATUS_FIELD(shift, mask)                                                                \
-	csrr t0, mstatus;                                                                         \
-	srli t0, t0, shift;                                                                       \
+#define MSTATUS_FIELD(shift, mask)                                                                 \
+	csrr t0, mstatus;                                                                          \
+	srli t0, t0, shift;                                                                        \
 	andi t0, t0, mask
 
 	.text

@@ -18,10 +18,21 @@ RUNNER=${RUNNER:-rvisor}
 TIMEOUT=${TIMEOUT:-20}
 GUEST_BUILD=${GUEST_BUILD:-$root/build/guest}
 
+# The first argument is the rvisor binary if it names a file or a path; the rest are tests.
 rvisor=$root/build/rvisor
-if [ "$RUNNER" = rvisor ] && [ $# -gt 0 ] && [ -f "$1" ] && [ -x "$1" ]; then
-	rvisor=$1
-	shift
+if [ $# -gt 0 ]; then
+	case $1 in
+	*/*)
+		rvisor=$1
+		shift
+		;;
+	*)
+		if [ -f "$1" ]; then
+			rvisor=./$1
+			shift
+		fi
+		;;
+	esac
 fi
 
 case $RUNNER in

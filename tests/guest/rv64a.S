@@ -8,25 +8,25 @@ DEFINE_TEST("rv64a")
 
 /* AMO_W(op, old, src, new_mem, rd_expected): memory word = old; op.w rd, src; check both. The
  * word above it holds a guard pattern that must survive. */
-#define AMO_W(op, old, src, new, rd)                                                              \
-	li t0, old;                                                                               \
-	sw t0, 0(s0);                                                                             \
-	li t1, src;                                                                               \
-	op s1, t1, (s0);                                                                          \
-	CHECK(s1, rd);                                                                            \
-	lwu s1, 0(s0);                                                                            \
-	CHECK(s1, new);                                                                           \
-	lwu s1, 4(s0);                                                                            \
+#define AMO_W(op, old, src, new, rd)                                                               \
+	li t0, old;                                                                                \
+	sw t0, 0(s0);                                                                              \
+	li t1, src;                                                                                \
+	op s1, t1, (s0);                                                                           \
+	CHECK(s1, rd);                                                                             \
+	lwu s1, 0(s0);                                                                             \
+	CHECK(s1, new);                                                                            \
+	lwu s1, 4(s0);                                                                             \
 	CHECK(s1, 0x5a5a5a5a)
 
-#define AMO_D(op, old, src, new)                                                                  \
-	li t0, old;                                                                               \
-	sd t0, 8(s0);                                                                             \
-	li t1, src;                                                                               \
-	addi t2, s0, 8;                                                                           \
-	op s1, t1, (t2);                                                                          \
-	CHECK(s1, old);                                                                           \
-	ld s1, 8(s0);                                                                             \
+#define AMO_D(op, old, src, new)                                                                   \
+	li t0, old;                                                                                \
+	sd t0, 8(s0);                                                                              \
+	li t1, src;                                                                                \
+	addi t2, s0, 8;                                                                            \
+	op s1, t1, (t2);                                                                           \
+	CHECK(s1, old);                                                                            \
+	ld s1, 8(s0);                                                                              \
 	CHECK(s1, new)
 
 	.text

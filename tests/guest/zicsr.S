@@ -8,12 +8,12 @@
 DEFINE_TEST("zicsr")
 
 /* Execute the instruction given, which must raise illegal instruction; mepc must be its address. */
-#define EXPECT_ILLEGAL(...)                                                                      \
-	EXPECT_TRAP(19980f);                                                                      \
-	19981:;                                                                                   \
-	__VA_ARGS__;                                                                              \
-	FAIL_HERE();                                                                              \
-	19980:;                                                                                   \
+#define EXPECT_ILLEGAL(...)                                                                        \
+	EXPECT_TRAP(19980f);                                                                       \
+	19981:;                                                                                    \
+	__VA_ARGS__;                                                                               \
+	FAIL_HERE();                                                                               \
+	19980:;                                                                                    \
 	CHECK_ILLEGAL_AT(19981b)
 
 	.text
