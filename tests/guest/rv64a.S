@@ -1,7 +1,8 @@
 /* A extension (unprivileged spec chapter 8): lr/sc success and failure, and every AMO in its
  * .w and .d forms: rd receives the old value (sign-extended for .w), memory the new one, and
  * a .w never touches the neighbouring word. Misaligned AMOs and LRs must raise an exception
- * (address-misaligned or access fault: section 8.4). */
+ * (address-misaligned or access fault: section 8.4), and on an address with nothing behind it
+ * an AMO raises a store/AMO access fault, an LR a load access fault (privileged spec 3.6). */
 #include "common.h"
 
 DEFINE_TEST("rv64a")
