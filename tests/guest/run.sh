@@ -7,8 +7,10 @@
 # Each test runs under a timeout (TIMEOUT seconds, default 20) and passes when the machine
 # exits with status 0 (the program wrote the test finisher's pass value) and, where
 # tests/guest/NAME.expected exists, its console output matches that file. A runner-specific
-# NAME.RUNNER.expected (e.g. misaligned.qemu.expected) takes precedence. Output lines starting
-# with "# " are notes that may differ between machines and are not compared.
+# NAME.RUNNER.expected (e.g. zicsr.qemu.expected) takes precedence. Output lines starting
+# with "# " are notes that may differ between machines and are not compared. Where
+# tests/guest/NAME.count exists, each of its lines "COUNT<tab>TEXT" requires TEXT to appear as a
+# whole output line exactly COUNT times.
 # Prints one line per test and "N passed, N failed"; exits 1 if any test failed.
 set -u
 
@@ -105,6 +107,20 @@ for t in $tests; do
 			if ! diff -u "$expected" "$out.cmp" >"$out.diff"; then
 				why="console output differs from $(basename "$expected") (see $out.diff)"
 			fi
+		fi
+		# NAME.count: lines "COUNT<tab>TEXT"; the output must hold TEXT as a whole line
+		# exactly COUNT times (for output too long for an expected file).
+		if [ -z "$why" ] && [ -f "$here/$t.count" ]; then
+			tab=$(printf '\t')
+			while IFS= read -r spec; do
+				want=${spec%%"$tab"*}
+				text=${spec#*"$tab"}
+				got=$(tr -d '\r' <"$out" | grep -a -c -F -x -e "$text")
+				if [ "$got" != "$want" ]; then
+					why="$got lines of '$(echo "$text" | cut -c 1-40)', expected $want"
+					break
+				fi
+			done <"$here/$t.count"
 		fi
 	fi
 	if [ -z "$why" ]; then
