@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "host/chr.h"
+#include "host/sched.h"
 #include "vmm/vm.h"
 
 #define MIN_MEM         (16ull << 20)
@@ -47,6 +48,9 @@ static void usage_run(FILE *f)
 	      "  -c, --cmdline STR    kernel command line (default \"" DEFAULT_CMDLINE "\")\n"
 	      "  -m, --mem SIZE       guest RAM; suffix K, M, G (default 512M, at least 16M)\n"
 	      "  -s, --cpus N         number of harts, 1 to 64 (default 1)\n"
+	      "  --cpu-affinity LIST  run the vCPU threads only on these host CPUs, e.g. 0-3,6\n"
+	      "  --cpu-weight N       host CPU share, 1 to 10000 (default 100), as cgroup v2\n"
+	      "                       cpu.weight where the host allows it, else as a nice value\n"
 	      "  -f, --firmware FILE  start this M-mode firmware at 0x80000000 instead of serving\n"
 	      "                       the SBI from rvisor (e.g. OpenSBI fw_dynamic.bin); without\n"
 	      "                       --kernel it runs a bare-metal program\n"
@@ -117,11 +121,15 @@ static int cmd_run(int argc, char **argv)
 	    {"mem", required_argument, NULL, 'm'},
 	    {"cpus", required_argument, NULL, 's'},
 	    {"firmware", required_argument, NULL, 'f'},
+	    {"cpu-affinity", required_argument, NULL, 'A'},
+	    {"cpu-weight", required_argument, NULL, 'W'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0, 0, 0, 0},
 	};
 	struct vm_config cfg = {.mem_size = DEFAULT_MEM, .ncpus = 1, .cmdline = DEFAULT_CMDLINE};
 	const char *mem_arg = "512M";
+	const char *affinity = NULL;
+	unsigned weight = 0;
 	int c;
 
 	opterr = 0;
@@ -145,6 +153,16 @@ static int cmd_run(int argc, char **argv)
 				return error("--cpus '%s' is not a number from 1 to %d", optarg,
 					     VM_MAX_HARTS);
 			cfg.ncpus = (unsigned)n;
+			break;
+		}
+		case 'A': affinity = optarg; break;
+		case 'W': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < SCHED_WEIGHT_MIN || n > SCHED_WEIGHT_MAX)
+				return error("--cpu-weight '%s' is not a number from %d to %d",
+					     optarg, SCHED_WEIGHT_MIN, SCHED_WEIGHT_MAX);
+			weight = (unsigned)n;
 			break;
 		}
 		case 'h': usage_run(stdout); return 0;
@@ -172,9 +190,29 @@ static int cmd_run(int argc, char **argv)
 		return error("--mem %s is not a multiple of 2M: round it, e.g. %" PRIu64 "M",
 			     mem_arg, (uint64_t)(((cfg.mem_size + 0x1fffff) >> 20) & ~1ull));
 
+	/* Placement first: every thread created from here on inherits it. */
+	struct sched_group group = {0};
+	if (affinity) {
+		cpu_set_t set;
+		if (sched_parse_cpulist(affinity, &set))
+			return error("--cpu-affinity '%s' is not a CPU list: use e.g. 0-3,6",
+				     affinity);
+		if (sched_set_affinity(&set))
+			return error("--cpu-affinity '%s' names no CPU this process may use: see "
+				     "nproc --all and the process's allowed CPUs",
+				     affinity);
+	}
+	if (weight) {
+		char werr[256];
+		if (sched_set_weight(weight, &group, werr, sizeof(werr)))
+			return error("%s", werr);
+	}
+
 	struct chr *console = chr_stdio_open();
-	if (!console)
+	if (!console) {
+		sched_release(&group);
 		return error("cannot open the console on stdin/stdout: %s", strerror(errno));
+	}
 
 	struct vm vm;
 	char err[512] = "";
@@ -182,6 +220,7 @@ static int cmd_run(int argc, char **argv)
 	if (rc) {
 		vm_destroy(&vm);
 		chr_stdio_close(console);
+		sched_release(&group);
 		return error("%s", err);
 	}
 	console->quit_opaque = &vm;
@@ -191,6 +230,7 @@ static int cmd_run(int argc, char **argv)
 	uint32_t code = vm.fail_code;
 	chr_stdio_close(console);
 	vm_destroy(&vm);
+	sched_release(&group);
 	switch (status) {
 	case VM_STATUS_FAIL:
 		fprintf(stderr, "rvisor: the guest reported failure (code %u)\n", code);
