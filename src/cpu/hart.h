@@ -16,7 +16,7 @@ struct bus;
 struct guest_mem;
 
 #define TLB_ENTRIES  256 /* per kind (read, write, fetch), direct-mapped, power of two */
-#define DCACHE_PAGES 256 /* decoded pages cached per hart (36 KiB each) */
+#define DCACHE_PAGES 256 /* decoded pages cached per hart (36 KiB each), 2-way */
 
 /* One TLB entry: a guest-virtual page mapped to host memory. A hit is one compare and an add:
  * hva = gva + addend. tag is gva >> 12, or TLB_INVALID. */
@@ -29,8 +29,9 @@ struct tlb_entry {
 /* Decoded-instruction cache page: the decoded instructions of one 4 KiB guest-physical page,
  * one slot per halfword. A slot whose fn is NULL has not been decoded yet. */
 struct dpage {
-	uint64_t gpa; /* page-aligned guest-physical address, or ~0 when free */
-	uint64_t gen; /* hart's code generation when last validated (see fence.i) */
+	uint64_t gpa;      /* page-aligned guest-physical address, or ~0 when free */
+	uint64_t gen;      /* hart's code generation when last validated (see fence.i) */
+	uint64_t last_use; /* hart's dcache_clock at the last lookup (LRU within a set) */
 	struct insn slot[2048];
 	uint8_t raw[4096]; /* the bytes the slots were decoded from: after a fence.i, only slots
 			    * whose bytes changed are dropped */
@@ -112,8 +113,8 @@ struct hart {
 	uint64_t code_gen;     /* bumped by fence.i: decoded pages of older generations are stale */
 	struct tlb_set tlb[4]; /* indexed by privilege view: 0 U, 1 S, 3 M (bare, no paging) */
 	struct itlb_entry itlb_set[4][TLB_ENTRIES];
-	struct dpage *dcache; /* DCACHE_PAGES entries */
-	unsigned dcache_clock;
+	struct dpage *dcache;  /* DCACHE_PAGES entries */
+	uint64_t dcache_clock; /* counts decoded-page lookups */
 
 	struct guest_mem *mem;
 	struct bus *bus;

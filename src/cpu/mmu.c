@@ -242,11 +242,18 @@ static void dcache_revalidate(struct dpage *dp, const uint8_t *hva)
 	}
 }
 
-/* The decoded page for guest-physical page gpa_page (host copy at hva): direct-mapped; a
- * different page in the slot is evicted, one of an older code generation revalidated. */
+/* The decoded page for guest-physical page gpa_page (host copy at hva): two-way set
+ * associative (kernel text is contiguous, so pages 1 MiB apart would otherwise keep evicting
+ * each other); a miss evicts the less recently used page of the set, a page of an older
+ * code generation is revalidated. */
 static struct dpage *dcache_get(struct hart *h, uint64_t gpa_page, const uint8_t *hva)
 {
-	struct dpage *dp = &h->dcache[(gpa_page >> 12) & (DCACHE_PAGES - 1)];
+	struct dpage *way = &h->dcache[2 * ((gpa_page >> 12) & (DCACHE_PAGES / 2 - 1))];
+	struct dpage *dp = way[0].gpa == gpa_page               ? &way[0]
+			   : way[1].gpa == gpa_page             ? &way[1]
+			   : way[0].last_use <= way[1].last_use ? &way[0]
+								: &way[1];
+	dp->last_use = ++h->dcache_clock;
 	if (dp->gpa != gpa_page) {
 		if (dp->gpa != ~0ull) {
 			/* Evicting: no fetch-TLB entry may keep pointing at the old page. */
