@@ -471,12 +471,15 @@ HANDLER(WFI)
 }
 HANDLER(SFENCE_VMA)
 {
-	(void)in;
 	if (h->priv == PRV_U || (h->priv == PRV_S && (h->mstatus & MSTATUS_TVM))) {
 		exec_illegal(h);
 		return;
 	}
-	hart_flush_tlb(h);
+	/* ASIDs are not tagged in the TLB: an ASID-only fence flushes everything. */
+	if (in->rs1)
+		hart_flush_tlb_page(h, h->x[in->rs1]);
+	else
+		hart_flush_tlb(h);
 }
 
 /* ---- threaded dispatch ----

@@ -104,10 +104,43 @@ void hart_flush_tlb(struct hart *h)
 	/* Set 3 maps M-mode and bare accesses one to one: no satp, sfence.vma or status bit
 	 * changes it, so only the U and S sets are flushed. */
 	for (unsigned s = 0; s < 2; s++) {
+		h->tlb[s].has_superpage = false;
 		for (unsigned i = 0; i < TLB_ENTRIES; i++) {
 			h->tlb[s].r[i].tag = TLB_INVALID;
 			h->tlb[s].w[i].tag = TLB_INVALID;
 			h->itlb_set[s][i].tag = TLB_INVALID;
+		}
+	}
+	hart_end_batch(h);
+}
+
+static void flush_matching(struct tlb_entry *e, const uint8_t *level, uint64_t vpn)
+{
+	for (unsigned i = 0; i < TLB_ENTRIES; i++)
+		if (level[i] && (e[i].tag >> (9 * level[i])) == (vpn >> (9 * level[i])))
+			e[i].tag = TLB_INVALID;
+}
+
+void hart_flush_tlb_page(struct hart *h, uint64_t gva)
+{
+	uint64_t vpn = gva >> 12;
+	unsigned idx = vpn & (TLB_ENTRIES - 1);
+	for (unsigned s = 0; s < 2; s++) { /* the paged sets, as in hart_flush_tlb */
+		struct tlb_set *t = &h->tlb[s];
+		if (t->r[idx].tag == vpn)
+			t->r[idx].tag = TLB_INVALID;
+		if (t->w[idx].tag == vpn)
+			t->w[idx].tag = TLB_INVALID;
+		if (h->itlb_set[s][idx].tag == vpn)
+			h->itlb_set[s][idx].tag = TLB_INVALID;
+		if (!t->has_superpage)
+			continue;
+		flush_matching(t->r, t->r_level, vpn);
+		flush_matching(t->w, t->w_level, vpn);
+		for (unsigned i = 0; i < TLB_ENTRIES; i++) {
+			unsigned l = t->i_level[i];
+			if (l && (h->itlb_set[s][i].tag >> (9 * l)) == (vpn >> (9 * l)))
+				h->itlb_set[s][i].tag = TLB_INVALID;
 		}
 	}
 	hart_end_batch(h);

@@ -48,6 +48,10 @@ struct itlb_entry {
 struct tlb_set {
 	struct tlb_entry r[TLB_ENTRIES];
 	struct tlb_entry w[TLB_ENTRIES];
+	/* Page-table level of each entry's leaf (0: 4 KiB, 1: 2 MiB, ...), for sfence.vma of one
+	 * address, which must also drop entries cached from a superpage holding it. */
+	uint8_t r_level[TLB_ENTRIES], w_level[TLB_ENTRIES], i_level[TLB_ENTRIES];
+	bool has_superpage; /* some entry came from a superpage since the last full flush */
 };
 
 /* Callbacks from the hart to its VM (the VMM wires these). All are called on the hart's
@@ -110,6 +114,7 @@ struct hart {
 	uint64_t pmpcfg[16];
 	uint64_t pmpaddr[64];
 	uint64_t mtval2, mtinst, tselect;
+	uint8_t walk_level;    /* leaf level of the last successful page walk (0 when bare) */
 	uint64_t code_gen;     /* bumped by fence.i: decoded pages of older generations are stale */
 	struct tlb_set tlb[4]; /* indexed by privilege view: 0 U, 1 S, 3 M (bare, no paging) */
 	struct itlb_entry itlb_set[4][TLB_ENTRIES];
@@ -172,6 +177,9 @@ static inline void hart_end_batch(struct hart *h)
 
 /* Invalidate all TLB entries (sfence.vma, satp writes). */
 void hart_flush_tlb(struct hart *h);
+/* Invalidate the TLB entries that may translate guest-virtual address gva (sfence.vma with
+ * rs1 != x0; priv spec 4.2.1): its own 4 KiB entry and any entry from a superpage holding it. */
+void hart_flush_tlb_page(struct hart *h, uint64_t gva);
 /* Invalidate the decoded-instruction cache (fence.i). */
 void hart_flush_icache(struct hart *h);
 

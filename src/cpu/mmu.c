@@ -39,6 +39,7 @@ int mmu_translate(struct hart *h, uint64_t gva, enum mmu_access acc, uint64_t *g
 {
 	unsigned priv = access_priv(h, acc);
 	unsigned mode = h->satp >> SATP_MODE_SHIFT;
+	h->walk_level = 0;
 	if (priv == PRV_M || mode == SATP_MODE_BARE) {
 		*gpa = gva;
 		return 0;
@@ -93,20 +94,32 @@ retry:;
 		}
 		uint64_t off_mask = (1ull << (12 + 9 * i)) - 1;
 		*gpa = ((ppn << 12) & ~off_mask) | (gva & off_mask);
+		h->walk_level = (uint8_t)i;
 		return 0;
 	}
 	return fault_cause(acc, true);
 }
 
-/* Fill a data TLB entry for the page of gva, which translated to gpa in RAM. */
-static void tlb_fill(struct hart *h, struct tlb_entry *set, uint64_t gva, uint64_t gpa)
+/* Record the leaf level of the walk that filled entry idx of a TLB set. */
+static void note_level(struct hart *h, uint8_t *levels, unsigned idx)
+{
+	levels[idx] = h->walk_level;
+	if (h->walk_level)
+		h->dtlb->has_superpage = true;
+}
+
+/* Fill a data TLB entry for the page of gva, which translated to gpa in RAM (write: the
+ * write array, else the read array of the current data set). */
+static void tlb_fill(struct hart *h, bool write, uint64_t gva, uint64_t gpa)
 {
 	uint8_t *hva = guest_mem_ptr(h->mem, gpa & ~0xfffull, 4096);
 	if (!hva)
 		return;
-	struct tlb_entry *e = &set[(gva >> 12) & (TLB_ENTRIES - 1)];
+	unsigned idx = (gva >> 12) & (TLB_ENTRIES - 1);
+	struct tlb_entry *e = write ? &h->dtlb->w[idx] : &h->dtlb->r[idx];
 	e->tag = gva >> 12;
 	e->addend = (uintptr_t)hva - (gva & ~0xfffull);
+	note_level(h, write ? h->dtlb->w_level : h->dtlb->r_level, idx);
 }
 
 /* One access that does not cross a page. Returns false after raising the exception. */
@@ -122,7 +135,7 @@ static bool load_one(struct hart *h, uint64_t gva, unsigned size, uint64_t *val)
 	if (p) {
 		*val = 0;
 		memcpy(val, p, size); /* little-endian host */
-		tlb_fill(h, h->dtlb->r, gva, gpa);
+		tlb_fill(h, false, gva, gpa);
 		return true;
 	}
 	if (!bus_read(h->bus, gpa, size, val)) {
@@ -172,7 +185,7 @@ static bool store_phys(struct hart *h, uint64_t gva, uint64_t gpa, unsigned size
 					h->env.htif_tohost(h->env.opaque, h, v);
 			}
 		} else {
-			tlb_fill(h, h->dtlb->w, gva, gpa);
+			tlb_fill(h, true, gva, gpa);
 		}
 		return true;
 	}
@@ -285,9 +298,15 @@ struct itlb_entry *mmu_fetch_lookup(struct hart *h, uint64_t gva)
 		hart_trap(h, CAUSE_FETCH_ACCESS, gva);
 		return NULL;
 	}
-	struct itlb_entry *e = &h->itlb[(gva >> 12) & (TLB_ENTRIES - 1)];
+	unsigned idx = (gva >> 12) & (TLB_ENTRIES - 1);
+	struct itlb_entry *e = &h->itlb[idx];
 	e->tag = gva >> 12;
 	e->addend = (uintptr_t)hva - (gva & ~0xfffull);
 	e->dp = dcache_get(h, gpa & ~0xfffull, hva);
+	/* The fetch set has the index of the data set of the same privilege view. */
+	unsigned set = (unsigned)(h->itlb - h->itlb_set[0]) / TLB_ENTRIES;
+	h->tlb[set].i_level[idx] = h->walk_level;
+	if (h->walk_level)
+		h->tlb[set].has_superpage = true;
 	return e;
 }

@@ -399,6 +399,31 @@ static void test_load_store_through_tlb(void **state)
 	assert_int_equal(v, 0x1122334455667788ull);
 }
 
+static void test_sfence_vma_one_address(void **state)
+{
+	struct fixture *f = *state;
+	struct hart *h = &f->h;
+	uint64_t v;
+	build_sv39(f, PTE_R | PTE_W);
+	set_priv(h, PRV_S);
+	h->mtvec = 0x80000000;
+	/* Cache a 4 KiB page and a page of the 1 GiB superpage. */
+	assert_true(mmu_load(h, 0x1000, 8, &v));
+	assert_true(mmu_load(h, 0x40010000, 8, &v));
+	/* Unmap both, then fence one address inside the superpage but on another 4 KiB page:
+	 * the superpage's cached entries must go, the unrelated 4 KiB entry may stay. */
+	*pte_at(f, RAM + 0x10000 + 1 * 8) = 0;
+	*pte_at(f, RAM + 0x12000 + 1 * 8) = 0;
+	hart_flush_tlb_page(h, 0x40200000);
+	assert_false(mmu_load(h, 0x40010000, 8, &v));
+	assert_int_equal(h->mcause, CAUSE_LOAD_PAGE_FAULT);
+	/* Fencing the 4 KiB page's own address drops it too. */
+	set_priv(h, PRV_S);
+	hart_flush_tlb_page(h, 0x1ff8);
+	assert_false(mmu_load(h, 0x1000, 8, &v));
+	assert_int_equal(h->mcause, CAUSE_LOAD_PAGE_FAULT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +440,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_mxr_and_mprv, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sv48_and_bad_tables, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_store_through_tlb, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sfence_vma_one_address, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("cpu", tests, NULL, NULL);
 }
