@@ -123,6 +123,7 @@ def main():
                 sys.exit(f"bench: the empty program fails on {name}: {reason}")
             times.append(seconds)
         empty[name] = statistics.median(times)
+    print(f"host load average at the start: {os.getloadavg()[0]:.2f} (other load skews the figures)")
     print("start-up (empty program, median): " +
           ", ".join(f"{name} {empty[name]:.3f} s" for name in names), flush=True)
 
@@ -180,7 +181,8 @@ def main():
     print("{:10}{:>10}{:>10}{:>10}{:>15}{:>13}{:>13}".format(
         "geomean", "", "", "", fmt(geomean(columns["rn"]), 1), fmt(geomean(columns["qn"]), 1),
         fmt(geomean(columns["rq"]), 2)))
-    print(f"host: {cpu_model()}, {os.cpu_count()} CPUs, {platform.release()}; "
+    print(f"host: {cpu_model()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
+          f"Linux {platform.release()}; "
           f"{version([args.rvisor, '--version'])}; "
           f"{version(['qemu-system-riscv64', '--version']) if 'QEMU' in names else 'no QEMU'}")
 
