@@ -11,6 +11,8 @@ packages=(
 	libcmocka-dev clang clang-format
 	# bare-metal guest tests
 	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf device-tree-compiler
+	# static riscv64 Linux programs run inside the guest (tests/integration/smp)
+	gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
 	# firmware for --firmware, and QEMU for side-by-side checks and benchmarks
 	opensbi qemu-system-misc
 	# guest download (scripts/get-guest.sh): apt with the archive keyring, dpkg-deb,
