@@ -1,0 +1,95 @@
+/* virtio-blk (virtio 1.2 section 5.2): a disk on a host blk_file. One request queue; the
+ * vCPU thread that notifies only pops requests and hands them to the disk's worker thread,
+ * which does the host I/O and completes them. */
+#ifndef RVISOR_VIRTIO_BLK_H
+#define RVISOR_VIRTIO_BLK_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtio/virtq.h"
+
+struct blk_file;
+struct iovec;
+struct virtio_dev;
+struct virtio_mmio;
+
+#define VIRTIO_ID_BLOCK 2 /* 5.2.1 */
+
+/* Feature bits (5.2.3). */
+#define VIRTIO_BLK_F_SIZE_MAX     1
+#define VIRTIO_BLK_F_SEG_MAX      2
+#define VIRTIO_BLK_F_GEOMETRY     4
+#define VIRTIO_BLK_F_RO           5
+#define VIRTIO_BLK_F_BLK_SIZE     6
+#define VIRTIO_BLK_F_FLUSH        9
+#define VIRTIO_BLK_F_TOPOLOGY     10
+#define VIRTIO_BLK_F_CONFIG_WCE   11
+#define VIRTIO_BLK_F_MQ           12
+#define VIRTIO_BLK_F_DISCARD      13
+#define VIRTIO_BLK_F_WRITE_ZEROES 14
+
+/* Request types and status values (5.2.6). */
+#define VIRTIO_BLK_T_IN           0
+#define VIRTIO_BLK_T_OUT          1
+#define VIRTIO_BLK_T_FLUSH        4
+#define VIRTIO_BLK_T_GET_ID       8
+#define VIRTIO_BLK_T_GET_LIFETIME 10
+#define VIRTIO_BLK_T_DISCARD      11
+#define VIRTIO_BLK_T_WRITE_ZEROES 13
+#define VIRTIO_BLK_T_SECURE_ERASE 14
+#define VIRTIO_BLK_S_OK           0
+#define VIRTIO_BLK_S_IOERR        1
+#define VIRTIO_BLK_S_UNSUPP       2
+
+#define VIRTIO_BLK_SECTOR_SIZE 512 /* bytes; the protocol's unit whatever blk_size says */
+#define VIRTIO_BLK_ID_BYTES    20  /* GET_ID string, NUL-padded, no NUL when 20 long */
+/* virtio_blk_discard_write_zeroes.flags (5.2.6). */
+#define VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP 1
+
+/* The bytes of struct virtio_blk_config (5.2.4) up to and including the secure-erase fields;
+ * the zoned characteristics are left out as VIRTIO_BLK_F_ZONED is never offered. */
+#define VIRTIO_BLK_CONFIG_SIZE 72
+
+/* Requests popped and waiting for (or under) the worker's I/O. */
+#define VIRTIO_BLK_QUEUE_DEPTH 8
+
+struct virtio_blk {
+	struct blk_file *file; /* not owned */
+	bool readonly;
+	uint64_t capacity; /* 512-byte sectors */
+	char id[VIRTIO_BLK_ID_BYTES];
+	uint8_t config[VIRTIO_BLK_CONFIG_SIZE]; /* little-endian, constant after init */
+
+	pthread_mutex_t lock; /* guards everything below; never held across transport calls */
+	pthread_cond_t work;  /* worker: a request was queued, or stop */
+	pthread_cond_t idle;  /* reset: the worker finished the request it was doing I/O for */
+	struct virtio_mmio *t;
+	struct virtq_req *slot; /* VIRTIO_BLK_QUEUE_DEPTH, a ring */
+	unsigned head, count;   /* slot[head] is the oldest; count slots are taken */
+	bool filling;           /* a thread is popping requests into free slots */
+	bool more;              /* popping was asked for while full or while filling */
+	bool busy;              /* the worker is doing I/O on slot[head] */
+	bool stop;
+	uint64_t epoch; /* bumped by reset: requests of an older epoch are dropped */
+	pthread_t worker;
+
+	/* Worker-only scratch. */
+	struct iovec *iov; /* VIRTQ_MAX_SEGS */
+};
+
+/* Set up a disk on file (opened by the caller, who closes it after virtio_blk_destroy) and
+ * fill dev for virtio_mmio_init. id is the serial GET_ID returns (at most 20 bytes are used;
+ * NULL or "" gives an empty id). The disk is read-only (VIRTIO_BLK_F_RO) if file was opened
+ * read-only; capacity is the file's size in 512-byte sectors, rounded down. Offers
+ * VIRTIO_BLK_F_SEG_MAX, F_BLK_SIZE, F_FLUSH, and F_DISCARD with F_WRITE_ZEROES on a
+ * writable disk. Starts the worker thread. Returns 0, -ENOMEM or the -errno of
+ * pthread_create. */
+int virtio_blk_init(struct virtio_blk *b, struct blk_file *file, const char *id,
+		    struct virtio_dev *dev);
+/* Stop the worker once the requests it holds are done and completed, then free everything.
+ * Call before virtio_mmio_destroy of the transport, as completions still use it. */
+void virtio_blk_destroy(struct virtio_blk *b);
+
+#endif

@@ -1,0 +1,29 @@
+/* virtio-rng, the entropy device (virtio 1.2 section 5.4): one request queue whose
+ * device-writable buffers are filled from the host's getrandom(2). */
+#ifndef RVISOR_VIRTIO_RNG_H
+#define RVISOR_VIRTIO_RNG_H
+
+#include <pthread.h>
+
+#include "virtio/virtq.h"
+
+struct virtio_dev;
+
+#define VIRTIO_ID_ENTROPY 4 /* 5.4.1 */
+
+/* Bytes of random data given per request at most (5.4.6.1 lets the device use less than the
+ * whole buffer), so that one notification cannot keep a vCPU thread busy for long. */
+#define VIRTIO_RNG_MAX_BYTES (64 * 1024)
+
+struct virtio_rng {
+	struct virtq_req req; /* scratch for the request being served */
+	pthread_mutex_t lock; /* guards req: several vCPUs may notify at once */
+};
+
+/* Set up the device and fill dev for virtio_mmio_init: no feature bits, no configuration
+ * space, one queue served on the notifying vCPU thread. Returns 0 or -errno. */
+int virtio_rng_init(struct virtio_rng *r, struct virtio_dev *dev);
+/* Release what virtio_rng_init set up. */
+void virtio_rng_destroy(struct virtio_rng *r);
+
+#endif
