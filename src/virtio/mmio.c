@@ -130,7 +130,7 @@ static struct virtq *selected_queue(struct virtio_mmio *t)
 }
 
 /* FEATURES_OK is granted only for a subset of the offer that includes VIRTIO_F_VERSION_1
- * (2.2.1, 6.1: a version 2 transport has no legacy interface). */
+ * (2.2.2, 6.2: a version 2 transport has no legacy interface). */
 static bool features_acceptable(const struct virtio_mmio *t)
 {
 	return !(t->driver_features & ~t->dev.features) &&

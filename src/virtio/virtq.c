@@ -33,7 +33,7 @@ struct virtq_desc {
 struct virtq_walk {
 	const struct virtq *q;
 	struct virtq_req *req;
-	unsigned ndesc;  /* descriptors followed in this request, indirect ones included */
+	unsigned ndesc;  /* buffer descriptors in this request, from any table */
 	bool seen_write; /* a device-writable descriptor came already */
 };
 
@@ -144,19 +144,20 @@ static int follow_indirect(struct virtq_walk *w, const struct virtq_desc *d, boo
 
 /* Walk the chain that starts at entry first of a table of entries descriptors (the main table,
  * or an indirect one). A chain holds each entry at most once, so visiting more than entries
- * descriptors means a loop, or a chain longer than the queue. The request as a whole is
- * bounded by VIRTQ_MAX_SEGS descriptors. */
+ * descriptors means a loop, or a chain longer than the queue. The request as a whole holds
+ * at most VIRTQ_MAX_SEGS buffers (the descriptor pointing at a table is not one). */
 static int walk_chain(struct virtq_walk *w, const uint8_t *table, uint32_t entries, uint16_t first,
 		      bool in_indirect)
 {
 	uint32_t i = first;
 	for (uint32_t visited = 0;; visited++) {
-		if (i >= entries || visited >= entries || w->ndesc >= VIRTQ_MAX_SEGS)
+		if (i >= entries || visited >= entries)
 			return -EINVAL;
-		w->ndesc++;
 		struct virtq_desc d = load_desc(table, i);
 		if (d.flags & VIRTQ_DESC_F_INDIRECT)
 			return follow_indirect(w, &d, in_indirect);
+		if (w->ndesc++ >= VIRTQ_MAX_SEGS)
+			return -EINVAL;
 		int rc = add_buffer(w, &d);
 		if (rc)
 			return rc;
@@ -202,9 +203,8 @@ int virtq_pop(struct virtq *q, struct virtq_req *req)
 		return -EINVAL;
 
 	uint16_t slot = q->last_avail & (q->num - 1);
+	/* walk_chain checks head < num. */
 	uint16_t head = load16(avail + VIRTQ_AVAIL_RING + 2u * slot, __ATOMIC_RELAXED);
-	if (head >= q->num)
-		return -EINVAL;
 
 	req->head = head;
 	req->nout = req->nin = 0;
@@ -238,7 +238,7 @@ bool virtq_need_interrupt(struct virtq *q)
 		return false;
 	const uint8_t *avail = guest_mem_ptr(q->mem, q->avail_gpa, avail_bytes(q->num));
 	/* Our used idx store must be ordered before reading the driver's flags or used_event,
-	 * or a driver re-enabling interrupts could be missed (2.7.13). */
+	 * or a driver re-enabling interrupts could be missed (2.7.7). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 
 	uint16_t old = q->signalled_used, new = q->used_idx;
@@ -254,7 +254,7 @@ bool virtq_need_interrupt(struct virtq *q)
 		return true;
 	uint16_t used_event =
 	    load16(avail + VIRTQ_AVAIL_RING + 2u * (uint64_t)q->num, __ATOMIC_RELAXED);
-	/* vring_need_event (2.7.10): notify if used_event lies in [old, new). */
+	/* 2.7.7.2 (vring_need_event): notify if entry used_event lies in [old, new). */
 	return (uint16_t)(new - used_event - 1) < (uint16_t)(new - old);
 }
 
