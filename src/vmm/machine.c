@@ -280,6 +280,11 @@ static void start_harts(struct vm *vm, const struct layout *l)
 		h->mideleg = MIP_SSIP | MIP_STIP | MIP_SEIP;
 		h->mie = MIP_SSIP | MIP_STIP | MIP_SEIP;
 		h->mcounteren = 7;
+		/* scounteren's reset value is unspecified; firmware leaves user access to
+		 * cycle, time and instret on. Linux changes it only from its SBI PMU driver,
+		 * which does not probe without the PMU extension, so without this user-mode
+		 * rdtime (the vDSO clock) would trap. */
+		h->scounteren = 7;
 		h->menvcfg = MENVCFG_STCE;
 		h->priv = PRV_S;
 		hart_update_mode(h);
