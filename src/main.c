@@ -48,6 +48,9 @@ static void usage_run(FILE *f)
 	      "  -c, --cmdline STR    kernel command line (default \"" DEFAULT_CMDLINE "\")\n"
 	      "  -m, --mem SIZE       guest RAM; suffix K, M, G (default 512M, at least 16M)\n"
 	      "  -s, --cpus N         number of harts, 1 to 64 (default 1)\n"
+	      "  --drive path=FILE[,readonly=on][,id=NAME]\n"
+	      "                       a virtio-blk disk on a raw image or block device; the\n"
+	      "                       first is /dev/vda (repeat for more, at most 8)\n"
 	      "  --cpu-affinity LIST  run the vCPU threads only on these host CPUs, e.g. 0-3,6\n"
 	      "  --cpu-weight N       host CPU share, 1 to 10000 (default 100), as cgroup v2\n"
 	      "                       cpu.weight where the host allows it, else as a nice value\n"
@@ -123,6 +126,7 @@ static int cmd_run(int argc, char **argv)
 	    {"firmware", required_argument, NULL, 'f'},
 	    {"cpu-affinity", required_argument, NULL, 'A'},
 	    {"cpu-weight", required_argument, NULL, 'W'},
+	    {"drive", required_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0, 0, 0, 0},
 	};
@@ -156,6 +160,16 @@ static int cmd_run(int argc, char **argv)
 			break;
 		}
 		case 'A': affinity = optarg; break;
+		case 'D': {
+			char derr[256];
+			if (cfg.ndrives == VM_MAX_DRIVES)
+				return error("too many --drive options: at most %d", VM_MAX_DRIVES);
+			if (config_parse_drive(optarg, &cfg.drives[cfg.ndrives], derr,
+					       sizeof(derr)))
+				return error("%s", derr);
+			cfg.ndrives++;
+			break;
+		}
 		case 'W': {
 			char *end;
 			long n = strtol(optarg, &end, 10);

@@ -10,10 +10,14 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "host/blk_file.h"
 #include "host/chr.h"
 #include "sbi/sbi.h"
 #include "vmm/boot.h"
 #include "vmm/fdt.h"
+#include "virtio/blk.h"
+#include "virtio/mmio.h"
+#include "virtio/rng.h"
 #include "vmm/vm.h"
 
 /* ---- memory map (DESIGN.md) ---- */
@@ -21,11 +25,13 @@
 #define ACLINT_BASE 0x02000000ull
 #define PLIC_BASE   0x0c000000ull
 #define UART_BASE   0x10000000ull
+#define VIRTIO_BASE 0x10001000ull /* slot n at VIRTIO_BASE + n * VIRTIO_MMIO_SIZE */
 #define RAM_BASE    0x80000000ull
 
 /* ---- PLIC sources ---- */
-#define UART_IRQ  10
-#define PLIC_NDEV 95 /* highest source id advertised */
+#define UART_IRQ   10
+#define VIRTIO_IRQ 1  /* slot n raises source VIRTIO_IRQ + n */
+#define PLIC_NDEV  95 /* highest source id advertised */
 
 #define TIMEBASE_HZ      10000000u
 #define KERNEL_OFFSET    0x200000ull /* where a kernel goes above firmware: 2 MiB */
@@ -151,6 +157,115 @@ static int add_devices(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- virtio devices: the disks in --drive order (vda first), then the entropy source ---- */
+struct vm_disk {
+	struct blk_file file;
+	struct virtio_blk blk;
+	struct virtio_mmio mmio;
+	bool file_open, blk_up, mmio_up;
+};
+
+struct vm_virtio {
+	struct vm_disk disk[VM_MAX_DRIVES];
+	unsigned ndisks;
+	struct virtio_rng rng;
+	struct virtio_mmio rng_mmio;
+	bool rng_up, rng_mmio_up;
+	unsigned nslots;
+};
+
+static int add_virtio_slot(struct vm *vm, struct virtio_mmio *t, const struct virtio_dev *dev,
+			   char *err, size_t errlen)
+{
+	struct vm_virtio *v = vm->virtio;
+	unsigned n = v->nslots;
+	if (n >= FDT_MAX_VIRTIO)
+		return fail(err, errlen, -ENOSPC, "too many virtio devices (at most %d)",
+			    FDT_MAX_VIRTIO);
+	int rc = virtio_mmio_init(t, dev, &vm->mem,
+				  (struct irq_line){plic_set_irq, &vm->plic, VIRTIO_IRQ + n});
+	if (rc)
+		return fail(err, errlen, rc, "cannot create a virtio device (%s)", strerror(-rc));
+	rc = bus_add(&vm->bus, VIRTIO_BASE + n * VIRTIO_MMIO_SIZE, VIRTIO_MMIO_SIZE,
+		     &virtio_mmio_ops, t, "virtio-mmio");
+	if (rc) {
+		virtio_mmio_destroy(t);
+		return fail(err, errlen, rc, "cannot map a virtio device (%s)", strerror(-rc));
+	}
+	v->nslots++;
+	return 0;
+}
+
+static int add_disk(struct vm *vm, const struct vm_drive *d, char *err, size_t errlen)
+{
+	struct vm_disk *k = &vm->virtio->disk[vm->virtio->ndisks++];
+	struct virtio_dev dev;
+	int rc = blk_file_open(&k->file, d->path, d->readonly);
+	if (rc == -EACCES || rc == -EROFS || rc == -EPERM)
+		return fail(err, errlen, rc,
+			    "drive '%s' cannot be opened %s (%s): check its permissions%s", d->path,
+			    d->readonly ? "for reading" : "for writing", strerror(-rc),
+			    d->readonly ? "" : " or add readonly=on");
+	if (rc == -ENOENT)
+		return fail(err, errlen, rc, "drive '%s': no such file (check --drive path=)",
+			    d->path);
+	if (rc)
+		return fail(err, errlen, rc,
+			    "drive '%s' cannot be used as a disk (%s): give a raw image file or a "
+			    "block device",
+			    d->path, strerror(-rc));
+	k->file_open = true;
+	rc = virtio_blk_init(&k->blk, &k->file, d->id, &dev);
+	if (rc)
+		return fail(err, errlen, rc, "cannot create the disk for '%s' (%s)", d->path,
+			    strerror(-rc));
+	k->blk_up = true;
+	rc = add_virtio_slot(vm, &k->mmio, &dev, err, errlen);
+	k->mmio_up = !rc;
+	return rc;
+}
+
+static int add_virtio(struct vm *vm, char *err, size_t errlen)
+{
+	struct virtio_dev dev;
+	int rc;
+	vm->virtio = calloc(1, sizeof(*vm->virtio));
+	if (!vm->virtio)
+		return fail(err, errlen, -ENOMEM, "out of memory creating virtio devices");
+	for (unsigned i = 0; i < vm->cfg.ndrives; i++)
+		if ((rc = add_disk(vm, &vm->cfg.drives[i], err, errlen)))
+			return rc;
+	if ((rc = virtio_rng_init(&vm->virtio->rng, &dev)))
+		return fail(err, errlen, rc, "cannot create the entropy device (%s)",
+			    strerror(-rc));
+	vm->virtio->rng_up = true;
+	rc = add_virtio_slot(vm, &vm->virtio->rng_mmio, &dev, err, errlen);
+	vm->virtio->rng_mmio_up = !rc;
+	return rc;
+}
+
+static void destroy_virtio(struct vm *vm)
+{
+	struct vm_virtio *v = vm->virtio;
+	if (!v)
+		return;
+	for (unsigned i = 0; i < v->ndisks; i++) {
+		struct vm_disk *k = &v->disk[i];
+		if (k->blk_up)
+			virtio_blk_destroy(&k->blk); /* before the transport: completions use it */
+		if (k->mmio_up)
+			virtio_mmio_destroy(&k->mmio);
+		if (k->file_open)
+			blk_file_close(&k->file);
+	}
+	if (v->rng_up)
+		virtio_rng_destroy(&v->rng);
+	if (v->rng_mmio_up)
+		virtio_mmio_destroy(&v->rng_mmio);
+	free(v);
+	vm->virtio = NULL;
+}
+
 /* ---- images ---- */
 struct layout {
 	uint64_t entry;        /* where hart 0 starts */
@@ -243,10 +358,16 @@ static int build_fdt(struct vm *vm, const struct layout *l, char *err, size_t er
 	    .uart_clock_hz = 3686400,
 	    .syscon_base = SYSCON_BASE,
 	    .syscon_size = SYSCON_SIZE,
+	    .nvirtio = vm->virtio ? vm->virtio->nslots : 0,
 	    .bootargs = vm->cfg.cmdline,
 	    .initrd_start = l->initrd_start,
 	    .initrd_end = l->initrd_end,
 	};
+	for (unsigned i = 0; i < b.nvirtio; i++) {
+		b.virtio[i].base = VIRTIO_BASE + i * VIRTIO_MMIO_SIZE;
+		b.virtio[i].size = VIRTIO_MMIO_SIZE;
+		b.virtio[i].irq = VIRTIO_IRQ + i;
+	}
 	if (getrandom(seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed)) {
 		b.rng_seed = seed;
 		b.rng_seed_len = sizeof(seed);
@@ -355,6 +476,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 	if (rc)
 		return rc;
 	vm->devices_up = true;
+	rc = add_virtio(vm, err, errlen);
+	if (rc)
+		return rc;
 	rc = load_images(vm, &l, err, errlen);
 	if (rc)
 		return rc;
@@ -367,6 +491,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 
 void vm_destroy(struct vm *vm)
 {
+	destroy_virtio(vm);
 	if (vm->devices_up) {
 		uart16550_destroy(&vm->uart);
 		plic_destroy(&vm->plic);

@@ -15,6 +15,7 @@
 #include "dev/uart16550.h"
 #include "mem/bus.h"
 #include "mem/guest_mem.h"
+#include "vmm/config.h"
 
 #define VM_MAX_HARTS 64
 
@@ -26,7 +27,11 @@ struct vm_config {
 	const char *firmware; /* M-mode firmware (OpenSBI fw_dynamic) or bare-metal program */
 	uint64_t mem_size;    /* bytes of guest RAM */
 	unsigned ncpus;       /* harts, 1..VM_MAX_HARTS */
+	struct vm_drive drives[VM_MAX_DRIVES]; /* virtio-blk disks, vda first */
+	unsigned ndrives;
 };
+
+struct vm_virtio; /* the virtio devices (machine.c) */
 
 /* Exit statuses of `rvisor run` (also the process exit code). */
 enum vm_status {
@@ -55,6 +60,7 @@ struct vm {
 	uint64_t fdt_gpa;
 	bool builtin_sbi; /* rvisor serves the SBI (no firmware) */
 	bool devices_up;  /* the UART, PLIC and ACLINT were initialised */
+	struct vm_virtio *virtio;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
