@@ -36,6 +36,13 @@ unit-build: $(UNIT_BINS)
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
+# Builds the virtqueue fuzzer (clang, libFuzzer + ASan/UBSan) into build/fuzz/ and runs it on
+# a copy of tests/fuzz/corpus for FUZZ_SECONDS (default 30); prints "1 passed, 0 failed" or not.
+fuzz:
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+.PHONY: fuzz
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h' ':!tests/guest')
 
