@@ -29,7 +29,7 @@ EXIT_TIMEOUT = 60
 STRESS_RUNS = 3
 STRESS_ITERATIONS = 1_000_000  # per thread and run: 4M of each update per run
 STRESS_TIMEOUT = 150  # per run; the interpreter needs about 4 s on an idle 2-core host
-ICACHE_ROUNDS = 500  # per way of publishing the new code
+ICACHE_ROUNDS = 1000  # per way of publishing the new code
 ICACHE_TIMEOUT = 150
 CLOCK_PASSES = 25
 
@@ -202,6 +202,7 @@ def test_cross_hart_code_modification(smp_vm):
     out = console.run(f"/smp/icache {ICACHE_ROUNDS}", ICACHE_TIMEOUT)
     text = lines(out)
     report = "\n".join(line for line in text if line.startswith("icache:"))
+    print(report)
     for way in ("flush-icache", "fence.i", "mprotect"):
         pattern = rf"icache: {re.escape(way)} {ICACHE_ROUNDS} rounds on cpu {CPUS - 1}, " \
                   rf"[0-9.]+ s: 0 stale, 0 wrong ok$"
