@@ -137,11 +137,22 @@ static bool features_acceptable(const struct virtio_mmio *t)
 	       (t->driver_features & (1ull << VIRTIO_F_VERSION_1));
 }
 
-static void write_status(struct virtio_mmio *t, uint32_t val)
+static uint32_t ready_queues(const struct virtio_mmio *t)
+{
+	uint32_t mask = 0;
+	for (unsigned i = 0; i < t->dev.num_queues; i++)
+		if (t->vq[i].ready)
+			mask |= 1u << i;
+	return mask;
+}
+
+/* Returns the queues to notify: all ready ones when DRIVER_OK comes on, since a driver may
+ * have made buffers available (and notified, which was ignored) before. */
+static uint32_t write_status(struct virtio_mmio *t, uint32_t val)
 {
 	if (val == 0) {
 		device_reset(t);
-		return;
+		return 0;
 	}
 	/* Drivers only ever add bits (3.1.1); clearing one takes a reset. */
 	uint32_t add = val & VIRTIO_STATUS_DRIVER_BITS & ~t->status;
@@ -151,6 +162,9 @@ static void write_status(struct virtio_mmio *t, uint32_t val)
 	if ((add & VIRTIO_STATUS_DRIVER_OK) && !((t->status | add) & VIRTIO_STATUS_FEATURES_OK))
 		add &= ~VIRTIO_STATUS_DRIVER_OK;
 	t->status |= add;
+	if ((add & VIRTIO_STATUS_DRIVER_OK) && !(t->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET))
+		return ready_queues(t);
+	return 0;
 }
 
 static void write_driver_features(struct virtio_mmio *t, uint32_t val)
@@ -214,14 +228,14 @@ static void write_queue_layout(struct virtq *q, uint64_t offset, uint32_t val)
 }
 
 /* A notification is passed on only for a ready queue of a running device (4.2.3.3). Returns
- * the queue index to notify, or -1. */
-static int queue_to_notify(const struct virtio_mmio *t, uint32_t val)
+ * the queue as a mask of one bit, or 0. */
+static uint32_t queue_to_notify(const struct virtio_mmio *t, uint32_t val)
 {
 	if (val >= t->dev.num_queues || !t->vq[val].ready ||
 	    (t->status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_DEVICE_NEEDS_RESET)) !=
 		VIRTIO_STATUS_DRIVER_OK)
-		return -1;
-	return (int)val;
+		return 0;
+	return 1u << val;
 }
 
 static uint32_t read_register(struct virtio_mmio *t, uint64_t offset)
@@ -250,8 +264,8 @@ static uint32_t read_register(struct virtio_mmio *t, uint64_t offset)
 	}
 }
 
-/* Returns the queue to notify once the lock is dropped, or -1. */
-static int write_register(struct virtio_mmio *t, uint64_t offset, uint32_t val)
+/* Returns the queues to notify once the lock is dropped, one bit each. */
+static uint32_t write_register(struct virtio_mmio *t, uint64_t offset, uint32_t val)
 {
 	switch (offset) {
 	case VIRTIO_MMIO_DEVICE_FEATURES_SEL: t->device_features_sel = val; break;
@@ -268,10 +282,10 @@ static int write_register(struct virtio_mmio *t, uint64_t offset, uint32_t val)
 	case VIRTIO_MMIO_INTERRUPT_ACK:
 		update_interrupt(t, 0, val & (VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG));
 		break;
-	case VIRTIO_MMIO_STATUS: write_status(t, val); break;
+	case VIRTIO_MMIO_STATUS: return write_status(t, val);
 	default: write_queue_layout(selected_queue(t), offset, val); break;
 	}
-	return -1;
+	return 0;
 }
 
 /* Configuration space access of size bytes at off: inside config_size, sizes 1, 2, 4. */
@@ -300,7 +314,7 @@ static uint64_t virtio_mmio_read(void *opaque, uint64_t offset, unsigned size)
 static void virtio_mmio_write(void *opaque, uint64_t offset, unsigned size, uint64_t value)
 {
 	struct virtio_mmio *t = opaque;
-	int notify = -1;
+	uint32_t notify = 0;
 	pthread_mutex_lock(&t->lock);
 	if (offset >= VIRTIO_MMIO_CONFIG) {
 		uint64_t off = offset - VIRTIO_MMIO_CONFIG;
@@ -311,8 +325,9 @@ static void virtio_mmio_write(void *opaque, uint64_t offset, unsigned size, uint
 	}
 	pthread_mutex_unlock(&t->lock);
 	/* The device pops under the lock itself (virtio_mmio_pop). */
-	if (notify >= 0 && t->dev.queue_notify)
-		t->dev.queue_notify(t->dev.opaque, t, (unsigned)notify);
+	for (unsigned q = 0; notify && t->dev.queue_notify && q < t->dev.num_queues; q++)
+		if (notify & (1u << q))
+			t->dev.queue_notify(t->dev.opaque, t, q);
 }
 
 /* Any size reaches the callbacks so that wrong ones can be ignored rather than fault. */

@@ -459,26 +459,31 @@ static void test_notify(void **state)
 	struct fixture *f = *state;
 	assert_int_equal(negotiate(f, 1ull << VIRTIO_F_VERSION_1), ACK | DRIVER | FEAT_OK);
 	setup_queue(f, 0, QNUM);
-	/* Not before DRIVER_OK. */
+	/* Not before DRIVER_OK... */
 	wr(f, QUEUE_NOTIFY, 0);
 	assert_int_equal(f->notifies, 0);
+	/* ...but DRIVER_OK itself notifies every ready queue, once. */
 	wr(f, STATUS, ACK | DRIVER | FEAT_OK | DRIVER_OK);
-	wr(f, QUEUE_NOTIFY, 0);
 	assert_int_equal(f->notifies, 1);
+	assert_int_equal(f->last_q, 0);
+	wr(f, STATUS, ACK | DRIVER | FEAT_OK | DRIVER_OK);
+	assert_int_equal(f->notifies, 1);
+	wr(f, QUEUE_NOTIFY, 0);
+	assert_int_equal(f->notifies, 2);
 	assert_int_equal(f->last_q, 0);
 	/* Queue 1 is not ready; 2 and beyond do not exist. */
 	wr(f, QUEUE_NOTIFY, 1);
 	wr(f, QUEUE_NOTIFY, NQUEUES);
 	wr(f, QUEUE_NOTIFY, 0x10000);
 	wr(f, QUEUE_NOTIFY, 0xffffffff);
-	assert_int_equal(f->notifies, 1);
+	assert_int_equal(f->notifies, 2);
 	setup_queue(f, 1, QNUM);
 	wr(f, QUEUE_NOTIFY, 1);
-	assert_int_equal(f->notifies, 2);
+	assert_int_equal(f->notifies, 3);
 	assert_int_equal(f->last_q, 1);
 	/* Reading QueueNotify does nothing. */
 	assert_int_equal(rd(f, QUEUE_NOTIFY), 0);
-	assert_int_equal(f->notifies, 2);
+	assert_int_equal(f->notifies, 3);
 }
 
 static void test_request_roundtrip(void **state)
@@ -490,9 +495,9 @@ static void test_request_roundtrip(void **state)
 	set_desc(f, 0, DATA_GPA, 16, VIRTQ_DESC_F_NEXT, 1);
 	set_desc(f, 1, DATA_GPA + 0x100, 4, VIRTQ_DESC_F_WRITE, 0);
 	make_avail(f, 0, 0);
-	unsigned calls = f->irq_calls;
+	unsigned calls = f->irq_calls, notifies = f->notifies;
 	wr(f, QUEUE_NOTIFY, 0);
-	assert_int_equal(f->notifies, 1);
+	assert_int_equal(f->notifies, notifies + 1);
 	assert_int_equal(f->last_pop, 0);
 	assert_int_equal(f->req.nout, 1);
 	assert_int_equal(f->req.nin, 1);
@@ -524,6 +529,26 @@ static void test_request_roundtrip(void **state)
 	assert_int_equal(virtio_mmio_pop(&f->t, 100, &f->req), 0);
 }
 
+static void test_early_buffers(void **state)
+{
+	struct fixture *f = *state;
+	/* A driver that makes buffers available before DRIVER_OK has them served when it sets
+	 * DRIVER_OK; notifications before it are ignored (3.1.1). */
+	f->serve = true;
+	assert_int_equal(negotiate(f, 1ull << VIRTIO_F_VERSION_1), ACK | DRIVER | FEAT_OK);
+	setup_queue(f, 0, QNUM);
+	set_desc(f, 0, DATA_GPA, 16, 0, 0);
+	make_avail(f, 0, 0);
+	wr(f, QUEUE_NOTIFY, 0);
+	assert_int_equal(f->notifies, 0);
+	assert_int_equal(virtio_mmio_pop(&f->t, 0, &f->req), 0);
+	assert_int_equal(get32(f, USED_GPA) >> 16, 0);
+	wr(f, STATUS, ACK | DRIVER | FEAT_OK | DRIVER_OK);
+	assert_int_equal(f->notifies, 1);
+	assert_int_equal(get32(f, USED_GPA) >> 16, 1);
+	assert_int_equal(rd(f, INT_STATUS), VIRTIO_MMIO_INT_VRING);
+}
+
 static void test_malformed_ring(void **state)
 {
 	struct fixture *f = *state;
@@ -534,13 +559,14 @@ static void test_malformed_ring(void **state)
 	make_avail(f, 0, 0);
 	wr(f, QUEUE_NOTIFY, 0);
 	assert_int_equal(f->last_pop, -EINVAL);
+	unsigned notifies = f->notifies;
 	/* DEVICE_NEEDS_RESET, and the driver is told by a configuration change interrupt. */
 	assert_int_equal(rd(f, STATUS) & NEEDS_RST, NEEDS_RST);
 	assert_int_equal(rd(f, INT_STATUS), VIRTIO_MMIO_INT_CONFIG);
 	assert_true(f->level);
 	/* The broken device takes no more requests. */
 	wr(f, QUEUE_NOTIFY, 0);
-	assert_int_equal(f->notifies, 1);
+	assert_int_equal(f->notifies, notifies);
 	assert_int_equal(virtio_mmio_pop(&f->t, 0, &f->req), 0);
 	/* Reset brings it back. */
 	unsigned resets = f->resets;
@@ -783,6 +809,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_queue_bad_layout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_notify, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_request_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_early_buffers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_ring, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_reset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_interrupt_ack, setup, teardown),
