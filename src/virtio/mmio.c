@@ -44,9 +44,9 @@
  * as MagicValue spells "virt". */
 #define VIRTIO_MMIO_VENDOR 0x53495652u
 
-/* Feature bits 24 to 41 belong to the queue and transport (6): the transport offers exactly
- * the ones it implements and masks a device's offer in that range. */
-#define VIRTIO_TRANSPORT_FEATURES_MASK (((1ull << 42) - 1) & ~((1ull << 24) - 1))
+/* Feature bits 24 to 40 belong to the queue and transport, 41 to 49 are reserved (2.2, 6):
+ * the transport offers exactly the ones it implements and masks a device's offer there. */
+#define VIRTIO_TRANSPORT_FEATURES_MASK (((1ull << 50) - 1) & ~((1ull << 24) - 1))
 #define VIRTIO_MMIO_TRANSPORT_FEATURES                                      \
 	((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_RING_EVENT_IDX) | \
 	 (1ull << VIRTIO_F_INDIRECT_DESC))
