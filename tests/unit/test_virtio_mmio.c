@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -85,6 +86,12 @@ struct fixture {
 	uint32_t serve_len; /* bytes reported written for each */
 	int last_pop;
 	struct virtq_req req;
+	/* Threaded mode: notify only wakes a device thread, which serves the queue. */
+	bool threaded;
+	pthread_mutex_t kick_lock;
+	pthread_cond_t kick_cond;
+	unsigned kicks;
+	bool stop;
 };
 
 static void irq_fn(void *opaque, unsigned num, bool level)
@@ -121,6 +128,13 @@ static void cfg_write(void *opaque, uint32_t off, unsigned size, uint32_t val)
 static void notify(void *opaque, struct virtio_mmio *t, unsigned q)
 {
 	struct fixture *f = opaque;
+	if (f->threaded) {
+		pthread_mutex_lock(&f->kick_lock);
+		f->kicks++;
+		pthread_cond_signal(&f->kick_cond);
+		pthread_mutex_unlock(&f->kick_lock);
+		return;
+	}
 	/* Called without the transport's lock held. */
 	assert_int_equal(pthread_mutex_trylock(&t->lock), 0);
 	pthread_mutex_unlock(&t->lock);
@@ -799,6 +813,119 @@ static void test_garbage(void **state)
 	assert_int_equal(rd(f, INT_STATUS), VIRTIO_MMIO_INT_VRING);
 }
 
+#define THREAD_REQS 20000
+#define INFLIGHT    (QNUM / 2)
+
+/* The device thread: serve queue 0 after each notification until told to stop. */
+static void *device_thread(void *opaque)
+{
+	struct fixture *f = opaque;
+	unsigned seen = 0;
+	pthread_mutex_lock(&f->kick_lock);
+	for (;;) {
+		while (f->kicks == seen && !f->stop)
+			pthread_cond_wait(&f->kick_cond, &f->kick_lock);
+		if (f->stop)
+			break;
+		seen = f->kicks;
+		pthread_mutex_unlock(&f->kick_lock);
+		struct virtq_req *req = &f->req;
+		while (virtio_mmio_pop(&f->t, 0, req) > 0) {
+			uint32_t v = 0;
+			virtq_read(req, 0, &v, sizeof(v));
+			v = ~v;
+			virtio_mmio_complete(&f->t, 0, req->head,
+					     (uint32_t)virtq_write(req, 0, &v, sizeof(v)));
+		}
+		pthread_mutex_lock(&f->kick_lock);
+	}
+	pthread_mutex_unlock(&f->kick_lock);
+	return NULL;
+}
+
+static uint16_t load_le16(struct fixture *f, uint64_t gpa)
+{
+	uint16_t *p = guest_mem_ptr(&f->mem, gpa, 2);
+	return le16toh(__atomic_load_n(p, __ATOMIC_ACQUIRE));
+}
+
+static void store_le16(struct fixture *f, uint64_t gpa, uint16_t v)
+{
+	uint16_t *p = guest_mem_ptr(&f->mem, gpa, 2);
+	__atomic_store_n(p, htole16(v), __ATOMIC_RELEASE);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void test_threads(void **state)
+{
+	struct fixture *f = *state;
+	/* A driver on this thread and the device on another, with event idx suppressing both
+	 * directions' notifications (2.7.7, 2.7.10): a notification lost to a race would stall
+	 * the driver, which fails after a deadline instead of hanging. */
+	driver_start(f, (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_RING_EVENT_IDX));
+	pthread_mutex_init(&f->kick_lock, NULL);
+	pthread_cond_init(&f->kick_cond, NULL);
+	f->threaded = true;
+	pthread_t dev;
+	assert_int_equal(pthread_create(&dev, NULL, device_thread, f), 0);
+
+	const uint64_t avail_event = USED_GPA + 4 + 8 * QNUM;
+	uint16_t avail_idx = 0, last_used = 0;
+	unsigned done = 0, notifies = 0;
+	double deadline = now_s() + 20;
+	for (unsigned i = 0; done < THREAD_REQS;) {
+		/* Reap completions, in order: one device thread serves them FIFO. */
+		while (last_used != load_le16(f, USED_GPA + 2)) {
+			unsigned slot = last_used % QNUM, k = last_used % INFLIGHT;
+			assert_int_equal(get32(f, USED_GPA + 4 + 8 * slot), 2 * k);
+			assert_int_equal(get32(f, USED_GPA + 8 + 8 * slot), 4);
+			assert_int_equal(get32(f, DATA_GPA + 16 * k + 4), ~(uint32_t)last_used);
+			last_used++;
+			done++;
+		}
+		if (i < THREAD_REQS && (uint16_t)(avail_idx - last_used) < INFLIGHT) {
+			/* Request k: descriptors 2k (readable) and 2k + 1 (writable). */
+			unsigned slot = avail_idx % QNUM, k = avail_idx % INFLIGHT;
+			uint32_t v = htole32(avail_idx);
+			memcpy(guest_mem_ptr(&f->mem, DATA_GPA + 16 * k, 4), &v, 4);
+			set_desc(f, 2 * k, DATA_GPA + 16 * k, 4, VIRTQ_DESC_F_NEXT,
+				 (uint16_t)(2 * k + 1));
+			set_desc(f, 2 * k + 1, DATA_GPA + 16 * k + 4, 4, VIRTQ_DESC_F_WRITE, 0);
+			put16(f, AVAIL_GPA + 4 + 2 * slot, (uint16_t)(2 * k));
+			uint16_t old = avail_idx++;
+			store_le16(f, AVAIL_GPA + 2, avail_idx);
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			uint16_t event = load_le16(f, avail_event);
+			if ((uint16_t)(avail_idx - event - 1) < (uint16_t)(avail_idx - old)) {
+				wr(f, QUEUE_NOTIFY, 0);
+				notifies++;
+			}
+			i++;
+		}
+		if (rd(f, INT_STATUS))
+			wr(f, INT_ACK, VIRTIO_MMIO_INT_VRING);
+		if (now_s() > deadline)
+			fail_msg("stalled: %u of %u requests done, %u notifications", done,
+				 THREAD_REQS, notifies);
+	}
+	pthread_mutex_lock(&f->kick_lock);
+	f->stop = true;
+	pthread_cond_signal(&f->kick_cond);
+	pthread_mutex_unlock(&f->kick_lock);
+	pthread_join(dev, NULL);
+	/* Notifications were suppressed while the device was busy. */
+	assert_true(notifies > 0 && notifies <= THREAD_REQS);
+	assert_int_equal(rd(f, STATUS) & NEEDS_RST, 0);
+	pthread_cond_destroy(&f->kick_cond);
+	pthread_mutex_destroy(&f->kick_lock);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -818,6 +945,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_config_generation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_init_invalid, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
