@@ -7,8 +7,8 @@ set -euo pipefail
 packages=(
 	# build
 	build-essential make git pkg-config libfdt-dev zlib1g-dev
-	# unit tests, formatting, sanitizers and (later) fuzzing
-	libcmocka-dev clang clang-format
+	# unit tests, formatting, sanitizers and fuzzing (libFuzzer runtime)
+	libcmocka-dev clang clang-format libclang-rt-14-dev
 	# bare-metal guest tests
 	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf device-tree-compiler
 	# static riscv64 Linux programs run inside the guest (tests/integration/smp)
