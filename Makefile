@@ -9,7 +9,7 @@ ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
-LDLIBS := -lfdt -lz -lm -pthread
+LDLIBS := -lfdt -lz -lm -lslirp -pthread
 
 SRCS := $(sort $(wildcard src/*/*.c))
 OBJS := $(SRCS:%.c=$(BUILD)/%.o)

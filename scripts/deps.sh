@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
 	# build
-	build-essential make git pkg-config libfdt-dev zlib1g-dev
+	build-essential make git pkg-config libfdt-dev zlib1g-dev libslirp-dev
 	# unit tests, formatting, sanitizers and fuzzing (libFuzzer runtime)
 	libcmocka-dev clang clang-format libclang-rt-14-dev
 	# bare-metal guest tests

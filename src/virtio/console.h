@@ -1,0 +1,60 @@
+/* virtio-console (virtio 1.2 section 5.3): one console port on a host character backend
+ * (host/chr.h), without VIRTIO_CONSOLE_F_MULTIPORT. receiveq 0 carries host input to the
+ * guest, transmitq 1 guest output to the host; in Linux the port is /dev/hvc0. */
+#ifndef RVISOR_VIRTIO_CONSOLE_H
+#define RVISOR_VIRTIO_CONSOLE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtio/virtq.h"
+
+struct chr;
+struct virtio_dev;
+struct virtio_mmio;
+
+#define VIRTIO_ID_CONSOLE 3 /* 5.3.1 */
+
+/* Queues of port 0 (5.3.2). */
+#define VIRTIO_CONSOLE_RECEIVEQ  0
+#define VIRTIO_CONSOLE_TRANSMITQ 1
+
+/* Feature bits (5.3.3). */
+#define VIRTIO_CONSOLE_F_SIZE        0
+#define VIRTIO_CONSOLE_F_MULTIPORT   1
+#define VIRTIO_CONSOLE_F_EMERG_WRITE 2
+
+/* Bytes of struct virtio_console_config (5.3.4): cols, rows, max_nr_ports, emerg_wr. */
+#define VIRTIO_CONSOLE_CONFIG_SIZE 12
+
+struct virtio_console {
+	struct chr *chr; /* not owned */
+
+	/* The transport, known from the first notification; input that comes before waits in
+	 * the backend. */
+	struct virtio_mmio *t;
+	/* Bumped by reset (which runs under the transport lock and so takes no lock of ours):
+	 * a buffer held from an older epoch belongs to no ring any more. */
+	uint64_t epoch;
+
+	pthread_mutex_t rx_lock; /* guards the fields below up to tx_lock */
+	uint64_t rx_epoch;       /* epoch the held buffer was taken in */
+	bool rx_held;            /* rx_req is a receive buffer waiting for input */
+	struct virtq_req rx_req;
+
+	pthread_mutex_t tx_lock; /* guards tx_req: several vCPUs may notify */
+	struct virtq_req tx_req;
+};
+
+/* Set up the port on chr and fill dev for virtio_mmio_init. Offers
+ * VIRTIO_CONSOLE_F_EMERG_WRITE. Takes chr->notify (one frontend per chr: do not give the
+ * same chr to the UART as well if it is to read input). Returns 0 or the -errno of
+ * pthread_mutex_init. */
+int virtio_console_init(struct virtio_console *c, struct chr *chr, struct virtio_dev *dev);
+/* Release chr->notify and what virtio_console_init set up. Call with the vCPUs stopped and
+ * after the chr can no longer be inside a notify call (a closed chr_stdio cannot), before
+ * virtio_mmio_destroy of the transport. */
+void virtio_console_destroy(struct virtio_console *c);
+
+#endif

@@ -1,0 +1,449 @@
+/* virtio-net (virtio 1.2 section 5.1) on a host network backend. Transmit (5.1.6.2): each
+ * request is a virtio_net_hdr and a frame, gathered, its partial checksum completed when the
+ * driver asks (VIRTIO_NET_HDR_F_NEEDS_CSUM), and handed to the backend. Receive (5.1.6.3,
+ * 5.1.6.4): each frame from the backend goes, behind a header, into one posted buffer or,
+ * with VIRTIO_NET_F_MRG_RXBUF, across several; a frame with no room is dropped and counted,
+ * never waited for. Every header field and length the driver controls is checked. */
+#include "virtio/net.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "host/net.h"
+#include "virtio/mmio.h"
+
+/* Offsets in struct virtio_net_hdr (5.1.6). */
+enum {
+	HDR_FLAGS = 0,
+	HDR_GSO_TYPE = 1,
+	HDR_CSUM_START = 6,
+	HDR_CSUM_OFFSET = 8,
+	HDR_NUM_BUFFERS = 10,
+};
+
+/* Offsets in struct virtio_net_config (5.1.4). */
+enum {
+	CFG_MAC = 0,
+	CFG_STATUS = 6,
+	CFG_MAX_VIRTQUEUE_PAIRS = 8,
+};
+
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_IPV6 0x86dd
+#define ETHERTYPE_VLAN 0x8100
+
+static uint16_t get_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint16_t get_le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static void put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+/* ---- the Internet checksum (RFC 1071) ---- */
+
+/* Add len bytes at p, as big-endian 16-bit words (an odd last byte padded with zero), to a
+ * ones' complement sum kept unfolded in 64 bits. */
+static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
+{
+	/* 32-bit words fold to the same 16-bit sum, since 2^16 = 1 modulo 0xffff. */
+	while (len >= 4) {
+		sum += (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		sum += get_be16(p);
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		sum += (uint32_t)p[0] << 8;
+	return sum;
+}
+
+static uint16_t csum_fold(uint64_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* VIRTIO_NET_HDR_F_NEEDS_CSUM (5.1.6.2): checksum the frame from csum_start to its end and
+ * store the result at csum_start + csum_offset. The driver has put the pseudo-header sum
+ * there, so it is part of the sum. A zero result is sent as 0xffff, its ones' complement
+ * equal, since zero means "no checksum" to UDP. Returns false if the offsets lie outside
+ * the frame. */
+static bool complete_csum(uint8_t *frame, size_t len, uint16_t csum_start, uint16_t csum_offset)
+{
+	if (csum_start >= len || (size_t)csum_offset + 2 > len - csum_start)
+		return false;
+	uint16_t c = (uint16_t)~csum_fold(csum_add(0, frame + csum_start, len - csum_start));
+	if (c == 0)
+		c = 0xffff;
+	uint8_t *at = frame + csum_start + csum_offset;
+	at[0] = (uint8_t)(c >> 8);
+	at[1] = (uint8_t)c;
+	return true;
+}
+
+/* Whether the frame is an unfragmented IPv4 or IPv6 (no extension headers) TCP or UDP
+ * packet whose transport checksum is right, which is what VIRTIO_NET_HDR_F_DATA_VALID tells
+ * the driver (5.1.6.4). Anything else is left for the driver to check. */
+static bool l4_csum_valid(const uint8_t *f, size_t len)
+{
+	size_t off = NET_ETH_HLEN;
+	uint16_t type = get_be16(f + 12);
+	uint64_t sum;
+	const uint8_t *l4;
+	size_t l4len;
+	uint8_t proto;
+
+	if (type == ETHERTYPE_VLAN) {
+		if (len < off + 4)
+			return false;
+		type = get_be16(f + 16);
+		off += 4;
+	}
+	const uint8_t *ip = f + off;
+	if (type == ETHERTYPE_IPV4) {
+		if (len < off + 20 || ip[0] >> 4 != 4)
+			return false;
+		size_t ihl = (size_t)(ip[0] & 15) * 4, total = get_be16(ip + 2);
+		if (ihl < 20 || total < ihl || total > len - off)
+			return false;
+		if (get_be16(ip + 6) & 0x3fff) /* more fragments, or a fragment offset */
+			return false;
+		proto = ip[9];
+		l4 = ip + ihl;
+		l4len = total - ihl;
+		sum = csum_add(0, ip + 12, 8); /* source and destination addresses */
+	} else if (type == ETHERTYPE_IPV6) {
+		if (len < off + 40 || ip[0] >> 4 != 6)
+			return false;
+		l4len = get_be16(ip + 4);
+		if (l4len > len - off - 40)
+			return false;
+		proto = ip[6];
+		l4 = ip + 40;
+		sum = csum_add(0, ip + 8, 32);
+	} else {
+		return false;
+	}
+	if (proto == IPPROTO_TCP) {
+		if (l4len < 20)
+			return false;
+	} else if (proto == IPPROTO_UDP) {
+		/* A zero UDP checksum is "none" (IPv4) or invalid (IPv6): nothing to vouch for. */
+		if (l4len < 8 || get_be16(l4 + 4) != l4len || get_be16(l4 + 6) == 0)
+			return false;
+	} else {
+		return false;
+	}
+	sum += proto + (uint64_t)l4len;
+	return csum_fold(csum_add(sum, l4, l4len)) == 0xffff;
+}
+
+/* ---- transmit ---- */
+
+/* Send one request's frame. Returns nothing: the request is returned to the driver with
+ * nothing written whatever happens (5.1.6.2.1), and counted. */
+static void tx_one(struct virtio_net *n, const struct virtq_req *req)
+{
+	uint8_t hdr[VIRTIO_NET_HDR_SIZE];
+
+	if (req->out_len < VIRTIO_NET_HDR_SIZE + NET_ETH_HLEN ||
+	    req->out_len - VIRTIO_NET_HDR_SIZE > NET_FRAME_MAX) {
+		n->stats.tx_errors++;
+		return;
+	}
+	size_t len = req->out_len - VIRTIO_NET_HDR_SIZE;
+	virtq_read(req, 0, hdr, sizeof(hdr));
+	virtq_read(req, VIRTIO_NET_HDR_SIZE, n->tx_frame, len);
+	/* No segmentation offload was offered: a GSO request cannot be carried out. */
+	if ((hdr[HDR_GSO_TYPE] & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE) {
+		n->stats.tx_errors++;
+		return;
+	}
+	if ((hdr[HDR_FLAGS] & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+	    !complete_csum(n->tx_frame, len, get_le16(hdr + HDR_CSUM_START),
+			   get_le16(hdr + HDR_CSUM_OFFSET))) {
+		n->stats.tx_errors++;
+		return;
+	}
+	if (n->backend->send(n->backend, n->tx_frame, len)) {
+		n->stats.tx_dropped++;
+		return;
+	}
+	n->stats.tx_packets++;
+	n->stats.tx_bytes += len;
+}
+
+static void transmit(struct virtio_net *n, struct virtio_mmio *t)
+{
+	pthread_mutex_lock(&n->tx_lock);
+	/* A malformed chain (-EINVAL) has made the transport flag the device for reset. */
+	while (virtio_mmio_pop(t, VIRTIO_NET_TRANSMITQ, &n->tx_req) > 0) {
+		tx_one(n, &n->tx_req);
+		virtio_mmio_complete(t, VIRTIO_NET_TRANSMITQ, n->tx_req.head, 0);
+	}
+	pthread_mutex_unlock(&n->tx_lock);
+}
+
+/* ---- receive ---- */
+
+/* The features the driver accepted. They change only across a reset, whose epoch check
+ * drops anything that straddles one. */
+static uint64_t driver_features(struct virtio_mmio *t)
+{
+	pthread_mutex_lock(&t->lock);
+	uint64_t f = t->driver_features;
+	pthread_mutex_unlock(&t->lock);
+	return f;
+}
+
+/* Pop one receive buffer into held[nheld]. Buffers too small for a header cannot take any
+ * frame: they are returned with nothing written (the driver sees a zero length) and
+ * counted. Returns false when the ring has no more buffers (or is broken). */
+static bool take_buffer(struct virtio_net *n, struct virtio_mmio *t)
+{
+	struct virtq_req *req = &n->rx_req;
+	/* Bounded: a driver refilling tiny buffers as fast as they come back cannot keep this
+	 * thread here. */
+	for (unsigned tries = 0; tries < VIRTQ_MAX_SIZE; tries++) {
+		if (virtio_mmio_pop(t, VIRTIO_NET_RECEIVEQ, req) <= 0)
+			return false;
+		struct virtio_net_rxbuf *b = &n->held[n->nheld];
+		b->head = req->head;
+		b->nseg = req->nin < VIRTIO_NET_RX_SEGS ? req->nin : VIRTIO_NET_RX_SEGS;
+		b->cap = 0;
+		for (unsigned i = 0; i < b->nseg; i++) {
+			b->seg[i] = req->in[i];
+			b->cap += req->in[i].len;
+		}
+		if (b->cap >= VIRTIO_NET_HDR_SIZE) {
+			n->nheld++;
+			return true;
+		}
+		n->stats.rx_errors++;
+		virtio_mmio_complete(t, VIRTIO_NET_RECEIVEQ, req->head, 0);
+	}
+	return false;
+}
+
+/* Copy len bytes at src into the held buffers from byte pos of their concatenation. */
+static void rx_copy(struct virtio_net *n, uint64_t pos, const uint8_t *src, size_t len)
+{
+	for (unsigned b = 0; b < n->nheld && len; b++) {
+		const struct virtio_net_rxbuf *buf = &n->held[b];
+		for (unsigned i = 0; i < buf->nseg && len; i++) {
+			const struct virtq_seg *s = &buf->seg[i];
+			if (pos >= s->len) {
+				pos -= s->len;
+				continue;
+			}
+			size_t chunk = s->len - pos < len ? s->len - pos : len;
+			memcpy((uint8_t *)s->hva + pos, src, chunk);
+			src += chunk;
+			len -= chunk;
+			pos = 0;
+		}
+	}
+}
+
+/* Give one frame to the driver, or drop it. Called with rx_lock held. */
+static void rx_one(struct virtio_net *n, struct virtio_mmio *t, const uint8_t *frame, size_t len)
+{
+	uint64_t features = driver_features(t);
+	bool mrg = features & (1ull << VIRTIO_NET_F_MRG_RXBUF);
+	uint64_t need = VIRTIO_NET_HDR_SIZE + len, room = 0;
+	unsigned k = 0;
+
+	/* Without MRG_RXBUF a frame must fit one buffer (5.1.6.3.1); with it, the buffers in
+	 * ring order until there is room. Buffers taken stay held for the next frame when this
+	 * one does not fit. */
+	while (room < need && (k == 0 || mrg)) {
+		if (k == n->nheld && (n->nheld == VIRTIO_NET_RX_HELD || !take_buffer(n, t)))
+			break;
+		room += n->held[k++].cap;
+	}
+	if (room < need) {
+		n->stats.rx_dropped++;
+		return;
+	}
+
+	uint8_t hdr[VIRTIO_NET_HDR_SIZE] = {0};
+	if ((features & (1ull << VIRTIO_NET_F_GUEST_CSUM)) && l4_csum_valid(frame, len))
+		hdr[HDR_FLAGS] = VIRTIO_NET_HDR_F_DATA_VALID;
+	/* 1 without MRG_RXBUF (5.1.6.4.1). */
+	put_le16(hdr + HDR_NUM_BUFFERS, (uint16_t)k);
+	rx_copy(n, 0, hdr, sizeof(hdr));
+	rx_copy(n, sizeof(hdr), frame, len);
+
+	if (__atomic_load_n(&n->epoch, __ATOMIC_ACQUIRE) != n->rx_epoch) {
+		n->nheld = 0; /* reset while writing: these buffers are no longer the driver's */
+		n->stats.rx_dropped++;
+		return;
+	}
+	/* All buffers but the last are used whole (5.1.6.4.1). */
+	for (unsigned i = 0; i < k; i++) {
+		uint64_t used = i + 1 < k ? n->held[i].cap : need;
+		need -= used;
+		virtio_mmio_complete(t, VIRTIO_NET_RECEIVEQ, n->held[i].head, (uint32_t)used);
+	}
+	n->nheld -= k;
+	memmove(n->held, n->held + k, n->nheld * sizeof(n->held[0]));
+	n->stats.rx_packets++;
+	n->stats.rx_bytes += len;
+}
+
+/* The backend's receive callback. */
+static void net_receive(void *opaque, const void *frame, size_t len)
+{
+	struct virtio_net *n = opaque;
+
+	pthread_mutex_lock(&n->rx_lock);
+	struct virtio_mmio *t = __atomic_load_n(&n->t, __ATOMIC_ACQUIRE);
+	uint64_t epoch = __atomic_load_n(&n->epoch, __ATOMIC_ACQUIRE);
+	if (epoch != n->rx_epoch) {
+		n->nheld = 0;
+		n->rx_epoch = epoch;
+	}
+	if (!t || len < NET_ETH_HLEN || len > NET_FRAME_MAX)
+		n->stats.rx_dropped++;
+	else
+		rx_one(n, t, frame, len);
+	pthread_mutex_unlock(&n->rx_lock);
+}
+
+/* ---- transport callbacks ---- */
+
+static void net_queue_notify(void *opaque, struct virtio_mmio *t, unsigned q)
+{
+	struct virtio_net *n = opaque;
+	__atomic_store_n(&n->t, t, __ATOMIC_RELEASE);
+	/* New receive buffers are taken when a frame comes: frames that found no room were
+	 * dropped already, none wait. */
+	if (q == VIRTIO_NET_TRANSMITQ)
+		transmit(n, t);
+}
+
+static uint32_t net_config_read(void *opaque, uint32_t off, unsigned size)
+{
+	struct virtio_net *n = opaque;
+	uint32_t v = 0;
+	if (size > 4 || off > sizeof(n->config) || size > sizeof(n->config) - off)
+		return 0;
+	for (unsigned i = 0; i < size; i++)
+		v |= (uint32_t)n->config[off + i] << (8 * i);
+	return v;
+}
+
+/* mac is writable only with VIRTIO_NET_F_CTRL_MAC_ADDR (5.1.4.2), which is not offered. */
+static void net_config_write(void *opaque, uint32_t off, unsigned size, uint32_t val)
+{
+	(void)opaque;
+	(void)off;
+	(void)size;
+	(void)val;
+}
+
+/* Runs under the transport lock, so it takes none of ours: the receive path sees the new
+ * epoch and forgets its held buffers. Transmission holds nothing across notifications. */
+static void net_reset(void *opaque)
+{
+	struct virtio_net *n = opaque;
+	__atomic_add_fetch(&n->epoch, 1, __ATOMIC_ACQ_REL);
+}
+
+/* 52:54:00 and three random bytes: locally administered (bit 1 of the first byte), unicast
+ * (bit 0 clear), and different for each VM. */
+static void random_mac(uint8_t mac[6])
+{
+	uint8_t r[3];
+	if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t x = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 20 ^ (uintptr_t)mac;
+		r[0] = (uint8_t)x;
+		r[1] = (uint8_t)(x >> 8);
+		r[2] = (uint8_t)(x >> 16);
+	}
+	mac[0] = 0x52;
+	mac[1] = 0x54;
+	mac[2] = 0x00;
+	memcpy(mac + 3, r, sizeof(r));
+}
+
+int virtio_net_init(struct virtio_net *n, struct net_backend *backend, const uint8_t mac[6],
+		    struct virtio_dev *dev)
+{
+	int err;
+
+	memset(n, 0, sizeof(*n));
+	if (!backend)
+		return -EINVAL;
+	n->backend = backend;
+	n->tx_frame = malloc(NET_FRAME_MAX);
+	if (!n->tx_frame)
+		return -ENOMEM;
+	err = -pthread_mutex_init(&n->rx_lock, NULL);
+	if (err)
+		goto fail_mem;
+	err = -pthread_mutex_init(&n->tx_lock, NULL);
+	if (err)
+		goto fail_rx;
+
+	if (mac)
+		memcpy(n->config + CFG_MAC, mac, 6);
+	else
+		random_mac(n->config + CFG_MAC);
+	put_le16(n->config + CFG_STATUS, VIRTIO_NET_S_LINK_UP);
+	put_le16(n->config + CFG_MAX_VIRTQUEUE_PAIRS, 1);
+
+	*dev = (struct virtio_dev){
+	    .device_id = VIRTIO_ID_NET,
+	    .features = 1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_GUEST_CSUM |
+			1ull << VIRTIO_NET_F_MAC | 1ull << VIRTIO_NET_F_MRG_RXBUF |
+			1ull << VIRTIO_NET_F_STATUS,
+	    .num_queues = 2,
+	    .config_size = sizeof(n->config),
+	    .opaque = n,
+	    .config_read = net_config_read,
+	    .config_write = net_config_write,
+	    .queue_notify = net_queue_notify,
+	    .reset = net_reset,
+	};
+	backend->attach(backend, net_receive, n);
+	return 0;
+
+fail_rx:
+	pthread_mutex_destroy(&n->rx_lock);
+fail_mem:
+	free(n->tx_frame);
+	n->tx_frame = NULL;
+	return err;
+}
+
+void virtio_net_destroy(struct virtio_net *n)
+{
+	if (!n->tx_frame)
+		return;
+	n->backend->attach(n->backend, NULL, NULL);
+	pthread_mutex_destroy(&n->tx_lock);
+	pthread_mutex_destroy(&n->rx_lock);
+	free(n->tx_frame);
+	n->tx_frame = NULL;
+}

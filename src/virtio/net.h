@@ -1,0 +1,111 @@
+/* virtio-net (virtio 1.2 section 5.1): an Ethernet card on a host network backend
+ * (host/net.h). One receiveq/transmitq pair; every packet carries the 12-byte struct
+ * virtio_net_hdr of VIRTIO_F_VERSION_1. Transmission runs on the notifying vCPU thread;
+ * reception runs on the backend's thread, into buffers the driver posted. */
+#ifndef RVISOR_VIRTIO_NET_H
+#define RVISOR_VIRTIO_NET_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtio/virtq.h"
+
+struct net_backend;
+struct virtio_dev;
+struct virtio_mmio;
+
+#define VIRTIO_ID_NET 1 /* 5.1.1 */
+
+/* Queues (5.1.2). */
+#define VIRTIO_NET_RECEIVEQ  0
+#define VIRTIO_NET_TRANSMITQ 1
+
+/* Feature bits (5.1.3). */
+#define VIRTIO_NET_F_CSUM       0
+#define VIRTIO_NET_F_GUEST_CSUM 1
+#define VIRTIO_NET_F_MTU        3
+#define VIRTIO_NET_F_MAC        5
+#define VIRTIO_NET_F_GUEST_TSO4 7
+#define VIRTIO_NET_F_HOST_TSO4  11
+#define VIRTIO_NET_F_MRG_RXBUF  15
+#define VIRTIO_NET_F_STATUS     16
+#define VIRTIO_NET_F_CTRL_VQ    17
+#define VIRTIO_NET_F_MQ         22
+
+/* virtio_net_config.status (5.1.4). */
+#define VIRTIO_NET_S_LINK_UP 1
+
+/* struct virtio_net_hdr (5.1.6): flags and gso_type values. */
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
+#define VIRTIO_NET_HDR_F_DATA_VALID 2
+#define VIRTIO_NET_HDR_GSO_NONE     0
+#define VIRTIO_NET_HDR_GSO_ECN      0x80
+/* Bytes of struct virtio_net_hdr with VIRTIO_F_VERSION_1: num_buffers is always present. */
+#define VIRTIO_NET_HDR_SIZE 12
+
+/* Bytes of configuration space: mac, status and max_virtqueue_pairs (5.1.4). */
+#define VIRTIO_NET_CONFIG_SIZE 10
+
+/* Receive buffers taken from the receiveq and held for the next frame: a frame spans at
+ * most this many (num_buffers), and buffers the last frame did not fill wait here. */
+#define VIRTIO_NET_RX_HELD 64
+/* Writable segments of one receive buffer that are used; a longer chain's tail is left
+ * unwritten, which the used length tells the driver. */
+#define VIRTIO_NET_RX_SEGS 16
+
+/* A receive buffer taken from the ring but not yet returned. */
+struct virtio_net_rxbuf {
+	uint16_t head;
+	unsigned nseg;
+	uint64_t cap; /* bytes in seg[] */
+	struct virtq_seg seg[VIRTIO_NET_RX_SEGS];
+};
+
+/* Packet counters: the tx_ ones are guarded by tx_lock, the rx_ ones by rx_lock. */
+struct virtio_net_stats {
+	uint64_t tx_packets, tx_bytes;
+	uint64_t tx_errors;  /* malformed requests: dropped, the buffers returned */
+	uint64_t tx_dropped; /* well-formed frames the backend refused */
+	uint64_t rx_packets, rx_bytes;
+	uint64_t rx_dropped; /* frames for which the driver had posted too little room */
+	uint64_t rx_errors;  /* receive buffers smaller than a header, returned unused */
+};
+
+struct virtio_net {
+	struct net_backend *backend;            /* not owned */
+	uint8_t config[VIRTIO_NET_CONFIG_SIZE]; /* little-endian, constant after init */
+
+	/* The transport, known from the first notification (a driver notifies the receiveq
+	 * after posting buffers, 5.1.6.3); frames that come before are dropped. */
+	struct virtio_mmio *t;
+	/* Bumped by reset (which runs under the transport lock and so takes no lock of ours):
+	 * buffers held from an older epoch belong to no ring any more. */
+	uint64_t epoch;
+
+	pthread_mutex_t rx_lock; /* guards the fields below up to tx_lock */
+	uint64_t rx_epoch;       /* epoch the held buffers were taken in */
+	unsigned nheld;
+	struct virtio_net_rxbuf held[VIRTIO_NET_RX_HELD];
+	struct virtq_req rx_req; /* scratch for popping */
+
+	pthread_mutex_t tx_lock; /* guards the fields below: several vCPUs may notify */
+	struct virtq_req tx_req;
+	uint8_t *tx_frame; /* NET_FRAME_MAX bytes */
+
+	struct virtio_net_stats stats;
+};
+
+/* Set up a card on backend (opened by the caller, who closes it after virtio_net_destroy)
+ * and fill dev for virtio_mmio_init. mac is the card's address; NULL gives a random locally
+ * administered unicast one, 52:54:00:xx:xx:xx, different for every VM. Offers
+ * VIRTIO_NET_F_MAC, F_STATUS (link always up), F_MRG_RXBUF, F_CSUM (the device completes
+ * partial checksums on transmit) and F_GUEST_CSUM (the device checks TCP and UDP checksums
+ * on receive and says so with VIRTIO_NET_HDR_F_DATA_VALID); no segmentation offloads.
+ * Attaches to the backend. Returns 0, -ENOMEM or the -errno of pthread_mutex_init. */
+int virtio_net_init(struct virtio_net *n, struct net_backend *backend, const uint8_t mac[6],
+		    struct virtio_dev *dev);
+/* Detach from the backend (no frame is received after this) and free everything. Call with
+ * the vCPUs stopped, before virtio_mmio_destroy of the transport. */
+void virtio_net_destroy(struct virtio_net *n);
+#endif
