@@ -16,8 +16,12 @@ packages=(
 	# firmware for --firmware, and QEMU for side-by-side checks and benchmarks
 	opensbi qemu-system-misc
 	# guest download (scripts/get-guest.sh): apt with the archive keyring, dpkg-deb,
-	# decompressors, cpio; qemu-user runs the riscv64 busybox to list its applets
-	apt dpkg gpgv debian-archive-keyring ca-certificates gzip xz-utils zstd cpio qemu-user
+	# decompressors, cpio; qemu-user runs the riscv64 busybox to list its applets; kmod's
+	# depmod and modprobe order the initramfs's modules
+	apt dpkg gpgv debian-archive-keyring ca-certificates gzip xz-utils zstd cpio qemu-user kmod
+	# root file system images (scripts/make-rootfs.sh: mkfs.ext4 -d) and their checks in the
+	# tests (e2fsck, debugfs)
+	e2fsprogs
 	# integration tests and benchmarks (Debian's python3, not another one on PATH)
 	python3 python3-pytest
 )

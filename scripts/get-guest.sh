@@ -6,8 +6,14 @@
 #
 # Produces, in the cache directory ${RVISOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rvisor}:
 #   guest/Image          the raw RISC-V Linux Image ("RSC\x05" at offset 0x38)
-#   guest/modules/       the kernel's module tree (lib/modules/VERSION)
-#   guest/initramfs.gz   gzip'd newc cpio: busybox, its applet links and /init
+#   guest/modules/       the kernel's module tree (lib/modules/VERSION) with the modules.dep,
+#                        modules.alias... files that depmod makes
+#   guest/initramfs.gz   gzip'd newc cpio: busybox, its applet links, the virtio and ext4
+#                        modules (decompressed) and /init, which loads them, prints the
+#                        marker line, then either mounts root=/dev/vdX and switch_root's
+#                        into it or starts a shell on the console
+#   debs/                the downloaded .debs (scripts/make-rootfs.sh reuses busybox-static:
+#                        RVISOR_BUSYBOX_DEB)
 #   guest.env            the paths above as shell variables (RVISOR_KERNEL, ...), also
 #                        printed on the last lines; other scripts source it
 # Reruns reuse the cache and need no network; RVISOR_GUEST_REFRESH=1 downloads again.
@@ -17,22 +23,34 @@
 #   RVISOR_CACHE          cache directory (see above)
 set -euo pipefail
 
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+prog=get-guest
+# shellcheck source=SCRIPTDIR/guest-common.sh
+. "$here/guest-common.sh"
+
 suite=trixie
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 firmware=/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
 marker="rvisor-guest: init started"
 
-cache=${RVISOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rvisor}
+# Kernel modules the initramfs carries, with everything they depend on (hard and soft
+# dependencies), in groups that /init loads only when needed: first the virtio-mmio
+# transport, then a group per virtio device ID present (virtio 1.2 section 5): a disk brings
+# ext4 too, for a root file system on it. Built-in modules (virtio_console in Debian's 6.12)
+# are skipped. Loading is slow under an interpreter (ext4 takes seconds), hence the groups.
+guest_module_groups=(
+	"mmio virtio_mmio"
+	"1 virtio_net"
+	"2 virtio_blk ext4"
+	"3 virtio_console"
+	"4 virtio-rng"
+)
+
+cache=$(guest_cache_dir)
 guest=$cache/guest
 aptdir=$cache/apt
 debs=$cache/debs
 env_file=$cache/guest.env
-
-log() { echo "get-guest: $*" >&2; }
-die() {
-	echo "get-guest: error: $*" >&2
-	exit 1
-}
 
 # Print the URI of the main Debian archive from the host's apt sources: the first enabled
 # "deb" entry whose suite is a release (no -security/-updates/-backports suffix) and whose
@@ -86,12 +104,13 @@ print_env() {
 mirror=${RVISOR_DEBIAN_MIRROR:-$(host_mirror | head -n1)}
 [[ -n $mirror ]] || die "no Debian archive found in the host's apt sources (/etc/apt/sources.list, /etc/apt/sources.list.d/): set RVISOR_DEBIAN_MIRROR to a Debian mirror URI"
 mirror=${mirror%/}
-stamp="$(sha256sum <"${BASH_SOURCE[0]}" | cut -d' ' -f1) $mirror"
+stamp="$(cat "${BASH_SOURCE[0]}" "$here/guest-common.sh" | sha256sum | cut -d' ' -f1) $mirror"
 if [[ ${RVISOR_GUEST_REFRESH:-0} != 1 && -f $env_file && -f $guest/stamp &&
 	$(cat "$guest/stamp") == "$stamp" ]]; then
 	# shellcheck source=/dev/null
 	. "$env_file"
-	if [[ -f $RVISOR_KERNEL && -f $RVISOR_INITRD && -d $RVISOR_MODULES ]]; then
+	if [[ -f $RVISOR_KERNEL && -f $RVISOR_INITRD && -d $RVISOR_MODULES &&
+		-f ${RVISOR_BUSYBOX_DEB:-} ]]; then
 		log "using the cached guest in $cache"
 		print_env
 		exit 0
@@ -101,6 +120,8 @@ fi
 for tool in apt-get apt-cache dpkg-deb gpgv cpio gzip xz zstd qemu-riscv64 sha256sum; do
 	command -v "$tool" >/dev/null || die "$tool not found: run scripts/deps.sh first"
 done
+depmod=$(find_tool depmod) || die "depmod not found: run scripts/deps.sh first (kmod)"
+modprobe=$(find_tool modprobe) || die "modprobe not found: run scripts/deps.sh first (kmod)"
 [[ -f $keyring ]] || die "$keyring not found: install debian-archive-keyring (scripts/deps.sh)"
 [[ -f $firmware ]] || die "$firmware not found: install opensbi (scripts/deps.sh)"
 
@@ -199,9 +220,8 @@ find "$debs" -maxdepth 1 -name '*.deb' ! -path "$meta_deb" ! -path "$kernel_deb"
 log "have $(basename "$meta_deb") $(basename "$kernel_deb") $(basename "$busybox_deb")"
 
 rm -rf "$guest.new"
-mkdir -p "$guest.new/kernel-root" "$guest.new/busybox-root"
+mkdir -p "$guest.new/kernel-root"
 dpkg-deb -x "$kernel_deb" "$guest.new/kernel-root"
-dpkg-deb -x "$busybox_deb" "$guest.new/busybox-root"
 
 # --- kernel Image ---
 hex_at() { od -An -tx1 -j "$2" -N "$3" "$1" | tr -d ' \n'; }
@@ -249,44 +269,182 @@ moddir=$(find "$guest.new/kernel-root" -maxdepth 4 -type d -path "*/lib/modules/
 mkdir -p "$guest.new/modules"
 mv "$moddir" "$guest.new/modules/$kver"
 
+# --- modules needed by the initramfs, in load order ---
+# depmod writes modules.dep, modules.alias and the others into the tree (it wants the tree at
+# BASE/lib/modules/VERSION: a symbolic link provides that); `modprobe --show-depends` then
+# prints the insmod commands that loading a module takes, dependencies first, soft ones
+# ("softdep pre:", e.g. ext4 and jbd2 on crypto-crc32c) included, or "builtin NAME".
+modbase=$guest.new/depmod-base
+mkdir -p "$modbase/lib/modules"
+ln -s "$guest.new/modules/$kver" "$modbase/lib/modules/$kver"
+log "running depmod on the module tree"
+"$depmod" -b "$modbase" "$kver" || die "depmod failed on $guest.new/modules/$kver"
+
+# group_modules NAME...: print, one a line, the module files (relative to the tree) that
+# loading the modules NAME takes, in load order, each once.
+group_modules() {
+	local m steps verb path rel seen=" "
+	for m in "$@"; do
+		steps=$("$modprobe" -d "$modbase" -S "$kver" --show-depends "$m" 2>&1) ||
+			die "modprobe --show-depends $m: ${steps:-no output}"
+		while read -r verb path _; do
+			case $verb in
+			insmod)
+				rel=${path#"$modbase/lib/modules/$kver/"}
+				[[ $rel != "$path" ]] || die "modprobe named $path, outside the module tree"
+				[[ $seen == *" $rel "* ]] || echo "$rel"
+				seen+="$rel "
+				;;
+			builtin) log "$m is built into the kernel" ;;
+			*) die "modprobe --show-depends $m: unexpected line: $verb $path" ;;
+			esac
+		done <<<"$steps"
+	done
+}
+
 # --- initramfs ---
 root=$guest.new/initramfs-root
-mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc}
-bb=$(find "$guest.new/busybox-root" -type f -name busybox -path '*bin/busybox' | head -n1)
-[[ -n $bb ]] || die "$busybox_deb has no busybox binary"
-install -m 0755 "$bb" "$root/bin/busybox"
-applets=$(qemu-riscv64 "$root/bin/busybox" --list-full) ||
-	die "cannot list busybox's applets (qemu-riscv64 $root/bin/busybox --list-full)"
-n=0
-while read -r path; do
-	[[ -n $path && $path != bin/busybox && $path != */../* ]] || continue
-	mkdir -p "$root/$(dirname "$path")"
-	ln -sf /bin/busybox "$root/$path"
-	n=$((n + 1))
-done <<<"$applets"
-for a in sh mount setsid cttyhack poweroff uname cat; do
-	[[ -n $(find "$root" -maxdepth 3 -name "$a" -print -quit) ]] || die "busybox lacks the $a applet"
-done
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,root,etc,newroot}
+n=$(busybox_install "$busybox_deb" "$root")
 log "busybox with $n applet links"
 
-cat >"$root/init" <<EOF
+# Each group's modules go into the initramfs decompressed (busybox insmod reads only plain
+# .ko files), and into the shell function modules_for that /init calls: its case labels
+# are the group keys, its answers the files to insmod.
+modules_for="modules_for() {
+	case \$1 in"
+for group in "${guest_module_groups[@]}"; do
+	read -r -a names <<<"$group"
+	key=${names[0]}
+	names=("${names[@]:1}")
+	files=()
+	while read -r rel; do
+		[[ -n $rel ]] || continue
+		ko=${rel%.xz}
+		ko=${ko%.zst}
+		ko=${ko%.gz}
+		if [[ ! -f $root/lib/modules/$kver/$ko ]]; then
+			src=$guest.new/modules/$kver/$rel
+			mkdir -p "$root/lib/modules/$kver/$(dirname "$ko")"
+			case $rel in
+			*.xz) xz -dc "$src" ;;
+			*.zst) zstd -qdc "$src" ;;
+			*.gz) gzip -dc "$src" ;;
+			*) cat "$src" ;;
+			esac >"$root/lib/modules/$kver/$ko"
+		fi
+		files+=("$ko")
+	done < <(group_modules "${names[@]}")
+	log "modules for $key (${names[*]}): ${files[*]:-none}"
+	modules_for+="
+	$key) echo '${files[*]}' ;;"
+done
+modules_for+="
+	esac
+}"
+rm -rf "$modbase"
+
+# Build-time values first, then the script itself (quoted: expanded at run time).
+{
+	cat <<EOF
 #!/bin/sh
-# rvisor test guest: mount the kernel's file systems, say so once, then give the console a
-# shell. When the shell ends, power off.
+# rvisor test guest: mount the kernel's file systems, load the virtio-mmio transport and the
+# drivers of the virtio devices present (with ext4 when there is a disk), say so once. Then,
+# when the kernel command line has root=/dev/vdX, mount that disk (type from rootfstype=,
+# default ext4; ro unless rw is given, as the kernel does) and switch_root to its init
+# (init=, default /sbin/init). Otherwise, or when that fails, give the console a shell; when
+# the shell ends, power off.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+kver='$kver'
+marker='$marker'
+
+# The module files, dependencies first, that the transport (mmio) and each virtio device
+# type (by device ID, virtio 1.2 section 5) need; made with depmod and modprobe.
+$modules_for
+EOF
+	cat <<'EOF'
+
+loaded=' '
+load() {
+	for m in $(modules_for "$1"); do
+		case $loaded in *" $m "*) continue ;; esac
+		# insmod's complaints (say, a module already there) are not worth a console line.
+		insmod "/lib/modules/$kver/$m" >/dev/null 2>&1
+		loaded="$loaded$m "
+	done
+}
+
 mount -t devtmpfs devtmpfs /dev
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+# The transport first: it registers the devices the device tree lists, so their IDs can be
+# read; then each type's driver once, as udev would.
+load mmio
+for dev in /sys/bus/virtio/devices/*; do
+	id=
+	[ -r "$dev/device" ] && read -r id <"$dev/device"
+	case $id in
+	0x[0-9a-fA-F]*) load $((id)) ;;
+	esac
+done
 echo "$marker"
+
+root='' fstype=ext4 mode=ro init=/sbin/init
+set -f
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	root=*) root=${arg#root=} ;;
+	rootfstype=*) fstype=${arg#rootfstype=} ;;
+	ro | rw) mode=$arg ;;
+	init=*) init=${arg#init=} ;;
+	esac
+done
+set +f
+
+# Returns only on failure, having said why.
+switch_to_root() {
+	i=0
+	while [ ! -b "$root" ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if [ ! -b "$root" ]; then
+		echo "rvisor-guest: no block device $root"
+		return 1
+	fi
+	if ! mount -t "$fstype" -o "$mode" "$root" /newroot; then
+		echo "rvisor-guest: cannot mount $root ($fstype, $mode)"
+		return 1
+	fi
+	if [ ! -x "/newroot$init" ] && [ ! -L "/newroot$init" ]; then
+		echo "rvisor-guest: $root has no $init"
+		umount /newroot
+		return 1
+	fi
+	for fs in dev proc sys; do
+		if [ -d "/newroot/$fs" ]; then
+			mount --move "/$fs" "/newroot/$fs"
+		else
+			umount "/$fs"
+		fi
+	done
+	exec switch_root /newroot "$init"
+}
+
+case $root in
+/dev/vd[a-z]*) switch_to_root || echo "rvisor-guest: starting a shell instead" ;;
+esac
 setsid cttyhack sh
 poweroff -f
 EOF
+} >"$root/init"
 chmod 0755 "$root/init"
 
 (cd "$root" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
 	cpio --null --create --format=newc --owner=0:0 --quiet) | gzip -9n >"$guest.new/initramfs.gz"
+log "initramfs.gz: $(($(stat -c %s "$guest.new/initramfs.gz") / 1024)) KiB"
 
-rm -rf "$guest.new/kernel-root" "$guest.new/busybox-root" "$root"
+rm -rf "$guest.new/kernel-root" "$root"
 echo "$stamp" >"$guest.new/stamp"
 rm -rf "$guest"
 mv "$guest.new" "$guest"
@@ -298,6 +456,7 @@ q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 	echo "RVISOR_MODULES=$(q "$guest/modules/$kver")"
 	echo "RVISOR_KERNEL_VERSION=$(q "$kver")"
 	echo "RVISOR_FIRMWARE=$(q "$firmware")"
+	echo "RVISOR_BUSYBOX_DEB=$(q "$busybox_deb")"
 } >"$env_file"
 log "guest ready in $guest"
 print_env
