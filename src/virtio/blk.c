@@ -64,8 +64,8 @@ static bool range_ok(const struct virtio_blk *b, uint64_t sector, uint64_t n)
 	return sector <= b->capacity && n <= b->capacity - sector;
 }
 
-/* Fill b->iov with the len bytes that start skip bytes into the segments. Returns the count
- * of entries (at most nseg). */
+/* Fill iov with the len bytes that start skip bytes into the segments. Returns the count of
+ * entries (at most nseg). */
 static int build_iov(struct iovec *iov, const struct virtq_seg *seg, unsigned nseg, uint64_t skip,
 		     uint64_t len)
 {
@@ -311,7 +311,9 @@ static void blk_queue_notify(void *opaque, struct virtio_mmio *t, unsigned q)
 }
 
 /* Forget queued requests. The one under I/O is waited for, so nothing touches guest memory
- * after the reset; its completion is then dropped by the worker. */
+ * after the reset; its completion is then dropped by the worker. A completion already past
+ * that check reaches the transport after the reset, which drops it as the queue is not
+ * ready; only a driver that sets the queue up again within that instant could see it. */
 static void blk_reset(void *opaque)
 {
 	struct virtio_blk *b = opaque;

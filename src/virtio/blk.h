@@ -55,6 +55,8 @@ struct virtio_mmio;
 /* Requests popped and waiting for (or under) the worker's I/O. */
 #define VIRTIO_BLK_QUEUE_DEPTH 8
 
+/* One disk: its constant identity and configuration space, the ring of popped requests
+ * shared by the notifying vCPU threads and the worker, and the worker's scratch. */
 struct virtio_blk {
 	struct blk_file *file; /* not owned */
 	bool readonly;
@@ -89,7 +91,8 @@ struct virtio_blk {
 int virtio_blk_init(struct virtio_blk *b, struct blk_file *file, const char *id,
 		    struct virtio_dev *dev);
 /* Stop the worker once the requests it holds are done and completed, then free everything.
- * Call before virtio_mmio_destroy of the transport, as completions still use it. */
+ * Call before virtio_mmio_destroy of the transport, as completions still use it, and after
+ * the vCPUs stopped notifying. A second call does nothing. */
 void virtio_blk_destroy(struct virtio_blk *b);
 
 #endif

@@ -15,6 +15,7 @@ struct virtio_dev;
  * whole buffer), so that one notification cannot keep a vCPU thread busy for long. */
 #define VIRTIO_RNG_MAX_BYTES (64 * 1024)
 
+/* The device has no state of its own beyond the request being served. */
 struct virtio_rng {
 	struct virtq_req req; /* scratch for the request being served */
 	pthread_mutex_t lock; /* guards req: several vCPUs may notify at once */
