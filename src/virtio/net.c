@@ -52,6 +52,12 @@ static void put_le16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)(v >> 8);
 }
 
+/* Counters may be read from other threads (with atomic loads) while they change. */
+static void count(uint64_t *counter, uint64_t n)
+{
+	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
 /* ---- the Internet checksum (RFC 1071) ---- */
 
 /* Add len bytes at p, as big-endian 16-bit words (an odd last byte padded with zero), to a
@@ -166,7 +172,7 @@ static void tx_one(struct virtio_net *n, const struct virtq_req *req)
 
 	if (req->out_len < VIRTIO_NET_HDR_SIZE + NET_ETH_HLEN ||
 	    req->out_len - VIRTIO_NET_HDR_SIZE > NET_FRAME_MAX) {
-		n->stats.tx_errors++;
+		count(&n->stats.tx_errors, 1);
 		return;
 	}
 	size_t len = req->out_len - VIRTIO_NET_HDR_SIZE;
@@ -174,21 +180,21 @@ static void tx_one(struct virtio_net *n, const struct virtq_req *req)
 	virtq_read(req, VIRTIO_NET_HDR_SIZE, n->tx_frame, len);
 	/* No segmentation offload was offered: a GSO request cannot be carried out. */
 	if ((hdr[HDR_GSO_TYPE] & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE) {
-		n->stats.tx_errors++;
+		count(&n->stats.tx_errors, 1);
 		return;
 	}
 	if ((hdr[HDR_FLAGS] & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
 	    !complete_csum(n->tx_frame, len, get_le16(hdr + HDR_CSUM_START),
 			   get_le16(hdr + HDR_CSUM_OFFSET))) {
-		n->stats.tx_errors++;
+		count(&n->stats.tx_errors, 1);
 		return;
 	}
 	if (n->backend->send(n->backend, n->tx_frame, len)) {
-		n->stats.tx_dropped++;
+		count(&n->stats.tx_dropped, 1);
 		return;
 	}
-	n->stats.tx_packets++;
-	n->stats.tx_bytes += len;
+	count(&n->stats.tx_packets, 1);
+	count(&n->stats.tx_bytes, len);
 }
 
 static void transmit(struct virtio_net *n, struct virtio_mmio *t)
@@ -237,7 +243,7 @@ static bool take_buffer(struct virtio_net *n, struct virtio_mmio *t)
 			n->nheld++;
 			return true;
 		}
-		n->stats.rx_errors++;
+		count(&n->stats.rx_errors, 1);
 		virtio_mmio_complete(t, VIRTIO_NET_RECEIVEQ, req->head, 0);
 	}
 	return false;
@@ -280,7 +286,7 @@ static void rx_one(struct virtio_net *n, struct virtio_mmio *t, const uint8_t *f
 		room += n->held[k++].cap;
 	}
 	if (room < need) {
-		n->stats.rx_dropped++;
+		count(&n->stats.rx_dropped, 1);
 		return;
 	}
 
@@ -294,7 +300,7 @@ static void rx_one(struct virtio_net *n, struct virtio_mmio *t, const uint8_t *f
 
 	if (__atomic_load_n(&n->epoch, __ATOMIC_ACQUIRE) != n->rx_epoch) {
 		n->nheld = 0; /* reset while writing: these buffers are no longer the driver's */
-		n->stats.rx_dropped++;
+		count(&n->stats.rx_dropped, 1);
 		return;
 	}
 	/* All buffers but the last are used whole (5.1.6.4.1). */
@@ -305,8 +311,8 @@ static void rx_one(struct virtio_net *n, struct virtio_mmio *t, const uint8_t *f
 	}
 	n->nheld -= k;
 	memmove(n->held, n->held + k, n->nheld * sizeof(n->held[0]));
-	n->stats.rx_packets++;
-	n->stats.rx_bytes += len;
+	count(&n->stats.rx_packets, 1);
+	count(&n->stats.rx_bytes, len);
 }
 
 /* The backend's receive callback. */
@@ -322,7 +328,7 @@ static void net_receive(void *opaque, const void *frame, size_t len)
 		n->rx_epoch = epoch;
 	}
 	if (!t || len < NET_ETH_HLEN || len > NET_FRAME_MAX)
-		n->stats.rx_dropped++;
+		count(&n->stats.rx_dropped, 1);
 	else
 		rx_one(n, t, frame, len);
 	pthread_mutex_unlock(&n->rx_lock);

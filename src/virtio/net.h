@@ -62,7 +62,7 @@ struct virtio_net_rxbuf {
 	struct virtq_seg seg[VIRTIO_NET_RX_SEGS];
 };
 
-/* Packet counters: the tx_ ones are guarded by tx_lock, the rx_ ones by rx_lock. */
+/* Packet counters, updated atomically: read them with __atomic_load_n from any thread. */
 struct virtio_net_stats {
 	uint64_t tx_packets, tx_bytes;
 	uint64_t tx_errors;  /* malformed requests: dropped, the buffers returned */

@@ -832,7 +832,8 @@ static void test_rx_race(void **state)
 			uint64_t seen =
 			    __atomic_load_n(&f->net.stats.rx_packets, __ATOMIC_RELAXED) +
 			    __atomic_load_n(&f->net.stats.rx_dropped, __ATOMIC_RELAXED);
-			if (seen == RACE_FRAMES && got == f->net.stats.rx_packets)
+			if (seen == RACE_FRAMES &&
+			    got == __atomic_load_n(&f->net.stats.rx_packets, __ATOMIC_RELAXED))
 				break;
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			if (now.tv_sec - start.tv_sec > 20)
