@@ -8,7 +8,8 @@ virt`, multi-threaded TCG) where the figure exists for both.
      tests/integration/smp/atomics.c (2 threads, private integer work, timed inside the guest),
      in a 1-vCPU and in a 2-vCPU guest, median of 3 runs after one to warm up;
   3. host CPU use of one idle 2-vCPU guest, and of 8 idle 1-vCPU guests at once (percent of one
-     host core over --idle-window seconds, total and per VM);
+     host core over --idle-window seconds, total and per VM), measured once the guests have
+     settled after boot;
   4. host memory per idle VM beyond its guest RAM: resident set minus the resident part of the
      guest RAM (memfd) mapping, as bench/boot.py measures it.
 
@@ -35,7 +36,12 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 from boot import boot_once, load_guest_env, memory_at  # noqa: E402  (bench/boot.py)
 from conftest import MARKER, Console  # noqa: E402  (the integration tests' console driver)
 
-SETTLE = 5  # seconds an idle guest is left alone before measuring
+# A guest just booted still works for a while (most of a second of CPU time; with 8 guests
+# sharing 2 host cores, 10-20 s of wall time). Idle means settled: the CPU use of every guest
+# over SETTLE_STEP seconds below SETTLE_PERCENT, or SETTLE_MAX seconds have passed.
+SETTLE_STEP = 2
+SETTLE_PERCENT = 2.0
+SETTLE_MAX = 90
 
 
 def vm_argv(vmm, rvisor, guest, cpus, mem, initrd=None):
@@ -143,6 +149,18 @@ def speedup(vmms, rvisor, guest, initrd, work, timeout, mem):
     return result
 
 
+def settle(consoles):
+    """Wait until every VM's host CPU use is below SETTLE_PERCENT (at most SETTLE_MAX s)."""
+    start = time.monotonic()
+    while time.monotonic() - start < SETTLE_MAX:
+        before = [cpu_seconds(c.proc.pid) for c in consoles]
+        time.sleep(SETTLE_STEP)
+        after = [cpu_seconds(c.proc.pid) for c in consoles]
+        if max(100 * (a - b) / SETTLE_STEP for a, b in zip(after, before)) < SETTLE_PERCENT:
+            break
+    print(f"  settled after {time.monotonic() - start:.0f} s", flush=True)
+
+
 def idle_vms(vmm, rvisor, guest, count, cpus, mem, window, timeout):
     """Boot count VMs, let them idle, measure each one's host CPU and memory.
     Returns (percent of one core per VM, (rss, memfd) per VM) or None when a boot fails."""
@@ -155,7 +173,7 @@ def idle_vms(vmm, rvisor, guest, count, cpus, mem, window, timeout):
             c.expect(re.escape(MARKER), max(deadline - time.monotonic(), 1), "marker")
         for c in consoles:
             c.run("echo idle", 60)
-        time.sleep(SETTLE)
+        settle(consoles)
         before = [cpu_seconds(c.proc.pid) for c in consoles]
         t0 = time.monotonic()
         time.sleep(window)

@@ -36,9 +36,12 @@ CLOCK_PASSES = 25
 MANY_VMS = 8
 MANY_VMS_MEM = "128M"
 MANY_VMS_BOOT_TIMEOUT = 400  # 8 boots share 2 host cores
-IDLE_SETTLE = 5  # seconds after the shell answers before measuring
 IDLE_WINDOW = 10  # seconds of host CPU time measured
 IDLE_MAX_PERCENT = 5.0  # of one host core; the goal is under 1 %
+# A guest just booted still works for a while: measure once a SETTLE_STEP window stays below
+# IDLE_MAX_PERCENT, or after SETTLE_MAX seconds whatever the guest does.
+SETTLE_STEP = 2
+SETTLE_MAX = 30
 
 
 def smp_argv(vmm, rvisor_bin, guest_env, cpus, firmware=False, mem="512M", initrd=None):
@@ -271,13 +274,18 @@ def cpu_seconds(pid):
 
 
 def test_idle_host_cpu(request, vmm, guest):
-    """A 2-hart guest idle at the shell costs the host well under one core: both harts sleep
-    in WFI between timer ticks."""
+    """A 2-hart guest idle at the shell, once settled after boot, costs the host under 5 % of
+    one core (the goal is under 1 %): both harts sleep in WFI between timer ticks."""
     console = Console(smp_argv(vmm, rvisor_or_none(request, vmm), guest, 2))
     try:
         console.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
         console.run("echo idle", COMMAND_TIMEOUT)
-        time.sleep(IDLE_SETTLE)
+        start = time.monotonic()
+        while time.monotonic() - start < SETTLE_MAX:
+            before = cpu_seconds(console.proc.pid)
+            time.sleep(SETTLE_STEP)
+            if 100 * (cpu_seconds(console.proc.pid) - before) / SETTLE_STEP < IDLE_MAX_PERCENT:
+                break
         before, t0 = cpu_seconds(console.proc.pid), time.monotonic()
         time.sleep(IDLE_WINDOW)
         used, elapsed = cpu_seconds(console.proc.pid) - before, time.monotonic() - t0
