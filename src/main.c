@@ -51,6 +51,14 @@ static void usage_run(FILE *f)
 	      "  --drive path=FILE[,readonly=on][,id=NAME]\n"
 	      "                       a virtio-blk disk on a raw image or block device; the\n"
 	      "                       first is /dev/vda (repeat for more, at most 8)\n"
+	      "  --net user[,hostfwd=tcp:127.0.0.1:2222-:22][,restrict=on][,mac=MAC]\n"
+	      "                       a virtio-net card on user-mode networking (NAT, DHCP, DNS,\n"
+	      "                       forwarded host ports; no privileges needed)\n"
+	      "  --net tap=IFNAME[,mac=MAC]\n"
+	      "                       a virtio-net card on a host TAP interface\n"
+	      "  --console serial|virtio\n"
+	      "                       the terminal is the UART (ttyS0, default) or a\n"
+	      "                       virtio-console (hvc0: use console=hvc0)\n"
 	      "  --cpu-affinity LIST  run the vCPU threads only on these host CPUs, e.g. 0-3,6\n"
 	      "  --cpu-weight N       host CPU share, 1 to 10000 (default 100), as cgroup v2\n"
 	      "                       cpu.weight where the host allows it, else as a nice value\n"
@@ -127,6 +135,8 @@ static int cmd_run(int argc, char **argv)
 	    {"cpu-affinity", required_argument, NULL, 'A'},
 	    {"cpu-weight", required_argument, NULL, 'W'},
 	    {"drive", required_argument, NULL, 'D'},
+	    {"net", required_argument, NULL, 'N'},
+	    {"console", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0, 0, 0, 0},
 	};
@@ -160,6 +170,21 @@ static int cmd_run(int argc, char **argv)
 			break;
 		}
 		case 'A': affinity = optarg; break;
+		case 'N': {
+			char nerr[256];
+			if (cfg.nnets == VM_MAX_NETS)
+				return error("too many --net options: at most %d", VM_MAX_NETS);
+			if (config_parse_net(optarg, &cfg.nets[cfg.nnets], nerr, sizeof(nerr)))
+				return error("%s", nerr);
+			cfg.nnets++;
+			break;
+		}
+		case 'C':
+			if (!strcmp(optarg, "virtio"))
+				cfg.virtio_console = true;
+			else if (strcmp(optarg, "serial"))
+				return error("--console '%s' is not serial or virtio", optarg);
+			break;
 		case 'D': {
 			char derr[256];
 			if (cfg.ndrives == VM_MAX_DRIVES)

@@ -54,3 +54,83 @@ int config_parse_drive(char *spec, struct vm_drive *d, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+#define NET_SYNTAX                                                                               \
+	"use --net user[,hostfwd=tcp:127.0.0.1:2222-:22][,restrict=on][,mac=52:54:00:12:34:56] " \
+	"or --net tap=IFNAME[,mac=...]"
+
+static int parse_mac(const char *text, uint8_t mac[6])
+{
+	unsigned b[6];
+	char tail;
+	if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &tail) != 6)
+		return -EINVAL;
+	for (unsigned i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return (mac[0] & 1) ? -EINVAL : 0; /* a card's address is unicast */
+}
+
+int config_parse_net(char *spec, struct vm_net *n, char *err, size_t errlen)
+{
+	char *save = NULL;
+	bool first = true;
+	memset(n, 0, sizeof(*n));
+	for (char *kv = strtok_r(spec, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *val = strchr(kv, '=');
+		if (val)
+			*val++ = 0;
+		if (first) {
+			first = false;
+			if (!strcmp(kv, "user") && !val) {
+				n->type = VM_NET_USER;
+				continue;
+			}
+			if (!strcmp(kv, "tap") && val && *val && strlen(val) < sizeof(n->tap)) {
+				n->type = VM_NET_TAP;
+				strcpy(n->tap, val);
+				continue;
+			}
+			snprintf(err, errlen, "--net: '%s' is not a network type: " NET_SYNTAX, kv);
+			return -EINVAL;
+		}
+		if (!val) {
+			snprintf(err, errlen, "--net: '%s' is not key=value: " NET_SYNTAX, kv);
+			return -EINVAL;
+		}
+		if (!strcmp(kv, "mac")) {
+			if (parse_mac(val, n->mac)) {
+				snprintf(err, errlen,
+					 "--net: mac=%s is not a unicast MAC address like "
+					 "52:54:00:12:34:56",
+					 val);
+				return -EINVAL;
+			}
+			n->has_mac = true;
+		} else if (n->type == VM_NET_USER && !strcmp(kv, "hostfwd")) {
+			if (n->slirp.nhostfwd == NET_SLIRP_MAX_HOSTFWD) {
+				snprintf(err, errlen, "--net: more than %d hostfwd rules",
+					 NET_SLIRP_MAX_HOSTFWD);
+				return -EINVAL;
+			}
+			if (net_slirp_parse_hostfwd(val, &n->slirp.hostfwd[n->slirp.nhostfwd], err,
+						    errlen))
+				return -EINVAL;
+			n->slirp.nhostfwd++;
+		} else if (n->type == VM_NET_USER && !strcmp(kv, "restrict")) {
+			if (strcmp(val, "on") && strcmp(val, "off")) {
+				snprintf(err, errlen, "--net: restrict=%s must be on or off", val);
+				return -EINVAL;
+			}
+			n->slirp.restricted = !strcmp(val, "on");
+		} else {
+			snprintf(err, errlen, "--net: unknown key '%s': " NET_SYNTAX, kv);
+			return -EINVAL;
+		}
+	}
+	if (first) {
+		snprintf(err, errlen, "--net: empty option: " NET_SYNTAX);
+		return -EINVAL;
+	}
+	return 0;
+}

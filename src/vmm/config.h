@@ -5,6 +5,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "host/net_slirp.h"
 
 #define VM_MAX_DRIVES 8
 #define DRIVE_ID_MAX  20 /* bytes of a virtio-blk serial (GET_ID) */
@@ -19,5 +22,21 @@ struct vm_drive {
 /* Parse the text of one --drive option into *d. spec is modified in place (split at commas)
  * and must outlive *d. Returns 0, or -EINVAL with one sentence in err (errlen bytes). */
 int config_parse_drive(char *spec, struct vm_drive *d, char *err, size_t errlen);
+
+enum vm_net_type { VM_NET_USER, VM_NET_TAP };
+
+/* A virtio-net card: --net user[,hostfwd=RULE]...[,restrict=on][,mac=MAC] or
+ * --net tap=IFNAME[,mac=MAC]. */
+struct vm_net {
+	enum vm_net_type type;
+	char tap[16]; /* TAP interface name (IFNAMSIZ) */
+	bool has_mac;
+	uint8_t mac[6];
+	struct net_slirp_config slirp; /* user networking: forwarding rules, restriction */
+};
+
+/* Parse the text of one --net option into *n. Returns 0, or -EINVAL with one sentence in
+ * err (errlen bytes). spec is modified in place. */
+int config_parse_net(char *spec, struct vm_net *n, char *err, size_t errlen);
 
 #endif

@@ -12,11 +12,16 @@
 
 #include "host/blk_file.h"
 #include "host/chr.h"
+#include "host/net.h"
+#include "host/net_slirp.h"
+#include "host/net_tap.h"
 #include "sbi/sbi.h"
 #include "vmm/boot.h"
 #include "vmm/fdt.h"
 #include "virtio/blk.h"
+#include "virtio/console.h"
 #include "virtio/mmio.h"
+#include "virtio/net.h"
 #include "virtio/rng.h"
 #include "vmm/vm.h"
 
@@ -143,7 +148,7 @@ static int add_devices(struct vm *vm, char *err, size_t errlen)
 	rc = plic_init(&vm->plic, PLIC_NDEV + 1, 2 * vm->nharts, plic_out);
 	if (rc)
 		return fail(err, errlen, rc, "cannot create the PLIC (%s)", strerror(-rc));
-	rc = uart16550_init(&vm->uart, vm->console,
+	rc = uart16550_init(&vm->uart, vm->cfg.virtio_console ? NULL : vm->console,
 			    (struct irq_line){plic_set_irq, &vm->plic, UART_IRQ});
 	if (rc)
 		return fail(err, errlen, rc, "cannot create the UART (%s)", strerror(-rc));
@@ -165,9 +170,21 @@ struct vm_disk {
 	bool file_open, blk_up, mmio_up;
 };
 
+struct vm_nic {
+	struct net_backend *backend;
+	struct virtio_net net;
+	struct virtio_mmio mmio;
+	bool net_up, mmio_up;
+};
+
 struct vm_virtio {
 	struct vm_disk disk[VM_MAX_DRIVES];
 	unsigned ndisks;
+	struct vm_nic nic[VM_MAX_NETS];
+	unsigned nnics;
+	struct virtio_console con;
+	struct virtio_mmio con_mmio;
+	bool con_up, con_mmio_up;
 	struct virtio_rng rng;
 	struct virtio_mmio rng_mmio;
 	bool rng_up, rng_mmio_up;
@@ -225,6 +242,36 @@ static int add_disk(struct vm *vm, const struct vm_drive *d, char *err, size_t e
 	return rc;
 }
 
+static int add_nic(struct vm *vm, const struct vm_net *n, char *err, size_t errlen)
+{
+	struct vm_nic *c = &vm->virtio->nic[vm->virtio->nnics++];
+	struct virtio_dev dev;
+	int rc = n->type == VM_NET_TAP ? net_tap_open(&c->backend, n->tap, err, errlen)
+				       : net_slirp_open(&c->backend, &n->slirp, err, errlen);
+	if (rc)
+		return rc;
+	rc = virtio_net_init(&c->net, c->backend, n->has_mac ? n->mac : NULL, &dev);
+	if (rc)
+		return fail(err, errlen, rc, "cannot create the network card (%s)", strerror(-rc));
+	c->net_up = true;
+	rc = add_virtio_slot(vm, &c->mmio, &dev, err, errlen);
+	c->mmio_up = !rc;
+	return rc;
+}
+
+static int add_console(struct vm *vm, char *err, size_t errlen)
+{
+	struct virtio_dev dev;
+	int rc = virtio_console_init(&vm->virtio->con, vm->console, &dev);
+	if (rc)
+		return fail(err, errlen, rc, "cannot create the virtio console (%s)",
+			    strerror(-rc));
+	vm->virtio->con_up = true;
+	rc = add_virtio_slot(vm, &vm->virtio->con_mmio, &dev, err, errlen);
+	vm->virtio->con_mmio_up = !rc;
+	return rc;
+}
+
 static int add_virtio(struct vm *vm, char *err, size_t errlen)
 {
 	struct virtio_dev dev;
@@ -235,6 +282,11 @@ static int add_virtio(struct vm *vm, char *err, size_t errlen)
 	for (unsigned i = 0; i < vm->cfg.ndrives; i++)
 		if ((rc = add_disk(vm, &vm->cfg.drives[i], err, errlen)))
 			return rc;
+	for (unsigned i = 0; i < vm->cfg.nnets; i++)
+		if ((rc = add_nic(vm, &vm->cfg.nets[i], err, errlen)))
+			return rc;
+	if (vm->cfg.virtio_console && vm->console && (rc = add_console(vm, err, errlen)))
+		return rc;
 	if ((rc = virtio_rng_init(&vm->virtio->rng, &dev)))
 		return fail(err, errlen, rc, "cannot create the entropy device (%s)",
 			    strerror(-rc));
@@ -258,6 +310,19 @@ static void destroy_virtio(struct vm *vm)
 		if (k->file_open)
 			blk_file_close(&k->file);
 	}
+	for (unsigned i = 0; i < v->nnics; i++) {
+		struct vm_nic *c = &v->nic[i];
+		if (c->net_up)
+			virtio_net_destroy(&c->net);
+		if (c->mmio_up)
+			virtio_mmio_destroy(&c->mmio);
+		if (c->backend)
+			c->backend->close(c->backend);
+	}
+	if (v->con_up)
+		virtio_console_destroy(&v->con);
+	if (v->con_mmio_up)
+		virtio_mmio_destroy(&v->con_mmio);
 	if (v->rng_up)
 		virtio_rng_destroy(&v->rng);
 	if (v->rng_mmio_up)

@@ -18,6 +18,7 @@
 #include "vmm/config.h"
 
 #define VM_MAX_HARTS 64
+#define VM_MAX_NETS  4
 
 /* What the user asked for. Paths may be NULL when not given. */
 struct vm_config {
@@ -29,6 +30,9 @@ struct vm_config {
 	unsigned ncpus;       /* harts, 1..VM_MAX_HARTS */
 	struct vm_drive drives[VM_MAX_DRIVES]; /* virtio-blk disks, vda first */
 	unsigned ndrives;
+	struct vm_net nets[VM_MAX_NETS]; /* virtio-net cards, eth0 first */
+	unsigned nnets;
+	bool virtio_console; /* the console is virtio-console (hvc0), not the UART */
 };
 
 struct vm_virtio; /* the virtio devices (machine.c) */
