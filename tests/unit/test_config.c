@@ -53,11 +53,69 @@ static void test_drive_bad(void **state)
 	}
 }
 
+static int parse_net(const char *text, struct vm_net *n, char *err)
+{
+	static char buf[256];
+	strcpy(buf, text);
+	return config_parse_net(buf, n, err, 200);
+}
+
+static void test_net_ok(void **state)
+{
+	(void)state;
+	struct vm_net n;
+	char err[200];
+	assert_int_equal(parse_net("user", &n, err), 0);
+	assert_int_equal(n.type, VM_NET_USER);
+	assert_false(n.has_mac);
+	assert_int_equal(n.slirp.nhostfwd, 0);
+	assert_int_equal(
+	    parse_net("user,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp::5353-:53,restrict=on", &n,
+		      err),
+	    0);
+	assert_int_equal(n.slirp.nhostfwd, 2);
+	assert_int_equal(n.slirp.hostfwd[0].host_port, 2222);
+	assert_int_equal(n.slirp.hostfwd[0].guest_port, 22);
+	assert_true(n.slirp.hostfwd[1].udp);
+	assert_true(n.slirp.restricted);
+	assert_int_equal(parse_net("tap=tap0,mac=52:54:00:12:34:56", &n, err), 0);
+	assert_int_equal(n.type, VM_NET_TAP);
+	assert_string_equal(n.tap, "tap0");
+	assert_true(n.has_mac);
+	assert_int_equal(n.mac[5], 0x56);
+}
+
+static void test_net_bad(void **state)
+{
+	(void)state;
+	struct vm_net n;
+	char err[200];
+	const char *bad[] = {"",
+			     "bridge",
+			     "user=1",
+			     "tap",
+			     "tap=",
+			     "tap=averyveryverylongname",
+			     "user,mac=01:00:5e:00:00:01",
+			     "user,mac=zz",
+			     "user,hostfwd=tcp:127.0.0.1:70000-:22",
+			     "user,restrict=maybe",
+			     "user,bogus=1",
+			     "tap=t0,hostfwd=tcp::1-:2"};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		assert_int_equal(parse_net(bad[i], &n, err), -EINVAL);
+		assert_true(err[0] != 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_drive_ok),
 	    cmocka_unit_test(test_drive_bad),
+	    cmocka_unit_test(test_net_ok),
+	    cmocka_unit_test(test_net_bad),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
