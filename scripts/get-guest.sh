@@ -101,7 +101,7 @@ print_env() {
 }
 
 # The whole output is a function of this script and the mirror: reuse it when both match.
-mirror=${RVISOR_DEBIAN_MIRROR:-$(host_mirror | head -n1)}
+mirror=${RVISOR_DEBIAN_MIRROR:-$(host_mirror | sed -n 1p)}
 [[ -n $mirror ]] || die "no Debian archive found in the host's apt sources (/etc/apt/sources.list, /etc/apt/sources.list.d/): set RVISOR_DEBIAN_MIRROR to a Debian mirror URI"
 mirror=${mirror%/}
 stamp="$(cat "${BASH_SOURCE[0]}" "$here/guest-common.sh" | sha256sum | cut -d' ' -f1) $mirror"
@@ -167,7 +167,7 @@ update_lists() {
 		grep -E '^[WE]:' "$aptdir/update.log" | sed 's/^/  /' >&2
 		return 1
 	fi
-	inrelease=$(find "$aptdir/state/lists" -maxdepth 1 -name "*_dists_${dist}_InRelease" | head -n1)
+	inrelease=$(find "$aptdir/state/lists" -maxdepth 1 -name "*_dists_${dist}_InRelease" -print -quit)
 	if [[ -z $inrelease ]]; then
 		log "no signed InRelease file for $dist (an unsigned Release is refused)"
 		return 1
@@ -258,13 +258,13 @@ to_image() {
 	is_image "$out" || die "$in: unpacked to a file without the RISC-V Image magic"
 }
 
-vmlinu=$(find "$guest.new/kernel-root/boot" -maxdepth 1 -name 'vmlinu[xz]-*' | head -n1)
+vmlinu=$(find "$guest.new/kernel-root/boot" -maxdepth 1 -name 'vmlinu[xz]-*' -print -quit)
 [[ -n $vmlinu ]] || die "$kernel_deb has no /boot/vmlinux-* or vmlinuz-*"
 kver=${vmlinu##*/vmlinu?-}
 log "kernel $kver from /boot/${vmlinu##*/}$(is_image "$vmlinu" && echo ", a raw Image")"
 to_image "$vmlinu" "$guest.new/Image"
 
-moddir=$(find "$guest.new/kernel-root" -maxdepth 4 -type d -path "*/lib/modules/$kver" | head -n1)
+moddir=$(find "$guest.new/kernel-root" -maxdepth 4 -type d -path "*/lib/modules/$kver" -print -quit)
 [[ -n $moddir ]] || die "$kernel_deb has no lib/modules/$kver"
 mkdir -p "$guest.new/modules"
 mv "$moddir" "$guest.new/modules/$kver"

@@ -44,7 +44,7 @@ busybox_install() {
 	local skip=" $* " unpack bb applets path n=0
 	unpack=$(mktemp -d "${TMPDIR:-/tmp}/rvisor-busybox.XXXXXX")
 	dpkg-deb -x "$deb" "$unpack"
-	bb=$(find "$unpack" -type f -name busybox -path '*bin/busybox' | head -n1)
+	bb=$(find "$unpack" -type f -name busybox -path '*bin/busybox' -print -quit)
 	[[ -n $bb ]] || die "$deb has no busybox binary"
 	mkdir -p "$root/bin"
 	install -m 0755 "$bb" "$root/bin/busybox"
