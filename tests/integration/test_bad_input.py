@@ -114,3 +114,49 @@ def test_help(rvisor, args, mentions):
     assert r.returncode == 0, r.stderr
     assert mentions in r.stdout
     assert r.stderr == b""
+
+
+@pytest.mark.parametrize(
+    "spec,mentions",
+    [
+        ("bridge", "bridge"),
+        ("user,hostfwd=tcp:127.0.0.1:99999-:22", "99999"),
+        ("user,mac=01:00:5e:00:00:01", "mac"),
+        ("user,colour=blue", "colour"),
+    ],
+)
+def test_bad_net(rvisor, tiny_kernel, spec, mentions):
+    refuse(rvisor, ["run", "--kernel", tiny_kernel, "--net", spec], mentions)
+
+
+def test_hostfwd_port_taken(rvisor, tiny_kernel):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        refuse(
+            rvisor,
+            ["run", "--kernel", tiny_kernel, "--net", f"user,hostfwd=tcp:127.0.0.1:{port}-:22"],
+            str(port),
+        )
+
+
+def test_tap_cannot_be_opened(rvisor, tiny_kernel):
+    # An interface name the kernel refuses, whether or not this user may create TAPs.
+    refuse(rvisor, ["run", "--kernel", tiny_kernel, "--net", "tap=bad/name"], "bad/name")
+
+
+@pytest.mark.parametrize(
+    "args,mentions",
+    [
+        (["--cpu-affinity", "3-1"], "--cpu-affinity"),
+        (["--cpu-affinity", "100000"], "--cpu-affinity"),
+        (["--cpu-weight", "0"], "--cpu-weight"),
+        (["--cpu-weight", "lots"], "--cpu-weight"),
+        (["--console", "parallel"], "--console"),
+    ],
+)
+def test_bad_placement_and_console(rvisor, tiny_kernel, args, mentions):
+    refuse(rvisor, ["run", "--kernel", tiny_kernel, *args], mentions)
