@@ -15,7 +15,7 @@ virt`, multi-threaded TCG) where the figure exists for both.
 
 It prints figures and never fails on slowness; it exits 1 only when a VM does not boot or a
 guest program fails. Usage: bench/smp.py [--runs N] [--rvisor PATH] [--no-qemu] [--vms N]
-[--idle-window S] [--work N] [--timeout S]
+[--vm-mem SIZE] [--idle-window S] [--work N] [--timeout S] [--only boot|speedup|idle]...
 """
 
 import argparse
@@ -39,6 +39,7 @@ from conftest import MARKER, Console  # noqa: E402  (the integration tests' cons
 # A guest just booted still works for a while (most of a second of CPU time; with 8 guests
 # sharing 2 host cores, 10-20 s of wall time). Idle means settled: the CPU use of every guest
 # over SETTLE_STEP seconds below SETTLE_PERCENT, or SETTLE_MAX seconds have passed.
+QEMU_WORK_FACTOR = 10
 SETTLE_STEP = 2
 SETTLE_PERCENT = 2.0
 SETTLE_MAX = 90
@@ -60,6 +61,10 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load():
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def fmt(x, unit="s", digits=2):
@@ -105,47 +110,57 @@ def build_programs():
 
 
 def compute_seconds(console, threads, work, timeout):
-    """Run the compute workload in the guest; returns the seconds it reports."""
+    """Run the compute workload in the guest. Returns (the seconds it reports, its checksum,
+    the host CPU seconds the VM used meanwhile)."""
+    before = cpu_seconds(console.proc.pid)
     out = console.run(f"/smp/atomics compute {threads} {work}", timeout)
+    host = cpu_seconds(console.proc.pid) - before
     m = re.search(rb"^atomics: compute .* ([0-9.]+) s, checksum ([0-9a-f]+)\r?$", out, re.M)
     if not m or b"atomics: PASS" not in out:
         raise AssertionError(f"compute workload failed\n{console.tail()}")
-    return float(m.group(1)), m.group(2).decode()
+    return float(m.group(1)), m.group(2).decode(), host
 
 
 def speedup(vmms, rvisor, guest, initrd, work, timeout, mem):
-    """Seconds of 2 threads of work in a 1-vCPU and a 2-vCPU guest, per vmm. Returns
-    {vmm: speed-up or None}; None also when the guests' checksums disagree."""
-    print(f"== parallel speed-up: `atomics compute 2 {work}` (2 threads, no sharing)", flush=True)
-    result, checksums = {}, set()
+    """Seconds of 2 threads of work in a 1-vCPU and a 2-vCPU guest, per vmm (QEMU, a JIT, gets
+    QEMU_WORK_FACTOR times the work, so its runs are not too short to time). Returns
+    {vmm: speed-up or None}; None also when guests given the same work disagree on its
+    checksum."""
+    print(f"== parallel speed-up: `atomics compute 2 {work}` (2 threads, no sharing; QEMU "
+          f"{QEMU_WORK_FACTOR} times the work)", flush=True)
+    result = {}
     for vmm in vmms:
-        secs = {}
+        secs, checksums = {}, set()
+        work_vmm = work * (QEMU_WORK_FACTOR if vmm == "qemu" else 1)
         for cpus in (1, 2):
             console = Console(vm_argv(vmm, rvisor, guest, cpus, mem, initrd))
             try:
                 console.expect(re.escape(MARKER), timeout, "init's marker line")
                 # The first run after boot is up to twice as slow (the guest is still
                 # settling): one run to warm up, then the median of three.
-                compute_seconds(console, 2, work, timeout)
-                runs = [compute_seconds(console, 2, work, timeout) for _ in range(3)]
-                secs[cpus] = statistics.median(t for t, _ in runs)
-                checksums.update(c for _, c in runs)
+                compute_seconds(console, 2, work_vmm, timeout)
+                runs = [compute_seconds(console, 2, work_vmm, timeout) for _ in range(3)]
+                secs[cpus] = statistics.median(t for t, _, _ in runs)
+                checksums.update(c for _, c, _ in runs)
+                host = ", ".join(f"{t:.2f}/{h:.2f}" for t, _, h in runs)
                 console.send("poweroff -f\n")
                 console.wait(60)
             except AssertionError as e:
                 print(f"  {vmm} {cpus} vCPU: {str(e).splitlines()[0]}", flush=True)
-                secs[cpus] = None
+                secs[cpus] = host = None
             finally:
                 console.close()
-            print(f"  {vmm:6} {cpus} vCPU: {fmt(secs[cpus], digits=3)}", flush=True)
-        if secs.get(1) and secs.get(2):
+            print(f"  {vmm:6} {cpus} vCPU: {fmt(secs[cpus], digits=3)}  (runs, guest s/host CPU "
+                  f"s: {host})", flush=True)
+        if len(checksums) > 1:
+            print(f"  {vmm}: the guests computed different checksums: {sorted(checksums)}",
+                  flush=True)
+            result[vmm] = None
+        elif secs.get(1) and secs.get(2):
             result[vmm] = secs[1] / secs[2]
             print(f"  {vmm:6} speed-up 1 -> 2 vCPUs: {result[vmm]:.2f}x", flush=True)
         else:
             result[vmm] = None
-    if len(checksums) > 1:
-        print(f"  the guests computed different checksums: {sorted(checksums)}", flush=True)
-        result = {vmm: None for vmm in vmms}
     return result
 
 
@@ -230,7 +245,10 @@ def main():
     ap.add_argument("--work", type=int, default=100_000_000,
                     help="iterations of the compute workload (default 100000000)")
     ap.add_argument("--timeout", type=float, default=400, help="seconds per boot (400)")
+    ap.add_argument("--only", action="append", choices=("boot", "speedup", "idle"),
+                    help="run only this part (repeatable; default: all)")
     args = ap.parse_args()
+    parts = set(args.only or ("boot", "speedup", "idle"))
 
     guest = load_guest_env()
     vmms = ["rvisor"]
@@ -240,28 +258,32 @@ def main():
         print("qemu: skipped (qemu-system-riscv64 not found; scripts/deps.sh installs it)")
     else:
         vmms.append("qemu")
-    print(f"kernel {guest.get('RVISOR_KERNEL_VERSION', '?')}, host {os.cpu_count()} cores",
-          flush=True)
+    print(f"kernel {guest.get('RVISOR_KERNEL_VERSION', '?')}, host {os.cpu_count()} cores, "
+          f"host load average {load()} (other work on the host skews every figure)", flush=True)
 
-    boots = boot_times(vmms, args.rvisor, guest, args.runs, args.timeout, "512M")
-    failed = any(v is None for v in boots.values())
+    boots, speed, failed = {}, {}, False
+    if "boot" in parts:
+        boots = boot_times(vmms, args.rvisor, guest, args.runs, args.timeout, "512M")
+        failed |= any(v is None for v in boots.values())
 
-    print("== building the guest programs (tests/integration/smp)", flush=True)
-    built = build_programs()
-    speed = {}
-    if built:
-        tmp, initrd = built
-        with tmp:
-            speed = speedup(vmms, args.rvisor, guest, initrd, args.work, args.timeout, "512M")
-        failed |= any(v is None for v in speed.values())
-    else:
-        failed = True
+    if "speedup" in parts:
+        print("== building the guest programs (tests/integration/smp)", flush=True)
+        built = build_programs()
+        if built:
+            tmp, initrd = built
+            with tmp:
+                speed = speedup(vmms, args.rvisor, guest, initrd, args.work, args.timeout,
+                                "512M")
+            failed |= any(v is None for v in speed.values())
+        else:
+            failed = True
 
-    idles = idle(vmms, args.rvisor, guest, args.vms, args.idle_window, args.timeout,
-                 args.vm_mem)
-    failed |= any(one is None or many is None for one, many in idles.values())
+    if "idle" in parts:
+        idles = idle(vmms, args.rvisor, guest, args.vms, args.idle_window, args.timeout,
+                     args.vm_mem)
+        failed |= any(one is None or many is None for one, many in idles.values())
 
-    print("== summary")
+    print(f"== summary (host load average now {load()})")
     for vmm in vmms:
         print(f"  {vmm:6} boot 1/2/4 vCPU: "
               + " / ".join(fmt(boots.get((vmm, n))) for n in (1, 2, 4))
