@@ -137,10 +137,12 @@ def all_online(console):
 
 
 def test_cpus_online(smp_vm):
+    """Every hart of --cpus 4 came up: CPUs 0-3 online on harts 0-3."""
     assert_online(booted_or_fail(smp_vm), "0-3", 4, [0, 1, 2, 3])
 
 
 def test_cpu_hotplug(smp_vm):
+    """CPUs 2 and 3 go offline (SBI HSM hart_stop) and come back (hart_start) through sysfs."""
     console = booted_or_fail(smp_vm)
     for cpu in (2, 3):
         console.run(f"echo 0 > /sys/devices/system/cpu/cpu{cpu}/online", COMMAND_TIMEOUT)
@@ -184,6 +186,7 @@ def check_counts(text, total):
 
 
 def test_atomics_stress(smp_vm):
+    """4 threads on 4 harts, millions of AMO, LR/SC and mutex updates: every count exact."""
     console = booted_or_fail(smp_vm)
     all_online(console)
     total = CPUS * STRESS_ITERATIONS
@@ -200,6 +203,7 @@ def test_atomics_stress(smp_vm):
 
 
 def test_cross_hart_code_modification(smp_vm):
+    """Code rewritten on hart 0 runs new on another hart, every round, in all three ways."""
     console = booted_or_fail(smp_vm)
     all_online(console)
     out = console.run(f"/smp/icache {ICACHE_ROUNDS}", ICACHE_TIMEOUT)
@@ -215,6 +219,7 @@ def test_cross_hart_code_modification(smp_vm):
 
 
 def test_user_time_every_hart(smp_vm):
+    """clock_gettime in U-mode (the vDSO reads the time CSR) works and agrees on every hart."""
     console = booted_or_fail(smp_vm)
     all_online(console)
     out = console.run(f"/smp/clock {CLOCK_PASSES}", COMMAND_TIMEOUT)
@@ -226,6 +231,7 @@ def test_user_time_every_hart(smp_vm):
 
 
 def test_smp_poweroff(smp_vm):
+    """poweroff -f with 4 harts running ends rvisor with status 0."""
     booted_or_fail(smp_vm).send("poweroff -f\n")
     status = smp_vm.wait(EXIT_TIMEOUT)
     assert status == 0, f"exit status {status}\n{smp_vm.tail()}"
