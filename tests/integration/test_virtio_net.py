@@ -1,0 +1,103 @@
+"""virtio-net on user-mode networking (libslirp): the guest reaches an HTTP server on the
+host's loopback through the NAT (10.0.2.2 is the host), and a host client reaches a server
+inside the guest through a forwarded port. Only loopback addresses are used on the host.
+
+The tests share one VM and run in order.
+"""
+
+import http.server
+import re
+import socket
+import threading
+import urllib.request
+
+import pytest
+
+from conftest import HOST_FAULT, MARKER, Console, boot_argv
+
+BOOT_TIMEOUT = 120
+COMMAND_TIMEOUT = 90
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Shared:
+    pass
+
+
+@pytest.fixture(scope="module")
+def net_vm(request, vmm, guest, tmp_path_factory):
+    if vmm != "rvisor":
+        pytest.skip("the forwarding options are rvisor's")
+    shared = Shared()
+    # A host HTTP server on loopback, serving one file.
+    root = tmp_path_factory.mktemp("www")
+    shared.host_text = "served-by-the-host-%d" % free_port()
+    (root / "index.html").write_text(shared.host_text + "\n")
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(  # noqa: E731
+        *a, directory=str(root), **kw
+    )
+    shared.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    shared.host_port = shared.server.server_address[1]
+    threading.Thread(target=shared.server.serve_forever, daemon=True).start()
+    # The guest's HTTP server on port 80, forwarded from a free host port.
+    shared.fwd_port = free_port()
+    argv = boot_argv(vmm, request.getfixturevalue("rvisor"), guest, firmware=False)
+    argv += ["--net", f"user,hostfwd=tcp:127.0.0.1:{shared.fwd_port}-:80"]
+    shared.console = Console(argv)
+    shared.error = None
+    try:
+        shared.console.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
+        # Let the shell settle (its line editor queries the terminal once).
+        shared.console.run("true", COMMAND_TIMEOUT)
+    except AssertionError as e:
+        shared.error = str(e)
+    yield shared
+    shared.console.close()
+    shared.server.shutdown()
+
+
+def vm(shared):
+    if shared.error:
+        pytest.fail(shared.error, pytrace=False)
+    return shared.console
+
+
+def test_link_up(net_vm):
+    console = vm(net_vm)
+    out = console.run(
+        "ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && "
+        "ip route add default via 10.0.2.2 && ip -o link show eth0",
+        COMMAND_TIMEOUT,
+    )
+    assert re.search(rb"eth0.*UP", out), console.tail()
+    assert not HOST_FAULT.search(console.err), console.tail()
+
+
+def test_guest_fetches_from_host_loopback(net_vm):
+    console = vm(net_vm)
+    out = console.run(
+        f"wget -q -O - http://10.0.2.2:{net_vm.host_port}/index.html", COMMAND_TIMEOUT
+    )
+    assert net_vm.host_text.encode() in out, console.tail()
+
+
+def test_dhcp_lease(net_vm):
+    console = vm(net_vm)
+    out = console.run("udhcpc -i eth0 -n -q -t 5 -s /bin/true 2>&1", COMMAND_TIMEOUT)
+    assert re.search(rb"lease of 10\.0\.2\.\d+ obtained", out), console.tail()
+
+
+def test_host_reaches_guest_through_hostfwd(net_vm):
+    console = vm(net_vm)
+    console.run(
+        "mkdir -p /srv && echo served-by-the-guest > /srv/index.html && httpd -p 80 -h /srv",
+        COMMAND_TIMEOUT,
+    )
+    url = f"http://127.0.0.1:{net_vm.fwd_port}/index.html"
+    body = urllib.request.urlopen(url, timeout=COMMAND_TIMEOUT).read()
+    assert body.strip() == b"served-by-the-guest", console.tail()
