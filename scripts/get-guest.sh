@@ -100,6 +100,11 @@ print_env() {
 	cat "$env_file"
 }
 
+# One run at a time per cache (test sessions may start together); released at exit.
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9 || die "cannot lock $cache/.lock"
+
 # The whole output is a function of this script and the mirror: reuse it when both match.
 mirror=${RVISOR_DEBIAN_MIRROR:-$(host_mirror | sed -n 1p)}
 [[ -n $mirror ]] || die "no Debian archive found in the host's apt sources (/etc/apt/sources.list, /etc/apt/sources.list.d/): set RVISOR_DEBIAN_MIRROR to a Debian mirror URI"

@@ -47,6 +47,10 @@ deb=${RVISOR_BUSYBOX_DEB:-}
 
 cache=$(guest_cache_dir)/rootfs
 image=$cache/rootfs.img
+mkdir -p "$cache"
+# One build at a time per cache (test sessions may start together); released at exit.
+exec 9>"$cache/.lock"
+flock 9 || die "cannot lock $cache/.lock"
 stamp="$(cat "${BASH_SOURCE[0]}" "$here/guest-common.sh" | sha256sum | cut -d' ' -f1)"
 stamp+=" $(basename "$deb") $size $("$mkfs" -V 2>&1 | sed -n 1p)"
 
@@ -128,7 +132,6 @@ make_image() {
 
 if [[ ! -f $image || ! -f $cache/stamp || $(cat "$cache/stamp") != "$stamp" ]]; then
 	log "building the root file system ($size) in $cache"
-	mkdir -p "$cache"
 	rm -rf "$cache/staging" "$cache/stamp"
 	stage "$cache/staging"
 	make_image "$cache/staging" "$image.new"
