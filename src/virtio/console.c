@@ -156,13 +156,12 @@ int virtio_console_init(struct virtio_console *c, struct chr *chr, struct virtio
 	return 0;
 }
 
+/* The backend may already be closed and freed (the VMM closes it first), so it is not
+ * touched here. */
 void virtio_console_destroy(struct virtio_console *c)
 {
 	if (!c->chr)
 		return;
-	void (*mine)(void *) = console_input;
-	__atomic_compare_exchange_n(&c->chr->notify, &mine, NULL, false, __ATOMIC_ACQ_REL,
-				    __ATOMIC_ACQUIRE);
 	pthread_mutex_destroy(&c->tx_lock);
 	pthread_mutex_destroy(&c->rx_lock);
 	c->chr = NULL;

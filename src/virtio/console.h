@@ -52,9 +52,10 @@ struct virtio_console {
  * same chr to the UART as well if it is to read input). Returns 0 or the -errno of
  * pthread_mutex_init. */
 int virtio_console_init(struct virtio_console *c, struct chr *chr, struct virtio_dev *dev);
-/* Release chr->notify and what virtio_console_init set up. Call with the vCPUs stopped and
- * after the chr can no longer be inside a notify call (a closed chr_stdio cannot), before
- * virtio_mmio_destroy of the transport. */
+/* Release what virtio_console_init set up. The chr is not touched (it may be closed
+ * already): before this, the chr must have stopped calling notify, by being closed (as
+ * chr_stdio_close does) or by the caller clearing chr->notify. Call with the vCPUs stopped,
+ * before virtio_mmio_destroy of the transport. */
 void virtio_console_destroy(struct virtio_console *c);
 
 #endif
