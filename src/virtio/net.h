@@ -24,14 +24,9 @@ struct virtio_mmio;
 /* Feature bits (5.1.3). */
 #define VIRTIO_NET_F_CSUM       0
 #define VIRTIO_NET_F_GUEST_CSUM 1
-#define VIRTIO_NET_F_MTU        3
 #define VIRTIO_NET_F_MAC        5
-#define VIRTIO_NET_F_GUEST_TSO4 7
-#define VIRTIO_NET_F_HOST_TSO4  11
 #define VIRTIO_NET_F_MRG_RXBUF  15
 #define VIRTIO_NET_F_STATUS     16
-#define VIRTIO_NET_F_CTRL_VQ    17
-#define VIRTIO_NET_F_MQ         22
 
 /* virtio_net_config.status (5.1.4). */
 #define VIRTIO_NET_S_LINK_UP 1
