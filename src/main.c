@@ -257,8 +257,8 @@ static int cmd_run(int argc, char **argv)
 	char err[512] = "";
 	int rc = vm_create(&vm, &cfg, console, err, sizeof(err));
 	if (rc) {
+		chr_stdio_close(console); /* first: its input thread may call into devices */
 		vm_destroy(&vm);
-		chr_stdio_close(console);
 		sched_release(&group);
 		return error("%s", err);
 	}
