@@ -3,9 +3,10 @@
 The root image comes from scripts/make-rootfs.sh (busybox on ext4); the initramfs of
 scripts/get-guest.sh loads virtio_blk and ext4 and switch_root's into root=/dev/vda. In order:
 
-- a read-write root: a file written and synced in the guest is in the image after
-  `poweroff -f` (debugfs reads it back) and `e2fsck -fn` passes; a second disk given with
-  readonly=on is read-only to the guest (reads work, every write fails) and unchanged;
+- a read-write root: a file written and synced in the guest is in the image after a
+  remount read-only and `poweroff -f` (debugfs reads it back), and `e2fsck -fn` finds the
+  file system clean; a second disk given with readonly=on is read-only to the guest (reads
+  work, every write fails) and unchanged;
 - a read-only root disk mounted ro: reads work, writes and remounting read-write fail, the
   clean shutdown of the root's init powers off, and the image is unchanged;
 - bad --drive input: a missing, unusable or unreadable image and malformed options exit 1
@@ -223,12 +224,17 @@ def test_readonly_disk_refuses_writes(rw_vm):
 
 
 def test_rw_poweroff_then_image_checks(rw_vm):
+    """Remounting / read-only writes the journal back and marks the file system clean, so
+    the host's e2fsck -fn (which replays no journal) sees the whole state."""
     console = rw_vm.vm()
+    status, _ = status_of(console, "sync && mount -o remount,ro /")
+    assert status == 0, console.tail()
     console.send("poweroff -f\n")
     status = console.wait(EXIT_TIMEOUT)
     assert status == 0, f"exit status {status}\n{console.tail()}"
     assert not HOST_FAULT.search(console.err), console.tail()
-    fsck_clean(rw_vm.root)
+    out = fsck_clean(rw_vm.root)
+    assert "journal" not in out, f"the file system was not left clean:\n{out}"
     assert debugfs_cat(rw_vm.root, "/root/token.txt") == f"{rw_vm.token}\n".encode()
     assert sha256(rw_vm.data) == rw_vm.data_sha, "the readonly=on disk image changed"
 
