@@ -359,6 +359,7 @@ def main():
     guest = load_guest_env()
     kernel = guest["RVISOR_KERNEL"]
     failed = False
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="rvisor-blk-bench-", dir=os.environ.get("TMPDIR"))\
             as tmp:
         work = Path(tmp)
@@ -394,6 +395,8 @@ def main():
     print()
     print(f"virtio-blk, {args.size} MiB raw image, guest O_DIRECT on /dev/vda, "
           f"1 vCPU, medians of {args.repeat} runs (random I/O: {args.seconds:g} s a run)")
+    print(f"host: {os.cpu_count()} CPUs, load average {load_before:.2f} at the start, "
+          f"{os.getloadavg()[0]:.2f} at the end (other work on the host skews the figures)")
     cols = [("rvisor", "rvisor"), ("qemu", "QEMU"), ("host-cached", "host cache"),
             ("host-direct", "host direct")]
     print(f"{'workload':<32}" + "".join(f"{title:>13}" for _, title in cols)
