@@ -119,8 +119,16 @@ static void fence(struct hart *self, struct hart *t, unsigned what)
 	hart_kick(t);
 	/* The fence is complete when the call returns (SBI spec 8): wait for running harts. */
 	while ((atomic_load(&t->fence_req) & what) && !atomic_load(&t->stopped) &&
-	       !atomic_load(&t->exit_req))
+	       !atomic_load(&t->exit_req)) {
+		/* Serve fences asked of us meanwhile: two harts fencing each other at once would
+		 * otherwise wait for each other forever. */
+		unsigned mine = atomic_exchange(&self->fence_req, 0);
+		if (mine & HART_FENCE_TLB)
+			hart_flush_tlb(self);
+		if (mine & HART_FENCE_ICACHE)
+			hart_flush_icache(self);
 		sched_yield();
+	}
 }
 static void fence_i(struct vm *vm, struct hart *self, struct hart *t)
 {
