@@ -256,6 +256,7 @@ static void *worker_main(void *opaque)
 
 		uint32_t len = handle(b, req);
 		uint16_t head = req->head;
+		uint32_t qepoch = req->epoch;
 
 		pthread_mutex_lock(&b->lock);
 		b->busy = false;
@@ -269,7 +270,7 @@ static void *worker_main(void *opaque)
 		bool refill = current && b->more && !b->stop;
 		pthread_mutex_unlock(&b->lock);
 		if (current)
-			virtio_mmio_complete(t, 0, head, len);
+			virtio_mmio_complete(t, 0, qepoch, head, len);
 		if (refill)
 			fill(b);
 		pthread_mutex_lock(&b->lock);
@@ -312,8 +313,8 @@ static void blk_queue_notify(void *opaque, struct virtio_mmio *t, unsigned q)
 
 /* Forget queued requests. The one under I/O is waited for, so nothing touches guest memory
  * after the reset; its completion is then dropped by the worker. A completion already past
- * that check reaches the transport after the reset, which drops it as the queue is not
- * ready; only a driver that sets the queue up again within that instant could see it. */
+ * that check reaches the transport after the reset, which drops it: the request's queue
+ * epoch is over. */
 static void blk_reset(void *opaque)
 {
 	struct virtio_blk *b = opaque;

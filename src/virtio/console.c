@@ -52,7 +52,8 @@ static void receive(struct virtio_console *c)
 				break;
 			if (c->rx_req.in_len == 0) {
 				/* No room at all: give it back rather than hold it forever. */
-				virtio_mmio_complete(t, VIRTIO_CONSOLE_RECEIVEQ, c->rx_req.head, 0);
+				virtio_mmio_complete(t, VIRTIO_CONSOLE_RECEIVEQ, c->rx_req.epoch,
+						     c->rx_req.head, 0);
 				continue;
 			}
 			c->rx_held = true;
@@ -63,7 +64,8 @@ static void receive(struct virtio_console *c)
 		c->rx_held = false;
 		if (__atomic_load_n(&c->epoch, __ATOMIC_ACQUIRE) != c->rx_epoch)
 			break; /* reset meanwhile: the input is lost with the old ring */
-		virtio_mmio_complete(t, VIRTIO_CONSOLE_RECEIVEQ, c->rx_req.head, n);
+		virtio_mmio_complete(t, VIRTIO_CONSOLE_RECEIVEQ, c->rx_req.epoch, c->rx_req.head,
+				     n);
 	}
 	pthread_mutex_unlock(&c->rx_lock);
 }
@@ -81,7 +83,7 @@ static void transmit(struct virtio_console *c, struct virtio_mmio *t)
 		const struct virtq_req *req = &c->tx_req;
 		for (unsigned i = 0; i < req->nout; i++)
 			c->chr->write(c->chr, req->out[i].hva, req->out[i].len);
-		virtio_mmio_complete(t, VIRTIO_CONSOLE_TRANSMITQ, req->head, 0);
+		virtio_mmio_complete(t, VIRTIO_CONSOLE_TRANSMITQ, req->epoch, req->head, 0);
 	}
 	pthread_mutex_unlock(&c->tx_lock);
 }

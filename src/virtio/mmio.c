@@ -76,10 +76,11 @@ static void needs_reset(struct virtio_mmio *t)
 		update_interrupt(t, VIRTIO_MMIO_INT_CONFIG, 0);
 }
 
+/* A new epoch: requests popped before are never completed into the queue's next set-up. */
 static void queue_reset(struct virtio_mmio *t, unsigned i)
 {
 	struct virtq *q = &t->vq[i];
-	*q = (struct virtq){.mem = t->mem};
+	*q = (struct virtq){.mem = t->mem, .epoch = q->epoch + 1};
 	/* A driver that never writes QueueNum gets the largest size (QueueNumMax). */
 	if (i < t->dev.num_queues)
 		q->num = VIRTQ_MAX_SIZE;
@@ -181,6 +182,8 @@ static void write_driver_features(struct virtio_mmio *t, uint32_t val)
 static void write_queue_ready(struct virtio_mmio *t, struct virtq *q, uint32_t val)
 {
 	if (val == 0) {
+		if (q->ready)
+			q->epoch++;
 		q->ready = false;
 		return;
 	}
@@ -354,16 +357,32 @@ int virtio_mmio_pop(struct virtio_mmio *t, unsigned q, struct virtq_req *req)
 	return rc;
 }
 
-void virtio_mmio_complete(struct virtio_mmio *t, unsigned q, uint16_t head, uint32_t len)
+void virtio_mmio_complete_batch(struct virtio_mmio *t, unsigned q, uint32_t epoch,
+				const struct virtq_used_elem *elems, unsigned n)
 {
 	pthread_mutex_lock(&t->lock);
-	if (q < t->dev.num_queues && t->vq[q].ready) {
+	if (q < t->dev.num_queues && t->vq[q].ready && t->vq[q].epoch == epoch) {
 		struct virtq *vq = &t->vq[q];
-		virtq_push(vq, head, len);
+		virtq_push_batch(vq, elems, n);
 		if (virtq_need_interrupt(vq))
 			update_interrupt(t, VIRTIO_MMIO_INT_VRING, 0);
 	}
 	pthread_mutex_unlock(&t->lock);
+}
+
+void virtio_mmio_complete(struct virtio_mmio *t, unsigned q, uint32_t epoch, uint16_t head,
+			  uint32_t len)
+{
+	const struct virtq_used_elem e = {.id = head, .len = len};
+	virtio_mmio_complete_batch(t, q, epoch, &e, 1);
+}
+
+uint64_t virtio_mmio_driver_features(struct virtio_mmio *t)
+{
+	pthread_mutex_lock(&t->lock);
+	uint64_t f = (t->status & VIRTIO_STATUS_FEATURES_OK) ? t->driver_features : 0;
+	pthread_mutex_unlock(&t->lock);
+	return f;
 }
 
 void virtio_mmio_config_changed(struct virtio_mmio *t)

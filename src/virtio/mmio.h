@@ -82,8 +82,18 @@ extern const struct mmio_ops virtio_mmio_ops;
 /* Pop the next request of queue q under the transport lock. Returns as virtq_pop; on
  * -EINVAL the device is marked DEVICE_NEEDS_RESET and the driver told (config interrupt). */
 int virtio_mmio_pop(struct virtio_mmio *t, unsigned q, struct virtq_req *req);
-/* Complete a request of queue q (len bytes written) and interrupt the driver if it wants. */
-void virtio_mmio_complete(struct virtio_mmio *t, unsigned q, uint16_t head, uint32_t len);
+/* Complete the request with chain head of queue q, popped in epoch (its req->epoch), with len
+ * bytes written, and interrupt the driver if it wants (2.7.7, 2.7.10). A request whose queue
+ * has been reset or disabled since it was popped is dropped: it belongs to no ring now. */
+void virtio_mmio_complete(struct virtio_mmio *t, unsigned q, uint32_t epoch, uint16_t head,
+			  uint32_t len);
+/* Complete n requests of queue q, all popped in epoch, with one used index update and at
+ * most one interrupt (virtq_push_batch); dropped whole if the epoch is over. */
+void virtio_mmio_complete_batch(struct virtio_mmio *t, unsigned q, uint32_t epoch,
+				const struct virtq_used_elem *elems, unsigned n);
+/* The feature bits the driver accepted: its DriverFeatures once FEATURES_OK is set, else 0
+ * (3.1.1). Devices take their negotiated behaviour from here. */
+uint64_t virtio_mmio_driver_features(struct virtio_mmio *t);
 /* The device's configuration changed: bump the generation and interrupt the driver. */
 void virtio_mmio_config_changed(struct virtio_mmio *t);
 

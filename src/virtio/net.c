@@ -203,22 +203,12 @@ static void transmit(struct virtio_net *n, struct virtio_mmio *t)
 	/* A malformed chain (-EINVAL) has made the transport flag the device for reset. */
 	while (virtio_mmio_pop(t, VIRTIO_NET_TRANSMITQ, &n->tx_req) > 0) {
 		tx_one(n, &n->tx_req);
-		virtio_mmio_complete(t, VIRTIO_NET_TRANSMITQ, n->tx_req.head, 0);
+		virtio_mmio_complete(t, VIRTIO_NET_TRANSMITQ, n->tx_req.epoch, n->tx_req.head, 0);
 	}
 	pthread_mutex_unlock(&n->tx_lock);
 }
 
 /* ---- receive ---- */
-
-/* The features the driver accepted. They change only across a reset, whose epoch check
- * drops anything that straddles one. */
-static uint64_t driver_features(struct virtio_mmio *t)
-{
-	pthread_mutex_lock(&t->lock);
-	uint64_t f = t->driver_features;
-	pthread_mutex_unlock(&t->lock);
-	return f;
-}
 
 /* Pop one receive buffer into held[nheld]. Buffers too small for a header cannot take any
  * frame: they are returned with nothing written (the driver sees a zero length) and
@@ -233,6 +223,7 @@ static bool take_buffer(struct virtio_net *n, struct virtio_mmio *t)
 			return false;
 		struct virtio_net_rxbuf *b = &n->held[n->nheld];
 		b->head = req->head;
+		b->epoch = req->epoch;
 		b->nseg = req->nin < VIRTIO_NET_RX_SEGS ? req->nin : VIRTIO_NET_RX_SEGS;
 		b->cap = 0;
 		for (unsigned i = 0; i < b->nseg; i++) {
@@ -244,7 +235,7 @@ static bool take_buffer(struct virtio_net *n, struct virtio_mmio *t)
 			return true;
 		}
 		count(&n->stats.rx_errors, 1);
-		virtio_mmio_complete(t, VIRTIO_NET_RECEIVEQ, req->head, 0);
+		virtio_mmio_complete(t, VIRTIO_NET_RECEIVEQ, req->epoch, req->head, 0);
 	}
 	return false;
 }
@@ -272,7 +263,8 @@ static void rx_copy(struct virtio_net *n, uint64_t pos, const uint8_t *src, size
 /* Give one frame to the driver, or drop it. Called with rx_lock held. */
 static void rx_one(struct virtio_net *n, struct virtio_mmio *t, const uint8_t *frame, size_t len)
 {
-	uint64_t features = driver_features(t);
+	/* They change only across a reset, whose epoch drops a frame that straddles one. */
+	uint64_t features = virtio_mmio_driver_features(t);
 	bool mrg = features & (1ull << VIRTIO_NET_F_MRG_RXBUF);
 	uint64_t need = VIRTIO_NET_HDR_SIZE + len, room = 0;
 	unsigned k = 0;
@@ -303,11 +295,18 @@ static void rx_one(struct virtio_net *n, struct virtio_mmio *t, const uint8_t *f
 		count(&n->stats.rx_dropped, 1);
 		return;
 	}
-	/* All buffers but the last are used whole (5.1.6.4.1). */
-	for (unsigned i = 0; i < k; i++) {
-		uint64_t used = i + 1 < k ? n->held[i].cap : need;
-		need -= used;
-		virtio_mmio_complete(t, VIRTIO_NET_RECEIVEQ, n->held[i].head, (uint32_t)used);
+	/* All buffers but the last are used whole (5.1.6.4.1), and the driver sees them all at
+	 * once: one used index update per epoch (buffers of an older one are dropped). */
+	struct virtq_used_elem used[VIRTIO_NET_RX_HELD];
+	for (unsigned i = 0, first = 0; i < k; i++) {
+		uint64_t bytes = i + 1 < k ? n->held[i].cap : need;
+		need -= bytes;
+		used[i] = (struct virtq_used_elem){.id = n->held[i].head, .len = (uint32_t)bytes};
+		if (i + 1 == k || n->held[i + 1].epoch != n->held[first].epoch) {
+			virtio_mmio_complete_batch(t, VIRTIO_NET_RECEIVEQ, n->held[first].epoch,
+						   used + first, i + 1 - first);
+			first = i + 1;
+		}
 	}
 	n->nheld -= k;
 	memmove(n->held, n->held + k, n->nheld * sizeof(n->held[0]));

@@ -52,6 +52,7 @@ struct virtio_mmio;
 /* A receive buffer taken from the ring but not yet returned. */
 struct virtio_net_rxbuf {
 	uint16_t head;
+	uint32_t epoch; /* the receiveq's epoch when taken (struct virtq_req) */
 	unsigned nseg;
 	uint64_t cap; /* bytes in seg[] */
 	struct virtq_seg seg[VIRTIO_NET_RX_SEGS];

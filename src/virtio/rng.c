@@ -50,7 +50,7 @@ static void rng_queue_notify(void *opaque, struct virtio_mmio *t, unsigned q)
 	pthread_mutex_lock(&r->lock);
 	/* A malformed chain (-EINVAL) has made the transport flag the device for reset. */
 	while (virtio_mmio_pop(t, 0, &r->req) > 0)
-		virtio_mmio_complete(t, 0, r->req.head, serve(&r->req));
+		virtio_mmio_complete(t, 0, r->req.epoch, r->req.head, serve(&r->req));
 	pthread_mutex_unlock(&r->lock);
 }
 

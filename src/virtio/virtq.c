@@ -207,6 +207,7 @@ int virtq_pop(struct virtq *q, struct virtq_req *req)
 	uint16_t head = load16(avail + VIRTQ_AVAIL_RING + 2u * slot, __ATOMIC_RELAXED);
 
 	req->head = head;
+	req->epoch = q->epoch;
 	req->nout = req->nin = 0;
 	req->out_len = req->in_len = 0;
 	struct virtq_walk w = {.q = q, .req = req};
@@ -218,18 +219,32 @@ int virtq_pop(struct virtq *q, struct virtq_req *req)
 	return 1;
 }
 
-void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
+void virtq_push_batch(struct virtq *q, const struct virtq_used_elem *elems, unsigned n)
 {
-	if (virtq_validate(q) || head >= q->num)
+	if (virtq_validate(q))
 		return;
 	uint8_t *used = guest_mem_ptr(q->mem, q->used_gpa, used_bytes(q->num));
-	uint8_t *elem =
-	    used + VIRTQ_USED_RING + (uint64_t)VIRTQ_USED_ELEM * (q->used_idx & (q->num - 1));
-	store32(elem, head);
-	store32(elem + 4, len);
-	q->used_idx++;
-	/* Release: the element is visible before the idx that hands it over (2.7.8). */
+	uint16_t idx = q->used_idx;
+	for (unsigned i = 0; i < n; i++) {
+		if (elems[i].id >= q->num)
+			continue;
+		uint8_t *elem =
+		    used + VIRTQ_USED_RING + (uint64_t)VIRTQ_USED_ELEM * (idx & (q->num - 1));
+		store32(elem, elems[i].id);
+		store32(elem + 4, elems[i].len);
+		idx++;
+	}
+	if (idx == q->used_idx)
+		return;
+	q->used_idx = idx;
+	/* Release: the elements are visible before the idx that hands them over (2.7.8). */
 	store16(used + VIRTQ_USED_IDX, q->used_idx, __ATOMIC_RELEASE);
+}
+
+void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
+{
+	const struct virtq_used_elem e = {.id = head, .len = len};
+	virtq_push_batch(q, &e, 1);
 }
 
 bool virtq_need_interrupt(struct virtq *q)

@@ -35,7 +35,17 @@ struct virtq {
 	uint16_t used_idx;       /* next used ring index the device will fill */
 	uint16_t signalled_used; /* used_idx when the driver was last interrupted (event idx) */
 	bool signalled_valid;
+	/* Counts the queue's resets and disablings (the transport bumps it): a request popped in
+	 * an older epoch belongs to no ring any more and is never completed. */
+	uint32_t epoch;
 	struct guest_mem *mem;
+};
+
+/* One element of the used ring (struct virtq_used_elem, 2.7.8): the head of a returned
+ * descriptor chain (id) and the bytes the device wrote into its writable segments (len). */
+struct virtq_used_elem {
+	uint16_t id;
+	uint32_t len;
 };
 
 /* One segment of a request: host memory inside guest RAM. */
@@ -46,7 +56,8 @@ struct virtq_seg {
 
 /* A popped request: the device-readable segments, then the device-writable ones. */
 struct virtq_req {
-	uint16_t head; /* descriptor index to return in the used ring */
+	uint16_t head;  /* descriptor index to return in the used ring */
+	uint32_t epoch; /* the queue's epoch when popped, to hand back when completing */
 	unsigned nout, nin;
 	uint64_t out_len, in_len; /* bytes in each direction */
 	struct virtq_seg out[VIRTQ_MAX_SEGS];
@@ -63,9 +74,15 @@ int virtq_validate(const struct virtq *q);
  * misused indirect tables, an out-of-range index, or an avail index that jumped by more than
  * num. On -EINVAL the device must treat the queue as broken (set DEVICE_NEEDS_RESET). */
 int virtq_pop(struct virtq *q, struct virtq_req *req);
+/* virtq_pop sets req->epoch to q->epoch. */
 
 /* Return chain head to the driver with len bytes written into its writable segments. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len);
+/* Return n chains at once: their used elements are written in order, then the used index
+ * moves past all of them with one store, so the driver sees them together (as a received
+ * packet spanning several buffers must appear, 5.1.6.4). Elements whose id is not below
+ * the queue size are skipped. */
+void virtq_push_batch(struct virtq *q, const struct virtq_used_elem *elems, unsigned n);
 
 /* Whether the driver asked to be interrupted for what was pushed since the last call
  * (VIRTQ_AVAIL_F_NO_INTERRUPT, or used_event with VIRTIO_F_RING_EVENT_IDX: 2.7.10). */

@@ -143,7 +143,7 @@ static void notify(void *opaque, struct virtio_mmio *t, unsigned q)
 	if (!f->serve)
 		return;
 	while ((f->last_pop = virtio_mmio_pop(t, q, &f->req)) > 0)
-		virtio_mmio_complete(t, q, f->req.head, f->serve_len);
+		virtio_mmio_complete(t, q, f->req.epoch, f->req.head, f->serve_len);
 }
 
 static void dev_reset(void *opaque)
@@ -284,6 +284,68 @@ static void make_avail(struct fixture *f, uint16_t idx, uint16_t head)
 {
 	put16(f, AVAIL_GPA + 4 + 2ull * (idx % QNUM), head);
 	put16(f, AVAIL_GPA + 2, (uint16_t)(idx + 1));
+}
+
+/* A request popped before a reset, or before its queue was disabled and set up again, is
+ * never completed into the new ring: the driver has forgotten it and may have reused the
+ * descriptor (2.4, 4.2.3.1). Completions of the current epoch still land. */
+static void test_stale_completion(void **state)
+{
+	struct fixture *f = *state;
+	driver_start(f, 1ull << VIRTIO_F_VERSION_1);
+	set_desc(f, 0, DATA_GPA, 4, VIRTQ_DESC_F_WRITE, 0);
+	make_avail(f, 0, 0);
+	struct virtq_req old;
+	assert_int_equal(virtio_mmio_pop(&f->t, 0, &old), 1);
+
+	/* Device reset, then the driver starts again on the same ring memory. */
+	put16(f, USED_GPA + 2, 0);
+	driver_start(f, 1ull << VIRTIO_F_VERSION_1);
+	virtio_mmio_complete(&f->t, 0, old.epoch, old.head, 4);
+	assert_int_equal(get32(f, USED_GPA) >> 16, 0);
+	assert_int_equal(rd(f, INT_STATUS), 0);
+
+	/* The same through QueueReady 0 and 1 without a device reset. */
+	make_avail(f, 0, 0);
+	assert_int_equal(virtio_mmio_pop(&f->t, 0, &old), 1);
+	wr(f, QUEUE_SEL, 0);
+	wr(f, QUEUE_READY, 0);
+	wr(f, QUEUE_READY, 1);
+	assert_int_equal(rd(f, QUEUE_READY), 1);
+	virtio_mmio_complete(&f->t, 0, old.epoch, old.head, 4);
+	assert_int_equal(get32(f, USED_GPA) >> 16, 0);
+
+	/* A request of the current epoch completes. */
+	make_avail(f, 0, 0);
+	struct virtq_req cur;
+	assert_int_equal(virtio_mmio_pop(&f->t, 0, &cur), 1);
+	assert_int_not_equal(cur.epoch, old.epoch);
+	const struct virtq_used_elem e[] = {{.id = cur.head, .len = 4}};
+	virtio_mmio_complete_batch(&f->t, 0, old.epoch, e, 1);
+	assert_int_equal(get32(f, USED_GPA) >> 16, 0);
+	virtio_mmio_complete_batch(&f->t, 0, cur.epoch, e, 1);
+	assert_int_equal(get32(f, USED_GPA) >> 16, 1);
+	assert_int_equal(rd(f, INT_STATUS), VIRTIO_MMIO_INT_VRING);
+}
+
+/* Devices read the negotiated feature bits from the transport: none until FEATURES_OK, the
+ * driver's accepted set after, none again after a reset. */
+static void test_driver_features(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t want = (1ull << VIRTIO_F_VERSION_1) | (1ull << 0);
+	assert_int_equal(virtio_mmio_driver_features(&f->t), 0);
+	wr(f, STATUS, ACK);
+	wr(f, STATUS, ACK | DRIVER);
+	write_features(f, want);
+	assert_int_equal(virtio_mmio_driver_features(&f->t), 0);
+	wr(f, STATUS, ACK | DRIVER | FEAT_OK);
+	assert_int_equal(virtio_mmio_driver_features(&f->t), want);
+	/* Refused FEATURES_OK (an offer the device never made): still none. */
+	assert_int_equal(negotiate(f, want | (1ull << 2)), ACK | DRIVER);
+	assert_int_equal(virtio_mmio_driver_features(&f->t), 0);
+	wr(f, STATUS, 0);
+	assert_int_equal(virtio_mmio_driver_features(&f->t), 0);
 }
 
 static void test_reset_values(void **state)
@@ -536,8 +598,8 @@ static void test_request_roundtrip(void **state)
 	assert_false(f->level);
 
 	/* Completing on a queue that is not ready, or does not exist, does nothing. */
-	virtio_mmio_complete(&f->t, 1, 0, 1);
-	virtio_mmio_complete(&f->t, 100, 0, 1);
+	virtio_mmio_complete(&f->t, 1, f->t.vq[1].epoch, 0, 1);
+	virtio_mmio_complete(&f->t, 100, 0, 0, 1);
 	assert_int_equal(rd(f, INT_STATUS), 0);
 	assert_int_equal(virtio_mmio_pop(&f->t, 1, &f->req), 0);
 	assert_int_equal(virtio_mmio_pop(&f->t, 100, &f->req), 0);
@@ -834,7 +896,7 @@ static void *device_thread(void *opaque)
 			uint32_t v = 0;
 			virtq_read(req, 0, &v, sizeof(v));
 			v = ~v;
-			virtio_mmio_complete(&f->t, 0, req->head,
+			virtio_mmio_complete(&f->t, 0, req->epoch, req->head,
 					     (uint32_t)virtq_write(req, 0, &v, sizeof(v)));
 		}
 		pthread_mutex_lock(&f->kick_lock);
@@ -946,6 +1008,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_init_invalid, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_completion, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_driver_features, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

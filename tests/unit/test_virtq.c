@@ -586,6 +586,38 @@ static void test_push(void **state)
 	assert_int_equal(f->q.used_idx, 1);
 }
 
+/* A batch lands in order, skips heads outside the queue, and moves the used index once past
+ * all of its elements (2.7.8), wrapping with the ring. */
+static void test_push_batch(void **state)
+{
+	struct fixture *f = *state;
+	f->q.used_idx = 14;
+	put16(f, USED_GPA + 2, 14);
+	const struct virtq_used_elem e[] = {
+	    {.id = 3, .len = 30}, {.id = NUM, .len = 1}, {.id = 5, .len = 50}, {.id = 9, .len = 0}};
+	virtq_push_batch(&f->q, e, 4);
+	assert_int_equal(used_idx(f), 17);
+	assert_int_equal(f->q.used_idx, 17);
+	static const struct {
+		unsigned slot;
+		uint32_t id, len;
+	} want[] = {{14, 3, 30}, {15, 5, 50}, {0, 9, 0}};
+	for (unsigned i = 0; i < 3; i++) {
+		uint32_t id, len;
+		used_elem(f, want[i].slot, &id, &len);
+		assert_int_equal(id, want[i].id);
+		assert_int_equal(len, want[i].len);
+	}
+	/* Nothing valid, nothing published. */
+	virtq_push_batch(&f->q, e + 1, 1);
+	virtq_push_batch(&f->q, e, 0);
+	assert_int_equal(used_idx(f), 17);
+	/* A ring laid out outside RAM is never written. */
+	f->q.used_gpa = RAM_END - 8;
+	virtq_push_batch(&f->q, e, 1);
+	assert_int_equal(f->q.used_idx, 17);
+}
+
 static void test_no_interrupt(void **state)
 {
 	struct fixture *f = *state;
@@ -734,6 +766,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_avail_jump, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wrap_around, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_push, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_push_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_interrupt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_event_idx_interrupt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_event_idx_avail_event, setup, teardown),
