@@ -9,6 +9,7 @@ scripts/get-guest.sh loads virtio_blk and ext4 and switch_root's into root=/dev/
   work, every write fails) and unchanged;
 - a read-only root disk mounted ro: reads work, writes and remounting read-write fail, the
   clean shutdown of the root's init powers off, and the image is unchanged;
+- a host block device (a loop device) as the disk: capacity, reads, a synced write;
 - bad --drive input: a missing, unusable or unreadable image and malformed options exit 1
   with one error line;
 - data safety: while the guest appends numbered records to a file and syncs after each,
@@ -474,3 +475,54 @@ def test_sigkill_while_syncing(request, vmm, guest, crash_image):
         console.close()
     out = fsck_clean(crash_image)
     assert "recovering journal" not in out and "skipping journal" not in out, out
+
+
+# ---------------------------------------------------------------- host block device
+
+
+@pytest.fixture
+def loop_device(tmp_path):
+    """A host block device: a loop device over an 8 MiB image whose 4 KiB block i holds the
+    byte i % 251 throughout. Yields (device path, image path); detaches afterwards."""
+    losetup = shutil.which("losetup") or "/usr/sbin/losetup"
+    if os.geteuid() != 0:
+        pytest.skip("attaching a loop device needs root")
+    image = tmp_path / "disk.img"
+    image.write_bytes(b"".join(bytes([i % 251]) * 4096 for i in range(2048)))
+    r = run_tool([losetup, "--find", "--show", str(image)])
+    assert r.returncode == 0, f"losetup: {r.stderr.decode(errors='replace')}"
+    dev = r.stdout.decode().strip()
+    try:
+        yield dev, image
+    finally:
+        run_tool([losetup, "--detach", dev])
+
+
+def test_host_block_device(request, vmm, guest, loop_device):
+    """--drive on a block device: its size comes from the device (BLKGETSIZE64), reads see
+    its blocks, and a write synced in the guest reaches the device's backing file."""
+    dev, image = loop_device
+    rvisor_bin = request.getfixturevalue("rvisor") if vmm == "rvisor" else None
+    console = Console(vm_argv(vmm, rvisor_bin, guest, [(dev, False, "")], "console=ttyS0"))
+    try:
+        console.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
+        out = console.run("cat /sys/block/vda/size", COMMAND_TIMEOUT)
+        assert re.search(rb"^16384\r?$", out, re.M), f"vda's sectors\n{console.tail()}"
+        for block in (0, 1000, 2047):
+            want = hashlib.md5(bytes([block % 251]) * 4096).hexdigest().encode()
+            out = console.run(f"dd if=/dev/vda bs=4096 skip={block} count=1 2>/dev/null | md5sum",
+                              COMMAND_TIMEOUT)
+            assert re.search(rb"^" + want + rb" ", out, re.M), f"block {block}\n{console.tail()}"
+        status, _ = status_of(
+            console, "yes rvisor | head -c 4096 | dd of=/dev/vda bs=4096 seek=7 conv=fsync")
+        assert status == 0, console.tail()
+        console.send("poweroff -f\n")
+        status = console.wait(EXIT_TIMEOUT)
+        assert status == 0, f"exit status {status}\n{console.tail()}"
+        assert not HOST_FAULT.search(console.err), console.tail()
+    finally:
+        console.close()
+    data = image.read_bytes()
+    assert data[7 * 4096 : 8 * 4096] == (b"rvisor\n" * 586)[:4096], "block 7 was not written"
+    assert data[6 * 4096 : 7 * 4096] == bytes([6]) * 4096, "block 6 changed"
+    assert data[8 * 4096 : 9 * 4096] == bytes([8]) * 4096, "block 8 changed"
