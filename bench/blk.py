@@ -18,13 +18,10 @@ Usage: bench/blk.py [--size MIB] [--seconds S] [--repeat N] [--rvisor PATH] [--n
 """
 
 import argparse
-import gzip
 import os
 import re
-import select
 import shlex
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,8 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-MARKER = b"rvisor-guest: init started"
+from common import (MARKER, REPO, Guest, compile_c, host_load_line, initrd_with,
+                    load_guest_env)
+
 GUEST_PROGRAM = "/bench/blkio"
 WORKLOADS = [  # (mode, block bytes, label)
     ("seqwrite", 1 << 20, "sequential write, 1 MiB"),
@@ -132,51 +130,15 @@ int main(int argc, char **argv)
 """
 
 
-def cache_dir():
-    if os.environ.get("RVISOR_CACHE"):
-        return Path(os.environ["RVISOR_CACHE"])
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "rvisor"
-
-
-def load_guest_env():
-    env_file = cache_dir() / "guest.env"
-    if not env_file.is_file():
-        sys.exit(f"bench: no {env_file}: run scripts/get-guest.sh first")
-    env = {}
-    for line in env_file.read_text().splitlines():
-        if "=" in line:
-            key, value = line.split("=", 1)
-            words = shlex.split(value)
-            env[key] = words[0] if words else ""
-    return env
-
-
 def build(work, base_initrd):
     """Compile blkio for the host and the guest; returns (host binary, guest initramfs)."""
     src = work / "blkio.c"
     src.write_text(BLKIO_C)
-    flags = ["-std=gnu17", "-O2", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"]
     host_bin = work / "blkio-host"
     guest_bin = work / "blkio-riscv64"
-    cross = os.environ.get("RISCV_LINUX_CC", "riscv64-linux-gnu-gcc")
-    for cc, out, extra in (("gcc", host_bin, []), (cross, guest_bin, ["-static"])):
-        if not shutil.which(cc):
-            sys.exit(f"bench: {cc} not found: run scripts/deps.sh")
-        subprocess.run([cc, *flags, *extra, "-o", str(out), str(src)], check=True)
-    # A second newc archive after the guest's: Linux unpacks concatenated archives in order.
-    root = work / "root"
-    (root / "bench").mkdir(parents=True)
-    shutil.copy(guest_bin, root / "bench" / "blkio")
-    names = subprocess.run(["find", ".", "-mindepth", "1"], cwd=root, check=True,
-                           capture_output=True).stdout
-    archive = subprocess.run(["cpio", "--create", "--format=newc", "--owner=0:0", "--quiet"],
-                             cwd=root, input=names, check=True, capture_output=True).stdout
-    initrd = work / "initramfs.gz"
-    with open(initrd, "wb") as f:
-        f.write(Path(base_initrd).read_bytes())
-        f.write(gzip.compress(archive, 1))
-    return host_bin, initrd
+    compile_c(src, host_bin, guest=False)
+    compile_c(src, guest_bin, guest=True)
+    return host_bin, initrd_with(work, base_initrd, {GUEST_PROGRAM: guest_bin})
 
 
 def fresh_image(path, size):
@@ -204,76 +166,12 @@ def parse(out, where):
             for m in RESULT.finditer(out)}
 
 
-class Guest:
-    """A VM on pipes; every wait has a deadline."""
-
-    def __init__(self, argv):
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
-        self.out = bytearray()
-        self.pos = 0
-        self.serial = 0
-
-    def _read(self, timeout):
-        """Append what the console prints within timeout seconds; False at its end."""
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not ready:
-            return True
-        chunk = os.read(self.proc.stdout.fileno(), 65536)
-        self.out.extend(chunk)
-        return bool(chunk)
-
-    def expect(self, pattern, timeout):
-        """The output up to the regex (bytes) past what was consumed, or None."""
-        regex = re.compile(pattern, re.M)
-        deadline = time.monotonic() + timeout
-        while True:
-            m = regex.search(self.out, self.pos)
-            if m:
-                seen = bytes(self.out[self.pos:m.end()])
-                self.pos = m.end()
-                return seen
-            left = deadline - time.monotonic()
-            if left <= 0 or not self._read(min(left, 0.5)):
-                return None
-
-    def run(self, command, timeout):
-        self.serial += 1
-        tag = f"blk-bench-done-{self.serial}"
-        self.proc.stdin.write(f"{command}; echo {tag}-$((6*7))\n".encode())
-        self.proc.stdin.flush()
-        return self.expect(re.escape(f"{tag}-42").encode(), timeout)
-
-    def close(self):
-        """Power off (reading the console meanwhile, so the guest never blocks on it)."""
-        try:
-            self.proc.stdin.write(b"poweroff -f\n")
-            self.proc.stdin.flush()
-            end = time.monotonic() + 20
-            while self.proc.poll() is None and time.monotonic() < end and self._read(0.5):
-                pass
-            self.proc.wait(5)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        for f in (self.proc.stdin, self.proc.stdout):
-            try:
-                f.close()
-            except OSError:
-                pass
-
-    def tail(self):
-        return bytes(self.out[-2000:]).decode(errors="replace")
-
-
 def bench_vm(name, argv, args, size):
     """Boot argv, run the workloads --repeat times in the guest. Returns a list of result
     dicts, or None when the VM fails."""
     print(f"{name}: {shlex.join(argv)}", flush=True)
     start = time.monotonic()
-    guest = Guest(argv)
+    guest = Guest(argv, tag="blk-bench")
     try:
         if guest.expect(re.escape(MARKER), args.timeout) is None:
             print(f"  no marker within {args.timeout} s\n{guest.tail()}")
@@ -395,8 +293,7 @@ def main():
     print()
     print(f"virtio-blk, {args.size} MiB raw image, guest O_DIRECT on /dev/vda, "
           f"1 vCPU, medians of {args.repeat} runs (random I/O: {args.seconds:g} s a run)")
-    print(f"host: {os.cpu_count()} CPUs, load average {load_before:.2f} at the start, "
-          f"{os.getloadavg()[0]:.2f} at the end (other work on the host skews the figures)")
+    print(host_load_line(load_before))
     cols = [("rvisor", "rvisor"), ("qemu", "QEMU"), ("host-cached", "host cache"),
             ("host-direct", "host direct")]
     print(f"{'workload':<32}" + "".join(f"{title:>13}" for _, title in cols)
