@@ -32,6 +32,9 @@ suite=trixie
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 firmware=/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
 marker="rvisor-guest: init started"
+# init's very first line, before any module is loaded: bench/boot.py times the kernel's boot
+# to it (the first line of userspace), and to the marker above (devices ready).
+first_line="rvisor-guest: userspace started"
 
 # Kernel modules the initramfs carries, with everything they depend on (hard and soft
 # dependencies), in groups that /init loads only when needed: first the virtio-mmio
@@ -130,34 +133,11 @@ modprobe=$(find_tool modprobe) || die "modprobe not found: run scripts/deps.sh f
 [[ -f $keyring ]] || die "$keyring not found: install debian-archive-keyring (scripts/deps.sh)"
 [[ -f $firmware ]] || die "$firmware not found: install opensbi (scripts/deps.sh)"
 
-# A private apt: its own sources, lists, package cache and (empty) dpkg status, riscv64 only;
-# everything else (proxies, timeouts) comes from the host's apt configuration.
+# A private apt, riscv64 only (guest_apt_opts in guest-common.sh).
 mkdir -p "$aptdir"/etc/sources.list.d "$aptdir"/etc/preferences.d "$aptdir"/etc/trusted.gpg.d \
 	"$aptdir"/state/lists/partial "$aptdir"/cache/archives/partial "$debs"
 : >"$aptdir/state/status"
-apt_opts=(
-	-o "Dir::State=$aptdir/state"
-	-o "Dir::State::status=$aptdir/state/status"
-	-o "Dir::Cache=$aptdir/cache"
-	-o "Dir::Etc::sourcelist=$aptdir/etc/sources.list"
-	-o "Dir::Etc::sourceparts=$aptdir/etc/sources.list.d"
-	-o "Dir::Etc::preferences=$aptdir/etc/preferences"
-	-o "Dir::Etc::preferencesparts=$aptdir/etc/preferences.d"
-	-o "Dir::Etc::trusted=$aptdir/etc/trusted.gpg"
-	-o "Dir::Etc::trustedparts=$aptdir/etc/trusted.gpg.d"
-	-o "APT::Architecture=riscv64"
-	-o "APT::Architectures=riscv64"
-	-o "APT::Default-Release="
-	-o "Acquire::Languages=none"
-	-o "Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false"
-)
-# A dated archive snapshot (.../YYYYMMDDThhmmssZ) serves Release files past their Valid-Until
-# date; the signature is still checked.
-if [[ $mirror =~ /[0-9]{8}T[0-9]{6}Z$ ]]; then
-	apt_opts+=(-o "Acquire::Check-Valid-Until=false")
-fi
-# As root, apt hands downloads to its _apt user, which may not reach a cache under /root.
-((EUID == 0)) && apt_opts+=(-o "APT::Sandbox::User=root")
+guest_apt_opts "$aptdir" "$mirror"
 
 # Update the lists from dists/$1, then check by hand, again, that the host's keyring verifies
 # the InRelease file apt stored and that it is trixie's. Returns non-zero on any problem.
@@ -353,8 +333,9 @@ rm -rf "$modbase"
 {
 	cat <<EOF
 #!/bin/sh
-# rvisor test guest: mount the kernel's file systems, load the virtio-mmio transport and the
-# drivers of the virtio devices present (with ext4 when there is a disk), say so once. Then,
+# rvisor test guest: say it runs (first line), mount the kernel's file systems, load the
+# virtio-mmio transport and the drivers of the virtio devices present (with ext4 when there
+# is a disk), say so once (marker). Then,
 # when the kernel command line has root=/dev/vdX, mount that disk (type from rootfstype=,
 # default ext4; ro unless rw is given, as the kernel does) and switch_root to its init
 # (init=, default /sbin/init). Otherwise, or when that fails, give the console a shell; when
@@ -362,6 +343,7 @@ rm -rf "$modbase"
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 kver='$kver'
 marker='$marker'
+first_line='$first_line'
 
 # The module files, dependencies first, that the transport (mmio) and each virtio device
 # type (by device ID, virtio 1.2 section 5) need; made with depmod and modprobe.
@@ -379,6 +361,7 @@ load() {
 	done
 }
 
+echo "$first_line"
 mount -t devtmpfs devtmpfs /dev
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
