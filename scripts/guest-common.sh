@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Shared by scripts/get-guest.sh and scripts/make-rootfs.sh (sourced, not run): where the
-# guest cache lives, error reporting, and installing Debian's static riscv64 busybox with its
-# applet links into a directory tree. The caller sets `prog` (its name, for messages) and
-# uses `set -euo pipefail`.
+# guest cache lives, error reporting, the options of the private apt, and installing Debian's
+# static riscv64 busybox with its applet links into a directory tree. The caller sets `prog`
+# (its name, for messages) and uses `set -euo pipefail`.
 # shellcheck disable=SC2154 # prog is set by the script that sources this file
 
 # The cache directory: ${RVISOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rvisor}. The
@@ -31,6 +31,40 @@ find_tool() {
 		fi
 	done
 	return 1
+}
+
+# guest_apt_opts APTDIR MIRROR: set the array apt_opts to the options of the private apt the
+# guest packages come through: its own sources, lists, package cache and (empty) dpkg status
+# under APTDIR, riscv64 only; everything else (proxies, timeouts) comes from the host's apt
+# configuration. MIRROR is the archive URI (a dated snapshot gets Check-Valid-Until=false).
+# get-guest.sh fills APTDIR's lists; make-rootfs.sh reads them.
+guest_apt_opts() {
+	local aptdir=$1 mirror=$2
+	apt_opts=(
+		-o "Dir::State=$aptdir/state"
+		-o "Dir::State::status=$aptdir/state/status"
+		-o "Dir::Cache=$aptdir/cache"
+		-o "Dir::Etc::sourcelist=$aptdir/etc/sources.list"
+		-o "Dir::Etc::sourceparts=$aptdir/etc/sources.list.d"
+		-o "Dir::Etc::preferences=$aptdir/etc/preferences"
+		-o "Dir::Etc::preferencesparts=$aptdir/etc/preferences.d"
+		-o "Dir::Etc::trusted=$aptdir/etc/trusted.gpg"
+		-o "Dir::Etc::trustedparts=$aptdir/etc/trusted.gpg.d"
+		-o "APT::Architecture=riscv64"
+		-o "APT::Architectures=riscv64"
+		-o "APT::Default-Release="
+		-o "Acquire::Languages=none"
+		-o "Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false"
+	)
+	# A dated archive snapshot (.../YYYYMMDDThhmmssZ) serves Release files past their
+	# Valid-Until date; the signature is still checked.
+	if [[ $mirror =~ /[0-9]{8}T[0-9]{6}Z$ ]]; then
+		apt_opts+=(-o "Acquire::Check-Valid-Until=false")
+	fi
+	# As root, apt hands downloads to its _apt user, which may not reach a cache under /root.
+	if ((EUID == 0)); then
+		apt_opts+=(-o "APT::Sandbox::User=root")
+	fi
 }
 
 # busybox_install DEB ROOT [SKIP...]: unpack busybox-static's .deb DEB, install its binary
