@@ -4,7 +4,7 @@
 #
 #   tests/integration/smp/build.sh OUTDIR [BASE_INITRAMFS]
 #
-# Writes OUTDIR/bin/NAME for each NAME.c here; with BASE_INITRAMFS (the initramfs.gz of
+# Writes OUTDIR/bin/NAME for each NAME.c here; with BASE_INITRAMFS (the initramfs.cpio of
 # scripts/get-guest.sh) also OUTDIR/initramfs.gz: BASE_INITRAMFS followed by a second gzip'd
 # newc cpio archive with the programs under /smp (Linux unpacks concatenated archives in
 # order: Documentation/driver-api/early-userspace/buffer-format.rst). No root needed.
