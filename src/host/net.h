@@ -14,8 +14,8 @@
 #define NET_ETH_HLEN 14
 
 /* Called by a backend with one frame of len bytes (NET_ETH_HLEN..NET_FRAME_MAX) for the
- * guest. Runs on the backend's thread, or on the thread inside send when the backend answers
- * at once (slirp answers ARP and DHCP that way); calls are never concurrent. Must not block:
+ * guest. Runs on the backend's thread, or on the thread inside send when a backend answers
+ * at once (neither slirp nor TAP does); calls are never concurrent. Must not block:
  * a frame the guest has no room for is dropped. Must not call send or attach. */
 typedef void (*net_receive_fn)(void *opaque, const void *frame, size_t len);
 

@@ -1,8 +1,11 @@
 /* The slirp network backend: libslirp (4.x, SlirpConfig version 4) on a thread of its own
  * running a poll loop over slirp's sockets (slirp_pollfds_fill / slirp_pollfds_poll) and
  * its timers. libslirp is not thread-safe, so one lock covers every call into it: the poll
- * thread holds it except while in poll(2), and frames from the guest are fed in by the
- * sending thread under it. Frames slirp emits go to the attached device under the same
+ * thread holds it except while in poll(2). Frames from the guest do not take that lock:
+ * send copies them into a queue that the poll thread feeds to slirp (slirp_input) at the
+ * start of each round, and wakes the loop only when it sleeps. So the sending (vCPU) thread
+ * neither waits for slirp nor runs its socket writes, and needs no SIGPIPE guard: the poll
+ * thread blocks all signals. Frames slirp emits go to the attached device under the main
  * lock, which also makes attach synchronous. */
 #include "host/net_slirp.h"
 
@@ -26,6 +29,8 @@
 
 #define SLIRP_GUEST_ERRORS_SHOWN 8 /* messages about guest misbehaviour printed at most */
 #define SLIRP_TIMERS_PER_ROUND   64
+#define SLIRP_TXQ_BYTES          (1u << 20) /* queued frames from the guest, with lengths */
+#define SLIRP_TXQ_PER_ROUND      256        /* frames fed to slirp per poll round at most */
 
 /* A timer slirp asked for: a callback (timer_new) or an id (timer_new_opaque). */
 struct slirp_timer {
@@ -52,6 +57,15 @@ struct net_slirp {
 	int wake_fd; /* an eventfd: rouses the poll loop */
 	pthread_t thread;
 	bool thread_started;
+	uint8_t *frame; /* poll thread only: the frame being fed to slirp, NET_FRAME_MAX bytes */
+
+	/* Frames from the guest for the poll thread: a ring of SLIRP_TXQ_BYTES holding each
+	 * frame as its length (uint32_t, host order) and its bytes. Taken after lock when both
+	 * are held. */
+	pthread_mutex_t txq_lock;
+	uint8_t *txq;
+	size_t txq_head, txq_used; /* offset of the oldest frame; bytes in use */
+	bool poll_sleeping;        /* the loop sleeps (or will) with the queue empty: wake it */
 };
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -264,6 +278,50 @@ static void timers_run(struct net_slirp *s)
 	}
 }
 
+/* ---- the transmit queue ---- */
+
+static void txq_put(struct net_slirp *s, size_t pos, const void *src, size_t len)
+{
+	pos %= SLIRP_TXQ_BYTES;
+	size_t first = SLIRP_TXQ_BYTES - pos < len ? SLIRP_TXQ_BYTES - pos : len;
+	memcpy(s->txq + pos, src, first);
+	memcpy(s->txq, (const uint8_t *)src + first, len - first);
+}
+
+static void txq_get(const struct net_slirp *s, size_t pos, void *dst, size_t len)
+{
+	pos %= SLIRP_TXQ_BYTES;
+	size_t first = SLIRP_TXQ_BYTES - pos < len ? SLIRP_TXQ_BYTES - pos : len;
+	memcpy(dst, s->txq + pos, first);
+	memcpy((uint8_t *)dst + first, s->txq, len - first);
+}
+
+/* Feed queued frames to slirp, oldest first, at most SLIRP_TXQ_PER_ROUND so that sockets
+ * are served meanwhile. Called by the poll thread with s->lock held; returns whether frames
+ * are left. */
+static bool txq_drain(struct net_slirp *s)
+{
+	for (unsigned i = 0; i < SLIRP_TXQ_PER_ROUND; i++) {
+		uint32_t len;
+		pthread_mutex_lock(&s->txq_lock);
+		if (s->txq_used == 0) {
+			pthread_mutex_unlock(&s->txq_lock);
+			return false;
+		}
+		/* Lengths were checked by slirp_send, which alone writes the ring. */
+		txq_get(s, s->txq_head, &len, sizeof(len));
+		txq_get(s, s->txq_head + sizeof(len), s->frame, len);
+		s->txq_head = (s->txq_head + sizeof(len) + len) % SLIRP_TXQ_BYTES;
+		s->txq_used -= sizeof(len) + len;
+		pthread_mutex_unlock(&s->txq_lock);
+		slirp_input(s->slirp, s->frame, (int)len);
+	}
+	pthread_mutex_lock(&s->txq_lock);
+	bool left = s->txq_used != 0;
+	pthread_mutex_unlock(&s->txq_lock);
+	return left;
+}
+
 static void *poll_thread(void *opaque)
 {
 	struct net_slirp *s = opaque;
@@ -271,11 +329,21 @@ static void *poll_thread(void *opaque)
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
+		/* The guest's frames first: they may open sockets or change what slirp waits for,
+		 * which the fill below then sees. */
+		bool more = txq_drain(s);
 		uint32_t timeout = UINT32_MAX;
 		s->pfd[0] = (struct pollfd){.fd = s->wake_fd, .events = POLLIN};
 		s->npfd = 1;
 		slirp_pollfds_fill(s->slirp, &timeout, cb_add_poll, s);
 		timeout = timers_timeout(s, timeout);
+		/* Sleep only with the queue empty; from now on a sender wakes the loop. */
+		pthread_mutex_lock(&s->txq_lock);
+		if (more || s->txq_used)
+			timeout = 0;
+		else
+			s->poll_sleeping = true;
+		pthread_mutex_unlock(&s->txq_lock);
 		pthread_mutex_unlock(&s->lock);
 
 		/* Descriptors slirp closes meanwhile report POLLNVAL or are left unread: slirp
@@ -284,6 +352,9 @@ static void *poll_thread(void *opaque)
 		int poll_errno = errno;
 
 		pthread_mutex_lock(&s->lock);
+		pthread_mutex_lock(&s->txq_lock);
+		s->poll_sleeping = false;
+		pthread_mutex_unlock(&s->txq_lock);
 		if (n > 0 && s->pfd[0].revents && read(s->wake_fd, &drain, sizeof(drain)) < 0)
 			drain = 0;
 		if (s->stop)
@@ -297,31 +368,31 @@ static void *poll_thread(void *opaque)
 
 /* ---- the backend table ---- */
 
+/* Queue the frame for the poll thread (see the top of the file); -ENOBUFS drops it when
+ * the queue is full, as a NIC's full transmit ring would. */
 static int slirp_send(struct net_backend *nb, const void *frame, size_t len)
 {
 	struct net_slirp *s = (struct net_slirp *)nb;
-	sigset_t pipe_set, old, pending;
+	uint32_t n = (uint32_t)len;
+	bool kick;
 
 	if (len < NET_ETH_HLEN || len > NET_FRAME_MAX)
 		return -EMSGSIZE;
-	/* slirp writes to host sockets without MSG_NOSIGNAL: a peer that went away must not
-	 * kill the VM with SIGPIPE. Blocked around the call, and swallowed if raised. */
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-
-	pthread_mutex_lock(&s->lock);
-	slirp_input(s->slirp, frame, (int)len);
-	pthread_mutex_unlock(&s->lock);
-	/* The frame may have opened a socket or armed a timer the loop must now watch. */
-	wake(s);
-
-	if (!sigismember(&old, SIGPIPE)) {
-		struct timespec zero = {0, 0};
-		if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
-			sigtimedwait(&pipe_set, NULL, &zero);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_mutex_lock(&s->txq_lock);
+	if (SLIRP_TXQ_BYTES - s->txq_used < sizeof(n) + len) {
+		pthread_mutex_unlock(&s->txq_lock);
+		return -ENOBUFS;
 	}
+	size_t tail = s->txq_head + s->txq_used;
+	txq_put(s, tail, &n, sizeof(n));
+	txq_put(s, tail + sizeof(n), frame, len);
+	s->txq_used += sizeof(n) + len;
+	/* One wake per sleep: later frames find the loop awake, or about to drain. */
+	kick = s->poll_sleeping;
+	s->poll_sleeping = false;
+	pthread_mutex_unlock(&s->txq_lock);
+	if (kick)
+		wake(s);
 	return 0;
 }
 
@@ -356,6 +427,9 @@ static void slirp_close(struct net_backend *nb)
 	if (s->wake_fd >= 0)
 		close(s->wake_fd);
 	free(s->pfd);
+	free(s->txq);
+	free(s->frame);
+	pthread_mutex_destroy(&s->txq_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -426,11 +500,19 @@ int net_slirp_open(struct net_backend **out, const struct net_slirp_config *cfg,
 		free(s);
 		return fail(err, errlen, rc, "cannot start user networking (%s)", strerror(-rc));
 	}
+	rc = -pthread_mutex_init(&s->txq_lock, NULL);
+	if (rc) {
+		pthread_mutex_destroy(&s->lock);
+		free(s);
+		return fail(err, errlen, rc, "cannot start user networking (%s)", strerror(-rc));
+	}
 	s->pfd_cap = 16;
 	s->pfd = calloc(s->pfd_cap, sizeof(*s->pfd));
+	s->txq = malloc(SLIRP_TXQ_BYTES);
+	s->frame = malloc(NET_FRAME_MAX);
 	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!s->pfd || s->wake_fd < 0) {
-		rc = s->pfd ? -errno : -ENOMEM;
+	if (!s->pfd || !s->txq || !s->frame || s->wake_fd < 0) {
+		rc = s->wake_fd < 0 ? -errno : -ENOMEM;
 		slirp_close(&s->nb);
 		return fail(err, errlen, rc, "cannot start user networking (%s)", strerror(-rc));
 	}
