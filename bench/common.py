@@ -53,9 +53,9 @@ def compile_c(src, out, guest):
 
 
 def initrd_with(work, base_initrd, files):
-    """A copy of base_initrd with files ({path in the guest: host path}) added, as a second
-    newc archive after the guest's (Linux unpacks concatenated archives in order). Returns
-    its path, in work."""
+    """A copy of base_initrd (a newc archive, compressed or not) with files ({path in the
+    guest: host path}) added as a second, gzip'd newc archive after it: Linux unpacks
+    concatenated archives in order. Returns its path, in work."""
     root = work / "initrd-extra"
     for guest_path, host_path in files.items():
         dest = root / guest_path.lstrip("/")
@@ -65,7 +65,7 @@ def initrd_with(work, base_initrd, files):
                            capture_output=True).stdout
     archive = subprocess.run(["cpio", "--create", "--format=newc", "--owner=0:0", "--quiet"],
                              cwd=root, input=names, check=True, capture_output=True).stdout
-    initrd = work / "initramfs.gz"
+    initrd = work / "initrd.img"
     with open(initrd, "wb") as f:
         f.write(Path(base_initrd).read_bytes())
         f.write(gzip.compress(archive, 1))

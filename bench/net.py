@@ -478,7 +478,7 @@ def bench_vm(vmm, backend, args, kernel, initrd, ns, stderr_path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mib", type=int, default=64, help="MiB per transfer (default 64)")
-    ap.add_argument("--repeat", type=int, default=3, help="transfers per VM boot (default 3)")
+    ap.add_argument("--repeat", type=int, default=5, help="transfers per VM boot (default 5)")
     ap.add_argument("--rvisor", default=str(REPO / "build" / "rvisor"), help="rvisor binary")
     ap.add_argument("--mem", default="512M", help="guest RAM for both VMMs (default 512M)")
     ap.add_argument("--no-qemu", action="store_true", help="skip the QEMU side")
