@@ -36,8 +36,10 @@ unit-build: $(UNIT_BINS)
 unit: $(UNIT_BINS)
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
-# Builds the virtqueue fuzzer (clang, libFuzzer + ASan/UBSan) into build/fuzz/ and runs it on
-# a copy of tests/fuzz/corpus for FUZZ_SECONDS (default 30); prints "1 passed, 0 failed" or not.
+# Builds the fuzzers (clang, libFuzzer + ASan/UBSan) into build/fuzz/ and runs each on a copy
+# of its tests/fuzz/corpus/TARGET, sharing FUZZ_SECONDS (default 30, at least 10 s a target):
+# the virtqueue parser; virtio-blk, -net, -console and -rng requests driven through the
+# virtio-mmio transport; the transport's registers. Prints "N passed, N failed" (targets).
 fuzz:
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 

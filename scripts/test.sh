@@ -103,7 +103,7 @@ stage build none make -j2
 stage format-check none make format-check
 stage unit cmocka make -j2 unit
 stage unit-san cmocka make -j2 BUILD=build-san SAN=1 unit
-stage fuzz plain make fuzz FUZZ_SECONDS=60
+stage fuzz plain make fuzz FUZZ_SECONDS=90
 stage guest-tests plain guest_tests
 stage get-guest none scripts/get-guest.sh
 stage integration pytest integration
