@@ -443,9 +443,10 @@ def bench_vm(vmm, backend, args, kernel, initrd, ns, stderr_path):
         def why(msg):
             err.seek(0)
             stderr = err.read()[-2000:].decode(errors="replace")
-            status = guest.proc.poll()
-            if status is not None:
-                msg += f" (the VMM exited with status {status})"
+            try:  # the console may close just before the process ends
+                msg += f" (the VMM exited with status {guest.proc.wait(1)})"
+            except subprocess.TimeoutExpired:
+                pass
             print(f"  {msg}\n--- console ---\n{guest.tail()}\n--- stderr ---\n{stderr}")
 
         try:
@@ -537,7 +538,7 @@ def main():
                         results[(vmm, backend, role)] = statistics.median(
                             mbps(s["host"]) for s in samples)
     except (KeyboardInterrupt, Interrupted) as e:
-        print(f"\nbench: interrupted ({e or 'SIGINT'}); cleaning up")
+        print(f"\nbench: interrupted ({str(e) or 'SIGINT'}); cleaning up")
         return 130
     finally:
         ns.cleanup()
