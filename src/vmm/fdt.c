@@ -1,7 +1,7 @@
 /* Device tree of the virt-style board, written with libfdt's sequential-write API (Devicetree
  * Specification 0.4; Linux bindings riscv/cpus.yaml, riscv/extensions.yaml, sifive,plic-1.0.0,
- * sifive,clint0, syscon-poweroff/-reboot, virtio/mmio). Phandles are fixed up front so every
- * reference can be written before or after the node it names. */
+ * sifive,clint0, syscon-poweroff/-reboot, virtio/mmio, google,goldfish-rtc). Phandles are fixed
+ * up front so every reference can be written before or after the node it names. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -216,6 +216,12 @@ static int add_soc(void *fdt, const struct fdt_board *b)
 	TRY(fdt_property_u32(fdt, "clock-frequency", b->uart_clock_hz));
 	TRY(fdt_end_node(fdt));
 
+	if (b->rtc_size) {
+		TRY(add_device(fdt, b, "rtc", b->rtc_base, b->rtc_size, "google,goldfish-rtc",
+			       b->rtc_irq));
+		TRY(fdt_end_node(fdt));
+	}
+
 	TRY(begin_node_at(fdt, "test", b->syscon_base));
 	TRY(fdt_property(fdt, "compatible", test_compat, sizeof(test_compat)));
 	TRY(prop_reg(fdt, b->syscon_base, b->syscon_size));
@@ -279,18 +285,37 @@ static bool irq_ok(const struct fdt_board *b, unsigned irq)
 	return irq >= 1 && irq <= b->plic_ndev;
 }
 
+/* Every device's PLIC source is valid and no two devices share one (a level-triggered source
+ * has one driver). */
+static bool irqs_ok(const struct fdt_board *b)
+{
+	unsigned irq[FDT_MAX_VIRTIO + 2], n = 0;
+	if (b->nvirtio > FDT_MAX_VIRTIO)
+		return false;
+	irq[n++] = b->uart_irq;
+	if (b->rtc_size)
+		irq[n++] = b->rtc_irq;
+	for (unsigned i = 0; i < b->nvirtio; i++)
+		irq[n++] = b->virtio[i].irq;
+	for (unsigned i = 0; i < n; i++) {
+		if (!irq_ok(b, irq[i]))
+			return false;
+		for (unsigned j = 0; j < i; j++)
+			if (irq[j] == irq[i])
+				return false;
+	}
+	return true;
+}
+
 static bool board_ok(const struct fdt_board *b)
 {
 	if (!b->nharts || b->nharts > FDT_MAX_HARTS || !b->isa || !b->plic_ndev ||
 	    b->nvirtio > FDT_MAX_VIRTIO || (b->n_isa_extensions && !b->isa_extensions) ||
 	    (b->rng_seed && (!b->rng_seed_len || b->rng_seed_len > 4096)) ||
-	    b->initrd_end < b->initrd_start || !irq_ok(b, b->uart_irq))
+	    b->initrd_end < b->initrd_start || !irqs_ok(b))
 		return false;
 	for (unsigned i = 0; i < b->n_isa_extensions; i++)
 		if (!b->isa_extensions[i] || strlen(b->isa_extensions[i]) > 64)
-			return false;
-	for (unsigned i = 0; i < b->nvirtio; i++)
-		if (!irq_ok(b, b->virtio[i].irq))
 			return false;
 	return true;
 }

@@ -25,6 +25,8 @@ struct fdt_board {
 	unsigned uart_irq;
 	uint32_t uart_clock_hz;
 	uint64_t syscon_base, syscon_size;
+	uint64_t rtc_base, rtc_size; /* Goldfish RTC; no node when rtc_size is 0 */
+	unsigned rtc_irq;
 	struct {
 		uint64_t base, size;
 		unsigned irq;
@@ -37,7 +39,8 @@ struct fdt_board {
 };
 
 /* Write the device tree for board b into buf (bufsize bytes). Returns the size of the blob
- * in bytes, or -ENOSPC if buf is too small, or -EINVAL. */
+ * in bytes, or -ENOSPC if buf is too small, or -EINVAL (e.g. a PLIC source outside
+ * 1..plic_ndev, or two devices on one source). */
 int fdt_build(const struct fdt_board *b, void *buf, size_t bufsize);
 
 #endif

@@ -27,6 +27,7 @@
 
 /* ---- memory map (DESIGN.md) ---- */
 #define SYSCON_BASE 0x00100000ull
+#define RTC_BASE    0x00101000ull
 #define ACLINT_BASE 0x02000000ull
 #define PLIC_BASE   0x0c000000ull
 #define UART_BASE   0x10000000ull
@@ -35,8 +36,19 @@
 
 /* ---- PLIC sources ---- */
 #define UART_IRQ   10
-#define VIRTIO_IRQ 1  /* slot n raises source VIRTIO_IRQ + n */
+#define RTC_IRQ    11
+#define VIRTIO_IRQ 1  /* slot n raises source virtio_irq(n) */
 #define PLIC_NDEV  95 /* highest source id advertised */
+
+/* The PLIC source of virtio slot n: VIRTIO_IRQ + n below the UART's source, then past the
+ * UART's and the RTC's (slots 0-8 on 1-9, slots 9 and up on 12 and up). */
+static unsigned virtio_irq(unsigned n)
+{
+	unsigned irq = VIRTIO_IRQ + n;
+	return irq < UART_IRQ ? irq : irq + 2;
+}
+_Static_assert(RTC_IRQ == UART_IRQ + 1, "virtio_irq skips exactly these two sources");
+_Static_assert(VIRTIO_IRQ + FDT_MAX_VIRTIO + 2 <= PLIC_NDEV, "every virtio slot has a source");
 
 #define TIMEBASE_HZ      10000000u
 #define KERNEL_OFFSET    0x200000ull /* where a kernel goes above firmware: 2 MiB */
@@ -159,6 +171,14 @@ static int add_devices(struct vm *vm, char *err, size_t errlen)
 	    (rc = bus_add(&vm->bus, PLIC_BASE, PLIC_SIZE, &plic_ops, &vm->plic, "plic")) ||
 	    (rc = bus_add(&vm->bus, UART_BASE, UART16550_SIZE, &uart16550_ops, &vm->uart, "uart")))
 		return fail(err, errlen, rc, "cannot map devices (%s)", strerror(-rc));
+	rc = goldfish_rtc_init(&vm->rtc, (struct irq_line){plic_set_irq, &vm->plic, RTC_IRQ});
+	if (rc)
+		return fail(err, errlen, rc, "cannot create the RTC (%s)", strerror(-rc));
+	rc = bus_add(&vm->bus, RTC_BASE, GOLDFISH_RTC_SIZE, &goldfish_rtc_ops, &vm->rtc, "rtc");
+	if (rc) {
+		goldfish_rtc_destroy(&vm->rtc);
+		return fail(err, errlen, rc, "cannot map devices (%s)", strerror(-rc));
+	}
 	return 0;
 }
 
@@ -200,7 +220,7 @@ static int add_virtio_slot(struct vm *vm, struct virtio_mmio *t, const struct vi
 		return fail(err, errlen, -ENOSPC, "too many virtio devices (at most %d)",
 			    FDT_MAX_VIRTIO);
 	int rc = virtio_mmio_init(t, dev, &vm->mem,
-				  (struct irq_line){plic_set_irq, &vm->plic, VIRTIO_IRQ + n});
+				  (struct irq_line){plic_set_irq, &vm->plic, virtio_irq(n)});
 	if (rc)
 		return fail(err, errlen, rc, "cannot create a virtio device (%s)", strerror(-rc));
 	rc = bus_add(&vm->bus, VIRTIO_BASE + n * VIRTIO_MMIO_SIZE, VIRTIO_MMIO_SIZE,
@@ -423,6 +443,9 @@ static int build_fdt(struct vm *vm, const struct layout *l, char *err, size_t er
 	    .uart_clock_hz = 3686400,
 	    .syscon_base = SYSCON_BASE,
 	    .syscon_size = SYSCON_SIZE,
+	    .rtc_base = RTC_BASE,
+	    .rtc_size = GOLDFISH_RTC_SIZE,
+	    .rtc_irq = RTC_IRQ,
 	    .nvirtio = vm->virtio ? vm->virtio->nslots : 0,
 	    .bootargs = vm->cfg.cmdline,
 	    .initrd_start = l->initrd_start,
@@ -431,7 +454,7 @@ static int build_fdt(struct vm *vm, const struct layout *l, char *err, size_t er
 	for (unsigned i = 0; i < b.nvirtio; i++) {
 		b.virtio[i].base = VIRTIO_BASE + i * VIRTIO_MMIO_SIZE;
 		b.virtio[i].size = VIRTIO_MMIO_SIZE;
-		b.virtio[i].irq = VIRTIO_IRQ + i;
+		b.virtio[i].irq = virtio_irq(i);
 	}
 	if (getrandom(seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed)) {
 		b.rng_seed = seed;
@@ -558,6 +581,7 @@ void vm_destroy(struct vm *vm)
 {
 	destroy_virtio(vm);
 	if (vm->devices_up) {
+		goldfish_rtc_destroy(&vm->rtc); /* its alarm thread drives a PLIC source */
 		uart16550_destroy(&vm->uart);
 		plic_destroy(&vm->plic);
 		aclint_destroy(&vm->aclint);

@@ -10,6 +10,7 @@
 
 #include "cpu/hart.h"
 #include "dev/aclint.h"
+#include "dev/goldfish_rtc.h"
 #include "dev/plic.h"
 #include "dev/syscon.h"
 #include "dev/uart16550.h"
@@ -59,11 +60,12 @@ struct vm {
 	struct aclint aclint;
 	struct plic plic;
 	struct syscon syscon;
+	struct goldfish_rtc rtc;
 	struct chr *console;
 	uint64_t time_base_ns; /* CLOCK_MONOTONIC at creation: mtime 0 */
 	uint64_t fdt_gpa;
 	bool builtin_sbi; /* rvisor serves the SBI (no firmware) */
-	bool devices_up;  /* the UART, PLIC and ACLINT were initialised */
+	bool devices_up;  /* the UART, PLIC, ACLINT and RTC were initialised */
 	struct vm_virtio *virtio;
 
 	pthread_mutex_t lock;

@@ -43,6 +43,9 @@ static struct fdt_board board(unsigned nharts)
 	    .uart_clock_hz = 3686400,
 	    .syscon_base = 0x100000,
 	    .syscon_size = 0x1000,
+	    .rtc_base = 0x101000,
+	    .rtc_size = 0x1000,
+	    .rtc_irq = 11,
 	    .bootargs = "console=ttyS0 earlycon=sbi",
 	    .initrd_start = 0x88000000,
 	    .initrd_end = 0x88123456,
@@ -323,6 +326,11 @@ static void test_devices_point_at_plic(void **state)
 	assert_int_equal(prop_u32(fdt, "/soc/serial@10000000", "interrupt-parent"), plic);
 	assert_int_equal(prop_u32(fdt, "/soc/serial@10000000", "clock-frequency"), 3686400);
 
+	assert_prop_str(fdt, "/soc/rtc@101000", "compatible", "google,goldfish-rtc");
+	assert_reg(fdt, "/soc/rtc@101000", 0x101000, 0x1000);
+	assert_int_equal(prop_u32(fdt, "/soc/rtc@101000", "interrupts"), 11);
+	assert_int_equal(prop_u32(fdt, "/soc/rtc@101000", "interrupt-parent"), plic);
+
 	assert_prop_str(fdt, "/soc/virtio_mmio@10001000", "compatible", "virtio,mmio");
 	assert_reg(fdt, "/soc/virtio_mmio@10001000", 0x10001000, 0x1000);
 	assert_int_equal(prop_u32(fdt, "/soc/virtio_mmio@10001000", "interrupts"), 1);
@@ -330,6 +338,18 @@ static void test_devices_point_at_plic(void **state)
 	assert_reg(fdt, "/soc/virtio_mmio@10002000", 0x10002000, 0x1000);
 	assert_int_equal(prop_u32(fdt, "/soc/virtio_mmio@10002000", "interrupts"), 2);
 	assert_true(fdt_path_offset(fdt, "/soc/virtio_mmio@10003000") < 0);
+	free(fdt);
+}
+
+static void test_rtc_optional(void **state)
+{
+	(void)state;
+	struct fdt_board b = board(1);
+	b.rtc_size = 0;
+	b.rtc_irq = 0; /* unused without the device */
+	void *fdt = build(&b);
+	assert_true(fdt_path_offset(fdt, "/soc/rtc@101000") < 0);
+	assert_true(fdt_node_offset_by_compatible(fdt, -1, "google,goldfish-rtc") < 0);
 	free(fdt);
 }
 
@@ -428,6 +448,19 @@ static void test_invalid_board(void **state)
 	b.virtio[1].irq = 0; /* source 0 means "no interrupt" */
 	assert_int_equal(fdt_build(&b, buf, BUF_SIZE), -EINVAL);
 	b = board(1);
+	b.rtc_irq = 0;
+	assert_int_equal(fdt_build(&b, buf, BUF_SIZE), -EINVAL);
+	/* Two devices on one PLIC source. */
+	b = board(1);
+	b.rtc_irq = b.uart_irq;
+	assert_int_equal(fdt_build(&b, buf, BUF_SIZE), -EINVAL);
+	b = board(1);
+	b.virtio[1].irq = b.rtc_irq;
+	assert_int_equal(fdt_build(&b, buf, BUF_SIZE), -EINVAL);
+	b = board(1);
+	b.virtio[1].irq = b.virtio[0].irq;
+	assert_int_equal(fdt_build(&b, buf, BUF_SIZE), -EINVAL);
+	b = board(1);
 	b.initrd_end = b.initrd_start - 1;
 	assert_int_equal(fdt_build(&b, buf, BUF_SIZE), -EINVAL);
 	assert_int_equal(fdt_build(NULL, buf, BUF_SIZE), -EINVAL);
@@ -446,6 +479,7 @@ int main(void)
 	    cmocka_unit_test(test_interrupt_controllers_1),
 	    cmocka_unit_test(test_interrupt_controllers_4),
 	    cmocka_unit_test(test_devices_point_at_plic),
+	    cmocka_unit_test(test_rtc_optional),
 	    cmocka_unit_test(test_syscon_poweroff_reboot),
 	    cmocka_unit_test(test_phandles_unique),
 	    cmocka_unit_test(test_too_small_buffer),
