@@ -30,6 +30,10 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $^ $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# The fake virtio driver that the device tests share.
+VDRV := $(BUILD)/tests/unit/virtio_driver.o
+$(addprefix $(BUILD)/tests/unit/test_virtio_,blk console net rng): $(VDRV)
+
 unit-build: $(UNIT_BINS)
 
 # Runs every unit test binary; each prints cmocka's summary. Fails if any fails.
@@ -57,4 +61,4 @@ clean:
 .PHONY: all unit unit-build format format-check clean
 .SECONDARY:
 
--include $(OBJS:.o=.d) $(MAIN:.o=.d)
+-include $(OBJS:.o=.d) $(MAIN:.o=.d) $(VDRV:.o=.d)

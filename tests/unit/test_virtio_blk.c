@@ -17,7 +17,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -27,47 +26,15 @@
 #include "virtio/blk.h"
 #include "virtio/mmio.h"
 
-#define RAM_BASE  0x80000000ull
-#define RAM_SIZE  0x400000ull /* 4 MiB */
-#define DESC_GPA  (RAM_BASE + 0x0000)
-#define AVAIL_GPA (RAM_BASE + 0x1000)
-#define USED_GPA  (RAM_BASE + 0x2000)
-#define HEAP_GPA  (RAM_BASE + 0x10000)
-#define NUM       64 /* queue size */
+#include "virtio_driver.h"
+
+#define RAM_BASE 0x80000000ull
+#define RAM_SIZE 0x400000ull /* 4 MiB */
+#define NUM      64          /* queue size */
 
 #define IMG_SIZE    (1024 * 1024 + 100) /* bytes: 2048 sectors and a partial one */
 #define IMG_SECTORS 2048
 #define SECTOR      512
-
-/* Registers (4.2.2). */
-enum {
-	REG_DEVICE_ID = 0x008,
-	REG_DEVICE_FEATURES = 0x010,
-	REG_DEVICE_FEATURES_SEL = 0x014,
-	REG_DRIVER_FEATURES = 0x020,
-	REG_DRIVER_FEATURES_SEL = 0x024,
-	REG_QUEUE_SEL = 0x030,
-	REG_QUEUE_NUM = 0x038,
-	REG_QUEUE_READY = 0x044,
-	REG_QUEUE_NOTIFY = 0x050,
-	REG_INTERRUPT_STATUS = 0x060,
-	REG_INTERRUPT_ACK = 0x064,
-	REG_STATUS = 0x070,
-	REG_QUEUE_DESC_LOW = 0x080,
-	REG_QUEUE_DESC_HIGH = 0x084,
-	REG_QUEUE_DRIVER_LOW = 0x090,
-	REG_QUEUE_DRIVER_HIGH = 0x094,
-	REG_QUEUE_DEVICE_LOW = 0x0a0,
-	REG_QUEUE_DEVICE_HIGH = 0x0a4,
-	REG_CONFIG = 0x100,
-};
-
-/* One buffer of a chain: guest-physical address, bytes, device-writable or not. */
-struct seg {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
-};
 
 struct fixture {
 	char path[64];
@@ -75,146 +42,14 @@ struct fixture {
 	struct guest_mem mem;
 	struct virtio_blk blk;
 	struct virtio_mmio t;
-	uint64_t features; /* offered by the device, as read through the transport */
-	uint16_t avail_idx, used_seen, next_desc;
-	uint64_t heap;
-	int irq_raised;
+	struct vdrv drv;
 	uint8_t *img; /* the image's initial content */
 };
 
-static void irq_record(void *opaque, unsigned num, bool level)
-{
-	struct fixture *f = opaque;
-	(void)num;
-	if (level)
-		__atomic_add_fetch(&f->irq_raised, 1, __ATOMIC_RELAXED);
-}
-
-static void reg_write(struct fixture *f, uint64_t off, uint32_t val)
-{
-	virtio_mmio_ops.write(&f->t, off, 4, val);
-}
-
-static uint32_t reg_read(struct fixture *f, uint64_t off)
-{
-	return (uint32_t)virtio_mmio_ops.read(&f->t, off, 4);
-}
-
-static uint32_t cfg_read(struct fixture *f, uint32_t off, unsigned size)
-{
-	return (uint32_t)virtio_mmio_ops.read(&f->t, REG_CONFIG + off, size);
-}
-
-static uint8_t *host(struct fixture *f, uint64_t gpa, uint64_t len)
-{
-	uint8_t *p = guest_mem_ptr(&f->mem, gpa, len);
-	assert_non_null(p);
-	return p;
-}
-
-/* Bump allocator in guest RAM; returns a 16-byte aligned gpa of len bytes. */
-static uint64_t alloc(struct fixture *f, uint64_t len)
-{
-	uint64_t gpa = f->heap;
-	f->heap = (f->heap + len + 15) & ~15ull;
-	assert_true(f->heap <= RAM_BASE + RAM_SIZE);
-	return gpa;
-}
-
-/* Driver initialisation (3.1.1) accepting every offered feature, and queue 0 set up on
- * freshly zeroed rings. */
-static void driver_start(struct fixture *f)
-{
-	memset(host(f, DESC_GPA, HEAP_GPA - DESC_GPA), 0, HEAP_GPA - DESC_GPA);
-	reg_write(f, REG_STATUS, VIRTIO_STATUS_ACKNOWLEDGE);
-	reg_write(f, REG_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	reg_write(f, REG_DEVICE_FEATURES_SEL, 0);
-	f->features = reg_read(f, REG_DEVICE_FEATURES);
-	reg_write(f, REG_DEVICE_FEATURES_SEL, 1);
-	f->features |= (uint64_t)reg_read(f, REG_DEVICE_FEATURES) << 32;
-	reg_write(f, REG_DRIVER_FEATURES_SEL, 0);
-	reg_write(f, REG_DRIVER_FEATURES, (uint32_t)f->features);
-	reg_write(f, REG_DRIVER_FEATURES_SEL, 1);
-	reg_write(f, REG_DRIVER_FEATURES, (uint32_t)(f->features >> 32));
-	reg_write(f, REG_STATUS,
-		  VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
-	assert_true(reg_read(f, REG_STATUS) & VIRTIO_STATUS_FEATURES_OK);
-	reg_write(f, REG_QUEUE_SEL, 0);
-	reg_write(f, REG_QUEUE_NUM, NUM);
-	reg_write(f, REG_QUEUE_DESC_LOW, (uint32_t)DESC_GPA);
-	reg_write(f, REG_QUEUE_DESC_HIGH, (uint32_t)(DESC_GPA >> 32));
-	reg_write(f, REG_QUEUE_DRIVER_LOW, (uint32_t)AVAIL_GPA);
-	reg_write(f, REG_QUEUE_DRIVER_HIGH, (uint32_t)(AVAIL_GPA >> 32));
-	reg_write(f, REG_QUEUE_DEVICE_LOW, (uint32_t)USED_GPA);
-	reg_write(f, REG_QUEUE_DEVICE_HIGH, (uint32_t)(USED_GPA >> 32));
-	reg_write(f, REG_QUEUE_READY, 1);
-	assert_int_equal(reg_read(f, REG_QUEUE_READY), 1);
-	reg_write(f, REG_STATUS,
-		  VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
-		      VIRTIO_STATUS_DRIVER_OK);
-	f->avail_idx = f->used_seen = f->next_desc = 0;
-	f->heap = HEAP_GPA;
-}
-
-/* Put a chain in the descriptor table and make it available (not yet notified). */
-static uint16_t add_chain(struct fixture *f, const struct seg *s, unsigned n)
-{
-	uint16_t head = f->next_desc;
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t idx = (uint16_t)((head + i) % NUM);
-		uint8_t *d = host(f, DESC_GPA + 16ull * idx, 16);
-		uint64_t addr = htole64(s[i].gpa);
-		uint32_t len = htole32(s[i].len);
-		uint16_t flags = htole16((uint16_t)((i + 1 < n ? VIRTQ_DESC_F_NEXT : 0) |
-						    (s[i].write ? VIRTQ_DESC_F_WRITE : 0)));
-		uint16_t next = htole16((uint16_t)((idx + 1) % NUM));
-		memcpy(d, &addr, 8);
-		memcpy(d + 8, &len, 4);
-		memcpy(d + 12, &flags, 2);
-		memcpy(d + 14, &next, 2);
-	}
-	f->next_desc = (uint16_t)((head + n) % NUM);
-	uint16_t h = htole16(head);
-	memcpy(host(f, AVAIL_GPA + 4 + 2ull * (f->avail_idx % NUM), 2), &h, 2);
-	f->avail_idx++;
-	__atomic_store_n((uint16_t *)host(f, AVAIL_GPA + 2, 2), htole16(f->avail_idx),
-			 __ATOMIC_RELEASE);
-	return head;
-}
-
-static void notify(struct fixture *f)
-{
-	reg_write(f, REG_QUEUE_NOTIFY, 0);
-}
-
-/* Wait (up to 10 s) for the next used element; returns its len and checks its id. */
-static uint32_t wait_used(struct fixture *f, uint16_t head)
-{
-	struct timespec start, now;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		uint16_t idx = le16toh(
-		    __atomic_load_n((uint16_t *)host(f, USED_GPA + 2, 2), __ATOMIC_ACQUIRE));
-		if (idx != f->used_seen)
-			break;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start.tv_sec > 10)
-			fail_msg("request %u never completed", head);
-		usleep(100);
-	}
-	uint8_t *e = host(f, USED_GPA + 4 + 8ull * (f->used_seen % NUM), 8);
-	uint32_t id, len;
-	memcpy(&id, e, 4);
-	memcpy(&len, e + 4, 4);
-	f->used_seen++;
-	assert_int_equal(le32toh(id), head);
-	return le32toh(len);
-}
-
 static uint64_t put_header(struct fixture *f, uint32_t type, uint64_t sector)
 {
-	uint64_t gpa = alloc(f, 16);
-	uint8_t *h = host(f, gpa, 16);
+	uint64_t gpa = vdrv_alloc(&f->drv, 16);
+	uint8_t *h = vdrv_host(&f->drv, gpa, 16);
 	uint32_t t = htole32(type), r = 0;
 	uint64_t s = htole64(sector);
 	memcpy(h, &t, 4);
@@ -225,8 +60,8 @@ static uint64_t put_header(struct fixture *f, uint32_t type, uint64_t sector)
 
 static uint64_t put_status(struct fixture *f)
 {
-	uint64_t gpa = alloc(f, 1);
-	*host(f, gpa, 1) = 0xff;
+	uint64_t gpa = vdrv_alloc(&f->drv, 1);
+	*vdrv_host(&f->drv, gpa, 1) = 0xff;
 	return gpa;
 }
 
@@ -236,28 +71,28 @@ static uint64_t put_status(struct fixture *f)
 static uint8_t request(struct fixture *f, uint32_t type, uint64_t sector, const void *out,
 		       uint32_t len, bool data_write, uint64_t *data_gpa, uint32_t *used)
 {
-	struct seg s[3];
+	struct vdrv_seg s[3];
 	unsigned n = 0;
-	s[n++] = (struct seg){put_header(f, type, sector), 16, false};
+	s[n++] = (struct vdrv_seg){put_header(f, type, sector), 16, false};
 	uint64_t data = 0;
 	if (len) {
-		data = alloc(f, len);
+		data = vdrv_alloc(&f->drv, len);
 		if (out)
-			memcpy(host(f, data, len), out, len);
+			memcpy(vdrv_host(&f->drv, data, len), out, len);
 		else
-			memset(host(f, data, len), 0xee, len);
-		s[n++] = (struct seg){data, len, data_write};
+			memset(vdrv_host(&f->drv, data, len), 0xee, len);
+		s[n++] = (struct vdrv_seg){data, len, data_write};
 	}
 	uint64_t st = put_status(f);
-	s[n++] = (struct seg){st, 1, true};
-	uint16_t head = add_chain(f, s, n);
-	notify(f);
-	uint32_t l = wait_used(f, head);
+	s[n++] = (struct vdrv_seg){st, 1, true};
+	uint16_t head = vdrv_add_chain(&f->drv, 0, s, n);
+	vdrv_notify(&f->drv, 0);
+	uint32_t l = vdrv_wait_used(&f->drv, 0, head);
 	if (used)
 		*used = l;
 	if (data_gpa)
 		*data_gpa = data;
-	return *host(f, st, 1);
+	return *vdrv_host(&f->drv, st, 1);
 }
 
 static uint8_t blk_write(struct fixture *f, uint64_t sector, const void *buf, uint32_t len)
@@ -270,7 +105,7 @@ static uint8_t blk_read(struct fixture *f, uint64_t sector, void *buf, uint32_t 
 	uint64_t gpa;
 	uint8_t st = request(f, VIRTIO_BLK_T_IN, sector, NULL, len, true, &gpa, NULL);
 	if (len)
-		memcpy(buf, host(f, gpa, len), len);
+		memcpy(buf, vdrv_host(&f->drv, gpa, len), len);
 	return st;
 }
 
@@ -331,11 +166,11 @@ static int setup_disk(void **state, bool readonly, bool marked_ro, const char *i
 	if (marked_ro)
 		f->file.readonly = true;
 	assert_int_equal(guest_mem_init(&f->mem, RAM_BASE, RAM_SIZE), 0);
+	vdrv_init(&f->drv, &f->t, &f->mem, 1, NUM);
 	struct virtio_dev dev;
 	assert_int_equal(virtio_blk_init(&f->blk, &f->file, id, &dev), 0);
-	assert_int_equal(
-	    virtio_mmio_init(&f->t, &dev, &f->mem, (struct irq_line){irq_record, f, 5}), 0);
-	driver_start(f);
+	assert_int_equal(virtio_mmio_init(&f->t, &dev, &f->mem, vdrv_irq_line(&f->drv, 5)), 0);
+	vdrv_start(&f->drv, VDRV_ALL_FEATURES);
 	*state = f;
 	return 0;
 }
@@ -371,38 +206,39 @@ static int teardown(void **state)
 static void test_config(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(reg_read(f, REG_DEVICE_ID), VIRTIO_ID_BLOCK);
+	assert_int_equal(vdrv_read(&f->drv, REG_DEVICE_ID), VIRTIO_ID_BLOCK);
 	uint64_t want = 1ull << VIRTIO_BLK_F_SEG_MAX | 1ull << VIRTIO_BLK_F_BLK_SIZE |
 			1ull << VIRTIO_BLK_F_FLUSH | 1ull << VIRTIO_BLK_F_DISCARD |
 			1ull << VIRTIO_BLK_F_WRITE_ZEROES;
-	assert_int_equal(f->features & 0xffffff, want);
-	assert_true(f->features & (1ull << VIRTIO_F_VERSION_1));
+	assert_int_equal(f->drv.features & 0xffffff, want);
+	assert_true(f->drv.features & (1ull << VIRTIO_F_VERSION_1));
 	/* capacity in 512-byte sectors: the 100-byte tail is not part of the disk. */
-	uint64_t cap = cfg_read(f, 0, 4) | (uint64_t)cfg_read(f, 4, 4) << 32;
+	uint64_t cap = vdrv_config_read(&f->drv, 0, 4) | (uint64_t)vdrv_config_read(&f->drv, 4, 4)
+							     << 32;
 	assert_int_equal(cap, IMG_SECTORS);
-	assert_int_equal(cfg_read(f, 0, 2), IMG_SECTORS & 0xffff);
-	assert_int_equal(cfg_read(f, 1, 1), IMG_SECTORS >> 8);
-	assert_int_equal(cfg_read(f, 8, 4), 0); /* size_max: not offered */
-	uint32_t seg_max = cfg_read(f, 12, 4);
+	assert_int_equal(vdrv_config_read(&f->drv, 0, 2), IMG_SECTORS & 0xffff);
+	assert_int_equal(vdrv_config_read(&f->drv, 1, 1), IMG_SECTORS >> 8);
+	assert_int_equal(vdrv_config_read(&f->drv, 8, 4), 0); /* size_max: not offered */
+	uint32_t seg_max = vdrv_config_read(&f->drv, 12, 4);
 	assert_true(seg_max >= 1 && seg_max + 2 <= VIRTQ_MAX_SEGS);
-	assert_int_equal(cfg_read(f, 20, 4), 512);  /* blk_size */
-	assert_int_equal(cfg_read(f, 32, 1), 0);    /* writeback */
-	assert_int_equal(cfg_read(f, 33, 1), 0);    /* unused0 */
-	assert_true(cfg_read(f, 36, 4) >= 8);       /* max_discard_sectors */
-	assert_int_equal(cfg_read(f, 40, 4), 1);    /* max_discard_seg */
-	assert_true(cfg_read(f, 44, 4) >= 1);       /* discard_sector_alignment */
-	assert_true(cfg_read(f, 48, 4) >= 8);       /* max_write_zeroes_sectors */
-	assert_int_equal(cfg_read(f, 52, 4), 1);    /* max_write_zeroes_seg */
-	assert_int_equal(cfg_read(f, 56, 1), 1);    /* write_zeroes_may_unmap */
-	assert_int_equal(cfg_read(f, 58, 2), 0);    /* unused1 */
-	assert_int_equal(cfg_read(f, 68, 4), 0);    /* secure erase: not offered */
-	assert_int_equal(cfg_read(f, 72, 4), 0);    /* past the end */
-	assert_int_equal(cfg_read(f, 0x700, 4), 0); /* far past the end */
+	assert_int_equal(vdrv_config_read(&f->drv, 20, 4), 512);  /* blk_size */
+	assert_int_equal(vdrv_config_read(&f->drv, 32, 1), 0);    /* writeback */
+	assert_int_equal(vdrv_config_read(&f->drv, 33, 1), 0);    /* unused0 */
+	assert_true(vdrv_config_read(&f->drv, 36, 4) >= 8);       /* max_discard_sectors */
+	assert_int_equal(vdrv_config_read(&f->drv, 40, 4), 1);    /* max_discard_seg */
+	assert_true(vdrv_config_read(&f->drv, 44, 4) >= 1);       /* discard_sector_alignment */
+	assert_true(vdrv_config_read(&f->drv, 48, 4) >= 8);       /* max_write_zeroes_sectors */
+	assert_int_equal(vdrv_config_read(&f->drv, 52, 4), 1);    /* max_write_zeroes_seg */
+	assert_int_equal(vdrv_config_read(&f->drv, 56, 1), 1);    /* write_zeroes_may_unmap */
+	assert_int_equal(vdrv_config_read(&f->drv, 58, 2), 0);    /* unused1 */
+	assert_int_equal(vdrv_config_read(&f->drv, 68, 4), 0);    /* secure erase: not offered */
+	assert_int_equal(vdrv_config_read(&f->drv, 72, 4), 0);    /* past the end */
+	assert_int_equal(vdrv_config_read(&f->drv, 0x700, 4), 0); /* far past the end */
 	/* Writes to the configuration space change nothing. */
 	virtio_mmio_ops.write(&f->t, REG_CONFIG + 0, 4, 0xdeadbeef);
 	virtio_mmio_ops.write(&f->t, REG_CONFIG + 32, 1, 1);
-	assert_int_equal(cfg_read(f, 0, 4), IMG_SECTORS);
-	assert_int_equal(cfg_read(f, 32, 1), 0);
+	assert_int_equal(vdrv_config_read(&f->drv, 0, 4), IMG_SECTORS);
+	assert_int_equal(vdrv_config_read(&f->drv, 32, 1), 0);
 }
 
 static void test_write_read(void **state)
@@ -410,13 +246,13 @@ static void test_write_read(void **state)
 	struct fixture *f = *state;
 	uint8_t buf[3 * SECTOR], back[3 * SECTOR], file[3 * SECTOR];
 	fill_pattern(buf, sizeof(buf), 42);
-	int irq_before = __atomic_load_n(&f->irq_raised, __ATOMIC_RELAXED);
+	int irq_before = __atomic_load_n(&f->drv.irqs, __ATOMIC_RELAXED);
 	assert_int_equal(blk_write(f, 5, buf, sizeof(buf)), VIRTIO_BLK_S_OK);
 	/* The transport raises the line under its lock with the used ring update: once the
 	 * register read has taken that lock, the line has been raised. */
-	assert_true(reg_read(f, REG_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_VRING);
-	assert_true(__atomic_load_n(&f->irq_raised, __ATOMIC_RELAXED) > irq_before);
-	reg_write(f, REG_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
+	assert_true(vdrv_read(&f->drv, REG_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_VRING);
+	assert_true(__atomic_load_n(&f->drv.irqs, __ATOMIC_RELAXED) > irq_before);
+	vdrv_write(&f->drv, REG_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
 	file_read(f, 5 * SECTOR, file, sizeof(file));
 	assert_memory_equal(file, buf, sizeof(buf));
 	/* Neighbours keep the initial pattern. */
@@ -429,7 +265,7 @@ static void test_write_read(void **state)
 	uint64_t gpa;
 	assert_int_equal(request(f, VIRTIO_BLK_T_IN, 5, NULL, sizeof(back), true, &gpa, &used),
 			 VIRTIO_BLK_S_OK);
-	memcpy(back, host(f, gpa, sizeof(back)), sizeof(back));
+	memcpy(back, vdrv_host(&f->drv, gpa, sizeof(back)), sizeof(back));
 	assert_memory_equal(back, buf, sizeof(back));
 	assert_int_equal(used, sizeof(back) + 1); /* data and status */
 	/* The last sector of the disk, and a read of untouched data. */
@@ -449,42 +285,43 @@ static void test_any_layout(void **state)
 	fill_pattern(buf, sizeof(buf), 9);
 
 	uint64_t hdr = put_header(f, VIRTIO_BLK_T_OUT, 100);
-	uint64_t data = alloc(f, sizeof(buf));
-	memcpy(host(f, data, sizeof(buf)), buf, sizeof(buf));
+	uint64_t data = vdrv_alloc(&f->drv, sizeof(buf));
+	memcpy(vdrv_host(&f->drv, data, sizeof(buf)), buf, sizeof(buf));
 	uint64_t st = put_status(f);
-	struct seg w[] = {{hdr, 5, false},        {hdr + 5, 11, false},     {data, 100, false},
-			  {data + 100, 1, false}, {data + 101, 923, false}, {st, 1, true}};
-	uint16_t head = add_chain(f, w, 6);
-	notify(f);
-	assert_int_equal(wait_used(f, head), 1);
-	assert_int_equal(*host(f, st, 1), VIRTIO_BLK_S_OK);
+	struct vdrv_seg w[] = {{hdr, 5, false},        {hdr + 5, 11, false},     {data, 100, false},
+			       {data + 100, 1, false}, {data + 101, 923, false}, {st, 1, true}};
+	uint16_t head = vdrv_add_chain(&f->drv, 0, w, 6);
+	vdrv_notify(&f->drv, 0);
+	assert_int_equal(vdrv_wait_used(&f->drv, 0, head), 1);
+	assert_int_equal(*vdrv_host(&f->drv, st, 1), VIRTIO_BLK_S_OK);
 	file_read(f, 100 * SECTOR, file, sizeof(file));
 	assert_memory_equal(file, buf, sizeof(file));
 
 	/* Header and the start of the data in one readable descriptor is an OUT too. */
-	uint64_t both = alloc(f, 16 + SECTOR);
-	memcpy(host(f, both, 16), host(f, put_header(f, VIRTIO_BLK_T_OUT, 200), 16), 16);
-	fill_pattern(host(f, both + 16, SECTOR), SECTOR, 77);
+	uint64_t both = vdrv_alloc(&f->drv, 16 + SECTOR);
+	memcpy(vdrv_host(&f->drv, both, 16),
+	       vdrv_host(&f->drv, put_header(f, VIRTIO_BLK_T_OUT, 200), 16), 16);
+	fill_pattern(vdrv_host(&f->drv, both + 16, SECTOR), SECTOR, 77);
 	st = put_status(f);
-	struct seg w2[] = {{both, 16 + SECTOR, false}, {st, 1, true}};
-	head = add_chain(f, w2, 2);
-	notify(f);
-	assert_int_equal(wait_used(f, head), 1);
-	assert_int_equal(*host(f, st, 1), VIRTIO_BLK_S_OK);
+	struct vdrv_seg w2[] = {{both, 16 + SECTOR, false}, {st, 1, true}};
+	head = vdrv_add_chain(&f->drv, 0, w2, 2);
+	vdrv_notify(&f->drv, 0);
+	assert_int_equal(vdrv_wait_used(&f->drv, 0, head), 1);
+	assert_int_equal(*vdrv_host(&f->drv, st, 1), VIRTIO_BLK_S_OK);
 	file_read(f, 200 * SECTOR, file, SECTOR);
-	assert_memory_equal(file, host(f, both + 16, SECTOR), SECTOR);
+	assert_memory_equal(file, vdrv_host(&f->drv, both + 16, SECTOR), SECTOR);
 
 	/* Read: data in two descriptors, the second also holding the status byte. */
 	hdr = put_header(f, VIRTIO_BLK_T_IN, 100);
-	uint64_t in = alloc(f, 2 * SECTOR + 1);
-	memset(host(f, in, 2 * SECTOR + 1), 0xee, 2 * SECTOR + 1);
-	struct seg r[] = {
+	uint64_t in = vdrv_alloc(&f->drv, 2 * SECTOR + 1);
+	memset(vdrv_host(&f->drv, in, 2 * SECTOR + 1), 0xee, 2 * SECTOR + 1);
+	struct vdrv_seg r[] = {
 	    {hdr, 16, false}, {in, 700, true}, {in + 700, 2 * SECTOR + 1 - 700, true}};
-	head = add_chain(f, r, 3);
-	notify(f);
-	assert_int_equal(wait_used(f, head), 2 * SECTOR + 1);
-	assert_int_equal(*host(f, in + 2 * SECTOR, 1), VIRTIO_BLK_S_OK);
-	assert_memory_equal(host(f, in, 2 * SECTOR), buf, 2 * SECTOR);
+	head = vdrv_add_chain(&f->drv, 0, r, 3);
+	vdrv_notify(&f->drv, 0);
+	assert_int_equal(vdrv_wait_used(&f->drv, 0, head), 2 * SECTOR + 1);
+	assert_int_equal(*vdrv_host(&f->drv, in + 2 * SECTOR, 1), VIRTIO_BLK_S_OK);
+	assert_memory_equal(vdrv_host(&f->drv, in, 2 * SECTOR), buf, 2 * SECTOR);
 }
 
 static void test_flush(void **state)
@@ -614,11 +451,12 @@ static void test_get_id(void **state)
 	    VIRTIO_BLK_S_OK);
 	assert_int_equal(used, VIRTIO_BLK_ID_BYTES + 1);
 	uint8_t want[VIRTIO_BLK_ID_BYTES] = "rvisor-disk-0"; /* NUL-padded */
-	assert_memory_equal(host(f, gpa, VIRTIO_BLK_ID_BYTES), want, VIRTIO_BLK_ID_BYTES);
+	assert_memory_equal(vdrv_host(&f->drv, gpa, VIRTIO_BLK_ID_BYTES), want,
+			    VIRTIO_BLK_ID_BYTES);
 	/* The driver must give 20 bytes; fewer is a driver error. */
 	assert_int_equal(request(f, VIRTIO_BLK_T_GET_ID, 0, NULL, 19, true, &gpa, NULL),
 			 VIRTIO_BLK_S_IOERR);
-	assert_true(all_bytes(host(f, gpa, 19), 19, 0xee));
+	assert_true(all_bytes(vdrv_host(&f->drv, gpa, 19), 19, 0xee));
 }
 
 /* An id of 20 bytes or more is given as its first 20 bytes, without a NUL. */
@@ -628,8 +466,8 @@ static void test_get_id_long(void **state)
 	uint64_t gpa;
 	assert_int_equal(request(f, VIRTIO_BLK_T_GET_ID, 0, NULL, 24, true, &gpa, NULL),
 			 VIRTIO_BLK_S_OK);
-	assert_memory_equal(host(f, gpa, 20), "0123456789abcdefghij", 20);
-	assert_true(all_bytes(host(f, gpa + 20, 4), 4, 0xee));
+	assert_memory_equal(vdrv_host(&f->drv, gpa, 20), "0123456789abcdefghij", 20);
+	assert_true(all_bytes(vdrv_host(&f->drv, gpa + 20, 4), 4, 0xee));
 }
 
 static void test_out_of_range(void **state)
@@ -642,7 +480,7 @@ static void test_out_of_range(void **state)
 	assert_int_equal(
 	    request(f, VIRTIO_BLK_T_IN, IMG_SECTORS - 1, NULL, 2 * SECTOR, true, &gpa, NULL),
 	    VIRTIO_BLK_S_IOERR);
-	assert_true(all_bytes(host(f, gpa, 2 * SECTOR), 2 * SECTOR, 0xee));
+	assert_true(all_bytes(vdrv_host(&f->drv, gpa, 2 * SECTOR), 2 * SECTOR, 0xee));
 	assert_int_equal(blk_read(f, IMG_SECTORS, buf, SECTOR), VIRTIO_BLK_S_IOERR);
 	assert_int_equal(blk_read(f, UINT64_MAX, buf, SECTOR), VIRTIO_BLK_S_IOERR);
 	assert_int_equal(blk_read(f, (UINT64_MAX >> 9) + 1, buf, SECTOR), VIRTIO_BLK_S_IOERR);
@@ -669,50 +507,50 @@ static void test_malformed(void **state)
 	assert_int_equal(blk_write(f, 0, buf, 100), VIRTIO_BLK_S_IOERR);
 	assert_int_equal(request(f, VIRTIO_BLK_T_IN, 0, NULL, SECTOR - 1, true, &gpa, NULL),
 			 VIRTIO_BLK_S_IOERR);
-	assert_true(all_bytes(host(f, gpa, SECTOR - 1), SECTOR - 1, 0xee));
+	assert_true(all_bytes(vdrv_host(&f->drv, gpa, SECTOR - 1), SECTOR - 1, 0xee));
 	file_read(f, 0, file, SECTOR);
 	assert_memory_equal(file, f->img, SECTOR);
 
 	/* A header of 8 bytes (type and reserved only). */
 	uint64_t hdr = put_header(f, VIRTIO_BLK_T_IN, 0);
 	uint64_t st = put_status(f);
-	struct seg s1[] = {{hdr, 8, false}, {st, 1, true}};
-	uint16_t head = add_chain(f, s1, 2);
-	notify(f);
-	assert_int_equal(wait_used(f, head), 1);
-	assert_int_equal(*host(f, st, 1), VIRTIO_BLK_S_IOERR);
+	struct vdrv_seg s1[] = {{hdr, 8, false}, {st, 1, true}};
+	uint16_t head = vdrv_add_chain(&f->drv, 0, s1, 2);
+	vdrv_notify(&f->drv, 0);
+	assert_int_equal(vdrv_wait_used(&f->drv, 0, head), 1);
+	assert_int_equal(*vdrv_host(&f->drv, st, 1), VIRTIO_BLK_S_IOERR);
 
 	/* No header at all: only a writable status. */
 	st = put_status(f);
-	struct seg s2[] = {{st, 1, true}};
-	head = add_chain(f, s2, 1);
-	notify(f);
-	assert_int_equal(wait_used(f, head), 1);
-	assert_int_equal(*host(f, st, 1), VIRTIO_BLK_S_IOERR);
+	struct vdrv_seg s2[] = {{st, 1, true}};
+	head = vdrv_add_chain(&f->drv, 0, s2, 1);
+	vdrv_notify(&f->drv, 0);
+	assert_int_equal(vdrv_wait_used(&f->drv, 0, head), 1);
+	assert_int_equal(*vdrv_host(&f->drv, st, 1), VIRTIO_BLK_S_IOERR);
 
 	/* A write with no writable byte for the status: nothing can be reported, so nothing
 	 * is done and the chain comes back with no bytes written. */
 	hdr = put_header(f, VIRTIO_BLK_T_OUT, 0);
-	uint64_t data = alloc(f, SECTOR);
-	memset(host(f, data, SECTOR), 0x5a, SECTOR);
-	struct seg s3[] = {{hdr, 16, false}, {data, SECTOR, false}};
-	head = add_chain(f, s3, 2);
-	notify(f);
-	assert_int_equal(wait_used(f, head), 0);
+	uint64_t data = vdrv_alloc(&f->drv, SECTOR);
+	memset(vdrv_host(&f->drv, data, SECTOR), 0x5a, SECTOR);
+	struct vdrv_seg s3[] = {{hdr, 16, false}, {data, SECTOR, false}};
+	head = vdrv_add_chain(&f->drv, 0, s3, 2);
+	vdrv_notify(&f->drv, 0);
+	assert_int_equal(vdrv_wait_used(&f->drv, 0, head), 0);
 	file_read(f, 0, file, SECTOR);
 	assert_memory_equal(file, f->img, SECTOR);
 
 	/* A read whose status byte is missing: the last data byte is taken as the status, so
 	 * the data length is 511 and the request fails rather than overrun. */
 	hdr = put_header(f, VIRTIO_BLK_T_IN, 0);
-	data = alloc(f, SECTOR);
-	memset(host(f, data, SECTOR), 0xee, SECTOR);
-	struct seg s4[] = {{hdr, 16, false}, {data, SECTOR, true}};
-	head = add_chain(f, s4, 2);
-	notify(f);
-	assert_int_equal(wait_used(f, head), SECTOR);
-	assert_int_equal(*host(f, data + SECTOR - 1, 1), VIRTIO_BLK_S_IOERR);
-	assert_true(all_bytes(host(f, data, SECTOR - 1), SECTOR - 1, 0xee));
+	data = vdrv_alloc(&f->drv, SECTOR);
+	memset(vdrv_host(&f->drv, data, SECTOR), 0xee, SECTOR);
+	struct vdrv_seg s4[] = {{hdr, 16, false}, {data, SECTOR, true}};
+	head = vdrv_add_chain(&f->drv, 0, s4, 2);
+	vdrv_notify(&f->drv, 0);
+	assert_int_equal(vdrv_wait_used(&f->drv, 0, head), SECTOR);
+	assert_int_equal(*vdrv_host(&f->drv, data + SECTOR - 1, 1), VIRTIO_BLK_S_IOERR);
+	assert_true(all_bytes(vdrv_host(&f->drv, data, SECTOR - 1), SECTOR - 1, 0xee));
 
 	/* The device keeps working. */
 	assert_int_equal(blk_read(f, 0, file, SECTOR), VIRTIO_BLK_S_OK);
@@ -732,15 +570,15 @@ static void test_unsupported(void **state)
 	uint64_t gpa;
 	assert_int_equal(request(f, VIRTIO_BLK_T_GET_LIFETIME, 0, NULL, 8, true, &gpa, NULL),
 			 VIRTIO_BLK_S_UNSUPP);
-	assert_true(all_bytes(host(f, gpa, 8), 8, 0xee));
+	assert_true(all_bytes(vdrv_host(&f->drv, gpa, 8), 8, 0xee));
 }
 
 static void test_readonly(void **state)
 {
 	struct fixture *f = *state;
-	assert_true(f->features & (1ull << VIRTIO_BLK_F_RO));
-	assert_false(f->features & (1ull << VIRTIO_BLK_F_DISCARD));
-	assert_false(f->features & (1ull << VIRTIO_BLK_F_WRITE_ZEROES));
+	assert_true(f->drv.features & (1ull << VIRTIO_BLK_F_RO));
+	assert_false(f->drv.features & (1ull << VIRTIO_BLK_F_DISCARD));
+	assert_false(f->drv.features & (1ull << VIRTIO_BLK_F_WRITE_ZEROES));
 	uint8_t buf[SECTOR], file[SECTOR];
 	fill_pattern(buf, sizeof(buf), 11);
 	/* 5.2.6.2: writes fail and write nothing. */
@@ -756,7 +594,7 @@ static void test_readonly(void **state)
 	assert_memory_equal(buf, f->img + 3 * SECTOR, SECTOR);
 	assert_int_equal(request(f, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, false, NULL, NULL),
 			 VIRTIO_BLK_S_OK);
-	assert_int_equal(cfg_read(f, 0, 4), IMG_SECTORS);
+	assert_int_equal(vdrv_config_read(&f->drv, 0, 4), IMG_SECTORS);
 }
 
 /* Host errors reach the guest as VIRTIO_BLK_S_IOERR: the backend's descriptor is swapped
@@ -806,19 +644,19 @@ static void test_deep_queue(void **state)
 	for (unsigned round = 0; round < 2; round++) {
 		for (unsigned i = 0; i < N / 2; i++) {
 			uint64_t hdr = put_header(f, VIRTIO_BLK_T_OUT, 300 + i);
-			uint64_t data = alloc(f, SECTOR);
-			memset(host(f, data, SECTOR), (int)(i + 1), SECTOR);
+			uint64_t data = vdrv_alloc(&f->drv, SECTOR);
+			memset(vdrv_host(&f->drv, data, SECTOR), (int)(i + 1), SECTOR);
 			st[i] = put_status(f);
-			struct seg s[] = {
+			struct vdrv_seg s[] = {
 			    {hdr, 16, false}, {data, SECTOR, false}, {st[i], 1, true}};
-			head[i] = add_chain(f, s, 3);
+			head[i] = vdrv_add_chain(&f->drv, 0, s, 3);
 		}
-		notify(f);
+		vdrv_notify(&f->drv, 0);
 		for (unsigned i = 0; i < N / 2; i++) {
-			assert_int_equal(wait_used(f, head[i]), 1);
-			assert_int_equal(*host(f, st[i], 1), VIRTIO_BLK_S_OK);
+			assert_int_equal(vdrv_wait_used(&f->drv, 0, head[i]), 1);
+			assert_int_equal(*vdrv_host(&f->drv, st[i], 1), VIRTIO_BLK_S_OK);
 		}
-		f->heap = HEAP_GPA;
+		f->drv.heap = f->drv.heap_base;
 	}
 	for (unsigned i = 0; i < N / 2; i++) {
 		uint8_t file[SECTOR];
@@ -832,13 +670,13 @@ static void submit_writes(struct fixture *f, unsigned n, uint64_t base, uint8_t 
 {
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t hdr = put_header(f, VIRTIO_BLK_T_OUT, base + i);
-		uint64_t data = alloc(f, SECTOR);
-		memset(host(f, data, SECTOR), val, SECTOR);
-		struct seg s[] = {
+		uint64_t data = vdrv_alloc(&f->drv, SECTOR);
+		memset(vdrv_host(&f->drv, data, SECTOR), val, SECTOR);
+		struct vdrv_seg s[] = {
 		    {hdr, 16, false}, {data, SECTOR, false}, {put_status(f), 1, true}};
-		add_chain(f, s, 3);
+		vdrv_add_chain(&f->drv, 0, s, 3);
 	}
-	notify(f);
+	vdrv_notify(&f->drv, 0);
 }
 
 /* A reset with requests queued and in progress: the device forgets them, and works again
@@ -848,15 +686,15 @@ static void test_reset_in_flight(void **state)
 	struct fixture *f = *state;
 	for (unsigned round = 0; round < 20; round++) {
 		submit_writes(f, 20, 400, (uint8_t)round);
-		reg_write(f, REG_STATUS, 0);
-		assert_int_equal(reg_read(f, REG_STATUS), 0);
-		driver_start(f);
+		vdrv_write(&f->drv, REG_STATUS, 0);
+		assert_int_equal(vdrv_read(&f->drv, REG_STATUS), 0);
+		vdrv_start(&f->drv, VDRV_ALL_FEATURES);
 	}
 	/* A completion racing with the last reset reaches the transport while the queue is
 	 * not ready (it is dropped there); let it land before the queue is set up again. */
-	reg_write(f, REG_STATUS, 0);
+	vdrv_write(&f->drv, REG_STATUS, 0);
 	usleep(100 * 1000);
-	driver_start(f);
+	vdrv_start(&f->drv, VDRV_ALL_FEATURES);
 	uint8_t buf[SECTOR];
 	fill_pattern(buf, sizeof(buf), 6);
 	assert_int_equal(blk_write(f, 400, buf, SECTOR), VIRTIO_BLK_S_OK);
@@ -870,15 +708,11 @@ static void test_reset_in_flight(void **state)
 static void test_broken_ring(void **state)
 {
 	struct fixture *f = *state;
-	uint16_t bad = htole16(NUM + 3); /* head index out of range */
-	memcpy(host(f, AVAIL_GPA + 4 + 2ull * (f->avail_idx % NUM), 2), &bad, 2);
-	f->avail_idx++;
-	__atomic_store_n((uint16_t *)host(f, AVAIL_GPA + 2, 2), htole16(f->avail_idx),
-			 __ATOMIC_RELEASE);
-	notify(f);
-	assert_true(reg_read(f, REG_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
-	reg_write(f, REG_STATUS, 0);
-	driver_start(f);
+	vdrv_publish(&f->drv, 0, NUM + 3); /* head index out of range */
+	vdrv_notify(&f->drv, 0);
+	assert_true(vdrv_read(&f->drv, REG_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	vdrv_write(&f->drv, REG_STATUS, 0);
+	vdrv_start(&f->drv, VDRV_ALL_FEATURES);
 	uint8_t buf[SECTOR];
 	assert_int_equal(blk_read(f, 0, buf, SECTOR), VIRTIO_BLK_S_OK);
 }
@@ -891,7 +725,7 @@ static void test_destroy_drains(void **state)
 	assert_true(N <= VIRTIO_BLK_QUEUE_DEPTH);
 	submit_writes(f, N, 500, 0x77);
 	virtio_blk_destroy(&f->blk);
-	uint16_t idx = le16toh(*(uint16_t *)host(f, USED_GPA + 2, 2));
+	uint16_t idx = vdrv_used_idx(&f->drv, 0);
 	assert_int_equal(idx, N);
 	for (unsigned i = 0; i < N; i++) {
 		uint8_t file[SECTOR];

@@ -6,7 +6,6 @@
  * Then the backends: hostfwd rules, libslirp answering ARP and DHCP and forwarding a host
  * port on loopback, the device on slirp end to end, and TAP where the host allows it. */
 #include <arpa/inet.h>
-#include <endian.h>
 #include <errno.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
@@ -34,35 +33,16 @@
 #include "virtio/mmio.h"
 #include "virtio/net.h"
 
+#include "virtio_driver.h"
+
 #define RAM_BASE 0x80000000ull
-#define RAM_SIZE 0x400000ull                  /* 4 MiB */
-#define Q_GPA(q) (RAM_BASE + 0x4000ull * (q)) /* desc, then avail +0x1000, used +0x2000 */
-#define HEAP_GPA (RAM_BASE + 0x10000)
+#define RAM_SIZE 0x400000ull /* 4 MiB */
 #define NUM      64
 #define HDR      VIRTIO_NET_HDR_SIZE
 #define RXQ      VIRTIO_NET_RECEIVEQ
 #define TXQ      VIRTIO_NET_TRANSMITQ
 
-enum {
-	REG_DEVICE_ID = 0x008,
-	REG_DEVICE_FEATURES = 0x010,
-	REG_DEVICE_FEATURES_SEL = 0x014,
-	REG_DRIVER_FEATURES = 0x020,
-	REG_DRIVER_FEATURES_SEL = 0x024,
-	REG_QUEUE_SEL = 0x030,
-	REG_QUEUE_NUM = 0x038,
-	REG_QUEUE_READY = 0x044,
-	REG_QUEUE_NOTIFY = 0x050,
-	REG_INTERRUPT_STATUS = 0x060,
-	REG_STATUS = 0x070,
-	REG_QUEUE_DESC_LOW = 0x080,
-	REG_QUEUE_DRIVER_LOW = 0x090,
-	REG_QUEUE_DEVICE_LOW = 0x0a0,
-	REG_CONFIG = 0x100,
-};
-
-#define F(bit)       (1ull << (bit))
-#define ALL_FEATURES (~0ull)
+#define F(bit) (1ull << (bit))
 
 static const uint8_t guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 
@@ -103,17 +83,7 @@ static void fake_close(struct net_backend *nb)
 	(void)nb;
 }
 
-/* ---- a driver ---- */
-
-struct seg {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;
-};
-
-struct drvq {
-	uint16_t avail_idx, used_seen, next_desc;
-};
+/* ---- the device, driven by the fake driver of virtio_driver.h ---- */
 
 struct fixture {
 	struct guest_mem mem;
@@ -121,156 +91,8 @@ struct fixture {
 	struct net_backend *nb; /* the backend the device is on (&be.nb, or slirp) */
 	struct virtio_net net;
 	struct virtio_mmio t;
-	uint64_t features; /* accepted */
-	struct drvq q[2];
-	uint64_t heap;
-	int irqs;
+	struct vdrv drv;
 };
-
-static void irq_record(void *opaque, unsigned num, bool level)
-{
-	struct fixture *f = opaque;
-	(void)num;
-	if (level)
-		__atomic_add_fetch(&f->irqs, 1, __ATOMIC_RELAXED);
-}
-
-static void reg_write(struct fixture *f, uint64_t off, uint32_t val)
-{
-	virtio_mmio_ops.write(&f->t, off, 4, val);
-}
-
-static uint32_t reg_read(struct fixture *f, uint64_t off)
-{
-	return (uint32_t)virtio_mmio_ops.read(&f->t, off, 4);
-}
-
-static uint8_t *host(struct fixture *f, uint64_t gpa, uint64_t len)
-{
-	uint8_t *p = guest_mem_ptr(&f->mem, gpa, len);
-	assert_non_null(p);
-	if (!p)
-		abort(); /* tells the compiler what assert_non_null means */
-	return p;
-}
-
-/* A guest buffer of len bytes preset to 0xa5, so untouched bytes show. */
-static uint64_t alloc(struct fixture *f, uint64_t len)
-{
-	uint64_t gpa = f->heap;
-	f->heap = (f->heap + len + 15) & ~15ull;
-	assert_true(f->heap <= RAM_BASE + RAM_SIZE);
-	memset(host(f, gpa, len), 0xa5, len);
-	return gpa;
-}
-
-static uint64_t offered(struct fixture *f)
-{
-	reg_write(f, REG_DEVICE_FEATURES_SEL, 0);
-	uint64_t v = reg_read(f, REG_DEVICE_FEATURES);
-	reg_write(f, REG_DEVICE_FEATURES_SEL, 1);
-	return v | (uint64_t)reg_read(f, REG_DEVICE_FEATURES) << 32;
-}
-
-/* Driver initialisation (3.1.1, 5.1.5) accepting the offered features in mask, with both
- * queues on freshly zeroed rings. */
-static void driver_start(struct fixture *f, uint64_t mask)
-{
-	memset(host(f, Q_GPA(0), HEAP_GPA - Q_GPA(0)), 0, HEAP_GPA - Q_GPA(0));
-	reg_write(f, REG_STATUS, 0);
-	reg_write(f, REG_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	f->features = offered(f) & mask;
-	reg_write(f, REG_DRIVER_FEATURES_SEL, 0);
-	reg_write(f, REG_DRIVER_FEATURES, (uint32_t)f->features);
-	reg_write(f, REG_DRIVER_FEATURES_SEL, 1);
-	reg_write(f, REG_DRIVER_FEATURES, (uint32_t)(f->features >> 32));
-	reg_write(f, REG_STATUS,
-		  VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
-	assert_true(reg_read(f, REG_STATUS) & VIRTIO_STATUS_FEATURES_OK);
-	for (unsigned q = 0; q < 2; q++) {
-		reg_write(f, REG_QUEUE_SEL, q);
-		reg_write(f, REG_QUEUE_NUM, NUM);
-		reg_write(f, REG_QUEUE_DESC_LOW, (uint32_t)Q_GPA(q));
-		reg_write(f, REG_QUEUE_DRIVER_LOW, (uint32_t)(Q_GPA(q) + 0x1000));
-		reg_write(f, REG_QUEUE_DEVICE_LOW, (uint32_t)(Q_GPA(q) + 0x2000));
-		reg_write(f, REG_QUEUE_READY, 1);
-		assert_int_equal(reg_read(f, REG_QUEUE_READY), 1);
-	}
-	reg_write(f, REG_STATUS,
-		  VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
-		      VIRTIO_STATUS_DRIVER_OK);
-	memset(f->q, 0, sizeof(f->q));
-	f->heap = HEAP_GPA;
-}
-
-/* Put a chain in queue q's descriptor table and make it available (not notified). */
-static uint16_t add_chain(struct fixture *f, unsigned q, const struct seg *s, unsigned n)
-{
-	struct drvq *d = &f->q[q];
-	uint16_t head = d->next_desc;
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t idx = (uint16_t)((head + i) % NUM);
-		uint8_t *p = host(f, Q_GPA(q) + 16ull * idx, 16);
-		uint64_t addr = htole64(s[i].gpa);
-		uint32_t len = htole32(s[i].len);
-		uint16_t flags = htole16((uint16_t)((i + 1 < n ? VIRTQ_DESC_F_NEXT : 0) |
-						    (s[i].write ? VIRTQ_DESC_F_WRITE : 0)));
-		uint16_t next = htole16((uint16_t)((idx + 1) % NUM));
-		memcpy(p, &addr, 8);
-		memcpy(p + 8, &len, 4);
-		memcpy(p + 12, &flags, 2);
-		memcpy(p + 14, &next, 2);
-	}
-	d->next_desc = (uint16_t)((head + n) % NUM);
-	uint16_t h = htole16(head);
-	memcpy(host(f, Q_GPA(q) + 0x1000 + 4 + 2ull * (d->avail_idx % NUM), 2), &h, 2);
-	d->avail_idx++;
-	__atomic_store_n((uint16_t *)host(f, Q_GPA(q) + 0x1000 + 2, 2), htole16(d->avail_idx),
-			 __ATOMIC_RELEASE);
-	return head;
-}
-
-static void notify(struct fixture *f, unsigned q)
-{
-	reg_write(f, REG_QUEUE_NOTIFY, q);
-}
-
-/* Post one receive buffer of len bytes (one descriptor); returns its gpa. */
-static uint64_t post_rx(struct fixture *f, uint32_t len, uint16_t *head)
-{
-	uint64_t gpa = alloc(f, len);
-	struct seg s = {gpa, len, true};
-	uint16_t h = add_chain(f, RXQ, &s, 1);
-	if (head)
-		*head = h;
-	return gpa;
-}
-
-static uint16_t used_idx(struct fixture *f, unsigned q)
-{
-	return le16toh(
-	    __atomic_load_n((uint16_t *)host(f, Q_GPA(q) + 0x2000 + 2, 2), __ATOMIC_ACQUIRE));
-}
-
-/* Take the next used element of queue q, which must be there; returns its len and checks
- * its id. */
-static uint32_t take_used(struct fixture *f, unsigned q, uint16_t head)
-{
-	struct drvq *d = &f->q[q];
-	assert_int_not_equal(used_idx(f, q), d->used_seen);
-	uint8_t *e = host(f, Q_GPA(q) + 0x2000 + 4 + 8ull * (d->used_seen % NUM), 8);
-	uint32_t id, len;
-	memcpy(&id, e, 4);
-	memcpy(&len, e + 4, 4);
-	d->used_seen++;
-	assert_int_equal(le32toh(id), head);
-	return le32toh(len);
-}
-
-static void no_more_used(struct fixture *f, unsigned q)
-{
-	assert_int_equal(used_idx(f, q), f->q[q].used_seen);
-}
 
 /* Hand a frame to the device as its backend would. */
 static void deliver(struct fixture *f, const void *frame, size_t len)
@@ -290,20 +112,20 @@ static int setup_with(void **state, uint64_t mask)
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
 	assert_int_equal(guest_mem_init(&f->mem, RAM_BASE, RAM_SIZE), 0);
+	vdrv_init(&f->drv, &f->t, &f->mem, 2, NUM);
 	f->be.nb = (struct net_backend){fake_send, fake_attach, fake_close};
 	f->nb = &f->be.nb;
 	struct virtio_dev dev;
 	assert_int_equal(virtio_net_init(&f->net, f->nb, guest_mac, &dev), 0);
-	assert_int_equal(
-	    virtio_mmio_init(&f->t, &dev, &f->mem, (struct irq_line){irq_record, f, 3}), 0);
-	driver_start(f, mask);
+	assert_int_equal(virtio_mmio_init(&f->t, &dev, &f->mem, vdrv_irq_line(&f->drv, 3)), 0);
+	vdrv_start(&f->drv, mask);
 	*state = f;
 	return 0;
 }
 
 static int setup(void **state)
 {
-	return setup_with(state, ALL_FEATURES);
+	return setup_with(state, VDRV_ALL_FEATURES);
 }
 
 /* A driver that takes neither MRG_RXBUF nor GUEST_CSUM. */
@@ -400,11 +222,11 @@ static size_t make_tcp6(uint8_t *f, size_t plen)
 static void test_config(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(reg_read(f, REG_DEVICE_ID), VIRTIO_ID_NET);
-	assert_int_equal(offered(f) & 0xffffff,
+	assert_int_equal(vdrv_read(&f->drv, REG_DEVICE_ID), VIRTIO_ID_NET);
+	assert_int_equal(vdrv_offered(&f->drv) & 0xffffff,
 			 F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_MAC) |
 			     F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_STATUS));
-	assert_true(offered(f) & F(VIRTIO_F_VERSION_1));
+	assert_true(vdrv_offered(&f->drv) & F(VIRTIO_F_VERSION_1));
 	for (unsigned i = 0; i < 6; i++)
 		assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG + i, 1), guest_mac[i]);
 	assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG, 4), 0x12005452);
@@ -450,24 +272,24 @@ static uint32_t transmit(struct fixture *f, const uint8_t *frame, size_t len, ui
 			 unsigned ncuts)
 {
 	size_t total = HDR + len;
-	uint64_t gpa = alloc(f, total);
-	uint8_t *p = host(f, gpa, total);
+	uint64_t gpa = vdrv_alloc(&f->drv, total);
+	uint8_t *p = vdrv_host(&f->drv, gpa, total);
 	memset(p, 0, HDR);
 	p[0] = flags;
 	p[6] = (uint8_t)csum_start, p[7] = (uint8_t)(csum_start >> 8);
 	p[8] = (uint8_t)csum_offset, p[9] = (uint8_t)(csum_offset >> 8);
 	memcpy(p + HDR, frame, len);
-	struct seg s[8];
+	struct vdrv_seg s[8];
 	unsigned n = 0;
 	size_t at = 0;
 	for (unsigned i = 0; i <= ncuts; i++) {
 		size_t to = i < ncuts ? cuts[i] : total;
-		s[n++] = (struct seg){gpa + at, (uint32_t)(to - at), false};
+		s[n++] = (struct vdrv_seg){gpa + at, (uint32_t)(to - at), false};
 		at = to;
 	}
-	uint16_t head = add_chain(f, TXQ, s, n);
-	notify(f, TXQ);
-	return take_used(f, TXQ, head);
+	uint16_t head = vdrv_add_chain(&f->drv, TXQ, s, n);
+	vdrv_notify(&f->drv, TXQ);
+	return vdrv_take_used(&f->drv, TXQ, head);
 }
 
 static void test_tx(void **state)
@@ -475,7 +297,7 @@ static void test_tx(void **state)
 	struct fixture *f = *state;
 	uint8_t frame[1514];
 	fill_pattern(frame, sizeof(frame), 1);
-	int irqs = f->irqs;
+	int irqs = f->drv.irqs;
 	/* Header alone, then the frame over two descriptors: what Linux does without
 	 * any_layout habits. */
 	size_t cuts[] = {HDR, HDR + 700};
@@ -483,8 +305,8 @@ static void test_tx(void **state)
 	assert_int_equal(f->be.nsent, 1);
 	assert_int_equal(f->be.len[0], sizeof(frame));
 	assert_memory_equal(f->be.frame[0], frame, sizeof(frame));
-	assert_true(f->irqs > irqs);
-	assert_true(reg_read(f, REG_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_VRING);
+	assert_true(f->drv.irqs > irqs);
+	assert_true(vdrv_read(&f->drv, REG_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_VRING);
 
 	/* Header and frame in one descriptor; a header split over two. */
 	assert_int_equal(transmit(f, frame, 60, 0, 0, 0, NULL, 0), 0);
@@ -516,7 +338,7 @@ static void test_tx_csum(void **state)
 	assert_int_equal(sum16(ip + 20, len - 34, sum16(ip + 12, 8, 17 + (uint32_t)(len - 34))),
 			 0xffff);
 	/* The driver's buffer is not written. */
-	assert_memory_equal(host(f, HEAP_GPA + HDR, len), frame, len);
+	assert_memory_equal(vdrv_host(&f->drv, f->drv.heap_base + HDR, len), frame, len);
 
 	/* Without NEEDS_CSUM, csum_start and csum_offset are ignored (5.1.6.2.2). */
 	assert_int_equal(transmit(f, frame, len, 0, 34, 6, NULL, 0), 0);
@@ -537,24 +359,25 @@ static void test_tx_malformed(void **state)
 	assert_int_equal(
 	    transmit(f, frame, 100, VIRTIO_NET_HDR_F_NEEDS_CSUM, 0xffff, 0xffff, NULL, 0), 0);
 	/* A segmentation request, never offered. */
-	uint64_t gpa = alloc(f, HDR + 100);
-	memset(host(f, gpa, HDR), 0, HDR);
-	host(f, gpa, HDR)[1] = 1; /* VIRTIO_NET_HDR_GSO_TCPV4 */
-	struct seg s = {gpa, HDR + 100, false};
-	uint16_t head = add_chain(f, TXQ, &s, 1);
-	notify(f, TXQ);
-	assert_int_equal(take_used(f, TXQ, head), 0);
+	uint64_t gpa = vdrv_alloc(&f->drv, HDR + 100);
+	memset(vdrv_host(&f->drv, gpa, HDR), 0, HDR);
+	vdrv_host(&f->drv, gpa, HDR)[1] = 1; /* VIRTIO_NET_HDR_GSO_TCPV4 */
+	struct vdrv_seg s = {gpa, HDR + 100, false};
+	uint16_t head = vdrv_add_chain(&f->drv, TXQ, &s, 1);
+	vdrv_notify(&f->drv, TXQ);
+	assert_int_equal(vdrv_take_used(&f->drv, TXQ, head), 0);
 	/* Device-writable buffers only: no header to read. */
-	s = (struct seg){alloc(f, 100), 100, true};
-	head = add_chain(f, TXQ, &s, 1);
-	notify(f, TXQ);
-	assert_int_equal(take_used(f, TXQ, head), 0);
+	s = (struct vdrv_seg){vdrv_alloc(&f->drv, 100), 100, true};
+	head = vdrv_add_chain(&f->drv, TXQ, &s, 1);
+	vdrv_notify(&f->drv, TXQ);
+	assert_int_equal(vdrv_take_used(&f->drv, TXQ, head), 0);
 	/* Longer than any frame. */
-	s = (struct seg){alloc(f, HDR + NET_FRAME_MAX + 1), HDR + NET_FRAME_MAX + 1, false};
-	memset(host(f, s.gpa, HDR), 0, HDR);
-	head = add_chain(f, TXQ, &s, 1);
-	notify(f, TXQ);
-	assert_int_equal(take_used(f, TXQ, head), 0);
+	s = (struct vdrv_seg){vdrv_alloc(&f->drv, HDR + NET_FRAME_MAX + 1), HDR + NET_FRAME_MAX + 1,
+			      false};
+	memset(vdrv_host(&f->drv, s.gpa, HDR), 0, HDR);
+	head = vdrv_add_chain(&f->drv, TXQ, &s, 1);
+	vdrv_notify(&f->drv, TXQ);
+	assert_int_equal(vdrv_take_used(&f->drv, TXQ, head), 0);
 
 	assert_int_equal(f->be.nsent, 0);
 	assert_int_equal(f->net.stats.tx_errors, 7);
@@ -566,7 +389,7 @@ static void test_tx_malformed(void **state)
 	/* The device still works. */
 	assert_int_equal(transmit(f, frame, 60, 0, 0, 0, NULL, 0), 0);
 	assert_int_equal(f->be.nsent, 1);
-	assert_false(reg_read(f, REG_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	assert_false(vdrv_read(&f->drv, REG_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 }
 
 /* ---- receive ---- */
@@ -582,23 +405,24 @@ static void test_rx_plain(void **state)
 	uint8_t frame[1514];
 	fill_pattern(frame, sizeof(frame), 4);
 	uint16_t h0, h1;
-	uint64_t b0 = post_rx(f, HDR + 1514, &h0), b1 = post_rx(f, HDR + 1514, &h1);
-	notify(f, RXQ);
-	int irqs = f->irqs;
+	uint64_t b0 = vdrv_post_writable(&f->drv, RXQ, HDR + 1514, &h0),
+		 b1 = vdrv_post_writable(&f->drv, RXQ, HDR + 1514, &h1);
+	vdrv_notify(&f->drv, RXQ);
+	int irqs = f->drv.irqs;
 
 	deliver(f, frame, 100);
-	assert_int_equal(take_used(f, RXQ, h0), HDR + 100);
-	const uint8_t *p = host(f, b0, HDR + 1514);
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, h0), HDR + 100);
+	const uint8_t *p = vdrv_host(&f->drv, b0, HDR + 1514);
 	uint8_t zero[10] = {0};
 	assert_memory_equal(p, zero, 10); /* flags, gso_type, hdr_len, gso_size, csum */
 	assert_int_equal(hdr_num_buffers(p), 1);
 	assert_memory_equal(p + HDR, frame, 100);
 	assert_int_equal(p[HDR + 100], 0xa5); /* nothing past the frame */
-	assert_true(f->irqs > irqs);
+	assert_true(f->drv.irqs > irqs);
 
 	deliver(f, frame, sizeof(frame)); /* exactly fills the second buffer */
-	assert_int_equal(take_used(f, RXQ, h1), HDR + sizeof(frame));
-	assert_memory_equal(host(f, b1 + HDR, sizeof(frame)), frame, sizeof(frame));
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, h1), HDR + sizeof(frame));
+	assert_memory_equal(vdrv_host(&f->drv, b1 + HDR, sizeof(frame)), frame, sizeof(frame));
 	assert_int_equal(f->net.stats.rx_packets, 2);
 	assert_int_equal(f->net.stats.rx_bytes, 100 + sizeof(frame));
 }
@@ -611,20 +435,20 @@ static void test_rx_plain_too_big(void **state)
 	uint8_t frame[400];
 	fill_pattern(frame, sizeof(frame), 5);
 	uint16_t h0, h1;
-	uint64_t b0 = post_rx(f, 200, &h0);
-	post_rx(f, 1000, &h1);
-	notify(f, RXQ);
+	uint64_t b0 = vdrv_post_writable(&f->drv, RXQ, 200, &h0);
+	vdrv_post_writable(&f->drv, RXQ, 1000, &h1);
+	vdrv_notify(&f->drv, RXQ);
 
 	deliver(f, frame, 300);
-	no_more_used(f, RXQ);
+	vdrv_no_more_used(&f->drv, RXQ);
 	assert_int_equal(f->net.stats.rx_dropped, 1);
-	assert_int_equal(host(f, b0 + HDR, 1)[0], 0xa5);
+	assert_int_equal(vdrv_host(&f->drv, b0 + HDR, 1)[0], 0xa5);
 	/* One that fits takes the first buffer, not the larger second. */
 	deliver(f, frame, 200 - HDR);
-	assert_int_equal(take_used(f, RXQ, h0), 200);
-	assert_memory_equal(host(f, b0 + HDR, 200 - HDR), frame, 200 - HDR);
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, h0), 200);
+	assert_memory_equal(vdrv_host(&f->drv, b0 + HDR, 200 - HDR), frame, 200 - HDR);
 	deliver(f, frame, 300);
-	assert_int_equal(take_used(f, RXQ, h1), HDR + 300);
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, h1), HDR + 300);
 	assert_int_equal(f->net.stats.rx_packets, 2);
 }
 
@@ -636,42 +460,42 @@ static void test_rx_mrg(void **state)
 	uint16_t h[4];
 	uint64_t b[4];
 	for (unsigned i = 0; i < 4; i++)
-		b[i] = post_rx(f, 100, &h[i]);
-	notify(f, RXQ);
+		b[i] = vdrv_post_writable(&f->drv, RXQ, 100, &h[i]);
+	vdrv_notify(&f->drv, RXQ);
 
 	deliver(f, frame, 250); /* 262 bytes with the header: 100 + 100 + 62 */
-	assert_int_equal(take_used(f, RXQ, h[0]), 100);
-	assert_int_equal(take_used(f, RXQ, h[1]), 100);
-	assert_int_equal(take_used(f, RXQ, h[2]), 62);
-	no_more_used(f, RXQ);
-	const uint8_t *p = host(f, b[0], 100);
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, h[0]), 100);
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, h[1]), 100);
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, h[2]), 62);
+	vdrv_no_more_used(&f->drv, RXQ);
+	const uint8_t *p = vdrv_host(&f->drv, b[0], 100);
 	assert_int_equal(hdr_num_buffers(p), 3);
 	assert_memory_equal(p + HDR, frame, 100 - HDR);
-	assert_memory_equal(host(f, b[1], 100), frame + 100 - HDR, 100);
-	assert_memory_equal(host(f, b[2], 62), frame + 200 - HDR, 62);
-	assert_int_equal(host(f, b[2] + 62, 1)[0], 0xa5);
+	assert_memory_equal(vdrv_host(&f->drv, b[1], 100), frame + 100 - HDR, 100);
+	assert_memory_equal(vdrv_host(&f->drv, b[2], 62), frame + 200 - HDR, 62);
+	assert_int_equal(vdrv_host(&f->drv, b[2] + 62, 1)[0], 0xa5);
 
 	deliver(f, frame + 1, 50);
-	assert_int_equal(take_used(f, RXQ, h[3]), HDR + 50);
-	assert_int_equal(hdr_num_buffers(host(f, b[3], HDR)), 1);
-	assert_memory_equal(host(f, b[3] + HDR, 50), frame + 1, 50);
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, h[3]), HDR + 50);
+	assert_int_equal(hdr_num_buffers(vdrv_host(&f->drv, b[3], HDR)), 1);
+	assert_memory_equal(vdrv_host(&f->drv, b[3] + HDR, 50), frame + 1, 50);
 
 	/* Not enough room posted: dropped; the buffers taken serve the next frames. */
 	uint16_t g[4];
 	for (unsigned i = 0; i < 2; i++)
-		post_rx(f, 100, &g[i]);
-	notify(f, RXQ);
+		vdrv_post_writable(&f->drv, RXQ, 100, &g[i]);
+	vdrv_notify(&f->drv, RXQ);
 	deliver(f, frame, 300);
-	no_more_used(f, RXQ);
+	vdrv_no_more_used(&f->drv, RXQ);
 	assert_int_equal(f->net.stats.rx_dropped, 1);
 	for (unsigned i = 2; i < 4; i++)
-		post_rx(f, 100, &g[i]);
-	notify(f, RXQ);
+		vdrv_post_writable(&f->drv, RXQ, 100, &g[i]);
+	vdrv_notify(&f->drv, RXQ);
 	deliver(f, frame, 300); /* 312: 100 + 100 + 100 + 12 */
-	assert_int_equal(take_used(f, RXQ, g[0]), 100);
-	assert_int_equal(take_used(f, RXQ, g[1]), 100);
-	assert_int_equal(take_used(f, RXQ, g[2]), 100);
-	assert_int_equal(take_used(f, RXQ, g[3]), 12);
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, g[0]), 100);
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, g[1]), 100);
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, g[2]), 100);
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, g[3]), 12);
 	assert_int_equal(f->net.stats.rx_packets, 3);
 }
 
@@ -681,16 +505,17 @@ static void test_rx_chain(void **state)
 	struct fixture *f = *state;
 	uint8_t frame[100];
 	fill_pattern(frame, sizeof(frame), 7);
-	uint64_t a = alloc(f, 5), b = alloc(f, 50), c = alloc(f, 200);
-	struct seg s[3] = {{a, 5, true}, {b, 50, true}, {c, 200, true}};
-	uint16_t head = add_chain(f, RXQ, s, 3);
-	notify(f, RXQ);
+	uint64_t a = vdrv_alloc(&f->drv, 5), b = vdrv_alloc(&f->drv, 50),
+		 c = vdrv_alloc(&f->drv, 200);
+	struct vdrv_seg s[3] = {{a, 5, true}, {b, 50, true}, {c, 200, true}};
+	uint16_t head = vdrv_add_chain(&f->drv, RXQ, s, 3);
+	vdrv_notify(&f->drv, RXQ);
 	deliver(f, frame, sizeof(frame));
-	assert_int_equal(take_used(f, RXQ, head), HDR + sizeof(frame));
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, head), HDR + sizeof(frame));
 	uint8_t got[HDR + sizeof(frame)];
-	memcpy(got, host(f, a, 5), 5);
-	memcpy(got + 5, host(f, b, 50), 50);
-	memcpy(got + 55, host(f, c, sizeof(got) - 55), sizeof(got) - 55);
+	memcpy(got, vdrv_host(&f->drv, a, 5), 5);
+	memcpy(got + 5, vdrv_host(&f->drv, b, 50), 50);
+	memcpy(got + 55, vdrv_host(&f->drv, c, sizeof(got) - 55), sizeof(got) - 55);
 	assert_int_equal(hdr_num_buffers(got), 1);
 	assert_memory_equal(got + HDR, frame, sizeof(frame));
 }
@@ -700,32 +525,32 @@ static void test_rx_no_buffers(void **state)
 	struct fixture *f = *state;
 	uint8_t frame[60] = {0};
 	deliver(f, frame, sizeof(frame)); /* nothing posted, nothing notified */
-	notify(f, RXQ);
+	vdrv_notify(&f->drv, RXQ);
 	deliver(f, frame, sizeof(frame));
 	deliver(f, frame, NET_ETH_HLEN - 1); /* a runt */
-	no_more_used(f, RXQ);
+	vdrv_no_more_used(&f->drv, RXQ);
 	assert_int_equal(f->net.stats.rx_dropped, 3);
 	assert_int_equal(f->net.stats.rx_packets, 0);
 	/* A buffer too small for the header comes back empty; the next one is used. */
 	uint16_t h0, h1;
-	post_rx(f, HDR - 1, &h0);
-	post_rx(f, 100, &h1);
-	notify(f, RXQ);
+	vdrv_post_writable(&f->drv, RXQ, HDR - 1, &h0);
+	vdrv_post_writable(&f->drv, RXQ, 100, &h1);
+	vdrv_notify(&f->drv, RXQ);
 	deliver(f, frame, sizeof(frame));
-	assert_int_equal(take_used(f, RXQ, h0), 0);
-	assert_int_equal(take_used(f, RXQ, h1), HDR + sizeof(frame));
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, h0), 0);
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, h1), HDR + sizeof(frame));
 	assert_int_equal(f->net.stats.rx_errors, 1);
 }
 
 static uint8_t rx_flags(struct fixture *f, const uint8_t *frame, size_t len)
 {
 	uint16_t head;
-	uint64_t b = post_rx(f, 2048, &head);
-	notify(f, RXQ);
+	uint64_t b = vdrv_post_writable(&f->drv, RXQ, 2048, &head);
+	vdrv_notify(&f->drv, RXQ);
 	deliver(f, frame, len);
-	assert_int_equal(take_used(f, RXQ, head), HDR + len);
-	assert_memory_equal(host(f, b + HDR, len), frame, len);
-	return host(f, b, 1)[0];
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, head), HDR + len);
+	assert_memory_equal(vdrv_host(&f->drv, b + HDR, len), frame, len);
+	return vdrv_host(&f->drv, b, 1)[0];
 }
 
 static void test_rx_data_valid(void **state)
@@ -733,7 +558,7 @@ static void test_rx_data_valid(void **state)
 	struct fixture *f = *state;
 	uint8_t frame[1514];
 	size_t len = make_udp4(frame, 301, true);
-	assert_true(f->features & F(VIRTIO_NET_F_GUEST_CSUM));
+	assert_true(f->drv.features & F(VIRTIO_NET_F_GUEST_CSUM));
 	assert_int_equal(rx_flags(f, frame, len), VIRTIO_NET_HDR_F_DATA_VALID);
 	frame[len - 1] ^= 1;
 	assert_int_equal(rx_flags(f, frame, len), 0);
@@ -754,7 +579,7 @@ static void test_rx_data_valid(void **state)
 	assert_int_equal(rx_flags(f, frame, 60), 0);
 
 	/* A driver without GUEST_CSUM never sees the flag (5.1.6.4.1). */
-	driver_start(f, ~F(VIRTIO_NET_F_GUEST_CSUM));
+	vdrv_start(&f->drv, ~F(VIRTIO_NET_F_GUEST_CSUM));
 	len = make_udp4(frame, 301, true);
 	assert_int_equal(rx_flags(f, frame, len), 0);
 }
@@ -766,20 +591,20 @@ static void test_rx_reset(void **state)
 	uint8_t frame[300];
 	fill_pattern(frame, sizeof(frame), 8);
 	uint16_t head;
-	uint64_t old = post_rx(f, 100, &head);
-	notify(f, RXQ);
+	uint64_t old = vdrv_post_writable(&f->drv, RXQ, 100, &head);
+	vdrv_notify(&f->drv, RXQ);
 	deliver(f, frame, 200); /* the buffer is taken and held */
 	assert_int_equal(f->net.stats.rx_dropped, 1);
 
-	driver_start(f, ALL_FEATURES);
-	f->heap = HEAP_GPA + 0x1000; /* new buffers elsewhere than the old one */
-	uint64_t fresh = post_rx(f, 100, &head);
-	notify(f, RXQ);
+	vdrv_start(&f->drv, VDRV_ALL_FEATURES);
+	f->drv.heap = f->drv.heap_base + 0x1000; /* new buffers elsewhere than the old one */
+	uint64_t fresh = vdrv_post_writable(&f->drv, RXQ, 100, &head);
+	vdrv_notify(&f->drv, RXQ);
 	deliver(f, frame, 50);
-	assert_int_equal(take_used(f, RXQ, head), HDR + 50);
-	assert_memory_equal(host(f, fresh + HDR, 50), frame, 50);
-	assert_int_equal(host(f, old, 1)[0], 0xa5);
-	no_more_used(f, RXQ);
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, head), HDR + 50);
+	assert_memory_equal(vdrv_host(&f->drv, fresh + HDR, 50), frame, 50);
+	assert_int_equal(vdrv_host(&f->drv, old, 1)[0], 0xa5);
+	vdrv_no_more_used(&f->drv, RXQ);
 }
 
 /* ---- a backend thread racing the driver ---- */
@@ -815,11 +640,11 @@ static void test_rx_race(void **state)
 	struct race r = {f, 0};
 	uint64_t buf[NUM];
 	for (unsigned i = 0; i < NUM; i++) {
-		buf[i] = alloc(f, 256);
-		struct seg s = {buf[i], 256, true};
-		add_chain(f, RXQ, &s, 1);
+		buf[i] = vdrv_alloc(&f->drv, 256);
+		struct vdrv_seg s = {buf[i], 256, true};
+		vdrv_add_chain(&f->drv, RXQ, &s, 1);
 	}
-	notify(f, RXQ);
+	vdrv_notify(&f->drv, RXQ);
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, race_backend, &r), 0);
 	unsigned got = 0, last = 0;
@@ -827,8 +652,8 @@ static void test_rx_race(void **state)
 	struct timespec start, now;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
-		uint16_t idx = used_idx(f, RXQ);
-		if (idx == f->q[RXQ].used_seen) {
+		uint32_t id, len;
+		if (!vdrv_pop_used(&f->drv, RXQ, &id, &len)) {
 			uint64_t seen =
 			    __atomic_load_n(&f->net.stats.rx_packets, __ATOMIC_RELAXED) +
 			    __atomic_load_n(&f->net.stats.rx_dropped, __ATOMIC_RELAXED);
@@ -841,12 +666,8 @@ static void test_rx_race(void **state)
 			sched_yield();
 			continue;
 		}
-		uint8_t *e =
-		    host(f, Q_GPA(RXQ) + 0x2000 + 4 + 8ull * (f->q[RXQ].used_seen % NUM), 8);
-		uint32_t id = le32toh(*(uint32_t *)e), len = le32toh(*(uint32_t *)(e + 4));
-		f->q[RXQ].used_seen++;
 		assert_true(id < NUM);
-		const uint8_t *p = host(f, buf[id], 256);
+		const uint8_t *p = vdrv_host(&f->drv, buf[id], 256);
 		unsigned seq;
 		memcpy(&seq, p + HDR + 14, sizeof(seq));
 		assert_int_equal(len, HDR + 60 + seq % 120);
@@ -857,10 +678,10 @@ static void test_rx_race(void **state)
 		last = seq;
 		got++;
 		/* Repost the same buffer, as a driver refills. */
-		struct seg s = {buf[id], 256, true};
-		add_chain(f, RXQ, &s, 1);
+		struct vdrv_seg s = {buf[id], 256, true};
+		vdrv_add_chain(&f->drv, RXQ, &s, 1);
 		if (got % 8 == 0)
-			notify(f, RXQ);
+			vdrv_notify(&f->drv, RXQ);
 	}
 	pthread_join(th, NULL);
 	assert_int_equal(f->net.stats.rx_packets + f->net.stats.rx_dropped, RACE_FRAMES);
@@ -1185,21 +1006,20 @@ static void test_slirp_device(void **state)
 	virtio_mmio_destroy(&f->t);
 	assert_int_equal(net_slirp_open(&nb, NULL, err, sizeof(err)), 0);
 	assert_int_equal(virtio_net_init(&f->net, nb, guest_mac, &dev), 0);
-	assert_int_equal(
-	    virtio_mmio_init(&f->t, &dev, &f->mem, (struct irq_line){irq_record, f, 3}), 0);
-	driver_start(f, ALL_FEATURES);
+	assert_int_equal(virtio_mmio_init(&f->t, &dev, &f->mem, vdrv_irq_line(&f->drv, 3)), 0);
+	vdrv_start(&f->drv, VDRV_ALL_FEATURES);
 	uint16_t head;
-	uint64_t b = post_rx(f, 1526, &head);
-	notify(f, RXQ);
+	uint64_t b = vdrv_post_writable(&f->drv, RXQ, 1526, &head);
+	vdrv_notify(&f->drv, RXQ);
 
 	uint8_t frame[60];
 	size_t len = make_arp_request(frame, (uint8_t[]){10, 0, 2, 2});
 	assert_int_equal(transmit(f, frame, len, 0, 0, 0, NULL, 0), 0);
-	for (int i = 0; i < 5000 && used_idx(f, RXQ) == f->q[RXQ].used_seen; i++)
+	for (int i = 0; i < 5000 && !vdrv_used_pending(&f->drv, RXQ); i++)
 		usleep(1000);
-	uint32_t got = take_used(f, RXQ, head);
+	uint32_t got = vdrv_take_used(&f->drv, RXQ, head);
 	assert_true(got >= HDR + 42);
-	assert_true(is_gateway_arp_reply(host(f, b + HDR, got - HDR), got - HDR));
+	assert_true(is_gateway_arp_reply(vdrv_host(&f->drv, b + HDR, got - HDR), got - HDR));
 	assert_int_equal(f->net.stats.tx_packets, 1);
 
 	virtio_net_destroy(&f->net);
