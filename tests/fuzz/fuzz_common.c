@@ -523,6 +523,37 @@ static void model_notify(unsigned qi)
 	}
 }
 
+/* With VIRTIO_F_RING_EVENT_IDX the device asks to be notified when avail idx passes
+ * avail_event (2.7.10): once it has taken all it was given, avail_event must not lie ahead
+ * of its position, or the driver would skip notifications for buffers it adds next. */
+static void check_avail_event(unsigned qi)
+{
+	const struct fz_queue *q = &fz.q[qi];
+	if (!(fz.accepted & (1ull << VIRTIO_F_RING_EVENT_IDX)) || fz.needs_reset)
+		return;
+	uint16_t event = load16(fz_ram(q->used - FZ_RAM_BASE + 4 + 8ull * q->num));
+	uint16_t pos = device_last_avail(qi);
+	FZ_CHECK((int16_t)(pos - event) >= 0, "queue %u: avail_event %u ahead of the device at %u",
+		 qi, event, pos);
+}
+
+/* The driver moved avail idx while the device may still be taking what a notification gave
+ * it (a worker thread, or one not waited for). If avail idx is now more than the ring
+ * ahead of the device, the device stops wherever it is (the ring is broken there): it owes
+ * no more than it has taken. */
+static void publish_moved(unsigned qi)
+{
+	struct fz_queue *q = &fz.q[qi];
+	if (!fz.stable || !q->ready || !q->eager)
+		return;
+	uint16_t pos = device_last_avail(qi);
+	if ((uint16_t)(q->published - pos) <= q->num)
+		return;
+	int16_t d = (int16_t)(pos - (uint16_t)q->consumed);
+	if (d < 0)
+		q->consumed -= (uint64_t)-d;
+}
+
 uint64_t fz_expected_used(unsigned qi)
 {
 	return fz.q[qi].consumed;
@@ -547,8 +578,10 @@ void fz_wait_used(unsigned qi, unsigned timeout_ms)
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (unsigned spins = 0;;) {
 		bool nr = !fz.needs_reset || (status() & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
-		if (nr && used_total(q, used_checked[qi]) >= q->consumed)
+		if (nr && used_total(q, used_checked[qi]) >= q->consumed) {
+			check_avail_event(qi);
 			return;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		long ms =
 		    (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
@@ -564,6 +597,25 @@ void fz_wait_used(unsigned qi, unsigned timeout_ms)
 			nanosleep(&nap, NULL);
 		}
 	}
+}
+
+/* Used entries [from, to) were added: the driver must have been interrupted if it asked
+ * (2.7.7.2: avail flags without VIRTQ_AVAIL_F_NO_INTERRUPT; with VIRTIO_F_RING_EVENT_IDX an
+ * entry placed at index used_event). Nothing acknowledges interrupts here, so the bit stays. */
+static void check_interrupt(unsigned qi, uint16_t from, uint16_t to)
+{
+	const struct fz_queue *q = &fz.q[qi];
+	const uint8_t *avail = fz_ram(q->avail - FZ_RAM_BASE);
+	bool must;
+	if (fz.accepted & (1ull << VIRTIO_F_RING_EVENT_IDX)) {
+		uint16_t used_event = fz_le16(avail + 4 + 2ull * q->num);
+		must = (uint16_t)(used_event - from) < (uint16_t)(to - from);
+	} else {
+		must = !(fz_le16(avail) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+	}
+	FZ_CHECK(!must || (fz_reg_read(FZ_REG_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_VRING),
+		 "queue %u: used entries %u..%u added without the interrupt the driver asked for",
+		 qi, from, (uint16_t)(to - 1));
 }
 
 void fz_check_used(const struct fz_target *tg)
@@ -587,6 +639,7 @@ void fz_check_used(const struct fz_target *tg)
 			from = (uint16_t)(idx - q->num);
 		}
 		used_checked[qi] += n;
+		check_interrupt(qi, q->used_seen, idx);
 		if (q->eager)
 			FZ_CHECK(used_checked[qi] <= q->published,
 				 "queue %u: %llu used entries for %llu available", qi,
@@ -680,10 +733,21 @@ static void do_reset(const struct fz_target *tg)
 
 void fz_run(const struct fz_target *tg)
 {
+	bool trace = getenv("FUZZ_VERBOSE") != NULL;
 	for (unsigned i = 0; i < fz.nops && i < FZ_MAX_OPS; i++) {
 		const uint8_t *op = fz.ops + 4 * i;
 		uint8_t code = (uint8_t)(op[0] % tg->nops), a = op[1];
 		uint16_t b = fz_le16(op + 2);
+		if (trace)
+			fprintf(stderr, "op %u: code %u a %#x b %u; status %#x", i, code, a, b,
+				status());
+		for (unsigned qi = 0; trace && qi < fz.nq; qi++)
+			fprintf(stderr, "; q%u published %llu consumed %llu used %llu", qi,
+				(unsigned long long)fz.q[qi].published,
+				(unsigned long long)fz.q[qi].consumed,
+				(unsigned long long)used_checked[qi]);
+		if (trace)
+			fputc('\n', stderr);
 		switch (code) {
 		case FZ_OP_NOTIFY: {
 			unsigned qi = (a & 0x7f) % fz.nq;
@@ -702,6 +766,7 @@ void fz_run(const struct fz_target *tg)
 			__atomic_store_n((uint16_t *)idx, htole16((uint16_t)(load16(idx) + b)),
 					 __ATOMIC_RELEASE);
 			q->published += b;
+			publish_moved(a % fz.nq);
 			break;
 		}
 		case FZ_OP_RESET: do_reset(tg); break;
