@@ -215,15 +215,22 @@ static void fill(struct virtio_blk *b)
 			 * unused, and only this filler writes free slots. */
 			struct virtq_req *req =
 			    &b->slot[(b->head + b->count) % VIRTIO_BLK_QUEUE_DEPTH];
-			uint64_t epoch = b->epoch;
 			struct virtio_mmio *t = b->t;
 			pthread_mutex_unlock(&b->lock);
 			r = virtio_mmio_pop(t, 0, req);
 			pthread_mutex_lock(&b->lock);
 			if (r <= 0)
 				break;
-			if (epoch != b->epoch)
-				continue; /* popped across a reset: the driver has forgotten it */
+			/* A reset may have come before the pop or after it; the request's queue
+			 * epoch tells which. Popped before: the driver has forgotten it. Popped
+			 * after: it is the new rings' and must be served. */
+			if ((int32_t)(req->epoch - b->qepoch) < 0)
+				continue;
+			/* The reset emptied the slots meanwhile: the request goes in the first. */
+			struct virtq_req *slot =
+			    &b->slot[(b->head + b->count) % VIRTIO_BLK_QUEUE_DEPTH];
+			if (slot != req)
+				memcpy(slot, req, sizeof(*slot));
 			b->count++;
 			pthread_cond_signal(&b->work);
 		}
@@ -320,6 +327,10 @@ static void blk_reset(void *opaque)
 	struct virtio_blk *b = opaque;
 	pthread_mutex_lock(&b->lock);
 	b->epoch++;
+	/* The transport has reset its queues (this runs under its lock, after): requests popped
+	 * from now on carry this queue epoch, those popped before an older one. */
+	if (b->t)
+		b->qepoch = b->t->vq[0].epoch;
 	while (b->busy)
 		pthread_cond_wait(&b->idle, &b->lock);
 	b->head = 0;

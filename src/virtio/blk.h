@@ -74,7 +74,9 @@ struct virtio_blk {
 	bool more;              /* popping was asked for while full or while filling */
 	bool busy;              /* the worker is doing I/O on slot[head] */
 	bool stop;
-	uint64_t epoch; /* bumped by reset: requests of an older epoch are dropped */
+	uint64_t epoch;  /* bumped by reset: requests of an older epoch are dropped */
+	uint32_t qepoch; /* the queue's epoch (struct virtq) at the last reset: a request
+			  * popped with an older one was popped before that reset */
 	pthread_t worker;
 
 	/* Worker-only scratch. */

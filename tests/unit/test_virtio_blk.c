@@ -787,6 +787,131 @@ static void test_blk_file(void **state)
 	close(fd);
 }
 
+/* ---- a reset while a request is being popped (found by tests/fuzz/fuzz_blk) ---- */
+
+/* Everything the test below sets up itself: a disk, RAM, the transport, the driver. */
+struct fill_race {
+	char path[64];
+	struct blk_file file;
+	struct guest_mem mem;
+	struct virtio_blk blk;
+	struct virtio_mmio t;
+	struct vdrv drv;
+	void (*blk_notify)(void *opaque, struct virtio_mmio *t, unsigned q);
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	bool armed;
+	int stage; /* 1: the notifying thread asks for the lock; 2: the driver thread holds it */
+	uint16_t head;
+	uint64_t status;
+};
+
+static struct fill_race *fill_race_cur;
+
+/* The transport's queue_notify, wrapped: when armed, the driver thread takes the transport
+ * lock before the device starts popping, so that the device's first pop waits for it. */
+static void fill_race_notify(void *opaque, struct virtio_mmio *t, unsigned q)
+{
+	struct fill_race *r = fill_race_cur;
+	pthread_mutex_lock(&r->m);
+	if (r->armed) {
+		r->armed = false;
+		r->stage = 1;
+		pthread_cond_broadcast(&r->c);
+		while (r->stage != 2)
+			pthread_cond_wait(&r->c, &r->m);
+	}
+	pthread_mutex_unlock(&r->m);
+	r->blk_notify(opaque, t, q);
+}
+
+/* The driver, on another thread: with the transport lock held (it is made recursive) while
+ * the device waits to pop, it resets the device, starts again on fresh rings and makes one
+ * read available. The device's pop then finds that request, popped after the reset. */
+static void *fill_race_driver(void *opaque)
+{
+	struct fill_race *r = opaque;
+	pthread_mutex_lock(&r->m);
+	while (r->stage != 1)
+		pthread_cond_wait(&r->c, &r->m);
+	pthread_mutex_unlock(&r->m);
+	pthread_mutex_lock(&r->t.lock);
+	pthread_mutex_lock(&r->m);
+	r->stage = 2;
+	pthread_cond_broadcast(&r->c);
+	pthread_mutex_unlock(&r->m);
+	usleep(200 * 1000); /* time for the notifying thread to reach the pop */
+
+	vdrv_start(&r->drv, VDRV_ALL_FEATURES);
+	uint64_t hdr = vdrv_alloc(&r->drv, 16);
+	uint8_t h[16] = {VIRTIO_BLK_T_IN};
+	memcpy(vdrv_host(&r->drv, hdr, 16), h, 16);
+	uint64_t data = vdrv_alloc(&r->drv, SECTOR);
+	r->status = vdrv_alloc(&r->drv, 1);
+	struct vdrv_seg s[] = {{hdr, 16, false}, {data, SECTOR, true}, {r->status, 1, true}};
+	r->head = vdrv_add_chain(&r->drv, 0, s, 3);
+	vdrv_notify(&r->drv, 0);
+	pthread_mutex_unlock(&r->t.lock);
+	return NULL;
+}
+
+/* A request popped after a reset belongs to the new rings and must be served, even when the
+ * thread that popped it started filling before the reset (2.4: after a reset the device
+ * serves the driver's new rings). The device used to drop it as "popped across a reset",
+ * and the driver waited for it forever. */
+static void test_reset_while_popping(void **state)
+{
+	(void)state;
+	struct fill_race *r = calloc(1, sizeof(*r));
+	assert_non_null(r);
+	fill_race_cur = r;
+	strcpy(r->path, "/tmp/rvisor-blk-race-XXXXXX");
+	int fd = mkstemp(r->path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 64 * SECTOR), 0);
+	close(fd);
+	assert_int_equal(blk_file_open(&r->file, r->path, false), 0);
+	assert_int_equal(guest_mem_init(&r->mem, RAM_BASE, RAM_SIZE), 0);
+	struct virtio_dev dev;
+	assert_int_equal(virtio_blk_init(&r->blk, &r->file, NULL, &dev), 0);
+	r->blk_notify = dev.queue_notify;
+	dev.queue_notify = fill_race_notify;
+	vdrv_init(&r->drv, &r->t, &r->mem, 1, NUM);
+	assert_int_equal(virtio_mmio_init(&r->t, &dev, &r->mem, vdrv_irq_line(&r->drv, 1)), 0);
+	/* A recursive transport lock, so that the driver thread can hold it across its
+	 * register accesses. */
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_destroy(&r->t.lock);
+	assert_int_equal(pthread_mutex_init(&r->t.lock, &attr), 0);
+	pthread_mutexattr_destroy(&attr);
+	pthread_mutex_init(&r->m, NULL);
+	pthread_cond_init(&r->c, NULL);
+
+	vdrv_start(&r->drv, VDRV_ALL_FEATURES);
+	vdrv_notify(&r->drv, 0); /* the device learns of the transport; nothing to pop */
+	r->armed = true;
+	pthread_t thread;
+	assert_int_equal(pthread_create(&thread, NULL, fill_race_driver, r), 0);
+	vdrv_notify(&r->drv, 0); /* on an empty ring, but the pop waits for the driver */
+	pthread_join(thread, NULL);
+
+	assert_int_equal(vdrv_wait_used(&r->drv, 0, r->head), SECTOR + 1);
+	assert_int_equal(*vdrv_host(&r->drv, r->status, 1), VIRTIO_BLK_S_OK);
+	vdrv_no_more_used(&r->drv, 0);
+
+	virtio_blk_destroy(&r->blk);
+	virtio_mmio_destroy(&r->t);
+	guest_mem_destroy(&r->mem);
+	blk_file_close(&r->file);
+	unlink(r->path);
+	pthread_cond_destroy(&r->c);
+	pthread_mutex_destroy(&r->m);
+	fill_race_cur = NULL;
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -810,6 +935,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_broken_ring, setup_rw, teardown),
 	    cmocka_unit_test_setup_teardown(test_destroy_drains, setup_rw, teardown),
 	    cmocka_unit_test(test_blk_file),
+	    cmocka_unit_test(test_reset_while_popping),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
