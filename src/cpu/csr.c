@@ -150,7 +150,9 @@ static void write_mstatus(struct hart *h, uint64_t v, uint64_t writable)
 	if (((nv & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT) == 2) /* reserved MPP: keep the old one */
 		nv = (nv & ~MSTATUS_MPP) | (old & MSTATUS_MPP);
 	h->mstatus = nv;
-	if ((old ^ nv) & (MSTATUS_SUM | MSTATUS_MXR | MSTATUS_MPRV | MSTATUS_MPP))
+	/* SUM, MPRV and MPP only choose the TLB set of data accesses (hart_update_mode); MXR
+	 * changes what the U and S sets' read entries allow. */
+	if ((old ^ nv) & MSTATUS_MXR)
 		hart_flush_tlb(h);
 	hart_update_mode(h);
 }

@@ -94,7 +94,10 @@ void hart_update_mode(struct hart *h)
 	if (dpriv == PRV_M && (h->mstatus & MSTATUS_MPRV))
 		dpriv = (h->mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT;
 	bool paging = (h->satp >> SATP_MODE_SHIFT) != SATP_MODE_BARE;
-	h->dtlb = &h->tlb[dpriv == PRV_M || !paging ? 3 : dpriv];
+	unsigned set = dpriv == PRV_M || !paging ? 3 : dpriv;
+	if (set == PRV_S && (h->mstatus & MSTATUS_SUM))
+		set = 2;
+	h->dtlb = &h->tlb[set];
 	h->itlb = h->itlb_set[h->priv == PRV_M || !paging ? 3 : h->priv];
 	h->fs_off = (h->mstatus & MSTATUS_FS) == 0;
 }
@@ -102,8 +105,8 @@ void hart_update_mode(struct hart *h)
 void hart_flush_tlb(struct hart *h)
 {
 	/* Set 3 maps M-mode and bare accesses one to one: no satp, sfence.vma or status bit
-	 * changes it, so only the U and S sets are flushed. */
-	for (unsigned s = 0; s < 2; s++) {
+	 * changes it, so only the U and S sets (0 to 2) are flushed. */
+	for (unsigned s = 0; s < 3; s++) {
 		h->tlb[s].has_superpage = false;
 		for (unsigned i = 0; i < TLB_ENTRIES; i++) {
 			h->tlb[s].r[i].tag = TLB_INVALID;
@@ -125,7 +128,7 @@ void hart_flush_tlb_page(struct hart *h, uint64_t gva)
 {
 	uint64_t vpn = gva >> 12;
 	unsigned idx = vpn & (TLB_ENTRIES - 1);
-	for (unsigned s = 0; s < 2; s++) { /* the paged sets, as in hart_flush_tlb */
+	for (unsigned s = 0; s < 3; s++) { /* the paged sets, as in hart_flush_tlb */
 		struct tlb_set *t = &h->tlb[s];
 		if (t->r[idx].tag == vpn)
 			t->r[idx].tag = TLB_INVALID;

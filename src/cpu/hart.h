@@ -114,9 +114,12 @@ struct hart {
 	uint64_t pmpcfg[16];
 	uint64_t pmpaddr[64];
 	uint64_t mtval2, mtinst, tselect;
-	uint8_t walk_level;    /* leaf level of the last successful page walk (0 when bare) */
-	uint64_t code_gen;     /* bumped by fence.i: decoded pages of older generations are stale */
-	struct tlb_set tlb[4]; /* indexed by privilege view: 0 U, 1 S, 3 M (bare, no paging) */
+	uint8_t walk_level; /* leaf level of the last successful page walk (0 when bare) */
+	uint64_t code_gen;  /* bumped by fence.i: decoded pages of older generations are stale */
+	/* Indexed by privilege view: 0 U, 1 S, 2 S with mstatus.SUM set (it may reach U pages),
+	 * 3 M (bare, no paging). Toggling SUM (Linux does around every access to user memory)
+	 * switches between sets 1 and 2 instead of flushing. */
+	struct tlb_set tlb[4];
 	struct itlb_entry itlb_set[4][TLB_ENTRIES];
 	struct dpage *dcache;  /* DCACHE_PAGES entries */
 	uint64_t dcache_clock; /* counts decoded-page lookups */

@@ -424,6 +424,47 @@ static void test_sfence_vma_one_address(void **state)
 	assert_int_equal(h->mcause, CAUSE_LOAD_PAGE_FAULT);
 }
 
+/* sstatus.SUM decides whether S-mode loads and stores reach U pages, through the TLBs too:
+ * an entry cached while SUM was set must not serve an access after SUM is cleared, nor the
+ * other way round, with no sfence.vma between (priv spec 4.1.1.2). Likewise an M-mode
+ * access with MPRV and MPP = S follows SUM. */
+static void test_sum_toggles_through_tlb(void **state)
+{
+	struct fixture *f = *state;
+	struct hart *h = &f->h;
+	uint64_t v;
+	build_sv39(f, PTE_R | PTE_W | PTE_U | PTE_A | PTE_D);
+	h->mtvec = 0x80000000;
+	set_priv(h, PRV_S);
+	for (unsigned round = 0; round < 3; round++) {
+		assert_true(csr_write(h, CSR_SSTATUS, MSTATUS_SUM));
+		assert_true(mmu_store(h, 0x1008, 8, 0x55aa0000u + round));
+		assert_true(mmu_load(h, 0x1008, 8, &v));
+		assert_int_equal(v, 0x55aa0000u + round);
+		/* A supervisor page is cached alongside. */
+		assert_true(mmu_load(h, 0x40010000, 8, &v));
+
+		assert_true(csr_write(h, CSR_SSTATUS, 0));
+		assert_false(mmu_load(h, 0x1008, 8, &v));
+		assert_int_equal(h->mcause, CAUSE_LOAD_PAGE_FAULT);
+		set_priv(h, PRV_S);
+		assert_false(mmu_store(h, 0x1008, 8, 0));
+		assert_int_equal(h->mcause, CAUSE_STORE_PAGE_FAULT);
+		set_priv(h, PRV_S);
+		assert_true(mmu_load(h, 0x40010000, 8, &v));
+	}
+	assert_int_equal(*(uint64_t *)guest_mem_ptr(&f->mem, RAM + 0x20008, 8), 0x55aa0002u);
+
+	/* M-mode with MPRV and MPP = S: the same rule. */
+	set_priv(h, PRV_M);
+	h->mstatus |= MSTATUS_MPRV | (1ull << MSTATUS_MPP_SHIFT);
+	assert_true(csr_write(h, CSR_MSTATUS, h->mstatus | MSTATUS_SUM));
+	assert_true(mmu_load(h, 0x1008, 8, &v));
+	assert_true(csr_write(h, CSR_MSTATUS, h->mstatus & ~MSTATUS_SUM));
+	assert_false(mmu_load(h, 0x1008, 8, &v));
+	assert_int_equal(h->mcause, CAUSE_LOAD_PAGE_FAULT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -438,6 +479,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sv39_walk_and_ad_bits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sv39_user_pages, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mxr_and_mprv, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sum_toggles_through_tlb, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sv48_and_bad_tables, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_load_store_through_tlb, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sfence_vma_one_address, setup, teardown),
