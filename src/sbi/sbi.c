@@ -78,16 +78,16 @@ static void set_timer(struct hart *h, uint64_t when)
 	hart_end_batch(h);
 }
 
-/* Apply fn to every hart selected by (mask, base) as SBI spec 3.2 defines (base = -1: all
- * harts). A mask naming a hart that does not exist changes nothing and gives
+/* Apply fn(self, t, arg) to every hart t selected by (mask, base) as SBI spec 3.2 defines
+ * (base = -1: all harts). A mask naming a hart that does not exist changes nothing and gives
  * SBI_ERR_INVALID_PARAM. */
 static long harts_apply(struct vm *vm, unsigned long mask, unsigned long base,
-			void (*fn)(struct vm *vm, struct hart *self, struct hart *t),
-			struct hart *self)
+			void (*fn)(struct hart *self, struct hart *t, unsigned arg),
+			struct hart *self, unsigned arg)
 {
 	if (base == ~0ul) {
 		for (unsigned i = 0; i < vm->nharts; i++)
-			fn(vm, self, &vm->harts[i]);
+			fn(self, &vm->harts[i], arg);
 		return SBI_SUCCESS;
 	}
 	if (mask &&
@@ -95,50 +95,59 @@ static long harts_apply(struct vm *vm, unsigned long mask, unsigned long base,
 		return SBI_ERR_INVALID_PARAM;
 	for (unsigned bit = 0; bit < 64; bit++)
 		if ((mask >> bit) & 1)
-			fn(vm, self, &vm->harts[base + bit]);
+			fn(self, &vm->harts[base + bit], arg);
 	return SBI_SUCCESS;
 }
 
-static void send_ipi(struct vm *vm, struct hart *self, struct hart *t)
+static void send_ipi(struct hart *self, struct hart *t, unsigned arg)
 {
-	(void)vm;
 	(void)self;
+	(void)arg;
 	hart_set_mip(t, MIP_SSIP, true);
 }
 
-static void fence(struct hart *self, struct hart *t, unsigned what)
+static void fence_local(struct hart *h, unsigned what)
+{
+	if (what & HART_FENCE_TLB)
+		hart_flush_tlb(h);
+	if (what & HART_FENCE_ICACHE)
+		hart_flush_icache(h);
+}
+
+/* A remote fence in two passes over the targets, so that they all flush at the same time:
+ * post asks each (the caller flushes itself at once), wait then waits for each. */
+static void fence_post(struct hart *self, struct hart *t, unsigned what)
 {
 	if (t == self) {
-		if (what & HART_FENCE_TLB)
-			hart_flush_tlb(t);
-		if (what & HART_FENCE_ICACHE)
-			hart_flush_icache(t);
+		fence_local(self, what);
 		return;
 	}
 	atomic_fetch_or(&t->fence_req, what);
 	hart_kick(t);
-	/* The fence is complete when the call returns (SBI spec 8): wait for running harts. */
+}
+
+/* The fence is complete when the call returns (SBI spec 8): wait for running harts; stopped
+ * ones flush when started. */
+static void fence_wait(struct hart *self, struct hart *t, unsigned what)
+{
+	if (t == self)
+		return;
 	while ((atomic_load(&t->fence_req) & what) && !atomic_load(&t->stopped) &&
 	       !atomic_load(&t->exit_req)) {
 		/* Serve fences asked of us meanwhile: two harts fencing each other at once would
 		 * otherwise wait for each other forever. */
-		unsigned mine = atomic_exchange(&self->fence_req, 0);
-		if (mine & HART_FENCE_TLB)
-			hart_flush_tlb(self);
-		if (mine & HART_FENCE_ICACHE)
-			hart_flush_icache(self);
+		fence_local(self, atomic_exchange(&self->fence_req, 0));
 		sched_yield();
 	}
 }
-static void fence_i(struct vm *vm, struct hart *self, struct hart *t)
+
+static long fence_harts(struct vm *vm, unsigned long mask, unsigned long base, struct hart *self,
+			unsigned what)
 {
-	(void)vm;
-	fence(self, t, HART_FENCE_ICACHE);
-}
-static void fence_vma(struct vm *vm, struct hart *self, struct hart *t)
-{
-	(void)vm;
-	fence(self, t, HART_FENCE_TLB);
+	long rc = harts_apply(vm, mask, base, fence_post, self, what);
+	if (rc == SBI_SUCCESS)
+		harts_apply(vm, mask, base, fence_wait, self, what);
+	return rc;
 }
 
 static struct sbiret hsm_start(struct vm *vm, unsigned long hartid, unsigned long addr,
@@ -221,12 +230,12 @@ static struct sbiret dispatch(struct vm *vm, struct hart *h)
 	case SBI_EXT_IPI:
 		if (fid != 0)
 			return err(SBI_ERR_NOT_SUPPORTED);
-		return err(harts_apply(vm, a0, a1, send_ipi, h));
+		return err(harts_apply(vm, a0, a1, send_ipi, h, 0));
 	case SBI_EXT_RFENCE:
 		switch (fid) {
-		case 0: return err(harts_apply(vm, a0, a1, fence_i, h));
+		case 0: return err(fence_harts(vm, a0, a1, h, HART_FENCE_ICACHE));
 		case 1:
-		case 2: return err(harts_apply(vm, a0, a1, fence_vma, h));
+		case 2: return err(fence_harts(vm, a0, a1, h, HART_FENCE_TLB));
 		default: return err(SBI_ERR_NOT_SUPPORTED);
 		}
 	case SBI_EXT_HSM:
