@@ -12,6 +12,14 @@
 #define NET_FRAME_MAX (18 + 65535)
 /* Bytes of an Ethernet header: destination, source, EtherType. Shorter frames are dropped. */
 #define NET_ETH_HLEN 14
+/* Bytes an 802.1Q VLAN tag adds to the Ethernet header (EtherType 0x8100 and the tag). */
+#define NET_VLAN_HLEN 4
+
+/* A link's MTU: bytes of IP packet one frame carries, the Ethernet header not counted.
+ * 68 is the least IPv4 allows (RFC 791), 65535 the largest IP packet; 1500 is Ethernet's. */
+#define NET_MTU_MIN     68
+#define NET_MTU_MAX     65535
+#define NET_MTU_DEFAULT 1500
 
 /* Called by a backend with one frame of len bytes (NET_ETH_HLEN..NET_FRAME_MAX) for the
  * guest. Runs on the backend's thread, or on the thread inside send when a backend answers
@@ -32,6 +40,11 @@ struct net_backend {
 	void (*attach)(struct net_backend *nb, net_receive_fn receive, void *opaque);
 	/* Stop the I/O thread, close the host fds and free the backend. */
 	void (*close)(struct net_backend *nb);
+	/* The link's MTU (NET_MTU_MIN..NET_MTU_MAX), set at open and constant after: the
+	 * largest IP packet the backend carries in one frame either way. A device tells the
+	 * driver (virtio-net: VIRTIO_NET_F_MTU); a value outside the range is taken as
+	 * NET_MTU_DEFAULT. */
+	unsigned mtu;
 };
 
 #endif

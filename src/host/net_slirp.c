@@ -493,7 +493,7 @@ int net_slirp_open(struct net_backend **out, const struct net_slirp_config *cfg,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return fail(err, errlen, -ENOMEM, "out of memory starting user networking");
-	s->nb = (struct net_backend){slirp_send, slirp_attach, slirp_close};
+	s->nb = (struct net_backend){slirp_send, slirp_attach, slirp_close, NET_SLIRP_MTU};
 	s->wake_fd = -1;
 	rc = -pthread_mutex_init(&s->lock, NULL);
 	if (rc) {
@@ -523,6 +523,8 @@ int net_slirp_open(struct net_backend **out, const struct net_slirp_config *cfg,
 	    .in_enabled = true,
 	    .in6_enabled = true,
 	    .vprefix_len = 64,
+	    .if_mtu = NET_SLIRP_MTU,
+	    .if_mru = NET_SLIRP_MTU,
 	};
 	inet_pton(AF_INET, "10.0.2.0", &sc.vnetwork);
 	inet_pton(AF_INET, "255.255.255.0", &sc.vnetmask);

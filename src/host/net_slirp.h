@@ -14,6 +14,13 @@ struct net_backend;
 
 #define NET_SLIRP_MAX_HOSTFWD 16
 
+/* The slirp link's MTU and MRU (net_backend.mtu). Large, so that the guest's stack, run by
+ * the interpreter, handles a few big packets rather than many small ones; libslirp accepts
+ * up to 65521 (IF_MTU_MAX, IF_MRU_MAX), and 65520 is the largest multiple of 8, the unit
+ * of IP fragment offsets. Its TCP segments to the guest are no larger than the MSS the
+ * guest announces, so a guest at a smaller MTU still works. */
+#define NET_SLIRP_MTU 65520
+
 /* A host port forwarded into the guest: connections (TCP) or datagrams (UDP) to
  * host_addr:host_port on the host reach guest_addr:guest_port in the guest. */
 struct net_slirp_hostfwd {

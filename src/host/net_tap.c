@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "host/net.h"
@@ -186,6 +187,25 @@ static int tap_bind(struct net_tap *t, const char *name, char *err, size_t errle
 	return 0;
 }
 
+/* The interface's MTU (SIOCGIFMTU), or NET_MTU_DEFAULT when it cannot be read or is outside
+ * NET_MTU_MIN..NET_MTU_MAX. Read once: a later `ip link set mtu` is not followed. */
+static unsigned tap_mtu(const struct net_tap *t)
+{
+	struct ifreq ifr;
+	unsigned mtu = NET_MTU_DEFAULT;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return mtu;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, t->ifname, sizeof(t->ifname) - 1);
+	if (ioctl(s, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu >= NET_MTU_MIN &&
+	    ifr.ifr_mtu <= NET_MTU_MAX)
+		mtu = (unsigned)ifr.ifr_mtu;
+	close(s);
+	return mtu;
+}
+
 int net_tap_open(struct net_backend **out, const char *ifname, char *err, size_t errlen)
 {
 	const char *name = ifname ? ifname : "";
@@ -200,7 +220,7 @@ int net_tap_open(struct net_backend **out, const char *ifname, char *err, size_t
 	struct net_tap *t = calloc(1, sizeof(*t));
 	if (!t)
 		return fail(err, errlen, -ENOMEM, "out of memory opening a TAP interface");
-	t->nb = (struct net_backend){tap_send, tap_attach, tap_close};
+	t->nb = (struct net_backend){tap_send, tap_attach, tap_close, NET_MTU_DEFAULT};
 	t->fd = t->wake_fd = -1;
 	rc = -pthread_mutex_init(&t->lock, NULL);
 	if (rc) {
@@ -217,6 +237,7 @@ int net_tap_open(struct net_backend **out, const char *ifname, char *err, size_t
 		tap_close(&t->nb);
 		return rc;
 	}
+	t->nb.mtu = tap_mtu(t);
 	t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (t->wake_fd < 0) {
 		rc = -errno;

@@ -1,6 +1,7 @@
 /* TAP networking: the guest's frames go to and come from a host TAP interface
  * (/dev/net/tun, IFF_TAP | IFF_NO_PI), which the host bridges or routes as it likes. A
- * net_backend (host/net.h). */
+ * net_backend (host/net.h) whose MTU is the interface's when opened (SIOCGIFMTU; 1500 if it
+ * cannot be read): set the interface's MTU before starting the VM. */
 #ifndef RVISOR_HOST_NET_TAP_H
 #define RVISOR_HOST_NET_TAP_H
 

@@ -3,7 +3,8 @@
  * driver asks (VIRTIO_NET_HDR_F_NEEDS_CSUM), and handed to the backend. Receive (5.1.6.3,
  * 5.1.6.4): each frame from the backend goes, behind a header, into one posted buffer or,
  * with VIRTIO_NET_F_MRG_RXBUF, across several; a frame with no room is dropped and counted,
- * never waited for. Every header field and length the driver controls is checked. */
+ * never waited for. With VIRTIO_NET_F_MTU negotiated, frames longer than the MTU are dropped
+ * both ways. Every header field and length the driver controls is checked. */
 #include "virtio/net.h"
 
 #include <errno.h>
@@ -30,6 +31,7 @@ enum {
 	CFG_MAC = 0,
 	CFG_STATUS = 6,
 	CFG_MAX_VIRTQUEUE_PAIRS = 8,
+	CFG_MTU = 10,
 };
 
 #define ETHERTYPE_IPV4 0x0800
@@ -162,11 +164,22 @@ static bool l4_csum_valid(const uint8_t *f, size_t len)
 	return csum_fold(csum_add(sum, l4, l4len)) == 0xffff;
 }
 
+/* Whether a frame of len (>= NET_ETH_HLEN) bytes is within the MTU the driver was given:
+ * with VIRTIO_NET_F_MTU negotiated, no longer than mtu plus its Ethernet header, the VLAN
+ * tag included when it has one (5.1.4.1, 5.1.4.2); without, any frame is. */
+static bool within_mtu(const struct virtio_net *n, uint64_t features, const uint8_t *f, size_t len)
+{
+	if (!(features & (1ull << VIRTIO_NET_F_MTU)))
+		return true;
+	size_t hlen = NET_ETH_HLEN + (get_be16(f + 12) == ETHERTYPE_VLAN ? NET_VLAN_HLEN : 0);
+	return len <= (size_t)n->mtu + hlen;
+}
+
 /* ---- transmit ---- */
 
 /* Send one request's frame. Returns nothing: the request is returned to the driver with
  * nothing written whatever happens (5.1.6.2.1), and counted. */
-static void tx_one(struct virtio_net *n, const struct virtq_req *req)
+static void tx_one(struct virtio_net *n, const struct virtq_req *req, uint64_t features)
 {
 	uint8_t hdr[VIRTIO_NET_HDR_SIZE];
 
@@ -179,7 +192,8 @@ static void tx_one(struct virtio_net *n, const struct virtq_req *req)
 	virtq_read(req, 0, hdr, sizeof(hdr));
 	virtq_read(req, VIRTIO_NET_HDR_SIZE, n->tx_frame, len);
 	/* No segmentation offload was offered: a GSO request cannot be carried out. */
-	if ((hdr[HDR_GSO_TYPE] & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE) {
+	if ((hdr[HDR_GSO_TYPE] & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE ||
+	    !within_mtu(n, features, n->tx_frame, len)) {
 		count(&n->stats.tx_errors, 1);
 		return;
 	}
@@ -202,7 +216,7 @@ static void transmit(struct virtio_net *n, struct virtio_mmio *t)
 	pthread_mutex_lock(&n->tx_lock);
 	/* A malformed chain (-EINVAL) has made the transport flag the device for reset. */
 	while (virtio_mmio_pop(t, VIRTIO_NET_TRANSMITQ, &n->tx_req) > 0) {
-		tx_one(n, &n->tx_req);
+		tx_one(n, &n->tx_req, virtio_mmio_driver_features(t));
 		virtio_mmio_complete(t, VIRTIO_NET_TRANSMITQ, n->tx_req.epoch, n->tx_req.head, 0);
 	}
 	pthread_mutex_unlock(&n->tx_lock);
@@ -269,6 +283,10 @@ static void rx_one(struct virtio_net *n, struct virtio_mmio *t, const uint8_t *f
 	uint64_t need = VIRTIO_NET_HDR_SIZE + len, room = 0;
 	unsigned k = 0;
 
+	if (!within_mtu(n, features, frame, len)) {
+		count(&n->stats.rx_dropped, 1);
+		return;
+	}
 	/* Without MRG_RXBUF a frame must fit one buffer (5.1.6.3.1); with it, the buffers in
 	 * ring order until there is room. Buffers taken stay held for the next frame when this
 	 * one does not fit. */
@@ -356,7 +374,8 @@ static uint32_t net_config_read(void *opaque, uint32_t off, unsigned size)
 	return v;
 }
 
-/* mac is writable only with VIRTIO_NET_F_CTRL_MAC_ADDR (5.1.4.2), which is not offered. */
+/* mac is writable only with VIRTIO_NET_F_CTRL_MAC_ADDR (5.1.4.2), which is not offered;
+ * the other fields are read-only. */
 static void net_config_write(void *opaque, uint32_t off, unsigned size, uint32_t val)
 {
 	(void)opaque;
@@ -417,12 +436,16 @@ int virtio_net_init(struct virtio_net *n, struct net_backend *backend, const uin
 		random_mac(n->config + CFG_MAC);
 	put_le16(n->config + CFG_STATUS, VIRTIO_NET_S_LINK_UP);
 	put_le16(n->config + CFG_MAX_VIRTQUEUE_PAIRS, 1);
+	n->mtu = backend->mtu;
+	if (n->mtu < NET_MTU_MIN || n->mtu > NET_MTU_MAX)
+		n->mtu = NET_MTU_DEFAULT;
+	put_le16(n->config + CFG_MTU, (uint16_t)n->mtu);
 
 	*dev = (struct virtio_dev){
 	    .device_id = VIRTIO_ID_NET,
 	    .features = 1ull << VIRTIO_NET_F_CSUM | 1ull << VIRTIO_NET_F_GUEST_CSUM |
 			1ull << VIRTIO_NET_F_MAC | 1ull << VIRTIO_NET_F_MRG_RXBUF |
-			1ull << VIRTIO_NET_F_STATUS,
+			1ull << VIRTIO_NET_F_STATUS | 1ull << VIRTIO_NET_F_MTU,
 	    .num_queues = 2,
 	    .config_size = sizeof(n->config),
 	    .opaque = n,

@@ -24,6 +24,7 @@ struct virtio_mmio;
 /* Feature bits (5.1.3). */
 #define VIRTIO_NET_F_CSUM       0
 #define VIRTIO_NET_F_GUEST_CSUM 1
+#define VIRTIO_NET_F_MTU        3
 #define VIRTIO_NET_F_MAC        5
 #define VIRTIO_NET_F_MRG_RXBUF  15
 #define VIRTIO_NET_F_STATUS     16
@@ -39,15 +40,16 @@ struct virtio_mmio;
 /* Bytes of struct virtio_net_hdr with VIRTIO_F_VERSION_1: num_buffers is always present. */
 #define VIRTIO_NET_HDR_SIZE 12
 
-/* Bytes of configuration space: mac, status and max_virtqueue_pairs (5.1.4). */
-#define VIRTIO_NET_CONFIG_SIZE 10
+/* Bytes of configuration space: mac, status, max_virtqueue_pairs and mtu (5.1.4). */
+#define VIRTIO_NET_CONFIG_SIZE 12
 
 /* Receive buffers taken from the receiveq and held for the next frame: a frame spans at
  * most this many (num_buffers), and buffers the last frame did not fill wait here. */
 #define VIRTIO_NET_RX_HELD 64
 /* Writable segments of one receive buffer that are used; a longer chain's tail is left
- * unwritten, which the used length tells the driver. */
-#define VIRTIO_NET_RX_SEGS 16
+ * unwritten, which the used length tells the driver. Linux, without MRG_RXBUF and with a
+ * large MTU, posts a header, a page tail and up to MAX_SKB_FRAGS (17) pages per buffer. */
+#define VIRTIO_NET_RX_SEGS 20
 
 /* A receive buffer taken from the ring but not yet returned. */
 struct virtio_net_rxbuf {
@@ -61,16 +63,17 @@ struct virtio_net_rxbuf {
 /* Packet counters, updated atomically: read them with __atomic_load_n from any thread. */
 struct virtio_net_stats {
 	uint64_t tx_packets, tx_bytes;
-	uint64_t tx_errors;  /* malformed requests: dropped, the buffers returned */
+	uint64_t tx_errors;  /* malformed requests, frames over the MTU: dropped, returned */
 	uint64_t tx_dropped; /* well-formed frames the backend refused */
 	uint64_t rx_packets, rx_bytes;
-	uint64_t rx_dropped; /* frames for which the driver had posted too little room */
+	uint64_t rx_dropped; /* frames with too little room posted, or over the MTU */
 	uint64_t rx_errors;  /* receive buffers smaller than a header, returned unused */
 };
 
 struct virtio_net {
 	struct net_backend *backend;            /* not owned */
 	uint8_t config[VIRTIO_NET_CONFIG_SIZE]; /* little-endian, constant after init */
+	unsigned mtu; /* config mtu: the backend's, NET_MTU_MIN..NET_MTU_MAX */
 
 	/* The transport, known from the first notification (a driver notifies the receiveq
 	 * after posting buffers, 5.1.6.3); frames that come before are dropped. */
@@ -96,9 +99,20 @@ struct virtio_net {
  * and fill dev for virtio_mmio_init. mac is the card's address; NULL gives a random locally
  * administered unicast one, 52:54:00:xx:xx:xx, different for every VM. Offers
  * VIRTIO_NET_F_MAC, F_STATUS (link always up), F_MRG_RXBUF, F_CSUM (the device completes
- * partial checksums on transmit) and F_GUEST_CSUM (the device checks TCP and UDP checksums
- * on receive and says so with VIRTIO_NET_HDR_F_DATA_VALID); no segmentation offloads.
- * Attaches to the backend. Returns 0, -ENOMEM or the -errno of pthread_mutex_init. */
+ * partial checksums on transmit), F_GUEST_CSUM (the device checks TCP and UDP checksums
+ * on receive and says so with VIRTIO_NET_HDR_F_DATA_VALID) and F_MTU with the backend's
+ * MTU (net_backend.mtu) in config.mtu; no segmentation offloads.
+ * Attaches to the backend. Returns 0, -ENOMEM or the -errno of pthread_mutex_init.
+ *
+ * Frame sizes (5.1.4.1, 5.1.4.2). A driver that negotiates F_MTU must not send frames
+ * longer than mtu plus the Ethernet header (14 bytes, 18 with a VLAN tag): longer ones are
+ * dropped and counted in tx_errors. Frames from the backend longer than that are dropped
+ * (rx_dropped) and never reach such a driver. A driver that does not negotiate F_MTU
+ * sends and receives frames up to NET_FRAME_MAX bytes, as before F_MTU existed; the
+ * backend still works at its own MTU, which is no trouble for TCP (slirp sends segments
+ * no larger than the MSS the guest's stack announced from its own MTU), while a larger
+ * frame from the backend reaches the driver only if it posted room for it (with
+ * F_MRG_RXBUF it always can), and is dropped and counted in rx_dropped otherwise. */
 int virtio_net_init(struct virtio_net *n, struct net_backend *backend, const uint8_t mac[6],
 		    struct virtio_dev *dev);
 /* Detach from the backend (no frame is received after this) and free everything. Call with

@@ -48,7 +48,9 @@ static const uint8_t guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 
 /* ---- a fake backend that keeps what it is sent ---- */
 
-#define FAKE_FRAMES 8
+#define FAKE_FRAMES    8
+#define FAKE_FRAME_MAX 9100 /* bytes the fake backend keeps of one frame */
+#define FAKE_MTU       9000 /* the fake backend's MTU */
 
 struct fake_be {
 	struct net_backend nb;
@@ -56,7 +58,7 @@ struct fake_be {
 	void *opaque;
 	unsigned nsent;
 	size_t len[FAKE_FRAMES];
-	uint8_t frame[FAKE_FRAMES][2048];
+	uint8_t frame[FAKE_FRAMES][FAKE_FRAME_MAX];
 	int send_rc;
 };
 
@@ -107,13 +109,13 @@ static void fill_pattern(uint8_t *p, size_t len, unsigned seed)
 		p[i] = (uint8_t)(i * 7 + seed * 13 + (i >> 8));
 }
 
-static int setup_with(void **state, uint64_t mask)
+static int setup_mtu(void **state, uint64_t mask, unsigned mtu)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
 	assert_int_equal(guest_mem_init(&f->mem, RAM_BASE, RAM_SIZE), 0);
 	vdrv_init(&f->drv, &f->t, &f->mem, 2, NUM);
-	f->be.nb = (struct net_backend){fake_send, fake_attach, fake_close};
+	f->be.nb = (struct net_backend){fake_send, fake_attach, fake_close, mtu};
 	f->nb = &f->be.nb;
 	struct virtio_dev dev;
 	assert_int_equal(virtio_net_init(&f->net, f->nb, guest_mac, &dev), 0);
@@ -121,6 +123,11 @@ static int setup_with(void **state, uint64_t mask)
 	vdrv_start(&f->drv, mask);
 	*state = f;
 	return 0;
+}
+
+static int setup_with(void **state, uint64_t mask)
+{
+	return setup_mtu(state, mask, FAKE_MTU);
 }
 
 static int setup(void **state)
@@ -225,15 +232,17 @@ static void test_config(void **state)
 	assert_int_equal(vdrv_read(&f->drv, REG_DEVICE_ID), VIRTIO_ID_NET);
 	assert_int_equal(vdrv_offered(&f->drv) & 0xffffff,
 			 F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) | F(VIRTIO_NET_F_MAC) |
-			     F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_STATUS));
+			     F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_STATUS) |
+			     F(VIRTIO_NET_F_MTU));
 	assert_true(vdrv_offered(&f->drv) & F(VIRTIO_F_VERSION_1));
 	for (unsigned i = 0; i < 6; i++)
 		assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG + i, 1), guest_mac[i]);
 	assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG, 4), 0x12005452);
 	assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG + 6, 2), VIRTIO_NET_S_LINK_UP);
 	assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG + 8, 2), 1);
-	assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG + 10, 2), 0); /* past the end */
-	assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG + 8, 4), 0);
+	assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG + 10, 2), FAKE_MTU);
+	assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG + 12, 2), 0); /* past the end */
+	assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG + 10, 4), 0);
 	/* The MAC is read-only without VIRTIO_NET_F_CTRL_MAC_ADDR. */
 	virtio_mmio_ops.write(&f->t, REG_CONFIG, 4, 0xffffffff);
 	assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG, 1), 0x52);
@@ -242,7 +251,7 @@ static void test_config(void **state)
 static void test_default_mac(void **state)
 {
 	(void)state;
-	struct fake_be be = {.nb = {fake_send, fake_attach, fake_close}};
+	struct fake_be be = {.nb = {fake_send, fake_attach, fake_close, FAKE_MTU}};
 	struct virtio_net *n = calloc(2, sizeof(*n));
 	struct virtio_dev dev;
 	assert_non_null(n);
