@@ -1119,6 +1119,220 @@ static void test_tap(void **state)
 	nb->close(nb);
 }
 
+/* ---- VIRTIO_NET_F_MTU (5.1.3, 5.1.4) ---- */
+
+/* A frame of len bytes to the guest's MAC, IPv4 EtherType, behind an 802.1Q tag if tagged,
+ * the rest a pattern. */
+static void make_frame(uint8_t *f, size_t len, bool tagged, unsigned seed)
+{
+	fill_pattern(f, len, seed);
+	memcpy(f, guest_mac, 6);
+	memcpy(f + 6, (uint8_t[]){0x52, 0x55, 0x0a, 0x00, 0x02, 0x02}, 6);
+	if (tagged) {
+		put16(f + 12, 0x8100);
+		put16(f + 14, 42); /* VLAN 42 */
+		put16(f + 16, 0x0800);
+	} else {
+		put16(f + 12, 0x0800);
+	}
+}
+
+/* The card on a backend of the given MTU: the config.mtu it shows. */
+static unsigned config_mtu_for(unsigned backend_mtu)
+{
+	struct fake_be *be = calloc(1, sizeof(*be));
+	struct virtio_net n;
+	struct virtio_dev dev;
+	assert_non_null(be);
+	be->nb = (struct net_backend){fake_send, fake_attach, fake_close, backend_mtu};
+	assert_int_equal(virtio_net_init(&n, &be->nb, guest_mac, &dev), 0);
+	assert_true(dev.features & F(VIRTIO_NET_F_MTU));
+	assert_int_equal(dev.config_size, 12);
+	unsigned mtu = (unsigned)(n.config[10] | n.config[11] << 8);
+	virtio_net_destroy(&n);
+	free(be);
+	return mtu;
+}
+
+/* F_MTU is offered and config.mtu, the le16 at offset 10, is the backend's MTU; the driver
+ * cannot change it. */
+static void test_mtu_config(void **state)
+{
+	struct fixture *f = *state;
+	assert_true(vdrv_offered(&f->drv) & F(VIRTIO_NET_F_MTU));
+	assert_true(f->drv.features & F(VIRTIO_NET_F_MTU));
+	assert_int_equal(vdrv_config_read(&f->drv, 10, 1), FAKE_MTU & 0xff);
+	assert_int_equal(vdrv_config_read(&f->drv, 11, 1), FAKE_MTU >> 8);
+	assert_int_equal(vdrv_config_read(&f->drv, 10, 2), FAKE_MTU);
+	virtio_mmio_ops.write(&f->t, REG_CONFIG + 10, 2, 1500);
+	virtio_mmio_ops.write(&f->t, REG_CONFIG + 8, 4, 0);
+	assert_int_equal(vdrv_config_read(&f->drv, 10, 2), FAKE_MTU);
+	assert_int_equal(vdrv_config_read(&f->drv, 8, 2), 1);
+
+	/* A backend MTU outside 68..65535 is taken as Ethernet's 1500. */
+	assert_int_equal(config_mtu_for(0), NET_MTU_DEFAULT);
+	assert_int_equal(config_mtu_for(NET_MTU_MIN - 1), NET_MTU_DEFAULT);
+	assert_int_equal(config_mtu_for(NET_MTU_MAX + 1), NET_MTU_DEFAULT);
+	assert_int_equal(config_mtu_for(NET_MTU_MIN), NET_MTU_MIN);
+	assert_int_equal(config_mtu_for(NET_MTU_MAX), NET_MTU_MAX);
+
+	/* slirp runs at 65520, which libslirp accepts (slirp_new fails otherwise). */
+	struct net_backend *nb;
+	char err[256];
+	assert_int_equal(net_slirp_open(&nb, NULL, err, sizeof(err)), 0);
+	assert_int_equal(nb->mtu, 65520);
+	assert_int_equal(NET_SLIRP_MTU, 65520);
+	nb->close(nb);
+}
+
+/* Receive buffers of Linux's default mergeable size hold a frame of MTU bytes whole; longer
+ * frames do not reach a driver that negotiated F_MTU (5.1.4.1), a VLAN tag aside. */
+static void test_mtu_rx_mrg(void **state)
+{
+	struct fixture *f = *state;
+	enum { BUF = 1526, NBUF = 16 };
+	static uint8_t frame[FAKE_MTU + 18 + 1], got[HDR + FAKE_MTU + 18];
+	uint16_t h[NBUF];
+	uint64_t b[NBUF];
+	for (unsigned i = 0; i < NBUF; i++)
+		b[i] = vdrv_post_writable(&f->drv, RXQ, BUF, &h[i]);
+	vdrv_notify(&f->drv, RXQ);
+
+	size_t len = FAKE_MTU + NET_ETH_HLEN; /* 9014: 6 buffers, the last holding 1396 */
+	make_frame(frame, len, false, 1);
+	deliver(f, frame, len);
+	size_t at = 0;
+	for (unsigned i = 0; i < 6; i++) {
+		uint32_t used = vdrv_take_used(&f->drv, RXQ, h[i]);
+		assert_int_equal(used, i < 5 ? BUF : HDR + len - 5 * BUF);
+		memcpy(got + at, vdrv_host(&f->drv, b[i], used), used);
+		at += used;
+	}
+	vdrv_no_more_used(&f->drv, RXQ);
+	assert_int_equal(hdr_num_buffers(got), 6);
+	assert_memory_equal(got + HDR, frame, len);
+
+	/* One byte more, untagged: dropped, counted, no buffer used. */
+	make_frame(frame, len + 1, false, 2);
+	deliver(f, frame, len + 1);
+	vdrv_no_more_used(&f->drv, RXQ);
+	assert_int_equal(f->net.stats.rx_dropped, 1);
+
+	/* With a VLAN tag the header is 18 bytes: 9018 pass, 9019 do not. */
+	make_frame(frame, len + 5, true, 3);
+	deliver(f, frame, len + 5);
+	vdrv_no_more_used(&f->drv, RXQ);
+	assert_int_equal(f->net.stats.rx_dropped, 2);
+	make_frame(frame, len + 4, true, 4);
+	deliver(f, frame, len + 4);
+	at = 0;
+	for (unsigned i = 6; i < 12; i++) {
+		uint32_t used = vdrv_take_used(&f->drv, RXQ, h[i]);
+		memcpy(got + at, vdrv_host(&f->drv, b[i], used), used);
+		at += used;
+	}
+	vdrv_no_more_used(&f->drv, RXQ);
+	assert_int_equal(at, HDR + len + 4);
+	assert_memory_equal(got + HDR, frame, len + 4);
+	assert_int_equal(f->net.stats.rx_packets, 2);
+	assert_int_equal(f->net.stats.rx_bytes, 2 * len + 4);
+}
+
+/* A guest frame of MTU bytes reaches the backend whole; a longer one is dropped, counted
+ * as an error and returned (5.1.4.2: the driver must not send it). */
+static void test_mtu_tx(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t frame[FAKE_MTU + 18 + 1];
+	size_t len = FAKE_MTU + NET_ETH_HLEN;
+	size_t cuts[] = {HDR, HDR + 4000};
+
+	make_frame(frame, len, false, 5);
+	assert_int_equal(transmit(f, frame, len, 0, 0, 0, cuts, 2), 0);
+	assert_int_equal(f->be.nsent, 1);
+	assert_int_equal(f->be.len[0], len);
+	assert_memory_equal(f->be.frame[0], frame, len);
+
+	make_frame(frame, len + 1, false, 6);
+	assert_int_equal(transmit(f, frame, len + 1, 0, 0, 0, cuts, 2), 0);
+	assert_int_equal(f->be.nsent, 1);
+	assert_int_equal(f->net.stats.tx_errors, 1);
+
+	make_frame(frame, len + 4, true, 7);
+	assert_int_equal(transmit(f, frame, len + 4, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(f->be.nsent, 2);
+	assert_int_equal(f->be.len[1], len + 4);
+	assert_memory_equal(f->be.frame[1], frame, len + 4);
+	make_frame(frame, len + 5, true, 8);
+	assert_int_equal(transmit(f, frame, len + 5, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(f->be.nsent, 2);
+	assert_int_equal(f->net.stats.tx_errors, 2);
+	assert_int_equal(f->net.stats.tx_packets, 2);
+	assert_false(vdrv_read(&f->drv, REG_STATUS) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+}
+
+static int setup_no_mtu(void **state)
+{
+	return setup_with(state, ~F(VIRTIO_NET_F_MTU));
+}
+
+/* A driver that did not negotiate F_MTU was promised no limit: frames past the backend's
+ * MTU go both ways, as far as its buffers allow. */
+static void test_mtu_not_negotiated(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t frame[FAKE_MTU + 100];
+	size_t len = FAKE_MTU + 60;
+	assert_false(f->drv.features & F(VIRTIO_NET_F_MTU));
+
+	make_frame(frame, len, false, 9);
+	assert_int_equal(transmit(f, frame, len, 0, 0, 0, NULL, 0), 0);
+	assert_int_equal(f->be.nsent, 1);
+	assert_int_equal(f->net.stats.tx_errors, 0);
+
+	uint16_t head;
+	uint64_t b = vdrv_post_writable(&f->drv, RXQ, HDR + len, &head);
+	vdrv_notify(&f->drv, RXQ);
+	deliver(f, frame, len);
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, head), HDR + len);
+	assert_memory_equal(vdrv_host(&f->drv, b + HDR, len), frame, len);
+	assert_int_equal(f->net.stats.rx_dropped, 0);
+}
+
+/* Without MRG_RXBUF and with a 65520-byte MTU, Linux posts "big packet" buffers: the
+ * header, then 17 pages (MAX_SKB_FRAGS). A frame of the full MTU fills one whole. */
+static int setup_big(void **state)
+{
+	return setup_mtu(state, ~(F(VIRTIO_NET_F_MRG_RXBUF) | F(VIRTIO_NET_F_GUEST_CSUM)),
+			 NET_SLIRP_MTU);
+}
+
+static void test_mtu_rx_big_buffers(void **state)
+{
+	struct fixture *f = *state;
+	enum { PAGES = 17, PAGE = 4096 };
+	static uint8_t frame[NET_SLIRP_MTU + NET_ETH_HLEN], got[HDR + sizeof(frame)];
+	struct vdrv_seg s[1 + PAGES];
+	s[0] = (struct vdrv_seg){vdrv_alloc(&f->drv, HDR), HDR, true};
+	for (unsigned i = 1; i <= PAGES; i++)
+		s[i] = (struct vdrv_seg){vdrv_alloc(&f->drv, PAGE), PAGE, true};
+	uint16_t head = vdrv_add_chain(&f->drv, RXQ, s, 1 + PAGES);
+	vdrv_notify(&f->drv, RXQ);
+
+	make_frame(frame, sizeof(frame), false, 10);
+	deliver(f, frame, sizeof(frame));
+	assert_int_equal(vdrv_take_used(&f->drv, RXQ, head), sizeof(got));
+	size_t at = 0;
+	for (unsigned i = 0; i <= PAGES && at < sizeof(got); i++) {
+		size_t n = s[i].len < sizeof(got) - at ? s[i].len : sizeof(got) - at;
+		memcpy(got + at, vdrv_host(&f->drv, s[i].gpa, n), n);
+		at += n;
+	}
+	assert_int_equal(hdr_num_buffers(got), 1);
+	assert_memory_equal(got + HDR, frame, sizeof(frame));
+	assert_int_equal(f->net.stats.rx_dropped, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1141,6 +1355,11 @@ int main(void)
 	    cmocka_unit_test(test_slirp_hostfwd),
 	    cmocka_unit_test_setup_teardown(test_slirp_device, setup, teardown),
 	    cmocka_unit_test(test_tap),
+	    cmocka_unit_test_setup_teardown(test_mtu_config, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mtu_rx_mrg, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mtu_tx, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mtu_not_negotiated, setup_no_mtu, teardown),
+	    cmocka_unit_test_setup_teardown(test_mtu_rx_big_buffers, setup_big, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
