@@ -355,7 +355,7 @@ static void make_device(unsigned kind)
 		break;
 	case 2: {
 		static const uint8_t mac[6] = {0x52, 0x54, 0x00, 0xab, 0xcd, 0xef};
-		mz.nb = (struct net_backend){nb_send, nb_attach, nb_close};
+		mz.nb = (struct net_backend){nb_send, nb_attach, nb_close, NET_MTU_DEFAULT};
 		err = virtio_net_init(&mz.net, &mz.nb, mac, &mz.dev);
 		break;
 	}

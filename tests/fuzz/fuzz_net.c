@@ -10,8 +10,9 @@
  *   transmit (5.1.6.2): the frames sent are exactly those of the well-formed requests, in
  *   order: the readable bytes after the 12-byte virtio_net_hdr, with the partial checksum
  *   completed when VIRTIO_NET_HDR_F_NEEDS_CSUM asks (csum_start and csum_offset inside the
- *   frame); GSO requests (never offered) and frames outside 14..NET_FRAME_MAX bytes are
- *   not sent;
+ *   frame); GSO requests (never offered), frames outside 14..NET_FRAME_MAX bytes and,
+ *   with VIRTIO_NET_F_MTU, frames longer than MTU plus the Ethernet header (and VLAN tag)
+ *   are not sent;
  *   receive (5.1.6.3, 5.1.6.4): a frame is dropped or lands whole: num_buffers used
  *   elements (one without VIRTIO_NET_F_MRG_RXBUF) whose bytes are the header and the frame;
  *   the header has no GSO and no NEEDS_CSUM, and VIRTIO_NET_HDR_F_DATA_VALID only with
@@ -27,6 +28,7 @@
 #include "virtio/net.h"
 
 #define HDR         VIRTIO_NET_HDR_SIZE
+#define MTU         9000       /* the fake backend's: config.mtu with VIRTIO_NET_F_MTU */
 #define SENT_MAX    (4u << 20) /* bytes of sent frames kept per step */
 #define SENT_FRAMES 4096u
 
@@ -194,6 +196,9 @@ static void tx_used(const struct fz_chain *c)
 	fz_chain_read(c, false, HDR, nz.expect, len);
 	if (hdr[1] & ~VIRTIO_NET_HDR_GSO_ECN)
 		return; /* GSO: not offered, not sent */
+	if ((fz.accepted & (1ull << VIRTIO_NET_F_MTU)) &&
+	    len > MTU + NET_ETH_HLEN + (be16(nz.expect + 12) == 0x8100 ? 4u : 0u))
+		return; /* over the MTU: not sent */
 	size_t at = SIZE_MAX;
 	uint16_t csum = 0;
 	if (hdr[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
@@ -255,6 +260,9 @@ static void rx_used(uint16_t head, uint32_t len, const struct fz_chain *c)
 		return;
 	FZ_CHECK(nz.rx_got == HDR + nz.frame_len, "frame of %zu bytes in %zu", nz.frame_len,
 		 nz.rx_got - HDR);
+	FZ_CHECK(!(fz.accepted & (1ull << VIRTIO_NET_F_MTU)) ||
+		     nz.frame_len <= MTU + NET_ETH_HLEN + (be16(nz.frame + 12) == 0x8100 ? 4u : 0u),
+		 "a frame of %zu bytes received over the MTU", nz.frame_len);
 	const uint8_t *h = nz.rx;
 	FZ_CHECK(h[0] == 0 || h[0] == VIRTIO_NET_HDR_F_DATA_VALID, "flags %#x", h[0]);
 	for (unsigned i = 1; i < 10; i++)
@@ -324,7 +332,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		nz.rx = malloc(HDR + 65535 + 64);
 		if (!nz.sent || !nz.expect || !nz.frame || !nz.rx)
 			abort();
-		nz.nb = (struct net_backend){fake_send, fake_attach, fake_close};
+		nz.nb = (struct net_backend){fake_send, fake_attach, fake_close, MTU};
 	}
 	nz.nsent = nz.tx_next = 0;
 	nz.sent_len = 0;
