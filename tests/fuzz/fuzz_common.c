@@ -446,6 +446,7 @@ static void driver_start(void)
 		q->consumed = 0;
 		q->used_seen = 0;
 		q->lost = false;
+		q->overrun = false;
 		q->occ_valid = false;
 		memset(q->completions, 0, VIRTQ_MAX_SIZE * sizeof(uint32_t));
 	}
@@ -468,7 +469,7 @@ static bool could_break(void)
 		const struct fz_queue *q = &fz.q[qi];
 		if (!q->ready)
 			continue;
-		if ((uint16_t)(q->published - device_last_avail(qi)) > q->num)
+		if (q->overrun || (uint16_t)(q->published - device_last_avail(qi)) > q->num)
 			return true;
 		uint64_t n = q->published < q->num ? q->published : q->num;
 		for (uint64_t k = 0; k < n; k++) {
@@ -538,20 +539,25 @@ static void check_avail_event(unsigned qi)
 }
 
 /* The driver moved avail idx while the device may still be taking what a notification gave
- * it (a worker thread, or one not waited for). If avail idx is now more than the ring
- * ahead of the device, the device stops wherever it is (the ring is broken there): it owes
- * no more than it has taken. */
+ * it (a worker thread, or a notification not waited for). The device sees avail idx
+ * modulo 2^16 against its own position: if it is now more than the ring ahead, the ring is
+ * broken there and the device stops where it is; if it moved back, the device takes only
+ * what is still available. Either way it owes no more than that. */
 static void publish_moved(unsigned qi)
 {
 	struct fz_queue *q = &fz.q[qi];
 	if (!fz.stable || !q->ready || !q->eager)
 		return;
 	uint16_t pos = device_last_avail(qi);
-	if ((uint16_t)(q->published - pos) <= q->num)
-		return;
 	int16_t d = (int16_t)(pos - (uint16_t)q->consumed);
-	if (d < 0)
-		q->consumed -= (uint64_t)-d;
+	if (d >= 0)
+		return; /* the device has taken all it owes (any more is checked later) */
+	uint64_t at = q->consumed - (uint64_t)-d; /* the device's position, in the model's count */
+	uint16_t window = (uint16_t)(q->published - pos);
+	if (window > q->num)
+		q->consumed = at;
+	else if (window < q->consumed - at)
+		q->consumed = at + window;
 }
 
 uint64_t fz_expected_used(unsigned qi)
@@ -766,6 +772,11 @@ void fz_run(const struct fz_target *tg)
 			__atomic_store_n((uint16_t *)idx, htole16((uint16_t)(load16(idx) + b)),
 					 __ATOMIC_RELEASE);
 			q->published += b;
+			/* The device may take a look at any time (and stop), even if a later
+			 * publish brings avail idx back within reach. */
+			if (q->ready &&
+			    (uint16_t)(q->published - device_last_avail(a % fz.nq)) > q->num)
+				q->overrun = true;
 			publish_moved(a % fz.nq);
 			break;
 		}

@@ -129,6 +129,7 @@ struct fz_queue {
 	uint64_t consumed;          /* entries the model expects popped (eager queues) */
 	uint16_t used_seen;         /* used ring entries checked so far this epoch */
 	bool lost;                  /* used entries were overwritten before being checked */
+	bool overrun;               /* avail idx was once more than the ring ahead of the device */
 	uint32_t *completions;      /* per head, this epoch */
 	struct fz_chain *chain;     /* per head */
 	uint64_t *occ;              /* per head: avail entries naming it among published */
