@@ -25,29 +25,9 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from common import MARKER, REPO, host_load_line, load_guest_env
+
 FIRST_LINE = b"rvisor-guest: userspace started"
-MARKER = b"rvisor-guest: init started"
-
-
-def cache_dir():
-    if os.environ.get("RVISOR_CACHE"):
-        return Path(os.environ["RVISOR_CACHE"])
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "rvisor"
-
-
-def load_guest_env():
-    env_file = cache_dir() / "guest.env"
-    if not env_file.is_file():
-        sys.exit(f"bench: no {env_file}: run scripts/get-guest.sh first")
-    env = {}
-    for line in env_file.read_text().splitlines():
-        if "=" in line:
-            key, value = line.split("=", 1)
-            words = shlex.split(value)
-            env[key] = words[0] if words else ""
-    return env
 
 
 def memory_at(pid):
@@ -163,7 +143,7 @@ def main():
     guest = load_guest_env()
     kernel, initrd = guest["RVISOR_KERNEL"], guest["RVISOR_INITRD"]
     failed = False
-    load_before = os.getloadavg()
+    load_before = os.getloadavg()[0]
 
     rvisor_argv = [args.rvisor, "run", "--kernel", kernel, "--initrd", initrd,
                    "--mem", args.mem, "--cmdline", "console=ttyS0"]
@@ -190,10 +170,7 @@ def main():
         qm = f"{qemu_time[k]:.2f} s" if qemu_time is not None else "not measured"
         ratio = f", ratio rvisor/qemu {rv_time[k] / qemu_time[k]:.2f}" if rv_time and qemu_time else ""
         print(f"{what}: rvisor {rv}, qemu {qm}{ratio}")
-    load_after = os.getloadavg()
-    print("host load average (1, 5, 15 min): before " +
-          " ".join(f"{x:.2f}" for x in load_before) + ", after " +
-          " ".join(f"{x:.2f}" for x in load_after) + f" ({os.cpu_count()} CPUs)")
+    print(host_load_line(load_before))
     if rv_mem is not None:
         print(f"rvisor host memory beyond guest RAM at the marker: {rv_mem / 2**20:.1f} MiB "
               f"(median)")
