@@ -28,12 +28,17 @@
  *
  * Model checks (abort() when broken), made when the input is "stable": no device-writable
  * buffer of a well-formed chain, and no used ring, overlaps anything else the device reads
- * or writes, so that what the device sees is what the model sees. Then: every used element
- * names a head the driver made available and not yet returned, of a well-formed chain; its
- * length is at most the chain's writable bytes; a queue the device consumes eagerly is
- * consumed up to the first malformed chain, which sets DEVICE_NEEDS_RESET; and at the end no
- * byte of RAM changed outside writable buffers, used rings and the driver's avail indexes.
- * Whatever the input, RAM is a heap block, so AddressSanitizer reports any access beyond it. */
+ * or writes, and no avail idx the driver writes lies in anything else the device reads, so
+ * that what the device sees is what the model sees. Then: every used element names a head
+ * the driver made available and not yet returned, of a well-formed chain; its length is at
+ * most the chain's writable bytes; the driver is interrupted when it asked to be (2.7.7.2);
+ * a queue the device consumes eagerly is consumed, within 10 s, up to the first malformed
+ * chain, which sets DEVICE_NEEDS_RESET (and nothing else sets it), after which avail_event
+ * is not ahead of the device (2.7.10); the register file reads back what the driver set
+ * (features, FEATURES_OK, QueueReady only for a layout inside RAM, status 0 after a reset);
+ * and at the end no byte of RAM changed outside writable buffers, used rings and the
+ * driver's avail indexes. Whatever the input, RAM is a heap block, so AddressSanitizer
+ * reports any access beyond it. FUZZ_VERBOSE=1 in the environment traces the script. */
 #ifndef RVISOR_FUZZ_COMMON_H
 #define RVISOR_FUZZ_COMMON_H
 
