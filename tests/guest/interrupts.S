@@ -121,7 +121,13 @@ m_irq_hook:
 	ret
 1:	li t0, CLINT_MTIMECMP
 	li t1, -1
-	sd t1, 0(t0)
+	la t2, m_timer_rearm
+	ld t2, 0(t2)
+	beqz t2, 7f
+	li t1, CLINT_MTIME /* a tick: the next one comes rearm ticks from now */
+	ld t1, 0(t1)
+	add t1, t1, t2
+7:	sd t1, 0(t0)
 	j 8f
 2:	li t0, CLINT_MSIP
 	sw zero, 0(t0)
@@ -525,6 +531,9 @@ wfi_wake:
 	add s1, s1, t0
 	SET_MTIMECMP(s1)
 	DEADLINE(TICKS_1S)
+	la t0, m_timer_rearm
+	li t1, TICKS_1MS
+	sd t1, 0(t0)
 	li t0, MSTATUS_MIE
 	csrs mstatus, t0
 3:	wfi
@@ -547,7 +556,7 @@ s_wfi:
 	wfi
 	IRQ_COUNT(t0)
 	li t1, 2
-	beq t0, t1, 5f
+	bgeu t0, t1, 5f
 	CHECK_DEADLINE()
 	j s_wfi
 5:	li a7, 0
@@ -556,6 +565,11 @@ s_wfi:
 	IRQ_LOG(t0, 1)
 	CHECK(t0, INTERRUPT_BIT | IRQ_M_TIMER)
 	csrw mie, zero
+	la t0, m_timer_rearm
+	sd zero, 0(t0)
+	li t0, CLINT_MTIMECMP
+	li t1, -1
+	sd t1, 0(t0)
 	ld ra, 8(sp)
 	addi sp, sp, 16
 	ret
@@ -662,4 +676,9 @@ s_irq_log:
 s_irq_epc:
 	.dword 0
 sstc_on:
+	.dword 0
+/* When not 0, the M timer hook re-arms mtimecmp this many ticks ahead instead of silencing
+ * it: a wfi loop whose interrupt came before its wfi (the host may pause the hart for longer
+ * than the timer's delay) is still woken, as WFI needs some interrupt to return. */
+m_timer_rearm:
 	.dword 0
