@@ -135,6 +135,8 @@ struct fz_queue {
 	uint16_t used_seen;         /* used ring entries checked so far this epoch */
 	bool lost;                  /* used entries were overwritten before being checked */
 	bool overrun;               /* avail idx was once more than the ring ahead of the device */
+	bool irq_exempt;            /* used entries up to irq_exempt_to may have lost their */
+	uint16_t irq_exempt_to;     /* interrupt to the last acknowledgement */
 	uint32_t *completions;      /* per head, this epoch */
 	struct fz_chain *chain;     /* per head */
 	uint64_t *occ;              /* per head: avail entries naming it among published */
