@@ -8,6 +8,7 @@ The tests target build/rvisor. For checking the harness itself they can drive QE
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import threading
@@ -206,3 +207,42 @@ def boot_argv(vmm, rvisor_bin, guest_env, firmware, mem="512M"):
     if firmware:
         argv += ["--firmware", guest_env["RVISOR_FIRMWARE"]]
     return argv
+
+
+# ---- host tools and ordered tests (shared by the virtio-blk and Debian root tests)
+
+TOOL_TIMEOUT = 60  # seconds for one e2fsprogs command on the host
+
+
+def tool(name):
+    """Path of an e2fsprogs program (in sbin, which a non-root PATH may lack)."""
+    for candidate in (shutil.which(name), f"/usr/sbin/{name}", f"/sbin/{name}"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.fail(f"{name} not found: run scripts/deps.sh (e2fsprogs)")
+
+
+def run_tool(argv):
+    """Run a host tool with no stdin; its CompletedProcess (output captured)."""
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=TOOL_TIMEOUT)
+
+
+def debugfs_cat(image, path):
+    """The bytes of file path in the ext4 image, read on the host with debugfs."""
+    r = run_tool([tool("debugfs"), "-R", f"cat {path}", str(image)])
+    assert r.returncode == 0, f"debugfs cat {path}: {r.stderr.decode(errors='replace')}"
+    return r.stdout
+
+
+class Shared:
+    """State the ordered tests of one VM hand on; a failed boot fails each of them."""
+
+    def __init__(self):
+        self.console = None
+        self.error = None
+
+    def vm(self):
+        if self.error:
+            pytest.fail(self.error, pytrace=False)
+        return self.console

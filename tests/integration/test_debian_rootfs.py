@@ -21,7 +21,6 @@ console, what a user of that system expects:
 """
 
 import hashlib
-import os
 import random
 import re
 import shutil
@@ -30,7 +29,8 @@ import time
 
 import pytest
 
-from conftest import HOST_FAULT, MARKER, REPO, Console, cache_dir
+from conftest import (HOST_FAULT, MARKER, REPO, Console, Shared, cache_dir, debugfs_cat,
+                      run_tool, tool)
 
 ROOTFS_MARKER = b"rvisor-rootfs: init started"
 PROMPT = rb"root@rvisor:[^\r\n]*# "
@@ -38,29 +38,8 @@ BUILD_TIMEOUT = 900  # the first build downloads about 30 MiB of packages
 BOOT_TIMEOUT = 180  # seconds to the shell prompt: kernel, modules, mount, init, bash
 COMMAND_TIMEOUT = 60
 EXIT_TIMEOUT = 60
-TOOL_TIMEOUT = 60
 # Terminal control sequences (bash's bracketed-paste mode brackets each command with them).
 ESCAPES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def tool(name):
-    """Path of an e2fsprogs program (in sbin, which a non-root PATH may lack)."""
-    for candidate in (shutil.which(name), f"/usr/sbin/{name}", f"/sbin/{name}"):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail(f"{name} not found: run scripts/deps.sh (e2fsprogs)")
-
-
-def run_tool(argv):
-    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                          timeout=TOOL_TIMEOUT)
-
-
-def debugfs_cat(image, path):
-    """The bytes of file path in the ext4 image, read on the host with debugfs."""
-    r = run_tool([tool("debugfs"), "-R", f"cat {path}", str(image)])
-    assert r.returncode == 0, f"debugfs cat {path}: {r.stderr.decode(errors='replace')}"
-    return r.stdout
 
 
 def status_packages(status):
@@ -138,19 +117,6 @@ def ok(console, command, timeout=COMMAND_TIMEOUT):
     status, output = sh(console, command, timeout)
     assert status == 0, f"`{command}` exited {status}:\n{output}\n{console.tail()}"
     return output.splitlines()
-
-
-class Shared:
-    """State the ordered tests of one VM hand on; a failed boot fails each of them."""
-
-    def __init__(self):
-        self.console = None
-        self.error = None
-
-    def vm(self):
-        if self.error:
-            pytest.fail(self.error, pytrace=False)
-        return self.console
 
 
 @pytest.fixture(scope="module")

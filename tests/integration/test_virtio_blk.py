@@ -35,13 +35,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HOST_FAULT, MARKER, REPO, Console
+from conftest import HOST_FAULT, MARKER, REPO, Console, Shared, debugfs_cat, run_tool, tool
 
 ROOTFS_MARKER = b"rvisor-rootfs: init started"
 BOOT_TIMEOUT = 180  # seconds to the root's marker: kernel, modules (ext4 takes seconds), mount
 COMMAND_TIMEOUT = 60
 EXIT_TIMEOUT = 60
-TOOL_TIMEOUT = 60
 BAD_INPUT_TIMEOUT = 30
 
 KILL_ROUNDS = 5
@@ -50,29 +49,9 @@ RECORD = re.compile(rb"^r(\d+) n(\d+)$")
 SYNCED = re.compile(rb"^synced (\d+)\r?$", re.M)
 
 
-def tool(name):
-    """Path of an e2fsprogs program (in sbin, which a non-root PATH may lack)."""
-    for candidate in (shutil.which(name), f"/usr/sbin/{name}", f"/sbin/{name}"):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail(f"{name} not found: run scripts/deps.sh (e2fsprogs)")
-
-
 def sha256(path):
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def run_tool(argv):
-    return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                          timeout=TOOL_TIMEOUT)
-
-
-def debugfs_cat(image, path):
-    """The bytes of file path in the ext4 image, read on the host with debugfs."""
-    r = run_tool([tool("debugfs"), "-R", f"cat {path}", str(image)])
-    assert r.returncode == 0, f"debugfs cat {path}: {r.stderr.decode(errors='replace')}"
-    return r.stdout
 
 
 def fsck_clean(image):
@@ -137,19 +116,6 @@ def status_of(console, command):
     m = re.search(rb"^rvisor-status=(\d+)\r?$", out, re.M)
     assert m, f"no status line for `{command}`\n{console.tail()}"
     return int(m.group(1)), out
-
-
-class Shared:
-    """State the ordered tests of one VM hand on; a failed boot fails each of them."""
-
-    def __init__(self):
-        self.console = None
-        self.error = None
-
-    def vm(self):
-        if self.error:
-            pytest.fail(self.error, pytrace=False)
-        return self.console
 
 
 # ---------------------------------------------------------------- read-write root
