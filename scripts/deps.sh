@@ -22,8 +22,10 @@ packages=(
 	# root file system images (scripts/make-rootfs.sh: mkfs.ext4 -d) and their checks in the
 	# tests (e2fsck, debugfs)
 	e2fsprogs
-	# integration tests and benchmarks (Debian's python3, not another one on PATH)
-	python3 python3-pytest
+	# integration tests and benchmarks (Debian's python3, not another one on PATH); losetup
+	# (a host block device as a disk), setpriv (tests run as nobody), ip (bench/net.py's
+	# network namespace), tar (make-rootfs.sh --debian)
+	python3 python3-pytest mount util-linux iproute2 tar
 )
 
 missing=()
