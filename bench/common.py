@@ -7,7 +7,6 @@ import gzip
 import os
 import re
 import select
-import shlex
 import shutil
 import signal
 import subprocess
@@ -16,29 +15,19 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MARKER = b"rvisor-guest: init started"
+# The guest images' location and guest.env are read as the integration tests read them.
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+import conftest  # noqa: E402
+
+MARKER = conftest.MARKER
 CFLAGS = ["-std=gnu17", "-O2", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE"]
-
-
-def cache_dir():
-    """The directory scripts/get-guest.sh fills (same rule as the script)."""
-    if os.environ.get("RVISOR_CACHE"):
-        return Path(os.environ["RVISOR_CACHE"])
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "rvisor"
 
 
 def load_guest_env():
     """The variables of guest.env as a dict; exits when get-guest.sh has not run."""
-    env_file = cache_dir() / "guest.env"
-    if not env_file.is_file():
-        sys.exit(f"bench: no {env_file}: run scripts/get-guest.sh first")
-    env = {}
-    for line in env_file.read_text().splitlines():
-        if "=" in line:
-            key, value = line.split("=", 1)
-            words = shlex.split(value)
-            env[key] = words[0] if words else ""
+    env = conftest.load_guest_env()
+    if env is None:
+        sys.exit(f"bench: no {conftest.cache_dir() / 'guest.env'}: run scripts/get-guest.sh first")
     return env
 
 
