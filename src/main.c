@@ -12,6 +12,7 @@
 
 #include "host/chr.h"
 #include "host/sched.h"
+#include "jit/jit.h"
 #include "vmm/vm.h"
 
 #define MIN_MEM         (16ull << 20)
@@ -59,6 +60,9 @@ static void usage_run(FILE *f)
 	      "  --console serial|virtio\n"
 	      "                       the terminal is the UART (ttyS0, default) or a\n"
 	      "                       virtio-console (hvc0: use console=hvc0)\n"
+	      "  --accel jit|interp   run guest code as translated host code (jit, the default\n"
+	      "                       where this host has a translator) or interpreted\n"
+	      "  --jit-cache SIZE     translated-code cache per hart, 1M to 1G (default 32M)\n"
 	      "  --cpu-affinity LIST  run the vCPU threads only on these host CPUs, e.g. 0-3,6\n"
 	      "  --cpu-weight N       host CPU share, 1 to 10000 (default 100), as cgroup v2\n"
 	      "                       cpu.weight where the host allows it, else as a nice value\n"
@@ -137,6 +141,8 @@ static int cmd_run(int argc, char **argv)
 	    {"drive", required_argument, NULL, 'D'},
 	    {"net", required_argument, NULL, 'N'},
 	    {"console", required_argument, NULL, 'C'},
+	    {"accel", required_argument, NULL, 'a'},
+	    {"jit-cache", required_argument, NULL, 'J'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0, 0, 0, 0},
 	};
@@ -170,6 +176,29 @@ static int cmd_run(int argc, char **argv)
 			break;
 		}
 		case 'A': affinity = optarg; break;
+		case 'a':
+			if (!strcmp(optarg, "jit")) {
+				if (!jit_available())
+					return error(
+					    "--accel jit: this host has no translator back end "
+					    "(x86-64 only): use --accel interp");
+				cfg.accel = VM_ACCEL_JIT;
+			} else if (!strcmp(optarg, "interp")) {
+				cfg.accel = VM_ACCEL_INTERP;
+			} else {
+				return error("--accel '%s' is not one of: jit, interp", optarg);
+			}
+			break;
+		case 'J': {
+			uint64_t v;
+			if (!parse_size(optarg, &v) || v < JIT_CACHE_MIN || v > JIT_CACHE_MAX)
+				return error(
+				    "--jit-cache '%s' is not a size from 1M to 1G: use e.g. "
+				    "64M",
+				    optarg);
+			cfg.jit_cache = (size_t)v;
+			break;
+		}
 		case 'N': {
 			char nerr[256];
 			if (cfg.nnets == VM_MAX_NETS)

@@ -9,8 +9,10 @@
 #include "cpu/exec.h"
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
+#include "jit/jit.h"
 
-#define BATCH 1024 /* instructions between interrupt and timer checks */
+#define BATCH     1024 /* instructions between interrupt and timer checks */
+#define JIT_BATCH 4096 /* the same under the translator, whose blocks chain */
 
 int hart_init(struct hart *h, uint64_t hartid, struct guest_mem *mem, struct bus *bus,
 	      const struct hart_env *env)
@@ -35,6 +37,7 @@ int hart_init(struct hart *h, uint64_t hartid, struct guest_mem *mem, struct bus
 
 void hart_destroy(struct hart *h)
 {
+	jit_destroy(h);
 	free(h->dcache);
 	h->dcache = NULL;
 	pthread_mutex_destroy(&h->wait_lock);
@@ -114,6 +117,8 @@ void hart_flush_tlb(struct hart *h)
 			h->itlb_set[s][i].tag = TLB_INVALID;
 		}
 	}
+	if (h->jit)
+		jit_flush_virtual(h);
 	hart_end_batch(h);
 }
 
@@ -146,6 +151,8 @@ void hart_flush_tlb_page(struct hart *h, uint64_t gva)
 				h->itlb_set[s][i].tag = TLB_INVALID;
 		}
 	}
+	if (h->jit)
+		jit_flush_virtual(h);
 	hart_end_batch(h);
 }
 
@@ -153,6 +160,8 @@ void hart_flush_icache(struct hart *h)
 {
 	/* Decoded pages of the old generation are reset when next looked up (mmu.c). */
 	h->code_gen++;
+	if (h->jit)
+		jit_fence_i(h);
 	hart_end_batch(h);
 }
 
@@ -346,12 +355,12 @@ static void exec_straddling(struct hart *h, uint16_t lo)
 /* Run one batch of at most BATCH instructions. Handlers chain to the next instruction on the
  * same page themselves (exec.c, threaded dispatch); this loop handles page changes, decoding
  * and the first instruction of each chain. */
-static void run_batch(struct hart *h)
+static void run_batch_of(struct hart *h, int32_t n)
 {
 	const struct itlb_entry *page = NULL;
 	uint64_t page_vpn = ~0ull;
 
-	h->batch_len = h->budget = BATCH;
+	h->batch_len = h->budget = n;
 	while (h->budget > 0) {
 		uint64_t pc = h->pc;
 		if (__builtin_expect((pc >> 12) != page_vpn, 0)) {
@@ -395,6 +404,48 @@ static void run_batch(struct hart *h)
 	h->batch_len = h->budget = 0;
 }
 
+static void run_batch(struct hart *h)
+{
+	run_batch_of(h, BATCH);
+}
+
+uint64_t hart_run_budget(struct hart *h, int32_t n)
+{
+	uint64_t before = h->instret;
+	run_batch_of(h, n);
+	return h->instret - before;
+}
+
+void hart_exec_one(struct hart *h)
+{
+	struct itlb_entry *e = &h->itlb[(h->pc >> 12) & (TLB_ENTRIES - 1)];
+	if (e->tag != h->pc >> 12 || e->dp->gen != h->code_gen) {
+		e = mmu_fetch_lookup(h, h->pc);
+		if (!e) { /* fetch fault raised: it retires nothing, as in a batch */
+			h->pc = h->pc_next;
+			return;
+		}
+	}
+	uint16_t lo;
+	memcpy(&lo, (const void *)(e->addend + h->pc), 2);
+	if (insn_length(lo) == 4 && (h->pc & 0xfff) == 0xffe) {
+		exec_straddling(h, lo);
+		return;
+	}
+	uint32_t raw = lo;
+	if (insn_length(lo) == 4) {
+		uint16_t hi;
+		memcpy(&hi, (const void *)(e->addend + h->pc + 2), 2);
+		raw |= (uint32_t)hi << 16;
+	}
+	struct insn_fields f;
+	struct insn in;
+	decode(raw, &f);
+	exec_compact(&f, &in);
+	h->pc_next = h->pc + in.len;
+	exec_single(h, &in, f.op);
+}
+
 uint64_t hart_step(struct hart *h, uint64_t n)
 {
 	uint64_t done = 0;
@@ -429,6 +480,9 @@ enum hart_exit hart_run(struct hart *h)
 			wfi_wait(h);
 			continue;
 		}
-		run_batch(h);
+		if (h->jit)
+			jit_run_budget(h, JIT_BATCH);
+		else
+			run_batch(h);
 	}
 }

@@ -14,6 +14,7 @@
 
 struct bus;
 struct guest_mem;
+struct jit;
 
 #define TLB_ENTRIES  256 /* per kind (read, write, fetch), direct-mapped, power of two */
 #define DCACHE_PAGES 256 /* decoded pages cached per hart (36 KiB each), 2-way */
@@ -124,6 +125,13 @@ struct hart {
 	struct dpage *dcache;  /* DCACHE_PAGES entries */
 	uint64_t dcache_clock; /* counts decoded-page lookups */
 
+	/* The translator (src/jit/), or NULL when the interpreter runs this hart. jit_jcache is
+	 * the jump cache of the current privilege view and jit_link the patchable jump of the
+	 * last block exit; translated code reads and writes both. */
+	struct jit *jit;
+	void *jit_jcache;
+	uint8_t *jit_link;
+
 	struct guest_mem *mem;
 	struct bus *bus;
 	struct hart_env env;
@@ -154,6 +162,14 @@ void hart_reset(struct hart *h, uint64_t reset_pc);
 enum hart_exit hart_run(struct hart *h);
 /* Run at most n instructions (for tests). Returns instructions executed. */
 uint64_t hart_step(struct hart *h, uint64_t n);
+/* Run one interpreter batch of at most n instructions from h->pc, without timer or interrupt
+ * checks; a trap or a change of mode ends it early, as in hart_run. Adds the retired count to
+ * h->instret and returns it (the lockstep tester's reference step). */
+uint64_t hart_run_budget(struct hart *h, int32_t n);
+/* Execute the one instruction at h->pc through the decoder and interpreter, without the
+ * decoded-instruction cache (fetch faults, page-straddling instructions included), and retire
+ * it into the running batch. For the translator's fallback. */
+void hart_exec_one(struct hart *h);
 
 /* Raise or lower interrupt-pending bits (MIP_*) from any thread, and wake the hart. */
 void hart_set_mip(struct hart *h, uint64_t bits, bool level);

@@ -23,6 +23,7 @@
 #include "virtio/mmio.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
+#include "jit/jit.h"
 #include "vmm/vm.h"
 
 /* ---- memory map (DESIGN.md) ---- */
@@ -559,6 +560,16 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 		rc = hart_init(&vm->harts[i], i, &vm->mem, &vm->bus, &env);
 		if (rc)
 			return fail(err, errlen, rc, "out of memory creating hart %u", i);
+		if (cfg->accel == VM_ACCEL_JIT ||
+		    (cfg->accel == VM_ACCEL_DEFAULT && jit_available())) {
+			size_t cache = cfg->jit_cache ? cfg->jit_cache : JIT_CACHE_DEFAULT;
+			rc = jit_init(&vm->harts[i], cache);
+			if (rc)
+				return fail(err, errlen, rc,
+					    "cannot set up the translator's %zu MiB code cache for "
+					    "hart %u (%s): lower --jit-cache or use --accel interp",
+					    cache >> 20, i, strerror(-rc));
+		}
 	}
 	rc = add_devices(vm, err, errlen);
 	if (rc)

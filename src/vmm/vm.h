@@ -21,6 +21,13 @@
 #define VM_MAX_HARTS 64
 #define VM_MAX_NETS  4
 
+/* How the harts run guest code: the software translator (src/jit/) or the interpreter. */
+enum vm_accel {
+	VM_ACCEL_DEFAULT = 0, /* the translator where the host has a back end, else interp */
+	VM_ACCEL_JIT,
+	VM_ACCEL_INTERP,
+};
+
 /* What the user asked for. Paths may be NULL when not given. */
 struct vm_config {
 	const char *kernel; /* Image, ELF or raw; loaded for S-mode */
@@ -34,6 +41,8 @@ struct vm_config {
 	struct vm_net nets[VM_MAX_NETS]; /* virtio-net cards, eth0 first */
 	unsigned nnets;
 	bool virtio_console; /* the console is virtio-console (hvc0), not the UART */
+	enum vm_accel accel; /* how harts run guest code */
+	size_t jit_cache;    /* bytes of translated-code cache per hart (VM_ACCEL_JIT) */
 };
 
 struct vm_virtio; /* the virtio devices (machine.c) */
