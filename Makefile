@@ -11,7 +11,15 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 LDLIBS := -lfdt -lz -lm -lslirp -pthread
 
-SRCS := $(sort $(wildcard src/*/*.c))
+# The translator: its front end and the back end of this host's ISA, or, on a host without
+# one, the interface alone (every hart interprets).
+HOST_ARCH ?= $(shell uname -m)
+ifeq ($(HOST_ARCH),x86_64)
+JIT_SRCS := src/jit/jit.c $(wildcard src/jit/x86_64/*.c)
+else
+JIT_SRCS := src/jit/none/jit_none.c
+endif
+SRCS := $(sort $(filter-out src/jit/%,$(wildcard src/*/*.c)) $(JIT_SRCS))
 OBJS := $(SRCS:%.c=$(BUILD)/%.o)
 MAIN := $(BUILD)/src/main.o
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))

@@ -1,53 +1,468 @@
-/* The translator's host-independent part, for builds without a back end: no translation,
- * every hart runs on the interpreter. */
+/* The translator's host-independent part: the per-hart code cache (a memfd mapped twice:
+ * writable, and readable + executable; never both at one address), block discovery with the
+ * shared decoder, the block table keyed by guest-virtual and guest-physical pc, the jump cache
+ * and fetch TLB, direct-jump chaining, fence.i revalidation and the dispatcher loop. Host code
+ * comes from the back end (backend.h). */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cpu/hart.h"
+#include "cpu/mmu.h"
+#include "jit/backend.h"
 #include "jit/jit.h"
+#include "mem/guest_mem.h"
+
+#define MAX_BLOCK_INSNS 64
+#define BLOCK_ROOM      (64u << 10) /* free bytes each region needs before a translation */
+#define TRAMP_BYTES     4096
+#define BHASH_SIZE      (1u << 16)
+#define PHASH_SIZE      (1u << 12)
+#define FTLB_ENTRIES    256
+#define NVIEWS          4 /* privilege views, as the hart's fetch TLB sets */
+
+/* One translated block. Dead blocks (their page changed) stay in memory until the next flush
+ * but are unlinked from the block table. */
+struct jit_block {
+	uint64_t vpc, gpa;       /* first instruction: guest-virtual and guest-physical */
+	uintptr_t code;          /* executable entry */
+	struct jit_block *hnext; /* block-table chain */
+	struct jit_block *pnext; /* blocks of the same guest-physical page */
+	uint32_t bytes_off;      /* guest bytes translated, in j->bytes */
+	uint16_t glen;           /* their length */
+};
+
+/* A guest-physical page holding translated blocks. gen: the hart's code_gen when its blocks
+ * were last checked against guest memory. */
+struct jit_page {
+	uint64_t gpa_page;
+	uint64_t gen;
+	struct jit_block *blocks;
+	struct jit_page *hnext;
+};
+
+struct jit_ftlb {
+	uint64_t tag; /* gva >> 12, or ~0 */
+	uint64_t gpa_page;
+};
+
+struct jit {
+	int fd;
+	uint8_t *rw, *rx; /* the two views of the cache */
+	size_t size;
+	struct jit_tramp tramp;
+	struct jit_buf hot, cold; /* hot: [TRAMP_BYTES, 3/4), cold: [3/4, size) */
+
+	struct jit_block *blocks;
+	unsigned nblocks, max_blocks;
+	struct jit_block *bhash[BHASH_SIZE];
+	struct jit_page *pages;
+	unsigned npages, max_pages;
+	struct jit_page *phash[PHASH_SIZE];
+	uint8_t *bytes; /* guest bytes of every block, for fence.i */
+	size_t nbytes, max_bytes;
+
+	struct jit_jc jcache[NVIEWS][JIT_JC_ENTRIES];
+	struct jit_ftlb ftlb[NVIEWS][FTLB_ENTRIES];
+
+	unsigned inject_op;
+	bool print_stats;
+	struct jit_stats stats;
+};
 
 bool jit_available(void)
 {
-	return false;
+	return true;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void flush_jcache(struct jit *j)
+{
+	memset(j->jcache, 0xff, sizeof(j->jcache));
+}
+
+static void flush_ftlb(struct jit *j)
+{
+	memset(j->ftlb, 0xff, sizeof(j->ftlb));
+}
+
+/* Drop every translation (the cache is full, or a test asked). Only between blocks. */
+static void flush_all(struct hart *h)
+{
+	struct jit *j = h->jit;
+	j->hot.p = j->rw + TRAMP_BYTES;
+	j->hot.overflow = false;
+	j->cold.p = j->cold.start;
+	j->cold.overflow = false;
+	j->nblocks = j->npages = 0;
+	j->nbytes = 0;
+	memset(j->bhash, 0, sizeof(j->bhash));
+	memset(j->phash, 0, sizeof(j->phash));
+	flush_jcache(j);
+	h->jit_link = NULL;
+	j->stats.code_bytes = 0;
 }
 
 int jit_init(struct hart *h, size_t cache_bytes)
 {
-	(void)h;
-	(void)cache_bytes;
-	return -ENOSYS;
+	if (cache_bytes < JIT_CACHE_MIN || cache_bytes > JIT_CACHE_MAX)
+		return -EINVAL;
+	cache_bytes = (cache_bytes + 0xffff) & ~(size_t)0xffff;
+	struct jit *j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	int rc = -ENOMEM;
+	j->fd = memfd_create("rvisor-jit", MFD_CLOEXEC);
+	if (j->fd < 0) {
+		rc = -errno;
+		goto fail_free;
+	}
+	if (ftruncate(j->fd, (off_t)cache_bytes)) {
+		rc = -errno;
+		goto fail_fd;
+	}
+	j->rw = mmap(NULL, cache_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
+	if (j->rw == MAP_FAILED) {
+		rc = -errno;
+		goto fail_fd;
+	}
+	j->rx = mmap(NULL, cache_bytes, PROT_READ | PROT_EXEC, MAP_SHARED, j->fd, 0);
+	if (j->rx == MAP_FAILED) {
+		rc = -errno;
+		goto fail_rw;
+	}
+	j->size = cache_bytes;
+	/* Blocks: a bound generous for the cache size (a block is rarely under 128 bytes). */
+	j->max_blocks = (unsigned)(cache_bytes / 128);
+	j->max_pages = j->max_blocks / 4 + 64;
+	j->max_bytes = (size_t)j->max_blocks * 32;
+	j->blocks = malloc(sizeof(*j->blocks) * j->max_blocks);
+	j->pages = malloc(sizeof(*j->pages) * j->max_pages);
+	j->bytes = malloc(j->max_bytes);
+	if (!j->blocks || !j->pages || !j->bytes)
+		goto fail_all;
+
+	intptr_t delta = (intptr_t)(j->rx - j->rw);
+	struct jit_buf t = {
+	    .start = j->rw, .p = j->rw, .end = j->rw + TRAMP_BYTES, .x_delta = delta};
+	if (!jit_be_trampolines(&t, &j->tramp)) {
+		rc = -ENOSPC;
+		goto fail_all;
+	}
+	size_t split = (cache_bytes / 4 * 3) & ~(size_t)0xfff;
+	j->hot =
+	    (struct jit_buf){.start = j->rw + TRAMP_BYTES, .end = j->rw + split, .x_delta = delta};
+	j->cold =
+	    (struct jit_buf){.start = j->rw + split, .end = j->rw + cache_bytes, .x_delta = delta};
+	const char *env = getenv("RVISOR_JIT_STATS");
+	j->print_stats = env && *env && strcmp(env, "0");
+	h->jit = j;
+	flush_all(h);
+	flush_ftlb(j);
+	h->jit_jcache = j->jcache[0];
+	return 0;
+
+fail_all:
+	free(j->blocks);
+	free(j->pages);
+	free(j->bytes);
+	munmap(j->rx, cache_bytes);
+fail_rw:
+	munmap(j->rw, cache_bytes);
+fail_fd:
+	close(j->fd);
+fail_free:
+	free(j);
+	return rc;
+}
+
+static void print_stats(const struct hart *h)
+{
+	const struct jit_stats *s = &h->jit->stats;
+	fprintf(stderr,
+		"jit: hart %llu\njit: blocks %llu\njit: guest_insns %llu\njit: code_bytes %llu\n"
+		"jit: flushes %llu\njit: page_drops %llu\njit: dispatches %llu\njit: chains %llu\n"
+		"jit: translate_ns %llu\njit: interp_insns %llu\n",
+		(unsigned long long)h->mhartid, (unsigned long long)s->blocks,
+		(unsigned long long)s->guest_insns, (unsigned long long)s->code_bytes,
+		(unsigned long long)s->flushes, (unsigned long long)s->page_drops,
+		(unsigned long long)s->dispatches, (unsigned long long)s->chains,
+		(unsigned long long)s->translate_ns, (unsigned long long)s->interp_insns);
 }
 
 void jit_destroy(struct hart *h)
 {
-	(void)h;
-}
-
-uint64_t jit_run_budget(struct hart *h, int32_t n)
-{
-	return hart_run_budget(h, n);
+	struct jit *j = h->jit;
+	if (!j)
+		return;
+	if (j->print_stats)
+		print_stats(h);
+	munmap(j->rx, j->size);
+	munmap(j->rw, j->size);
+	close(j->fd);
+	free(j->blocks);
+	free(j->pages);
+	free(j->bytes);
+	free(j);
+	h->jit = NULL;
+	h->jit_jcache = NULL;
+	h->jit_link = NULL;
 }
 
 void jit_flush_virtual(struct hart *h)
 {
-	(void)h;
+	flush_jcache(h->jit);
+	flush_ftlb(h->jit);
+	h->jit_link = NULL;
 }
 
 void jit_fence_i(struct hart *h)
 {
-	(void)h;
+	/* Pages are checked against guest memory when next entered through the dispatcher; the
+	 * jump cache would bypass it, and a pending chain could join a stale block. */
+	flush_jcache(h->jit);
+	h->jit_link = NULL;
 }
 
 struct jit_stats jit_get_stats(const struct hart *h)
 {
-	(void)h;
 	struct jit_stats s;
-	memset(&s, 0, sizeof(s));
+	if (h->jit)
+		s = h->jit->stats;
+	else
+		memset(&s, 0, sizeof(s));
 	return s;
 }
 
 void jit_inject_fault(struct hart *h, unsigned op)
 {
-	(void)h;
-	(void)op;
+	if (!h->jit)
+		return;
+	h->jit->inject_op = op;
+	flush_all(h);
+}
+
+/* The privilege view of instruction fetches (the index of the hart's fetch-TLB set). */
+static unsigned fetch_view(const struct hart *h)
+{
+	return (unsigned)((h->itlb - h->itlb_set[0]) / TLB_ENTRIES);
+}
+
+static unsigned bhash(uint64_t vpc, uint64_t gpa)
+{
+	uint64_t k = (vpc ^ (gpa * 0x9e3779b97f4a7c15ull)) >> 1;
+	return (unsigned)((k ^ (k >> 17)) & (BHASH_SIZE - 1));
+}
+
+static struct jit_page *page_find(struct jit *j, uint64_t gpa_page)
+{
+	struct jit_page *p = j->phash[(gpa_page >> 12) & (PHASH_SIZE - 1)];
+	while (p && p->gpa_page != gpa_page)
+		p = p->hnext;
+	return p;
+}
+
+/* Unlink every block of page p from the block table: after a fence.i its guest bytes
+ * changed. Chains only join blocks of one page, so no live block jumps into them. */
+static void page_drop(struct jit *j, struct jit_page *p)
+{
+	for (struct jit_block *b = p->blocks; b; b = b->pnext) {
+		struct jit_block **pp = &j->bhash[bhash(b->vpc, b->gpa)];
+		while (*pp && *pp != b)
+			pp = &(*pp)->hnext;
+		if (*pp)
+			*pp = b->hnext;
+	}
+	p->blocks = NULL;
+	j->stats.page_drops++;
+}
+
+/* Check the blocks of page p (host copy hva) against guest memory after a fence.i. */
+static void page_validate(struct hart *h, struct jit_page *p, const uint8_t *hva)
+{
+	struct jit *j = h->jit;
+	for (struct jit_block *b = p->blocks; b; b = b->pnext) {
+		if (memcmp(j->bytes + b->bytes_off, hva + (b->gpa & 0xfff), b->glen)) {
+			page_drop(j, p);
+			break;
+		}
+	}
+	p->gen = h->code_gen;
+}
+
+/* Decode the block at vpc (guest-physical gpa, host copy of its page hva_page) and emit it.
+ * Returns NULL when the cache must be flushed first. */
+static struct jit_block *translate(struct hart *h, uint64_t vpc, uint64_t gpa,
+				   const uint8_t *hva_page)
+{
+	struct jit *j = h->jit;
+	if (j->nblocks == j->max_blocks || j->nbytes + 4096 > j->max_bytes ||
+	    (size_t)(j->hot.end - j->hot.p) < BLOCK_ROOM ||
+	    (size_t)(j->cold.end - j->cold.p) < BLOCK_ROOM)
+		return NULL;
+	uint64_t gpa_page = gpa & ~0xfffull;
+	struct jit_page *p = page_find(j, gpa_page);
+	if (!p) {
+		if (j->npages == j->max_pages)
+			return NULL;
+		p = &j->pages[j->npages++];
+		p->gpa_page = gpa_page;
+		p->gen = h->code_gen;
+		p->blocks = NULL;
+		unsigned hi = (gpa_page >> 12) & (PHASH_SIZE - 1);
+		p->hnext = j->phash[hi];
+		j->phash[hi] = p;
+	}
+
+	uint64_t t0 = now_ns();
+	struct jit_insn ins[MAX_BLOCK_INSNS];
+	unsigned n = 0;
+	unsigned off = vpc & 0xfff, start = off;
+	while (n < MAX_BLOCK_INSNS && off < 4096) {
+		uint16_t lo;
+		memcpy(&lo, hva_page + off, 2);
+		unsigned len = insn_length(lo);
+		if (off + len > 4096)
+			break; /* straddles the page: the dispatcher interprets it */
+		uint32_t raw = lo;
+		if (len == 4) {
+			uint16_t hi;
+			memcpy(&hi, hva_page + off + 2, 2);
+			raw |= (uint32_t)hi << 16;
+		}
+		decode(raw, &ins[n].f);
+		ins[n].pc = vpc + (off - start);
+		off += len;
+		if (jit_ends_block(ins[n++].f.op))
+			break;
+	}
+
+	uint8_t *hot0 = j->hot.p, *cold0 = j->cold.p;
+	uintptr_t code = jit_be_block(&j->hot, &j->cold, &j->tramp, ins, n, gpa_page, j->inject_op);
+	if (!code) {
+		j->hot.p = hot0;
+		j->cold.p = cold0;
+		j->hot.overflow = j->cold.overflow = false;
+		return NULL;
+	}
+	struct jit_block *b = &j->blocks[j->nblocks++];
+	b->vpc = vpc;
+	b->gpa = gpa;
+	b->code = code;
+	b->glen = (uint16_t)(off - start);
+	b->bytes_off = (uint32_t)j->nbytes;
+	memcpy(j->bytes + j->nbytes, hva_page + start, b->glen);
+	j->nbytes += b->glen;
+	b->pnext = p->blocks;
+	p->blocks = b;
+	unsigned hi = bhash(vpc, gpa);
+	b->hnext = j->bhash[hi];
+	j->bhash[hi] = b;
+
+	j->stats.blocks++;
+	j->stats.guest_insns += n;
+	j->stats.code_bytes += (uint64_t)((j->hot.p - hot0) + (j->cold.p - cold0));
+	j->stats.translate_ns += now_ns() - t0;
+	return b;
+}
+
+/* Translate h->pc to a guest-physical address for fetching, through the translator's own
+ * fetch TLB. Returns false after raising the fetch exception. */
+static bool fetch_gpa(struct hart *h, unsigned view, uint64_t *gpa)
+{
+	struct jit *j = h->jit;
+	uint64_t pc = h->pc;
+	struct jit_ftlb *e = &j->ftlb[view][(pc >> 12) & (FTLB_ENTRIES - 1)];
+	if (e->tag == pc >> 12) {
+		*gpa = e->gpa_page | (pc & 0xfff);
+		return true;
+	}
+	int cause = mmu_translate(h, pc, MMU_FETCH, gpa);
+	if (!cause && !guest_mem_ptr(h->mem, *gpa & ~0xfffull, 4096))
+		cause = CAUSE_FETCH_ACCESS;
+	if (cause) {
+		hart_trap(h, (uint64_t)cause, pc);
+		return false;
+	}
+	e->tag = pc >> 12;
+	e->gpa_page = *gpa & ~0xfffull;
+	return true;
+}
+
+/* The block to run at h->pc, translated if needed; NULL when a fetch trapped or the
+ * instruction there was interpreted instead (then h->pc has moved on). */
+static struct jit_block *find_block(struct hart *h)
+{
+	struct jit *j = h->jit;
+	uint64_t pc = h->pc, gpa;
+	if (!fetch_gpa(h, fetch_view(h), &gpa)) {
+		h->pc = h->pc_next;
+		return NULL;
+	}
+	const uint8_t *hva_page = guest_mem_ptr(h->mem, gpa & ~0xfffull, 4096);
+	if ((pc & 0xfff) == 0xffe && insn_length(hva_page[0xffe] | hva_page[0xfff] << 8) == 4) {
+		/* A 32-bit instruction across two pages: interpreted, never translated. */
+		hart_exec_one(h);
+		j->stats.interp_insns++;
+		return NULL;
+	}
+	struct jit_page *p = page_find(j, gpa & ~0xfffull);
+	if (p && p->gen != h->code_gen)
+		page_validate(h, p, hva_page);
+	for (struct jit_block *b = j->bhash[bhash(pc, gpa)]; b; b = b->hnext)
+		if (b->vpc == pc && b->gpa == gpa)
+			return b;
+	struct jit_block *b = translate(h, pc, gpa, hva_page);
+	if (!b) {
+		j->stats.flushes++;
+		flush_all(h);
+		b = translate(h, pc, gpa, hva_page);
+	}
+	return b;
+}
+
+uint64_t jit_run_budget(struct hart *h, int32_t n)
+{
+	struct jit *j = h->jit;
+	h->batch_len = h->budget = n;
+	while (h->budget > 0) {
+		unsigned view = fetch_view(h);
+		struct jit_jc *jc = &j->jcache[view][(h->pc >> 1) & (JIT_JC_ENTRIES - 1)];
+		const void *code;
+		if (jc->vpc == h->pc && !h->jit_link) {
+			code = jc->code;
+		} else {
+			j->stats.dispatches++;
+			const struct jit_exit *link = (const struct jit_exit *)h->jit_link;
+			struct jit_block *b = find_block(h);
+			if (!b)
+				continue;
+			code = (const void *)b->code;
+			/* find_block may have flushed everything, which clears jit_link. */
+			if (link && h->jit_link && link->gpa_page == (b->gpa & ~0xfffull)) {
+				jit_be_patch((uint8_t *)(uintptr_t)link->field_x - (j->rx - j->rw),
+					     link->field_x, b->code);
+				j->stats.chains++;
+			}
+			jc->vpc = b->vpc;
+			jc->code = code;
+		}
+		h->jit_jcache = j->jcache[view];
+		h->jit_link = NULL;
+		jit_be_enter(&j->tramp, h, code);
+	}
+	uint64_t done = (uint64_t)(h->batch_len - h->budget);
+	h->instret += done;
+	h->batch_len = h->budget = 0;
+	return done;
 }

@@ -22,15 +22,15 @@ struct hart;
 
 /* Counters a translator keeps (printed with RVISOR_JIT_STATS=1 at exit). */
 struct jit_stats {
-	uint64_t blocks;        /* blocks translated */
-	uint64_t guest_insns;   /* guest instructions translated */
-	uint64_t code_bytes;    /* host code bytes emitted since the last flush */
-	uint64_t flushes;       /* whole-cache flushes (cache full) */
-	uint64_t page_drops;    /* guest pages whose blocks were dropped after fence.i */
-	uint64_t dispatches;    /* block lookups from the dispatcher */
-	uint64_t chains;        /* direct jumps patched to their target block */
-	uint64_t translate_ns;  /* host time spent translating */
-	uint64_t interp_insns;  /* instructions run by the interpreter (page-straddling) */
+	uint64_t blocks;       /* blocks translated */
+	uint64_t guest_insns;  /* guest instructions translated */
+	uint64_t code_bytes;   /* host code bytes emitted since the last flush */
+	uint64_t flushes;      /* whole-cache flushes (cache full) */
+	uint64_t page_drops;   /* guest pages whose blocks were dropped after fence.i */
+	uint64_t dispatches;   /* block lookups from the dispatcher */
+	uint64_t chains;       /* direct jumps patched to their target block */
+	uint64_t translate_ns; /* host time spent translating */
+	uint64_t interp_insns; /* instructions run by the interpreter (page-straddling) */
 };
 
 /* True when this build has a back end for the host ISA (x86-64). */

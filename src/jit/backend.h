@@ -1,0 +1,76 @@
+/* The interface between the translator's host-independent front end (jit.c: block discovery,
+ * the code cache, lookup, chaining, invalidation) and a back end that emits host code for one
+ * host ISA (x86_64/). A back end knows struct hart's layout and the interpreter's handlers; it
+ * knows nothing of the cache's bookkeeping. */
+#ifndef RVISOR_JIT_BACKEND_H
+#define RVISOR_JIT_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpu/insn.h"
+
+struct hart;
+
+/* An output buffer in the code cache. p runs from start to end in the writable view; the
+ * executable view of a byte is its writable address + x_delta. overflow is set (and nothing
+ * written) when an instruction would not fit. */
+struct jit_buf {
+	uint8_t *start, *p, *end;
+	intptr_t x_delta;
+	bool overflow;
+};
+
+/* One guest instruction of a block: decoded fields, its guest-virtual pc. */
+struct jit_insn {
+	struct insn_fields f;
+	uint64_t pc;
+};
+
+/* Executable addresses of the shared routines every block jumps to. */
+struct jit_tramp {
+	uintptr_t enter;       /* void enter(struct hart *h, const void *code) */
+	uintptr_t exit_nolink; /* leave: h->pc is set, no chainable exit */
+	uintptr_t exit_link;   /* leave: h->pc and h->jit_link are set */
+	uintptr_t probe;       /* rax = guest pc: jump-cache probe, else leave */
+};
+
+/* A chainable exit, stored in the code cache beside its stub: the executable address of the
+ * rel32 field of the stub's jump, and the guest-physical page the exiting block lies in (a
+ * chain is made only to a block of the same page). h->jit_link points at one. */
+struct jit_exit {
+	uint64_t field_x;
+	uint64_t gpa_page;
+};
+
+/* Jump cache: indirect jumps and cross-page exits look up the guest-virtual target here,
+ * inline. JIT_JC_ENTRIES per privilege view, indexed by (pc >> 1) & (JIT_JC_ENTRIES - 1). */
+#define JIT_JC_ENTRIES 4096
+struct jit_jc {
+	uint64_t vpc;     /* guest-virtual pc, or ~0 */
+	const void *code; /* executable entry of its block */
+};
+
+/* Emit the shared routines into b. Returns false on overflow. */
+bool jit_be_trampolines(struct jit_buf *b, struct jit_tramp *t);
+
+/* Emit one block of n instructions (n >= 1, all on the guest-virtual page of ins[0].pc, which
+ * maps to guest-physical page gpa_page): the main path into hot, slow paths and exit stubs into
+ * cold. inject_op: an op to translate wrongly on purpose (tests), or 0. Returns the executable
+ * entry address, or 0 when a buffer overflowed. */
+uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, const struct jit_tramp *t,
+		       const struct jit_insn *ins, unsigned n, uint64_t gpa_page,
+		       unsigned inject_op);
+
+/* Point a chainable exit's jump (rel32 field at writable address field_rw, executable address
+ * field_x) at the executable address target_x. */
+void jit_be_patch(uint8_t *field_rw, uint64_t field_x, uintptr_t target_x);
+
+/* Run translated code: enter the block at code with h, return when a block leaves. */
+void jit_be_enter(const struct jit_tramp *t, struct hart *h, const void *code);
+
+/* Whether instruction op ends a block (control transfer or system instruction). */
+bool jit_ends_block(unsigned op);
+
+#endif

@@ -1,0 +1,617 @@
+/* The x86-64 back end: translates a block of decoded RV64GC instructions into host code.
+ * Register conventions inside translated code: rbx holds the struct hart pointer for the whole
+ * block; guest x registers live in h->x[] and are read and written there (x0 reads as 0, writes
+ * to it are dropped); rax, rcx, rdx, rsi, rdi and r8-r11 are scratch. The stack is 16-byte
+ * aligned with 16 bytes of scratch at [rsp], so helpers are plain C calls.
+ *
+ * Integer computation, branches, jumps and loads/stores are emitted inline; loads and stores
+ * probe the hart's data TLB inline (the interpreter's TLB: one compare and an add) and call the
+ * MMU's slow path on a miss. Everything else (CSRs, F/D, atomics, system instructions) calls
+ * the interpreter's handler for the op, after writing back pc, pc_next and the retired count so
+ * that traps are precise. */
+#include <stddef.h>
+
+#include "cpu/exec.h"
+#include "cpu/hart.h"
+#include "cpu/mmu.h"
+#include "jit/x86_64/asm.h"
+
+#define HX(i)      ((int32_t)(offsetof(struct hart, x) + 8 * (unsigned)(i)))
+#define H_PC       ((int32_t)offsetof(struct hart, pc))
+#define H_PC_NEXT  ((int32_t)offsetof(struct hart, pc_next))
+#define H_BUDGET   ((int32_t)offsetof(struct hart, budget))
+#define H_DTLB     ((int32_t)offsetof(struct hart, dtlb))
+#define H_JCACHE   ((int32_t)offsetof(struct hart, jit_jcache))
+#define H_LINK     ((int32_t)offsetof(struct hart, jit_link))
+#define TLB_W_OFF  ((int32_t)offsetof(struct tlb_set, w))
+#define FRAME      24 /* bytes below the saved registers: 16 of scratch, 8 to align */
+
+_Static_assert(sizeof(struct tlb_entry) == 16, "the inline TLB probe scales the index by 16");
+_Static_assert(offsetof(struct tlb_set, r) == 0, "the inline TLB probe reads r at offset 0");
+_Static_assert(TLB_ENTRIES == 256, "the inline TLB probe masks the index with 0xff0");
+_Static_assert(sizeof(struct jit_jc) == 16, "the jump-cache probe scales the index by 16");
+
+/* The interpreter's handler of each op, for the ops translated as helper calls. */
+static const insn_fn exec_handlers[OP_COUNT] = {
+#define HANDLER_ENTRY(name) [OP_##name] = exec_##name,
+    INSN_OPS(HANDLER_ENTRY)
+#undef HANDLER_ENTRY
+};
+
+/* ---- pure helpers (no hart state; cannot trap) ---- */
+static uint64_t h_div(uint64_t a, uint64_t b)
+{
+	int64_t x = (int64_t)a, y = (int64_t)b;
+	return y == 0 ? ~0ull : (x == INT64_MIN && y == -1) ? a : (uint64_t)(x / y);
+}
+static uint64_t h_divu(uint64_t a, uint64_t b)
+{
+	return b == 0 ? ~0ull : a / b;
+}
+static uint64_t h_rem(uint64_t a, uint64_t b)
+{
+	int64_t x = (int64_t)a, y = (int64_t)b;
+	return y == 0 ? a : (x == INT64_MIN && y == -1) ? 0 : (uint64_t)(x % y);
+}
+static uint64_t h_remu(uint64_t a, uint64_t b)
+{
+	return b == 0 ? a : a % b;
+}
+#define SEXT32(v) ((uint64_t)(int64_t)(int32_t)(v))
+static uint64_t h_divw(uint64_t a64, uint64_t b64)
+{
+	int32_t a = (int32_t)a64, b = (int32_t)b64;
+	return b == 0 ? ~0ull : (a == INT32_MIN && b == -1) ? SEXT32(a) : SEXT32(a / b);
+}
+static uint64_t h_divuw(uint64_t a64, uint64_t b64)
+{
+	uint32_t a = (uint32_t)a64, b = (uint32_t)b64;
+	return b == 0 ? ~0ull : SEXT32(a / b);
+}
+static uint64_t h_remw(uint64_t a64, uint64_t b64)
+{
+	int32_t a = (int32_t)a64, b = (int32_t)b64;
+	return b == 0 ? SEXT32(a) : (a == INT32_MIN && b == -1) ? 0 : SEXT32(a % b);
+}
+static uint64_t h_remuw(uint64_t a64, uint64_t b64)
+{
+	uint32_t a = (uint32_t)a64, b = (uint32_t)b64;
+	return b == 0 ? SEXT32(a) : SEXT32(a % b);
+}
+static uint64_t h_mulhsu(uint64_t a, uint64_t b)
+{
+	return (uint64_t)(((__int128)(int64_t)a * (__int128)(unsigned __int128)b) >> 64);
+}
+
+/* ---- trampolines ---- */
+static const uint8_t saved[] = {RBX, RBP, R12, R13, R14, R15};
+
+bool jit_be_trampolines(struct jit_buf *b, struct jit_tramp *t)
+{
+	t->enter = x_here(b);
+	for (unsigned i = 0; i < sizeof(saved); i++)
+		x_push(b, saved[i]);
+	x_alu_imm(b, true, ALU_SUB, RSP, FRAME);
+	x_mov(b, true, RBX, RDI);
+	x_u8(b, 0xff); /* jmp rsi */
+	x_modrm_reg(b, 4, RSI);
+
+	t->exit_nolink = x_here(b);
+	x_store_imm32(b, RBX, H_LINK, 0);
+	t->exit_link = x_here(b);
+	x_alu_imm(b, true, ALU_ADD, RSP, FRAME);
+	for (unsigned i = sizeof(saved); i-- > 0;)
+		x_pop(b, saved[i]);
+	x_ret(b);
+
+	/* probe: rax = guest pc. h->pc = rax; look it up in the jump cache of the current
+	 * privilege view; jump to the block on a hit, else leave to the dispatcher. */
+	t->probe = x_here(b);
+	x_store(b, true, RAX, RBX, H_PC);
+	x_mov(b, false, RCX, RAX);
+	x_shift_imm(b, false, SH_SHL, RCX, 3); /* ((pc >> 1) & mask) * 16 */
+	x_alu_imm(b, false, ALU_AND, RCX, (JIT_JC_ENTRIES - 1) << 4);
+	x_alu_mem(b, true, ALU_ADD, RCX, RBX, H_JCACHE);
+	x_alu_mem(b, true, ALU_CMP, RAX, RCX, 0);
+	x_jcc(b, CC_NE, t->exit_nolink);
+	x_jmp_mem(b, RCX, 8);
+	return !b->overflow;
+}
+
+void jit_be_enter(const struct jit_tramp *t, struct hart *h, const void *code)
+{
+	((void (*)(struct hart *, const void *))t->enter)(h, code);
+}
+
+void jit_be_patch(uint8_t *field_rw, uint64_t field_x, uintptr_t target_x)
+{
+	uint32_t rel = (uint32_t)(target_x - (field_x + 4));
+	memcpy(field_rw, &rel, 4);
+}
+
+bool jit_ends_block(unsigned op)
+{
+	switch (op) {
+	case OP_JAL:
+	case OP_JALR:
+	case OP_ECALL:
+	case OP_EBREAK:
+	case OP_MRET:
+	case OP_SRET:
+	case OP_WFI:
+	case OP_FENCE_I:
+	case OP_SFENCE_VMA:
+	case OP_ILLEGAL: return true;
+	default: return false;
+	}
+}
+
+/* ---- block emission ---- */
+struct ctx {
+	struct jit_buf *hot, *cold;
+	const struct jit_tramp *t;
+	uint64_t vpage;    /* guest-virtual page of the block */
+	uint64_t gpa_page; /* its guest-physical page */
+	unsigned done;     /* instructions already subtracted from h->budget */
+	uintptr_t exit_pcnext; /* cold stub: leave with pc = pc_next (0 until emitted) */
+	unsigned inject_op;
+};
+
+/* Load guest register xi into host register r (x0 reads as 0). */
+static void ld_x(struct jit_buf *b, unsigned r, unsigned xi)
+{
+	if (xi == 0)
+		x_mov_imm(b, r, 0);
+	else
+		x_load(b, true, r, RBX, HX(xi));
+}
+static void st_x(struct jit_buf *b, unsigned r, unsigned xi)
+{
+	if (xi != 0)
+		x_store(b, true, r, RBX, HX(xi));
+}
+
+/* Subtract from h->budget the instructions before index upto not yet counted. */
+static void sync_budget(struct ctx *c, struct jit_buf *b, unsigned upto)
+{
+	if (upto > c->done)
+		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)(upto - c->done));
+}
+
+/* Leave the block for guest pc target with `retire` instructions not yet counted: a jump
+ * patched later to the target's block when target lies on the same page (chaining), else the
+ * jump-cache probe. */
+static void emit_exit(struct ctx *c, struct jit_buf *b, uint64_t target, unsigned retire)
+{
+	if (retire)
+		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)retire);
+	if ((target >> 12) != c->vpage) {
+		x_mov_imm(b, RAX, target);
+		x_jmp(b, c->t->probe);
+		return;
+	}
+	uint8_t *field = x_jmp(b, x_here(b) + 5); /* falls through until chained */
+	x_mov_imm(b, RAX, target);
+	x_store(b, true, RAX, RBX, H_PC);
+	uint8_t *rec_field = x_lea_rip(b, RAX, 0);
+	x_store(b, true, RAX, RBX, H_LINK);
+	x_jmp(b, c->t->exit_link);
+	if (b->overflow)
+		return;
+	struct jit_exit rec = {.field_x = (uint64_t)((uintptr_t)field + (uintptr_t)b->x_delta),
+			       .gpa_page = c->gpa_page};
+	x_patch_rel32(b, rec_field, x_here(b));
+	x_bytes(b, &rec, sizeof(rec));
+}
+
+/* The cold stub that leaves with h->pc = h->pc_next (after a helper trapped, ended the batch
+ * or jumped). */
+static uintptr_t exit_pcnext(struct ctx *c)
+{
+	if (!c->exit_pcnext) {
+		c->exit_pcnext = x_here(c->cold);
+		x_load(c->cold, true, RAX, RBX, H_PC_NEXT);
+		x_store(c->cold, true, RAX, RBX, H_PC);
+		x_jmp(c->cold, c->t->exit_nolink);
+	}
+	return c->exit_pcnext;
+}
+
+/* Call the interpreter's handler for instruction i (at index idx): pc, pc_next and the budget
+ * written back first; afterwards leave if the handler trapped, ended the batch or changed
+ * pc_next. ends: leave after it in any case. */
+static void emit_helper(struct ctx *c, const struct jit_insn *i, unsigned idx, bool ends)
+{
+	struct jit_buf *b = c->hot;
+	unsigned op = i->f.op < OP_COUNT ? i->f.op : OP_ILLEGAL;
+	struct insn compact;
+	exec_compact(&i->f, &compact);
+	compact.fn = NULL;
+	/* The compact instruction lives in the cold buffer, read by the handler. */
+	uintptr_t rec = x_here(c->cold);
+	x_bytes(c->cold, &compact, sizeof(compact));
+
+	sync_budget(c, b, idx);
+	c->done = idx;
+	uint64_t next = i->pc + i->f.len;
+	x_mov_imm(b, RAX, i->pc);
+	x_store(b, true, RAX, RBX, H_PC);
+	x_alu_imm(b, true, ALU_ADD, RAX, i->f.len);
+	x_store(b, true, RAX, RBX, H_PC_NEXT);
+	x_mov(b, true, RDI, RBX);
+	x_lea_rip(b, RSI, rec);
+	x_call(b, (const void *)exec_handlers[op]);
+	x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, 1);
+	c->done = idx + 1;
+	x_jcc(b, CC_LE, exit_pcnext(c));
+	x_load(b, true, RAX, RBX, H_PC_NEXT);
+	x_mov_imm(b, RCX, next);
+	x_alu(b, true, ALU_CMP, RAX, RCX);
+	x_jcc(b, CC_NE, exit_pcnext(c));
+	if (ends) { /* a system instruction: back to the dispatcher */
+		x_store(b, true, RAX, RBX, H_PC);
+		x_jmp(b, c->t->exit_nolink);
+	}
+}
+
+/* Call a pure helper rax = fn(x[rs1], x[rs2]). */
+static void emit_pure(struct jit_buf *b, const struct jit_insn *i, uint64_t (*fn)(uint64_t,
+									       uint64_t))
+{
+	ld_x(b, RDI, i->f.rs1);
+	ld_x(b, RSI, i->f.rs2);
+	x_call(b, (const void *)fn);
+}
+
+/* gva = x[rs1] + imm into rsi; rax = &dtlb->r[idx] (or w), rdi = page of the last byte;
+ * compare; jne to the cold slow path. Returns the jne's rel32 field. */
+static uint8_t *emit_tlb_probe(struct jit_buf *b, const struct jit_insn *i, unsigned size,
+			       bool store)
+{
+	ld_x(b, RSI, i->f.rs1);
+	if (i->f.imm)
+		x_lea(b, RSI, RSI, (int32_t)i->f.imm);
+	x_mov(b, false, RAX, RSI);
+	x_shift_imm(b, false, SH_SHR, RAX, 8);
+	x_alu_imm(b, false, ALU_AND, RAX, 0xff0);
+	x_alu_mem(b, true, ALU_ADD, RAX, RBX, H_DTLB);
+	if (size > 1)
+		x_lea(b, RDI, RSI, (int32_t)size - 1);
+	else
+		x_mov(b, true, RDI, RSI);
+	x_shift_imm(b, true, SH_SHR, RDI, 12);
+	x_alu_mem(b, true, ALU_CMP, RDI, RAX, store ? TLB_W_OFF : 0);
+	uint8_t *field = x_jcc(b, CC_NE, 0);
+	x_alu_mem(b, true, ALU_ADD, RSI, RAX, (store ? TLB_W_OFF : 0) + 8);
+	return field;
+}
+
+/* Sign or zero extension of the loaded low size bytes of rax, in place. */
+static void extend_rax(struct jit_buf *b, unsigned op)
+{
+	switch (op) {
+	case OP_LB: x_op_reg(b, true, (const uint8_t[]){0x0f, 0xbe}, 2, RAX, RAX); break;
+	case OP_LH: x_op_reg(b, true, (const uint8_t[]){0x0f, 0xbf}, 2, RAX, RAX); break;
+	case OP_LW: x_movsxd(b, RAX, RAX); break;
+	case OP_LBU: x_op_reg(b, false, (const uint8_t[]){0x0f, 0xb6}, 2, RAX, RAX); break;
+	case OP_LHU: x_op_reg(b, false, (const uint8_t[]){0x0f, 0xb7}, 2, RAX, RAX); break;
+	case OP_LWU: x_mov(b, false, RAX, RAX); break;
+	default: break;
+	}
+}
+
+static unsigned access_size(unsigned op)
+{
+	switch (op) {
+	case OP_LB:
+	case OP_LBU:
+	case OP_SB: return 1;
+	case OP_LH:
+	case OP_LHU:
+	case OP_SH: return 2;
+	case OP_LW:
+	case OP_LWU:
+	case OP_SW: return 4;
+	default: return 8;
+	}
+}
+
+/* The cold slow path of a load or store: write back pc and budget, call the MMU, leave on a
+ * trap; on success rejoin the main path with a loaded value in rax, extended as op says.
+ * Returns the rel32 field of its jump back, to be patched. */
+static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned idx,
+			      unsigned size, bool store)
+{
+	struct jit_buf *b = c->cold;
+	unsigned pending = idx - c->done;
+	if (pending)
+		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)pending);
+	x_mov_imm(b, RAX, i->pc);
+	x_store(b, true, RAX, RBX, H_PC);
+	x_mov(b, true, RDI, RBX);
+	x_mov_imm(b, RDX, size);
+	if (store) {
+		x_call(b, (const void *)mmu_store_slow); /* (h, gva = rsi, size, val = rcx) */
+	} else {
+		x_mov(b, true, RCX, RSP);
+		x_call(b, (const void *)mmu_load_slow); /* (h, gva = rsi, size, &val) */
+	}
+	x_movzx8_reg(b, RAX, RAX); /* bool in al: the upper bits are unspecified */
+	x_test(b, false, RAX, RAX);
+	uint8_t *ok = x_jcc(b, CC_NE, 0);
+	/* Trap: the handler ended the batch; retire as the interpreter does and leave. */
+	x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, 1);
+	x_jmp(b, exit_pcnext(c));
+	x_patch_rel32(b, ok, x_here(b));
+	if (pending)
+		x_alu_mem_imm(b, false, ALU_ADD, RBX, H_BUDGET, (int32_t)pending);
+	if (!store) {
+		x_load(b, true, RAX, RSP, 0);
+		extend_rax(b, i->f.op);
+	}
+	return x_jmp(b, 0);
+}
+
+static void emit_load(struct ctx *c, const struct jit_insn *i, unsigned idx)
+{
+	struct jit_buf *hot = c->hot;
+	unsigned op = i->f.op, size = access_size(op);
+	uint8_t *miss = emit_tlb_probe(hot, i, size, false);
+	switch (op) {
+	case OP_LB: x_load_sx8(hot, RAX, RSI, 0); break;
+	case OP_LH: x_load_sx16(hot, RAX, RSI, 0); break;
+	case OP_LW: x_load_sx32(hot, RAX, RSI, 0); break;
+	case OP_LBU: x_load_zx8(hot, RAX, RSI, 0); break;
+	case OP_LHU: x_load_zx16(hot, RAX, RSI, 0); break;
+	case OP_LWU: x_load(hot, false, RAX, RSI, 0); break;
+	default: x_load(hot, true, RAX, RSI, 0); break;
+	}
+	/* The probe's miss jumps to the slow path (rsi still holds the gva there). */
+	uintptr_t slow = x_here(c->cold);
+	uint8_t *back = emit_mem_slow(c, i, idx, size, false);
+	if (hot->overflow || c->cold->overflow)
+		return;
+	x_patch_rel32(hot, miss, slow);
+	x_patch_rel32(c->cold, back, x_here(hot));
+	if (op == c->inject_op)
+		x_alu_imm(hot, true, ALU_ADD, RAX, 1);
+	st_x(hot, RAX, i->f.rd);
+}
+
+static void emit_store(struct ctx *c, const struct jit_insn *i, unsigned idx)
+{
+	struct jit_buf *hot = c->hot;
+	unsigned op = i->f.op, size = access_size(op);
+	ld_x(hot, RCX, i->f.rs2);
+	if (op == c->inject_op)
+		x_alu_imm(hot, true, ALU_ADD, RCX, 1);
+	uint8_t *miss = emit_tlb_probe(hot, i, size, true);
+	switch (size) {
+	case 1: x_store8(hot, RCX, RSI, 0); break;
+	case 2: x_store16(hot, RCX, RSI, 0); break;
+	case 4: x_store(hot, false, RCX, RSI, 0); break;
+	default: x_store(hot, true, RCX, RSI, 0); break;
+	}
+	uintptr_t slow = x_here(c->cold);
+	uint8_t *back = emit_mem_slow(c, i, idx, size, true);
+	if (hot->overflow || c->cold->overflow)
+		return;
+	x_patch_rel32(hot, miss, slow);
+	x_patch_rel32(c->cold, back, x_here(hot));
+}
+
+/* rax = x[rs1] OP (x[rs2] or imm); w: 32-bit operation, result sign-extended. */
+static void emit_alu(struct jit_buf *b, const struct jit_insn *i, enum x86_alu op, bool imm,
+		     bool w)
+{
+	ld_x(b, RAX, i->f.rs1);
+	if (imm) {
+		x_alu_imm(b, !w, op, RAX, (int32_t)i->f.imm);
+	} else if (i->f.rs2) {
+		x_alu_mem(b, !w, op, RAX, RBX, HX(i->f.rs2));
+	} else if (op == ALU_AND) {
+		x_mov_imm(b, RAX, 0);
+	} else if (w) {
+		x_mov(b, false, RAX, RAX); /* op with 0 keeps the value: truncate */
+	}
+	if (w)
+		x_movsxd(b, RAX, RAX);
+}
+
+/* rax = x[rs1] shifted by imm or by x[rs2]. */
+static void emit_shift(struct jit_buf *b, const struct jit_insn *i, enum x86_shift op, bool imm,
+		       bool w)
+{
+	if (!imm)
+		ld_x(b, RCX, i->f.rs2);
+	ld_x(b, RAX, i->f.rs1);
+	if (imm)
+		x_shift_imm(b, !w, op, RAX, (unsigned)i->f.imm & (w ? 31 : 63));
+	else
+		x_shift_cl(b, !w, op, RAX);
+	if (w)
+		x_movsxd(b, RAX, RAX);
+}
+
+/* rax = (x[rs1] cc x[rs2] or imm) ? 1 : 0 */
+static void emit_set(struct jit_buf *b, const struct jit_insn *i, enum x86_cc cc, bool imm)
+{
+	x_mov_imm(b, RCX, 0);
+	ld_x(b, RAX, i->f.rs1);
+	if (imm)
+		x_alu_imm(b, true, ALU_CMP, RAX, (int32_t)i->f.imm);
+	else if (i->f.rs2)
+		x_alu_mem(b, true, ALU_CMP, RAX, RBX, HX(i->f.rs2));
+	else
+		x_test(b, true, RAX, RAX);
+	x_setcc(b, cc, RCX);
+	x_mov(b, true, RAX, RCX);
+}
+
+static enum x86_cc branch_cc(unsigned op)
+{
+	switch (op) {
+	case OP_BEQ: return CC_E;
+	case OP_BNE: return CC_NE;
+	case OP_BLT: return CC_L;
+	case OP_BGE: return CC_GE;
+	case OP_BLTU: return CC_B;
+	default: return CC_AE;
+	}
+}
+
+/* A conditional branch: the taken side leaves through a cold exit stub, the block goes on
+ * with the next instruction. */
+static void emit_branch(struct ctx *c, const struct jit_insn *i, unsigned idx)
+{
+	struct jit_buf *b = c->hot;
+	ld_x(b, RAX, i->f.rs1);
+	if (i->f.rs2)
+		x_alu_mem(b, true, ALU_CMP, RAX, RBX, HX(i->f.rs2));
+	else
+		x_test(b, true, RAX, RAX);
+	x_jcc(b, branch_cc(i->f.op), x_here(c->cold));
+	emit_exit(c, c->cold, i->pc + (uint64_t)i->f.imm, idx + 1 - c->done);
+}
+
+/* Emit instruction i (index idx); returns false when it left the block for good. */
+static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
+{
+	struct jit_buf *b = c->hot;
+	const struct insn_fields *f = &i->f;
+	unsigned op = f->op;
+	bool value = true; /* rax holds a value for rd */
+
+	switch (op) {
+	case OP_LUI: x_mov_imm(b, RAX, (uint64_t)f->imm); break;
+	case OP_AUIPC: x_mov_imm(b, RAX, i->pc + (uint64_t)f->imm); break;
+	case OP_JAL:
+		if (f->rd) {
+			x_mov_imm(b, RAX, i->pc + f->len);
+			st_x(b, RAX, f->rd);
+		}
+		emit_exit(c, b, i->pc + (uint64_t)f->imm, idx + 1 - c->done);
+		return false;
+	case OP_JALR:
+		ld_x(b, RAX, f->rs1);
+		if (f->imm)
+			x_lea(b, RAX, RAX, (int32_t)f->imm);
+		x_alu_imm(b, true, ALU_AND, RAX, -2);
+		if (f->rd) {
+			x_mov_imm(b, RCX, i->pc + f->len);
+			st_x(b, RCX, f->rd);
+		}
+		sync_budget(c, b, idx + 1);
+		x_jmp(b, c->t->probe);
+		return false;
+	case OP_BEQ:
+	case OP_BNE:
+	case OP_BLT:
+	case OP_BGE:
+	case OP_BLTU:
+	case OP_BGEU: emit_branch(c, i, idx); return true;
+	case OP_LB:
+	case OP_LH:
+	case OP_LW:
+	case OP_LD:
+	case OP_LBU:
+	case OP_LHU:
+	case OP_LWU: emit_load(c, i, idx); return true;
+	case OP_SB:
+	case OP_SH:
+	case OP_SW:
+	case OP_SD: emit_store(c, i, idx); return true;
+	case OP_ADDI: emit_alu(b, i, ALU_ADD, true, false); break;
+	case OP_XORI: emit_alu(b, i, ALU_XOR, true, false); break;
+	case OP_ORI: emit_alu(b, i, ALU_OR, true, false); break;
+	case OP_ANDI: emit_alu(b, i, ALU_AND, true, false); break;
+	case OP_ADDIW: emit_alu(b, i, ALU_ADD, true, true); break;
+	case OP_ADD: emit_alu(b, i, ALU_ADD, false, false); break;
+	case OP_SUB: emit_alu(b, i, ALU_SUB, false, false); break;
+	case OP_XOR: emit_alu(b, i, ALU_XOR, false, false); break;
+	case OP_OR: emit_alu(b, i, ALU_OR, false, false); break;
+	case OP_AND: emit_alu(b, i, ALU_AND, false, false); break;
+	case OP_ADDW: emit_alu(b, i, ALU_ADD, false, true); break;
+	case OP_SUBW: emit_alu(b, i, ALU_SUB, false, true); break;
+	case OP_SLTI: emit_set(b, i, CC_L, true); break;
+	case OP_SLTIU: emit_set(b, i, CC_B, true); break;
+	case OP_SLT: emit_set(b, i, CC_L, false); break;
+	case OP_SLTU: emit_set(b, i, CC_B, false); break;
+	case OP_SLLI: emit_shift(b, i, SH_SHL, true, false); break;
+	case OP_SRLI: emit_shift(b, i, SH_SHR, true, false); break;
+	case OP_SRAI: emit_shift(b, i, SH_SAR, true, false); break;
+	case OP_SLLIW: emit_shift(b, i, SH_SHL, true, true); break;
+	case OP_SRLIW: emit_shift(b, i, SH_SHR, true, true); break;
+	case OP_SRAIW: emit_shift(b, i, SH_SAR, true, true); break;
+	case OP_SLL: emit_shift(b, i, SH_SHL, false, false); break;
+	case OP_SRL: emit_shift(b, i, SH_SHR, false, false); break;
+	case OP_SRA: emit_shift(b, i, SH_SAR, false, false); break;
+	case OP_SLLW: emit_shift(b, i, SH_SHL, false, true); break;
+	case OP_SRLW: emit_shift(b, i, SH_SHR, false, true); break;
+	case OP_SRAW: emit_shift(b, i, SH_SAR, false, true); break;
+	case OP_MUL:
+	case OP_MULW:
+		ld_x(b, RAX, f->rs1);
+		ld_x(b, RCX, f->rs2);
+		x_imul(b, op == OP_MUL, RAX, RCX);
+		if (op == OP_MULW)
+			x_movsxd(b, RAX, RAX);
+		break;
+	case OP_MULH:
+	case OP_MULHU:
+		ld_x(b, RAX, f->rs1);
+		ld_x(b, RCX, f->rs2);
+		x_f7(b, true, op == OP_MULH ? 5 : 4, RCX);
+		x_mov(b, true, RAX, RDX);
+		break;
+	case OP_MULHSU: emit_pure(b, i, h_mulhsu); break;
+	case OP_DIV: emit_pure(b, i, h_div); break;
+	case OP_DIVU: emit_pure(b, i, h_divu); break;
+	case OP_REM: emit_pure(b, i, h_rem); break;
+	case OP_REMU: emit_pure(b, i, h_remu); break;
+	case OP_DIVW: emit_pure(b, i, h_divw); break;
+	case OP_DIVUW: emit_pure(b, i, h_divuw); break;
+	case OP_REMW: emit_pure(b, i, h_remw); break;
+	case OP_REMUW: emit_pure(b, i, h_remuw); break;
+	case OP_FENCE:
+		x_mfence(b);
+		value = false;
+		break;
+	default:
+		emit_helper(c, i, idx, jit_ends_block(op));
+		return !jit_ends_block(op);
+	}
+	if (value && f->rd) {
+		if (op == c->inject_op)
+			x_alu_imm(b, true, ALU_ADD, RAX, 1);
+		st_x(b, RAX, f->rd);
+	}
+	return true;
+}
+
+uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, const struct jit_tramp *t,
+		       const struct jit_insn *ins, unsigned n, uint64_t gpa_page,
+		       unsigned inject_op)
+{
+	struct ctx c = {.hot = hot,
+			.cold = cold,
+			.t = t,
+			.vpage = ins[0].pc >> 12,
+			.gpa_page = gpa_page,
+			.inject_op = inject_op};
+	uintptr_t entry = x_here(hot);
+
+	/* Entry: leave at once when the batch is spent (interrupts, other harts' requests). */
+	x_alu_mem_imm(hot, false, ALU_CMP, RBX, H_BUDGET, 0);
+	x_jcc(hot, CC_LE, x_here(cold));
+	x_mov_imm(cold, RAX, ins[0].pc);
+	x_store(cold, true, RAX, RBX, H_PC);
+	x_jmp(cold, t->exit_nolink);
+
+	bool open = true;
+	for (unsigned k = 0; k < n && open; k++)
+		open = emit_insn(&c, &ins[k], k);
+	if (open) /* fell off the end of the block */
+		emit_exit(&c, hot, ins[n - 1].pc + ins[n - 1].f.len, n - c.done);
+	return hot->overflow || cold->overflow ? 0 : entry;
+}
