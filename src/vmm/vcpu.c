@@ -10,10 +10,15 @@
 void vm_request_exit(struct vm *vm, int status)
 {
 	pthread_mutex_lock(&vm->lock);
-	if (vm->status == VM_STATUS_RUNNING)
+	bool first = vm->status == VM_STATUS_RUNNING;
+	if (first)
 		vm->status = status;
 	pthread_cond_broadcast(&vm->cond);
+	bool waiting = vm->waiter_set;
 	pthread_mutex_unlock(&vm->lock);
+	/* Wake vm_run's signal wait at once rather than at its next poll. */
+	if (first && waiting)
+		pthread_kill(vm->waiter, SIGUSR1);
 	for (unsigned i = 0; i < vm->nharts; i++)
 		hart_request_exit(&vm->harts[i], HART_EXIT_STOP);
 }
@@ -31,7 +36,12 @@ int vm_run(struct vm *vm)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1); /* vm_request_exit's wake-up */
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+	pthread_mutex_lock(&vm->lock);
+	vm->waiter = pthread_self();
+	vm->waiter_set = true;
+	pthread_mutex_unlock(&vm->lock);
 
 	vm->threads = calloc(vm->nharts, sizeof(*vm->threads));
 	if (!vm->threads) {
@@ -53,11 +63,21 @@ int vm_run(struct vm *vm)
 			break;
 		struct timespec ts = {0, 100 * 1000 * 1000};
 		int sig = sigtimedwait(&sigs, NULL, &ts);
-		if (sig > 0)
+		if (sig > 0 && sig != SIGUSR1)
 			vm_request_exit(vm, 128 + sig);
 	}
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(vm->threads[i], NULL);
+	pthread_mutex_lock(&vm->lock);
+	vm->waiter_set = false;
+	pthread_mutex_unlock(&vm->lock);
+	/* Drop a wake-up that arrived after the last wait. */
+	sigset_t usr1;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	struct timespec zero = {0, 0};
+	while (sigtimedwait(&usr1, NULL, &zero) > 0)
+		;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return vm->status;
 }

@@ -79,7 +79,9 @@ struct vm {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int status; /* enum vm_status; first request wins */
+	int status;       /* enum vm_status; first request wins */
+	pthread_t waiter; /* the thread in vm_run, woken by SIGUSR1 when status is set */
+	bool waiter_set;
 	uint32_t fail_code;
 };
 

@@ -12,14 +12,42 @@
 
 /* Host registers by their encoding number. */
 enum x86_reg {
-	RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI,
-	R8, R9, R10, R11, R12, R13, R14, R15,
+	RAX,
+	RCX,
+	RDX,
+	RBX,
+	RSP,
+	RBP,
+	RSI,
+	RDI,
+	R8,
+	R9,
+	R10,
+	R11,
+	R12,
+	R13,
+	R14,
+	R15,
 };
 
 /* Condition codes (the low nibble of Jcc/SETcc). */
 enum x86_cc {
-	CC_O, CC_NO, CC_B, CC_AE, CC_E, CC_NE, CC_BE, CC_A,
-	CC_S, CC_NS, CC_P, CC_NP, CC_L, CC_GE, CC_LE, CC_G,
+	CC_O,
+	CC_NO,
+	CC_B,
+	CC_AE,
+	CC_E,
+	CC_NE,
+	CC_BE,
+	CC_A,
+	CC_S,
+	CC_NS,
+	CC_P,
+	CC_NP,
+	CC_L,
+	CC_GE,
+	CC_LE,
+	CC_G,
 };
 
 /* ALU operations by their /digit in the 0x81 group (and opcode = digit * 8 + 1 for r/m, r). */
@@ -27,7 +55,6 @@ enum x86_alu { ALU_ADD = 0, ALU_OR = 1, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, A
 
 /* Shift operations by their /digit in the 0xc1 / 0xd3 groups. */
 enum x86_shift { SH_SHL = 4, SH_SHR = 5, SH_SAR = 7 };
-
 
 static inline void x_bytes(struct jit_buf *b, const void *src, unsigned n)
 {
@@ -60,7 +87,8 @@ static inline uintptr_t x_here(const struct jit_buf *b)
  * force: emit even when empty (byte registers SPL..DIL). */
 static inline void x_rex(struct jit_buf *b, bool w, unsigned r, unsigned x, unsigned bb, bool force)
 {
-	uint8_t rex = 0x40 | (w ? 8 : 0) | ((r & 8) ? 4 : 0) | ((x & 8) ? 2 : 0) | ((bb & 8) ? 1 : 0);
+	uint8_t rex =
+	    0x40 | (w ? 8 : 0) | ((r & 8) ? 4 : 0) | ((x & 8) ? 2 : 0) | ((bb & 8) ? 1 : 0);
 	if (rex != 0x40 || force)
 		x_u8(b, rex);
 }
@@ -83,15 +111,15 @@ static inline void x_modrm_reg(struct jit_buf *b, unsigned reg, unsigned rm)
 }
 
 /* op reg, [base + disp] (or op [base + disp], reg, by the opcode), w = 64-bit. */
-static inline void x_op_mem(struct jit_buf *b, bool w, const uint8_t *op, unsigned oplen, unsigned reg,
-			    unsigned base, int32_t disp)
+static inline void x_op_mem(struct jit_buf *b, bool w, const uint8_t *op, unsigned oplen,
+			    unsigned reg, unsigned base, int32_t disp)
 {
 	x_rex(b, w, reg, 0, base, false);
 	x_bytes(b, op, oplen);
 	x_modrm_mem(b, reg, base, disp);
 }
-static inline void x_op_reg(struct jit_buf *b, bool w, const uint8_t *op, unsigned oplen, unsigned reg,
-			    unsigned rm)
+static inline void x_op_reg(struct jit_buf *b, bool w, const uint8_t *op, unsigned oplen,
+			    unsigned reg, unsigned rm)
 {
 	x_rex(b, w, reg, 0, rm, false);
 	x_bytes(b, op, oplen);

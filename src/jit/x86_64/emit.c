@@ -16,15 +16,15 @@
 #include "cpu/mmu.h"
 #include "jit/x86_64/asm.h"
 
-#define HX(i)      ((int32_t)(offsetof(struct hart, x) + 8 * (unsigned)(i)))
-#define H_PC       ((int32_t)offsetof(struct hart, pc))
-#define H_PC_NEXT  ((int32_t)offsetof(struct hart, pc_next))
-#define H_BUDGET   ((int32_t)offsetof(struct hart, budget))
-#define H_DTLB     ((int32_t)offsetof(struct hart, dtlb))
-#define H_JCACHE   ((int32_t)offsetof(struct hart, jit_jcache))
-#define H_LINK     ((int32_t)offsetof(struct hart, jit_link))
-#define TLB_W_OFF  ((int32_t)offsetof(struct tlb_set, w))
-#define FRAME      24 /* bytes below the saved registers: 16 of scratch, 8 to align */
+#define HX(i)     ((int32_t)(offsetof(struct hart, x) + 8 * (unsigned)(i)))
+#define H_PC      ((int32_t)offsetof(struct hart, pc))
+#define H_PC_NEXT ((int32_t)offsetof(struct hart, pc_next))
+#define H_BUDGET  ((int32_t)offsetof(struct hart, budget))
+#define H_DTLB    ((int32_t)offsetof(struct hart, dtlb))
+#define H_JCACHE  ((int32_t)offsetof(struct hart, jit_jcache))
+#define H_LINK    ((int32_t)offsetof(struct hart, jit_link))
+#define TLB_W_OFF ((int32_t)offsetof(struct tlb_set, w))
+#define FRAME     24 /* bytes below the saved registers: 16 of scratch, 8 to align */
 
 _Static_assert(sizeof(struct tlb_entry) == 16, "the inline TLB probe scales the index by 16");
 _Static_assert(offsetof(struct tlb_set, r) == 0, "the inline TLB probe reads r at offset 0");
@@ -147,28 +147,63 @@ bool jit_ends_block(unsigned op)
 }
 
 /* ---- block emission ---- */
+
+/* Host registers that hold guest x registers within a block. Callee-saved, so they survive
+ * calls into C (the MMU's slow paths, pure helpers); written back to h->x before handlers that
+ * read or write h->x and at every exit. */
+static const uint8_t cache_regs[] = {RBP, R12, R13, R14, R15};
+#define NCACHE ((unsigned)sizeof(cache_regs))
+
 struct ctx {
 	struct jit_buf *hot, *cold;
 	const struct jit_tramp *t;
-	uint64_t vpage;    /* guest-virtual page of the block */
-	uint64_t gpa_page; /* its guest-physical page */
-	unsigned done;     /* instructions already subtracted from h->budget */
+	uint64_t vpage;        /* guest-virtual page of the block */
+	uint64_t gpa_page;     /* its guest-physical page */
+	unsigned done;         /* instructions already subtracted from h->budget */
 	uintptr_t exit_pcnext; /* cold stub: leave with pc = pc_next (0 until emitted) */
 	unsigned inject_op;
+	int8_t host[32]; /* guest x register -> index in cache_regs, or -1 */
+	uint32_t dirty;  /* guest registers whose cached value is newer than h->x */
 };
 
 /* Load guest register xi into host register r (x0 reads as 0). */
-static void ld_x(struct jit_buf *b, unsigned r, unsigned xi)
+static void get_x(struct ctx *c, struct jit_buf *b, unsigned r, unsigned xi)
 {
 	if (xi == 0)
 		x_mov_imm(b, r, 0);
+	else if (c->host[xi] >= 0)
+		x_mov(b, true, r, cache_regs[c->host[xi]]);
 	else
 		x_load(b, true, r, RBX, HX(xi));
 }
-static void st_x(struct jit_buf *b, unsigned r, unsigned xi)
+/* Write host register r to guest register xi (writes to x0 are dropped). */
+static void put_x(struct ctx *c, struct jit_buf *b, unsigned r, unsigned xi)
 {
-	if (xi != 0)
+	if (xi == 0)
+		return;
+	if (c->host[xi] >= 0) {
+		x_mov(b, true, cache_regs[c->host[xi]], r);
+		c->dirty |= 1u << xi;
+	} else {
 		x_store(b, true, r, RBX, HX(xi));
+	}
+}
+/* alu r, xi (x0 reads as 0: the caller handles it) */
+static void alu_x(struct ctx *c, struct jit_buf *b, bool w, enum x86_alu op, unsigned r,
+		  unsigned xi)
+{
+	if (c->host[xi] >= 0)
+		x_alu(b, w, op, r, cache_regs[c->host[xi]]);
+	else
+		x_alu_mem(b, w, op, r, RBX, HX(xi));
+}
+/* Store the dirty cached registers back to h->x (into b; the ctx's dirty set is kept: other
+ * paths still hold them only in host registers). */
+static void writeback(struct ctx *c, struct jit_buf *b)
+{
+	for (unsigned xi = 1; xi < 32; xi++)
+		if (c->dirty & (1u << xi))
+			x_store(b, true, cache_regs[c->host[xi]], RBX, HX(xi));
 }
 
 /* Subtract from h->budget the instructions before index upto not yet counted. */
@@ -180,9 +215,10 @@ static void sync_budget(struct ctx *c, struct jit_buf *b, unsigned upto)
 
 /* Leave the block for guest pc target with `retire` instructions not yet counted: a jump
  * patched later to the target's block when target lies on the same page (chaining), else the
- * jump-cache probe. */
+ * jump-cache probe. Writes back the dirty registers first. */
 static void emit_exit(struct ctx *c, struct jit_buf *b, uint64_t target, unsigned retire)
 {
+	writeback(c, b);
 	if (retire)
 		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)retire);
 	if ((target >> 12) != c->vpage) {
@@ -204,8 +240,8 @@ static void emit_exit(struct ctx *c, struct jit_buf *b, uint64_t target, unsigne
 	x_bytes(b, &rec, sizeof(rec));
 }
 
-/* The cold stub that leaves with h->pc = h->pc_next (after a helper trapped, ended the batch
- * or jumped). */
+/* The cold stub that leaves with h->pc = h->pc_next after a handler trapped, ended the batch
+ * or jumped. Only used where no cached register is dirty. */
 static uintptr_t exit_pcnext(struct ctx *c)
 {
 	if (!c->exit_pcnext) {
@@ -217,9 +253,9 @@ static uintptr_t exit_pcnext(struct ctx *c)
 	return c->exit_pcnext;
 }
 
-/* Call the interpreter's handler for instruction i (at index idx): pc, pc_next and the budget
- * written back first; afterwards leave if the handler trapped, ended the batch or changed
- * pc_next. ends: leave after it in any case. */
+/* Call the interpreter's handler for instruction i (at index idx): registers, pc, pc_next and
+ * the budget written back first; afterwards leave if the handler trapped, ended the batch or
+ * changed pc_next. ends: leave after it in any case. */
 static void emit_helper(struct ctx *c, const struct jit_insn *i, unsigned idx, bool ends)
 {
 	struct jit_buf *b = c->hot;
@@ -231,6 +267,8 @@ static void emit_helper(struct ctx *c, const struct jit_insn *i, unsigned idx, b
 	uintptr_t rec = x_here(c->cold);
 	x_bytes(c->cold, &compact, sizeof(compact));
 
+	writeback(c, b);
+	c->dirty = 0;
 	sync_budget(c, b, idx);
 	c->done = idx;
 	uint64_t next = i->pc + i->f.len;
@@ -251,24 +289,28 @@ static void emit_helper(struct ctx *c, const struct jit_insn *i, unsigned idx, b
 	if (ends) { /* a system instruction: back to the dispatcher */
 		x_store(b, true, RAX, RBX, H_PC);
 		x_jmp(b, c->t->exit_nolink);
+		return;
 	}
+	/* The handler may have written an x register: the op's rd. */
+	unsigned rd = i->f.rd;
+	if (rd && c->host[rd] >= 0)
+		x_load(b, true, cache_regs[c->host[rd]], RBX, HX(rd));
 }
 
 /* Call a pure helper rax = fn(x[rs1], x[rs2]). */
-static void emit_pure(struct jit_buf *b, const struct jit_insn *i, uint64_t (*fn)(uint64_t,
-									       uint64_t))
+static void emit_pure(struct ctx *c, const struct jit_insn *i, uint64_t (*fn)(uint64_t, uint64_t))
 {
-	ld_x(b, RDI, i->f.rs1);
-	ld_x(b, RSI, i->f.rs2);
-	x_call(b, (const void *)fn);
+	get_x(c, c->hot, RDI, i->f.rs1);
+	get_x(c, c->hot, RSI, i->f.rs2);
+	x_call(c->hot, (const void *)fn);
 }
 
 /* gva = x[rs1] + imm into rsi; rax = &dtlb->r[idx] (or w), rdi = page of the last byte;
  * compare; jne to the cold slow path. Returns the jne's rel32 field. */
-static uint8_t *emit_tlb_probe(struct jit_buf *b, const struct jit_insn *i, unsigned size,
-			       bool store)
+static uint8_t *emit_tlb_probe(struct ctx *c, const struct jit_insn *i, unsigned size, bool store)
 {
-	ld_x(b, RSI, i->f.rs1);
+	struct jit_buf *b = c->hot;
+	get_x(c, b, RSI, i->f.rs1);
 	if (i->f.imm)
 		x_lea(b, RSI, RSI, (int32_t)i->f.imm);
 	x_mov(b, false, RAX, RSI);
@@ -317,10 +359,10 @@ static unsigned access_size(unsigned op)
 }
 
 /* The cold slow path of a load or store: write back pc and budget, call the MMU, leave on a
- * trap; on success rejoin the main path with a loaded value in rax, extended as op says.
- * Returns the rel32 field of its jump back, to be patched. */
-static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned idx,
-			      unsigned size, bool store)
+ * trap (with the dirty registers written back); on success rejoin the main path with a loaded
+ * value in rax, extended as op says. Returns the rel32 field of its jump back, to be patched. */
+static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned idx, unsigned size,
+			      bool store)
 {
 	struct jit_buf *b = c->cold;
 	unsigned pending = idx - c->done;
@@ -340,8 +382,11 @@ static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned 
 	x_test(b, false, RAX, RAX);
 	uint8_t *ok = x_jcc(b, CC_NE, 0);
 	/* Trap: the handler ended the batch; retire as the interpreter does and leave. */
+	writeback(c, b);
 	x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, 1);
-	x_jmp(b, exit_pcnext(c));
+	x_load(b, true, RAX, RBX, H_PC_NEXT);
+	x_store(b, true, RAX, RBX, H_PC);
+	x_jmp(b, c->t->exit_nolink);
 	x_patch_rel32(b, ok, x_here(b));
 	if (pending)
 		x_alu_mem_imm(b, false, ALU_ADD, RBX, H_BUDGET, (int32_t)pending);
@@ -356,7 +401,7 @@ static void emit_load(struct ctx *c, const struct jit_insn *i, unsigned idx)
 {
 	struct jit_buf *hot = c->hot;
 	unsigned op = i->f.op, size = access_size(op);
-	uint8_t *miss = emit_tlb_probe(hot, i, size, false);
+	uint8_t *miss = emit_tlb_probe(c, i, size, false);
 	switch (op) {
 	case OP_LB: x_load_sx8(hot, RAX, RSI, 0); break;
 	case OP_LH: x_load_sx16(hot, RAX, RSI, 0); break;
@@ -375,17 +420,17 @@ static void emit_load(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	x_patch_rel32(c->cold, back, x_here(hot));
 	if (op == c->inject_op)
 		x_alu_imm(hot, true, ALU_ADD, RAX, 1);
-	st_x(hot, RAX, i->f.rd);
+	put_x(c, hot, RAX, i->f.rd);
 }
 
 static void emit_store(struct ctx *c, const struct jit_insn *i, unsigned idx)
 {
 	struct jit_buf *hot = c->hot;
 	unsigned op = i->f.op, size = access_size(op);
-	ld_x(hot, RCX, i->f.rs2);
+	get_x(c, hot, RCX, i->f.rs2);
 	if (op == c->inject_op)
 		x_alu_imm(hot, true, ALU_ADD, RCX, 1);
-	uint8_t *miss = emit_tlb_probe(hot, i, size, true);
+	uint8_t *miss = emit_tlb_probe(c, i, size, true);
 	switch (size) {
 	case 1: x_store8(hot, RCX, RSI, 0); break;
 	case 2: x_store16(hot, RCX, RSI, 0); break;
@@ -401,14 +446,14 @@ static void emit_store(struct ctx *c, const struct jit_insn *i, unsigned idx)
 }
 
 /* rax = x[rs1] OP (x[rs2] or imm); w: 32-bit operation, result sign-extended. */
-static void emit_alu(struct jit_buf *b, const struct jit_insn *i, enum x86_alu op, bool imm,
-		     bool w)
+static void emit_alu(struct ctx *c, const struct jit_insn *i, enum x86_alu op, bool imm, bool w)
 {
-	ld_x(b, RAX, i->f.rs1);
+	struct jit_buf *b = c->hot;
+	get_x(c, b, RAX, i->f.rs1);
 	if (imm) {
 		x_alu_imm(b, !w, op, RAX, (int32_t)i->f.imm);
 	} else if (i->f.rs2) {
-		x_alu_mem(b, !w, op, RAX, RBX, HX(i->f.rs2));
+		alu_x(c, b, !w, op, RAX, i->f.rs2);
 	} else if (op == ALU_AND) {
 		x_mov_imm(b, RAX, 0);
 	} else if (w) {
@@ -419,12 +464,12 @@ static void emit_alu(struct jit_buf *b, const struct jit_insn *i, enum x86_alu o
 }
 
 /* rax = x[rs1] shifted by imm or by x[rs2]. */
-static void emit_shift(struct jit_buf *b, const struct jit_insn *i, enum x86_shift op, bool imm,
-		       bool w)
+static void emit_shift(struct ctx *c, const struct jit_insn *i, enum x86_shift op, bool imm, bool w)
 {
+	struct jit_buf *b = c->hot;
 	if (!imm)
-		ld_x(b, RCX, i->f.rs2);
-	ld_x(b, RAX, i->f.rs1);
+		get_x(c, b, RCX, i->f.rs2);
+	get_x(c, b, RAX, i->f.rs1);
 	if (imm)
 		x_shift_imm(b, !w, op, RAX, (unsigned)i->f.imm & (w ? 31 : 63));
 	else
@@ -434,14 +479,15 @@ static void emit_shift(struct jit_buf *b, const struct jit_insn *i, enum x86_shi
 }
 
 /* rax = (x[rs1] cc x[rs2] or imm) ? 1 : 0 */
-static void emit_set(struct jit_buf *b, const struct jit_insn *i, enum x86_cc cc, bool imm)
+static void emit_set(struct ctx *c, const struct jit_insn *i, enum x86_cc cc, bool imm)
 {
+	struct jit_buf *b = c->hot;
 	x_mov_imm(b, RCX, 0);
-	ld_x(b, RAX, i->f.rs1);
+	get_x(c, b, RAX, i->f.rs1);
 	if (imm)
 		x_alu_imm(b, true, ALU_CMP, RAX, (int32_t)i->f.imm);
 	else if (i->f.rs2)
-		x_alu_mem(b, true, ALU_CMP, RAX, RBX, HX(i->f.rs2));
+		alu_x(c, b, true, ALU_CMP, RAX, i->f.rs2);
 	else
 		x_test(b, true, RAX, RAX);
 	x_setcc(b, cc, RCX);
@@ -465,9 +511,9 @@ static enum x86_cc branch_cc(unsigned op)
 static void emit_branch(struct ctx *c, const struct jit_insn *i, unsigned idx)
 {
 	struct jit_buf *b = c->hot;
-	ld_x(b, RAX, i->f.rs1);
+	get_x(c, b, RAX, i->f.rs1);
 	if (i->f.rs2)
-		x_alu_mem(b, true, ALU_CMP, RAX, RBX, HX(i->f.rs2));
+		alu_x(c, b, true, ALU_CMP, RAX, i->f.rs2);
 	else
 		x_test(b, true, RAX, RAX);
 	x_jcc(b, branch_cc(i->f.op), x_here(c->cold));
@@ -488,19 +534,20 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	case OP_JAL:
 		if (f->rd) {
 			x_mov_imm(b, RAX, i->pc + f->len);
-			st_x(b, RAX, f->rd);
+			put_x(c, b, RAX, f->rd);
 		}
 		emit_exit(c, b, i->pc + (uint64_t)f->imm, idx + 1 - c->done);
 		return false;
 	case OP_JALR:
-		ld_x(b, RAX, f->rs1);
+		get_x(c, b, RAX, f->rs1);
 		if (f->imm)
 			x_lea(b, RAX, RAX, (int32_t)f->imm);
 		x_alu_imm(b, true, ALU_AND, RAX, -2);
 		if (f->rd) {
 			x_mov_imm(b, RCX, i->pc + f->len);
-			st_x(b, RCX, f->rd);
+			put_x(c, b, RCX, f->rd);
 		}
+		writeback(c, b);
 		sync_budget(c, b, idx + 1);
 		x_jmp(b, c->t->probe);
 		return false;
@@ -521,72 +568,124 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	case OP_SH:
 	case OP_SW:
 	case OP_SD: emit_store(c, i, idx); return true;
-	case OP_ADDI: emit_alu(b, i, ALU_ADD, true, false); break;
-	case OP_XORI: emit_alu(b, i, ALU_XOR, true, false); break;
-	case OP_ORI: emit_alu(b, i, ALU_OR, true, false); break;
-	case OP_ANDI: emit_alu(b, i, ALU_AND, true, false); break;
-	case OP_ADDIW: emit_alu(b, i, ALU_ADD, true, true); break;
-	case OP_ADD: emit_alu(b, i, ALU_ADD, false, false); break;
-	case OP_SUB: emit_alu(b, i, ALU_SUB, false, false); break;
-	case OP_XOR: emit_alu(b, i, ALU_XOR, false, false); break;
-	case OP_OR: emit_alu(b, i, ALU_OR, false, false); break;
-	case OP_AND: emit_alu(b, i, ALU_AND, false, false); break;
-	case OP_ADDW: emit_alu(b, i, ALU_ADD, false, true); break;
-	case OP_SUBW: emit_alu(b, i, ALU_SUB, false, true); break;
-	case OP_SLTI: emit_set(b, i, CC_L, true); break;
-	case OP_SLTIU: emit_set(b, i, CC_B, true); break;
-	case OP_SLT: emit_set(b, i, CC_L, false); break;
-	case OP_SLTU: emit_set(b, i, CC_B, false); break;
-	case OP_SLLI: emit_shift(b, i, SH_SHL, true, false); break;
-	case OP_SRLI: emit_shift(b, i, SH_SHR, true, false); break;
-	case OP_SRAI: emit_shift(b, i, SH_SAR, true, false); break;
-	case OP_SLLIW: emit_shift(b, i, SH_SHL, true, true); break;
-	case OP_SRLIW: emit_shift(b, i, SH_SHR, true, true); break;
-	case OP_SRAIW: emit_shift(b, i, SH_SAR, true, true); break;
-	case OP_SLL: emit_shift(b, i, SH_SHL, false, false); break;
-	case OP_SRL: emit_shift(b, i, SH_SHR, false, false); break;
-	case OP_SRA: emit_shift(b, i, SH_SAR, false, false); break;
-	case OP_SLLW: emit_shift(b, i, SH_SHL, false, true); break;
-	case OP_SRLW: emit_shift(b, i, SH_SHR, false, true); break;
-	case OP_SRAW: emit_shift(b, i, SH_SAR, false, true); break;
+	case OP_ADDI: emit_alu(c, i, ALU_ADD, true, false); break;
+	case OP_XORI: emit_alu(c, i, ALU_XOR, true, false); break;
+	case OP_ORI: emit_alu(c, i, ALU_OR, true, false); break;
+	case OP_ANDI: emit_alu(c, i, ALU_AND, true, false); break;
+	case OP_ADDIW: emit_alu(c, i, ALU_ADD, true, true); break;
+	case OP_ADD: emit_alu(c, i, ALU_ADD, false, false); break;
+	case OP_SUB: emit_alu(c, i, ALU_SUB, false, false); break;
+	case OP_XOR: emit_alu(c, i, ALU_XOR, false, false); break;
+	case OP_OR: emit_alu(c, i, ALU_OR, false, false); break;
+	case OP_AND: emit_alu(c, i, ALU_AND, false, false); break;
+	case OP_ADDW: emit_alu(c, i, ALU_ADD, false, true); break;
+	case OP_SUBW: emit_alu(c, i, ALU_SUB, false, true); break;
+	case OP_SLTI: emit_set(c, i, CC_L, true); break;
+	case OP_SLTIU: emit_set(c, i, CC_B, true); break;
+	case OP_SLT: emit_set(c, i, CC_L, false); break;
+	case OP_SLTU: emit_set(c, i, CC_B, false); break;
+	case OP_SLLI: emit_shift(c, i, SH_SHL, true, false); break;
+	case OP_SRLI: emit_shift(c, i, SH_SHR, true, false); break;
+	case OP_SRAI: emit_shift(c, i, SH_SAR, true, false); break;
+	case OP_SLLIW: emit_shift(c, i, SH_SHL, true, true); break;
+	case OP_SRLIW: emit_shift(c, i, SH_SHR, true, true); break;
+	case OP_SRAIW: emit_shift(c, i, SH_SAR, true, true); break;
+	case OP_SLL: emit_shift(c, i, SH_SHL, false, false); break;
+	case OP_SRL: emit_shift(c, i, SH_SHR, false, false); break;
+	case OP_SRA: emit_shift(c, i, SH_SAR, false, false); break;
+	case OP_SLLW: emit_shift(c, i, SH_SHL, false, true); break;
+	case OP_SRLW: emit_shift(c, i, SH_SHR, false, true); break;
+	case OP_SRAW: emit_shift(c, i, SH_SAR, false, true); break;
 	case OP_MUL:
 	case OP_MULW:
-		ld_x(b, RAX, f->rs1);
-		ld_x(b, RCX, f->rs2);
+		get_x(c, b, RAX, f->rs1);
+		get_x(c, b, RCX, f->rs2);
 		x_imul(b, op == OP_MUL, RAX, RCX);
 		if (op == OP_MULW)
 			x_movsxd(b, RAX, RAX);
 		break;
 	case OP_MULH:
 	case OP_MULHU:
-		ld_x(b, RAX, f->rs1);
-		ld_x(b, RCX, f->rs2);
+		get_x(c, b, RAX, f->rs1);
+		get_x(c, b, RCX, f->rs2);
 		x_f7(b, true, op == OP_MULH ? 5 : 4, RCX);
 		x_mov(b, true, RAX, RDX);
 		break;
-	case OP_MULHSU: emit_pure(b, i, h_mulhsu); break;
-	case OP_DIV: emit_pure(b, i, h_div); break;
-	case OP_DIVU: emit_pure(b, i, h_divu); break;
-	case OP_REM: emit_pure(b, i, h_rem); break;
-	case OP_REMU: emit_pure(b, i, h_remu); break;
-	case OP_DIVW: emit_pure(b, i, h_divw); break;
-	case OP_DIVUW: emit_pure(b, i, h_divuw); break;
-	case OP_REMW: emit_pure(b, i, h_remw); break;
-	case OP_REMUW: emit_pure(b, i, h_remuw); break;
+	case OP_MULHSU: emit_pure(c, i, h_mulhsu); break;
+	case OP_DIV: emit_pure(c, i, h_div); break;
+	case OP_DIVU: emit_pure(c, i, h_divu); break;
+	case OP_REM: emit_pure(c, i, h_rem); break;
+	case OP_REMU: emit_pure(c, i, h_remu); break;
+	case OP_DIVW: emit_pure(c, i, h_divw); break;
+	case OP_DIVUW: emit_pure(c, i, h_divuw); break;
+	case OP_REMW: emit_pure(c, i, h_remw); break;
+	case OP_REMUW: emit_pure(c, i, h_remuw); break;
 	case OP_FENCE:
 		x_mfence(b);
 		value = false;
 		break;
-	default:
-		emit_helper(c, i, idx, jit_ends_block(op));
-		return !jit_ends_block(op);
+	default: emit_helper(c, i, idx, jit_ends_block(op)); return !jit_ends_block(op);
 	}
 	if (value && f->rd) {
 		if (op == c->inject_op)
 			x_alu_imm(b, true, ALU_ADD, RAX, 1);
-		st_x(b, RAX, f->rd);
+		put_x(c, b, RAX, f->rd);
 	}
 	return true;
+}
+
+/* Ops that read or write x registers through h->x (handlers), where caching gains little. */
+static bool is_native(unsigned op)
+{
+	return op < OP_FENCE || (op >= OP_MUL && op <= OP_REMUW);
+}
+
+/* Choose the guest registers to keep in host registers: the most used ones of the block
+ * (at least twice), and load those whose first use reads them. */
+static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
+{
+	unsigned uses[32] = {0};
+	uint32_t written = 0, live_in = 0;
+	for (unsigned k = 0; k < n; k++) {
+		const struct insn_fields *f = &ins[k].f;
+		if (!is_native(f->op))
+			continue;
+		unsigned rs1 = f->rs1, rs2 = f->rs2, rd = f->rd;
+		bool reads2 = f->op >= OP_BEQ && f->op <= OP_BGEU;
+		reads2 |=
+		    (f->op >= OP_SB && f->op <= OP_SD) || (f->op >= OP_ADD && f->op <= OP_AND);
+		reads2 |= (f->op >= OP_ADDW && f->op <= OP_SRAW) ||
+			  (f->op >= OP_MUL && f->op <= OP_REMUW);
+		bool reads1 = f->op != OP_LUI && f->op != OP_AUIPC && f->op != OP_JAL;
+		if (reads1 && rs1) {
+			uses[rs1]++;
+			if (!(written & (1u << rs1)))
+				live_in |= 1u << rs1;
+		}
+		if (reads2 && rs2) {
+			uses[rs2]++;
+			if (!(written & (1u << rs2)))
+				live_in |= 1u << rs2;
+		}
+		bool writes =
+		    !(f->op >= OP_BEQ && f->op <= OP_BGEU) && !(f->op >= OP_SB && f->op <= OP_SD);
+		if (writes && rd) {
+			uses[rd]++;
+			written |= 1u << rd;
+		}
+	}
+	memset(c->host, -1, sizeof(c->host));
+	for (unsigned slot = 0; slot < NCACHE; slot++) {
+		unsigned best = 0;
+		for (unsigned xi = 1; xi < 32; xi++)
+			if (c->host[xi] < 0 && uses[xi] > uses[best])
+				best = xi;
+		if (uses[best] < 2)
+			break;
+		c->host[best] = (int8_t)slot;
+		if (live_in & (1u << best))
+			x_load(c->hot, true, cache_regs[slot], RBX, HX(best));
+	}
 }
 
 uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, const struct jit_tramp *t,
@@ -608,6 +707,7 @@ uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, const struct j
 	x_store(cold, true, RAX, RBX, H_PC);
 	x_jmp(cold, t->exit_nolink);
 
+	allocate(&c, ins, n);
 	bool open = true;
 	for (unsigned k = 0; k < n && open; k++)
 		open = emit_insn(&c, &ins[k], k);
