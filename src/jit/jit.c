@@ -71,6 +71,8 @@ struct jit {
 
 	unsigned inject_op;
 	bool print_stats;
+	FILE *dump;    /* RVISOR_JIT_DUMP: every block's guest pc and host code, in hex */
+	FILE *perfmap; /* RVISOR_JIT_PERFMAP=1: /tmp/perf-PID.map, so perf names blocks */
 	struct jit_stats stats;
 };
 
@@ -166,6 +168,15 @@ int jit_init(struct hart *h, size_t cache_bytes)
 	    (struct jit_buf){.start = j->rw + split, .end = j->rw + cache_bytes, .x_delta = delta};
 	const char *env = getenv("RVISOR_JIT_STATS");
 	j->print_stats = env && *env && strcmp(env, "0");
+	env = getenv("RVISOR_JIT_DUMP");
+	if (env && *env)
+		j->dump = fopen(env, "a");
+	env = getenv("RVISOR_JIT_PERFMAP");
+	if (env && *env && strcmp(env, "0")) {
+		char path[64];
+		snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+		j->perfmap = fopen(path, "a");
+	}
 	h->jit = j;
 	flush_all(h);
 	flush_ftlb(j);
@@ -207,6 +218,10 @@ void jit_destroy(struct hart *h)
 		return;
 	if (j->print_stats)
 		print_stats(h);
+	if (j->dump)
+		fclose(j->dump);
+	if (j->perfmap)
+		fclose(j->perfmap);
 	munmap(j->rx, j->size);
 	munmap(j->rw, j->size);
 	close(j->fd);
@@ -300,6 +315,25 @@ static void page_validate(struct hart *h, struct jit_page *p, const uint8_t *hva
 	p->gen = h->code_gen;
 }
 
+/* Describe a new block to the dump file and the perf map (debugging and profiling aids). */
+static void note_block(struct hart *h, const struct jit_block *b, unsigned n, const uint8_t *hot0,
+		       const uint8_t *cold0)
+{
+	struct jit *j = h->jit;
+	size_t hot_len = (size_t)(j->hot.p - hot0), cold_len = (size_t)(j->cold.p - cold0);
+	if (j->perfmap)
+		fprintf(j->perfmap, "%lx %zx guest_%llx\n", (unsigned long)b->code, hot_len,
+			(unsigned long long)b->vpc);
+	if (!j->dump)
+		return;
+	fprintf(j->dump, "block hart=%llu vpc=%llx gpa=%llx insns=%u code=%lx hot=%zu cold=%zu\n",
+		(unsigned long long)h->mhartid, (unsigned long long)b->vpc,
+		(unsigned long long)b->gpa, n, (unsigned long)b->code, hot_len, cold_len);
+	for (size_t k = 0; k < hot_len; k++)
+		fprintf(j->dump, "%02x", hot0[k]);
+	fputc('\n', j->dump);
+}
+
 /* Decode the block at vpc (guest-physical gpa, host copy of its page hva_page) and emit it.
  * Returns NULL when the cache must be flushed first. */
 static struct jit_block *translate(struct hart *h, uint64_t vpc, uint64_t gpa,
@@ -369,6 +403,8 @@ static struct jit_block *translate(struct hart *h, uint64_t vpc, uint64_t gpa,
 	b->hnext = j->bhash[hi];
 	j->bhash[hi] = b;
 
+	if (j->dump || j->perfmap)
+		note_block(h, b, n, hot0, cold0);
 	j->stats.blocks++;
 	j->stats.guest_insns += n;
 	j->stats.code_bytes += (uint64_t)((j->hot.p - hot0) + (j->cold.p - cold0));

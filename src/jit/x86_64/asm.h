@@ -248,6 +248,12 @@ static inline void x_alu_mem_imm(struct jit_buf *b, bool w, enum x86_alu op, uns
 		x_u32(b, (uint32_t)imm);
 	}
 }
+/* cmp byte [base + disp], imm8 */
+static inline void x_cmp_mem8_imm(struct jit_buf *b, unsigned base, int32_t disp, uint8_t imm)
+{
+	x_op_mem(b, false, (const uint8_t[]){0x80}, 1, ALU_CMP, base, disp);
+	x_u8(b, imm);
+}
 /* test a, b */
 static inline void x_test(struct jit_buf *b, bool w, unsigned a, unsigned bb)
 {

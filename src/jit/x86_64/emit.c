@@ -23,6 +23,8 @@
 #define H_DTLB    ((int32_t)offsetof(struct hart, dtlb))
 #define H_JCACHE  ((int32_t)offsetof(struct hart, jit_jcache))
 #define H_LINK    ((int32_t)offsetof(struct hart, jit_link))
+#define H_FS_OFF  ((int32_t)offsetof(struct hart, fs_off))
+#define H_FRM     ((int32_t)offsetof(struct hart, frm))
 #define TLB_W_OFF ((int32_t)offsetof(struct tlb_set, w))
 #define FRAME     24 /* bytes below the saved registers: 16 of scratch, 8 to align */
 
@@ -164,6 +166,8 @@ struct ctx {
 	unsigned inject_op;
 	int8_t host[32]; /* guest x register -> index in cache_regs, or -1 */
 	uint32_t dirty;  /* guest registers whose cached value is newer than h->x */
+	uint64_t start_pc;  /* the block's first instruction */
+	uintptr_t loop_top; /* where a jump back to start_pc re-enters, registers loaded */
 };
 
 /* Load guest register xi into host register r (x0 reads as 0). */
@@ -219,6 +223,16 @@ static void sync_budget(struct ctx *c, struct jit_buf *b, unsigned upto)
 static void emit_exit(struct ctx *c, struct jit_buf *b, uint64_t target, unsigned retire)
 {
 	writeback(c, b);
+	if (target == c->start_pc && retire) {
+		/* A loop on the block itself: go round inside the block while the batch lasts,
+		 * with the cached registers still loaded. */
+		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)retire);
+		x_jcc(b, CC_G, c->loop_top);
+		x_mov_imm(b, RAX, target);
+		x_store(b, true, RAX, RBX, H_PC);
+		x_jmp(b, c->t->exit_nolink);
+		return;
+	}
 	if (retire)
 		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)retire);
 	if ((target >> 12) != c->vpage) {
@@ -253,24 +267,17 @@ static uintptr_t exit_pcnext(struct ctx *c)
 	return c->exit_pcnext;
 }
 
-/* Call the interpreter's handler for instruction i (at index idx): registers, pc, pc_next and
- * the budget written back first; afterwards leave if the handler trapped, ended the batch or
- * changed pc_next. ends: leave after it in any case. */
-static void emit_helper(struct ctx *c, const struct jit_insn *i, unsigned idx, bool ends)
+/* Call the interpreter's handler for instruction i (at index idx) in b: registers, pc,
+ * pc_next and the budget written back first; afterwards leave if the handler trapped, ended the
+ * batch or changed pc_next. ends: leave after it in any case. cold: b is a slow path that
+ * rejoins the main path, whose budget accounting it restores. */
+static void emit_helper_in(struct ctx *c, struct jit_buf *b, const struct jit_insn *i,
+			   unsigned idx, bool ends, bool cold, uintptr_t rec)
 {
-	struct jit_buf *b = c->hot;
 	unsigned op = i->f.op < OP_COUNT ? i->f.op : OP_ILLEGAL;
-	struct insn compact;
-	exec_compact(&i->f, &compact);
-	compact.fn = NULL;
-	/* The compact instruction lives in the cold buffer, read by the handler. */
-	uintptr_t rec = x_here(c->cold);
-	x_bytes(c->cold, &compact, sizeof(compact));
-
 	writeback(c, b);
-	c->dirty = 0;
+	unsigned done = c->done;
 	sync_budget(c, b, idx);
-	c->done = idx;
 	uint64_t next = i->pc + i->f.len;
 	x_mov_imm(b, RAX, i->pc);
 	x_store(b, true, RAX, RBX, H_PC);
@@ -280,7 +287,6 @@ static void emit_helper(struct ctx *c, const struct jit_insn *i, unsigned idx, b
 	x_lea_rip(b, RSI, rec);
 	x_call(b, (const void *)exec_handlers[op]);
 	x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, 1);
-	c->done = idx + 1;
 	x_jcc(b, CC_LE, exit_pcnext(c));
 	x_load(b, true, RAX, RBX, H_PC_NEXT);
 	x_mov_imm(b, RCX, next);
@@ -291,9 +297,97 @@ static void emit_helper(struct ctx *c, const struct jit_insn *i, unsigned idx, b
 		x_jmp(b, c->t->exit_nolink);
 		return;
 	}
+	if (cold) {
+		x_alu_mem_imm(b, false, ALU_ADD, RBX, H_BUDGET, (int32_t)(idx + 1 - done));
+	} else {
+		c->dirty = 0;
+		c->done = idx + 1;
+	}
 	/* The handler may have written an x register: the op's rd. */
 	unsigned rd = i->f.rd;
 	if (rd && c->host[rd] >= 0)
+		x_load(b, true, cache_regs[c->host[rd]], RBX, HX(rd));
+}
+
+/* Store the handler's compact form of instruction i in the cold buffer (data the handler
+ * reads); returns its executable address. Call only between two cold stubs. */
+static uintptr_t insn_record(struct ctx *c, const struct jit_insn *i)
+{
+	struct insn compact;
+	exec_compact(&i->f, &compact);
+	compact.fn = NULL;
+	uintptr_t rec = x_here(c->cold);
+	x_bytes(c->cold, &compact, sizeof(compact));
+	return rec;
+}
+
+static void emit_helper(struct ctx *c, const struct jit_insn *i, unsigned idx, bool ends)
+{
+	uintptr_t rec = insn_record(c, i);
+	emit_helper_in(c, c->hot, i, idx, ends, false, rec);
+}
+
+/* Ops whose handler writes an x register (rd names one). */
+static bool fp_writes_x(unsigned op)
+{
+	switch (op) {
+	case OP_FCVT_W_S:
+	case OP_FCVT_WU_S:
+	case OP_FCVT_L_S:
+	case OP_FCVT_LU_S:
+	case OP_FMV_X_W:
+	case OP_FEQ_S:
+	case OP_FLT_S:
+	case OP_FLE_S:
+	case OP_FCLASS_S:
+	case OP_FCVT_W_D:
+	case OP_FCVT_WU_D:
+	case OP_FCVT_L_D:
+	case OP_FCVT_LU_D:
+	case OP_FMV_X_D:
+	case OP_FEQ_D:
+	case OP_FLT_D:
+	case OP_FLE_D:
+	case OP_FCLASS_D: return true;
+	default: return false;
+	}
+}
+
+/* An F/D computational instruction: its handler runs without the write-back of pc and budget
+ * when FP is on and the rounding mode is legal (it cannot trap then), checked inline; else
+ * the full handler call on a cold path. */
+static void emit_fp(struct ctx *c, const struct jit_insn *i, unsigned idx)
+{
+	struct jit_buf *b = c->hot;
+	unsigned op = i->f.op, rm = i->f.rm;
+	bool uses_rm = op != OP_FMV_X_W && op != OP_FMV_X_D && op != OP_FMV_W_X &&
+		       op != OP_FMV_D_X && !(op >= OP_FSGNJ_S && op <= OP_FMAX_S) &&
+		       !(op >= OP_FSGNJ_D && op <= OP_FMAX_D) && !(op >= OP_FEQ_S && op <= OP_FCLASS_S) &&
+		       !(op >= OP_FEQ_D && op <= OP_FCLASS_D);
+	if (uses_rm && (rm == 5 || rm == 6)) {
+		emit_helper(c, i, idx, false);
+		return;
+	}
+	writeback(c, b);
+	c->dirty = 0;
+	exit_pcnext(c); /* cold stubs and data first: the slow path must be one run of code */
+	uintptr_t rec = insn_record(c, i);
+	uintptr_t slow = x_here(c->cold);
+	x_cmp_mem8_imm(b, RBX, H_FS_OFF, 0);
+	x_jcc(b, CC_NE, slow);
+	if (uses_rm && rm == 7) {
+		x_alu_mem_imm(b, false, ALU_CMP, RBX, H_FRM, 4);
+		x_jcc(b, CC_A, slow);
+	}
+	emit_helper_in(c, c->cold, i, idx, false, true, rec);
+	uint8_t *back = x_jmp(c->cold, 0);
+	x_mov(b, true, RDI, RBX);
+	x_lea_rip(b, RSI, rec);
+	x_call(b, (const void *)exec_handlers[op]);
+	if (!b->overflow && !c->cold->overflow)
+		x_patch_rel32(c->cold, back, x_here(b));
+	unsigned rd = i->f.rd;
+	if (fp_writes_x(op) && rd && c->host[rd] >= 0)
 		x_load(b, true, cache_regs[c->host[rd]], RBX, HX(rd));
 }
 
@@ -624,7 +718,11 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 		x_mfence(b);
 		value = false;
 		break;
-	default: emit_helper(c, i, idx, jit_ends_block(op)); return !jit_ends_block(op);
+	default:
+		if (op >= OP_FMADD_S && op <= OP_FCLASS_D && op != OP_FLD && op != OP_FSD) {
+			emit_fp(c, i, idx);
+			return true;
+		} emit_helper(c, i, idx, jit_ends_block(op)); return !jit_ends_block(op);
 	}
 	if (value && f->rd) {
 		if (op == c->inject_op)
@@ -707,7 +805,9 @@ uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, const struct j
 	x_store(cold, true, RAX, RBX, H_PC);
 	x_jmp(cold, t->exit_nolink);
 
+	c.start_pc = ins[0].pc;
 	allocate(&c, ins, n);
+	c.loop_top = x_here(hot);
 	bool open = true;
 	for (unsigned k = 0; k < n && open; k++)
 		open = emit_insn(&c, &ins[k], k);
