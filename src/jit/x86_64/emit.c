@@ -150,11 +150,13 @@ bool jit_ends_block(unsigned op)
 
 /* ---- block emission ---- */
 
-/* Host registers that hold guest x registers within a block. Callee-saved, so they survive
- * calls into C (the MMU's slow paths, pure helpers); written back to h->x before handlers that
- * read or write h->x and at every exit. */
-static const uint8_t cache_regs[] = {RBP, R12, R13, R14, R15};
+/* Host registers that hold guest x registers within a block; written back to h->x before
+ * handlers that read or write h->x and at every exit. The first NSAVED are callee-saved and
+ * survive calls into C; the others are stored before such calls (when dirty) and reloaded
+ * after them. */
+static const uint8_t cache_regs[] = {RBP, R12, R13, R14, R15, R8, R9, R10, R11};
 #define NCACHE ((unsigned)sizeof(cache_regs))
+#define NSAVED 5
 
 struct ctx {
 	struct jit_buf *hot, *cold;
@@ -209,6 +211,48 @@ static void writeback(struct ctx *c, struct jit_buf *b)
 		if (c->dirty & (1u << xi))
 			x_store(b, true, cache_regs[c->host[xi]], RBX, HX(xi));
 }
+/* Before a call into C: store the dirty registers cached in caller-saved host registers. */
+static void spill_volatile(struct ctx *c, struct jit_buf *b)
+{
+	for (unsigned xi = 1; xi < 32; xi++)
+		if ((c->dirty & (1u << xi)) && c->host[xi] >= (int)NSAVED)
+			x_store(b, true, cache_regs[c->host[xi]], RBX, HX(xi));
+}
+/* After a call into C: reload the registers cached in caller-saved host registers. */
+static void reload_volatile(struct ctx *c, struct jit_buf *b)
+{
+	for (unsigned xi = 1; xi < 32; xi++)
+		if (c->host[xi] >= (int)NSAVED)
+			x_load(b, true, cache_regs[c->host[xi]], RBX, HX(xi));
+}
+/* After a call, on a path that leaves: store the dirty registers the call did not clobber
+ * (the caller-saved ones were spilled before it). */
+static void writeback_saved(struct ctx *c, struct jit_buf *b)
+{
+	for (unsigned xi = 1; xi < 32; xi++)
+		if ((c->dirty & (1u << xi)) && c->host[xi] < (int)NSAVED)
+			x_store(b, true, cache_regs[c->host[xi]], RBX, HX(xi));
+}
+/* The host register that receives rd's value: its cache register, else rax. */
+static unsigned dst_reg(const struct ctx *c, unsigned rd)
+{
+	return rd && c->host[rd] >= 0 ? cache_regs[c->host[rd]] : RAX;
+}
+/* rd's value is in host register r (from dst_reg): note it, or store it. */
+static void finish(struct ctx *c, unsigned r, unsigned rd)
+{
+	if (!rd)
+		return;
+	if (c->host[rd] >= 0 && cache_regs[c->host[rd]] == r)
+		c->dirty |= 1u << rd;
+	else
+		put_x(c, c->hot, r, rd);
+}
+/* The host register caching xi, or -1. */
+static int cached(const struct ctx *c, unsigned xi)
+{
+	return xi && c->host[xi] >= 0 ? cache_regs[c->host[xi]] : -1;
+}
 
 /* Subtract from h->budget the instructions before index upto not yet counted. */
 static void sync_budget(struct ctx *c, struct jit_buf *b, unsigned upto)
@@ -222,17 +266,19 @@ static void sync_budget(struct ctx *c, struct jit_buf *b, unsigned upto)
  * jump-cache probe. Writes back the dirty registers first. */
 static void emit_exit(struct ctx *c, struct jit_buf *b, uint64_t target, unsigned retire)
 {
-	writeback(c, b);
 	if (target == c->start_pc && retire) {
 		/* A loop on the block itself: go round inside the block while the batch lasts,
-		 * with the cached registers still loaded. */
+		 * with the cached registers still loaded (allocate() made every register the
+		 * block writes dirty from the top, so nothing needs writing back here). */
 		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)retire);
 		x_jcc(b, CC_G, c->loop_top);
+		writeback(c, b);
 		x_mov_imm(b, RAX, target);
 		x_store(b, true, RAX, RBX, H_PC);
 		x_jmp(b, c->t->exit_nolink);
 		return;
 	}
+	writeback(c, b);
 	if (retire)
 		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)retire);
 	if ((target >> 12) != c->vpage) {
@@ -303,9 +349,11 @@ static void emit_helper_in(struct ctx *c, struct jit_buf *b, const struct jit_in
 		c->dirty = 0;
 		c->done = idx + 1;
 	}
-	/* The handler may have written an x register: the op's rd. */
+	/* The handler may have written an x register (the op's rd); the call clobbered the
+	 * caller-saved ones. */
+	reload_volatile(c, b);
 	unsigned rd = i->f.rd;
-	if (rd && c->host[rd] >= 0)
+	if (rd && c->host[rd] >= 0 && c->host[rd] < (int)NSAVED)
 		x_load(b, true, cache_regs[c->host[rd]], RBX, HX(rd));
 }
 
@@ -384,10 +432,11 @@ static void emit_fp(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	x_mov(b, true, RDI, RBX);
 	x_lea_rip(b, RSI, rec);
 	x_call(b, (const void *)exec_handlers[op]);
+	reload_volatile(c, b);
 	if (!b->overflow && !c->cold->overflow)
 		x_patch_rel32(c->cold, back, x_here(b));
 	unsigned rd = i->f.rd;
-	if (fp_writes_x(op) && rd && c->host[rd] >= 0)
+	if (fp_writes_x(op) && rd && c->host[rd] >= 0 && c->host[rd] < (int)NSAVED)
 		x_load(b, true, cache_regs[c->host[rd]], RBX, HX(rd));
 }
 
@@ -396,7 +445,9 @@ static void emit_pure(struct ctx *c, const struct jit_insn *i, uint64_t (*fn)(ui
 {
 	get_x(c, c->hot, RDI, i->f.rs1);
 	get_x(c, c->hot, RSI, i->f.rs2);
+	spill_volatile(c, c->hot);
 	x_call(c->hot, (const void *)fn);
+	reload_volatile(c, c->hot);
 }
 
 /* gva = x[rs1] + imm into rsi; rax = &dtlb->r[idx] (or w), rdi = page of the last byte;
@@ -454,14 +505,16 @@ static unsigned access_size(unsigned op)
 
 /* The cold slow path of a load or store: write back pc and budget, call the MMU, leave on a
  * trap (with the dirty registers written back); on success rejoin the main path with a loaded
- * value in rax, extended as op says. Returns the rel32 field of its jump back, to be patched. */
-static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned idx, unsigned size,
-			      bool store)
+ * value in host register dst, extended as op says. Returns the rel32 field of its jump back,
+ * to be patched. */
+static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned idx,
+			      unsigned size, bool store, unsigned dst)
 {
 	struct jit_buf *b = c->cold;
 	unsigned pending = idx - c->done;
 	if (pending)
 		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)pending);
+	spill_volatile(c, b);
 	x_mov_imm(b, RAX, i->pc);
 	x_store(b, true, RAX, RBX, H_PC);
 	x_mov(b, true, RDI, RBX);
@@ -476,7 +529,7 @@ static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned 
 	x_test(b, false, RAX, RAX);
 	uint8_t *ok = x_jcc(b, CC_NE, 0);
 	/* Trap: the handler ended the batch; retire as the interpreter does and leave. */
-	writeback(c, b);
+	writeback_saved(c, b);
 	x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, 1);
 	x_load(b, true, RAX, RBX, H_PC_NEXT);
 	x_store(b, true, RAX, RBX, H_PC);
@@ -484,9 +537,12 @@ static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned 
 	x_patch_rel32(b, ok, x_here(b));
 	if (pending)
 		x_alu_mem_imm(b, false, ALU_ADD, RBX, H_BUDGET, (int32_t)pending);
+	reload_volatile(c, b);
 	if (!store) {
 		x_load(b, true, RAX, RSP, 0);
 		extend_rax(b, i->f.op);
+		if (dst != RAX)
+			x_mov(b, true, dst, RAX);
 	}
 	return x_jmp(b, 0);
 }
@@ -494,27 +550,27 @@ static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned 
 static void emit_load(struct ctx *c, const struct jit_insn *i, unsigned idx)
 {
 	struct jit_buf *hot = c->hot;
-	unsigned op = i->f.op, size = access_size(op);
+	unsigned op = i->f.op, size = access_size(op), d = dst_reg(c, i->f.rd);
 	uint8_t *miss = emit_tlb_probe(c, i, size, false);
 	switch (op) {
-	case OP_LB: x_load_sx8(hot, RAX, RSI, 0); break;
-	case OP_LH: x_load_sx16(hot, RAX, RSI, 0); break;
-	case OP_LW: x_load_sx32(hot, RAX, RSI, 0); break;
-	case OP_LBU: x_load_zx8(hot, RAX, RSI, 0); break;
-	case OP_LHU: x_load_zx16(hot, RAX, RSI, 0); break;
-	case OP_LWU: x_load(hot, false, RAX, RSI, 0); break;
-	default: x_load(hot, true, RAX, RSI, 0); break;
+	case OP_LB: x_load_sx8(hot, d, RSI, 0); break;
+	case OP_LH: x_load_sx16(hot, d, RSI, 0); break;
+	case OP_LW: x_load_sx32(hot, d, RSI, 0); break;
+	case OP_LBU: x_load_zx8(hot, d, RSI, 0); break;
+	case OP_LHU: x_load_zx16(hot, d, RSI, 0); break;
+	case OP_LWU: x_load(hot, false, d, RSI, 0); break;
+	default: x_load(hot, true, d, RSI, 0); break;
 	}
 	/* The probe's miss jumps to the slow path (rsi still holds the gva there). */
 	uintptr_t slow = x_here(c->cold);
-	uint8_t *back = emit_mem_slow(c, i, idx, size, false);
+	uint8_t *back = emit_mem_slow(c, i, idx, size, false, d);
 	if (hot->overflow || c->cold->overflow)
 		return;
 	x_patch_rel32(hot, miss, slow);
 	x_patch_rel32(c->cold, back, x_here(hot));
 	if (op == c->inject_op)
-		x_alu_imm(hot, true, ALU_ADD, RAX, 1);
-	put_x(c, hot, RAX, i->f.rd);
+		x_alu_imm(hot, true, ALU_ADD, d, 1);
+	finish(c, d, i->f.rd);
 }
 
 static void emit_store(struct ctx *c, const struct jit_insn *i, unsigned idx)
@@ -532,48 +588,76 @@ static void emit_store(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	default: x_store(hot, true, RCX, RSI, 0); break;
 	}
 	uintptr_t slow = x_here(c->cold);
-	uint8_t *back = emit_mem_slow(c, i, idx, size, true);
+	uint8_t *back = emit_mem_slow(c, i, idx, size, true, RAX);
 	if (hot->overflow || c->cold->overflow)
 		return;
 	x_patch_rel32(hot, miss, slow);
 	x_patch_rel32(c->cold, back, x_here(hot));
 }
 
-/* rax = x[rs1] OP (x[rs2] or imm); w: 32-bit operation, result sign-extended. */
-static void emit_alu(struct ctx *c, const struct jit_insn *i, enum x86_alu op, bool imm, bool w)
+/* Choose the host register for a result computed from rs1 (and rs2 unless imm): rd's cache
+ * register unless it holds rs2 (which the first move would destroy), else rax. Moves rs1
+ * into it. */
+static unsigned start_op(struct ctx *c, const struct jit_insn *i, bool uses_rs2)
 {
-	struct jit_buf *b = c->hot;
-	get_x(c, b, RAX, i->f.rs1);
-	if (imm) {
-		x_alu_imm(b, !w, op, RAX, (int32_t)i->f.imm);
-	} else if (i->f.rs2) {
-		alu_x(c, b, !w, op, RAX, i->f.rs2);
-	} else if (op == ALU_AND) {
-		x_mov_imm(b, RAX, 0);
-	} else if (w) {
-		x_mov(b, false, RAX, RAX); /* op with 0 keeps the value: truncate */
-	}
-	if (w)
-		x_movsxd(b, RAX, RAX);
+	unsigned d = dst_reg(c, i->f.rd);
+	if (uses_rs2 && i->f.rd == i->f.rs2 && i->f.rs1 != i->f.rs2)
+		d = RAX;
+	if (cached(c, i->f.rs1) != (int)d || !i->f.rs1)
+		get_x(c, c->hot, d, i->f.rs1);
+	return d;
 }
 
-/* rax = x[rs1] shifted by imm or by x[rs2]. */
-static void emit_shift(struct ctx *c, const struct jit_insn *i, enum x86_shift op, bool imm, bool w)
+/* d = x[rs1] OP (x[rs2] or imm); w: 32-bit operation, result sign-extended. Returns d. */
+static unsigned emit_alu(struct ctx *c, const struct jit_insn *i, enum x86_alu op, bool imm,
+			 bool w)
+{
+	struct jit_buf *b = c->hot;
+	if (imm && w && i->f.imm == 0) { /* sext.w */
+		unsigned d = dst_reg(c, i->f.rd);
+		int s1 = cached(c, i->f.rs1);
+		if (s1 < 0) {
+			get_x(c, b, d, i->f.rs1);
+			s1 = (int)d;
+		}
+		x_movsxd(b, d, (unsigned)s1);
+		return d;
+	}
+	unsigned d = start_op(c, i, !imm);
+	if (imm) {
+		if (i->f.imm || w)
+			x_alu_imm(b, !w, op, d, (int32_t)i->f.imm);
+	} else if (i->f.rs2) {
+		alu_x(c, b, !w, op, d, i->f.rs2);
+	} else if (op == ALU_AND) {
+		x_mov_imm(b, d, 0);
+	} else if (w) {
+		x_mov(b, false, d, d); /* op with 0 keeps the value: truncate */
+	}
+	if (w)
+		x_movsxd(b, d, d);
+	return d;
+}
+
+/* d = x[rs1] shifted by imm or by x[rs2]. Returns d. */
+static unsigned emit_shift(struct ctx *c, const struct jit_insn *i, enum x86_shift op, bool imm,
+			   bool w)
 {
 	struct jit_buf *b = c->hot;
 	if (!imm)
 		get_x(c, b, RCX, i->f.rs2);
-	get_x(c, b, RAX, i->f.rs1);
+	unsigned d = start_op(c, i, false);
 	if (imm)
-		x_shift_imm(b, !w, op, RAX, (unsigned)i->f.imm & (w ? 31 : 63));
+		x_shift_imm(b, !w, op, d, (unsigned)i->f.imm & (w ? 31 : 63));
 	else
-		x_shift_cl(b, !w, op, RAX);
+		x_shift_cl(b, !w, op, d);
 	if (w)
-		x_movsxd(b, RAX, RAX);
+		x_movsxd(b, d, d);
+	return d;
 }
 
 /* rax = (x[rs1] cc x[rs2] or imm) ? 1 : 0 */
-static void emit_set(struct ctx *c, const struct jit_insn *i, enum x86_cc cc, bool imm)
+static unsigned emit_set(struct ctx *c, const struct jit_insn *i, enum x86_cc cc, bool imm)
 {
 	struct jit_buf *b = c->hot;
 	x_mov_imm(b, RCX, 0);
@@ -586,6 +670,7 @@ static void emit_set(struct ctx *c, const struct jit_insn *i, enum x86_cc cc, bo
 		x_test(b, true, RAX, RAX);
 	x_setcc(b, cc, RCX);
 	x_mov(b, true, RAX, RCX);
+	return RAX;
 }
 
 static enum x86_cc branch_cc(unsigned op)
@@ -620,11 +705,18 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	struct jit_buf *b = c->hot;
 	const struct insn_fields *f = &i->f;
 	unsigned op = f->op;
-	bool value = true; /* rax holds a value for rd */
+	bool value = true; /* r holds a value for rd */
+	unsigned r = RAX;
 
 	switch (op) {
-	case OP_LUI: x_mov_imm(b, RAX, (uint64_t)f->imm); break;
-	case OP_AUIPC: x_mov_imm(b, RAX, i->pc + (uint64_t)f->imm); break;
+	case OP_LUI:
+		r = dst_reg(c, f->rd);
+		x_mov_imm(b, r, (uint64_t)f->imm);
+		break;
+	case OP_AUIPC:
+		r = dst_reg(c, f->rd);
+		x_mov_imm(b, r, i->pc + (uint64_t)f->imm);
+		break;
 	case OP_JAL:
 		if (f->rd) {
 			x_mov_imm(b, RAX, i->pc + f->len);
@@ -662,34 +754,34 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	case OP_SH:
 	case OP_SW:
 	case OP_SD: emit_store(c, i, idx); return true;
-	case OP_ADDI: emit_alu(c, i, ALU_ADD, true, false); break;
-	case OP_XORI: emit_alu(c, i, ALU_XOR, true, false); break;
-	case OP_ORI: emit_alu(c, i, ALU_OR, true, false); break;
-	case OP_ANDI: emit_alu(c, i, ALU_AND, true, false); break;
-	case OP_ADDIW: emit_alu(c, i, ALU_ADD, true, true); break;
-	case OP_ADD: emit_alu(c, i, ALU_ADD, false, false); break;
-	case OP_SUB: emit_alu(c, i, ALU_SUB, false, false); break;
-	case OP_XOR: emit_alu(c, i, ALU_XOR, false, false); break;
-	case OP_OR: emit_alu(c, i, ALU_OR, false, false); break;
-	case OP_AND: emit_alu(c, i, ALU_AND, false, false); break;
-	case OP_ADDW: emit_alu(c, i, ALU_ADD, false, true); break;
-	case OP_SUBW: emit_alu(c, i, ALU_SUB, false, true); break;
-	case OP_SLTI: emit_set(c, i, CC_L, true); break;
-	case OP_SLTIU: emit_set(c, i, CC_B, true); break;
-	case OP_SLT: emit_set(c, i, CC_L, false); break;
-	case OP_SLTU: emit_set(c, i, CC_B, false); break;
-	case OP_SLLI: emit_shift(c, i, SH_SHL, true, false); break;
-	case OP_SRLI: emit_shift(c, i, SH_SHR, true, false); break;
-	case OP_SRAI: emit_shift(c, i, SH_SAR, true, false); break;
-	case OP_SLLIW: emit_shift(c, i, SH_SHL, true, true); break;
-	case OP_SRLIW: emit_shift(c, i, SH_SHR, true, true); break;
-	case OP_SRAIW: emit_shift(c, i, SH_SAR, true, true); break;
-	case OP_SLL: emit_shift(c, i, SH_SHL, false, false); break;
-	case OP_SRL: emit_shift(c, i, SH_SHR, false, false); break;
-	case OP_SRA: emit_shift(c, i, SH_SAR, false, false); break;
-	case OP_SLLW: emit_shift(c, i, SH_SHL, false, true); break;
-	case OP_SRLW: emit_shift(c, i, SH_SHR, false, true); break;
-	case OP_SRAW: emit_shift(c, i, SH_SAR, false, true); break;
+	case OP_ADDI: r = emit_alu(c, i, ALU_ADD, true, false); break;
+	case OP_XORI: r = emit_alu(c, i, ALU_XOR, true, false); break;
+	case OP_ORI: r = emit_alu(c, i, ALU_OR, true, false); break;
+	case OP_ANDI: r = emit_alu(c, i, ALU_AND, true, false); break;
+	case OP_ADDIW: r = emit_alu(c, i, ALU_ADD, true, true); break;
+	case OP_ADD: r = emit_alu(c, i, ALU_ADD, false, false); break;
+	case OP_SUB: r = emit_alu(c, i, ALU_SUB, false, false); break;
+	case OP_XOR: r = emit_alu(c, i, ALU_XOR, false, false); break;
+	case OP_OR: r = emit_alu(c, i, ALU_OR, false, false); break;
+	case OP_AND: r = emit_alu(c, i, ALU_AND, false, false); break;
+	case OP_ADDW: r = emit_alu(c, i, ALU_ADD, false, true); break;
+	case OP_SUBW: r = emit_alu(c, i, ALU_SUB, false, true); break;
+	case OP_SLTI: r = emit_set(c, i, CC_L, true); break;
+	case OP_SLTIU: r = emit_set(c, i, CC_B, true); break;
+	case OP_SLT: r = emit_set(c, i, CC_L, false); break;
+	case OP_SLTU: r = emit_set(c, i, CC_B, false); break;
+	case OP_SLLI: r = emit_shift(c, i, SH_SHL, true, false); break;
+	case OP_SRLI: r = emit_shift(c, i, SH_SHR, true, false); break;
+	case OP_SRAI: r = emit_shift(c, i, SH_SAR, true, false); break;
+	case OP_SLLIW: r = emit_shift(c, i, SH_SHL, true, true); break;
+	case OP_SRLIW: r = emit_shift(c, i, SH_SHR, true, true); break;
+	case OP_SRAIW: r = emit_shift(c, i, SH_SAR, true, true); break;
+	case OP_SLL: r = emit_shift(c, i, SH_SHL, false, false); break;
+	case OP_SRL: r = emit_shift(c, i, SH_SHR, false, false); break;
+	case OP_SRA: r = emit_shift(c, i, SH_SAR, false, false); break;
+	case OP_SLLW: r = emit_shift(c, i, SH_SHL, false, true); break;
+	case OP_SRLW: r = emit_shift(c, i, SH_SHR, false, true); break;
+	case OP_SRAW: r = emit_shift(c, i, SH_SAR, false, true); break;
 	case OP_MUL:
 	case OP_MULW:
 		get_x(c, b, RAX, f->rs1);
@@ -726,8 +818,8 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	}
 	if (value && f->rd) {
 		if (op == c->inject_op)
-			x_alu_imm(b, true, ALU_ADD, RAX, 1);
-		put_x(c, b, RAX, f->rd);
+			x_alu_imm(b, true, ALU_ADD, r, 1);
+		finish(c, r, f->rd);
 	}
 	return true;
 }
@@ -739,9 +831,18 @@ static bool is_native(unsigned op)
 }
 
 /* Choose the guest registers to keep in host registers: the most used ones of the block
- * (at least twice), and load those whose first use reads them. */
+ * (at least twice), and load those whose first use reads them. A block that loops on itself
+ * loads all of them and treats every one it writes as dirty from the loop's top on, so that
+ * going round needs no write-back. */
 static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
 {
+	bool loops = false;
+	for (unsigned k = 0; k < n; k++) {
+		const struct insn_fields *f = &ins[k].f;
+		bool direct = (f->op >= OP_BEQ && f->op <= OP_BGEU) || f->op == OP_JAL;
+		if (direct && ins[k].pc + (uint64_t)f->imm == ins[0].pc)
+			loops = true;
+	}
 	unsigned uses[32] = {0};
 	uint32_t written = 0, live_in = 0;
 	for (unsigned k = 0; k < n; k++) {
@@ -781,8 +882,10 @@ static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
 		if (uses[best] < 2)
 			break;
 		c->host[best] = (int8_t)slot;
-		if (live_in & (1u << best))
+		if ((live_in & (1u << best)) || loops)
 			x_load(c->hot, true, cache_regs[slot], RBX, HX(best));
+		if (loops && (written & (1u << best)))
+			c->dirty |= 1u << best;
 	}
 }
 
