@@ -111,6 +111,7 @@ void hart_flush_tlb(struct hart *h)
 	 * changes it, so only the U and S sets (0 to 2) are flushed. */
 	for (unsigned s = 0; s < 3; s++) {
 		h->tlb[s].has_superpage = false;
+		memset(h->tlb[s].super, 0, sizeof(h->tlb[s].super));
 		for (unsigned i = 0; i < TLB_ENTRIES; i++) {
 			h->tlb[s].r[i].tag = TLB_INVALID;
 			h->tlb[s].w[i].tag = TLB_INVALID;
@@ -122,11 +123,11 @@ void hart_flush_tlb(struct hart *h)
 	hart_end_batch(h);
 }
 
-static void flush_matching(struct tlb_entry *e, const uint8_t *level, uint64_t vpn)
+/* Drop entry i of e if it came from a superpage (level > 0) holding vpn. */
+static void flush_if_covers(struct tlb_entry *e, const uint8_t *level, unsigned i, uint64_t vpn)
 {
-	for (unsigned i = 0; i < TLB_ENTRIES; i++)
-		if (level[i] && (e[i].tag >> (9 * level[i])) == (vpn >> (9 * level[i])))
-			e[i].tag = TLB_INVALID;
+	if (level[i] && (e[i].tag >> (9 * level[i])) == (vpn >> (9 * level[i])))
+		e[i].tag = TLB_INVALID;
 }
 
 void hart_flush_tlb_page(struct hart *h, uint64_t gva)
@@ -143,12 +144,16 @@ void hart_flush_tlb_page(struct hart *h, uint64_t gva)
 			h->itlb_set[s][idx].tag = TLB_INVALID;
 		if (!t->has_superpage)
 			continue;
-		flush_matching(t->r, t->r_level, vpn);
-		flush_matching(t->w, t->w_level, vpn);
-		for (unsigned i = 0; i < TLB_ENTRIES; i++) {
-			unsigned l = t->i_level[i];
-			if (l && (h->itlb_set[s][i].tag >> (9 * l)) == (vpn >> (9 * l)))
-				h->itlb_set[s][i].tag = TLB_INVALID;
+		/* Only the indices that ever held a superpage entry can hold one now. */
+		for (unsigned wd = 0; wd < TLB_ENTRIES / 64; wd++) {
+			for (uint64_t m = t->super[wd]; m; m &= m - 1) {
+				unsigned i = wd * 64 + (unsigned)__builtin_ctzll(m);
+				flush_if_covers(t->r, t->r_level, i, vpn);
+				flush_if_covers(t->w, t->w_level, i, vpn);
+				unsigned l = t->i_level[i];
+				if (l && (h->itlb_set[s][i].tag >> (9 * l)) == (vpn >> (9 * l)))
+					h->itlb_set[s][i].tag = TLB_INVALID;
+			}
 		}
 	}
 	if (h->jit)

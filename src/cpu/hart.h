@@ -53,6 +53,7 @@ struct tlb_set {
 	 * address, which must also drop entries cached from a superpage holding it. */
 	uint8_t r_level[TLB_ENTRIES], w_level[TLB_ENTRIES], i_level[TLB_ENTRIES];
 	bool has_superpage; /* some entry came from a superpage since the last full flush */
+	uint64_t super[TLB_ENTRIES / 64]; /* indices whose r, w or fetch entry came from one */
 };
 
 /* Callbacks from the hart to its VM (the VMM wires these). All are called on the hart's
@@ -131,6 +132,7 @@ struct hart {
 	struct jit *jit;
 	void *jit_jcache;
 	uint8_t *jit_link;
+	uint64_t jit_vgen; /* generation of the jump cache and fetch TLB: bumped to empty both */
 
 	struct guest_mem *mem;
 	struct bus *bus;

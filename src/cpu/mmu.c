@@ -104,8 +104,10 @@ retry:;
 static void note_level(struct hart *h, uint8_t *levels, unsigned idx)
 {
 	levels[idx] = h->walk_level;
-	if (h->walk_level)
+	if (h->walk_level) {
 		h->dtlb->has_superpage = true;
+		h->dtlb->super[idx / 64] |= 1ull << (idx % 64);
+	}
 }
 
 /* Fill a data TLB entry for the page of gva, which translated to gpa in RAM (write: the
@@ -306,7 +308,9 @@ struct itlb_entry *mmu_fetch_lookup(struct hart *h, uint64_t gva)
 	/* The fetch set has the index of the data set of the same privilege view. */
 	unsigned set = (unsigned)(h->itlb - h->itlb_set[0]) / TLB_ENTRIES;
 	h->tlb[set].i_level[idx] = h->walk_level;
-	if (h->walk_level)
+	if (h->walk_level) {
 		h->tlb[set].has_superpage = true;
+		h->tlb[set].super[idx / 64] |= 1ull << (idx % 64);
+	}
 	return e;
 }

@@ -45,11 +45,15 @@ struct jit_exit {
 };
 
 /* Jump cache: indirect jumps and cross-page exits look up the guest-virtual target here,
- * inline. JIT_JC_ENTRIES per privilege view, indexed by (pc >> 1) & (JIT_JC_ENTRIES - 1). */
+ * inline. JIT_JC_ENTRIES per privilege view, indexed by (pc >> 1) & (JIT_JC_ENTRIES - 1). An
+ * entry counts only while its gen equals h->jit_vgen, so emptying the cache (on every TLB
+ * flush and fence.i) is one increment. */
 #define JIT_JC_ENTRIES 4096
 struct jit_jc {
-	uint64_t vpc;     /* guest-virtual pc, or ~0 */
+	uint64_t vpc;     /* guest-virtual pc */
 	const void *code; /* executable entry of its block */
+	uint64_t gen;     /* h->jit_vgen when filled */
+	uint64_t pad;
 };
 
 /* Emit the shared routines into b. Returns false on overflow. */

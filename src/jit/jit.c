@@ -46,8 +46,9 @@ struct jit_page {
 };
 
 struct jit_ftlb {
-	uint64_t tag; /* gva >> 12, or ~0 */
+	uint64_t tag; /* gva >> 12 */
 	uint64_t gpa_page;
+	uint64_t gen; /* h->jit_vgen when filled: the entry counts only while they are equal */
 };
 
 struct jit {
@@ -55,7 +56,7 @@ struct jit {
 	uint8_t *rw, *rx; /* the two views of the cache */
 	size_t size;
 	struct jit_tramp tramp;
-	struct jit_buf hot, cold; /* hot: [TRAMP_BYTES, 3/4), cold: [3/4, size) */
+	struct jit_buf hot, cold; /* hot: [TRAMP_BYTES, 1/2), cold: [1/2, size) */
 
 	struct jit_block *blocks;
 	unsigned nblocks, max_blocks;
@@ -88,14 +89,11 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void flush_jcache(struct jit *j)
+/* Empty the jump cache and the fetch TLB: their entries carry the generation they were filled
+ * in. */
+static void flush_virtual(struct hart *h)
 {
-	memset(j->jcache, 0xff, sizeof(j->jcache));
-}
-
-static void flush_ftlb(struct jit *j)
-{
-	memset(j->ftlb, 0xff, sizeof(j->ftlb));
+	h->jit_vgen++;
 }
 
 /* Drop every translation (the cache is full, or a test asked). Only between blocks. */
@@ -110,7 +108,7 @@ static void flush_all(struct hart *h)
 	j->nbytes = 0;
 	memset(j->bhash, 0, sizeof(j->bhash));
 	memset(j->phash, 0, sizeof(j->phash));
-	flush_jcache(j);
+	flush_virtual(h);
 	h->jit_link = NULL;
 	j->stats.code_bytes = 0;
 }
@@ -161,7 +159,7 @@ int jit_init(struct hart *h, size_t cache_bytes)
 		rc = -ENOSPC;
 		goto fail_all;
 	}
-	size_t split = (cache_bytes / 4 * 3) & ~(size_t)0xfff;
+	size_t split = (cache_bytes / 2) & ~(size_t)0xfff;
 	j->hot =
 	    (struct jit_buf){.start = j->rw + TRAMP_BYTES, .end = j->rw + split, .x_delta = delta};
 	j->cold =
@@ -178,8 +176,10 @@ int jit_init(struct hart *h, size_t cache_bytes)
 		j->perfmap = fopen(path, "a");
 	}
 	h->jit = j;
+	memset(j->jcache, 0, sizeof(j->jcache));
+	memset(j->ftlb, 0, sizeof(j->ftlb));
+	h->jit_vgen = 1;
 	flush_all(h);
-	flush_ftlb(j);
 	h->jit_jcache = j->jcache[0];
 	return 0;
 
@@ -236,8 +236,7 @@ void jit_destroy(struct hart *h)
 
 void jit_flush_virtual(struct hart *h)
 {
-	flush_jcache(h->jit);
-	flush_ftlb(h->jit);
+	flush_virtual(h);
 	h->jit_link = NULL;
 }
 
@@ -245,7 +244,7 @@ void jit_fence_i(struct hart *h)
 {
 	/* Pages are checked against guest memory when next entered through the dispatcher; the
 	 * jump cache would bypass it, and a pending chain could join a stale block. */
-	flush_jcache(h->jit);
+	flush_virtual(h);
 	h->jit_link = NULL;
 }
 
@@ -419,7 +418,7 @@ static bool fetch_gpa(struct hart *h, unsigned view, uint64_t *gpa)
 	struct jit *j = h->jit;
 	uint64_t pc = h->pc;
 	struct jit_ftlb *e = &j->ftlb[view][(pc >> 12) & (FTLB_ENTRIES - 1)];
-	if (e->tag == pc >> 12) {
+	if (e->tag == pc >> 12 && e->gen == h->jit_vgen) {
 		*gpa = e->gpa_page | (pc & 0xfff);
 		return true;
 	}
@@ -432,6 +431,7 @@ static bool fetch_gpa(struct hart *h, unsigned view, uint64_t *gpa)
 	}
 	e->tag = pc >> 12;
 	e->gpa_page = *gpa & ~0xfffull;
+	e->gen = h->jit_vgen;
 	return true;
 }
 
@@ -475,7 +475,7 @@ uint64_t jit_run_budget(struct hart *h, int32_t n)
 		unsigned view = fetch_view(h);
 		struct jit_jc *jc = &j->jcache[view][(h->pc >> 1) & (JIT_JC_ENTRIES - 1)];
 		const void *code;
-		if (jc->vpc == h->pc && !h->jit_link) {
+		if (jc->vpc == h->pc && jc->gen == h->jit_vgen && !h->jit_link) {
 			code = jc->code;
 		} else {
 			j->stats.dispatches++;
@@ -492,6 +492,7 @@ uint64_t jit_run_budget(struct hart *h, int32_t n)
 			}
 			jc->vpc = b->vpc;
 			jc->code = code;
+			jc->gen = h->jit_vgen;
 		}
 		h->jit_jcache = j->jcache[view];
 		h->jit_link = NULL;

@@ -31,7 +31,8 @@
 _Static_assert(sizeof(struct tlb_entry) == 16, "the inline TLB probe scales the index by 16");
 _Static_assert(offsetof(struct tlb_set, r) == 0, "the inline TLB probe reads r at offset 0");
 _Static_assert(TLB_ENTRIES == 256, "the inline TLB probe masks the index with 0xff0");
-_Static_assert(sizeof(struct jit_jc) == 16, "the jump-cache probe scales the index by 16");
+_Static_assert(sizeof(struct jit_jc) == 32, "the jump-cache probe scales the index by 32");
+#define H_VGEN ((int32_t)offsetof(struct hart, jit_vgen))
 
 /* The interpreter's handler of each op, for the ops translated as helper calls. */
 static const insn_fn exec_handlers[OP_COUNT] = {
@@ -111,10 +112,13 @@ bool jit_be_trampolines(struct jit_buf *b, struct jit_tramp *t)
 	t->probe = x_here(b);
 	x_store(b, true, RAX, RBX, H_PC);
 	x_mov(b, false, RCX, RAX);
-	x_shift_imm(b, false, SH_SHL, RCX, 3); /* ((pc >> 1) & mask) * 16 */
-	x_alu_imm(b, false, ALU_AND, RCX, (JIT_JC_ENTRIES - 1) << 4);
+	x_shift_imm(b, false, SH_SHL, RCX, 4); /* ((pc >> 1) & mask) * 32 */
+	x_alu_imm(b, false, ALU_AND, RCX, (JIT_JC_ENTRIES - 1) << 5);
 	x_alu_mem(b, true, ALU_ADD, RCX, RBX, H_JCACHE);
 	x_alu_mem(b, true, ALU_CMP, RAX, RCX, 0);
+	x_jcc(b, CC_NE, t->exit_nolink);
+	x_load(b, true, RDX, RBX, H_VGEN);
+	x_alu_mem(b, true, ALU_CMP, RDX, RCX, 16);
 	x_jcc(b, CC_NE, t->exit_nolink);
 	x_jmp_mem(b, RCX, 8);
 	return !b->overflow;
@@ -166,8 +170,8 @@ struct ctx {
 	unsigned done;         /* instructions already subtracted from h->budget */
 	uintptr_t exit_pcnext; /* cold stub: leave with pc = pc_next (0 until emitted) */
 	unsigned inject_op;
-	int8_t host[32]; /* guest x register -> index in cache_regs, or -1 */
-	uint32_t dirty;  /* guest registers whose cached value is newer than h->x */
+	int8_t host[32];    /* guest x register -> index in cache_regs, or -1 */
+	uint32_t dirty;     /* guest registers whose cached value is newer than h->x */
 	uint64_t start_pc;  /* the block's first instruction */
 	uintptr_t loop_top; /* where a jump back to start_pc re-enters, registers loaded */
 };
@@ -317,8 +321,8 @@ static uintptr_t exit_pcnext(struct ctx *c)
  * pc_next and the budget written back first; afterwards leave if the handler trapped, ended the
  * batch or changed pc_next. ends: leave after it in any case. cold: b is a slow path that
  * rejoins the main path, whose budget accounting it restores. */
-static void emit_helper_in(struct ctx *c, struct jit_buf *b, const struct jit_insn *i,
-			   unsigned idx, bool ends, bool cold, uintptr_t rec)
+static void emit_helper_in(struct ctx *c, struct jit_buf *b, const struct jit_insn *i, unsigned idx,
+			   bool ends, bool cold, uintptr_t rec)
 {
 	unsigned op = i->f.op < OP_COUNT ? i->f.op : OP_ILLEGAL;
 	writeback(c, b);
@@ -408,10 +412,10 @@ static void emit_fp(struct ctx *c, const struct jit_insn *i, unsigned idx)
 {
 	struct jit_buf *b = c->hot;
 	unsigned op = i->f.op, rm = i->f.rm;
-	bool uses_rm = op != OP_FMV_X_W && op != OP_FMV_X_D && op != OP_FMV_W_X &&
-		       op != OP_FMV_D_X && !(op >= OP_FSGNJ_S && op <= OP_FMAX_S) &&
-		       !(op >= OP_FSGNJ_D && op <= OP_FMAX_D) && !(op >= OP_FEQ_S && op <= OP_FCLASS_S) &&
-		       !(op >= OP_FEQ_D && op <= OP_FCLASS_D);
+	bool uses_rm =
+	    op != OP_FMV_X_W && op != OP_FMV_X_D && op != OP_FMV_W_X && op != OP_FMV_D_X &&
+	    !(op >= OP_FSGNJ_S && op <= OP_FMAX_S) && !(op >= OP_FSGNJ_D && op <= OP_FMAX_D) &&
+	    !(op >= OP_FEQ_S && op <= OP_FCLASS_S) && !(op >= OP_FEQ_D && op <= OP_FCLASS_D);
 	if (uses_rm && (rm == 5 || rm == 6)) {
 		emit_helper(c, i, idx, false);
 		return;
@@ -507,8 +511,8 @@ static unsigned access_size(unsigned op)
  * trap (with the dirty registers written back); on success rejoin the main path with a loaded
  * value in host register dst, extended as op says. Returns the rel32 field of its jump back,
  * to be patched. */
-static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned idx,
-			      unsigned size, bool store, unsigned dst)
+static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned idx, unsigned size,
+			      bool store, unsigned dst)
 {
 	struct jit_buf *b = c->cold;
 	unsigned pending = idx - c->done;
@@ -609,8 +613,7 @@ static unsigned start_op(struct ctx *c, const struct jit_insn *i, bool uses_rs2)
 }
 
 /* d = x[rs1] OP (x[rs2] or imm); w: 32-bit operation, result sign-extended. Returns d. */
-static unsigned emit_alu(struct ctx *c, const struct jit_insn *i, enum x86_alu op, bool imm,
-			 bool w)
+static unsigned emit_alu(struct ctx *c, const struct jit_insn *i, enum x86_alu op, bool imm, bool w)
 {
 	struct jit_buf *b = c->hot;
 	if (imm && w && i->f.imm == 0) { /* sext.w */
@@ -814,7 +817,9 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 		if (op >= OP_FMADD_S && op <= OP_FCLASS_D && op != OP_FLD && op != OP_FSD) {
 			emit_fp(c, i, idx);
 			return true;
-		} emit_helper(c, i, idx, jit_ends_block(op)); return !jit_ends_block(op);
+		}
+		emit_helper(c, i, idx, jit_ends_block(op));
+		return !jit_ends_block(op);
 	}
 	if (value && f->rd) {
 		if (op == c->inject_op)
