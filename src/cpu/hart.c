@@ -157,7 +157,7 @@ void hart_flush_tlb_page(struct hart *h, uint64_t gva)
 		}
 	}
 	if (h->jit)
-		jit_flush_virtual(h);
+		jit_flush_virtual_page(h, gva);
 	hart_end_batch(h);
 }
 

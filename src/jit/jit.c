@@ -23,7 +23,9 @@
 #define BHASH_SIZE      (1u << 16)
 #define PHASH_SIZE      (1u << 12)
 #define FTLB_ENTRIES    256
-#define NVIEWS          4 /* privilege views, as the hart's fetch TLB sets */
+#define NVIEWS          4    /* privilege views, as the hart's fetch TLB sets */
+#define FETCHED_BITS    4096 /* hash bits of the virtual pages code was fetched from */
+#define MAX_SUPER       8    /* superpages code was fetched from, remembered one by one */
 
 /* One translated block. Dead blocks (their page changed) stay in memory until the next flush
  * but are unlinked from the block table. */
@@ -67,6 +69,15 @@ struct jit {
 	uint8_t *bytes; /* guest bytes of every block, for fence.i */
 	size_t nbytes, max_bytes;
 
+	/* Virtual pages (by hash) and superpages that instruction fetches went through since the
+	 * last generation bump: an sfence.vma of any other page leaves the caches alone. */
+	uint64_t fetched[FETCHED_BITS / 64];
+	struct {
+		uint64_t vpn; /* vpn >> (9 * level) */
+		unsigned level;
+	} super[MAX_SUPER];
+	unsigned nsuper; /* MAX_SUPER + 1: overflowed, every page flush bumps */
+
 	struct jit_jc jcache[NVIEWS][JIT_JC_ENTRIES];
 	struct jit_ftlb ftlb[NVIEWS][FTLB_ENTRIES];
 
@@ -94,6 +105,28 @@ static uint64_t now_ns(void)
 static void flush_virtual(struct hart *h)
 {
 	h->jit_vgen++;
+	memset(h->jit->fetched, 0, sizeof(h->jit->fetched));
+	h->jit->nsuper = 0;
+}
+
+static unsigned fetched_bit(uint64_t vpn)
+{
+	return (unsigned)((vpn * 0x9e3779b97f4a7c15ull) >> 52) & (FETCHED_BITS - 1);
+}
+
+void jit_flush_virtual_page(struct hart *h, uint64_t gva)
+{
+	struct jit *j = h->jit;
+	uint64_t vpn = gva >> 12;
+	unsigned bit = fetched_bit(vpn);
+	bool hit = (j->fetched[bit / 64] >> (bit % 64)) & 1;
+	hit |= j->nsuper > MAX_SUPER;
+	for (unsigned i = 0; i < j->nsuper && i < MAX_SUPER && !hit; i++)
+		hit = (vpn >> (9 * j->super[i].level)) == j->super[i].vpn;
+	if (hit) {
+		flush_virtual(h);
+		h->jit_link = NULL;
+	}
 }
 
 /* Drop every translation (the cache is full, or a test asked). Only between blocks. */
@@ -432,6 +465,21 @@ static bool fetch_gpa(struct hart *h, unsigned view, uint64_t *gpa)
 	e->tag = pc >> 12;
 	e->gpa_page = *gpa & ~0xfffull;
 	e->gen = h->jit_vgen;
+	unsigned bit = fetched_bit(pc >> 12);
+	j->fetched[bit / 64] |= 1ull << (bit % 64);
+	unsigned level = h->walk_level;
+	if (level) {
+		uint64_t svpn = (pc >> 12) >> (9 * level);
+		bool known = false;
+		for (unsigned i = 0; i < j->nsuper && i < MAX_SUPER; i++)
+			known |= j->super[i].vpn == svpn && j->super[i].level == level;
+		if (!known && j->nsuper < MAX_SUPER) {
+			j->super[j->nsuper].vpn = svpn;
+			j->super[j->nsuper++].level = level;
+		} else if (!known) {
+			j->nsuper = MAX_SUPER + 1;
+		}
+	}
 	return true;
 }
 

@@ -53,6 +53,9 @@ uint64_t jit_run_budget(struct hart *h, int32_t n);
 /* Forget cached translations of guest-virtual addresses (the jump cache and the fetch TLB):
  * the hart's TLB was flushed (sfence.vma, satp). Called by hart.c. */
 void jit_flush_virtual(struct hart *h);
+/* The same for one guest-virtual page (sfence.vma with an address): a no-op unless code was
+ * fetched from that page, or from a superpage holding it, since the last flush. */
+void jit_flush_virtual_page(struct hart *h, uint64_t gva);
 /* The guest executed fence.i (or a remote one arrived): blocks are revalidated against guest
  * memory before they run again. Called by hart.c. */
 void jit_fence_i(struct hart *h);

@@ -33,6 +33,12 @@ void jit_flush_virtual(struct hart *h)
 	(void)h;
 }
 
+void jit_flush_virtual_page(struct hart *h, uint64_t gva)
+{
+	(void)h;
+	(void)gva;
+}
+
 void jit_fence_i(struct hart *h)
 {
 	(void)h;
