@@ -528,12 +528,16 @@ uint64_t jit_run_budget(struct hart *h, int32_t n)
 		} else {
 			j->stats.dispatches++;
 			const struct jit_exit *link = (const struct jit_exit *)h->jit_link;
+			uint64_t target = h->pc; /* where the chainable exit went */
 			struct jit_block *b = find_block(h);
-			if (!b)
+			if (!b) { /* a fetch trapped, or one instruction was interpreted */
+				h->jit_link = NULL;
 				continue;
+			}
 			code = (const void *)b->code;
 			/* find_block may have flushed everything, which clears jit_link. */
-			if (link && h->jit_link && link->gpa_page == (b->gpa & ~0xfffull)) {
+			if (link && h->jit_link && b->vpc == target &&
+			    link->gpa_page == (b->gpa & ~0xfffull)) {
 				jit_be_patch((uint8_t *)(uintptr_t)link->field_x - (j->rx - j->rw),
 					     link->field_x, b->code);
 				j->stats.chains++;

@@ -77,6 +77,12 @@ static inline void x_u64(struct jit_buf *b, uint64_t v)
 {
 	x_bytes(b, &v, 8);
 }
+/* Pad with int3 to a multiple of n bytes (for data placed between code). */
+static inline void x_align(struct jit_buf *b, unsigned n)
+{
+	while (!b->overflow && ((uintptr_t)b->p & (n - 1)))
+		x_u8(b, 0xcc);
+}
 /* Executable address of the current write position. */
 static inline uintptr_t x_here(const struct jit_buf *b)
 {

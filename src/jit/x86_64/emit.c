@@ -300,6 +300,7 @@ static void emit_exit(struct ctx *c, struct jit_buf *b, uint64_t target, unsigne
 		return;
 	struct jit_exit rec = {.field_x = (uint64_t)((uintptr_t)field + (uintptr_t)b->x_delta),
 			       .gpa_page = c->gpa_page};
+	x_align(b, 8);
 	x_patch_rel32(b, rec_field, x_here(b));
 	x_bytes(b, &rec, sizeof(rec));
 }
@@ -368,6 +369,7 @@ static uintptr_t insn_record(struct ctx *c, const struct jit_insn *i)
 	struct insn compact;
 	exec_compact(&i->f, &compact);
 	compact.fn = NULL;
+	x_align(c->cold, 8);
 	uintptr_t rec = x_here(c->cold);
 	x_bytes(c->cold, &compact, sizeof(compact));
 	return rec;
@@ -628,7 +630,7 @@ static unsigned emit_alu(struct ctx *c, const struct jit_insn *i, enum x86_alu o
 	}
 	unsigned d = start_op(c, i, !imm);
 	if (imm) {
-		if (i->f.imm || w)
+		if (i->f.imm || w || op == ALU_AND) /* and with 0 clears; the others keep */
 			x_alu_imm(b, !w, op, d, (int32_t)i->f.imm);
 	} else if (i->f.rs2) {
 		alu_x(c, b, !w, op, d, i->f.rs2);
