@@ -2060,7 +2060,7 @@ static void compare_memory(const struct pair *p, bool full, struct diff *d)
  * identity-mapped, so a virtual pc is also physical). */
 static void print_code(const struct pair *p, uint64_t pc, uint64_t n)
 {
-	for (uint64_t i = 0; i < n && i < 48; i++) {
+	for (uint64_t i = 0; i <= n && i < 48; i++) {
 		const uint8_t *q = guest_mem_ptr(&p->s[1]->mem, pc, 4);
 		if (!q) {
 			fprintf(stderr, "      0x%016" PRIx64 ": (not in RAM)\n", pc);
@@ -2072,8 +2072,9 @@ static void print_code(const struct pair *p, uint64_t pc, uint64_t n)
 		uint32_t raw = insn_length(lo) == 4 ? (uint32_t)lo | (uint32_t)hi << 16 : lo;
 		struct insn_fields f;
 		decode(raw, &f);
-		fprintf(stderr, "      0x%016" PRIx64 ": %0*" PRIx32 "%s %s\n", pc, f.len * 2, raw,
-			f.len == 2 ? "    " : "", insn_op_name(f.op));
+		fprintf(stderr, "      0x%016" PRIx64 ": %0*" PRIx32 "%s %s%s\n", pc, f.len * 2,
+			raw, f.len == 2 ? "    " : "", insn_op_name(f.op),
+			i == n ? "  (next)" : "");
 		pc += f.len;
 	}
 }
@@ -2095,8 +2096,8 @@ static void report(const struct pair *p, uint64_t step, const struct diff *d, co
 		p->hist[last].n, p->translated ? "" : " (self-test: both sides interpret)");
 	fputs(d->text, stderr);
 	fprintf(stderr, "  the block, straight-line from its first pc (taken branches not "
-			"followed):\n");
-	print_code(p, p->hist[last].pc, p->hist[last].n ? p->hist[last].n : 1);
+			"followed), and the instruction after it:\n");
+	print_code(p, p->hist[last].pc, p->hist[last].n);
 	fprintf(stderr, "  blocks before it (oldest first):\n");
 	for (uint64_t i = n_hist - 1; i >= 1; i--) {
 		if (p->hist_pos < i + 1)
@@ -2124,7 +2125,8 @@ struct run_stats {
 	bool mismatch;
 };
 
-/* Called before step `step`, to tamper with one side (the tests of the tester). */
+/* Called after step `step` ran and before the comparison, to spoil one side (the tests of
+ * the tester). */
 typedef void (*tamper_fn)(struct pair *p, uint64_t step);
 
 #define FULL_COMPARE_EVERY 2048
@@ -2142,8 +2144,6 @@ static void lockstep(struct pair *p, uint64_t max_steps, tamper_fn tamper, struc
 			st->finished = true;
 			break;
 		}
-		if (tamper)
-			tamper(p, step);
 		uint64_t pc = a->pc, k, kb = 0;
 		unsigned priv = a->priv;
 		if (p->translated)
@@ -2175,6 +2175,8 @@ static void lockstep(struct pair *p, uint64_t max_steps, tamper_fn tamper, struc
 			fprintf(stderr, "trace %u %" PRIu64 ": pc 0x%" PRIx64 " %s %" PRIu64 "\n",
 				p->round, step, pc, priv_name(priv), k);
 
+		if (tamper)
+			tamper(p, step);
 		diff_reset(d);
 		cmp_field(d, "retired", k, kb);
 		compare_harts(a, b, d);
@@ -2389,7 +2391,7 @@ static void test_lockstep_sees_tampering(void **state)
 static void test_lockstep_sees_injected_fault(void **state)
 {
 	(void)state;
-	static const uint16_t ops[] = {OP_ADD, OP_SLLI, OP_LD, OP_FADD_D};
+	static const uint16_t ops[] = {OP_ADD, OP_SLLI, OP_LD, OP_SW};
 	uint64_t seed = run_seed();
 	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		struct pair *p = pair_new(seed, 2000 + i, ITEMS, true, NULL);
