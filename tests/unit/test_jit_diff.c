@@ -8,8 +8,8 @@
  * S-mode with faulting pages.
  *
  * Environment: RVISOR_DIFF_SEED=N repeats a run, RVISOR_DIFF_ROUNDS=N sets the number of
- * programs, RVISOR_DIFF_INTERP=1 runs both sides on the interpreter when there is no
- * translator (a check of the tester itself). */
+ * programs, RVISOR_DIFF_INTERP=1 runs both sides on the interpreter (a check of the tester
+ * itself), RVISOR_DIFF_TRACE=1 prints every block. */
 #include <errno.h>
 #include <inttypes.h>
 #include <setjmp.h>
@@ -1755,6 +1755,12 @@ static uint64_t gen_program(struct gen *g, unsigned items)
 
 /* ---- the two sides ---- */
 
+static uint64_t env_u64(const char *name, uint64_t dflt)
+{
+	const char *v = getenv(name);
+	return v && *v ? strtoull(v, NULL, 0) : dflt;
+}
+
 /* A device with eight 64-bit registers that accepts 4- and 8-byte accesses (the bus faults
  * the others): MMIO loads and stores must reach it, or fault, alike on both sides. */
 struct fake_dev {
@@ -1884,7 +1890,9 @@ static struct pair *pair_new(uint64_t seed, unsigned round, unsigned items, bool
 	p->round = round;
 	p->s[0] = side_new();
 	p->s[1] = side_new();
-	int rc = jit_init(&p->s[0]->h, JIT_CACHE_MIN);
+	int rc = -ENOSYS;
+	if (env_u64("RVISOR_DIFF_INTERP", 0) == 0)
+		rc = jit_init(&p->s[0]->h, JIT_CACHE_MIN);
 	if (rc == -ENOSYS && need_jit) {
 		pair_free(p);
 		return NULL;
@@ -2111,12 +2119,6 @@ static void report(const struct pair *p, uint64_t step, const struct diff *d, co
 
 /* ---- the lockstep loop ---- */
 
-static uint64_t env_u64(const char *name, uint64_t dflt)
-{
-	const char *v = getenv(name);
-	return v && *v ? strtoull(v, NULL, 0) : dflt;
-}
-
 struct run_stats {
 	uint64_t steps;     /* blocks compared */
 	uint64_t insns;     /* instructions retired on each side */
@@ -2236,8 +2238,8 @@ static double seconds_since(const struct timespec *t0)
 
 static void no_translator(void)
 {
-	fprintf(stderr, "lockstep: no translator (jit_init gives -ENOSYS): skipped; "
-			"RVISOR_DIFF_INTERP=1 runs the tester with both sides interpreting\n");
+	fprintf(stderr, "lockstep: no translator (jit_init gives -ENOSYS, or RVISOR_DIFF_INTERP "
+			"is set): skipped\n");
 }
 
 /* The generator's li, encoders and handler, on the interpreter alone: constants land where
