@@ -260,6 +260,12 @@ static inline void x_cmp_mem8_imm(struct jit_buf *b, unsigned base, int32_t disp
 	x_op_mem(b, false, (const uint8_t[]){0x80}, 1, ALU_CMP, base, disp);
 	x_u8(b, imm);
 }
+/* test byte [base + disp], imm8 */
+static inline void x_test_mem8_imm(struct jit_buf *b, unsigned base, int32_t disp, uint8_t imm)
+{
+	x_op_mem(b, false, (const uint8_t[]){0xf6}, 1, 0, base, disp);
+	x_u8(b, imm);
+}
 /* test a, b */
 static inline void x_test(struct jit_buf *b, bool w, unsigned a, unsigned bb)
 {
@@ -364,6 +370,27 @@ static inline void x_pop(struct jit_buf *b, unsigned r)
 static inline void x_ret(struct jit_buf *b)
 {
 	x_u8(b, 0xc3);
+}
+/* SSE scalar forms on xmm registers 0-7: prefix (0x66, 0xf2, 0xf3), 0x0f, op, ModRM with
+ * [base + disp]: movq xmm, m64 (f3 7e), movq m64, xmm (66 d6), movd xmm, m32 (66 6e),
+ * addsd/addss (f2/f3 58), mulsd (59), subsd (5c), divsd (5e), sqrtsd (51). */
+static inline void x_sse_mem(struct jit_buf *b, uint8_t prefix, uint8_t op, unsigned xmm,
+			     unsigned base, int32_t disp)
+{
+	x_u8(b, prefix);
+	x_rex(b, false, xmm, 0, base, false);
+	x_u8(b, 0x0f);
+	x_u8(b, op);
+	x_modrm_mem(b, xmm, base, disp);
+}
+/* movq r64, xmm (66 REX.W 0f 7e) */
+static inline void x_movq_from_xmm(struct jit_buf *b, unsigned r, unsigned xmm)
+{
+	x_u8(b, 0x66);
+	x_rex(b, true, xmm, 0, r, false);
+	x_u8(b, 0x0f);
+	x_u8(b, 0x7e);
+	x_modrm_reg(b, xmm, r);
 }
 static inline void x_mfence(struct jit_buf *b)
 {

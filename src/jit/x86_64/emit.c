@@ -25,6 +25,9 @@
 #define H_LINK    ((int32_t)offsetof(struct hart, jit_link))
 #define H_FS_OFF  ((int32_t)offsetof(struct hart, fs_off))
 #define H_FRM     ((int32_t)offsetof(struct hart, frm))
+#define H_FFLAGS  ((int32_t)offsetof(struct hart, fflags))
+#define H_MSTATUS ((int32_t)offsetof(struct hart, mstatus))
+#define HF(i)     ((int32_t)(offsetof(struct hart, f) + 8 * (unsigned)(i)))
 #define TLB_W_OFF ((int32_t)offsetof(struct tlb_set, w))
 #define FRAME     24 /* bytes below the saved registers: 16 of scratch, 8 to align */
 
@@ -678,6 +681,132 @@ static unsigned emit_set(struct ctx *c, const struct jit_insn *i, enum x86_cc cc
 	return RAX;
 }
 
+/* ---- F and D inline: the cases the interpreter's own fast path covers (fpu.c host_op):
+ * round to nearest even, fflags.NX already set (so the inexact flag needs no detection) and a
+ * finite normal result (or any finite result of an add or subtract, which is exact when tiny):
+ * then the host's SSE result is the RISC-V result and no flag changes. Everything else takes
+ * the handler on a cold path. ---- */
+
+/* Leave the fast path for the cold full handler call unless FP is on (fs_off clear). */
+static void fp_check_on(struct ctx *c, uintptr_t slow)
+{
+	x_cmp_mem8_imm(c->hot, RBX, H_FS_OFF, 0);
+	x_jcc(c->hot, CC_NE, slow);
+}
+
+/* The cold full handler call for instruction i, rejoining the main path; returns the rel32
+ * field of its jump back, to be patched to the join point. */
+static uint8_t *fp_cold_handler(struct ctx *c, const struct jit_insn *i, unsigned idx,
+				uintptr_t rec)
+{
+	emit_helper_in(c, c->cold, i, idx, false, true, rec);
+	return x_jmp(c->cold, 0);
+}
+
+static bool fp_inline_arith(unsigned op)
+{
+	return (op >= OP_FADD_S && op <= OP_FDIV_S) || (op >= OP_FADD_D && op <= OP_FDIV_D);
+}
+
+static void emit_fp_arith(struct ctx *c, const struct jit_insn *i, unsigned idx)
+{
+	struct jit_buf *b = c->hot;
+	unsigned op = i->f.op;
+	bool d = op >= OP_FADD_D;
+	unsigned kind = op - (d ? OP_FADD_D : OP_FADD_S); /* add, sub, mul, div */
+	static const uint8_t sse_op[] = {0x58, 0x5c, 0x59, 0x5e};
+
+	writeback(c, b); /* the cold handler reads memory only, but keep one state */
+	exit_pcnext(c);
+	uintptr_t rec = insn_record(c, i);
+	uintptr_t slow = x_here(c->cold);
+	uint8_t *back = fp_cold_handler(c, i, idx, rec);
+
+	fp_check_on(c, slow);
+	if (i->f.rm == 7) {
+		x_alu_mem_imm(b, false, ALU_CMP, RBX, H_FRM, 0);
+		x_jcc(b, CC_NE, slow);
+	}
+	x_test_mem8_imm(b, RBX, H_FFLAGS, FFLAG_NX);
+	x_jcc(b, CC_E, slow);
+	if (d) {
+		x_sse_mem(b, 0xf3, 0x7e, 0, RBX, HF(i->f.rs1));
+		x_sse_mem(b, 0xf2, sse_op[kind], 0, RBX, HF(i->f.rs2));
+		x_movq_from_xmm(b, RAX, 0);
+		x_mov_imm(b, RDX, 0x7fffffffffffffffull);
+	} else {
+		/* Both operands NaN-boxed (upper 32 bits all ones), else slow. */
+		for (unsigned k = 0; k < 2; k++) {
+			x_load(b, true, RCX, RBX, HF(k ? i->f.rs2 : i->f.rs1));
+			x_shift_imm(b, true, SH_SHR, RCX, 32);
+			x_alu_imm(b, false, ALU_CMP, RCX, -1);
+			x_jcc(b, CC_NE, slow);
+		}
+		x_sse_mem(b, 0x66, 0x6e, 0, RBX, HF(i->f.rs1));
+		x_sse_mem(b, 0xf3, sse_op[kind], 0, RBX, HF(i->f.rs2));
+		x_movq_from_xmm(b, RAX, 0);
+		x_mov(b, false, RAX, RAX);
+		x_mov_imm(b, RDX, 0x7fffffffull);
+	}
+	x_mov(b, true, RCX, RAX);
+	x_alu(b, true, ALU_AND, RCX, RDX);
+	x_mov_imm(b, RDX, d ? 0x7fefffffffffffffull : 0x7f7fffffull);
+	x_alu(b, true, ALU_CMP, RCX, RDX);
+	x_jcc(b, CC_AE, slow);
+	if (kind >= 2) { /* mul, div: a tiny result may have underflowed */
+		x_mov_imm(b, RDX, d ? 1ull << 52 : 1ull << 23);
+		x_alu(b, true, ALU_CMP, RCX, RDX);
+		x_jcc(b, CC_BE, slow);
+	}
+	if (!d) {
+		x_mov_imm(b, RDX, 0xffffffff00000000ull);
+		x_alu(b, true, ALU_OR, RAX, RDX);
+	}
+	x_store(b, true, RAX, RBX, HF(i->f.rd));
+	x_alu_mem_imm(b, true, ALU_OR, RBX, H_MSTATUS, (int32_t)MSTATUS_FS);
+	if (!b->overflow && !c->cold->overflow)
+		x_patch_rel32(c->cold, back, x_here(b));
+}
+
+/* FLD/FLW/FSD/FSW: the integer load/store path with the FP register file; FS off takes the
+ * handler (which raises the illegal-instruction exception). */
+static void emit_fp_mem(struct ctx *c, const struct jit_insn *i, unsigned idx)
+{
+	struct jit_buf *hot = c->hot;
+	unsigned op = i->f.op;
+	bool store = op == OP_FSW || op == OP_FSD;
+	unsigned size = op == OP_FLW || op == OP_FSW ? 4 : 8;
+
+	exit_pcnext(c);
+	uintptr_t rec = insn_record(c, i);
+	uintptr_t off_path = x_here(c->cold);
+	uint8_t *off_back = fp_cold_handler(c, i, idx, rec);
+	fp_check_on(c, off_path);
+	if (store)
+		x_load(hot, true, RCX, RBX, HF(i->f.rs2));
+	uint8_t *miss = emit_tlb_probe(c, i, size, store);
+	if (store)
+		x_store(hot, size == 8, RCX, RSI, 0);
+	else
+		x_load(hot, size == 8, RAX, RSI, 0);
+	uintptr_t slow = x_here(c->cold);
+	uint8_t *back = emit_mem_slow(c, i, idx, size, store, RAX);
+	if (hot->overflow || c->cold->overflow)
+		return;
+	x_patch_rel32(hot, miss, slow);
+	x_patch_rel32(c->cold, back, x_here(hot));
+	if (!store) {
+		if (size == 4) {
+			x_mov_imm(hot, RDX, 0xffffffff00000000ull);
+			x_alu(hot, true, ALU_OR, RAX, RDX);
+		}
+		x_store(hot, true, RAX, RBX, HF(i->f.rd));
+		x_alu_mem_imm(hot, true, ALU_OR, RBX, H_MSTATUS, (int32_t)MSTATUS_FS);
+	}
+	if (!hot->overflow && !c->cold->overflow)
+		x_patch_rel32(c->cold, off_back, x_here(hot));
+}
+
 static enum x86_cc branch_cc(unsigned op)
 {
 	switch (op) {
@@ -815,7 +944,15 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 		x_mfence(b);
 		value = false;
 		break;
+	case OP_FLW:
+	case OP_FSW:
+	case OP_FLD:
+	case OP_FSD: emit_fp_mem(c, i, idx); return true;
 	default:
+		if (fp_inline_arith(op) && (f->rm == 0 || f->rm == 7)) { /* RNE or DYN */
+			emit_fp_arith(c, i, idx);
+			return true;
+		}
 		if (op >= OP_FMADD_S && op <= OP_FCLASS_D && op != OP_FLD && op != OP_FSD) {
 			emit_fp(c, i, idx);
 			return true;
