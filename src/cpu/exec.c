@@ -379,6 +379,35 @@ HANDLER(EBREAK)
 }
 
 /* ---- Zicsr ---- */
+
+/* Whether writing csr (mstatus held old_status before) must end the running batch: the write
+ * may have made an interrupt deliverable (enables, pending bits, delegation, the timer
+ * comparators) or changed what the batch assumed. Plain data CSRs, the FP CSRs and status
+ * writes that enable no interrupt (the SUM and FS toggles Linux makes around every user
+ * access) do not: data accesses pick their TLB set per access, FP instructions check FS per
+ * instruction, and a write that changes translation flushes the TLB, which ends the batch. */
+static bool csr_write_ends_batch(const struct hart *h, unsigned csr, uint64_t old_status)
+{
+	switch (csr) {
+	case CSR_FFLAGS:
+	case CSR_FRM:
+	case CSR_FCSR:
+	case CSR_SSCRATCH:
+	case CSR_MSCRATCH:
+	case CSR_SEPC:
+	case CSR_MEPC:
+	case CSR_SCAUSE:
+	case CSR_MCAUSE:
+	case CSR_STVAL:
+	case CSR_MTVAL:
+	case CSR_STVEC:
+	case CSR_MTVEC: return false;
+	case CSR_SSTATUS:
+	case CSR_MSTATUS: return (h->mstatus & ~old_status) & (MSTATUS_SIE | MSTATUS_MIE);
+	default: return true;
+	}
+}
+
 static void csr_op(struct hart *h, const struct insn *in, uint64_t src, int kind, bool write)
 {
 	unsigned csr = (unsigned)in->imm & 0xfff;
@@ -389,11 +418,13 @@ static void csr_op(struct hart *h, const struct insn *in, uint64_t src, int kind
 	}
 	if (write) {
 		uint64_t nv = kind == 0 ? src : kind == 1 ? (old | src) : (old & ~src);
+		uint64_t old_status = h->mstatus;
 		if (!csr_write(h, csr, nv)) {
 			exec_illegal(h);
 			return;
 		}
-		hart_end_batch(h); /* interrupt enables or translation may have changed */
+		if (csr_write_ends_batch(h, csr, old_status))
+			hart_end_batch(h);
 	}
 	RD = old;
 }

@@ -160,3 +160,27 @@ def test_tap_cannot_be_opened(rvisor, tiny_kernel):
 )
 def test_bad_placement_and_console(rvisor, tiny_kernel, args, mentions):
     refuse(rvisor, ["run", "--kernel", tiny_kernel, *args], mentions)
+
+
+@pytest.mark.parametrize("value", ["fast", "", "JIT", "kvm"])
+def test_bad_accel(rvisor, tiny_kernel, value):
+    """An unknown accelerator is refused, naming the value and the choices."""
+    try:
+        r = subprocess.run(
+            [rvisor, "run", "--kernel", tiny_kernel, "--accel", value],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"--accel {value!r} ran instead of being refused")
+    err = r.stderr.decode(errors="replace")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert r.returncode == 1, err
+    assert len(lines) == 1, err
+    assert f"--accel '{value}'" in lines[0] and "jit, interp" in lines[0], err
+
+
+@pytest.mark.parametrize("value", ["0", "512K", "2G", "lots", "-1M"])
+def test_bad_jit_cache(rvisor, tiny_kernel, value):
+    refuse(rvisor, ["run", "--kernel", tiny_kernel, "--jit-cache", value], "--jit-cache")
