@@ -62,7 +62,7 @@ static void usage_run(FILE *f)
 	      "                       virtio-console (hvc0: use console=hvc0)\n"
 	      "  --accel jit|interp   run guest code as translated host code (jit, the default\n"
 	      "                       where this host has a translator) or interpreted\n"
-	      "  --jit-cache SIZE     translated-code cache per hart, 1M to 1G (default 32M)\n"
+	      "  --jit-cache SIZE     translated-code cache per hart, 1M to 1G (default 64M)\n"
 	      "  --cpu-affinity LIST  run the vCPU threads only on these host CPUs, e.g. 0-3,6\n"
 	      "  --cpu-weight N       host CPU share, 1 to 10000 (default 100), as cgroup v2\n"
 	      "                       cpu.weight where the host allows it, else as a nice value\n"

@@ -112,6 +112,8 @@ void hart_flush_tlb(struct hart *h)
 	for (unsigned s = 0; s < 3; s++) {
 		h->tlb[s].has_superpage = false;
 		memset(h->tlb[s].super, 0, sizeof(h->tlb[s].super));
+		h->tlb[s].super_lo = ~0ull;
+		h->tlb[s].super_hi = 0;
 		for (unsigned i = 0; i < TLB_ENTRIES; i++) {
 			h->tlb[s].r[i].tag = TLB_INVALID;
 			h->tlb[s].w[i].tag = TLB_INVALID;
@@ -142,7 +144,7 @@ void hart_flush_tlb_page(struct hart *h, uint64_t gva)
 			t->w[idx].tag = TLB_INVALID;
 		if (h->itlb_set[s][idx].tag == vpn)
 			h->itlb_set[s][idx].tag = TLB_INVALID;
-		if (!t->has_superpage)
+		if (!t->has_superpage || vpn < t->super_lo || vpn > t->super_hi)
 			continue;
 		/* Only the indices that ever held a superpage entry can hold one now. */
 		for (unsigned wd = 0; wd < TLB_ENTRIES / 64; wd++) {

@@ -100,14 +100,24 @@ retry:;
 	return fault_cause(acc, true);
 }
 
+/* Entry idx of set t came from a superpage at level (vpn: the page it was filled for). */
+static void note_superpage(struct tlb_set *t, unsigned idx, unsigned level, uint64_t vpn)
+{
+	uint64_t span = (1ull << (9 * level)) - 1;
+	t->has_superpage = true;
+	t->super[idx / 64] |= 1ull << (idx % 64);
+	if ((vpn & ~span) < t->super_lo)
+		t->super_lo = vpn & ~span;
+	if ((vpn | span) > t->super_hi)
+		t->super_hi = vpn | span;
+}
+
 /* Record the leaf level of the walk that filled entry idx of a TLB set. */
-static void note_level(struct hart *h, uint8_t *levels, unsigned idx)
+static void note_level(struct hart *h, uint8_t *levels, unsigned idx, uint64_t vpn)
 {
 	levels[idx] = h->walk_level;
-	if (h->walk_level) {
-		h->dtlb->has_superpage = true;
-		h->dtlb->super[idx / 64] |= 1ull << (idx % 64);
-	}
+	if (h->walk_level)
+		note_superpage(h->dtlb, idx, h->walk_level, vpn);
 }
 
 /* Fill a data TLB entry for the page of gva, which translated to gpa in RAM (write: the
@@ -121,7 +131,7 @@ static void tlb_fill(struct hart *h, bool write, uint64_t gva, uint64_t gpa)
 	struct tlb_entry *e = write ? &h->dtlb->w[idx] : &h->dtlb->r[idx];
 	e->tag = gva >> 12;
 	e->addend = (uintptr_t)hva - (gva & ~0xfffull);
-	note_level(h, write ? h->dtlb->w_level : h->dtlb->r_level, idx);
+	note_level(h, write ? h->dtlb->w_level : h->dtlb->r_level, idx, gva >> 12);
 }
 
 /* One access that does not cross a page. Returns false after raising the exception. */
@@ -308,9 +318,7 @@ struct itlb_entry *mmu_fetch_lookup(struct hart *h, uint64_t gva)
 	/* The fetch set has the index of the data set of the same privilege view. */
 	unsigned set = (unsigned)(h->itlb - h->itlb_set[0]) / TLB_ENTRIES;
 	h->tlb[set].i_level[idx] = h->walk_level;
-	if (h->walk_level) {
-		h->tlb[set].has_superpage = true;
-		h->tlb[set].super[idx / 64] |= 1ull << (idx % 64);
-	}
+	if (h->walk_level)
+		note_superpage(&h->tlb[set], idx, h->walk_level, gva >> 12);
 	return e;
 }

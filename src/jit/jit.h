@@ -16,7 +16,7 @@
 
 struct hart;
 
-#define JIT_CACHE_DEFAULT (32u << 20) /* bytes of host code per hart */
+#define JIT_CACHE_DEFAULT (64u << 20) /* bytes of host code per hart */
 #define JIT_CACHE_MIN     (1u << 20)
 #define JIT_CACHE_MAX     (1u << 30)
 
