@@ -54,7 +54,7 @@ struct tlb_set {
 	uint8_t r_level[TLB_ENTRIES], w_level[TLB_ENTRIES], i_level[TLB_ENTRIES];
 	bool has_superpage; /* some entry came from a superpage since the last full flush */
 	uint64_t super[TLB_ENTRIES / 64]; /* indices whose r, w or fetch entry came from one */
-	uint64_t super_lo, super_hi; /* the virtual page numbers those superpages cover */
+	uint64_t super_lo, super_hi;      /* the virtual page numbers those superpages cover */
 };
 
 /* Callbacks from the hart to its VM (the VMM wires these). All are called on the hart's

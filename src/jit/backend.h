@@ -33,6 +33,7 @@ struct jit_tramp {
 	uintptr_t enter;       /* void enter(struct hart *h, const void *code) */
 	uintptr_t exit_nolink; /* leave: h->pc is set, no chainable exit */
 	uintptr_t exit_link;   /* leave: h->pc and h->jit_link are set */
+	uintptr_t exit_chain;  /* rax = struct jit_exit: set h->jit_link and h->pc, leave */
 	uintptr_t probe;       /* rax = guest pc: jump-cache probe, else leave */
 };
 
@@ -42,6 +43,8 @@ struct jit_tramp {
 struct jit_exit {
 	uint64_t field_x;
 	uint64_t gpa_page;
+	uint64_t target; /* the guest-virtual pc the exit goes to */
+	uint64_t pad;
 };
 
 /* Jump cache: indirect jumps and cross-page exits look up the guest-virtual target here,

@@ -266,6 +266,13 @@ static inline void x_test_mem8_imm(struct jit_buf *b, unsigned base, int32_t dis
 	x_op_mem(b, false, (const uint8_t[]){0xf6}, 1, 0, base, disp);
 	x_u8(b, imm);
 }
+/* test a8, b8 (low bytes; AL..BL need no REX) */
+static inline void x_test8(struct jit_buf *b, unsigned a, unsigned bb)
+{
+	x_rex(b, false, bb, 0, a, a >= RSP || bb >= RSP);
+	x_u8(b, 0x84);
+	x_modrm_reg(b, bb, a);
+}
 /* test a, b */
 static inline void x_test(struct jit_buf *b, bool w, unsigned a, unsigned bb)
 {

@@ -110,6 +110,13 @@ bool jit_be_trampolines(struct jit_buf *b, struct jit_tramp *t)
 		x_pop(b, saved[i]);
 	x_ret(b);
 
+	/* exit_chain: rax = the exit's record. */
+	t->exit_chain = x_here(b);
+	x_store(b, true, RAX, RBX, H_LINK);
+	x_load(b, true, RCX, RAX, (int32_t)offsetof(struct jit_exit, target));
+	x_store(b, true, RCX, RBX, H_PC);
+	x_jmp(b, t->exit_link);
+
 	/* probe: rax = guest pc. h->pc = rax; look it up in the jump cache of the current
 	 * privilege view; jump to the block on a hit, else leave to the dispatcher. */
 	t->probe = x_here(b);
@@ -172,6 +179,7 @@ struct ctx {
 	uint64_t gpa_page;     /* its guest-physical page */
 	unsigned done;         /* instructions already subtracted from h->budget */
 	uintptr_t exit_pcnext; /* cold stub: leave with pc = pc_next (0 until emitted) */
+	uintptr_t trap_exit;   /* cold stub: a load or store trapped (0 until emitted) */
 	unsigned inject_op;
 	int8_t host[32];    /* guest x register -> index in cache_regs, or -1 */
 	uint32_t dirty;     /* guest registers whose cached value is newer than h->x */
@@ -232,14 +240,6 @@ static void reload_volatile(struct ctx *c, struct jit_buf *b)
 		if (c->host[xi] >= (int)NSAVED)
 			x_load(b, true, cache_regs[c->host[xi]], RBX, HX(xi));
 }
-/* After a call, on a path that leaves: store the dirty registers the call did not clobber
- * (the caller-saved ones were spilled before it). */
-static void writeback_saved(struct ctx *c, struct jit_buf *b)
-{
-	for (unsigned xi = 1; xi < 32; xi++)
-		if ((c->dirty & (1u << xi)) && c->host[xi] < (int)NSAVED)
-			x_store(b, true, cache_regs[c->host[xi]], RBX, HX(xi));
-}
 /* The host register that receives rd's value: its cache register, else rax. */
 static unsigned dst_reg(const struct ctx *c, unsigned rd)
 {
@@ -294,15 +294,13 @@ static void emit_exit(struct ctx *c, struct jit_buf *b, uint64_t target, unsigne
 		return;
 	}
 	uint8_t *field = x_jmp(b, x_here(b) + 5); /* falls through until chained */
-	x_mov_imm(b, RAX, target);
-	x_store(b, true, RAX, RBX, H_PC);
 	uint8_t *rec_field = x_lea_rip(b, RAX, 0);
-	x_store(b, true, RAX, RBX, H_LINK);
-	x_jmp(b, c->t->exit_link);
+	x_jmp(b, c->t->exit_chain);
 	if (b->overflow)
 		return;
 	struct jit_exit rec = {.field_x = (uint64_t)((uintptr_t)field + (uintptr_t)b->x_delta),
-			       .gpa_page = c->gpa_page};
+			       .gpa_page = c->gpa_page,
+			       .target = target};
 	x_align(b, 8);
 	x_patch_rel32(b, rec_field, x_here(b));
 	x_bytes(b, &rec, sizeof(rec));
@@ -482,20 +480,6 @@ static uint8_t *emit_tlb_probe(struct ctx *c, const struct jit_insn *i, unsigned
 	return field;
 }
 
-/* Sign or zero extension of the loaded low size bytes of rax, in place. */
-static void extend_rax(struct jit_buf *b, unsigned op)
-{
-	switch (op) {
-	case OP_LB: x_op_reg(b, true, (const uint8_t[]){0x0f, 0xbe}, 2, RAX, RAX); break;
-	case OP_LH: x_op_reg(b, true, (const uint8_t[]){0x0f, 0xbf}, 2, RAX, RAX); break;
-	case OP_LW: x_movsxd(b, RAX, RAX); break;
-	case OP_LBU: x_op_reg(b, false, (const uint8_t[]){0x0f, 0xb6}, 2, RAX, RAX); break;
-	case OP_LHU: x_op_reg(b, false, (const uint8_t[]){0x0f, 0xb7}, 2, RAX, RAX); break;
-	case OP_LWU: x_mov(b, false, RAX, RAX); break;
-	default: break;
-	}
-}
-
 static unsigned access_size(unsigned op)
 {
 	switch (op) {
@@ -512,47 +496,102 @@ static unsigned access_size(unsigned op)
 	}
 }
 
-/* The cold slow path of a load or store: write back pc and budget, call the MMU, leave on a
- * trap (with the dirty registers written back); on success rejoin the main path with a loaded
- * value in host register dst, extended as op says. Returns the rel32 field of its jump back,
- * to be patched. */
+/* A load or store site, read by the slow-path helpers below: its pc, the instructions before
+ * it not yet subtracted from h->budget, its size and op. */
+struct mem_site {
+	uint64_t pc;
+	int32_t pending;
+	uint8_t size;
+	uint8_t op;
+	uint8_t pad[2];
+};
+
+/* The value a load op leaves in its destination, from the size bytes loaded. */
+static uint64_t load_extend(unsigned op, uint64_t v)
+{
+	switch (op) {
+	case OP_LB: return (uint64_t)(int64_t)(int8_t)v;
+	case OP_LH: return (uint64_t)(int64_t)(int16_t)v;
+	case OP_LW: return (uint64_t)(int64_t)(int32_t)v;
+	default: return v;
+	}
+}
+
+/* The slow paths of a translated load or store (TLB miss, MMIO, page crossing, faults):
+ * pc and the retired count written back, the MMU called. On a trap they count the trapping
+ * instruction as the interpreter does, set pc to the trap vector and return false. */
+static bool slow_load(struct hart *h, uint64_t gva, const struct mem_site *s, uint64_t *val)
+{
+	h->budget -= s->pending;
+	h->pc = s->pc;
+	uint64_t v;
+	if (!mmu_load_slow(h, gva, s->size, &v)) {
+		h->budget--;
+		h->pc = h->pc_next;
+		return false;
+	}
+	h->budget += s->pending;
+	*val = load_extend(s->op, v);
+	return true;
+}
+
+static bool slow_store(struct hart *h, uint64_t gva, const struct mem_site *s, uint64_t val)
+{
+	h->budget -= s->pending;
+	h->pc = s->pc;
+	if (!mmu_store_slow(h, gva, s->size, val)) {
+		h->budget--;
+		h->pc = h->pc_next;
+		return false;
+	}
+	h->budget += s->pending;
+	return true;
+}
+
+/* The block's shared stub for a load or store that trapped: h->pc is the trap vector already;
+ * store every cached register the call did not clobber (all were loaded at the block's
+ * entry, so each holds its current value) and leave. */
+static uintptr_t trap_exit(struct ctx *c)
+{
+	if (!c->trap_exit) {
+		struct jit_buf *b = c->cold;
+		c->trap_exit = x_here(b);
+		for (unsigned xi = 1; xi < 32; xi++)
+			if (c->host[xi] >= 0 && c->host[xi] < (int)NSAVED)
+				x_store(b, true, cache_regs[c->host[xi]], RBX, HX(xi));
+		x_jmp(b, c->t->exit_nolink);
+	}
+	return c->trap_exit;
+}
+
+/* The cold slow path of a load or store (gva in rsi, a store's value in rcx): call the
+ * helper, leave through the trap stub on a trap; on success rejoin the main path with a loaded
+ * value in host register dst. Sets *slow to its entry; returns the rel32 field of its jump
+ * back, to be patched. */
 static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned idx, unsigned size,
-			      bool store, unsigned dst)
+			      bool store, unsigned dst, uintptr_t *slow)
 {
 	struct jit_buf *b = c->cold;
-	unsigned pending = idx - c->done;
-	if (pending)
-		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)pending);
+	uintptr_t trap = trap_exit(c);
+	struct mem_site site = {.pc = i->pc,
+				.pending = (int32_t)(idx - c->done),
+				.size = (uint8_t)size,
+				.op = (uint8_t)i->f.op};
+	x_align(b, 8);
+	uintptr_t rec = x_here(b);
+	x_bytes(b, &site, sizeof(site));
+	*slow = x_here(b);
 	spill_volatile(c, b);
-	x_mov_imm(b, RAX, i->pc);
-	x_store(b, true, RAX, RBX, H_PC);
 	x_mov(b, true, RDI, RBX);
-	x_mov_imm(b, RDX, size);
-	if (store) {
-		x_call(b, (const void *)mmu_store_slow); /* (h, gva = rsi, size, val = rcx) */
-	} else {
+	x_lea_rip(b, RDX, rec);
+	if (!store)
 		x_mov(b, true, RCX, RSP);
-		x_call(b, (const void *)mmu_load_slow); /* (h, gva = rsi, size, &val) */
-	}
-	x_movzx8_reg(b, RAX, RAX); /* bool in al: the upper bits are unspecified */
-	x_test(b, false, RAX, RAX);
-	uint8_t *ok = x_jcc(b, CC_NE, 0);
-	/* Trap: the handler ended the batch; retire as the interpreter does and leave. */
-	writeback_saved(c, b);
-	x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, 1);
-	x_load(b, true, RAX, RBX, H_PC_NEXT);
-	x_store(b, true, RAX, RBX, H_PC);
-	x_jmp(b, c->t->exit_nolink);
-	x_patch_rel32(b, ok, x_here(b));
-	if (pending)
-		x_alu_mem_imm(b, false, ALU_ADD, RBX, H_BUDGET, (int32_t)pending);
+	x_call(b, store ? (const void *)slow_store : (const void *)slow_load);
+	x_test8(b, RAX, RAX);
+	x_jcc(b, CC_E, trap);
 	reload_volatile(c, b);
-	if (!store) {
-		x_load(b, true, RAX, RSP, 0);
-		extend_rax(b, i->f.op);
-		if (dst != RAX)
-			x_mov(b, true, dst, RAX);
-	}
+	if (!store)
+		x_load(b, true, dst, RSP, 0);
 	return x_jmp(b, 0);
 }
 
@@ -571,8 +610,8 @@ static void emit_load(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	default: x_load(hot, true, d, RSI, 0); break;
 	}
 	/* The probe's miss jumps to the slow path (rsi still holds the gva there). */
-	uintptr_t slow = x_here(c->cold);
-	uint8_t *back = emit_mem_slow(c, i, idx, size, false, d);
+	uintptr_t slow;
+	uint8_t *back = emit_mem_slow(c, i, idx, size, false, d, &slow);
 	if (hot->overflow || c->cold->overflow)
 		return;
 	x_patch_rel32(hot, miss, slow);
@@ -596,8 +635,8 @@ static void emit_store(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	case 4: x_store(hot, false, RCX, RSI, 0); break;
 	default: x_store(hot, true, RCX, RSI, 0); break;
 	}
-	uintptr_t slow = x_here(c->cold);
-	uint8_t *back = emit_mem_slow(c, i, idx, size, true, RAX);
+	uintptr_t slow;
+	uint8_t *back = emit_mem_slow(c, i, idx, size, true, RAX, &slow);
 	if (hot->overflow || c->cold->overflow)
 		return;
 	x_patch_rel32(hot, miss, slow);
@@ -789,8 +828,8 @@ static void emit_fp_mem(struct ctx *c, const struct jit_insn *i, unsigned idx)
 		x_store(hot, size == 8, RCX, RSI, 0);
 	else
 		x_load(hot, size == 8, RAX, RSI, 0);
-	uintptr_t slow = x_here(c->cold);
-	uint8_t *back = emit_mem_slow(c, i, idx, size, store, RAX);
+	uintptr_t slow;
+	uint8_t *back = emit_mem_slow(c, i, idx, size, store, RAX, &slow);
 	if (hot->overflow || c->cold->overflow)
 		return;
 	x_patch_rel32(hot, miss, slow);
@@ -1026,8 +1065,9 @@ static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
 		if (uses[best] < 2)
 			break;
 		c->host[best] = (int8_t)slot;
-		if ((live_in & (1u << best)) || loops)
-			x_load(c->hot, true, cache_regs[slot], RBX, HX(best));
+		/* Loaded even when written first: the trap stub stores every one back. */
+		x_load(c->hot, true, cache_regs[slot], RBX, HX(best));
+		(void)live_in;
 		if (loops && (written & (1u << best)))
 			c->dirty |= 1u << best;
 	}
