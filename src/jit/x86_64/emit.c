@@ -268,6 +268,29 @@ static void sync_budget(struct ctx *c, struct jit_buf *b, unsigned upto)
 		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)(upto - c->done));
 }
 
+/* Jump to the block of guest pc rax through the jump cache, inline, so that every site has
+ * its own indirect jump for the branch predictor; a miss leaves through the shared probe,
+ * which stores pc. known: rax is the constant target (the entry's address is fixed). */
+static void emit_probe(struct ctx *c, struct jit_buf *b, bool known, uint64_t target)
+{
+	int32_t off = 0;
+	if (known) {
+		off = (int32_t)(((target >> 1) & (JIT_JC_ENTRIES - 1)) * sizeof(struct jit_jc));
+		x_load(b, true, RCX, RBX, H_JCACHE);
+	} else {
+		x_mov(b, false, RCX, RAX);
+		x_shift_imm(b, false, SH_SHL, RCX, 4); /* ((pc >> 1) & mask) * 32 */
+		x_alu_imm(b, false, ALU_AND, RCX, (JIT_JC_ENTRIES - 1) << 5);
+		x_alu_mem(b, true, ALU_ADD, RCX, RBX, H_JCACHE);
+	}
+	x_alu_mem(b, true, ALU_CMP, RAX, RCX, off);
+	x_jcc(b, CC_NE, c->t->probe);
+	x_load(b, true, RDX, RBX, H_VGEN);
+	x_alu_mem(b, true, ALU_CMP, RDX, RCX, off + 16);
+	x_jcc(b, CC_NE, c->t->probe);
+	x_jmp_mem(b, RCX, off + 8);
+}
+
 /* Leave the block for guest pc target with `retire` instructions not yet counted: a jump
  * patched later to the target's block when target lies on the same page (chaining), else the
  * jump-cache probe. Writes back the dirty registers first. */
@@ -290,7 +313,7 @@ static void emit_exit(struct ctx *c, struct jit_buf *b, uint64_t target, unsigne
 		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)retire);
 	if ((target >> 12) != c->vpage) {
 		x_mov_imm(b, RAX, target);
-		x_jmp(b, c->t->probe);
+		emit_probe(c, b, true, target);
 		return;
 	}
 	uint8_t *field = x_jmp(b, x_here(b) + 5); /* falls through until chained */
@@ -908,7 +931,7 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 		}
 		writeback(c, b);
 		sync_budget(c, b, idx + 1);
-		x_jmp(b, c->t->probe);
+		emit_probe(c, b, false, 0);
 		return false;
 	case OP_BEQ:
 	case OP_BNE:
