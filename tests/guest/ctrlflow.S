@@ -1,0 +1,326 @@
+/* Control flow to places code cannot run from, and jumps to unusual targets. Each fault is
+ * checked for its cause, mepc and mtval (privileged spec 3.1.15-3.1.16, 4.3.2): a jump into
+ * the UART's registers (instruction access fault: device memory is not executable), into a
+ * hole of the physical address space and straight-line execution off the end of RAM (access
+ * faults); under Sv39 a jump into an invalid
+ * page and into a page without X, execution falling through the end of an executable page into
+ * such pages, a 32-bit instruction whose first half is the last halfword of an executable page
+ * (instruction page fault: mepc = the instruction, mtval = the start of the next page, the part
+ * that faulted), a compressed instruction in that halfword (it runs; the fault is at the next
+ * page), a page mapping the UART with X (access fault at the virtual address); jalr to odd
+ * targets (bit 0 of the target is cleared: unprivileged spec 2.5), and a jump into the middle
+ * of a 32-bit instruction whose upper half is itself a compressed instruction. */
+#include "common.h"
+
+DEFINE_TEST("ctrlflow")
+
+#define RAM_END (RAM_BASE + 64 * 1024 * 1024) /* run with --mem 64M */
+#define HOLE 0x08000000			      /* nothing here on either board */
+
+/* Encodings (unprivileged spec listings). a0 = x10. */
+#define ADDI_A0_1 0x00150513 /* addi a0, a0, 1 */
+#define ADDI_A0_1_LO 0x0513  /* its first halfword */
+#define C_ADDI_A0_1 0x0505   /* c.addi a0, 1 */
+#define RET 0x00008067
+#define C_RET 0x8082
+/* addi a0, s10, 0x451: its upper halfword 0x451d is c.li a0, 7 */
+#define ADDI_A0_S10_451 0x451d0513
+
+/* Sv39 layout: root[0] MMIO gigapage (RW, no X), root[2] the RAM at its own address (RWX),
+ * root[1] -> l1 -> l0 for these 4 KiB pages: */
+#define VA_A 0x40000000	     /* page_a, RX */
+#define VA_INVALID 0x40001000 /* V = 0 */
+#define VA_B 0x40002000	     /* page_b, RX */
+#define VA_NX 0x40003000     /* page_c, RW, not executable */
+#define VA_UART_X 0x40004000 /* the UART's page, RWX: X is refused by the PMA */
+
+#define LEAF (PTE_V | PTE_A | PTE_D)
+
+#define MAKE_PTE(pa, flags)                                                                        \
+	srli t0, pa, 12;                                                                           \
+	slli t0, t0, PTE_PPN_SHIFT;                                                                \
+	ori t0, t0, flags
+
+/* Enter the code at register target with a0 = 0 (jalr, link in ra); the first fetch fault
+ * must come with mcause = cause, mepc = register epc, mtval = register tval; a0 must then
+ * be n (instructions that ran before the fault). */
+#define EXPECT_FETCH(cause, target, epc, tval, n)                                                  \
+	EXPECT_TRAP(19980f);                                                                       \
+	li a0, 0;                                                                                  \
+	jalr ra, 0(target);                                                                        \
+	FAIL_HERE();                                                                               \
+	19980:;                                                                                    \
+	CHECK(a0, n);                                                                              \
+	CHECK_TRAP_CAUSE(cause);                                                                   \
+	TRAP_FIELD(TI_EPC);                                                                        \
+	CHECK_REG(t5, epc);                                                                        \
+	TRAP_FIELD(TI_TVAL);                                                                       \
+	CHECK_REG(t5, tval)
+
+/* The same for a jump to MMIO at register target: an instruction access fault. QEMU 7.2's
+ * virt board executes device registers instead (the UART reads as 0x0000, an illegal
+ * instruction); the platform's PMAs say whether a region is executable (privileged spec 3.6.2),
+ * so that is accepted as a deviation line, which only the QEMU expected output holds. */
+#define EXPECT_FETCH_MMIO(target, what)                                                            \
+	EXPECT_TRAP(19981f);                                                                       \
+	li a0, 0;                                                                                  \
+	jalr ra, 0(target);                                                                        \
+	FAIL_HERE();                                                                               \
+	19981:;                                                                                    \
+	CHECK(a0, 0);                                                                              \
+	TRAP_FIELD(TI_EPC);                                                                        \
+	CHECK_REG(t5, target);                                                                     \
+	TRAP_FIELD(TI_CAUSE);                                                                      \
+	li t6, CAUSE_ILLEGAL_INSTRUCTION;                                                          \
+	bne t5, t6, 19982f;                                                                        \
+	SAY("deviation: " what " ran the device's registers as code");                             \
+	j 19983f;                                                                                  \
+	19982:;                                                                                    \
+	CHECK(t5, CAUSE_FETCH_ACCESS);                                                             \
+	TRAP_FIELD(TI_TVAL);                                                                       \
+	CHECK_REG(t5, target);                                                                     \
+	19983:
+
+	.text
+	.globl test_main
+test_main:
+	addi sp, sp, -16
+	sd ra, 8(sp)
+	call mmio_and_holes
+	SAY("jump into the UART, into a hole, off the end of RAM: access faults")
+	call odd_targets
+	SAY("jalr to odd targets, a jump into the middle of an instruction")
+	call sv39
+	SAY("sv39: invalid and non-executable pages, page-straddling instructions, X on MMIO")
+	ld ra, 8(sp)
+	addi sp, sp, 16
+	ret
+
+/* ---- M-mode, physical addresses ---- */
+mmio_and_holes:
+	mv s11, ra
+	/* the UART's registers */
+	li s2, UART_BASE
+	EXPECT_FETCH_MMIO(s2, "a jump to the UART")
+	/* a hole */
+	li s2, HOLE + 0x40
+	EXPECT_FETCH(CAUSE_FETCH_ACCESS, s2, s2, s2, 0)
+	/* two instructions in the last 8 bytes of RAM, then off the end */
+	li s2, RAM_END - 8
+	li t0, ADDI_A0_1
+	sw t0, 0(s2)
+	sw t0, 4(s2)
+	fence.i
+	li s3, RAM_END
+	EXPECT_FETCH(CAUSE_FETCH_ACCESS, s2, s3, s3, 2)
+	/* Not here: a 32-bit instruction straddling the end of RAM. QEMU 7.2 aborts on it (an
+	 * assertion in its translator), so the page-straddling rule is checked under Sv39 below. */
+	mv ra, s11
+	ret
+
+/* jalr clears bit 0 of rs1 + imm; the link is the jalr's address + 4. */
+odd_targets:
+	mv s11, ra
+	la s2, ret_seven
+	li a0, 0
+	jalr ra, 1(s2)
+1:	CHECK(a0, 7)
+	la t0, 1b
+	CHECK_REG(ra, t0)
+	addi s3, s2, 1
+	li a0, 0
+	jalr ra, 0(s3)
+	CHECK(a0, 7)
+	/* -1 + (target + 2): odd */
+	addi s3, s2, 2
+	li a0, 0
+	jalr ra, -1(s3)
+	CHECK(a0, 7)
+	/* rd = rs1: the target comes from rs1 before the link is written */
+	la t1, ret_seven_t1
+	addi t1, t1, 1
+	li a0, 0
+	jalr t1, 0(t1)
+2:	CHECK(a0, 7)
+	la t0, 2b
+	CHECK_REG(t1, t0)
+	/* the same bytes entered at +0 (a 32-bit addi) and at +2 (its upper half, a c.li) */
+	la s2, mid_insn
+	li a0, 0
+	li s10, 0x1000
+	jalr ra, 0(s2)
+	CHECK(a0, 0x1451)
+	li a0, 0
+	jalr ra, 2(s2)
+	CHECK(a0, 7)
+	addi s3, s2, 3 /* odd: +2 after clearing bit 0 */
+	li a0, 0
+	jalr ra, 0(s3)
+	CHECK(a0, 7)
+	mv ra, s11
+	ret
+
+	.balign 4
+ret_seven:
+	li a0, 7
+	ret
+
+/* the same, returning through t1 */
+ret_seven_t1:
+	li a0, 7
+	jalr zero, 0(t1)
+
+	.balign 4
+mid_insn:
+	.word ADDI_A0_S10_451
+	.half C_RET
+	.half 0
+
+/* ---- Sv39, S-mode ---- */
+sv39:
+	addi sp, sp, -16
+	sd ra, 8(sp)
+	la t2, root
+	li t1, 0
+	MAKE_PTE(t1, LEAF | PTE_R | PTE_W)
+	sd t0, 0(t2)
+	la t1, l1
+	MAKE_PTE(t1, PTE_V)
+	sd t0, 8(t2)
+	li t1, RAM_BASE
+	MAKE_PTE(t1, LEAF | PTE_R | PTE_W | PTE_X)
+	sd t0, 16(t2)
+	la t1, l0
+	MAKE_PTE(t1, PTE_V)
+	la t2, l1
+	sd t0, 0(t2)
+	la t2, l0
+	la t1, page_a
+	MAKE_PTE(t1, LEAF | PTE_R | PTE_X)
+	sd t0, 0(t2)
+	la t1, page_b
+	MAKE_PTE(t1, LEAF | PTE_R | PTE_X)
+	sd t0, 16(t2)
+	la t1, page_c
+	MAKE_PTE(t1, LEAF | PTE_R | PTE_W)
+	sd t0, 24(t2)
+	li t1, UART_BASE
+	MAKE_PTE(t1, LEAF | PTE_R | PTE_W | PTE_X)
+	sd t0, 32(t2)
+	/* page_c holds a ret: if it ran, the fault checks would fail */
+	la t1, page_c
+	li t0, RET
+	sw t0, 0(t1)
+	fence.i
+	la t0, root
+	srli t0, t0, 12
+	li t1, SATP_MODE_SV39 << SATP_MODE_SHIFT
+	or t0, t0, t1
+	csrw satp, t0
+	sfence.vma
+	MRET_TO(PRV_S, s_sv39)
+s_sv39_done:
+	CHECK_TRAP_CAUSE(CAUSE_SUPERVISOR_ECALL)
+	csrw satp, zero
+	sfence.vma
+	ld ra, 8(sp)
+	addi sp, sp, 16
+	ret
+
+/* Write the halfword h at physical address sym + off (through the identity gigapage). */
+#define PUT16(sym, off, h)                                                                         \
+	la t1, sym + (off);                                                                        \
+	li t0, h;                                                                                  \
+	sh t0, 0(t1)
+
+s_sv39:
+	/* jumps into an invalid page and a page without X */
+	li s2, VA_INVALID + 0x10
+	EXPECT_FETCH(CAUSE_FETCH_PAGE_FAULT, s2, s2, s2, 0)
+	li s2, VA_NX
+	EXPECT_FETCH(CAUSE_FETCH_PAGE_FAULT, s2, s2, s2, 0)
+	/* MMIO through the identity gigapage, which has no X */
+	li s2, UART_BASE
+	EXPECT_FETCH(CAUSE_FETCH_PAGE_FAULT, s2, s2, s2, 0)
+	/* MMIO through a page with X: the translation succeeds, the fetch is refused */
+	li s2, VA_UART_X
+	EXPECT_FETCH_MMIO(s2, "a jump to the UART through a page with X")
+
+	/* two addi at the end of page_a, then on into the invalid page */
+	PUT16(page_a, 0xff8, ADDI_A0_1 & 0xffff)
+	PUT16(page_a, 0xffa, ADDI_A0_1 >> 16)
+	PUT16(page_a, 0xffc, ADDI_A0_1 & 0xffff)
+	PUT16(page_a, 0xffe, ADDI_A0_1 >> 16)
+	fence.i
+	li s2, VA_A + 0xff8
+	li s3, VA_INVALID
+	EXPECT_FETCH(CAUSE_FETCH_PAGE_FAULT, s2, s3, s3, 2)
+	/* the same into the page without X */
+	PUT16(page_b, 0xff8, ADDI_A0_1 & 0xffff)
+	PUT16(page_b, 0xffa, ADDI_A0_1 >> 16)
+	PUT16(page_b, 0xffc, ADDI_A0_1 & 0xffff)
+	PUT16(page_b, 0xffe, ADDI_A0_1 >> 16)
+	fence.i
+	li s2, VA_B + 0xff8
+	li s3, VA_NX
+	EXPECT_FETCH(CAUSE_FETCH_PAGE_FAULT, s2, s3, s3, 2)
+
+	/* rewritten: two c.addi, then the first half of a 32-bit addi in the last halfword;
+	 * its second half would be on the invalid page */
+	PUT16(page_a, 0xffa, C_ADDI_A0_1)
+	PUT16(page_a, 0xffc, C_ADDI_A0_1)
+	PUT16(page_a, 0xffe, ADDI_A0_1_LO)
+	fence.i
+	li s2, VA_A + 0xffa
+	li s3, VA_A + 0xffe
+	li s4, VA_INVALID
+	EXPECT_FETCH(CAUSE_FETCH_PAGE_FAULT, s2, s3, s4, 2)
+	/* entered at the straddling instruction itself */
+	li s2, VA_A + 0xffe
+	EXPECT_FETCH(CAUSE_FETCH_PAGE_FAULT, s2, s2, s4, 0)
+	/* the same against the page without X */
+	PUT16(page_b, 0xffc, C_ADDI_A0_1)
+	PUT16(page_b, 0xffe, ADDI_A0_1_LO)
+	fence.i
+	li s2, VA_B + 0xffc
+	li s3, VA_B + 0xffe
+	li s4, VA_NX
+	EXPECT_FETCH(CAUSE_FETCH_PAGE_FAULT, s2, s3, s4, 1)
+	/* a compressed instruction in the last halfword runs; the fault is at the next page */
+	PUT16(page_b, 0xffe, C_ADDI_A0_1)
+	fence.i
+	li s2, VA_B + 0xffc
+	EXPECT_FETCH(CAUSE_FETCH_PAGE_FAULT, s2, s4, s4, 2)
+	/* and page_a's straddling instruction completes once its second page is mapped */
+	la t2, l0
+	la t1, page_b
+	MAKE_PTE(t1, LEAF | PTE_R | PTE_X)
+	sd t0, 8(t2)
+	sfence.vma
+	PUT16(page_b, 0, ADDI_A0_1 >> 16)
+	PUT16(page_b, 2, C_RET)
+	fence.i
+	li s2, VA_A + 0xffa
+	li a0, 0
+	jalr ra, 0(s2)
+	CHECK(a0, 3)
+	sd zero, 8(t2)
+	sfence.vma
+	EXPECT_TRAP_M(s_sv39_done)
+	li a7, 0 /* a plain ecall back to M-mode */
+	ecall
+
+	.bss
+	.balign 4096
+root:
+	.zero 4096
+l1:
+	.zero 4096
+l0:
+	.zero 4096
+page_a:
+	.zero 4096
+page_b:
+	.zero 4096
+page_c:
+	.zero 4096
