@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # rvisor's test command: installs what is missing, builds, and runs every test stage —
-# format check, unit tests, unit tests under ASan/UBSan, bare-metal guest tests, the Debian
-# guest download, the integration tests (real Linux boots, bad input) with Debian's pytest,
-# and the bad-input tests again against the ASan/UBSan build of rvisor.
+# format check, unit tests, unit tests under ASan/UBSan, bare-metal guest tests under each
+# accelerator (interpreter, translator), the Debian guest download, the integration tests
+# (real Linux boots, bad input) with Debian's pytest under rvisor's default accelerator and
+# their guest-heavy part (boot, SMP) again under the interpreter, and the bad-input tests
+# again against the ASan/UBSan build of rvisor.
 #
 # Keeps going after a failing stage. After each stage it prints the stage's closing lines
 # (its full log stays in the log directory it names), and at the end one line
@@ -72,23 +74,29 @@ stage() {
 		fi
 	} | sed 's/^/    /'
 	echo "=== $name: $verdict in $(($(date +%s) - start)) s; $passed passed, $failed failed, $skipped skipped"
-	summary+=("$(printf '%-14s %s' "$name" "$verdict")")
+	summary+=("$(printf '%-20s %s' "$name" "$verdict")")
 	total_passed=$((total_passed + passed))
 	total_failed=$((total_failed + failed))
 	total_skipped=$((total_skipped + skipped))
 	return "$rc"
 }
 
+# guest_tests ACCEL: the bare-metal guest tests on rvisor --accel ACCEL (jit or interp).
 guest_tests() {
-	if [[ ! -f tests/guest/run.sh ]]; then
-		echo "tests/guest/run.sh does not exist yet: no guest tests to run"
-		return 0
-	fi
-	sh tests/guest/run.sh build/rvisor
+	ACCEL=$1 sh tests/guest/run.sh build/rvisor
 }
 
+# Every integration test, under rvisor's default accelerator (the translator where the host
+# has one).
 integration() {
 	"$python" -m pytest tests/integration
+}
+
+# The integration tests that run guest code hardest (boot, SMP: atomics, cross-hart code
+# modification, TLB shootdowns), under the interpreter.
+integration_interp() {
+	"$python" -m pytest tests/integration/test_boot.py tests/integration/test_smp.py \
+		--accel interp
 }
 
 # The bad-input tests again, against rvisor built with ASan and UBSan.
@@ -104,9 +112,11 @@ stage format-check none make format-check
 stage unit cmocka make -j2 unit
 stage unit-san cmocka make -j2 BUILD=build-san SAN=1 unit
 stage fuzz plain make fuzz FUZZ_SECONDS=90
-stage guest-tests plain guest_tests
+stage guest-tests-interp plain guest_tests interp
+stage guest-tests-jit plain guest_tests jit
 stage get-guest none scripts/get-guest.sh
 stage integration pytest integration
+stage integration-interp pytest integration_interp
 stage bad-input-san pytest bad_input_san
 
 echo

@@ -3,6 +3,8 @@
 #
 #   tests/guest/run.sh [RVISOR_BINARY] [TEST...]     run on rvisor (default build/rvisor)
 #   RUNNER=qemu tests/guest/run.sh [TEST...]         run on qemu-system-riscv64 -M virt
+#   ACCEL=jit|interp tests/guest/run.sh ...          run rvisor with --accel ACCEL (default:
+#                                                    none given, rvisor's own default)
 #
 # Each test runs under a timeout (TIMEOUT seconds, default 20) and passes when the machine
 # exits with status 0 (the program wrote the test finisher's pass value) and, where
@@ -17,6 +19,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 RUNNER=${RUNNER:-rvisor}
+ACCEL=${ACCEL:-}
 TIMEOUT=${TIMEOUT:-20}
 GUEST_BUILD=${GUEST_BUILD:-$root/build/guest}
 
@@ -35,6 +38,18 @@ if [ $# -gt 0 ]; then
 		fi
 		;;
 	esac
+fi
+
+case $ACCEL in
+'' | jit | interp) ;;
+*)
+	echo "run.sh: ACCEL must be jit or interp, not '$ACCEL'" >&2
+	exit 1
+	;;
+esac
+if [ -n "$ACCEL" ] && [ "$RUNNER" != rvisor ]; then
+	echo "run.sh: ACCEL selects rvisor's accelerator; unset it with RUNNER=$RUNNER" >&2
+	exit 1
 fi
 
 case $RUNNER in
@@ -71,7 +86,8 @@ fi
 run_one() {
 	case $RUNNER in
 	rvisor)
-		timeout "$TIMEOUT" "$rvisor" run --firmware "$2" --mem 64M </dev/null >"$3" 2>"$3.err"
+		timeout "$TIMEOUT" "$rvisor" run ${ACCEL:+--accel "$ACCEL"} --firmware "$2" --mem 64M \
+			</dev/null >"$3" 2>"$3.err"
 		;;
 	qemu)
 		timeout "$TIMEOUT" qemu-system-riscv64 -M virt -bios "$2" -nographic -m 64M \
@@ -84,7 +100,7 @@ passed=0
 failed=0
 for t in $tests; do
 	elf=$GUEST_BUILD/$t.elf
-	out=$GUEST_BUILD/$t.$RUNNER.out
+	out=$GUEST_BUILD/$t.$RUNNER${ACCEL:+-$ACCEL}.out
 	if [ ! -f "$elf" ]; then
 		echo "FAIL $t: no such test ($elf)"
 		failed=$((failed + 1))

@@ -3,6 +3,8 @@ and a console that drives a running VM through pipes with a timeout on every wai
 
 The tests target build/rvisor. For checking the harness itself they can drive QEMU instead:
 `--vmm qemu` (or RVISOR_TEST_VMM=qemu); tests of rvisor's own command line are then skipped.
+`--accel jit|interp` (or RVISOR_ACCEL) runs every guest under that accelerator; without it
+rvisor picks its own default.
 """
 
 import os
@@ -31,10 +33,26 @@ def pytest_addoption(parser):
         help="the VMM to boot guests with (default rvisor; qemu checks the harness)",
     )
     parser.addoption(
+        "--accel",
+        choices=("jit", "interp"),
+        default=os.environ.get("RVISOR_ACCEL") or None,
+        help="rvisor's --accel for every guest (default: none given, rvisor's own default)",
+    )
+    parser.addoption(
         "--rvisor",
         default=os.environ.get("RVISOR_BIN", str(REPO / "build" / "rvisor")),
         help="path of the rvisor binary (default build/rvisor)",
     )
+
+
+def pytest_configure(config):
+    accel = config.getoption("--accel")
+    if accel not in (None, "jit", "interp"):
+        raise pytest.UsageError(f"RVISOR_ACCEL={accel!r} is not one of: jit, interp")
+
+
+def pytest_report_header(config):
+    return f"rvisor accelerator: {config.getoption('--accel') or 'rvisor default'}"
 
 
 def cache_dir():
@@ -63,6 +81,17 @@ def load_guest_env():
 def vmm(request):
     """'rvisor' or 'qemu'."""
     return request.config.getoption("--vmm")
+
+
+@pytest.fixture(scope="session")
+def accel(request):
+    """The accelerator to run guests under ('jit' or 'interp'), or None for rvisor's default."""
+    return request.config.getoption("--accel")
+
+
+def rvisor_run(rvisor_bin, accel):
+    """The start of a command line running a VM on rvisor_bin under accel (None: the default)."""
+    return [rvisor_bin, "run"] + (["--accel", accel] if accel else [])
 
 
 @pytest.fixture(scope="session")
@@ -193,8 +222,9 @@ class Console:
                 pass
 
 
-def boot_argv(vmm, rvisor_bin, guest_env, firmware, mem="512M"):
-    """The command line that boots the test guest with the built-in SBI or with OpenSBI."""
+def boot_argv(vmm, rvisor_bin, guest_env, firmware, mem="512M", accel=None):
+    """The command line that boots the test guest with the built-in SBI or with OpenSBI, on
+    rvisor under accel (None: rvisor's default)."""
     kernel, initrd = guest_env["RVISOR_KERNEL"], guest_env["RVISOR_INITRD"]
     if vmm == "qemu":
         bios = guest_env["RVISOR_FIRMWARE"] if firmware else "default"
@@ -202,8 +232,8 @@ def boot_argv(vmm, rvisor_bin, guest_env, firmware, mem="512M"):
             "qemu-system-riscv64", "-M", "virt", "-m", mem, "-nographic", "-bios", bios,
             "-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0",
         ]
-    argv = [rvisor_bin, "run", "--kernel", kernel, "--initrd", initrd, "--mem", mem,
-            "--cmdline", "console=ttyS0"]
+    argv = rvisor_run(rvisor_bin, accel) + ["--kernel", kernel, "--initrd", initrd, "--mem", mem,
+                                            "--cmdline", "console=ttyS0"]
     if firmware:
         argv += ["--firmware", guest_env["RVISOR_FIRMWARE"]]
     return argv

@@ -19,10 +19,11 @@ EXIT_TIMEOUT = 60
 
 
 @pytest.fixture(scope="module", params=["builtin-sbi", "opensbi"])
-def booted(request, vmm, guest):
+def booted(request, vmm, guest, accel):
     """A VM booted to init's marker, with the built-in SBI or with OpenSBI."""
     rvisor = request.getfixturevalue("rvisor") if vmm == "rvisor" else None
-    console = Console(boot_argv(vmm, rvisor, guest, firmware=request.param == "opensbi"))
+    console = Console(boot_argv(vmm, rvisor, guest, firmware=request.param == "opensbi",
+                                accel=accel))
     try:
         console.boot_error = None
         try:

@@ -30,7 +30,7 @@ import time
 import pytest
 
 from conftest import (HOST_FAULT, MARKER, REPO, Console, Shared, cache_dir, debugfs_cat,
-                      run_tool, tool)
+                      run_tool, rvisor_run, tool)
 
 ROOTFS_MARKER = b"rvisor-rootfs: init started"
 PROMPT = rb"root@rvisor:[^\r\n]*# "
@@ -73,8 +73,9 @@ def debian_rootfs(guest, tmp_path_factory):
     return out
 
 
-def vm_argv(vmm, rvisor_bin, guest_env, image):
-    """The command line booting the initramfs with image as /dev/vda and root."""
+def vm_argv(vmm, rvisor_bin, guest_env, image, accel=None):
+    """The command line booting the initramfs with image as /dev/vda and root, on rvisor under
+    accel (None: its default)."""
     kernel, initrd = guest_env["RVISOR_KERNEL"], guest_env["RVISOR_INITRD"]
     cmdline = "console=ttyS0 root=/dev/vda ro"
     if vmm == "qemu":
@@ -82,15 +83,16 @@ def vm_argv(vmm, rvisor_bin, guest_env, image):
                 "-bios", "default", "-kernel", kernel, "-initrd", initrd, "-append", cmdline,
                 "-drive", f"file={image},format=raw,if=none,id=d0",
                 "-device", "virtio-blk-device,drive=d0"]
-    return [rvisor_bin, "run", "--kernel", kernel, "--initrd", initrd, "--cmdline", cmdline,
-            "--drive", f"path={image}"]
+    return rvisor_run(rvisor_bin, accel) + ["--kernel", kernel, "--initrd", initrd,
+                                            "--cmdline", cmdline, "--drive", f"path={image}"]
 
 
 def boot(request, vmm, guest, image):
     """A console on a VM booted from image, at bash's first prompt; the caller closes it.
     Returns (console, seconds from start to the prompt)."""
     rvisor_bin = request.getfixturevalue("rvisor") if vmm == "rvisor" else None
-    console = Console(vm_argv(vmm, rvisor_bin, guest, image))
+    console = Console(vm_argv(vmm, rvisor_bin, guest, image,
+                              accel=request.getfixturevalue("accel")))
     try:
         console.expect(re.escape(MARKER), BOOT_TIMEOUT, "the initramfs's marker line")
         console.expect(re.escape(ROOTFS_MARKER), BOOT_TIMEOUT, "the root file system's marker")

@@ -52,12 +52,13 @@ SETTLE_STEP = 2
 SETTLE_MAX = 30
 
 
-def smp_argv(vmm, rvisor_bin, guest_env, cpus, firmware=False, mem="512M", initrd=None):
+def smp_argv(vmm, rvisor_bin, guest_env, cpus, firmware=False, mem="512M", initrd=None,
+             accel=None):
     """boot_argv with cpus harts and, when given, another initramfs."""
     env = dict(guest_env)
     if initrd:
         env["RVISOR_INITRD"] = str(initrd)
-    argv = boot_argv(vmm, rvisor_bin, env, firmware=firmware, mem=mem)
+    argv = boot_argv(vmm, rvisor_bin, env, firmware=firmware, mem=mem, accel=accel)
     return argv + (["-smp", str(cpus)] if vmm == "qemu" else ["--cpus", str(cpus)])
 
 
@@ -82,10 +83,10 @@ def rvisor_or_none(request, vmm):
 
 
 @pytest.fixture(scope="module", params=["builtin-sbi", "opensbi"])
-def smp_vm(request, vmm, guest, smp_initrd):
+def smp_vm(request, vmm, guest, smp_initrd, accel):
     """A 4-hart VM booted to init's marker, with the built-in SBI or with OpenSBI."""
     argv = smp_argv(vmm, rvisor_or_none(request, vmm), guest, CPUS,
-                    firmware=request.param == "opensbi", initrd=smp_initrd)
+                    firmware=request.param == "opensbi", initrd=smp_initrd, accel=accel)
     console = Console(argv)
     try:
         console.boot_error = None
@@ -268,9 +269,9 @@ def test_smp_poweroff(smp_vm):
     assert not HOST_FAULT.search(smp_vm.err), smp_vm.tail()
 
 
-def test_many_vms(request, vmm, guest):
+def test_many_vms(request, vmm, guest, accel):
     """8 one-hart VMs at once; SIGKILL one, the 7 others still answer and power off with 0."""
-    argv = smp_argv(vmm, rvisor_or_none(request, vmm), guest, 1, mem=MANY_VMS_MEM)
+    argv = smp_argv(vmm, rvisor_or_none(request, vmm), guest, 1, mem=MANY_VMS_MEM, accel=accel)
     consoles = []
     try:
         for _ in range(MANY_VMS):
@@ -308,10 +309,10 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def test_idle_host_cpu(request, vmm, guest):
+def test_idle_host_cpu(request, vmm, guest, accel):
     """A 2-hart guest idle at the shell, once settled after boot, costs the host under 5 % of
     one core (the goal is under 1 %): both harts sleep in WFI between timer ticks."""
-    console = Console(smp_argv(vmm, rvisor_or_none(request, vmm), guest, 2))
+    console = Console(smp_argv(vmm, rvisor_or_none(request, vmm), guest, 2, accel=accel))
     try:
         console.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
         console.run("echo idle", COMMAND_TIMEOUT)

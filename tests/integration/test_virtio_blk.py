@@ -35,7 +35,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HOST_FAULT, MARKER, REPO, Console, Shared, debugfs_cat, run_tool, tool
+from conftest import (HOST_FAULT, MARKER, REPO, Console, Shared, debugfs_cat, run_tool,
+                      rvisor_run, tool)
 
 ROOTFS_MARKER = b"rvisor-rootfs: init started"
 BOOT_TIMEOUT = 180  # seconds to the root's marker: kernel, modules (ext4 takes seconds), mount
@@ -77,8 +78,9 @@ def copy_image(src, dst):
     return dst
 
 
-def vm_argv(vmm, rvisor_bin, guest_env, drives, cmdline):
-    """The command line booting the initramfs with these disks, each (path, readonly, id)."""
+def vm_argv(vmm, rvisor_bin, guest_env, drives, cmdline, accel=None):
+    """The command line booting the initramfs with these disks, each (path, readonly, id), on
+    rvisor under accel (None: its default)."""
     kernel, initrd = guest_env["RVISOR_KERNEL"], guest_env["RVISOR_INITRD"]
     if vmm == "qemu":
         argv = ["qemu-system-riscv64", "-M", "virt", "-m", "512M", "-nographic",
@@ -88,7 +90,8 @@ def vm_argv(vmm, rvisor_bin, guest_env, drives, cmdline):
             argv += ["-drive", opts, "-device",
                      f"virtio-blk-device,drive=d{i}" + (f",serial={serial}" if serial else "")]
         return argv
-    argv = [rvisor_bin, "run", "--kernel", kernel, "--initrd", initrd, "--cmdline", cmdline]
+    argv = rvisor_run(rvisor_bin, accel) + ["--kernel", kernel, "--initrd", initrd,
+                                            "--cmdline", cmdline]
     for path, readonly, serial in drives:
         opts = f"path={path}" + (",readonly=on" if readonly else "")
         argv += ["--drive", opts + (f",id={serial}" if serial else "")]
@@ -100,7 +103,8 @@ def boot_root(request, vmm, guest, drives, mode):
     the root file system's init marker. The caller closes it."""
     rvisor_bin = request.getfixturevalue("rvisor") if vmm == "rvisor" else None
     console = Console(vm_argv(vmm, rvisor_bin, guest, drives,
-                              f"console=ttyS0 root=/dev/vda {mode}"))
+                              f"console=ttyS0 root=/dev/vda {mode}",
+                              accel=request.getfixturevalue("accel")))
     try:
         console.expect(re.escape(MARKER), BOOT_TIMEOUT, "the initramfs's marker line")
         console.expect(re.escape(ROOTFS_MARKER), BOOT_TIMEOUT, "the root file system's marker")
@@ -469,7 +473,8 @@ def test_host_block_device(request, vmm, guest, loop_device):
     its blocks, and a write synced in the guest reaches the device's backing file."""
     dev, image = loop_device
     rvisor_bin = request.getfixturevalue("rvisor") if vmm == "rvisor" else None
-    console = Console(vm_argv(vmm, rvisor_bin, guest, [(dev, False, "")], "console=ttyS0"))
+    console = Console(vm_argv(vmm, rvisor_bin, guest, [(dev, False, "")], "console=ttyS0",
+                              accel=request.getfixturevalue("accel")))
     try:
         console.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
         out = console.run("cat /sys/block/vda/size", COMMAND_TIMEOUT)

@@ -55,7 +55,8 @@ def net_vm(request, vmm, guest, tmp_path_factory):
     threading.Thread(target=shared.server.serve_forever, daemon=True).start()
     # The guest's HTTP server on port 80, forwarded from a free host port.
     shared.fwd_port = free_port()
-    argv = boot_argv(vmm, request.getfixturevalue("rvisor"), guest, firmware=False)
+    argv = boot_argv(vmm, request.getfixturevalue("rvisor"), guest, firmware=False,
+                     accel=request.getfixturevalue("accel"))
     argv += ["--net", f"user,hostfwd=tcp:127.0.0.1:{shared.fwd_port}-:80"]
     shared.console = Console(argv)
     shared.error = None
