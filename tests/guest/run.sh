@@ -13,6 +13,8 @@
 # with "# " are notes that may differ between machines and are not compared. Where
 # tests/guest/NAME.count exists, each of its lines "COUNT<tab>TEXT" requires TEXT to appear as a
 # whole output line exactly COUNT times.
+# Where tests/guest/NAME.rvisor-args exists, its words are added to rvisor's command line (e.g. a
+# small --jit-cache, so that the translator's cache fills up and is flushed).
 # Prints one line per test and "N passed, N failed"; exits 1 if any test failed.
 set -u
 
@@ -86,8 +88,11 @@ fi
 run_one() {
 	case $RUNNER in
 	rvisor)
-		timeout "$TIMEOUT" "$rvisor" run ${ACCEL:+--accel "$ACCEL"} --firmware "$2" --mem 64M \
-			</dev/null >"$3" 2>"$3.err"
+		extra=
+		[ -f "$here/$1.rvisor-args" ] && extra=$(cat "$here/$1.rvisor-args")
+		# $extra is split into words on purpose
+		timeout "$TIMEOUT" "$rvisor" run ${ACCEL:+--accel "$ACCEL"} $extra --firmware "$2" \
+			--mem 64M </dev/null >"$3" 2>"$3.err"
 		;;
 	qemu)
 		timeout "$TIMEOUT" qemu-system-riscv64 -M virt -bios "$2" -nographic -m 64M \
