@@ -7,7 +7,8 @@
  * such pages, a 32-bit instruction whose first half is the last halfword of an executable page
  * (instruction page fault: mepc = the instruction, mtval = the start of the next page, the part
  * that faulted), a compressed instruction in that halfword (it runs; the fault is at the next
- * page), a page mapping the UART with X (access fault at the virtual address); jalr to odd
+ * page), a page mapping the UART with X (access fault at the virtual address), code that
+ * takes X away from its own page (PTE store, sfence.vma: its next fetch faults); jalr to odd
  * targets (bit 0 of the target is cleared: unprivileged spec 2.5), and a jump into the middle
  * of a 32-bit instruction whose upper half is itself a compressed instruction. */
 #include "common.h"
@@ -33,6 +34,7 @@ DEFINE_TEST("ctrlflow")
 #define VA_B 0x40002000	     /* page_b, RX */
 #define VA_NX 0x40003000     /* page_c, RW, not executable */
 #define VA_UART_X 0x40004000 /* the UART's page, RWX: X is refused by the PMA */
+#define VA_SELF 0x40005000   /* self_unmap_page, RX, until its own code takes X away */
 
 #define LEAF (PTE_V | PTE_A | PTE_D)
 
@@ -92,6 +94,7 @@ test_main:
 	SAY("jalr to odd targets, a jump into the middle of an instruction")
 	call sv39
 	SAY("sv39: invalid and non-executable pages, page-straddling instructions, X on MMIO")
+	SAY("sv39: code taking X away from its own page faults at its next instruction")
 	ld ra, 8(sp)
 	addi sp, sp, 16
 	ret
@@ -207,6 +210,9 @@ sv39:
 	li t1, UART_BASE
 	MAKE_PTE(t1, LEAF | PTE_R | PTE_W | PTE_X)
 	sd t0, 32(t2)
+	la t1, self_unmap_page
+	MAKE_PTE(t1, LEAF | PTE_R | PTE_X)
+	sd t0, 40(t2)
 	/* page_c holds a ret: if it ran, the fault checks would fail */
 	la t1, page_c
 	li t0, RET
@@ -306,9 +312,54 @@ s_sv39:
 	CHECK(a0, 3)
 	sd zero, 8(t2)
 	sfence.vma
+
+	/* code that takes X away from its own page (PTE store, sfence.vma): the next fetch
+	 * faults; with X left in the PTE it runs on to its ret */
+	la t1, l0 + 40
+	la t2, self_unmap_page
+	MAKE_PTE(t2, LEAF | PTE_R)
+	li s2, VA_SELF
+	la s3, self_unmap_next
+	la t3, self_unmap_page
+	sub s3, s3, t3
+	add s3, s3, s2
+	/* QEMU 7.2 runs on to the ret: its sfence.vma does not end the translated block, so the
+	 * instructions after it run as translated before (spec 4.2.1: after the fence only the
+	 * new PTE may be used) */
+	EXPECT_TRAP(3f)
+	li a0, 0
+	jalr ra, 0(s2)
+	EXPECT_NO_TRAP()
+	CHECK(a0, 1)
+	SAY("deviation: code that took X from its own page ran on after sfence.vma")
+	j 4f
+3:	CHECK(a0, 0)
+	CHECK_TRAP_CAUSE(CAUSE_FETCH_PAGE_FAULT)
+	TRAP_FIELD(TI_EPC)
+	CHECK_REG(t5, s3)
+	TRAP_FIELD(TI_TVAL)
+	CHECK_REG(t5, s3)
+4:	la t1, l0 + 40
+	la t2, self_unmap_page
+	MAKE_PTE(t2, LEAF | PTE_R | PTE_X)
+	sd t0, 0(t1)
+	sfence.vma
+	li a0, 0
+	jalr ra, 0(s2)
+	CHECK(a0, 1)
 	EXPECT_TRAP_M(s_sv39_done)
 	li a7, 0 /* a plain ecall back to M-mode */
 	ecall
+
+/* Run through VA_SELF with t0 = a PTE for this page and t1 = the address of its PTE. */
+	.section .text.user, "ax"
+	.balign 4096
+self_unmap_page:
+	sd t0, 0(t1)
+	sfence.vma
+self_unmap_next:
+	addi a0, a0, 1
+	ret
 
 	.bss
 	.balign 4096

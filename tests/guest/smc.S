@@ -4,8 +4,9 @@
  * swapped for a sub in place, a code buffer rewritten among compressed and 32-bit forms (so
  * instruction boundaries move, and a 32-bit instruction sits at a 2-byte-aligned address), code
  * written into memory never executed before, and under Sv39: one physical page mapped at two
- * virtual addresses, written through one and run through both, and a virtual page remapped to
- * another physical page (PTE change and sfence.vma) whose different code must run. Every result
+ * virtual addresses, written through one and run through both, a virtual page remapped to
+ * another physical page (PTE change and sfence.vma) whose different code must run, and satp
+ * switched between two page tables that map one virtual page to different code. Every result
  * is checked against a value computed apart from the rewritten code; the sums are printed. */
 #include "common.h"
 
@@ -74,6 +75,7 @@ test_main:
 	call sv39
 	SAY("sv39: one page at two addresses, 256 rewrites through one, each seen through both")
 	SAY("sv39: a page remapped 256 times between two physical pages, each time the new code")
+	SAY("sv39: satp switched 256 times between two page tables, each time the other code")
 	ld ra, 8(sp)
 	addi sp, sp, 16
 	ret
@@ -285,6 +287,24 @@ sv39:
 	la t1, remap_a
 	MAKE_PTE(t1, LEAF | PTE_R | PTE_X)
 	sd t0, 16(t2)
+	/* root2: the same, but VA_REMAP maps remap_b (through l1b and l0b) */
+	la t2, root
+	la t3, root2
+	ld t0, 0(t2)
+	sd t0, 0(t3)
+	ld t0, 16(t2)
+	sd t0, 16(t3)
+	la t1, l1b
+	MAKE_PTE(t1, PTE_V)
+	sd t0, 8(t3)
+	la t1, l0b
+	MAKE_PTE(t1, PTE_V)
+	la t2, l1b
+	sd t0, 0(t2)
+	la t1, remap_b
+	MAKE_PTE(t1, LEAF | PTE_R | PTE_X)
+	la t2, l0b
+	sd t0, 16(t2)
 	/* remap_a returns REMAP_A_VALUE, remap_b REMAP_B_VALUE */
 	la t1, remap_a
 	li t0, ADDI(10, 0, REMAP_A_VALUE)
@@ -372,6 +392,36 @@ s_sv39:
 	addi s0, s0, 1
 	li t0, REMAP_ROUNDS
 	bltu s0, t0, 1b
+
+	/* Two page tables that differ only in VA_REMAP (remap_a in root, remap_b in root2):
+	 * round i switches satp to one or the other (sfence.vma after) and calls VA_REMAP. */
+	la t1, remap_a
+	MAKE_PTE(t1, LEAF | PTE_R | PTE_X)
+	sd t0, 16(s5)
+	li s0, 0
+	la s6, root
+	srli s6, s6, 12
+	li t0, SATP_MODE_SV39 << SATP_MODE_SHIFT
+	or s6, s6, t0
+	la s7, root2
+	srli s7, s7, 12
+	or s7, s7, t0
+1:	andi t1, s0, 1
+	mv t2, s6
+	li s3, REMAP_A_VALUE
+	beqz t1, 2f
+	mv t2, s7
+	li s3, REMAP_B_VALUE
+2:	csrw satp, t2
+	sfence.vma
+	li a0, 0
+	jalr ra, 0(s4)
+	CHECK_REG(a0, s3)
+	addi s0, s0, 1
+	li t0, REMAP_ROUNDS
+	bltu s0, t0, 1b
+	csrw satp, s6
+	sfence.vma
 	li a7, 0 /* a plain ecall back to M-mode */
 	ecall
 
@@ -395,4 +445,10 @@ alias_page:
 remap_a:
 	.zero 4096
 remap_b:
+	.zero 4096
+root2:
+	.zero 4096
+l1b:
+	.zero 4096
+l0b:
 	.zero 4096
