@@ -7,7 +7,8 @@
  * such pages, a 32-bit instruction whose first half is the last halfword of an executable page
  * (instruction page fault: mepc = the instruction, mtval = the start of the next page, the part
  * that faulted), a compressed instruction in that halfword (it runs; the fault is at the next
- * page), a page mapping the UART with X (access fault at the virtual address), code that
+ * page), such instructions completing once the next page is mapped to a page that does not
+ * follow in physical memory, among them the branch of a hot loop (under a 2 s watchdog), a page mapping the UART with X (access fault at the virtual address), code that
  * takes X away from its own page (PTE store, sfence.vma: its next fetch faults); jalr to odd
  * targets (bit 0 of the target is cleared: unprivileged spec 2.5), and a jump into the middle
  * of a 32-bit instruction whose upper half is itself a compressed instruction. */
@@ -22,6 +23,10 @@ DEFINE_TEST("ctrlflow")
 #define ADDI_A0_1 0x00150513 /* addi a0, a0, 1 */
 #define ADDI_A0_1_LO 0x0513  /* its first halfword */
 #define C_ADDI_A0_1 0x0505   /* c.addi a0, 1 */
+#define ADDI_A0_2 0x00250513 /* addi a0, a0, 2 */
+#define C_ADDI_A1_M1 0x15fd  /* c.addi a1, -1 */
+#define BNE_A1_BACK4 0xfe059ee3 /* bne a1, zero, . - 4 */
+#define BNE_A1_FWD 0x00059ee3	/* its first half with another second half: a forward branch */
 #define RET 0x00008067
 #define C_RET 0x8082
 /* addi a0, s10, 0x451: its upper halfword 0x451d is c.li a0, 7 */
@@ -224,13 +229,32 @@ sv39:
 	or t0, t0, t1
 	csrw satp, t0
 	sfence.vma
+	SET_HOOK(watchdog_hook)
+	li t0, CLINT_MTIMECMP /* no timer interrupt until the watchdog is armed */
+	li t1, -1
+	sd t1, 0(t0)
+	li t0, MIP_MTIP
+	csrw mie, t0
 	MRET_TO(PRV_S, s_sv39)
 s_sv39_done:
+	csrw mie, zero
+	CLEAR_HOOK()
 	CHECK_TRAP_CAUSE(CAUSE_SUPERVISOR_ECALL)
 	csrw satp, zero
 	sfence.vma
 	ld ra, 8(sp)
 	addi sp, sp, 16
+	ret
+
+/* Hook: the watchdog (M timer interrupt) fails the test; other traps go on as usual. */
+watchdog_hook:
+	li t0, INTERRUPT_BIT | IRQ_M_TIMER
+	bne a0, t0, 1f
+	/* got: a1, the pc the loop was at */
+	li a2, 0
+	li a0, __LINE__
+	j check_fail
+1:	li a0, 1
 	ret
 
 /* Write the halfword h at physical address sym + off (through the identity gigapage). */
@@ -297,19 +321,48 @@ s_sv39:
 	fence.i
 	li s2, VA_B + 0xffc
 	EXPECT_FETCH(CAUSE_FETCH_PAGE_FAULT, s2, s4, s4, 2)
-	/* and page_a's straddling instruction completes once its second page is mapped */
+	/* and page_a's straddling instruction completes once its second page is mapped: to
+	 * page_d, not to page_b, which follows page_a in physical memory and holds other halves
+	 * (addi a0, a0, 2 and a bne that would leave the loop below) */
 	la t2, l0
-	la t1, page_b
+	la t1, page_d
 	MAKE_PTE(t1, LEAF | PTE_R | PTE_X)
 	sd t0, 8(t2)
 	sfence.vma
-	PUT16(page_b, 0, ADDI_A0_1 >> 16)
+	PUT16(page_d, 0, ADDI_A0_1 >> 16)
+	PUT16(page_d, 2, C_RET)
+	PUT16(page_b, 0, ADDI_A0_2 >> 16)
 	PUT16(page_b, 2, C_RET)
 	fence.i
 	li s2, VA_A + 0xffa
 	li a0, 0
 	jalr ra, 0(s2)
 	CHECK(a0, 3)
+	/* a hot loop whose branch straddles the two pages: c.addi a0, 1; c.addi a1, -1;
+	 * bne a1, zero, back (its first half at VA_A + 0xffe); then c.ret on page_d */
+	PUT16(page_a, 0xffa, C_ADDI_A0_1)
+	PUT16(page_a, 0xffc, C_ADDI_A1_M1)
+	PUT16(page_a, 0xffe, BNE_A1_BACK4 & 0xffff)
+	PUT16(page_d, 0, BNE_A1_BACK4 >> 16)
+	PUT16(page_d, 2, C_RET)
+	PUT16(page_b, 0, BNE_A1_FWD >> 16)
+	fence.i
+	/* a machine that loses the branch loops without end: a watchdog interrupt fails the
+	 * test after 2 s (M-mode interrupts are taken in S-mode whatever mstatus.MIE says) */
+	li t0, CLINT_MTIME
+	ld t1, 0(t0)
+	li t0, 2 * TIMEBASE_HZ
+	add t1, t1, t0
+	li t0, CLINT_MTIMECMP
+	sd t1, 0(t0)
+	li a0, 0
+	li a1, 1000
+	jalr ra, 0(s2)
+	li t0, CLINT_MTIMECMP
+	li t1, -1
+	sd t1, 0(t0)
+	CHECK(a0, 1000)
+	CHECK(a1, 0)
 	sd zero, 8(t2)
 	sfence.vma
 
@@ -374,4 +427,6 @@ page_a:
 page_b:
 	.zero 4096
 page_c:
+	.zero 4096
+page_d:
 	.zero 4096
