@@ -363,7 +363,7 @@ HANDLER(FENCE)
 HANDLER(FENCE_I)
 {
 	(void)in;
-	hart_flush_icache(h);
+	hart_fence_i(h);
 }
 HANDLER(ECALL)
 {

@@ -163,13 +163,23 @@ void hart_flush_tlb_page(struct hart *h, uint64_t gva)
 	hart_end_batch(h);
 }
 
-void hart_flush_icache(struct hart *h)
+static void flush_icache(struct hart *h, bool local)
 {
 	/* Decoded pages of the old generation are reset when next looked up (mmu.c). */
 	h->code_gen++;
 	if (h->jit)
-		jit_fence_i(h);
+		jit_fence_i(h, local);
 	hart_end_batch(h);
+}
+
+void hart_flush_icache(struct hart *h)
+{
+	flush_icache(h, false);
+}
+
+void hart_fence_i(struct hart *h)
+{
+	flush_icache(h, true);
 }
 
 void hart_trap(struct hart *h, uint64_t cause, uint64_t tval)

@@ -202,8 +202,12 @@ void hart_flush_tlb(struct hart *h);
 /* Invalidate the TLB entries that may translate guest-virtual address gva (sfence.vma with
  * rs1 != x0; priv spec 4.2.1): its own 4 KiB entry and any entry from a superpage holding it. */
 void hart_flush_tlb_page(struct hart *h, uint64_t gva);
-/* Invalidate the decoded-instruction cache (fence.i). */
+/* Invalidate the decoded-instruction cache (fence.i asked by another hart, or through the
+ * SBI: any code may have changed). */
 void hart_flush_icache(struct hart *h);
+/* The same for a FENCE.I the hart executed itself (the translator may then check only what
+ * it saw change). */
+void hart_fence_i(struct hart *h);
 
 /* mstatus with SD computed (what a CSR read returns). */
 uint64_t hart_mstatus_read(const struct hart *h);

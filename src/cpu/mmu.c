@@ -7,6 +7,7 @@
 #include "cpu/mmu.h"
 #include "mem/bus.h"
 #include "mem/guest_mem.h"
+#include "jit/jit.h"
 
 #define PTE_V         (1ull << 0)
 #define PTE_R         (1ull << 1)
@@ -188,6 +189,8 @@ static bool store_phys(struct hart *h, uint64_t gva, uint64_t gpa, unsigned size
 	uint8_t *p = guest_mem_ptr(h->mem, gpa, size);
 	if (p) {
 		memcpy(p, &val, size);
+		if (h->jit) /* before a write entry lets later stores bypass this path */
+			jit_note_write(h, gpa & ~0xfffull);
 		if (h->tohost_gpa && (gpa & ~0xfffull) == (h->tohost_gpa & ~0xfffull)) {
 			/* HTIF: keep this page on the slow path so every tohost store is seen. */
 			if ((gpa & ~7ull) == h->tohost_gpa && h->env.htif_tohost) {
@@ -246,6 +249,8 @@ void *mmu_amo_ptr(struct hart *h, uint64_t gva, unsigned size, bool is_lr, uint6
 		hart_trap(h, is_lr ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS, gva);
 		return NULL;
 	}
+	if (!is_lr && h->jit)
+		jit_note_write(h, *gpa & ~0xfffull);
 	return p;
 }
 

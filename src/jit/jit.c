@@ -26,6 +26,7 @@
 #define NVIEWS          4    /* privilege views, as the hart's fetch TLB sets */
 #define FETCHED_BITS    4096 /* hash bits of the virtual pages code was fetched from */
 #define MAX_SUPER       8    /* superpages code was fetched from, remembered one by one */
+#define MAX_WRITTEN     16   /* code pages stored to between two fence.i, remembered */
 
 /* One translated block. Dead blocks (their page changed) stay in memory until the next flush
  * but are unlinked from the block table. */
@@ -38,7 +39,7 @@ struct jit_block {
 	uint16_t glen;           /* their length */
 };
 
-/* A guest-physical page holding translated blocks. gen: the hart's code_gen when its blocks
+/* A guest-physical page holding translated blocks. gen: the translator's gen when its blocks
  * were last checked against guest memory. */
 struct jit_page {
 	uint64_t gpa_page;
@@ -80,6 +81,15 @@ struct jit {
 
 	struct jit_jc jcache[NVIEWS][JIT_JC_ENTRIES];
 	struct jit_ftlb ftlb[NVIEWS][FTLB_ENTRIES];
+
+	/* fence.i: gen counts the fences after which every page must be checked; the pages with
+	 * blocks this hart stored to since the last fence.i (MAX_WRITTEN + 1: too many), and the
+	 * guest RAM's DMA count when pages were last all checked. */
+	uint64_t gen;
+	uint64_t written[MAX_WRITTEN];
+	unsigned nwritten;
+	uint64_t dma_seen;
+	bool shared; /* other harts store to this RAM too */
 
 	unsigned inject_op;
 	bool print_stats;
@@ -139,6 +149,7 @@ static void flush_all(struct hart *h)
 	j->cold.overflow = false;
 	j->nblocks = j->npages = 0;
 	j->nbytes = 0;
+	j->nwritten = 0;
 	memset(j->bhash, 0, sizeof(j->bhash));
 	memset(j->phash, 0, sizeof(j->phash));
 	flush_virtual(h);
@@ -273,12 +284,65 @@ void jit_flush_virtual(struct hart *h)
 	h->jit_link = NULL;
 }
 
-void jit_fence_i(struct hart *h)
+void jit_set_shared(struct hart *h)
 {
+	h->jit->shared = true;
+}
+
+static struct jit_page *page_find(struct jit *j, uint64_t gpa_page);
+static bool page_changed(struct jit *j, const struct jit_page *p, const uint8_t *hva);
+static void page_drop(struct jit *j, struct jit_page *p);
+static void unmap_writes(struct hart *h, const uint8_t *hva_page);
+
+void jit_note_write(struct hart *h, uint64_t gpa_page)
+{
+	struct jit *j = h->jit;
+	if (j->nwritten > MAX_WRITTEN || !page_find(j, gpa_page))
+		return;
+	for (unsigned i = 0; i < j->nwritten; i++)
+		if (j->written[i] == gpa_page)
+			return;
+	if (j->nwritten < MAX_WRITTEN)
+		j->written[j->nwritten] = gpa_page;
+	j->nwritten++;
+}
+
+void jit_fence_i(struct hart *h, bool local)
+{
+	struct jit *j = h->jit;
+	uint64_t dma = atomic_load_explicit(&h->mem->dma_writes, memory_order_acquire);
+	if (local && !j->shared && j->nwritten <= MAX_WRITTEN && dma == j->dma_seen) {
+		/* Only this hart's own stores can have changed code: check those pages now. */
+		bool dropped = false;
+		for (unsigned i = 0; i < j->nwritten; i++) {
+			struct jit_page *p = page_find(j, j->written[i]);
+			const uint8_t *hva = guest_mem_ptr(h->mem, j->written[i], 4096);
+			if (p && hva && page_changed(j, p, hva)) {
+				page_drop(j, p);
+				dropped = true;
+			}
+			/* The next store to it must be seen again. */
+			if (hva)
+				unmap_writes(h, hva);
+		}
+		j->nwritten = 0;
+		if (dropped) {
+			flush_virtual(h);
+			h->jit_link = NULL;
+		}
+		return;
+	}
 	/* Pages are checked against guest memory when next entered through the dispatcher; the
 	 * jump cache would bypass it, and a pending chain could join a stale block. */
+	j->gen++;
+	j->nwritten = 0;
+	j->dma_seen = dma;
 	flush_virtual(h);
 	h->jit_link = NULL;
+	/* From here on, every store to a page with blocks must reach jit_note_write again. */
+	for (unsigned s = 0; s < 4; s++)
+		for (unsigned i = 0; i < TLB_ENTRIES; i++)
+			h->tlb[s].w[i].tag = TLB_INVALID;
 }
 
 struct jit_stats jit_get_stats(const struct hart *h)
@@ -334,17 +398,36 @@ static void page_drop(struct jit *j, struct jit_page *p)
 	j->stats.page_drops++;
 }
 
+/* Whether some block of page p no longer matches guest memory (the page's host copy hva). */
+static bool page_changed(struct jit *j, const struct jit_page *p, const uint8_t *hva)
+{
+	for (const struct jit_block *b = p->blocks; b; b = b->pnext)
+		if (memcmp(j->bytes + b->bytes_off, hva + (b->gpa & 0xfff), b->glen))
+			return true;
+	return false;
+}
+
 /* Check the blocks of page p (host copy hva) against guest memory after a fence.i. */
 static void page_validate(struct hart *h, struct jit_page *p, const uint8_t *hva)
 {
 	struct jit *j = h->jit;
-	for (struct jit_block *b = p->blocks; b; b = b->pnext) {
-		if (memcmp(j->bytes + b->bytes_off, hva + (b->gpa & 0xfff), b->glen)) {
-			page_drop(j, p);
-			break;
+	if (page_changed(j, p, hva))
+		page_drop(j, p);
+	p->gen = j->gen;
+}
+
+/* A page gets its first block: drop the hart's data-TLB write entries that map it, so that
+ * the next store to it takes the MMU's slow path, where jit_note_write sees it. */
+static void unmap_writes(struct hart *h, const uint8_t *hva_page)
+{
+	for (unsigned s = 0; s < 4; s++) {
+		for (unsigned i = 0; i < TLB_ENTRIES; i++) {
+			struct tlb_entry *e = &h->tlb[s].w[i];
+			if (e->tag != TLB_INVALID &&
+			    e->addend + (e->tag << 12) == (uintptr_t)hva_page)
+				e->tag = TLB_INVALID;
 		}
 	}
-	p->gen = h->code_gen;
 }
 
 /* Describe a new block to the dump file and the perf map (debugging and profiling aids). */
@@ -383,8 +466,9 @@ static struct jit_block *translate(struct hart *h, uint64_t vpc, uint64_t gpa,
 			return NULL;
 		p = &j->pages[j->npages++];
 		p->gpa_page = gpa_page;
-		p->gen = h->code_gen;
+		p->gen = j->gen;
 		p->blocks = NULL;
+		unmap_writes(h, hva_page);
 		unsigned hi = (gpa_page >> 12) & (PHASH_SIZE - 1);
 		p->hnext = j->phash[hi];
 		j->phash[hi] = p;
@@ -501,7 +585,7 @@ static struct jit_block *find_block(struct hart *h)
 		return NULL;
 	}
 	struct jit_page *p = page_find(j, gpa & ~0xfffull);
-	if (p && p->gen != h->code_gen)
+	if (p && p->gen != j->gen)
 		page_validate(h, p, hva_page);
 	for (struct jit_block *b = j->bhash[bhash(pc, gpa)]; b; b = b->hnext)
 		if (b->vpc == pc && b->gpa == gpa)

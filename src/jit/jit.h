@@ -56,9 +56,18 @@ void jit_flush_virtual(struct hart *h);
 /* The same for one guest-virtual page (sfence.vma with an address): a no-op unless code was
  * fetched from that page, or from a superpage holding it, since the last flush. */
 void jit_flush_virtual_page(struct hart *h, uint64_t gva);
-/* The guest executed fence.i (or a remote one arrived): blocks are revalidated against guest
- * memory before they run again. Called by hart.c. */
-void jit_fence_i(struct hart *h);
+/* A fence.i: blocks are checked against guest memory before they run again. local: the hart
+ * executed FENCE.I itself; then, when no other hart and no device can have written guest
+ * code since the last check, only the pages of blocks this hart stored to are checked, at
+ * once, and the rest of the caches stay. Otherwise (a remote fence.i, SBI, devices, other
+ * harts) every page is checked when next entered. Called by hart.c. */
+void jit_fence_i(struct hart *h, bool local);
+/* The hart stored to guest-physical page gpa_page through the MMU's slow path (which must
+ * happen before a data-TLB write entry lets later stores to it go inline). Called by mmu.c. */
+void jit_note_write(struct hart *h, uint64_t gpa_page);
+/* Other harts run on the same guest RAM: their stores are not seen by this hart, so every
+ * fence.i checks all pages. */
+void jit_set_shared(struct hart *h);
 
 /* Translator counters of h (all zero when h has none). */
 struct jit_stats jit_get_stats(const struct hart *h);

@@ -15,6 +15,7 @@ int guest_mem_init(struct guest_mem *m, uint64_t base, uint64_t size)
 	m->size = 0;
 	m->hva = NULL;
 	m->fd = -1;
+	atomic_store(&m->dma_writes, 0);
 	/* base + size must not wrap, and size must fit the host's off_t and size_t. */
 	if (size == 0 || size % GUEST_MEM_PAGE || base % GUEST_MEM_PAGE ||
 	    size > (uint64_t)INT64_MAX || size > SIZE_MAX || base > UINT64_MAX - size)

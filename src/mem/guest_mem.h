@@ -4,6 +4,7 @@
 #ifndef RVISOR_MEM_GUEST_MEM_H
 #define RVISOR_MEM_GUEST_MEM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +14,9 @@ struct guest_mem {
 	uint64_t size; /* bytes, a multiple of 4 KiB */
 	uint8_t *hva;  /* host mapping of the region */
 	int fd;        /* the memfd behind it */
+	/* Buffers of guest RAM handed to devices for writing (DMA), counted so that the
+	 * translator knows when guest code may have changed other than by a hart's stores. */
+	_Atomic uint64_t dma_writes;
 };
 
 /* Map size bytes of zeroed RAM at guest-physical base. size must be a non-zero multiple of

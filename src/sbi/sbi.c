@@ -188,6 +188,7 @@ static struct sbiret dbcn_rw(struct vm *vm, bool write, unsigned long n, unsigne
 		vm->console->write(vm->console, p, n);
 		return ok(n);
 	}
+	atomic_fetch_add_explicit(&vm->mem.dma_writes, 1, memory_order_relaxed);
 	return ok(vm->console->read(vm->console, p, n));
 }
 

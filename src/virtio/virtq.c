@@ -114,6 +114,7 @@ static int add_buffer(struct virtq_walk *w, const struct virtq_desc *d)
 		return -EINVAL;
 	/* ndesc <= VIRTQ_MAX_SEGS bounds nout + nin, so the arrays cannot overflow. */
 	if (write) {
+		atomic_fetch_add_explicit(&w->q->mem->dma_writes, 1, memory_order_relaxed);
 		req->in[req->nin++] = (struct virtq_seg){hva, d->len};
 		req->in_len += d->len;
 	} else {

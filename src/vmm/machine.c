@@ -569,6 +569,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 					    "cannot set up the translator's %zu MiB code cache for "
 					    "hart %u (%s): lower --jit-cache or use --accel interp",
 					    cache >> 20, i, strerror(-rc));
+			if (vm->nharts > 1)
+				jit_set_shared(&vm->harts[i]);
 		}
 	}
 	rc = add_devices(vm, err, errlen);

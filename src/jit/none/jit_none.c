@@ -39,7 +39,19 @@ void jit_flush_virtual_page(struct hart *h, uint64_t gva)
 	(void)gva;
 }
 
-void jit_fence_i(struct hart *h)
+void jit_fence_i(struct hart *h, bool local)
+{
+	(void)h;
+	(void)local;
+}
+
+void jit_note_write(struct hart *h, uint64_t gpa_page)
+{
+	(void)h;
+	(void)gpa_page;
+}
+
+void jit_set_shared(struct hart *h)
 {
 	(void)h;
 }
