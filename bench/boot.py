@@ -10,7 +10,8 @@ rvisor's host memory beyond guest RAM at the marker: resident set minus the resi
 the guest RAM (memfd) mapping.
 
 It prints figures and never fails on slowness; it exits 1 only when a VM does not reach the
-marker at all. Usage: bench/boot.py [--runs N] [--rvisor PATH] [--no-qemu] [--timeout S]
+marker at all. Usage: bench/boot.py [--runs N] [--rvisor PATH] [--accel jit|interp] [--no-qemu]
+[--timeout S]
 """
 
 import argparse
@@ -47,16 +48,18 @@ def memory_at(pid):
     return total * 1024, memfd * 1024
 
 
-def boot_once(argv, timeout, measure_memory):
-    """Start argv, wait for the first line and the marker on its stdout. Returns ((seconds to
-    the first line, seconds to the marker), memory or None), or (None, reason) when either
-    does not come."""
+def boot_once(argv, timeout, measure_memory, env=None, stderr=None):
+    """Start argv (with env as its environment, if given; its stderr to the file object
+    stderr, or nowhere), wait for the first line and the marker on its stdout, then power the
+    guest off. Returns ((seconds to the first line, seconds to the marker), memory or None),
+    or (None, reason) when either does not come."""
     start = time.monotonic()
     proc = subprocess.Popen(
         argv,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr if stderr else subprocess.DEVNULL,
+        env=env,
         start_new_session=True,
     )
     out = bytearray()
@@ -136,6 +139,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5, help="boots per VMM (default 5)")
     ap.add_argument("--rvisor", default=str(REPO / "build" / "rvisor"), help="rvisor binary")
     ap.add_argument("--mem", default="512M", help="guest RAM for both VMMs (default 512M)")
+    ap.add_argument("--accel", choices=("jit", "interp"),
+                    help="rvisor's --accel (default: rvisor's own default)")
     ap.add_argument("--no-qemu", action="store_true", help="skip the QEMU side")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per boot (default 300)")
     args = ap.parse_args()
@@ -147,6 +152,8 @@ def main():
 
     rvisor_argv = [args.rvisor, "run", "--kernel", kernel, "--initrd", initrd,
                    "--mem", args.mem, "--cmdline", "console=ttyS0"]
+    if args.accel:
+        rvisor_argv += ["--accel", args.accel]
     rv_time, rv_mem = bench("rvisor", rvisor_argv, args.runs, args.timeout, True)
     failed |= rv_time is None
 
