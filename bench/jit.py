@@ -54,7 +54,8 @@ ROOTFS_PACKAGES = "7zip,xz-utils"
 # 7-Zip's benchmark: one pass (the first argument), one thread, LZMA with a 4 MiB dictionary,
 # and 2^30 "commands" of work per pass instead of 2^34 (-mtic), so it takes seconds. 7-Zip
 # sizes its work from fixed constants, except when its CPU-speed loop takes 16 s or more: it
-# then prints "(Cmplx)" and scales the work to the measured speed (checked below).
+# then prints "(Cmplx)" and scales the work to the measured speed: such a run is reported as
+# not comparable (n/c), neither a figure nor a failure.
 SEVENZIP_ARGS = ["b", "1", "-mmt1", "-md22", "-mtic=30"]
 # xz: preset 3, one thread (so the output is the same on every machine and version checked).
 XZ_ARGS = ["-T1", "-3"]
@@ -116,6 +117,8 @@ class Results:
         self.times = {}
         self.failed = {}
         self.stats = {}
+        self.versions = {}
+        self.incomparable = set()
 
     def add(self, workload, machine, seconds):
         self.times.setdefault((workload, machine), []).append(seconds)
@@ -124,8 +127,14 @@ class Results:
         print(f"bench: {workload} on {machine}: {reason}", flush=True)
         self.failed.setdefault((workload, machine), reason)
 
+    def rescaled(self, workload, machine):
+        """A run that did other work than the others (7-Zip's (Cmplx)): no figure, no
+        failure."""
+        self.incomparable.add((workload, machine))
+
     def median(self, workload, machine):
-        if (workload, machine) in self.failed or not self.times.get((workload, machine)):
+        if (workload, machine) in self.failed or (workload, machine) in self.incomparable \
+                or not self.times.get((workload, machine)):
             return None
         return statistics.median(self.times[(workload, machine)])
 
@@ -295,14 +304,17 @@ def program_command(workload, seven_zip, out_dir):
     return f"xz {' '.join(XZ_ARGS)} -c {out_dir}/in > {out_dir}/out.xz"
 
 
+RESCALED = ("7-Zip rescaled its work to the measured speed ((Cmplx): its CPU-speed loop took "
+            "16 s or more), so the run did other work than the other machines'")
+
+
 def check_7z(text):
-    """None if 7-Zip's benchmark output is complete and its work was the fixed one, else why
-    not."""
-    if "(Cmplx)" in text:
-        return ("7-Zip scaled its work to the measured speed ((Cmplx): its CPU-speed loop took "
-                "16 s or more), so this run did other work than the others")
+    """None if 7-Zip's benchmark output is complete and its work was the fixed one, RESCALED
+    when 7-Zip changed the work (slowness, not a failure), else what went wrong."""
     if not re.search(r"^Tot:", text, re.M) or re.search(r"error", text, re.I):
         return f"no result line or an error: {text.strip()[-300:]}"
+    if "(Cmplx)" in text:
+        return RESCALED
     return None
 
 
@@ -379,6 +391,9 @@ def run_guest_programs(workloads, machines, args, rvisor, guest, image, input_sh
                     if w == "7z":
                         out = guest_output(vm, "cat /dev/shm/7z.out") or ""
                         problem = check_7z(out)
+                        seen = re.search(r"^(7-Zip[^:\n]*?)\s*:", out, re.M)
+                        if seen:
+                            results.versions["guest 7-Zip"] = seen.group(1)
                         rating = re.search(r"^Tot:\s+\d+\s+\d+\s+(\d+)", out, re.M)
                         detail = f" (7-Zip's rating {rating.group(1)} MIPS)" if rating else ""
                     else:
@@ -393,6 +408,10 @@ def run_guest_programs(workloads, machines, args, rvisor, guest, image, input_sh
                             if sums[0] != first[1]:
                                 problem = (f"its output {sums[0][:16]}... differs from "
                                            f"{first[1][:16]}... on {first[0]}")
+                    if problem == RESCALED:
+                        line += f"  {w} {seconds:.2f} s, not comparable"
+                        results.rescaled(w, m)
+                        continue
                     if problem:
                         line += f"  {w} FAILED"
                         results.fail(w, m, problem)
@@ -446,6 +465,10 @@ def native_programs(workloads, args, input_path, input_sha, xz_sums, results):
                             print(f"note: the host's xz output differs from the guests' "
                                   f"({mine[:16]}... vs {other[:16]}...; another xz version); "
                                   "both decompress to the input", flush=True)
+                if problem == RESCALED:
+                    line += f"  {w} {seconds:.2f} s, not comparable"
+                    results.rescaled(w, "native")
+                    continue
                 if problem:
                     line += f"  {w} FAILED"
                     results.fail(w, "native", problem)
@@ -483,6 +506,8 @@ def print_table(workloads, status, results, runs):
                 cells.append("n/a")
             elif (w, m) in results.failed:
                 cells.append("FAILED")
+            elif (w, m) in results.incomparable:
+                cells.append("n/c")
             elif w == "boot" and m == "native":
                 cells.append("-")
             else:
@@ -497,6 +522,8 @@ def print_table(workloads, status, results, runs):
         print(head.format(w, *cells, fmt(q), fmt(i), fmt(n, 3)))
     print(head.format("geomean", "", "", "", "", fmt(geomean(columns["q"])),
                       fmt(geomean(columns["i"])), fmt(geomean(columns["n"]), 3)))
+    if results.incomparable:
+        print("n/c: not comparable: " + RESCALED)
     unavailable = [f"{m} ({status[m]})" for m in MACHINES if status[m] is not None]
     if unavailable:
         print("unavailable: " + "; ".join(unavailable))
@@ -544,12 +571,24 @@ def print_jit_boot(status, results, memory):
 
 
 def git_head():
-    try:
-        out = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h %s"],
-                             capture_output=True, text=True, timeout=10).stdout.strip()
-        return out[:100] or "?"
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
+    """The commit measured: the work tree's HEAD, and where main is when that is another."""
+    def git(*argv):
+        try:
+            return subprocess.run(["git", "-C", str(REPO), *argv], capture_output=True,
+                                  text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+
+    def describe(rev):
+        proc = git("log", "-1", "--format=%h %s", rev)
+        return proc.stdout.strip()[:72] if proc and proc.returncode == 0 else ""
+
+    head, main = describe("HEAD") or "?", describe("main")
+    if main and main != head:
+        proc = git("merge-base", "--is-ancestor", "main", "HEAD")
+        where = "on top of" if proc and proc.returncode == 0 else "not containing"
+        return f"{head} ({where} main {main})"
+    return head
 
 
 def main():
@@ -580,7 +619,7 @@ def main():
 
     load_before = os.getloadavg()[0]
     print(f"bench/jit.py: {', '.join(selected)}; {args.runs} run{'s' if args.runs != 1 else ''} "
-          f"each; main at {git_head()}", flush=True)
+          f"each; commit {git_head()}", flush=True)
     status = probe_machines(args, rvisor)
     for m in MACHINES:
         print(f"{m}: {'available' if status[m] is None else 'unavailable: ' + status[m]}",
@@ -621,10 +660,14 @@ def main():
           f"{version(['qemu-system-riscv64', '--version']) if status['QEMU'] is None else 'no QEMU'}")
     if programs:
         seven = shutil.which("7zz") or shutil.which("7z")
-        host_7z = version([seven]) if seven else "none"
-        print(f"host programs: {version(['xz', '--version'])}; 7-Zip: "
-              f"{re.sub(r'^7-Zip', '', host_7z).strip()[:60]} (the guest runs Debian trixie's "
-              "riscv64 packages; versions may differ)")
+        host_7z = "none"
+        if seven:
+            seen = re.search(r"^(7-Zip[^:\n]*?)\s*:", subprocess.run(
+                [seven], capture_output=True, text=True).stdout, re.M)
+            host_7z = seen.group(1) if seen else "?"
+        print(f"programs: host {version(['xz', '--version'])}, {host_7z}; guest (Debian "
+              f"trixie riscv64) {results.versions.get('guest 7-Zip', '7-Zip ?')}, xz from "
+              "xz-utils")
     if results.failed:
         print("FAILED: " + "; ".join(f"{w} on {m}" for (w, m) in results.failed))
         return 1
