@@ -32,20 +32,29 @@ FIRST_LINE = b"rvisor-guest: userspace started"
 
 
 def memory_at(pid):
-    """(total RSS, RSS of memfd mappings) in bytes for process pid, from /proc/PID/smaps."""
-    total = memfd = 0
-    in_memfd = False
+    """(resident set, resident part of the guest RAM) in bytes for process pid, from
+    /proc/PID/smaps. Guest RAM is the memfd named rvisor-ram. A memfd mapped at two addresses
+    (the translator's code cache: writable and executable views of one file) has the same
+    pages under both, so each memfd counts once, at its larger mapping."""
+    other, by_inode, ram_inodes = 0, {}, set()
+    inode = None
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
             if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
                 fields = line.split(None, 5)
-                in_memfd = len(fields) == 6 and fields[5].startswith("/memfd:")
+                inode = None
+                if len(fields) == 6 and fields[5].startswith("/memfd:"):
+                    inode = fields[4]
+                    if fields[5].startswith("/memfd:rvisor-ram"):
+                        ram_inodes.add(inode)
             elif line.startswith("Rss:"):
                 kib = int(line.split()[1])
-                total += kib
-                if in_memfd:
-                    memfd += kib
-    return total * 1024, memfd * 1024
+                if inode is None:
+                    other += kib
+                else:
+                    by_inode[inode] = max(by_inode.get(inode, 0), kib)
+    ram = sum(by_inode.get(i, 0) for i in ram_inodes)
+    return (other + sum(by_inode.values())) * 1024, ram * 1024
 
 
 def boot_once(argv, timeout, measure_memory, env=None, stderr=None):
@@ -126,7 +135,7 @@ def bench(name, argv, runs, timeout, measure_memory=False):
             memories.append(rss - ram)
             line += f"; RSS {rss / 2**20:.1f} MiB, of which guest RAM {ram / 2**20:.1f} MiB"
             if ram == 0:
-                line += " (no memfd mapping found: guest RAM is counted in the rest)"
+                line += " (no rvisor-ram memfd found: guest RAM is counted in the rest)"
         print(line, flush=True)
         times.append(seconds)
     median_memory = statistics.median(memories) if memories else None
