@@ -624,6 +624,10 @@ def main():
     for m in MACHINES:
         print(f"{m}: {'available' if status[m] is None else 'unavailable: ' + status[m]}",
               flush=True)
+    if status["interp"] is not None:
+        # The jit may lack a back end, QEMU may be missing; rvisor's interpreter must run.
+        print(f"bench: rvisor --accel interp cannot run the empty program: {status['interp']}")
+        return 1
     ready = [m for m in MACHINES if status[m] is None]
     results = Results()
 
