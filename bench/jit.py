@@ -359,6 +359,7 @@ def run_guest_programs(workloads, machines, args, rvisor, guest, image, input_sh
               flush=True)
         err = tempfile.TemporaryFile()
         vm = Guest(guest_vm_argv(m, rvisor, guest, image), tag="jitbench", stderr=err)
+        session = time.monotonic()
         try:
             start = time.monotonic()
             if vm.expect(ROOTFS_MARKER, args.timeout) is None:
@@ -421,6 +422,11 @@ def run_guest_programs(workloads, machines, args, rvisor, guest, image, input_sh
                 print(line, flush=True)
         finally:
             vm.close()
+            if m == "jit":
+                err.seek(0)
+                counters = jit_counters(err.read().decode(errors="replace"))
+                if counters:
+                    results.stats["Debian session"] = [(counters, time.monotonic() - session)]
             err.close()
     return xz_sums
 
@@ -529,14 +535,22 @@ def print_table(workloads, status, results, runs):
         print("unavailable: " + "; ".join(unavailable))
 
 
-def print_jit_boot(status, results, memory):
+def print_jit_boot(status, results, memory, booted):
     """The translator's figures for the boot: translation time as a share of the run, the code
-    cache after it, the host memory beyond guest RAM (and the interpreter's, to compare)."""
+    cache after it, the host memory beyond guest RAM (and the interpreter's, to compare); then
+    its counters for the other workloads."""
     print()
-    print("rvisor jit, boot:")
     if status["jit"] is not None:
-        print(f"  n/a: the jit is unavailable ({status['jit']})")
+        what = "boot (translation share, code cache, memory)" if booted else "counters"
+        print(f"rvisor jit, {what}: n/a: the jit is unavailable ({status['jit']})")
         return
+    if booted:
+        print_boot_counters(results, memory)
+    print_other_counters(results)
+
+
+def print_boot_counters(results, memory):
+    print("rvisor jit, boot:")
     samples = results.stats.get("boot")
     if not samples:
         print("  translation time as a share of boot: n/a (no `jit:` counters on stderr with "
@@ -562,12 +576,19 @@ def print_jit_boot(status, results, memory):
                   f"{memory[m] / 2**20:.1f} MiB (median)")
         elif m == "jit":
             print("  host memory beyond guest RAM: n/a")
-    cpu_samples = {w: s for w, s in results.stats.items() if w != "boot"}
-    for w, samples in cpu_samples.items():
+
+
+def print_other_counters(results):
+    others = {w: s for w, s in results.stats.items() if w != "boot"}
+    if others:
+        print("rvisor jit, the other workloads (counters at exit of a run; for 7z and xz the "
+              "whole Debian guest session: boot, set-up and every run):")
+    for w, samples in others.items():
         c, life = samples[len(samples) // 2]
-        print(f"  {w}: translation {100 * c.get('translate_ns', 0) / 1e9 / life:.1f}% of the "
-              f"run, {c.get('blocks', 0)} blocks, {c.get('code_bytes', 0) / 1024:.0f} KiB of "
-              "code")
+        print(f"  {w}: translation {100 * c.get('translate_ns', 0) / 1e9 / life:.1f}% of "
+              f"{life:.2f} s, {c.get('blocks', 0)} blocks, {c.get('code_bytes', 0) / 1024:.0f} "
+              f"KiB of code since the last of {c.get('flushes', 0)} flushes, "
+              f"{c.get('page_drops', 0)} page drops")
 
 
 def git_head():
@@ -656,8 +677,7 @@ def main():
             native_programs(programs, args, input_path, input_sha, xz_sums, results)
 
     print_table(selected, status, results, args.runs)
-    if "boot" in selected:
-        print_jit_boot(status, results, memory)
+    print_jit_boot(status, results, memory, "boot" in selected)
     print()
     print(host_load_line(load_before))
     print(f"host: {cpu_model()}; {version([rvisor, '--version'])} at {git_head()}; "
