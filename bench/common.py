@@ -108,12 +108,12 @@ def version(argv):
 
 class Guest:
     """A VM on pipes (console on stdin/stdout); every wait has a deadline. stderr goes to
-    the file object given, or nowhere."""
+    the file object given, or nowhere; env, if given, is its environment."""
 
-    def __init__(self, argv, tag="bench", stderr=None):
+    def __init__(self, argv, tag="bench", stderr=None, env=None):
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=stderr if stderr else subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     env=env, start_new_session=True)
         self.out = bytearray()
         self.pos = 0
         self.serial = 0

@@ -57,7 +57,7 @@ ROOTFS_PACKAGES = "7zip,xz-utils"
 # then prints "(Cmplx)" and scales the work to the measured speed: such a run is reported as
 # not comparable (n/c), neither a figure nor a failure.
 SEVENZIP_ARGS = ["b", "1", "-mmt1", "-md22", "-mtic=30"]
-# xz: preset 3, one thread (so the output is the same on every machine and version checked).
+# xz: preset 3, one thread: one stream whose bytes are the same on every VM (checked).
 XZ_ARGS = ["-T1", "-3"]
 INPUT_SIZE = 4 << 20
 INPUT_SEED = 20240601
@@ -73,7 +73,8 @@ def jit_counters(stderr_text):
     when it printed none."""
     found = {}
     for name, value in JIT_LINE.findall(stderr_text or ""):
-        found[name] = found.get(name, 0) + int(value)
+        if name in JIT_COUNTERS:
+            found[name] = found.get(name, 0) + int(value)
     return found or None
 
 
@@ -358,7 +359,8 @@ def run_guest_programs(workloads, machines, args, rvisor, guest, image, input_sh
         print(f"{m}: booting the Debian root: {shlex.join(guest_vm_argv(m, rvisor, guest, image))}",
               flush=True)
         err = tempfile.TemporaryFile()
-        vm = Guest(guest_vm_argv(m, rvisor, guest, image), tag="jitbench", stderr=err)
+        vm = Guest(guest_vm_argv(m, rvisor, guest, image), tag="jitbench", stderr=err,
+                   env=jit_env() if m == "jit" else None)
         session = time.monotonic()
         try:
             start = time.monotonic()
@@ -426,7 +428,8 @@ def run_guest_programs(workloads, machines, args, rvisor, guest, image, input_sh
                 err.seek(0)
                 counters = jit_counters(err.read().decode(errors="replace"))
                 if counters:
-                    results.stats["Debian session"] = [(counters, time.monotonic() - session)]
+                    key = f"Debian guest ({', '.join(workloads)})"
+                    results.stats[key] = [(counters, time.monotonic() - session)]
             err.close()
     return xz_sums
 
@@ -639,8 +642,9 @@ def main():
         selected = [w for w in every if w in selected]
 
     load_before = os.getloadavg()[0]
+    measured = git_head()
     print(f"bench/jit.py: {', '.join(selected)}; {args.runs} run{'s' if args.runs != 1 else ''} "
-          f"each; commit {git_head()}", flush=True)
+          f"each; commit {measured}", flush=True)
     status = probe_machines(args, rvisor)
     for m in MACHINES:
         print(f"{m}: {'available' if status[m] is None else 'unavailable: ' + status[m]}",
@@ -680,7 +684,7 @@ def main():
     print_jit_boot(status, results, memory, "boot" in selected)
     print()
     print(host_load_line(load_before))
-    print(f"host: {cpu_model()}; {version([rvisor, '--version'])} at {git_head()}; "
+    print(f"host: {cpu_model()}; {version([rvisor, '--version'])} built from {measured}; "
           f"{version(['qemu-system-riscv64', '--version']) if status['QEMU'] is None else 'no QEMU'}")
     if programs:
         seven = shutil.which("7zz") or shutil.which("7z")
@@ -689,9 +693,13 @@ def main():
             seen = re.search(r"^(7-Zip[^:\n]*?)\s*:", subprocess.run(
                 [seven], capture_output=True, text=True).stdout, re.M)
             host_7z = seen.group(1) if seen else "?"
-        print(f"programs: host {version(['xz', '--version'])}, {host_7z}; guest (Debian "
-              f"trixie riscv64) {results.versions.get('guest 7-Zip', '7-Zip ?')}, xz from "
-              "xz-utils")
+        host = [version(["xz", "--version"])] if "xz" in programs else []
+        guest = ["xz-utils' xz"] if "xz" in programs else []
+        if "7z" in programs:
+            host.append(host_7z)
+            guest.append(results.versions.get("guest 7-Zip", "7-Zip (version not seen)"))
+        print(f"programs: host {', '.join(host)}; guest (Debian trixie riscv64 packages) "
+              f"{', '.join(guest)}")
     if results.failed:
         print("FAILED: " + "; ".join(f"{w} on {m}" for (w, m) in results.failed))
         return 1
