@@ -587,11 +587,13 @@ def print_other_counters(results):
         print("rvisor jit, the other workloads (counters at exit of a run; for 7z and xz the "
               "whole Debian guest session: boot, set-up and every run):")
     for w, samples in others.items():
-        c, life = samples[len(samples) // 2]
-        print(f"  {w}: translation {100 * c.get('translate_ns', 0) / 1e9 / life:.1f}% of "
-              f"{life:.2f} s, {c.get('blocks', 0)} blocks, {c.get('code_bytes', 0) / 1024:.0f} "
-              f"KiB of code since the last of {c.get('flushes', 0)} flushes, "
-              f"{c.get('page_drops', 0)} page drops")
+        share = statistics.median(c.get("translate_ns", 0) / 1e9 / life for c, life in samples)
+        life = statistics.median(life for _, life in samples)
+        c = samples[-1][0]
+        print(f"  {w}: translation {100 * share:.1f}% of the run (median; runs of {life:.2f} s, "
+              f"median), {c.get('blocks', 0)} blocks, {c.get('code_bytes', 0) / 1024:.0f} KiB "
+              f"of code since the last of {c.get('flushes', 0)} flushes, "
+              f"{c.get('page_drops', 0)} page drops (last run)")
 
 
 def git_head():
