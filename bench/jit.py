@@ -686,8 +686,8 @@ def main():
     print_jit_boot(status, results, memory, "boot" in selected)
     print()
     print(host_load_line(load_before))
-    print(f"host: {cpu_model()}; {version([rvisor, '--version'])} built from {measured}; "
-          f"{version(['qemu-system-riscv64', '--version']) if status['QEMU'] is None else 'no QEMU'}")
+    qemu = version(["qemu-system-riscv64", "--version"]) if status["QEMU"] is None else "no QEMU"
+    print(f"host: {cpu_model()}; {version([rvisor, '--version'])} built from {measured}; {qemu}")
     if programs:
         seven = shutil.which("7zz") or shutil.which("7z")
         host_7z = "none"
