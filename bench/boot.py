@@ -10,7 +10,8 @@ rvisor's host memory beyond guest RAM at the marker: resident set minus the resi
 the guest RAM (memfd) mapping.
 
 It prints figures and never fails on slowness; it exits 1 only when a VM does not reach the
-marker at all. Usage: bench/boot.py [--runs N] [--rvisor PATH] [--no-qemu] [--timeout S]
+marker at all. Usage: bench/boot.py [--runs N] [--rvisor PATH] [--accel jit|interp] [--no-qemu]
+[--timeout S]
 """
 
 import argparse
@@ -31,32 +32,43 @@ FIRST_LINE = b"rvisor-guest: userspace started"
 
 
 def memory_at(pid):
-    """(total RSS, RSS of memfd mappings) in bytes for process pid, from /proc/PID/smaps."""
-    total = memfd = 0
-    in_memfd = False
+    """(resident set, resident part of the guest RAM) in bytes for process pid, from
+    /proc/PID/smaps. Guest RAM is the memfd named rvisor-ram. A memfd mapped at two addresses
+    (the translator's code cache: writable and executable views of one file) has the same
+    pages under both, so each memfd counts once, at its larger mapping."""
+    other, by_inode, ram_inodes = 0, {}, set()
+    inode = None
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
             if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
                 fields = line.split(None, 5)
-                in_memfd = len(fields) == 6 and fields[5].startswith("/memfd:")
+                inode = None
+                if len(fields) == 6 and fields[5].startswith("/memfd:"):
+                    inode = fields[4]
+                    if fields[5].startswith("/memfd:rvisor-ram"):
+                        ram_inodes.add(inode)
             elif line.startswith("Rss:"):
                 kib = int(line.split()[1])
-                total += kib
-                if in_memfd:
-                    memfd += kib
-    return total * 1024, memfd * 1024
+                if inode is None:
+                    other += kib
+                else:
+                    by_inode[inode] = max(by_inode.get(inode, 0), kib)
+    ram = sum(by_inode.get(i, 0) for i in ram_inodes)
+    return (other + sum(by_inode.values())) * 1024, ram * 1024
 
 
-def boot_once(argv, timeout, measure_memory):
-    """Start argv, wait for the first line and the marker on its stdout. Returns ((seconds to
-    the first line, seconds to the marker), memory or None), or (None, reason) when either
-    does not come."""
+def boot_once(argv, timeout, measure_memory, env=None, stderr=None):
+    """Start argv (with env as its environment, if given; its stderr to the file object
+    stderr, or nowhere), wait for the first line and the marker on its stdout, then power the
+    guest off. Returns ((seconds to the first line, seconds to the marker), memory or None),
+    or (None, reason) when either does not come."""
     start = time.monotonic()
     proc = subprocess.Popen(
         argv,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr if stderr else subprocess.DEVNULL,
+        env=env,
         start_new_session=True,
     )
     out = bytearray()
@@ -123,7 +135,7 @@ def bench(name, argv, runs, timeout, measure_memory=False):
             memories.append(rss - ram)
             line += f"; RSS {rss / 2**20:.1f} MiB, of which guest RAM {ram / 2**20:.1f} MiB"
             if ram == 0:
-                line += " (no memfd mapping found: guest RAM is counted in the rest)"
+                line += " (no rvisor-ram memfd found: guest RAM is counted in the rest)"
         print(line, flush=True)
         times.append(seconds)
     median_memory = statistics.median(memories) if memories else None
@@ -136,6 +148,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5, help="boots per VMM (default 5)")
     ap.add_argument("--rvisor", default=str(REPO / "build" / "rvisor"), help="rvisor binary")
     ap.add_argument("--mem", default="512M", help="guest RAM for both VMMs (default 512M)")
+    ap.add_argument("--accel", choices=("jit", "interp"),
+                    help="rvisor's --accel (default: rvisor's own default)")
     ap.add_argument("--no-qemu", action="store_true", help="skip the QEMU side")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per boot (default 300)")
     args = ap.parse_args()
@@ -147,6 +161,8 @@ def main():
 
     rvisor_argv = [args.rvisor, "run", "--kernel", kernel, "--initrd", initrd,
                    "--mem", args.mem, "--cmdline", "console=ttyS0"]
+    if args.accel:
+        rvisor_argv += ["--accel", args.accel]
     rv_time, rv_mem = bench("rvisor", rvisor_argv, args.runs, args.timeout, True)
     failed |= rv_time is None
 

@@ -1,10 +1,11 @@
-"""Pieces the guest benchmarks (bench/blk.py, bench/net.py) share: where the guest images
-are, building a small C program for the guest and adding it to the initramfs, a VM driven
-through its console on pipes, and the host's load average.
+"""Pieces the benchmarks share: where the guest images are, building a small C program for
+the guest and adding it to the initramfs, a VM driven through its console on pipes, the
+host's load average and CPU, and the arithmetic of their tables (ratios, geometric means).
 """
 
 import gzip
 import os
+import platform
 import re
 import select
 import shutil
@@ -68,14 +69,51 @@ def host_load_line(load_before):
             f"{os.getloadavg()[0]:.2f} at the end (other work on the host skews the figures)")
 
 
+def ratio(a, b):
+    """a / b, or None when either is missing (or b is 0)."""
+    return a / b if a is not None and b else None
+
+
+def geomean(values):
+    """Geometric mean of the values that are there (not None, not 0), or None."""
+    values = [v for v in values if v]
+    if not values:
+        return None
+    product = 1.0
+    for v in values:
+        product *= v
+    return product ** (1 / len(values))
+
+
+def cpu_model():
+    """The host CPU's model name from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def version(argv):
+    """The first line argv prints (e.g. [PROGRAM, "--version"]), or "?"."""
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout
+        return out.splitlines()[0].strip() if out else "?"
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
 class Guest:
     """A VM on pipes (console on stdin/stdout); every wait has a deadline. stderr goes to
-    the file object given, or nowhere."""
+    the file object given, or nowhere; env, if given, is its environment."""
 
-    def __init__(self, argv, tag="bench", stderr=None):
+    def __init__(self, argv, tag="bench", stderr=None, env=None):
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=stderr if stderr else subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     env=env, start_new_session=True)
         self.out = bytearray()
         self.pos = 0
         self.serial = 0

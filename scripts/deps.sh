@@ -26,6 +26,8 @@ packages=(
 	# (a host block device as a disk), setpriv (tests run as nobody), ip (bench/net.py's
 	# network namespace), tar (make-rootfs.sh --debian)
 	python3 python3-pytest mount util-linux iproute2 tar
+	# bench/jit.py runs the host's own 7-Zip and xz beside the guest's (xz-utils is above)
+	7zip
 )
 
 missing=()

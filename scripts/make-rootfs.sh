@@ -5,7 +5,7 @@
 # package gives it), whoever runs the script. Two flavours:
 #
 #   scripts/make-rootfs.sh [--busybox] OUT.img [SIZE]     SIZE default 64M
-#   scripts/make-rootfs.sh --debian OUT.img [SIZE]        SIZE default 256M
+#   scripts/make-rootfs.sh --debian [--with PKG[,PKG...]] OUT.img [SIZE]   SIZE default 256M
 #
 # SIZE is the image size as mkfs.ext4 reads it (bytes with a K, M or G suffix).
 #
@@ -24,6 +24,9 @@
 # files, so dpkg lists them as installed. Plus /etc/hostname, hosts and fstab, an
 # /sbin/init script, and /usr/local/sbin/poweroff (the required set has no init system, so
 # no poweroff). The .debs are cached in the cache directory under rootfs-debian/debs.
+# --with adds the named packages (and the closure of their Depends and Pre-Depends) to the
+# required set, e.g. --with 7zip,xz-utils for bench/jit.py; such an image is built and cached
+# apart, under rootfs-debian+PKG+PKG... (the names sorted), so the plain one stays as it is.
 #
 # Both boot with the initramfs of get-guest.sh:
 #   rvisor run ... --drive path=OUT.img --cmdline "console=ttyS0 root=/dev/vda rw"
@@ -43,7 +46,7 @@ prog=make-rootfs
 # shellcheck source=SCRIPTDIR/guest-common.sh
 . "$here/guest-common.sh"
 
-usage="usage: scripts/make-rootfs.sh [--busybox | --debian] OUT.img [SIZE]"
+usage="usage: scripts/make-rootfs.sh [--busybox | --debian [--with PKG[,PKG...]]] OUT.img [SIZE]"
 flavour=busybox
 case ${1:-} in
 -h | --help)
@@ -57,6 +60,16 @@ case ${1:-} in
 	;;
 -*) die "unknown option '$1'; $usage" ;;
 esac
+# Extra packages for the Debian flavour, sorted and without duplicates.
+extra=()
+if [[ $flavour == debian && ${1:-} == --with ]]; then
+	(($# >= 2)) || die "--with needs a list of packages; $usage"
+	[[ $2 =~ ^[a-z0-9][a-z0-9.+-]*(,[a-z0-9][a-z0-9.+-]*)*$ ]] ||
+		die "--with '$2' is not a comma-separated list of Debian package names"
+	mapfile -t extra < <(tr ',' '\n' <<<"$2" | LC_ALL=C sort -u)
+	shift 2
+fi
+[[ ${1:-} != -* ]] || die "unknown option '$1'; $usage"
 (($# >= 1 && $# <= 2)) || die "$usage"
 out=$1
 if [[ $flavour == debian ]]; then
@@ -164,13 +177,17 @@ debian_alternatives=(
 )
 
 # debian_resolve: print "NAME VERSION ARCH" for each package of the image, sorted by name:
-# those of Priority: required in the private apt's lists and the closure of their Depends and
-# Pre-Depends, as apt resolves it for an empty system (no Recommends, no Suggests).
+# those of Priority: required in the private apt's lists and the --with packages, and the
+# closure of their Depends and Pre-Depends, as apt resolves it for an empty system (no
+# Recommends, no Suggests).
 debian_resolve() {
 	local required sim
 	required=$(apt-cache "${apt_opts[@]}" dumpavail |
 		awk -F': ' '$1 == "Package" { p = $2 } $1 == "Priority" && $2 == "required" { print p }' |
 		LC_ALL=C sort -u) || die "cannot read the package lists (apt-cache dumpavail)"
+	if ((${#extra[@]})); then
+		required+=$'\n'"$(printf '%s\n' "${extra[@]}")"
+	fi
 	[[ -n $required ]] ||
 		die "no Priority: required package in the lists of $aptdir: run scripts/get-guest.sh with RVISOR_GUEST_REFRESH=1"
 	# shellcheck disable=SC2086 # package names are single words
@@ -509,6 +526,9 @@ if [[ $flavour == busybox ]]; then
 		busybox_stage "$deb"
 else
 	cache=$base/rootfs-debian
+	if ((${#extra[@]})); then
+		cache+=$(printf '+%s' "${extra[@]}")
+	fi
 	aptdir=$base/apt
 	mkdir -p "$cache/debs"
 	exec 9>"$cache/.lock"
@@ -525,7 +545,7 @@ else
 	deb_list=$(debian_download "$packages" "$cache/debs")
 	mapfile -t debs <<<"$deb_list"
 	exec 8>&-
-	log "${#debs[@]} packages: Priority: required and their dependencies"
+	log "${#debs[@]} packages: Priority: required${extra[*]:+, ${extra[*]}} and their dependencies"
 	build_image "$cache" \
 		"$script_sum debian $(sha256sum <<<"$packages" | cut -d' ' -f1) $size $mkfs_version" \
 		debian_stage "${debs[@]}"

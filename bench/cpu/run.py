@@ -12,6 +12,7 @@ Usage: bench/cpu/run.py [--runs N] [--rvisor PATH] [--no-qemu] [--timeout S] [WO
 """
 
 import argparse
+import collections
 import os
 import platform
 import re
@@ -23,74 +24,95 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))
+from common import cpu_model, geomean, ratio, version  # noqa: E402
+
 BUILD = REPO / "build" / "bench-cpu"
 MEM = "64M"
 
 
-def build(args):
-    """Builds rvisor (unless --rvisor names a binary) and the benchmark programs."""
-    if args.rvisor is None:
-        args.rvisor = str(REPO / "build" / "rvisor")
+def build_all(rvisor=None):
+    """Builds rvisor (unless rvisor names a binary) and the benchmark programs; returns (the
+    rvisor binary, the workload names). Exits when a build fails."""
+    if rvisor is None:
+        rvisor = str(REPO / "build" / "rvisor")
         if subprocess.run(["make", "-s", "-j2"], cwd=REPO).returncode != 0:
             sys.exit("bench: building rvisor failed (or pass a binary with --rvisor)")
     cmd = ["make", "-s", "-j2", "-f", "bench/cpu/cpu.mk", f"BENCH_BUILD={BUILD}"]
     if subprocess.run(cmd, cwd=REPO).returncode != 0:
         sys.exit("bench: building the benchmark programs failed")
     listed = subprocess.run(cmd + ["print-workloads"], cwd=REPO, capture_output=True, text=True)
-    return listed.stdout.split()
+    return rvisor, listed.stdout.split()
+
+
+def build(args):
+    """build_all for this script's arguments; sets args.rvisor."""
+    args.rvisor, workloads = build_all(args.rvisor)
+    return workloads
+
+
+def native_argv(workload):
+    return [str(BUILD / "native"), workload]
+
+
+def rvisor_argv(rvisor, workload, accel=None):
+    """rvisor running the bare-metal program of workload; accel "jit" or "interp" adds
+    --accel (None: rvisor's default)."""
+    return [rvisor, "run", "--firmware", str(BUILD / "guest" / f"{workload}.elf"), "--mem",
+            MEM] + (["--accel", accel] if accel else [])
+
+
+def qemu_argv(workload):
+    return ["qemu-system-riscv64", "-M", "virt", "-bios", str(BUILD / "guest" / f"{workload}.elf"),
+            "-nographic", "-m", MEM]
+
+
+def qemu_missing():
+    """Why QEMU cannot run, or None when it can."""
+    if shutil.which("qemu-system-riscv64") is None:
+        return "qemu-system-riscv64 not found; scripts/deps.sh installs it"
+    return None
 
 
 def machines(args):
     """(name, function from a workload name to the command that runs it) for each machine."""
-    result = [("native", lambda w: [str(BUILD / "native"), w]),
-              ("rvisor", lambda w: [args.rvisor, "run", "--firmware",
-                                    str(BUILD / "guest" / f"{w}.elf"), "--mem", MEM])]
+    result = [("native", native_argv),
+              ("rvisor", lambda w: rvisor_argv(args.rvisor, w))]
     if args.no_qemu:
         print("QEMU: skipped (--no-qemu)")
-    elif shutil.which("qemu-system-riscv64") is None:
-        print("QEMU: skipped (qemu-system-riscv64 not found; scripts/deps.sh installs it)")
+    elif qemu_missing():
+        print(f"QEMU: skipped ({qemu_missing()})")
     else:
-        result.append(("QEMU", lambda w: ["qemu-system-riscv64", "-M", "virt", "-bios",
-                                          str(BUILD / "guest" / f"{w}.elf"), "-nographic",
-                                          "-m", MEM]))
+        result.append(("QEMU", qemu_argv))
     return result
 
 
-def run_once(argv, workload, timeout):
-    """Runs argv; returns (seconds, checksum or "", instret or None, None), or
-    (None, None, None, reason) when it fails."""
+# One run of a workload: seconds (None when it failed), the checksum it printed (or ""), the
+# instructions it retired (or None), why it failed (or None) and its stderr.
+Run = collections.namedtuple("Run", "seconds checksum instret reason stderr")
+
+
+def run_once(argv, workload, timeout, env=None):
+    """Runs argv (with env, if given, as its environment) and checks the workload's line."""
     start = time.perf_counter()
     try:
         proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=timeout)
+                              timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
-        return None, None, None, f"did not finish within {timeout} s"
+        return Run(None, None, None, f"did not finish within {timeout} s", "")
     seconds = time.perf_counter() - start
     out = proc.stdout.decode(errors="replace")
+    err = proc.stderr.decode(errors="replace")
     ok = re.search(rf"^{workload}: ok(?: checksum (0x[0-9a-f]+))?$", out, re.M)
     if proc.returncode != 0 or not ok:
-        text = (out + proc.stderr.decode(errors="replace")).strip()
-        return None, None, None, f"exit status {proc.returncode}: {text[-500:]}"
+        text = (out + err).strip()
+        return Run(None, None, None, f"exit status {proc.returncode}: {text[-500:]}", err)
     instret = re.search(r"^instret (\d+)$", out, re.M)
-    return seconds, ok.group(1) or "", int(instret.group(1)) if instret else None, None
+    return Run(seconds, ok.group(1) or "", int(instret.group(1)) if instret else None, None, err)
 
 
 def fmt(value, digits=3):
     return "-" if value is None else f"{value:.{digits}f}"
-
-
-def ratio(a, b):
-    return a / b if a is not None and b else None
-
-
-def geomean(values):
-    values = [v for v in values if v]
-    if not values:
-        return None
-    product = 1.0
-    for v in values:
-        product *= v
-    return product ** (1 / len(values))
 
 
 def main():
@@ -118,10 +140,10 @@ def main():
     for name, argv in vmms:
         times = []
         for _ in range(args.runs):
-            seconds, _, _, reason = run_once(argv("empty"), "empty", args.timeout)
-            if seconds is None:
-                sys.exit(f"bench: the empty program fails on {name}: {reason}")
-            times.append(seconds)
+            run = run_once(argv("empty"), "empty", args.timeout)
+            if run.seconds is None:
+                sys.exit(f"bench: the empty program fails on {name}: {run.reason}")
+            times.append(run.seconds)
         empty[name] = statistics.median(times)
     print(f"host load average at the start: {os.getloadavg()[0]:.2f} (other load skews the figures)")
     print("start-up (empty program, median): " +
@@ -135,7 +157,7 @@ def main():
             for name, argv in vmms:
                 if (w, name) in failed:
                     continue
-                seconds, checksum, count, reason = run_once(argv(w), w, args.timeout)
+                seconds, checksum, count, reason, _ = run_once(argv(w), w, args.timeout)
                 if seconds is None:
                     line += f"  {name} FAILED"
                     problems.append(f"{w} failed on {name}: {reason}")
@@ -191,24 +213,6 @@ def main():
         return 1
     return 0
 
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
-
-
-def version(argv):
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout
-        return out.splitlines()[0].strip() if out else "?"
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
 
 
 if __name__ == "__main__":
