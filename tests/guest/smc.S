@@ -3,10 +3,12 @@
  * an addi whose immediate is rewritten in the middle of the running loop's own code, an add
  * swapped for a sub in place, a code buffer rewritten among compressed and 32-bit forms (so
  * instruction boundaries move, and a 32-bit instruction sits at a 2-byte-aligned address), code
+ * written by each kind of store (byte, halfword, doubleword, AMO, store-conditional, FP), code
  * written into memory never executed before, and under Sv39: one physical page mapped at two
  * virtual addresses, written through one and run through both, a virtual page remapped to
  * another physical page (PTE change and sfence.vma) whose different code must run, and satp
- * switched between two page tables that map one virtual page to different code. Every result
+ * switched between two page tables that map one virtual page to different code, and M-mode
+ * code rewritten by stores that MPRV translates through a virtual alias. Every result
  * is checked against a value computed apart from the rewritten code; the sums are printed. */
 #include "common.h"
 
@@ -70,12 +72,15 @@ test_main:
 	SAY_HEX("add and sub swapped in place 4096 times, sum ", s1)
 	call buffer_forms
 	SAY_HEX("compressed and 32-bit code rewritten 4000 times, sum ", s1)
+	call store_kinds
+	SAY_HEX("code written by each kind of store 600 times, sum ", s1)
 	call fresh_code
 	SAY_HEX("300 instructions written into fresh memory, result ", s1)
 	call sv39
 	SAY("sv39: one page at two addresses, 256 rewrites through one, each seen through both")
 	SAY("sv39: a page remapped 256 times between two physical pages, each time the new code")
 	SAY("sv39: satp switched 256 times between two page tables, each time the other code")
+	SAY("sv39: M-mode code rewritten by stores translated with MPRV, 64 times")
 	ld ra, 8(sp)
 	addi sp, sp, 16
 	ret
@@ -232,6 +237,85 @@ buffer_forms:
 	addi sp, sp, 16
 	ret
 
+/* Round i writes "addi a0, zero, v; ret" (v = sext12(i * 2897 + 11)) into code_buf2 (8-byte
+ * aligned) with one kind of store, in turn: four sb, two sh, one sd of both instructions,
+ * amoswap.w, lr.w/sc.w (retried until it succeeds), fsd of both instructions. Then fence.i and
+ * a call. A machine may track which stores wrote code; none may be missed. */
+#define STORE_KINDS 6
+store_kinds:
+	addi sp, sp, -16
+	sd ra, 8(sp)
+	li t0, MSTATUS_FS_INITIAL
+	csrs mstatus, t0
+	li s0, 0
+	li s1, 0
+	li s3, 0
+	la s4, code_buf2
+	li t0, RET
+	sw t0, 4(s4)
+1:	li t0, 2897
+	mul t1, s0, t0
+	addi t1, t1, 11
+	slli t2, t1, 52
+	srli t2, t2, 32
+	li t0, ADDI(10, 0, 0)
+	or t2, t2, t0 /* the addi */
+	SEXT12(t1)
+	add s3, s3, t1
+	li t0, STORE_KINDS
+	remu t0, s0, t0
+	slli t0, t0, 2
+	la t3, 2f
+	add t0, t0, t3
+	jr t0
+2:	j 10f
+	j 11f
+	j 12f
+	j 13f
+	j 14f
+	j 15f
+10:	sb t2, 0(s4)
+	srli t3, t2, 8
+	sb t3, 1(s4)
+	srli t3, t2, 16
+	sb t3, 2(s4)
+	srli t3, t2, 24
+	sb t3, 3(s4)
+	j 20f
+11:	sh t2, 0(s4)
+	srli t3, t2, 16
+	sh t3, 2(s4)
+	j 20f
+12:	li t3, RET
+	slli t3, t3, 32
+	or t3, t3, t2
+	sd t3, 0(s4)
+	j 20f
+13:	amoswap.w t3, t2, (s4)
+	j 20f
+14:	lr.w t3, (s4)
+	sc.w t3, t2, (s4)
+	bnez t3, 14b
+	j 20f
+15:	li t3, RET
+	slli t3, t3, 32
+	or t3, t3, t2
+	fmv.d.x ft0, t3
+	fsd ft0, 0(s4)
+20:	fence.i
+	li a0, 0
+	jalr ra, 0(s4)
+	add s1, s1, a0
+	CHECK_REG(s1, s3)
+	addi s0, s0, 1
+	li t0, 100 * STORE_KINDS
+	bltu s0, t0, 1b
+	li t0, MSTATUS_FS
+	csrc mstatus, t0
+	ld ra, 8(sp)
+	addi sp, sp, 16
+	ret
+
 /* FRESH_INSNS instructions addi a0, a0, n (n = 1, 2, ...) and a ret, written into memory
  * never run before, then called once: a0 = n(n+1)/2. */
 fresh_code:
@@ -326,6 +410,39 @@ sv39:
 	EXPECT_TRAP_M(2f)
 	MRET_TO(PRV_S, s_sv39)
 2:	CHECK_TRAP_CAUSE(CAUSE_SUPERVISOR_ECALL)
+	/* M-mode runs alias_page + 0x100 (physical), then rewrites it with a store translated
+	 * through VA_ALIAS_RW (mstatus.MPRV with MPP = S), fence.i, and runs it again */
+	li s0, 0
+	la s5, alias_page + 0x100
+	li s6, VA_ALIAS_RW + 0x100
+	li t0, RET
+	sw t0, 4(s5)
+3:	li t0, 1237
+	mul t1, s0, t0
+	slli t2, t1, 52
+	srli t2, t2, 32
+	li t0, ADDI(10, 0, 0)
+	or t2, t2, t0
+	SEXT12(t1)
+	mv s3, t1
+	andi t0, s0, 1
+	bnez t0, 4f
+	sw t2, 0(s5) /* even rounds: a plain M-mode store */
+	j 5f
+4:	li t0, MSTATUS_MPP
+	csrc mstatus, t0
+	li t0, MSTATUS_MPP_S | MSTATUS_MPRV
+	csrs mstatus, t0
+	sw t2, 0(s6) /* odd rounds: translated as S would */
+	li t0, MSTATUS_MPRV
+	csrc mstatus, t0
+5:	fence.i
+	li a0, 0
+	jalr ra, 0(s5)
+	CHECK_REG(a0, s3)
+	addi s0, s0, 1
+	li t0, 64
+	bltu s0, t0, 3b
 	csrw satp, zero
 	sfence.vma
 	ld ra, 8(sp)
@@ -428,6 +545,9 @@ s_sv39:
 	.data
 	.balign 4
 code_buf:
+	.zero 16
+	.balign 8
+code_buf2:
 	.zero 16
 
 	.bss
