@@ -1,44 +1,28 @@
-/* The x86-64 back end: translates a block of decoded RV64GC instructions into host code.
- * Register conventions inside translated code: rbx holds the struct hart pointer for the whole
- * block; guest x registers live in h->x[] and are read and written there (x0 reads as 0, writes
- * to it are dropped); rax, rcx, rdx, rsi, rdi and r8-r11 are scratch. The stack is 16-byte
- * aligned with 16 bytes of scratch at [rsp], so helpers are plain C calls.
+/* The x86-64 back end: translates a block of decoded RV64GC instructions into host code, and
+ * the shared routines blocks enter and leave through. Inside translated code rbx holds the
+ * struct hart; the block's most used guest x registers live in host registers (the rest in
+ * h->x[]; x0 reads as 0, writes to it are dropped); rax, rcx, rdx, rsi and rdi are scratch.
+ * The stack is 16-byte aligned with 16 bytes of scratch at [rsp], so helpers are plain C calls.
  *
- * Integer computation, branches, jumps and loads/stores are emitted inline; loads and stores
- * probe the hart's data TLB inline (the interpreter's TLB: one compare and an add) and call the
- * MMU's slow path on a miss. Everything else (CSRs, F/D, atomics, system instructions) calls
- * the interpreter's handler for the op, after writing back pc, pc_next and the retired count so
- * that traps are precise. */
+ * This file: block structure (entry check, register allocation, exits, chaining stubs, loops
+ * on the block itself), integer computation, branches and jumps inline, and calls to the
+ * interpreter's handler for CSRs, atomics and system instructions, after writing back pc,
+ * pc_next and the retired count so that traps are precise. Loads, stores and F/D are in
+ * emit_mem.c. */
 #include <stddef.h>
 
 #include "cpu/exec.h"
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
-#include "jit/x86_64/asm.h"
-
-#define HX(i)     ((int32_t)(offsetof(struct hart, x) + 8 * (unsigned)(i)))
-#define H_PC      ((int32_t)offsetof(struct hart, pc))
-#define H_PC_NEXT ((int32_t)offsetof(struct hart, pc_next))
-#define H_BUDGET  ((int32_t)offsetof(struct hart, budget))
-#define H_DTLB    ((int32_t)offsetof(struct hart, dtlb))
-#define H_JCACHE  ((int32_t)offsetof(struct hart, jit_jcache))
-#define H_LINK    ((int32_t)offsetof(struct hart, jit_link))
-#define H_FS_OFF  ((int32_t)offsetof(struct hart, fs_off))
-#define H_FRM     ((int32_t)offsetof(struct hart, frm))
-#define H_FFLAGS  ((int32_t)offsetof(struct hart, fflags))
-#define H_MSTATUS ((int32_t)offsetof(struct hart, mstatus))
-#define HF(i)     ((int32_t)(offsetof(struct hart, f) + 8 * (unsigned)(i)))
-#define TLB_W_OFF ((int32_t)offsetof(struct tlb_set, w))
-#define FRAME     24 /* bytes below the saved registers: 16 of scratch, 8 to align */
+#include "jit/x86_64/emit.h"
 
 _Static_assert(sizeof(struct tlb_entry) == 16, "the inline TLB probe scales the index by 16");
 _Static_assert(offsetof(struct tlb_set, r) == 0, "the inline TLB probe reads r at offset 0");
 _Static_assert(TLB_ENTRIES == 256, "the inline TLB probe masks the index with 0xff0");
 _Static_assert(sizeof(struct jit_jc) == 32, "the jump-cache probe scales the index by 32");
-#define H_VGEN ((int32_t)offsetof(struct hart, jit_vgen))
 
 /* The interpreter's handler of each op, for the ops translated as helper calls. */
-static const insn_fn exec_handlers[OP_COUNT] = {
+const insn_fn x86_exec_handlers[OP_COUNT] = {
 #define HANDLER_ENTRY(name) [OP_##name] = exec_##name,
     INSN_OPS(HANDLER_ENTRY)
 #undef HANDLER_ENTRY
@@ -164,46 +148,25 @@ bool jit_ends_block(unsigned op)
 
 /* ---- block emission ---- */
 
-/* Host registers that hold guest x registers within a block; written back to h->x before
- * handlers that read or write h->x and at every exit. The first NSAVED are callee-saved and
- * survive calls into C; the others are stored before such calls (when dirty) and reloaded
- * after them. */
-static const uint8_t cache_regs[] = {RBP, R12, R13, R14, R15, R8, R9, R10, R11};
-#define NCACHE ((unsigned)sizeof(cache_regs))
-#define NSAVED 5
-
-struct ctx {
-	struct jit_buf *hot, *cold;
-	const struct jit_tramp *t;
-	uint64_t vpage;        /* guest-virtual page of the block */
-	uint64_t gpa_page;     /* its guest-physical page */
-	unsigned done;         /* instructions already subtracted from h->budget */
-	uintptr_t exit_pcnext; /* cold stub: leave with pc = pc_next (0 until emitted) */
-	uintptr_t trap_exit;   /* cold stub: a load or store trapped (0 until emitted) */
-	unsigned inject_op;
-	int8_t host[32];    /* guest x register -> index in cache_regs, or -1 */
-	uint32_t dirty;     /* guest registers whose cached value is newer than h->x */
-	uint64_t start_pc;  /* the block's first instruction */
-	uintptr_t loop_top; /* where a jump back to start_pc re-enters, registers loaded */
-};
+const uint8_t x86_cache_regs[] = {RBP, R12, R13, R14, R15, R8, R9, R10, R11};
 
 /* Load guest register xi into host register r (x0 reads as 0). */
-static void get_x(struct ctx *c, struct jit_buf *b, unsigned r, unsigned xi)
+void x86_get_x(struct ctx *c, struct jit_buf *b, unsigned r, unsigned xi)
 {
 	if (xi == 0)
 		x_mov_imm(b, r, 0);
 	else if (c->host[xi] >= 0)
-		x_mov(b, true, r, cache_regs[c->host[xi]]);
+		x_mov(b, true, r, x86_cache_regs[c->host[xi]]);
 	else
 		x_load(b, true, r, RBX, HX(xi));
 }
 /* Write host register r to guest register xi (writes to x0 are dropped). */
-static void put_x(struct ctx *c, struct jit_buf *b, unsigned r, unsigned xi)
+void x86_put_x(struct ctx *c, struct jit_buf *b, unsigned r, unsigned xi)
 {
 	if (xi == 0)
 		return;
 	if (c->host[xi] >= 0) {
-		x_mov(b, true, cache_regs[c->host[xi]], r);
+		x_mov(b, true, x86_cache_regs[c->host[xi]], r);
 		c->dirty |= 1u << xi;
 	} else {
 		x_store(b, true, r, RBX, HX(xi));
@@ -214,51 +177,51 @@ static void alu_x(struct ctx *c, struct jit_buf *b, bool w, enum x86_alu op, uns
 		  unsigned xi)
 {
 	if (c->host[xi] >= 0)
-		x_alu(b, w, op, r, cache_regs[c->host[xi]]);
+		x_alu(b, w, op, r, x86_cache_regs[c->host[xi]]);
 	else
 		x_alu_mem(b, w, op, r, RBX, HX(xi));
 }
-/* Store the dirty cached registers back to h->x (into b; the ctx's dirty set is kept: other
+/* Store the dirty x86_cached registers back to h->x (into b; the ctx's dirty set is kept: other
  * paths still hold them only in host registers). */
-static void writeback(struct ctx *c, struct jit_buf *b)
+void x86_writeback(struct ctx *c, struct jit_buf *b)
 {
 	for (unsigned xi = 1; xi < 32; xi++)
 		if (c->dirty & (1u << xi))
-			x_store(b, true, cache_regs[c->host[xi]], RBX, HX(xi));
+			x_store(b, true, x86_cache_regs[c->host[xi]], RBX, HX(xi));
 }
-/* Before a call into C: store the dirty registers cached in caller-saved host registers. */
-static void spill_volatile(struct ctx *c, struct jit_buf *b)
+/* Before a call into C: store the dirty registers x86_cached in caller-saved host registers. */
+void x86_spill_volatile(struct ctx *c, struct jit_buf *b)
 {
 	for (unsigned xi = 1; xi < 32; xi++)
 		if ((c->dirty & (1u << xi)) && c->host[xi] >= (int)NSAVED)
-			x_store(b, true, cache_regs[c->host[xi]], RBX, HX(xi));
+			x_store(b, true, x86_cache_regs[c->host[xi]], RBX, HX(xi));
 }
-/* After a call into C: reload the registers cached in caller-saved host registers. */
-static void reload_volatile(struct ctx *c, struct jit_buf *b)
+/* After a call into C: reload the registers x86_cached in caller-saved host registers. */
+void x86_reload_volatile(struct ctx *c, struct jit_buf *b)
 {
 	for (unsigned xi = 1; xi < 32; xi++)
 		if (c->host[xi] >= (int)NSAVED)
-			x_load(b, true, cache_regs[c->host[xi]], RBX, HX(xi));
+			x_load(b, true, x86_cache_regs[c->host[xi]], RBX, HX(xi));
 }
 /* The host register that receives rd's value: its cache register, else rax. */
-static unsigned dst_reg(const struct ctx *c, unsigned rd)
+unsigned x86_dst_reg(const struct ctx *c, unsigned rd)
 {
-	return rd && c->host[rd] >= 0 ? cache_regs[c->host[rd]] : RAX;
+	return rd && c->host[rd] >= 0 ? x86_cache_regs[c->host[rd]] : RAX;
 }
-/* rd's value is in host register r (from dst_reg): note it, or store it. */
-static void finish(struct ctx *c, unsigned r, unsigned rd)
+/* rd's value is in host register r (from x86_dst_reg): note it, or store it. */
+void x86_finish(struct ctx *c, unsigned r, unsigned rd)
 {
 	if (!rd)
 		return;
-	if (c->host[rd] >= 0 && cache_regs[c->host[rd]] == r)
+	if (c->host[rd] >= 0 && x86_cache_regs[c->host[rd]] == r)
 		c->dirty |= 1u << rd;
 	else
-		put_x(c, c->hot, r, rd);
+		x86_put_x(c, c->hot, r, rd);
 }
 /* The host register caching xi, or -1. */
-static int cached(const struct ctx *c, unsigned xi)
+int x86_cached(const struct ctx *c, unsigned xi)
 {
-	return xi && c->host[xi] >= 0 ? cache_regs[c->host[xi]] : -1;
+	return xi && c->host[xi] >= 0 ? x86_cache_regs[c->host[xi]] : -1;
 }
 
 /* Subtract from h->budget the instructions before index upto not yet counted. */
@@ -298,17 +261,17 @@ static void emit_exit(struct ctx *c, struct jit_buf *b, uint64_t target, unsigne
 {
 	if (target == c->start_pc && retire) {
 		/* A loop on the block itself: go round inside the block while the batch lasts,
-		 * with the cached registers still loaded (allocate() made every register the
+		 * with the x86_cached registers still loaded (allocate() made every register the
 		 * block writes dirty from the top, so nothing needs writing back here). */
 		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)retire);
 		x_jcc(b, CC_G, c->loop_top);
-		writeback(c, b);
+		x86_writeback(c, b);
 		x_mov_imm(b, RAX, target);
 		x_store(b, true, RAX, RBX, H_PC);
 		x_jmp(b, c->t->exit_nolink);
 		return;
 	}
-	writeback(c, b);
+	x86_writeback(c, b);
 	if (retire)
 		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)retire);
 	if ((target >> 12) != c->vpage) {
@@ -330,27 +293,27 @@ static void emit_exit(struct ctx *c, struct jit_buf *b, uint64_t target, unsigne
 }
 
 /* The cold stub that leaves with h->pc = h->pc_next after a handler trapped, ended the batch
- * or jumped. Only used where no cached register is dirty. */
-static uintptr_t exit_pcnext(struct ctx *c)
+ * or jumped. Only used where no x86_cached register is dirty. */
+uintptr_t x86_exit_pcnext(struct ctx *c)
 {
-	if (!c->exit_pcnext) {
-		c->exit_pcnext = x_here(c->cold);
+	if (!c->pcnext_stub) {
+		c->pcnext_stub = x_here(c->cold);
 		x_load(c->cold, true, RAX, RBX, H_PC_NEXT);
 		x_store(c->cold, true, RAX, RBX, H_PC);
 		x_jmp(c->cold, c->t->exit_nolink);
 	}
-	return c->exit_pcnext;
+	return c->pcnext_stub;
 }
 
 /* Call the interpreter's handler for instruction i (at index idx) in b: registers, pc,
  * pc_next and the budget written back first; afterwards leave if the handler trapped, ended the
  * batch or changed pc_next. ends: leave after it in any case. cold: b is a slow path that
  * rejoins the main path, whose budget accounting it restores. */
-static void emit_helper_in(struct ctx *c, struct jit_buf *b, const struct jit_insn *i, unsigned idx,
-			   bool ends, bool cold, uintptr_t rec)
+void x86_emit_helper_in(struct ctx *c, struct jit_buf *b, const struct jit_insn *i, unsigned idx,
+			bool ends, bool cold, uintptr_t rec)
 {
 	unsigned op = i->f.op < OP_COUNT ? i->f.op : OP_ILLEGAL;
-	writeback(c, b);
+	x86_writeback(c, b);
 	unsigned done = c->done;
 	sync_budget(c, b, idx);
 	uint64_t next = i->pc + i->f.len;
@@ -360,13 +323,13 @@ static void emit_helper_in(struct ctx *c, struct jit_buf *b, const struct jit_in
 	x_store(b, true, RAX, RBX, H_PC_NEXT);
 	x_mov(b, true, RDI, RBX);
 	x_lea_rip(b, RSI, rec);
-	x_call(b, (const void *)exec_handlers[op]);
+	x_call(b, (const void *)x86_exec_handlers[op]);
 	x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, 1);
-	x_jcc(b, CC_LE, exit_pcnext(c));
+	x_jcc(b, CC_LE, x86_exit_pcnext(c));
 	x_load(b, true, RAX, RBX, H_PC_NEXT);
 	x_mov_imm(b, RCX, next);
 	x_alu(b, true, ALU_CMP, RAX, RCX);
-	x_jcc(b, CC_NE, exit_pcnext(c));
+	x_jcc(b, CC_NE, x86_exit_pcnext(c));
 	if (ends) { /* a system instruction: back to the dispatcher */
 		x_store(b, true, RAX, RBX, H_PC);
 		x_jmp(b, c->t->exit_nolink);
@@ -380,15 +343,15 @@ static void emit_helper_in(struct ctx *c, struct jit_buf *b, const struct jit_in
 	}
 	/* The handler may have written an x register (the op's rd); the call clobbered the
 	 * caller-saved ones. */
-	reload_volatile(c, b);
+	x86_reload_volatile(c, b);
 	unsigned rd = i->f.rd;
 	if (rd && c->host[rd] >= 0 && c->host[rd] < (int)NSAVED)
-		x_load(b, true, cache_regs[c->host[rd]], RBX, HX(rd));
+		x_load(b, true, x86_cache_regs[c->host[rd]], RBX, HX(rd));
 }
 
 /* Store the handler's compact form of instruction i in the cold buffer (data the handler
  * reads); returns its executable address. Call only between two cold stubs. */
-static uintptr_t insn_record(struct ctx *c, const struct jit_insn *i)
+uintptr_t x86_insn_record(struct ctx *c, const struct jit_insn *i)
 {
 	struct insn compact;
 	exec_compact(&i->f, &compact);
@@ -399,271 +362,20 @@ static uintptr_t insn_record(struct ctx *c, const struct jit_insn *i)
 	return rec;
 }
 
-static void emit_helper(struct ctx *c, const struct jit_insn *i, unsigned idx, bool ends)
+void x86_emit_helper(struct ctx *c, const struct jit_insn *i, unsigned idx, bool ends)
 {
-	uintptr_t rec = insn_record(c, i);
-	emit_helper_in(c, c->hot, i, idx, ends, false, rec);
-}
-
-/* Ops whose handler writes an x register (rd names one). */
-static bool fp_writes_x(unsigned op)
-{
-	switch (op) {
-	case OP_FCVT_W_S:
-	case OP_FCVT_WU_S:
-	case OP_FCVT_L_S:
-	case OP_FCVT_LU_S:
-	case OP_FMV_X_W:
-	case OP_FEQ_S:
-	case OP_FLT_S:
-	case OP_FLE_S:
-	case OP_FCLASS_S:
-	case OP_FCVT_W_D:
-	case OP_FCVT_WU_D:
-	case OP_FCVT_L_D:
-	case OP_FCVT_LU_D:
-	case OP_FMV_X_D:
-	case OP_FEQ_D:
-	case OP_FLT_D:
-	case OP_FLE_D:
-	case OP_FCLASS_D: return true;
-	default: return false;
-	}
-}
-
-/* An F/D computational instruction: its handler runs without the write-back of pc and budget
- * when FP is on and the rounding mode is legal (it cannot trap then), checked inline; else
- * the full handler call on a cold path. */
-static void emit_fp(struct ctx *c, const struct jit_insn *i, unsigned idx)
-{
-	struct jit_buf *b = c->hot;
-	unsigned op = i->f.op, rm = i->f.rm;
-	bool uses_rm =
-	    op != OP_FMV_X_W && op != OP_FMV_X_D && op != OP_FMV_W_X && op != OP_FMV_D_X &&
-	    !(op >= OP_FSGNJ_S && op <= OP_FMAX_S) && !(op >= OP_FSGNJ_D && op <= OP_FMAX_D) &&
-	    !(op >= OP_FEQ_S && op <= OP_FCLASS_S) && !(op >= OP_FEQ_D && op <= OP_FCLASS_D);
-	if (uses_rm && (rm == 5 || rm == 6)) {
-		emit_helper(c, i, idx, false);
-		return;
-	}
-	writeback(c, b);
-	c->dirty = 0;
-	exit_pcnext(c); /* cold stubs and data first: the slow path must be one run of code */
-	uintptr_t rec = insn_record(c, i);
-	uintptr_t slow = x_here(c->cold);
-	x_cmp_mem8_imm(b, RBX, H_FS_OFF, 0);
-	x_jcc(b, CC_NE, slow);
-	if (uses_rm && rm == 7) {
-		x_alu_mem_imm(b, false, ALU_CMP, RBX, H_FRM, 4);
-		x_jcc(b, CC_A, slow);
-	}
-	emit_helper_in(c, c->cold, i, idx, false, true, rec);
-	uint8_t *back = x_jmp(c->cold, 0);
-	x_mov(b, true, RDI, RBX);
-	x_lea_rip(b, RSI, rec);
-	x_call(b, (const void *)exec_handlers[op]);
-	reload_volatile(c, b);
-	if (!b->overflow && !c->cold->overflow)
-		x_patch_rel32(c->cold, back, x_here(b));
-	unsigned rd = i->f.rd;
-	if (fp_writes_x(op) && rd && c->host[rd] >= 0 && c->host[rd] < (int)NSAVED)
-		x_load(b, true, cache_regs[c->host[rd]], RBX, HX(rd));
+	uintptr_t rec = x86_insn_record(c, i);
+	x86_emit_helper_in(c, c->hot, i, idx, ends, false, rec);
 }
 
 /* Call a pure helper rax = fn(x[rs1], x[rs2]). */
 static void emit_pure(struct ctx *c, const struct jit_insn *i, uint64_t (*fn)(uint64_t, uint64_t))
 {
-	get_x(c, c->hot, RDI, i->f.rs1);
-	get_x(c, c->hot, RSI, i->f.rs2);
-	spill_volatile(c, c->hot);
+	x86_get_x(c, c->hot, RDI, i->f.rs1);
+	x86_get_x(c, c->hot, RSI, i->f.rs2);
+	x86_spill_volatile(c, c->hot);
 	x_call(c->hot, (const void *)fn);
-	reload_volatile(c, c->hot);
-}
-
-/* gva = x[rs1] + imm into rsi; rax = &dtlb->r[idx] (or w), rdi = page of the last byte;
- * compare; jne to the cold slow path. Returns the jne's rel32 field. */
-static uint8_t *emit_tlb_probe(struct ctx *c, const struct jit_insn *i, unsigned size, bool store)
-{
-	struct jit_buf *b = c->hot;
-	get_x(c, b, RSI, i->f.rs1);
-	if (i->f.imm)
-		x_lea(b, RSI, RSI, (int32_t)i->f.imm);
-	x_mov(b, false, RAX, RSI);
-	x_shift_imm(b, false, SH_SHR, RAX, 8);
-	x_alu_imm(b, false, ALU_AND, RAX, 0xff0);
-	x_alu_mem(b, true, ALU_ADD, RAX, RBX, H_DTLB);
-	if (size > 1)
-		x_lea(b, RDI, RSI, (int32_t)size - 1);
-	else
-		x_mov(b, true, RDI, RSI);
-	x_shift_imm(b, true, SH_SHR, RDI, 12);
-	x_alu_mem(b, true, ALU_CMP, RDI, RAX, store ? TLB_W_OFF : 0);
-	uint8_t *field = x_jcc(b, CC_NE, 0);
-	x_alu_mem(b, true, ALU_ADD, RSI, RAX, (store ? TLB_W_OFF : 0) + 8);
-	return field;
-}
-
-static unsigned access_size(unsigned op)
-{
-	switch (op) {
-	case OP_LB:
-	case OP_LBU:
-	case OP_SB: return 1;
-	case OP_LH:
-	case OP_LHU:
-	case OP_SH: return 2;
-	case OP_LW:
-	case OP_LWU:
-	case OP_SW: return 4;
-	default: return 8;
-	}
-}
-
-/* A load or store site, read by the slow-path helpers below: its pc, the instructions before
- * it not yet subtracted from h->budget, its size and op. */
-struct mem_site {
-	uint64_t pc;
-	int32_t pending;
-	uint8_t size;
-	uint8_t op;
-	uint8_t pad[2];
-};
-
-/* The value a load op leaves in its destination, from the size bytes loaded. */
-static uint64_t load_extend(unsigned op, uint64_t v)
-{
-	switch (op) {
-	case OP_LB: return (uint64_t)(int64_t)(int8_t)v;
-	case OP_LH: return (uint64_t)(int64_t)(int16_t)v;
-	case OP_LW: return (uint64_t)(int64_t)(int32_t)v;
-	default: return v;
-	}
-}
-
-/* The slow paths of a translated load or store (TLB miss, MMIO, page crossing, faults):
- * pc and the retired count written back, the MMU called. On a trap they count the trapping
- * instruction as the interpreter does, set pc to the trap vector and return false. */
-static bool slow_load(struct hart *h, uint64_t gva, const struct mem_site *s, uint64_t *val)
-{
-	h->budget -= s->pending;
-	h->pc = s->pc;
-	uint64_t v;
-	if (!mmu_load_slow(h, gva, s->size, &v)) {
-		h->budget--;
-		h->pc = h->pc_next;
-		return false;
-	}
-	h->budget += s->pending;
-	*val = load_extend(s->op, v);
-	return true;
-}
-
-static bool slow_store(struct hart *h, uint64_t gva, const struct mem_site *s, uint64_t val)
-{
-	h->budget -= s->pending;
-	h->pc = s->pc;
-	if (!mmu_store_slow(h, gva, s->size, val)) {
-		h->budget--;
-		h->pc = h->pc_next;
-		return false;
-	}
-	h->budget += s->pending;
-	return true;
-}
-
-/* The block's shared stub for a load or store that trapped: h->pc is the trap vector already;
- * store every cached register the call did not clobber (all were loaded at the block's
- * entry, so each holds its current value) and leave. */
-static uintptr_t trap_exit(struct ctx *c)
-{
-	if (!c->trap_exit) {
-		struct jit_buf *b = c->cold;
-		c->trap_exit = x_here(b);
-		for (unsigned xi = 1; xi < 32; xi++)
-			if (c->host[xi] >= 0 && c->host[xi] < (int)NSAVED)
-				x_store(b, true, cache_regs[c->host[xi]], RBX, HX(xi));
-		x_jmp(b, c->t->exit_nolink);
-	}
-	return c->trap_exit;
-}
-
-/* The cold slow path of a load or store (gva in rsi, a store's value in rcx): call the
- * helper, leave through the trap stub on a trap; on success rejoin the main path with a loaded
- * value in host register dst. Sets *slow to its entry; returns the rel32 field of its jump
- * back, to be patched. */
-static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned idx, unsigned size,
-			      bool store, unsigned dst, uintptr_t *slow)
-{
-	struct jit_buf *b = c->cold;
-	uintptr_t trap = trap_exit(c);
-	struct mem_site site = {.pc = i->pc,
-				.pending = (int32_t)(idx - c->done),
-				.size = (uint8_t)size,
-				.op = (uint8_t)i->f.op};
-	x_align(b, 8);
-	uintptr_t rec = x_here(b);
-	x_bytes(b, &site, sizeof(site));
-	*slow = x_here(b);
-	spill_volatile(c, b);
-	x_mov(b, true, RDI, RBX);
-	x_lea_rip(b, RDX, rec);
-	if (!store)
-		x_mov(b, true, RCX, RSP);
-	x_call(b, store ? (const void *)slow_store : (const void *)slow_load);
-	x_test8(b, RAX, RAX);
-	x_jcc(b, CC_E, trap);
-	reload_volatile(c, b);
-	if (!store)
-		x_load(b, true, dst, RSP, 0);
-	return x_jmp(b, 0);
-}
-
-static void emit_load(struct ctx *c, const struct jit_insn *i, unsigned idx)
-{
-	struct jit_buf *hot = c->hot;
-	unsigned op = i->f.op, size = access_size(op), d = dst_reg(c, i->f.rd);
-	uint8_t *miss = emit_tlb_probe(c, i, size, false);
-	switch (op) {
-	case OP_LB: x_load_sx8(hot, d, RSI, 0); break;
-	case OP_LH: x_load_sx16(hot, d, RSI, 0); break;
-	case OP_LW: x_load_sx32(hot, d, RSI, 0); break;
-	case OP_LBU: x_load_zx8(hot, d, RSI, 0); break;
-	case OP_LHU: x_load_zx16(hot, d, RSI, 0); break;
-	case OP_LWU: x_load(hot, false, d, RSI, 0); break;
-	default: x_load(hot, true, d, RSI, 0); break;
-	}
-	/* The probe's miss jumps to the slow path (rsi still holds the gva there). */
-	uintptr_t slow;
-	uint8_t *back = emit_mem_slow(c, i, idx, size, false, d, &slow);
-	if (hot->overflow || c->cold->overflow)
-		return;
-	x_patch_rel32(hot, miss, slow);
-	x_patch_rel32(c->cold, back, x_here(hot));
-	if (op == c->inject_op)
-		x_alu_imm(hot, true, ALU_ADD, d, 1);
-	finish(c, d, i->f.rd);
-}
-
-static void emit_store(struct ctx *c, const struct jit_insn *i, unsigned idx)
-{
-	struct jit_buf *hot = c->hot;
-	unsigned op = i->f.op, size = access_size(op);
-	get_x(c, hot, RCX, i->f.rs2);
-	if (op == c->inject_op)
-		x_alu_imm(hot, true, ALU_ADD, RCX, 1);
-	uint8_t *miss = emit_tlb_probe(c, i, size, true);
-	switch (size) {
-	case 1: x_store8(hot, RCX, RSI, 0); break;
-	case 2: x_store16(hot, RCX, RSI, 0); break;
-	case 4: x_store(hot, false, RCX, RSI, 0); break;
-	default: x_store(hot, true, RCX, RSI, 0); break;
-	}
-	uintptr_t slow;
-	uint8_t *back = emit_mem_slow(c, i, idx, size, true, RAX, &slow);
-	if (hot->overflow || c->cold->overflow)
-		return;
-	x_patch_rel32(hot, miss, slow);
-	x_patch_rel32(c->cold, back, x_here(hot));
+	x86_reload_volatile(c, c->hot);
 }
 
 /* Choose the host register for a result computed from rs1 (and rs2 unless imm): rd's cache
@@ -671,11 +383,11 @@ static void emit_store(struct ctx *c, const struct jit_insn *i, unsigned idx)
  * into it. */
 static unsigned start_op(struct ctx *c, const struct jit_insn *i, bool uses_rs2)
 {
-	unsigned d = dst_reg(c, i->f.rd);
+	unsigned d = x86_dst_reg(c, i->f.rd);
 	if (uses_rs2 && i->f.rd == i->f.rs2 && i->f.rs1 != i->f.rs2)
 		d = RAX;
-	if (cached(c, i->f.rs1) != (int)d || !i->f.rs1)
-		get_x(c, c->hot, d, i->f.rs1);
+	if (x86_cached(c, i->f.rs1) != (int)d || !i->f.rs1)
+		x86_get_x(c, c->hot, d, i->f.rs1);
 	return d;
 }
 
@@ -684,10 +396,10 @@ static unsigned emit_alu(struct ctx *c, const struct jit_insn *i, enum x86_alu o
 {
 	struct jit_buf *b = c->hot;
 	if (imm && w && i->f.imm == 0) { /* sext.w */
-		unsigned d = dst_reg(c, i->f.rd);
-		int s1 = cached(c, i->f.rs1);
+		unsigned d = x86_dst_reg(c, i->f.rd);
+		int s1 = x86_cached(c, i->f.rs1);
 		if (s1 < 0) {
-			get_x(c, b, d, i->f.rs1);
+			x86_get_x(c, b, d, i->f.rs1);
 			s1 = (int)d;
 		}
 		x_movsxd(b, d, (unsigned)s1);
@@ -715,7 +427,7 @@ static unsigned emit_shift(struct ctx *c, const struct jit_insn *i, enum x86_shi
 {
 	struct jit_buf *b = c->hot;
 	if (!imm)
-		get_x(c, b, RCX, i->f.rs2);
+		x86_get_x(c, b, RCX, i->f.rs2);
 	unsigned d = start_op(c, i, false);
 	if (imm)
 		x_shift_imm(b, !w, op, d, (unsigned)i->f.imm & (w ? 31 : 63));
@@ -731,7 +443,7 @@ static unsigned emit_set(struct ctx *c, const struct jit_insn *i, enum x86_cc cc
 {
 	struct jit_buf *b = c->hot;
 	x_mov_imm(b, RCX, 0);
-	get_x(c, b, RAX, i->f.rs1);
+	x86_get_x(c, b, RAX, i->f.rs1);
 	if (imm)
 		x_alu_imm(b, true, ALU_CMP, RAX, (int32_t)i->f.imm);
 	else if (i->f.rs2)
@@ -741,132 +453,6 @@ static unsigned emit_set(struct ctx *c, const struct jit_insn *i, enum x86_cc cc
 	x_setcc(b, cc, RCX);
 	x_mov(b, true, RAX, RCX);
 	return RAX;
-}
-
-/* ---- F and D inline: the cases the interpreter's own fast path covers (fpu.c host_op):
- * round to nearest even, fflags.NX already set (so the inexact flag needs no detection) and a
- * finite normal result (or any finite result of an add or subtract, which is exact when tiny):
- * then the host's SSE result is the RISC-V result and no flag changes. Everything else takes
- * the handler on a cold path. ---- */
-
-/* Leave the fast path for the cold full handler call unless FP is on (fs_off clear). */
-static void fp_check_on(struct ctx *c, uintptr_t slow)
-{
-	x_cmp_mem8_imm(c->hot, RBX, H_FS_OFF, 0);
-	x_jcc(c->hot, CC_NE, slow);
-}
-
-/* The cold full handler call for instruction i, rejoining the main path; returns the rel32
- * field of its jump back, to be patched to the join point. */
-static uint8_t *fp_cold_handler(struct ctx *c, const struct jit_insn *i, unsigned idx,
-				uintptr_t rec)
-{
-	emit_helper_in(c, c->cold, i, idx, false, true, rec);
-	return x_jmp(c->cold, 0);
-}
-
-static bool fp_inline_arith(unsigned op)
-{
-	return (op >= OP_FADD_S && op <= OP_FDIV_S) || (op >= OP_FADD_D && op <= OP_FDIV_D);
-}
-
-static void emit_fp_arith(struct ctx *c, const struct jit_insn *i, unsigned idx)
-{
-	struct jit_buf *b = c->hot;
-	unsigned op = i->f.op;
-	bool d = op >= OP_FADD_D;
-	unsigned kind = op - (d ? OP_FADD_D : OP_FADD_S); /* add, sub, mul, div */
-	static const uint8_t sse_op[] = {0x58, 0x5c, 0x59, 0x5e};
-
-	writeback(c, b); /* the cold handler reads memory only, but keep one state */
-	exit_pcnext(c);
-	uintptr_t rec = insn_record(c, i);
-	uintptr_t slow = x_here(c->cold);
-	uint8_t *back = fp_cold_handler(c, i, idx, rec);
-
-	fp_check_on(c, slow);
-	if (i->f.rm == 7) {
-		x_alu_mem_imm(b, false, ALU_CMP, RBX, H_FRM, 0);
-		x_jcc(b, CC_NE, slow);
-	}
-	x_test_mem8_imm(b, RBX, H_FFLAGS, FFLAG_NX);
-	x_jcc(b, CC_E, slow);
-	if (d) {
-		x_sse_mem(b, 0xf3, 0x7e, 0, RBX, HF(i->f.rs1));
-		x_sse_mem(b, 0xf2, sse_op[kind], 0, RBX, HF(i->f.rs2));
-		x_movq_from_xmm(b, RAX, 0);
-		x_mov_imm(b, RDX, 0x7fffffffffffffffull);
-	} else {
-		/* Both operands NaN-boxed (upper 32 bits all ones), else slow. */
-		for (unsigned k = 0; k < 2; k++) {
-			x_load(b, true, RCX, RBX, HF(k ? i->f.rs2 : i->f.rs1));
-			x_shift_imm(b, true, SH_SHR, RCX, 32);
-			x_alu_imm(b, false, ALU_CMP, RCX, -1);
-			x_jcc(b, CC_NE, slow);
-		}
-		x_sse_mem(b, 0x66, 0x6e, 0, RBX, HF(i->f.rs1));
-		x_sse_mem(b, 0xf3, sse_op[kind], 0, RBX, HF(i->f.rs2));
-		x_movq_from_xmm(b, RAX, 0);
-		x_mov(b, false, RAX, RAX);
-		x_mov_imm(b, RDX, 0x7fffffffull);
-	}
-	x_mov(b, true, RCX, RAX);
-	x_alu(b, true, ALU_AND, RCX, RDX);
-	x_mov_imm(b, RDX, d ? 0x7fefffffffffffffull : 0x7f7fffffull);
-	x_alu(b, true, ALU_CMP, RCX, RDX);
-	x_jcc(b, CC_AE, slow);
-	if (kind >= 2) { /* mul, div: a tiny result may have underflowed */
-		x_mov_imm(b, RDX, d ? 1ull << 52 : 1ull << 23);
-		x_alu(b, true, ALU_CMP, RCX, RDX);
-		x_jcc(b, CC_BE, slow);
-	}
-	if (!d) {
-		x_mov_imm(b, RDX, 0xffffffff00000000ull);
-		x_alu(b, true, ALU_OR, RAX, RDX);
-	}
-	x_store(b, true, RAX, RBX, HF(i->f.rd));
-	x_alu_mem_imm(b, true, ALU_OR, RBX, H_MSTATUS, (int32_t)MSTATUS_FS);
-	if (!b->overflow && !c->cold->overflow)
-		x_patch_rel32(c->cold, back, x_here(b));
-}
-
-/* FLD/FLW/FSD/FSW: the integer load/store path with the FP register file; FS off takes the
- * handler (which raises the illegal-instruction exception). */
-static void emit_fp_mem(struct ctx *c, const struct jit_insn *i, unsigned idx)
-{
-	struct jit_buf *hot = c->hot;
-	unsigned op = i->f.op;
-	bool store = op == OP_FSW || op == OP_FSD;
-	unsigned size = op == OP_FLW || op == OP_FSW ? 4 : 8;
-
-	exit_pcnext(c);
-	uintptr_t rec = insn_record(c, i);
-	uintptr_t off_path = x_here(c->cold);
-	uint8_t *off_back = fp_cold_handler(c, i, idx, rec);
-	fp_check_on(c, off_path);
-	if (store)
-		x_load(hot, true, RCX, RBX, HF(i->f.rs2));
-	uint8_t *miss = emit_tlb_probe(c, i, size, store);
-	if (store)
-		x_store(hot, size == 8, RCX, RSI, 0);
-	else
-		x_load(hot, size == 8, RAX, RSI, 0);
-	uintptr_t slow;
-	uint8_t *back = emit_mem_slow(c, i, idx, size, store, RAX, &slow);
-	if (hot->overflow || c->cold->overflow)
-		return;
-	x_patch_rel32(hot, miss, slow);
-	x_patch_rel32(c->cold, back, x_here(hot));
-	if (!store) {
-		if (size == 4) {
-			x_mov_imm(hot, RDX, 0xffffffff00000000ull);
-			x_alu(hot, true, ALU_OR, RAX, RDX);
-		}
-		x_store(hot, true, RAX, RBX, HF(i->f.rd));
-		x_alu_mem_imm(hot, true, ALU_OR, RBX, H_MSTATUS, (int32_t)MSTATUS_FS);
-	}
-	if (!hot->overflow && !c->cold->overflow)
-		x_patch_rel32(c->cold, off_back, x_here(hot));
 }
 
 static enum x86_cc branch_cc(unsigned op)
@@ -886,7 +472,7 @@ static enum x86_cc branch_cc(unsigned op)
 static void emit_branch(struct ctx *c, const struct jit_insn *i, unsigned idx)
 {
 	struct jit_buf *b = c->hot;
-	get_x(c, b, RAX, i->f.rs1);
+	x86_get_x(c, b, RAX, i->f.rs1);
 	if (i->f.rs2)
 		alu_x(c, b, true, ALU_CMP, RAX, i->f.rs2);
 	else
@@ -906,30 +492,30 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 
 	switch (op) {
 	case OP_LUI:
-		r = dst_reg(c, f->rd);
+		r = x86_dst_reg(c, f->rd);
 		x_mov_imm(b, r, (uint64_t)f->imm);
 		break;
 	case OP_AUIPC:
-		r = dst_reg(c, f->rd);
+		r = x86_dst_reg(c, f->rd);
 		x_mov_imm(b, r, i->pc + (uint64_t)f->imm);
 		break;
 	case OP_JAL:
 		if (f->rd) {
 			x_mov_imm(b, RAX, i->pc + f->len);
-			put_x(c, b, RAX, f->rd);
+			x86_put_x(c, b, RAX, f->rd);
 		}
 		emit_exit(c, b, i->pc + (uint64_t)f->imm, idx + 1 - c->done);
 		return false;
 	case OP_JALR:
-		get_x(c, b, RAX, f->rs1);
+		x86_get_x(c, b, RAX, f->rs1);
 		if (f->imm)
 			x_lea(b, RAX, RAX, (int32_t)f->imm);
 		x_alu_imm(b, true, ALU_AND, RAX, -2);
 		if (f->rd) {
 			x_mov_imm(b, RCX, i->pc + f->len);
-			put_x(c, b, RCX, f->rd);
+			x86_put_x(c, b, RCX, f->rd);
 		}
-		writeback(c, b);
+		x86_writeback(c, b);
 		sync_budget(c, b, idx + 1);
 		emit_probe(c, b, false, 0);
 		return false;
@@ -945,11 +531,11 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	case OP_LD:
 	case OP_LBU:
 	case OP_LHU:
-	case OP_LWU: emit_load(c, i, idx); return true;
+	case OP_LWU: x86_emit_load(c, i, idx); return true;
 	case OP_SB:
 	case OP_SH:
 	case OP_SW:
-	case OP_SD: emit_store(c, i, idx); return true;
+	case OP_SD: x86_emit_store(c, i, idx); return true;
 	case OP_ADDI: r = emit_alu(c, i, ALU_ADD, true, false); break;
 	case OP_XORI: r = emit_alu(c, i, ALU_XOR, true, false); break;
 	case OP_ORI: r = emit_alu(c, i, ALU_OR, true, false); break;
@@ -980,16 +566,16 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	case OP_SRAW: r = emit_shift(c, i, SH_SAR, false, true); break;
 	case OP_MUL:
 	case OP_MULW:
-		get_x(c, b, RAX, f->rs1);
-		get_x(c, b, RCX, f->rs2);
+		x86_get_x(c, b, RAX, f->rs1);
+		x86_get_x(c, b, RCX, f->rs2);
 		x_imul(b, op == OP_MUL, RAX, RCX);
 		if (op == OP_MULW)
 			x_movsxd(b, RAX, RAX);
 		break;
 	case OP_MULH:
 	case OP_MULHU:
-		get_x(c, b, RAX, f->rs1);
-		get_x(c, b, RCX, f->rs2);
+		x86_get_x(c, b, RAX, f->rs1);
+		x86_get_x(c, b, RCX, f->rs2);
 		x_f7(b, true, op == OP_MULH ? 5 : 4, RCX);
 		x_mov(b, true, RAX, RDX);
 		break;
@@ -1009,23 +595,23 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	case OP_FLW:
 	case OP_FSW:
 	case OP_FLD:
-	case OP_FSD: emit_fp_mem(c, i, idx); return true;
+	case OP_FSD: x86_emit_fp_mem(c, i, idx); return true;
 	default:
-		if (fp_inline_arith(op) && (f->rm == 0 || f->rm == 7)) { /* RNE or DYN */
-			emit_fp_arith(c, i, idx);
+		if (x86_fp_inline_arith(op) && (f->rm == 0 || f->rm == 7)) { /* RNE or DYN */
+			x86_emit_fp_arith(c, i, idx);
 			return true;
 		}
 		if (op >= OP_FMADD_S && op <= OP_FCLASS_D && op != OP_FLD && op != OP_FSD) {
-			emit_fp(c, i, idx);
+			x86_emit_fp(c, i, idx);
 			return true;
 		}
-		emit_helper(c, i, idx, jit_ends_block(op));
+		x86_emit_helper(c, i, idx, jit_ends_block(op));
 		return !jit_ends_block(op);
 	}
 	if (value && f->rd) {
 		if (op == c->inject_op)
 			x_alu_imm(b, true, ALU_ADD, r, 1);
-		finish(c, r, f->rd);
+		x86_finish(c, r, f->rd);
 	}
 	return true;
 }
@@ -1089,7 +675,7 @@ static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
 			break;
 		c->host[best] = (int8_t)slot;
 		/* Loaded even when written first: the trap stub stores every one back. */
-		x_load(c->hot, true, cache_regs[slot], RBX, HX(best));
+		x_load(c->hot, true, x86_cache_regs[slot], RBX, HX(best));
 		(void)live_in;
 		if (loops && (written & (1u << best)))
 			c->dirty |= 1u << best;

@@ -1,0 +1,94 @@
+/* What the x86-64 back end's two halves share: emit.c (block structure, registers, exits,
+ * handler calls, integer instructions) and emit_mem.c (loads and stores with the inline TLB
+ * probe, F and D). Private to src/jit/x86_64/. */
+#ifndef RVISOR_JIT_X86_64_EMIT_H
+#define RVISOR_JIT_X86_64_EMIT_H
+
+#include <stddef.h>
+
+#include "cpu/hart.h"
+#include "jit/x86_64/asm.h"
+
+/* Offsets into struct hart of what translated code reads and writes through rbx. */
+#define HX(i)     ((int32_t)(offsetof(struct hart, x) + 8 * (unsigned)(i)))
+#define H_PC      ((int32_t)offsetof(struct hart, pc))
+#define H_PC_NEXT ((int32_t)offsetof(struct hart, pc_next))
+#define H_BUDGET  ((int32_t)offsetof(struct hart, budget))
+#define H_DTLB    ((int32_t)offsetof(struct hart, dtlb))
+#define H_JCACHE  ((int32_t)offsetof(struct hart, jit_jcache))
+#define H_LINK    ((int32_t)offsetof(struct hart, jit_link))
+#define H_FS_OFF  ((int32_t)offsetof(struct hart, fs_off))
+#define H_FRM     ((int32_t)offsetof(struct hart, frm))
+#define H_FFLAGS  ((int32_t)offsetof(struct hart, fflags))
+#define H_MSTATUS ((int32_t)offsetof(struct hart, mstatus))
+#define HF(i)     ((int32_t)(offsetof(struct hart, f) + 8 * (unsigned)(i)))
+#define TLB_W_OFF ((int32_t)offsetof(struct tlb_set, w))
+#define FRAME     24 /* bytes below the saved registers: 16 of scratch, 8 to align */
+
+#define H_VGEN ((int32_t)offsetof(struct hart, jit_vgen))
+
+/* Host registers that hold guest x registers within a block; written back to h->x before
+ * handlers that read or write h->x and at every exit. The first NSAVED are callee-saved and
+ * survive calls into C; the others are stored before such calls (when dirty) and reloaded
+ * after them. */
+extern const uint8_t x86_cache_regs[9];
+#define NCACHE 9
+#define NSAVED 5
+
+struct ctx {
+	struct jit_buf *hot, *cold;
+	const struct jit_tramp *t;
+	uint64_t vpage;        /* guest-virtual page of the block */
+	uint64_t gpa_page;     /* its guest-physical page */
+	unsigned done;         /* instructions already subtracted from h->budget */
+	uintptr_t pcnext_stub; /* cold stub: leave with pc = pc_next (0 until emitted) */
+	uintptr_t trap_exit;   /* cold stub: a load or store trapped (0 until emitted) */
+	unsigned inject_op;
+	int8_t host[32];    /* guest x register -> index in x86_cache_regs, or -1 */
+	uint32_t dirty;     /* guest registers whose cached value is newer than h->x */
+	uint64_t start_pc;  /* the block's first instruction */
+	uintptr_t loop_top; /* where a jump back to start_pc re-enters, registers loaded */
+};
+
+/* The interpreter's handler of each op (enum insn_op), for ops translated as calls. */
+extern const insn_fn x86_exec_handlers[OP_COUNT];
+
+/* The translation state of one block (struct ctx) is threaded through all of these. */
+
+/* Guest register xi into host register r (x0 reads as 0); r into xi (writes to x0 dropped). */
+void x86_get_x(struct ctx *c, struct jit_buf *b, unsigned r, unsigned xi);
+void x86_put_x(struct ctx *c, struct jit_buf *b, unsigned r, unsigned xi);
+/* Store the dirty cached registers back to h->x (the dirty set is kept). */
+void x86_writeback(struct ctx *c, struct jit_buf *b);
+/* Around calls into C: store the dirty registers cached in caller-saved host registers;
+ * reload all of those after the call. */
+void x86_spill_volatile(struct ctx *c, struct jit_buf *b);
+void x86_reload_volatile(struct ctx *c, struct jit_buf *b);
+/* The host register that receives rd's value (its cache register, else rax), and noting that
+ * rd's value is now in host register r. */
+unsigned x86_dst_reg(const struct ctx *c, unsigned rd);
+void x86_finish(struct ctx *c, unsigned r, unsigned rd);
+/* The host register caching guest register xi, or -1. */
+int x86_cached(const struct ctx *c, unsigned xi);
+/* The block's cold stub that leaves with h->pc = h->pc_next (emitted on first use). */
+uintptr_t x86_exit_pcnext(struct ctx *c);
+/* The handler's compact form of instruction i, stored in the cold buffer; its address. */
+uintptr_t x86_insn_record(struct ctx *c, const struct jit_insn *i);
+/* A call to the interpreter's handler of instruction i (index idx in the block) with pc,
+ * pc_next and the budget written back, leaving on a trap, a batch end or a jump; into b (the
+ * main path, or with cold a slow path that rejoins it); rec from x86_insn_record. ends: leave
+ * after it in any case. */
+void x86_emit_helper_in(struct ctx *c, struct jit_buf *b, const struct jit_insn *i, unsigned idx,
+			bool ends, bool cold, uintptr_t rec);
+void x86_emit_helper(struct ctx *c, const struct jit_insn *i, unsigned idx, bool ends);
+
+/* emit_mem.c: integer loads and stores; F/D loads, stores and computational instructions
+ * (x86_fp_inline_arith: those done inline when the rounding mode allows). */
+void x86_emit_load(struct ctx *c, const struct jit_insn *i, unsigned idx);
+void x86_emit_store(struct ctx *c, const struct jit_insn *i, unsigned idx);
+void x86_emit_fp(struct ctx *c, const struct jit_insn *i, unsigned idx);
+bool x86_fp_inline_arith(unsigned op);
+void x86_emit_fp_arith(struct ctx *c, const struct jit_insn *i, unsigned idx);
+void x86_emit_fp_mem(struct ctx *c, const struct jit_insn *i, unsigned idx);
+
+#endif

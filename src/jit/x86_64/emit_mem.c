@@ -1,0 +1,387 @@
+/* The x86-64 back end's memory and floating-point instructions: loads and stores probe the
+ * hart's data TLB inline and call small C helpers on a miss (the MMU's slow path, precise
+ * traps); F/D loads and stores the same way; F/D add, subtract, multiply and divide inline in
+ * SSE where the interpreter's own fast path would give the same result, and every other F/D
+ * instruction through the interpreter's handler (unprivileged spec chapters 11, 12). */
+#include "cpu/exec.h"
+#include "cpu/mmu.h"
+#include "jit/x86_64/emit.h"
+
+/* Ops whose handler writes an x register (rd names one). */
+static bool fp_writes_x(unsigned op)
+{
+	switch (op) {
+	case OP_FCVT_W_S:
+	case OP_FCVT_WU_S:
+	case OP_FCVT_L_S:
+	case OP_FCVT_LU_S:
+	case OP_FMV_X_W:
+	case OP_FEQ_S:
+	case OP_FLT_S:
+	case OP_FLE_S:
+	case OP_FCLASS_S:
+	case OP_FCVT_W_D:
+	case OP_FCVT_WU_D:
+	case OP_FCVT_L_D:
+	case OP_FCVT_LU_D:
+	case OP_FMV_X_D:
+	case OP_FEQ_D:
+	case OP_FLT_D:
+	case OP_FLE_D:
+	case OP_FCLASS_D: return true;
+	default: return false;
+	}
+}
+
+/* An F/D computational instruction: its handler runs without the write-back of pc and budget
+ * when FP is on and the rounding mode is legal (it cannot trap then), checked inline; else
+ * the full handler call on a cold path. */
+void x86_emit_fp(struct ctx *c, const struct jit_insn *i, unsigned idx)
+{
+	struct jit_buf *b = c->hot;
+	unsigned op = i->f.op, rm = i->f.rm;
+	bool uses_rm =
+	    op != OP_FMV_X_W && op != OP_FMV_X_D && op != OP_FMV_W_X && op != OP_FMV_D_X &&
+	    !(op >= OP_FSGNJ_S && op <= OP_FMAX_S) && !(op >= OP_FSGNJ_D && op <= OP_FMAX_D) &&
+	    !(op >= OP_FEQ_S && op <= OP_FCLASS_S) && !(op >= OP_FEQ_D && op <= OP_FCLASS_D);
+	if (uses_rm && (rm == 5 || rm == 6)) {
+		x86_emit_helper(c, i, idx, false);
+		return;
+	}
+	x86_writeback(c, b);
+	c->dirty = 0;
+	x86_exit_pcnext(c); /* cold stubs and data first: the slow path must be one run of code */
+	uintptr_t rec = x86_insn_record(c, i);
+	uintptr_t slow = x_here(c->cold);
+	x_cmp_mem8_imm(b, RBX, H_FS_OFF, 0);
+	x_jcc(b, CC_NE, slow);
+	if (uses_rm && rm == 7) {
+		x_alu_mem_imm(b, false, ALU_CMP, RBX, H_FRM, 4);
+		x_jcc(b, CC_A, slow);
+	}
+	x86_emit_helper_in(c, c->cold, i, idx, false, true, rec);
+	uint8_t *back = x_jmp(c->cold, 0);
+	x_mov(b, true, RDI, RBX);
+	x_lea_rip(b, RSI, rec);
+	x_call(b, (const void *)x86_exec_handlers[op]);
+	x86_reload_volatile(c, b);
+	if (!b->overflow && !c->cold->overflow)
+		x_patch_rel32(c->cold, back, x_here(b));
+	unsigned rd = i->f.rd;
+	if (fp_writes_x(op) && rd && c->host[rd] >= 0 && c->host[rd] < (int)NSAVED)
+		x_load(b, true, x86_cache_regs[c->host[rd]], RBX, HX(rd));
+}
+
+
+/* gva = x[rs1] + imm into rsi; rax = &dtlb->r[idx] (or w), rdi = page of the last byte;
+ * compare; jne to the cold slow path. Returns the jne's rel32 field. */
+static uint8_t *emit_tlb_probe(struct ctx *c, const struct jit_insn *i, unsigned size, bool store)
+{
+	struct jit_buf *b = c->hot;
+	x86_get_x(c, b, RSI, i->f.rs1);
+	if (i->f.imm)
+		x_lea(b, RSI, RSI, (int32_t)i->f.imm);
+	x_mov(b, false, RAX, RSI);
+	x_shift_imm(b, false, SH_SHR, RAX, 8);
+	x_alu_imm(b, false, ALU_AND, RAX, 0xff0);
+	x_alu_mem(b, true, ALU_ADD, RAX, RBX, H_DTLB);
+	if (size > 1)
+		x_lea(b, RDI, RSI, (int32_t)size - 1);
+	else
+		x_mov(b, true, RDI, RSI);
+	x_shift_imm(b, true, SH_SHR, RDI, 12);
+	x_alu_mem(b, true, ALU_CMP, RDI, RAX, store ? TLB_W_OFF : 0);
+	uint8_t *field = x_jcc(b, CC_NE, 0);
+	x_alu_mem(b, true, ALU_ADD, RSI, RAX, (store ? TLB_W_OFF : 0) + 8);
+	return field;
+}
+
+static unsigned access_size(unsigned op)
+{
+	switch (op) {
+	case OP_LB:
+	case OP_LBU:
+	case OP_SB: return 1;
+	case OP_LH:
+	case OP_LHU:
+	case OP_SH: return 2;
+	case OP_LW:
+	case OP_LWU:
+	case OP_SW: return 4;
+	default: return 8;
+	}
+}
+
+/* A load or store site, read by the slow-path helpers below: its pc, the instructions before
+ * it not yet subtracted from h->budget, its size and op. */
+struct mem_site {
+	uint64_t pc;
+	int32_t pending;
+	uint8_t size;
+	uint8_t op;
+	uint8_t pad[2];
+};
+
+/* The value a load op leaves in its destination, from the size bytes loaded. */
+static uint64_t load_extend(unsigned op, uint64_t v)
+{
+	switch (op) {
+	case OP_LB: return (uint64_t)(int64_t)(int8_t)v;
+	case OP_LH: return (uint64_t)(int64_t)(int16_t)v;
+	case OP_LW: return (uint64_t)(int64_t)(int32_t)v;
+	default: return v;
+	}
+}
+
+/* The slow paths of a translated load or store (TLB miss, MMIO, page crossing, faults):
+ * pc and the retired count written back, the MMU called. On a trap they count the trapping
+ * instruction as the interpreter does, set pc to the trap vector and return false. */
+static bool slow_load(struct hart *h, uint64_t gva, const struct mem_site *s, uint64_t *val)
+{
+	h->budget -= s->pending;
+	h->pc = s->pc;
+	uint64_t v;
+	if (!mmu_load_slow(h, gva, s->size, &v)) {
+		h->budget--;
+		h->pc = h->pc_next;
+		return false;
+	}
+	h->budget += s->pending;
+	*val = load_extend(s->op, v);
+	return true;
+}
+
+static bool slow_store(struct hart *h, uint64_t gva, const struct mem_site *s, uint64_t val)
+{
+	h->budget -= s->pending;
+	h->pc = s->pc;
+	if (!mmu_store_slow(h, gva, s->size, val)) {
+		h->budget--;
+		h->pc = h->pc_next;
+		return false;
+	}
+	h->budget += s->pending;
+	return true;
+}
+
+/* The block's shared stub for a load or store that trapped: h->pc is the trap vector already;
+ * store every x86_cached register the call did not clobber (all were loaded at the block's
+ * entry, so each holds its current value) and leave. */
+static uintptr_t trap_exit(struct ctx *c)
+{
+	if (!c->trap_exit) {
+		struct jit_buf *b = c->cold;
+		c->trap_exit = x_here(b);
+		for (unsigned xi = 1; xi < 32; xi++)
+			if (c->host[xi] >= 0 && c->host[xi] < (int)NSAVED)
+				x_store(b, true, x86_cache_regs[c->host[xi]], RBX, HX(xi));
+		x_jmp(b, c->t->exit_nolink);
+	}
+	return c->trap_exit;
+}
+
+/* The cold slow path of a load or store (gva in rsi, a store's value in rcx): call the
+ * helper, leave through the trap stub on a trap; on success rejoin the main path with a loaded
+ * value in host register dst. Sets *slow to its entry; returns the rel32 field of its jump
+ * back, to be patched. */
+static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned idx, unsigned size,
+			      bool store, unsigned dst, uintptr_t *slow)
+{
+	struct jit_buf *b = c->cold;
+	uintptr_t trap = trap_exit(c);
+	struct mem_site site = {.pc = i->pc,
+				.pending = (int32_t)(idx - c->done),
+				.size = (uint8_t)size,
+				.op = (uint8_t)i->f.op};
+	x_align(b, 8);
+	uintptr_t rec = x_here(b);
+	x_bytes(b, &site, sizeof(site));
+	*slow = x_here(b);
+	x86_spill_volatile(c, b);
+	x_mov(b, true, RDI, RBX);
+	x_lea_rip(b, RDX, rec);
+	if (!store)
+		x_mov(b, true, RCX, RSP);
+	x_call(b, store ? (const void *)slow_store : (const void *)slow_load);
+	x_test8(b, RAX, RAX);
+	x_jcc(b, CC_E, trap);
+	x86_reload_volatile(c, b);
+	if (!store)
+		x_load(b, true, dst, RSP, 0);
+	return x_jmp(b, 0);
+}
+
+void x86_emit_load(struct ctx *c, const struct jit_insn *i, unsigned idx)
+{
+	struct jit_buf *hot = c->hot;
+	unsigned op = i->f.op, size = access_size(op), d = x86_dst_reg(c, i->f.rd);
+	uint8_t *miss = emit_tlb_probe(c, i, size, false);
+	switch (op) {
+	case OP_LB: x_load_sx8(hot, d, RSI, 0); break;
+	case OP_LH: x_load_sx16(hot, d, RSI, 0); break;
+	case OP_LW: x_load_sx32(hot, d, RSI, 0); break;
+	case OP_LBU: x_load_zx8(hot, d, RSI, 0); break;
+	case OP_LHU: x_load_zx16(hot, d, RSI, 0); break;
+	case OP_LWU: x_load(hot, false, d, RSI, 0); break;
+	default: x_load(hot, true, d, RSI, 0); break;
+	}
+	/* The probe's miss jumps to the slow path (rsi still holds the gva there). */
+	uintptr_t slow;
+	uint8_t *back = emit_mem_slow(c, i, idx, size, false, d, &slow);
+	if (hot->overflow || c->cold->overflow)
+		return;
+	x_patch_rel32(hot, miss, slow);
+	x_patch_rel32(c->cold, back, x_here(hot));
+	if (op == c->inject_op)
+		x_alu_imm(hot, true, ALU_ADD, d, 1);
+	x86_finish(c, d, i->f.rd);
+}
+
+void x86_emit_store(struct ctx *c, const struct jit_insn *i, unsigned idx)
+{
+	struct jit_buf *hot = c->hot;
+	unsigned op = i->f.op, size = access_size(op);
+	x86_get_x(c, hot, RCX, i->f.rs2);
+	if (op == c->inject_op)
+		x_alu_imm(hot, true, ALU_ADD, RCX, 1);
+	uint8_t *miss = emit_tlb_probe(c, i, size, true);
+	switch (size) {
+	case 1: x_store8(hot, RCX, RSI, 0); break;
+	case 2: x_store16(hot, RCX, RSI, 0); break;
+	case 4: x_store(hot, false, RCX, RSI, 0); break;
+	default: x_store(hot, true, RCX, RSI, 0); break;
+	}
+	uintptr_t slow;
+	uint8_t *back = emit_mem_slow(c, i, idx, size, true, RAX, &slow);
+	if (hot->overflow || c->cold->overflow)
+		return;
+	x_patch_rel32(hot, miss, slow);
+	x_patch_rel32(c->cold, back, x_here(hot));
+}
+
+
+/* ---- F and D inline: the cases the interpreter's own fast path covers (fpu.c host_op):
+ * round to nearest even, fflags.NX already set (so the inexact flag needs no detection) and a
+ * finite normal result (or any finite result of an add or subtract, which is exact when tiny):
+ * then the host's SSE result is the RISC-V result and no flag changes. Everything else takes
+ * the handler on a cold path. ---- */
+
+/* Leave the fast path for the cold full handler call unless FP is on (fs_off clear). */
+static void fp_check_on(struct ctx *c, uintptr_t slow)
+{
+	x_cmp_mem8_imm(c->hot, RBX, H_FS_OFF, 0);
+	x_jcc(c->hot, CC_NE, slow);
+}
+
+/* The cold full handler call for instruction i, rejoining the main path; returns the rel32
+ * field of its jump back, to be patched to the join point. */
+static uint8_t *fp_cold_handler(struct ctx *c, const struct jit_insn *i, unsigned idx,
+				uintptr_t rec)
+{
+	x86_emit_helper_in(c, c->cold, i, idx, false, true, rec);
+	return x_jmp(c->cold, 0);
+}
+
+bool x86_fp_inline_arith(unsigned op)
+{
+	return (op >= OP_FADD_S && op <= OP_FDIV_S) || (op >= OP_FADD_D && op <= OP_FDIV_D);
+}
+
+void x86_emit_fp_arith(struct ctx *c, const struct jit_insn *i, unsigned idx)
+{
+	struct jit_buf *b = c->hot;
+	unsigned op = i->f.op;
+	bool d = op >= OP_FADD_D;
+	unsigned kind = op - (d ? OP_FADD_D : OP_FADD_S); /* add, sub, mul, div */
+	static const uint8_t sse_op[] = {0x58, 0x5c, 0x59, 0x5e};
+
+	x86_writeback(c, b); /* the cold handler reads memory only, but keep one state */
+	x86_exit_pcnext(c);
+	uintptr_t rec = x86_insn_record(c, i);
+	uintptr_t slow = x_here(c->cold);
+	uint8_t *back = fp_cold_handler(c, i, idx, rec);
+
+	fp_check_on(c, slow);
+	if (i->f.rm == 7) {
+		x_alu_mem_imm(b, false, ALU_CMP, RBX, H_FRM, 0);
+		x_jcc(b, CC_NE, slow);
+	}
+	x_test_mem8_imm(b, RBX, H_FFLAGS, FFLAG_NX);
+	x_jcc(b, CC_E, slow);
+	if (d) {
+		x_sse_mem(b, 0xf3, 0x7e, 0, RBX, HF(i->f.rs1));
+		x_sse_mem(b, 0xf2, sse_op[kind], 0, RBX, HF(i->f.rs2));
+		x_movq_from_xmm(b, RAX, 0);
+		x_mov_imm(b, RDX, 0x7fffffffffffffffull);
+	} else {
+		/* Both operands NaN-boxed (upper 32 bits all ones), else slow. */
+		for (unsigned k = 0; k < 2; k++) {
+			x_load(b, true, RCX, RBX, HF(k ? i->f.rs2 : i->f.rs1));
+			x_shift_imm(b, true, SH_SHR, RCX, 32);
+			x_alu_imm(b, false, ALU_CMP, RCX, -1);
+			x_jcc(b, CC_NE, slow);
+		}
+		x_sse_mem(b, 0x66, 0x6e, 0, RBX, HF(i->f.rs1));
+		x_sse_mem(b, 0xf3, sse_op[kind], 0, RBX, HF(i->f.rs2));
+		x_movq_from_xmm(b, RAX, 0);
+		x_mov(b, false, RAX, RAX);
+		x_mov_imm(b, RDX, 0x7fffffffull);
+	}
+	x_mov(b, true, RCX, RAX);
+	x_alu(b, true, ALU_AND, RCX, RDX);
+	x_mov_imm(b, RDX, d ? 0x7fefffffffffffffull : 0x7f7fffffull);
+	x_alu(b, true, ALU_CMP, RCX, RDX);
+	x_jcc(b, CC_AE, slow);
+	if (kind >= 2) { /* mul, div: a tiny result may have underflowed */
+		x_mov_imm(b, RDX, d ? 1ull << 52 : 1ull << 23);
+		x_alu(b, true, ALU_CMP, RCX, RDX);
+		x_jcc(b, CC_BE, slow);
+	}
+	if (!d) {
+		x_mov_imm(b, RDX, 0xffffffff00000000ull);
+		x_alu(b, true, ALU_OR, RAX, RDX);
+	}
+	x_store(b, true, RAX, RBX, HF(i->f.rd));
+	x_alu_mem_imm(b, true, ALU_OR, RBX, H_MSTATUS, (int32_t)MSTATUS_FS);
+	if (!b->overflow && !c->cold->overflow)
+		x_patch_rel32(c->cold, back, x_here(b));
+}
+
+/* FLD/FLW/FSD/FSW: the integer load/store path with the FP register file; FS off takes the
+ * handler (which raises the illegal-instruction exception). */
+void x86_emit_fp_mem(struct ctx *c, const struct jit_insn *i, unsigned idx)
+{
+	struct jit_buf *hot = c->hot;
+	unsigned op = i->f.op;
+	bool store = op == OP_FSW || op == OP_FSD;
+	unsigned size = op == OP_FLW || op == OP_FSW ? 4 : 8;
+
+	x86_exit_pcnext(c);
+	uintptr_t rec = x86_insn_record(c, i);
+	uintptr_t off_path = x_here(c->cold);
+	uint8_t *off_back = fp_cold_handler(c, i, idx, rec);
+	fp_check_on(c, off_path);
+	if (store)
+		x_load(hot, true, RCX, RBX, HF(i->f.rs2));
+	uint8_t *miss = emit_tlb_probe(c, i, size, store);
+	if (store)
+		x_store(hot, size == 8, RCX, RSI, 0);
+	else
+		x_load(hot, size == 8, RAX, RSI, 0);
+	uintptr_t slow;
+	uint8_t *back = emit_mem_slow(c, i, idx, size, store, RAX, &slow);
+	if (hot->overflow || c->cold->overflow)
+		return;
+	x_patch_rel32(hot, miss, slow);
+	x_patch_rel32(c->cold, back, x_here(hot));
+	if (!store) {
+		if (size == 4) {
+			x_mov_imm(hot, RDX, 0xffffffff00000000ull);
+			x_alu(hot, true, ALU_OR, RAX, RDX);
+		}
+		x_store(hot, true, RAX, RBX, HF(i->f.rd));
+		x_alu_mem_imm(hot, true, ALU_OR, RBX, H_MSTATUS, (int32_t)MSTATUS_FS);
+	}
+	if (!hot->overflow && !c->cold->overflow)
+		x_patch_rel32(c->cold, off_back, x_here(hot));
+}
