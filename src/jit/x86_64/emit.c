@@ -181,7 +181,7 @@ static void alu_x(struct ctx *c, struct jit_buf *b, bool w, enum x86_alu op, uns
 	else
 		x_alu_mem(b, w, op, r, RBX, HX(xi));
 }
-/* Store the dirty x86_cached registers back to h->x (into b; the ctx's dirty set is kept: other
+/* Store the dirty cached registers back to h->x (into b; the ctx's dirty set is kept: other
  * paths still hold them only in host registers). */
 void x86_writeback(struct ctx *c, struct jit_buf *b)
 {
@@ -261,7 +261,7 @@ static void emit_exit(struct ctx *c, struct jit_buf *b, uint64_t target, unsigne
 {
 	if (target == c->start_pc && retire) {
 		/* A loop on the block itself: go round inside the block while the batch lasts,
-		 * with the x86_cached registers still loaded (allocate() made every register the
+		 * with the cached registers still loaded (allocate() made every register the
 		 * block writes dirty from the top, so nothing needs writing back here). */
 		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)retire);
 		x_jcc(b, CC_G, c->loop_top);
@@ -293,7 +293,7 @@ static void emit_exit(struct ctx *c, struct jit_buf *b, uint64_t target, unsigne
 }
 
 /* The cold stub that leaves with h->pc = h->pc_next after a handler trapped, ended the batch
- * or jumped. Only used where no x86_cached register is dirty. */
+ * or jumped. Only used where no cached register is dirty. */
 uintptr_t x86_exit_pcnext(struct ctx *c)
 {
 	if (!c->pcnext_stub) {

@@ -72,15 +72,19 @@ void x86_emit_fp(struct ctx *c, const struct jit_insn *i, unsigned idx)
 		x_load(b, true, x86_cache_regs[c->host[rd]], RBX, HX(rd));
 }
 
-
 /* gva = x[rs1] + imm into rsi; rax = &dtlb->r[idx] (or w), rdi = page of the last byte;
  * compare; jne to the cold slow path. Returns the jne's rel32 field. */
 static uint8_t *emit_tlb_probe(struct ctx *c, const struct jit_insn *i, unsigned size, bool store)
 {
 	struct jit_buf *b = c->hot;
-	x86_get_x(c, b, RSI, i->f.rs1);
-	if (i->f.imm)
-		x_lea(b, RSI, RSI, (int32_t)i->f.imm);
+	int base = x86_cached(c, i->f.rs1);
+	if (base >= 0 && i->f.imm) {
+		x_lea(b, RSI, (unsigned)base, (int32_t)i->f.imm);
+	} else {
+		x86_get_x(c, b, RSI, i->f.rs1);
+		if (i->f.imm)
+			x_lea(b, RSI, RSI, (int32_t)i->f.imm);
+	}
 	x_mov(b, false, RAX, RSI);
 	x_shift_imm(b, false, SH_SHR, RAX, 8);
 	x_alu_imm(b, false, ALU_AND, RAX, 0xff0);
@@ -165,7 +169,7 @@ static bool slow_store(struct hart *h, uint64_t gva, const struct mem_site *s, u
 }
 
 /* The block's shared stub for a load or store that trapped: h->pc is the trap vector already;
- * store every x86_cached register the call did not clobber (all were loaded at the block's
+ * store every cached register the call did not clobber (all were loaded at the block's
  * entry, so each holds its current value) and leave. */
 static uintptr_t trap_exit(struct ctx *c)
 {
@@ -258,7 +262,6 @@ void x86_emit_store(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	x_patch_rel32(hot, miss, slow);
 	x_patch_rel32(c->cold, back, x_here(hot));
 }
-
 
 /* ---- F and D inline: the cases the interpreter's own fast path covers (fpu.c host_op):
  * round to nearest even, fflags.NX already set (so the inexact flag needs no detection) and a
