@@ -70,9 +70,13 @@ void hart_reset(struct hart *h, uint64_t reset_pc)
 	for (unsigned i = 0; i < DCACHE_PAGES; i++)
 		h->dcache[i].gpa = ~0ull;
 	h->code_gen = 1;
-	for (unsigned i = 0; i < TLB_ENTRIES; i++) {
-		h->tlb[3].r[i].tag = h->tlb[3].w[i].tag = TLB_INVALID;
-		h->itlb_set[3][i].tag = TLB_INVALID;
+	/* Every entry of every set (hart_flush_tlb visits only the used ones of sets 0-2). */
+	for (unsigned t = 0; t < 4; t++) {
+		for (unsigned i = 0; i < TLB_ENTRIES; i++) {
+			h->tlb[t].r[i].tag = h->tlb[t].w[i].tag = TLB_INVALID;
+			h->itlb_set[t][i].tag = TLB_INVALID;
+		}
+		memset(h->tlb[t].used, 0, sizeof(h->tlb[t].used));
 	}
 	hart_flush_tlb(h);
 	hart_update_mode(h);
@@ -110,14 +114,19 @@ void hart_flush_tlb(struct hart *h)
 	/* Set 3 maps M-mode and bare accesses one to one: no satp, sfence.vma or status bit
 	 * changes it, so only the U and S sets (0 to 2) are flushed. */
 	for (unsigned s = 0; s < 3; s++) {
-		h->tlb[s].has_superpage = false;
-		memset(h->tlb[s].super, 0, sizeof(h->tlb[s].super));
-		h->tlb[s].super_lo = ~0ull;
-		h->tlb[s].super_hi = 0;
-		for (unsigned i = 0; i < TLB_ENTRIES; i++) {
-			h->tlb[s].r[i].tag = TLB_INVALID;
-			h->tlb[s].w[i].tag = TLB_INVALID;
-			h->itlb_set[s][i].tag = TLB_INVALID;
+		struct tlb_set *t = &h->tlb[s];
+		t->has_superpage = false;
+		memset(t->super, 0, sizeof(t->super));
+		t->super_lo = ~0ull;
+		t->super_hi = 0;
+		for (unsigned wd = 0; wd < TLB_ENTRIES / 64; wd++) {
+			for (uint64_t m = t->used[wd]; m; m &= m - 1) {
+				unsigned i = wd * 64 + (unsigned)__builtin_ctzll(m);
+				t->r[i].tag = TLB_INVALID;
+				t->w[i].tag = TLB_INVALID;
+				h->itlb_set[s][i].tag = TLB_INVALID;
+			}
+			t->used[wd] = 0;
 		}
 	}
 	if (h->jit)

@@ -16,7 +16,9 @@ struct bus;
 struct guest_mem;
 struct jit;
 
-#define TLB_ENTRIES  256 /* per kind (read, write, fetch), direct-mapped, power of two */
+#define TLB_ENTRIES                                                                            \
+	4096             /* per kind (read, write, fetch), direct-mapped, power of two: 16 MiB \
+			  * reach, for compressors' dictionaries and hash tables */
 #define DCACHE_PAGES 256 /* decoded pages cached per hart (36 KiB each), 2-way */
 
 /* One TLB entry: a guest-virtual page mapped to host memory. A hit is one compare and an add:
@@ -54,6 +56,8 @@ struct tlb_set {
 	uint8_t r_level[TLB_ENTRIES], w_level[TLB_ENTRIES], i_level[TLB_ENTRIES];
 	bool has_superpage; /* some entry came from a superpage since the last full flush */
 	uint64_t super[TLB_ENTRIES / 64]; /* indices whose r, w or fetch entry came from one */
+	uint64_t used[TLB_ENTRIES / 64];  /* indices filled since the last full flush: a flush
+					   * visits only those */
 	uint64_t super_lo, super_hi;      /* the virtual page numbers those superpages cover */
 };
 

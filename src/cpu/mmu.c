@@ -130,9 +130,52 @@ static void tlb_fill(struct hart *h, bool write, uint64_t gva, uint64_t gpa)
 		return;
 	unsigned idx = (gva >> 12) & (TLB_ENTRIES - 1);
 	struct tlb_entry *e = write ? &h->dtlb->w[idx] : &h->dtlb->r[idx];
+	h->dtlb->used[idx / 64] |= 1ull << (idx % 64);
 	e->tag = gva >> 12;
 	e->addend = (uintptr_t)hva - (gva & ~0xfffull);
 	note_level(h, write ? h->dtlb->w_level : h->dtlb->r_level, idx, gva >> 12);
+}
+
+/* size (1, 2, 4, 8) bytes at p, little-endian (as the host), with fixed-size copies rather
+ * than a call to memcpy. */
+static uint64_t load_le(const void *p, unsigned size)
+{
+	switch (size) {
+	case 1: return *(const uint8_t *)p;
+	case 2: {
+		uint16_t v;
+		memcpy(&v, p, 2);
+		return v;
+	}
+	case 4: {
+		uint32_t v;
+		memcpy(&v, p, 4);
+		return v;
+	}
+	default: {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		return v;
+	}
+	}
+}
+
+static void store_le(void *p, unsigned size, uint64_t val)
+{
+	switch (size) {
+	case 1: *(uint8_t *)p = (uint8_t)val; break;
+	case 2: {
+		uint16_t v = (uint16_t)val;
+		memcpy(p, &v, 2);
+		break;
+	}
+	case 4: {
+		uint32_t v = (uint32_t)val;
+		memcpy(p, &v, 4);
+		break;
+	}
+	default: memcpy(p, &val, 8); break;
+	}
 }
 
 /* One access that does not cross a page. Returns false after raising the exception. */
@@ -146,8 +189,7 @@ static bool load_one(struct hart *h, uint64_t gva, unsigned size, uint64_t *val)
 	}
 	const uint8_t *p = guest_mem_ptr(h->mem, gpa, size);
 	if (p) {
-		*val = 0;
-		memcpy(val, p, size); /* little-endian host */
+		*val = load_le(p, size);
 		tlb_fill(h, false, gva, gpa);
 		return true;
 	}
@@ -188,7 +230,7 @@ static bool store_phys(struct hart *h, uint64_t gva, uint64_t gpa, unsigned size
 {
 	uint8_t *p = guest_mem_ptr(h->mem, gpa, size);
 	if (p) {
-		memcpy(p, &val, size);
+		store_le(p, size, val);
 		if (h->jit) /* before a write entry lets later stores bypass this path */
 			jit_note_write(h, gpa & ~0xfffull);
 		if (h->tohost_gpa && (gpa & ~0xfffull) == (h->tohost_gpa & ~0xfffull)) {
@@ -287,10 +329,15 @@ static struct dpage *dcache_get(struct hart *h, uint64_t gpa_page, const uint8_t
 	if (dp->gpa != gpa_page) {
 		if (dp->gpa != ~0ull) {
 			/* Evicting: no fetch-TLB entry may keep pointing at the old page. */
-			for (unsigned s = 0; s < 4; s++)
-				for (unsigned i = 0; i < TLB_ENTRIES; i++)
-					if (h->itlb_set[s][i].dp == dp)
-						h->itlb_set[s][i].tag = TLB_INVALID;
+			for (unsigned s = 0; s < 4; s++) {
+				for (unsigned wd = 0; wd < TLB_ENTRIES / 64; wd++) {
+					for (uint64_t m = h->tlb[s].used[wd]; m; m &= m - 1) {
+						unsigned i = wd * 64 + (unsigned)__builtin_ctzll(m);
+						if (h->itlb_set[s][i].dp == dp)
+							h->itlb_set[s][i].tag = TLB_INVALID;
+					}
+				}
+			}
 		}
 		memset(dp->slot, 0, sizeof(dp->slot));
 		memcpy(dp->raw, hva, sizeof(dp->raw));
@@ -317,6 +364,8 @@ struct itlb_entry *mmu_fetch_lookup(struct hart *h, uint64_t gva)
 	}
 	unsigned idx = (gva >> 12) & (TLB_ENTRIES - 1);
 	struct itlb_entry *e = &h->itlb[idx];
+	unsigned view = (unsigned)(h->itlb - h->itlb_set[0]) / TLB_ENTRIES;
+	h->tlb[view].used[idx / 64] |= 1ull << (idx % 64);
 	e->tag = gva >> 12;
 	e->addend = (uintptr_t)hva - (gva & ~0xfffull);
 	e->dp = dcache_get(h, gpa & ~0xfffull, hva);

@@ -293,6 +293,7 @@ static struct jit_page *page_find(struct jit *j, uint64_t gpa_page);
 static bool page_changed(struct jit *j, const struct jit_page *p, const uint8_t *hva);
 static void page_drop(struct jit *j, struct jit_page *p);
 static void unmap_writes(struct hart *h, const uint8_t *hva_page);
+static void drop_writes(struct hart *h, const uint8_t *hva_page);
 
 void jit_note_write(struct hart *h, uint64_t gpa_page)
 {
@@ -339,10 +340,10 @@ void jit_fence_i(struct hart *h, bool local)
 	j->dma_seen = dma;
 	flush_virtual(h);
 	h->jit_link = NULL;
-	/* From here on, every store to a page with blocks must reach jit_note_write again. */
-	for (unsigned s = 0; s < 4; s++)
-		for (unsigned i = 0; i < TLB_ENTRIES; i++)
-			h->tlb[s].w[i].tag = TLB_INVALID;
+	/* From here on, every store to a page with blocks must reach jit_note_write again
+	 * (which only matters while this hart alone writes its RAM). */
+	if (!j->shared)
+		drop_writes(h, NULL);
 }
 
 struct jit_stats jit_get_stats(const struct hart *h)
@@ -420,12 +421,23 @@ static void page_validate(struct hart *h, struct jit_page *p, const uint8_t *hva
  * the next store to it takes the MMU's slow path, where jit_note_write sees it. */
 static void unmap_writes(struct hart *h, const uint8_t *hva_page)
 {
+	drop_writes(h, hva_page);
+}
+
+/* Drop the data-TLB write entries that map the host page hva_page (NULL: all of them),
+ * visiting only the indices filled since the last full flush. */
+static void drop_writes(struct hart *h, const uint8_t *hva_page)
+{
 	for (unsigned s = 0; s < 4; s++) {
-		for (unsigned i = 0; i < TLB_ENTRIES; i++) {
-			struct tlb_entry *e = &h->tlb[s].w[i];
-			if (e->tag != TLB_INVALID &&
-			    e->addend + (e->tag << 12) == (uintptr_t)hva_page)
-				e->tag = TLB_INVALID;
+		struct tlb_set *t = &h->tlb[s];
+		for (unsigned wd = 0; wd < TLB_ENTRIES / 64; wd++) {
+			for (uint64_t m = t->used[wd]; m; m &= m - 1) {
+				struct tlb_entry *e = &t->w[wd * 64 + (unsigned)__builtin_ctzll(m)];
+				if (e->tag != TLB_INVALID &&
+				    (!hva_page ||
+				     e->addend + (e->tag << 12) == (uintptr_t)hva_page))
+					e->tag = TLB_INVALID;
+			}
 		}
 	}
 }

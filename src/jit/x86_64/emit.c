@@ -18,7 +18,8 @@
 
 _Static_assert(sizeof(struct tlb_entry) == 16, "the inline TLB probe scales the index by 16");
 _Static_assert(offsetof(struct tlb_set, r) == 0, "the inline TLB probe reads r at offset 0");
-_Static_assert(TLB_ENTRIES == 256, "the inline TLB probe masks the index with 0xff0");
+_Static_assert(TLB_ENTRIES >= 256 && TLB_ENTRIES <= (1 << 20),
+	       "the inline TLB probe takes the index from gva bits 12 and up, scaled by 16");
 _Static_assert(sizeof(struct jit_jc) == 32, "the jump-cache probe scales the index by 32");
 
 /* The interpreter's handler of each op, for the ops translated as helper calls. */

@@ -87,7 +87,7 @@ static uint8_t *emit_tlb_probe(struct ctx *c, const struct jit_insn *i, unsigned
 	}
 	x_mov(b, false, RAX, RSI);
 	x_shift_imm(b, false, SH_SHR, RAX, 8);
-	x_alu_imm(b, false, ALU_AND, RAX, 0xff0);
+	x_alu_imm(b, false, ALU_AND, RAX, (TLB_ENTRIES - 1) << 4);
 	x_alu_mem(b, true, ALU_ADD, RAX, RBX, H_DTLB);
 	if (size > 1)
 		x_lea(b, RDI, RSI, (int32_t)size - 1);
