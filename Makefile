@@ -25,7 +25,9 @@ MAIN := $(BUILD)/src/main.o
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-all: $(BUILD)/rvisor
+LOCKSTEP := $(BUILD)/tests/lockstep/lockstep
+
+all: $(BUILD)/rvisor $(LOCKSTEP)
 
 $(BUILD)/rvisor: $(OBJS) $(MAIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -37,6 +39,11 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/unit/%: tests/unit/%.c $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $^ $(LDFLAGS) $(LDLIBS) -lcmocka
+
+# The translator-against-interpreter check on a real guest (tests/integration/test_lockstep.py).
+$(LOCKSTEP): tests/lockstep/lockstep.c $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # The fake virtio driver that the device tests share.
 VDRV := $(BUILD)/tests/unit/virtio_driver.o

@@ -21,6 +21,12 @@ static uint64_t host_now_ns(void)
 	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
+/* The host time the device runs from: CLOCK_REALTIME, or frozen for a reproducible run. */
+static uint64_t now_ns(const struct goldfish_rtc *r)
+{
+	return r->frozen_ns ? r->frozen_ns : host_now_ns();
+}
+
 /* Drive the line from the state. Called with the lock held. */
 static void update_irq(struct goldfish_rtc *r)
 {
@@ -40,7 +46,7 @@ static void alarm_changed(struct goldfish_rtc *r)
 {
 	if (!r->regs.alarm_armed)
 		return;
-	if (r->regs.alarm_ns <= host_now_ns() + r->regs.offset_ns)
+	if (r->regs.alarm_ns <= now_ns(r) + r->regs.offset_ns)
 		fire(r);
 	else
 		pthread_cond_signal(&r->wake);
@@ -55,7 +61,7 @@ static void *alarm_thread(void *arg)
 			pthread_cond_wait(&r->wake, &r->lock);
 			continue;
 		}
-		uint64_t host = host_now_ns();
+		uint64_t host = now_ns(r);
 		uint64_t now = host + r->regs.offset_ns;
 		if (r->regs.alarm_ns <= now) {
 			fire(r);
@@ -124,7 +130,7 @@ static uint64_t rtc_read(void *opaque, uint64_t offset, unsigned size)
 	pthread_mutex_lock(&r->lock);
 	switch (offset) {
 	case GOLDFISH_RTC_TIME_LOW: {
-		uint64_t now = host_now_ns() + s->offset_ns;
+		uint64_t now = now_ns(r) + s->offset_ns;
 		s->time_high = (uint32_t)(now >> 32);
 		v = (uint32_t)now;
 		break;
@@ -151,7 +157,7 @@ static void rtc_write(void *opaque, uint64_t offset, unsigned size, uint64_t val
 	pthread_mutex_lock(&r->lock);
 	switch (offset) {
 	case GOLDFISH_RTC_TIME_LOW: {
-		uint64_t host = host_now_ns();
+		uint64_t host = now_ns(r);
 		uint64_t high = s->set_high_valid ? s->set_high : (host + s->offset_ns) >> 32;
 		s->offset_ns = (high << 32 | v) - host;
 		s->set_high_valid = false;

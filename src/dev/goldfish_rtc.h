@@ -62,6 +62,9 @@ struct goldfish_rtc {
 	bool stop; /* asks the alarm thread to exit */
 	struct goldfish_rtc_regs regs;
 	struct irq_line irq;
+	/* Non-zero: the host time (ns since the epoch) the clock runs from, frozen, instead of
+	 * CLOCK_REALTIME: a reproducible run (vm_config.deterministic). */
+	uint64_t frozen_ns;
 };
 
 /* Initialise r with its clock at the host's time, the alarm disarmed and the interrupt disabled,

@@ -25,16 +25,29 @@ static uint32_t fill_random(uint8_t *p, uint32_t len)
 	return done;
 }
 
+/* Fill len bytes at p from the generator state *s (xorshift64*); returns len. */
+static uint32_t fill_prng(uint64_t *s, uint8_t *p, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++) {
+		*s ^= *s >> 12;
+		*s ^= *s << 25;
+		*s ^= *s >> 27;
+		p[i] = (uint8_t)((*s * 0x2545f4914f6cdd1dull) >> 56);
+	}
+	return len;
+}
+
 /* Fill the request's writable segments in order, at most VIRTIO_RNG_MAX_BYTES; returns the
  * bytes written, which are the first bytes of the writable part (2.7.8.2). */
-static uint32_t serve(const struct virtq_req *req)
+static uint32_t serve(struct virtio_rng *r, const struct virtq_req *req)
 {
 	uint32_t total = 0;
 	for (unsigned i = 0; i < req->nin && total < VIRTIO_RNG_MAX_BYTES; i++) {
 		uint32_t want = req->in[i].len;
 		if (want > VIRTIO_RNG_MAX_BYTES - total)
 			want = VIRTIO_RNG_MAX_BYTES - total;
-		uint32_t got = fill_random(req->in[i].hva, want);
+		uint32_t got = r->prng ? fill_prng(&r->prng, req->in[i].hva, want)
+				       : fill_random(req->in[i].hva, want);
 		total += got;
 		if (got < want)
 			break;
@@ -50,7 +63,7 @@ static void rng_queue_notify(void *opaque, struct virtio_mmio *t, unsigned q)
 	pthread_mutex_lock(&r->lock);
 	/* A malformed chain (-EINVAL) has made the transport flag the device for reset. */
 	while (virtio_mmio_pop(t, 0, &r->req) > 0)
-		virtio_mmio_complete(t, 0, r->req.epoch, r->req.head, serve(&r->req));
+		virtio_mmio_complete(t, 0, r->req.epoch, r->req.head, serve(r, &r->req));
 	pthread_mutex_unlock(&r->lock);
 }
 

@@ -19,6 +19,9 @@ struct virtio_dev;
 struct virtio_rng {
 	struct virtq_req req; /* scratch for the request being served */
 	pthread_mutex_t lock; /* guards req: several vCPUs may notify at once */
+	/* Non-zero: the state of a xorshift64* generator that supplies the bytes instead of
+	 * getrandom(2), for a reproducible run (vm_config.deterministic). Not entropy. */
+	uint64_t prng;
 };
 
 /* Set up the device and fill dev for virtio_mmio_init: no feature bits, no configuration

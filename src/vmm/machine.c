@@ -69,9 +69,15 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/* Deterministic runs: guest instructions per timebase tick (64 at 10 MHz: a 640 MIPS hart). */
+#define DET_INSNS_PER_TICK 64
+
 uint64_t vm_time_now(void *opaque)
 {
 	struct vm *vm = opaque;
+	if (vm->cfg.deterministic)
+		return (vm->harts ? hart_instret(&vm->harts[0]) / DET_INSNS_PER_TICK : 0) +
+		       vm->idle_ticks;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	uint64_t ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
@@ -175,6 +181,8 @@ static int add_devices(struct vm *vm, char *err, size_t errlen)
 	rc = goldfish_rtc_init(&vm->rtc, (struct irq_line){plic_set_irq, &vm->plic, RTC_IRQ});
 	if (rc)
 		return fail(err, errlen, rc, "cannot create the RTC (%s)", strerror(-rc));
+	if (vm->cfg.deterministic)
+		vm->rtc.frozen_ns = 1767225600ull * 1000000000ull; /* 2026-01-01 00:00 UTC */
 	rc = bus_add(&vm->bus, RTC_BASE, GOLDFISH_RTC_SIZE, &goldfish_rtc_ops, &vm->rtc, "rtc");
 	if (rc) {
 		goldfish_rtc_destroy(&vm->rtc);
@@ -312,6 +320,8 @@ static int add_virtio(struct vm *vm, char *err, size_t errlen)
 		return fail(err, errlen, rc, "cannot create the entropy device (%s)",
 			    strerror(-rc));
 	vm->virtio->rng_up = true;
+	if (vm->cfg.deterministic)
+		vm->virtio->rng.prng = 0x9e3779b97f4a7c15ull;
 	rc = add_virtio_slot(vm, &vm->virtio->rng_mmio, &dev, err, errlen);
 	vm->virtio->rng_mmio_up = !rc;
 	return rc;
@@ -457,7 +467,12 @@ static int build_fdt(struct vm *vm, const struct layout *l, char *err, size_t er
 		b.virtio[i].size = VIRTIO_MMIO_SIZE;
 		b.virtio[i].irq = virtio_irq(i);
 	}
-	if (getrandom(seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed)) {
+	if (vm->cfg.deterministic) {
+		for (unsigned i = 0; i < sizeof(seed); i++)
+			seed[i] = (uint8_t)(i * 37 + 11);
+		b.rng_seed = seed;
+		b.rng_seed_len = sizeof(seed);
+	} else if (getrandom(seed, sizeof(seed), GRND_NONBLOCK) == (ssize_t)sizeof(seed)) {
 		b.rng_seed = seed;
 		b.rng_seed_len = sizeof(seed);
 	}
@@ -538,6 +553,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 	if (cfg->ncpus < 1 || cfg->ncpus > VM_MAX_HARTS)
 		return fail(err, errlen, -EINVAL, "--cpus %u is out of range: use 1 to %d",
 			    cfg->ncpus, VM_MAX_HARTS);
+	if (cfg->deterministic && cfg->ncpus != 1)
+		return fail(err, errlen, -EINVAL, "a deterministic run has one hart, not %u",
+			    cfg->ncpus);
 	rc = guest_mem_init(&vm->mem, RAM_BASE, cfg->mem_size);
 	if (rc)
 		return fail(err, errlen, rc,

@@ -42,7 +42,12 @@ struct vm_config {
 	unsigned nnets;
 	bool virtio_console; /* the console is virtio-console (hvc0), not the UART */
 	enum vm_accel accel; /* how harts run guest code */
-	size_t jit_cache;    /* bytes of translated-code cache per hart (VM_ACCEL_JIT) */
+	/* A reproducible run, for the translator's lockstep check against the interpreter:
+	 * one hart; time counted from retired instructions (hart 0's, plus idle_ticks), the RTC
+	 * frozen at a fixed date, fixed bytes from virtio-rng and in the device tree's seed. The
+	 * harts are driven by the caller (hart_run_budget / jit_run_budget), not by vm_run. */
+	bool deterministic;
+	size_t jit_cache; /* bytes of translated-code cache per hart (VM_ACCEL_JIT) */
 };
 
 struct vm_virtio; /* the virtio devices (machine.c) */
@@ -72,6 +77,7 @@ struct vm {
 	struct goldfish_rtc rtc;
 	struct chr *console;
 	uint64_t time_base_ns; /* CLOCK_MONOTONIC at creation: mtime 0 */
+	uint64_t idle_ticks;   /* deterministic runs: ticks added while the hart waited (WFI) */
 	uint64_t fdt_gpa;
 	bool builtin_sbi; /* rvisor serves the SBI (no firmware) */
 	bool devices_up;  /* the UART, PLIC, ACLINT and RTC were initialised */
