@@ -45,6 +45,9 @@ $(LOCKSTEP): tests/lockstep/lockstep.c $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# The x86-64 encoder's test decodes what it emits with Capstone.
+$(BUILD)/tests/unit/test_x86_asm: LDLIBS += -lcapstone
+
 # The fake virtio driver that the device tests share.
 VDRV := $(BUILD)/tests/unit/virtio_driver.o
 $(addprefix $(BUILD)/tests/unit/test_virtio_,blk console net rng): $(VDRV)

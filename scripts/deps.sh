@@ -7,8 +7,9 @@ set -euo pipefail
 packages=(
 	# build
 	build-essential make git pkg-config libfdt-dev zlib1g-dev libslirp-dev
-	# unit tests, formatting, sanitizers and fuzzing (libFuzzer runtime)
-	libcmocka-dev clang clang-format libclang-rt-14-dev
+	# unit tests (Capstone: the translator's encoder test decodes what it emits),
+	# formatting, sanitizers and fuzzing (libFuzzer runtime)
+	libcmocka-dev libcapstone-dev clang clang-format libclang-rt-14-dev
 	# bare-metal guest tests
 	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf device-tree-compiler
 	# static riscv64 Linux programs run inside the guest (tests/integration/smp)

@@ -14,8 +14,9 @@
 struct hart;
 
 /* An output buffer in the code cache. p runs from start to end in the writable view; the
- * executable view of a byte is its writable address + x_delta. overflow is set (and nothing
- * written) when an instruction would not fit. */
+ * executable view of a byte is its writable address + x_delta. overflow is set when an
+ * instruction does not fit; nothing is written past end, and the block being emitted is
+ * dropped. */
 struct jit_buf {
 	uint8_t *start, *p, *end;
 	intptr_t x_delta;

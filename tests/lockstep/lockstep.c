@@ -81,46 +81,105 @@ static bool between_blocks(struct vm *vm, struct hart *h)
 	do {                                                                                   \
 		uint64_t va = (expr)(a), vb = (expr)(b);                                       \
 		if (va != vb && print) {                                                       \
-			fprintf(stderr, "  %-10s translator %#018" PRIx64 "  interpreter %#018" PRIx64 \
-					"\n",                                                  \
+			fprintf(stderr,                                                        \
+				"  %-10s translator %#018" PRIx64 "  interpreter %#018" PRIx64 \
+				"\n",                                                          \
 				name, va, vb);                                                 \
 		}                                                                              \
 		same &= va == vb;                                                              \
 	} while (0)
 
-static uint64_t g_pc(const struct hart *h) { return h->pc; }
-static uint64_t g_priv(const struct hart *h) { return h->priv; }
-static uint64_t g_fflags(const struct hart *h) { return h->fflags; }
-static uint64_t g_frm(const struct hart *h) { return h->frm; }
-static uint64_t g_mstatus(const struct hart *h) { return hart_mstatus_read(h); }
-static uint64_t g_mepc(const struct hart *h) { return h->mepc; }
-static uint64_t g_mcause(const struct hart *h) { return h->mcause; }
-static uint64_t g_mtval(const struct hart *h) { return h->mtval; }
-static uint64_t g_sepc(const struct hart *h) { return h->sepc; }
-static uint64_t g_scause(const struct hart *h) { return h->scause; }
-static uint64_t g_stval(const struct hart *h) { return h->stval; }
-static uint64_t g_satp(const struct hart *h) { return h->satp; }
-static uint64_t g_mip(const struct hart *h) { return atomic_load(&h->mip); }
-static uint64_t g_mie(const struct hart *h) { return h->mie; }
-static uint64_t g_instret(const struct hart *h) { return h->instret; }
-static uint64_t g_stimecmp(const struct hart *h) { return h->stimecmp; }
-static uint64_t g_resv(const struct hart *h) { return h->reservation; }
-static uint64_t g_wfi(const struct hart *h) { return h->wfi; }
+static uint64_t g_pc(const struct hart *h)
+{
+	return h->pc;
+}
+static uint64_t g_priv(const struct hart *h)
+{
+	return h->priv;
+}
+static uint64_t g_fflags(const struct hart *h)
+{
+	return h->fflags;
+}
+static uint64_t g_frm(const struct hart *h)
+{
+	return h->frm;
+}
+static uint64_t g_mstatus(const struct hart *h)
+{
+	return hart_mstatus_read(h);
+}
+static uint64_t g_mepc(const struct hart *h)
+{
+	return h->mepc;
+}
+static uint64_t g_mcause(const struct hart *h)
+{
+	return h->mcause;
+}
+static uint64_t g_mtval(const struct hart *h)
+{
+	return h->mtval;
+}
+static uint64_t g_sepc(const struct hart *h)
+{
+	return h->sepc;
+}
+static uint64_t g_scause(const struct hart *h)
+{
+	return h->scause;
+}
+static uint64_t g_stval(const struct hart *h)
+{
+	return h->stval;
+}
+static uint64_t g_satp(const struct hart *h)
+{
+	return h->satp;
+}
+static uint64_t g_mip(const struct hart *h)
+{
+	return atomic_load(&h->mip);
+}
+static uint64_t g_mie(const struct hart *h)
+{
+	return h->mie;
+}
+static uint64_t g_instret(const struct hart *h)
+{
+	return h->instret;
+}
+static uint64_t g_stimecmp(const struct hart *h)
+{
+	return h->stimecmp;
+}
+static uint64_t g_resv(const struct hart *h)
+{
+	return h->reservation;
+}
+static uint64_t g_wfi(const struct hart *h)
+{
+	return h->wfi;
+}
 
 /* Compare the architectural state of the two harts; with print, print what differs. */
 static bool same_state(const struct hart *a, const struct hart *b, bool print)
 {
 	bool same = true;
-	static const char *const xn[32] = {
-	    "zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0",
-	    "a1",   "a2", "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5",
-	    "s6",   "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
+	static const char *const xn[32] = {"zero", "ra", "sp",  "gp",  "tp", "t0", "t1", "t2",
+					   "s0",   "s1", "a0",  "a1",  "a2", "a3", "a4", "a5",
+					   "a6",   "a7", "s2",  "s3",  "s4", "s5", "s6", "s7",
+					   "s8",   "s9", "s10", "s11", "t3", "t4", "t5", "t6"};
 	for (unsigned i = 0; i < 32; i++) {
 		if (a->x[i] != b->x[i] && print)
-			fprintf(stderr, "  x%-2u (%s)  translator %#018" PRIx64 "  interpreter %#018" PRIx64 "\n",
+			fprintf(stderr,
+				"  x%-2u (%s)  translator %#018" PRIx64 "  interpreter %#018" PRIx64
+				"\n",
 				i, xn[i], a->x[i], b->x[i]);
 		if (a->f[i] != b->f[i] && print)
-			fprintf(stderr, "  f%-2u        translator %#018" PRIx64 "  interpreter %#018" PRIx64 "\n",
+			fprintf(stderr,
+				"  f%-2u        translator %#018" PRIx64
+				"  interpreter %#018" PRIx64 "\n",
 				i, a->f[i], b->f[i]);
 		same &= a->x[i] == b->x[i] && a->f[i] == b->f[i];
 	}
@@ -169,13 +228,19 @@ static int usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"kernel", required_argument, NULL, 'k'},  {"initrd", required_argument, NULL, 'i'},
-	    {"cmdline", required_argument, NULL, 'c'}, {"mem", required_argument, NULL, 'm'},
-	    {"insns", required_argument, NULL, 'n'},   {"ram-every", required_argument, NULL, 'r'},
-	    {"until", required_argument, NULL, 'u'},   {"inject-fault", required_argument, NULL, 'f'},
+	    {"kernel", required_argument, NULL, 'k'},
+	    {"initrd", required_argument, NULL, 'i'},
+	    {"cmdline", required_argument, NULL, 'c'},
+	    {"mem", required_argument, NULL, 'm'},
+	    {"insns", required_argument, NULL, 'n'},
+	    {"ram-every", required_argument, NULL, 'r'},
+	    {"until", required_argument, NULL, 'u'},
+	    {"inject-fault", required_argument, NULL, 'f'},
 	    {0, 0, 0, 0},
 	};
-	struct vm_config cfg = {.cmdline = "console=ttyS0", .mem_size = 256ull << 20, .ncpus = 1,
+	struct vm_config cfg = {.cmdline = "console=ttyS0",
+				.mem_size = 256ull << 20,
+				.ncpus = 1,
 				.deterministic = true};
 	uint64_t limit = 200000000, ram_every = 50000000;
 	const char *until = NULL, *inject = NULL;
@@ -236,8 +301,9 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (!same_state(a, b, false)) {
-			fprintf(stderr, "lockstep: the harts differ after interrupt delivery at %" PRIu64
-					" instructions\n",
+			fprintf(stderr,
+				"lockstep: the harts differ after interrupt delivery at %" PRIu64
+				" instructions\n",
 				retired);
 			same_state(a, b, true);
 			ok = false;
@@ -254,7 +320,8 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 				"lockstep: the block at pc %#" PRIx64 " (privilege %u, %" PRIu64
 				" instructions on the translator, %" PRIu64 " on the interpreter) "
-				"ends differently, after %" PRIu64 " instructions (%" PRIu64 " blocks):\n",
+				"ends differently, after %" PRIu64 " instructions (%" PRIu64
+				" blocks):\n",
 				pc, a->priv, k, kb, retired, blocks);
 			same_state(a, b, true);
 			ok = false;
@@ -263,7 +330,8 @@ int main(int argc, char **argv)
 		if (retired >= next_ram) {
 			next_ram += ram_every;
 			if (!same_ram(&vms[0], &vms[1])) {
-				fprintf(stderr, "lockstep: RAM differs after %" PRIu64 " instructions\n",
+				fprintf(stderr,
+					"lockstep: RAM differs after %" PRIu64 " instructions\n",
 					retired);
 				ok = false;
 				break;
@@ -305,10 +373,10 @@ int main(int argc, char **argv)
 	printf("lockstep: %s after %" PRIu64 " instructions in %" PRIu64 " blocks (%" PRIu64
 	       " translated, %" PRIu64 " cache flushes), %zu console bytes: %s\n",
 	       ok ? why : "stopped at the first difference", retired, blocks, st.blocks, st.flushes,
-	       sinks[0].len,
-	       ok ? "translator and interpreter agree" : "DIFFERENT");
+	       sinks[0].len, ok ? "translator and interpreter agree" : "DIFFERENT");
 	if (sinks[0].len) {
-		const char *tail = sinks[0].len > 600 ? sinks[0].buf + sinks[0].len - 600 : sinks[0].buf;
+		const char *tail =
+		    sinks[0].len > 600 ? sinks[0].buf + sinks[0].len - 600 : sinks[0].buf;
 		printf("--- console (last bytes) ---\n%s\n", tail);
 	}
 	for (unsigned v = 0; v < 2; v++)

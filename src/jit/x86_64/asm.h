@@ -11,7 +11,7 @@
 #include "jit/backend.h"
 
 /* Host registers by their encoding number. */
-enum x86_reg {
+enum x_reg {
 	RAX,
 	RCX,
 	RDX,
@@ -31,7 +31,7 @@ enum x86_reg {
 };
 
 /* Condition codes (the low nibble of Jcc/SETcc). */
-enum x86_cc {
+enum x_cc {
 	CC_O,
 	CC_NO,
 	CC_B,
@@ -51,10 +51,10 @@ enum x86_cc {
 };
 
 /* ALU operations by their /digit in the 0x81 group (and opcode = digit * 8 + 1 for r/m, r). */
-enum x86_alu { ALU_ADD = 0, ALU_OR = 1, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7 };
+enum x_alu_op { ALU_ADD = 0, ALU_OR = 1, ALU_AND = 4, ALU_SUB = 5, ALU_XOR = 6, ALU_CMP = 7 };
 
 /* Shift operations by their /digit in the 0xc1 / 0xd3 groups. */
-enum x86_shift { SH_SHL = 4, SH_SHR = 5, SH_SAR = 7 };
+enum x_shift_op { SH_SHL = 4, SH_SHR = 5, SH_SAR = 7 };
 
 static inline void x_bytes(struct jit_buf *b, const void *src, unsigned n)
 {
@@ -221,18 +221,18 @@ static inline void x_store_imm32(struct jit_buf *b, unsigned base, int32_t disp,
 }
 
 /* alu dst, src (register forms) */
-static inline void x_alu(struct jit_buf *b, bool w, enum x86_alu op, unsigned dst, unsigned src)
+static inline void x_alu(struct jit_buf *b, bool w, enum x_alu_op op, unsigned dst, unsigned src)
 {
 	x_op_reg(b, w, (const uint8_t[]){(uint8_t)(op * 8 + 1)}, 1, src, dst);
 }
 /* alu r, [base + disp] */
-static inline void x_alu_mem(struct jit_buf *b, bool w, enum x86_alu op, unsigned r, unsigned base,
+static inline void x_alu_mem(struct jit_buf *b, bool w, enum x_alu_op op, unsigned r, unsigned base,
 			     int32_t disp)
 {
 	x_op_mem(b, w, (const uint8_t[]){(uint8_t)(op * 8 + 3)}, 1, r, base, disp);
 }
 /* alu r, simm32 */
-static inline void x_alu_imm(struct jit_buf *b, bool w, enum x86_alu op, unsigned r, int32_t imm)
+static inline void x_alu_imm(struct jit_buf *b, bool w, enum x_alu_op op, unsigned r, int32_t imm)
 {
 	if (imm >= -128 && imm <= 127) {
 		x_op_reg(b, w, (const uint8_t[]){0x83}, 1, op, r);
@@ -243,7 +243,7 @@ static inline void x_alu_imm(struct jit_buf *b, bool w, enum x86_alu op, unsigne
 	}
 }
 /* alu dword/qword [base + disp], simm32 */
-static inline void x_alu_mem_imm(struct jit_buf *b, bool w, enum x86_alu op, unsigned base,
+static inline void x_alu_mem_imm(struct jit_buf *b, bool w, enum x_alu_op op, unsigned base,
 				 int32_t disp, int32_t imm)
 {
 	if (imm >= -128 && imm <= 127) {
@@ -279,12 +279,13 @@ static inline void x_test(struct jit_buf *b, bool w, unsigned a, unsigned bb)
 	x_op_reg(b, w, (const uint8_t[]){0x85}, 1, bb, a);
 }
 /* shift r by imm (masked by the caller) / by cl */
-static inline void x_shift_imm(struct jit_buf *b, bool w, enum x86_shift op, unsigned r, unsigned n)
+static inline void x_shift_imm(struct jit_buf *b, bool w, enum x_shift_op op, unsigned r,
+			       unsigned n)
 {
 	x_op_reg(b, w, (const uint8_t[]){0xc1}, 1, op, r);
 	x_u8(b, (uint8_t)n);
 }
-static inline void x_shift_cl(struct jit_buf *b, bool w, enum x86_shift op, unsigned r)
+static inline void x_shift_cl(struct jit_buf *b, bool w, enum x_shift_op op, unsigned r)
 {
 	x_op_reg(b, w, (const uint8_t[]){0xd3}, 1, op, r);
 }
@@ -305,7 +306,7 @@ static inline void x_lea(struct jit_buf *b, unsigned r, unsigned base, int32_t d
 	x_op_mem(b, true, (const uint8_t[]){0x8d}, 1, r, base, disp);
 }
 /* setcc r8 (low byte of r) */
-static inline void x_setcc(struct jit_buf *b, enum x86_cc cc, unsigned r)
+static inline void x_setcc(struct jit_buf *b, enum x_cc cc, unsigned r)
 {
 	x_rex(b, false, 0, 0, r, r >= RSP && r <= RDI);
 	x_u8(b, 0x0f);
@@ -313,7 +314,7 @@ static inline void x_setcc(struct jit_buf *b, enum x86_cc cc, unsigned r)
 	x_modrm_reg(b, 0, r);
 }
 /* cmovcc dst, src (64-bit) */
-static inline void x_cmov(struct jit_buf *b, enum x86_cc cc, unsigned dst, unsigned src)
+static inline void x_cmov(struct jit_buf *b, enum x_cc cc, unsigned dst, unsigned src)
 {
 	x_op_reg(b, true, (const uint8_t[]){0x0f, (uint8_t)(0x40 + cc)}, 2, dst, src);
 }
@@ -327,7 +328,7 @@ static inline uint8_t *x_jmp(struct jit_buf *b, uintptr_t target_x)
 	x_u32(b, (uint32_t)(target_x - (x_here(b) + 4)));
 	return field;
 }
-static inline uint8_t *x_jcc(struct jit_buf *b, enum x86_cc cc, uintptr_t target_x)
+static inline uint8_t *x_jcc(struct jit_buf *b, enum x_cc cc, uintptr_t target_x)
 {
 	x_u8(b, 0x0f);
 	x_u8(b, (uint8_t)(0x80 + cc));

@@ -174,7 +174,7 @@ void x86_put_x(struct ctx *c, struct jit_buf *b, unsigned r, unsigned xi)
 	}
 }
 /* alu r, xi (x0 reads as 0: the caller handles it) */
-static void alu_x(struct ctx *c, struct jit_buf *b, bool w, enum x86_alu op, unsigned r,
+static void alu_x(struct ctx *c, struct jit_buf *b, bool w, enum x_alu_op op, unsigned r,
 		  unsigned xi)
 {
 	if (c->host[xi] >= 0)
@@ -393,7 +393,8 @@ static unsigned start_op(struct ctx *c, const struct jit_insn *i, bool uses_rs2)
 }
 
 /* d = x[rs1] OP (x[rs2] or imm); w: 32-bit operation, result sign-extended. Returns d. */
-static unsigned emit_alu(struct ctx *c, const struct jit_insn *i, enum x86_alu op, bool imm, bool w)
+static unsigned emit_alu(struct ctx *c, const struct jit_insn *i, enum x_alu_op op, bool imm,
+			 bool w)
 {
 	struct jit_buf *b = c->hot;
 	if (imm && w && i->f.imm == 0) { /* sext.w */
@@ -423,7 +424,7 @@ static unsigned emit_alu(struct ctx *c, const struct jit_insn *i, enum x86_alu o
 }
 
 /* d = x[rs1] shifted by imm or by x[rs2]. Returns d. */
-static unsigned emit_shift(struct ctx *c, const struct jit_insn *i, enum x86_shift op, bool imm,
+static unsigned emit_shift(struct ctx *c, const struct jit_insn *i, enum x_shift_op op, bool imm,
 			   bool w)
 {
 	struct jit_buf *b = c->hot;
@@ -440,7 +441,7 @@ static unsigned emit_shift(struct ctx *c, const struct jit_insn *i, enum x86_shi
 }
 
 /* rax = (x[rs1] cc x[rs2] or imm) ? 1 : 0 */
-static unsigned emit_set(struct ctx *c, const struct jit_insn *i, enum x86_cc cc, bool imm)
+static unsigned emit_set(struct ctx *c, const struct jit_insn *i, enum x_cc cc, bool imm)
 {
 	struct jit_buf *b = c->hot;
 	x_mov_imm(b, RCX, 0);
@@ -456,7 +457,7 @@ static unsigned emit_set(struct ctx *c, const struct jit_insn *i, enum x86_cc cc
 	return RAX;
 }
 
-static enum x86_cc branch_cc(unsigned op)
+static enum x_cc branch_cc(unsigned op)
 {
 	switch (op) {
 	case OP_BEQ: return CC_E;
