@@ -45,12 +45,12 @@ static void expect_one(const struct jit_buf *b, const char *want)
 	cs_free(insn, n);
 }
 
-#define CHECK(want, ...)                    \
-	do {                                \
-		struct jit_buf b;           \
-		start(&b);                  \
-		__VA_ARGS__;                \
-		expect_one(&b, want);       \
+#define CHECK(want, ...)              \
+	do {                          \
+		struct jit_buf b;     \
+		start(&b);            \
+		__VA_ARGS__;          \
+		expect_one(&b, want); \
 	} while (0)
 
 static void test_moves(void **state)
@@ -192,9 +192,9 @@ int main(void)
 	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
 		return 1;
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_moves),   cmocka_unit_test(test_constants),
-	    cmocka_unit_test(test_alu),     cmocka_unit_test(test_control),
-	    cmocka_unit_test(test_patch),   cmocka_unit_test(test_sse),
+	    cmocka_unit_test(test_moves),    cmocka_unit_test(test_constants),
+	    cmocka_unit_test(test_alu),      cmocka_unit_test(test_control),
+	    cmocka_unit_test(test_patch),    cmocka_unit_test(test_sse),
 	    cmocka_unit_test(test_overflow),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
