@@ -136,48 +136,6 @@ static void tlb_fill(struct hart *h, bool write, uint64_t gva, uint64_t gpa)
 	note_level(h, write ? h->dtlb->w_level : h->dtlb->r_level, idx, gva >> 12);
 }
 
-/* size (1, 2, 4, 8) bytes at p, little-endian (as the host), with fixed-size copies rather
- * than a call to memcpy. */
-static uint64_t load_le(const void *p, unsigned size)
-{
-	switch (size) {
-	case 1: return *(const uint8_t *)p;
-	case 2: {
-		uint16_t v;
-		memcpy(&v, p, 2);
-		return v;
-	}
-	case 4: {
-		uint32_t v;
-		memcpy(&v, p, 4);
-		return v;
-	}
-	default: {
-		uint64_t v;
-		memcpy(&v, p, 8);
-		return v;
-	}
-	}
-}
-
-static void store_le(void *p, unsigned size, uint64_t val)
-{
-	switch (size) {
-	case 1: *(uint8_t *)p = (uint8_t)val; break;
-	case 2: {
-		uint16_t v = (uint16_t)val;
-		memcpy(p, &v, 2);
-		break;
-	}
-	case 4: {
-		uint32_t v = (uint32_t)val;
-		memcpy(p, &v, 4);
-		break;
-	}
-	default: memcpy(p, &val, 8); break;
-	}
-}
-
 /* One access that does not cross a page. Returns false after raising the exception. */
 static bool load_one(struct hart *h, uint64_t gva, unsigned size, uint64_t *val)
 {
@@ -189,7 +147,7 @@ static bool load_one(struct hart *h, uint64_t gva, unsigned size, uint64_t *val)
 	}
 	const uint8_t *p = guest_mem_ptr(h->mem, gpa, size);
 	if (p) {
-		*val = load_le(p, size);
+		*val = mmu_read_le(p, size);
 		tlb_fill(h, false, gva, gpa);
 		return true;
 	}
@@ -230,7 +188,7 @@ static bool store_phys(struct hart *h, uint64_t gva, uint64_t gpa, unsigned size
 {
 	uint8_t *p = guest_mem_ptr(h->mem, gpa, size);
 	if (p) {
-		store_le(p, size, val);
+		mmu_write_le(p, size, val);
 		if (h->jit) /* before a write entry lets later stores bypass this path */
 			jit_note_write(h, gpa & ~0xfffull);
 		if (h->tohost_gpa && (gpa & ~0xfffull) == (h->tohost_gpa & ~0xfffull)) {

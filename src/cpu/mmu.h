@@ -25,29 +25,57 @@ int mmu_translate(struct hart *h, uint64_t gva, enum mmu_access acc, uint64_t *g
  * page, filling the fetch TLB. Returns NULL after raising a fetch exception. */
 struct itlb_entry *mmu_fetch_lookup(struct hart *h, uint64_t gva);
 
+/* size (1, 2, 4, 8) bytes at host address p, little-endian (the host's order), zero-extended;
+ * fixed-size copies, never a call to memcpy. */
+static inline uint64_t mmu_read_le(const void *p, unsigned size)
+{
+	switch (size) {
+	case 1: return *(const uint8_t *)p;
+	case 2: {
+		uint16_t v;
+		memcpy(&v, p, 2);
+		return v;
+	}
+	case 4: {
+		uint32_t v;
+		memcpy(&v, p, 4);
+		return v;
+	}
+	default: {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		return v;
+	}
+	}
+}
+
+/* Store the low size (1, 2, 4, 8) bytes of val at host address p, little-endian. */
+static inline void mmu_write_le(void *p, unsigned size, uint64_t val)
+{
+	switch (size) {
+	case 1: *(uint8_t *)p = (uint8_t)val; break;
+	case 2: {
+		uint16_t v = (uint16_t)val;
+		memcpy(p, &v, 2);
+		break;
+	}
+	case 4: {
+		uint32_t v = (uint32_t)val;
+		memcpy(p, &v, 4);
+		break;
+	}
+	default: memcpy(p, &val, 8); break;
+	}
+}
+
 /* Load size (1, 2, 4, 8) bytes at gva, zero-extended into *val. Misaligned accesses are
  * performed (not trapped). Returns false after raising an exception. */
 static inline bool mmu_load(struct hart *h, uint64_t gva, unsigned size, uint64_t *val)
 {
 	const struct tlb_entry *e = &h->dtlb->r[(gva >> 12) & (TLB_ENTRIES - 1)];
 	if (__builtin_expect(e->tag == gva >> 12 && (gva & 0xfff) <= 0x1000 - size, 1)) {
-		const void *p = (const void *)(e->addend + gva);
-		switch (size) {
-		case 1: *val = *(const uint8_t *)p; return true;
-		case 2: {
-			uint16_t v;
-			memcpy(&v, p, 2);
-			*val = v;
-			return true;
-		}
-		case 4: {
-			uint32_t v;
-			memcpy(&v, p, 4);
-			*val = v;
-			return true;
-		}
-		default: memcpy(val, p, 8); return true;
-		}
+		*val = mmu_read_le((const void *)(e->addend + gva), size);
+		return true;
 	}
 	return mmu_load_slow(h, gva, size, val);
 }
@@ -57,21 +85,8 @@ static inline bool mmu_store(struct hart *h, uint64_t gva, unsigned size, uint64
 {
 	const struct tlb_entry *e = &h->dtlb->w[(gva >> 12) & (TLB_ENTRIES - 1)];
 	if (__builtin_expect(e->tag == gva >> 12 && (gva & 0xfff) <= 0x1000 - size, 1)) {
-		void *p = (void *)(e->addend + gva);
-		switch (size) {
-		case 1: *(uint8_t *)p = (uint8_t)val; return true;
-		case 2: {
-			uint16_t v = (uint16_t)val;
-			memcpy(p, &v, 2);
-			return true;
-		}
-		case 4: {
-			uint32_t v = (uint32_t)val;
-			memcpy(p, &v, 4);
-			return true;
-		}
-		default: memcpy(p, &val, 8); return true;
-		}
+		mmu_write_le((void *)(e->addend + gva), size, val);
+		return true;
 	}
 	return mmu_store_slow(h, gva, size, val);
 }

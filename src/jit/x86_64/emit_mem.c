@@ -215,6 +215,21 @@ static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned 
 	return x_jmp(b, 0);
 }
 
+/* Emit the cold slow path of the access whose TLB probe jumps to it through the rel32 field
+ * miss, and join it to the main path at the current position. Returns false when a buffer
+ * overflowed (the block is dropped). */
+static bool join_slow_path(struct ctx *c, const struct jit_insn *i, unsigned idx, unsigned size,
+			   bool store, unsigned dst, uint8_t *miss)
+{
+	uintptr_t slow;
+	uint8_t *back = emit_mem_slow(c, i, idx, size, store, dst, &slow);
+	if (c->hot->overflow || c->cold->overflow)
+		return false;
+	x_patch_rel32(c->hot, miss, slow);
+	x_patch_rel32(c->cold, back, x_here(c->hot));
+	return true;
+}
+
 void x86_emit_load(struct ctx *c, const struct jit_insn *i, unsigned idx)
 {
 	struct jit_buf *hot = c->hot;
@@ -230,12 +245,8 @@ void x86_emit_load(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	default: x_load(hot, true, d, RSI, 0); break;
 	}
 	/* The probe's miss jumps to the slow path (rsi still holds the gva there). */
-	uintptr_t slow;
-	uint8_t *back = emit_mem_slow(c, i, idx, size, false, d, &slow);
-	if (hot->overflow || c->cold->overflow)
+	if (!join_slow_path(c, i, idx, size, false, d, miss))
 		return;
-	x_patch_rel32(hot, miss, slow);
-	x_patch_rel32(c->cold, back, x_here(hot));
 	if (op == c->inject_op)
 		x_alu_imm(hot, true, ALU_ADD, d, 1);
 	x86_finish(c, d, i->f.rd);
@@ -255,12 +266,8 @@ void x86_emit_store(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	case 4: x_store(hot, false, RCX, RSI, 0); break;
 	default: x_store(hot, true, RCX, RSI, 0); break;
 	}
-	uintptr_t slow;
-	uint8_t *back = emit_mem_slow(c, i, idx, size, true, RAX, &slow);
-	if (hot->overflow || c->cold->overflow)
+	if (!join_slow_path(c, i, idx, size, true, RAX, miss))
 		return;
-	x_patch_rel32(hot, miss, slow);
-	x_patch_rel32(c->cold, back, x_here(hot));
 }
 
 /* ---- F and D inline: the cases the interpreter's own fast path covers (fpu.c host_op):
@@ -371,12 +378,8 @@ void x86_emit_fp_mem(struct ctx *c, const struct jit_insn *i, unsigned idx)
 		x_store(hot, size == 8, RCX, RSI, 0);
 	else
 		x_load(hot, size == 8, RAX, RSI, 0);
-	uintptr_t slow;
-	uint8_t *back = emit_mem_slow(c, i, idx, size, store, RAX, &slow);
-	if (hot->overflow || c->cold->overflow)
+	if (!join_slow_path(c, i, idx, size, store, RAX, miss))
 		return;
-	x_patch_rel32(hot, miss, slow);
-	x_patch_rel32(c->cold, back, x_here(hot));
 	if (!store) {
 		if (size == 4) {
 			x_mov_imm(hot, RDX, 0xffffffff00000000ull);
