@@ -84,7 +84,7 @@ def boot_times(vmms, rvisor, guest, runs, timeout, mem):
                     print(f"  {vmm} {cpus} vCPU: {why}", flush=True)
                     times = []
                     break
-                times.append(seconds)
+                times.append(seconds[0])  # (to the first line, to the marker)
             result[vmm, cpus] = statistics.median(times) if times else None
             runs_text = ", ".join(f"{t:.2f}" for t in times)
             print(f"  {vmm:6} {cpus} vCPU: {fmt(result[vmm, cpus])}  (runs: {runs_text})",
