@@ -505,8 +505,18 @@ static struct jit_block *translate(struct hart *h, uint64_t vpc, uint64_t gpa,
 		decode(raw, &ins[n].f);
 		ins[n].pc = vpc + (off - start);
 		off += len;
-		if (jit_ends_block(ins[n++].f.op))
+		if (jit_ends_block(ins[n].f.op)) {
+			n++;
 			break;
+		}
+		/* A branch back to the block's start closes a loop: end the block there, so that
+		 * the loop's registers get the host registers, not the code after it. */
+		unsigned op = ins[n].f.op;
+		if (op >= OP_BEQ && op <= OP_BGEU && ins[n].pc + (uint64_t)ins[n].f.imm == vpc) {
+			n++;
+			break;
+		}
+		n++;
 	}
 
 	uint8_t *hot0 = j->hot.p, *cold0 = j->cold.p;
