@@ -567,13 +567,18 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	case OP_SRLW: r = emit_shift(c, i, SH_SHR, false, true); break;
 	case OP_SRAW: r = emit_shift(c, i, SH_SAR, false, true); break;
 	case OP_MUL:
-	case OP_MULW:
-		x86_get_x(c, b, RAX, f->rs1);
-		x86_get_x(c, b, RCX, f->rs2);
-		x_imul(b, op == OP_MUL, RAX, RCX);
+	case OP_MULW: {
+		int s2 = x86_cached(c, f->rs2);
+		if (s2 < 0) {
+			x86_get_x(c, b, RCX, f->rs2);
+			s2 = RCX;
+		}
+		r = start_op(c, i, true);
+		x_imul(b, op == OP_MUL, r, (unsigned)s2);
 		if (op == OP_MULW)
-			x_movsxd(b, RAX, RAX);
+			x_movsxd(b, r, r);
 		break;
+	}
 	case OP_MULH:
 	case OP_MULHU:
 		x86_get_x(c, b, RAX, f->rs1);
@@ -673,7 +678,9 @@ static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
 		for (unsigned xi = 1; xi < 32; xi++)
 			if (c->host[xi] < 0 && uses[xi] > uses[best])
 				best = xi;
-		if (uses[best] < 2)
+		/* In a loop every use repeats, so one is enough; else a register must be used
+		 * twice to repay its load. */
+		if (uses[best] < (loops ? 1u : 2u))
 			break;
 		c->host[best] = (int8_t)slot;
 		/* Loaded even when written first: the trap stub stores every one back. */
