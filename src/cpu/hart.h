@@ -16,9 +16,9 @@ struct bus;
 struct guest_mem;
 struct jit;
 
-#define TLB_ENTRIES                                                                            \
-	4096             /* per kind (read, write, fetch), direct-mapped, power of two: 16 MiB \
-			  * reach, for compressors' dictionaries and hash tables */
+/* TLB entries per kind (read, write, fetch), direct-mapped, a power of two: 4096 reach 16 MiB,
+ * enough for compressors' dictionaries and hash tables. */
+#define TLB_ENTRIES  4096
 #define DCACHE_PAGES 256 /* decoded pages cached per hart (36 KiB each), 2-way */
 
 /* One TLB entry: a guest-virtual page mapped to host memory. A hit is one compare and an add:
