@@ -115,7 +115,6 @@ void hart_flush_tlb(struct hart *h)
 	 * changes it, so only the U and S sets (0 to 2) are flushed. */
 	for (unsigned s = 0; s < 3; s++) {
 		struct tlb_set *t = &h->tlb[s];
-		t->has_superpage = false;
 		memset(t->super, 0, sizeof(t->super));
 		t->super_lo = ~0ull;
 		t->super_hi = 0;
@@ -153,7 +152,7 @@ void hart_flush_tlb_page(struct hart *h, uint64_t gva)
 			t->w[idx].tag = TLB_INVALID;
 		if (h->itlb_set[s][idx].tag == vpn)
 			h->itlb_set[s][idx].tag = TLB_INVALID;
-		if (!t->has_superpage || vpn < t->super_lo || vpn > t->super_hi)
+		if (vpn < t->super_lo || vpn > t->super_hi) /* also when it holds none */
 			continue;
 		/* Only the indices that ever held a superpage entry can hold one now. */
 		for (unsigned wd = 0; wd < TLB_ENTRIES / 64; wd++) {

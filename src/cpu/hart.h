@@ -55,11 +55,11 @@ struct tlb_set {
 	/* Page-table level of each entry's leaf (0: 4 KiB, 1: 2 MiB, ...), for sfence.vma of one
 	 * address, which must also drop entries cached from a superpage holding it. */
 	uint8_t r_level[TLB_ENTRIES], w_level[TLB_ENTRIES], i_level[TLB_ENTRIES];
-	bool has_superpage; /* some entry came from a superpage since the last full flush */
 	uint64_t super[TLB_ENTRIES / 64]; /* indices whose r, w or fetch entry came from one */
 	uint64_t used[TLB_ENTRIES / 64];  /* indices filled since the last full flush: a flush
 					   * visits only those */
-	uint64_t super_lo, super_hi;      /* the virtual page numbers those superpages cover */
+	uint64_t super_lo, super_hi;      /* the virtual page numbers those superpages cover
+					   * (lo > hi: none since the last full flush) */
 };
 
 /* Callbacks from the hart to its VM (the VMM wires these). All are called on the hart's

@@ -105,7 +105,6 @@ retry:;
 static void note_superpage(struct tlb_set *t, unsigned idx, unsigned level, uint64_t vpn)
 {
 	uint64_t span = (1ull << (9 * level)) - 1;
-	t->has_superpage = true;
 	t->super[idx / 64] |= 1ull << (idx % 64);
 	if ((vpn & ~span) < t->super_lo)
 		t->super_lo = vpn & ~span;
