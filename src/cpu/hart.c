@@ -104,6 +104,10 @@ void hart_update_mode(struct hart *h)
 	unsigned set = dpriv == PRV_M || !paging ? 3 : dpriv;
 	if (set == PRV_S && (h->mstatus & MSTATUS_SUM))
 		set = 2;
+	/* Translated code's TLB copies (jit_sites_clear) may not hold in another set; from S to
+	 * S with SUM they do, as SUM only widens what may be reached. */
+	if (h->jit_site_n && h->dtlb != &h->tlb[set] && !(h->dtlb == &h->tlb[1] && set == 2))
+		jit_sites_clear(h);
 	h->dtlb = &h->tlb[set];
 	h->itlb = h->itlb_set[h->priv == PRV_M || !paging ? 3 : h->priv];
 	h->fs_off = (h->mstatus & MSTATUS_FS) == 0;
@@ -128,8 +132,10 @@ void hart_flush_tlb(struct hart *h)
 			t->used[wd] = 0;
 		}
 	}
-	if (h->jit)
+	if (h->jit) {
 		jit_flush_virtual(h);
+		jit_sites_clear(h);
+	}
 	hart_end_batch(h);
 }
 
@@ -166,8 +172,10 @@ void hart_flush_tlb_page(struct hart *h, uint64_t gva)
 			}
 		}
 	}
-	if (h->jit)
+	if (h->jit) {
 		jit_flush_virtual_page(h, gva);
+		jit_sites_clear(h);
+	}
 	hart_end_batch(h);
 }
 

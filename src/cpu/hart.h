@@ -19,8 +19,9 @@ struct jit;
 /* TLB entries per kind (read, write, fetch), direct-mapped, a power of two: 8192 reach 32 MiB,
  * for compressors' dictionaries and hash tables (xz -3 and 7z b in a guest: 4096 entries cost
  * 6-8% more time, 16384 no less), at about 2 MiB per hart. */
-#define TLB_ENTRIES  8192
-#define DCACHE_PAGES 256 /* decoded pages cached per hart (36 KiB each), 2-way */
+#define TLB_ENTRIES   8192
+#define HART_SITE_LOG 1024 /* translated memory-access sites filled between two emptyings */
+#define DCACHE_PAGES  256  /* decoded pages cached per hart (36 KiB each), 2-way */
 
 /* One TLB entry: a guest-virtual page mapped to host memory. A hit is one compare and an add:
  * hva = gva + addend. tag is gva >> 12, or TLB_INVALID. */
@@ -139,6 +140,11 @@ struct hart {
 	void *jit_jcache;
 	uint8_t *jit_link;
 	uint64_t jit_vgen; /* generation of the jump cache and fetch TLB: bumped to empty both */
+	/* Each translated load or store keeps a copy of the data-TLB entry it last used (its
+	 * site); the tags of the sites filled since they were last emptied, so that a TLB flush
+	 * or a change of TLB set empties only those (jit_sites_clear). */
+	uint64_t *jit_site_log[HART_SITE_LOG];
+	uint32_t jit_site_n;
 
 	struct guest_mem *mem;
 	struct bus *bus;

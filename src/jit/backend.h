@@ -60,16 +60,34 @@ struct jit_jc {
 	uint64_t pad;
 };
 
+/* A memory-access site: every translated load and store has one, holding a copy of the
+ * data-TLB entry its last access used, so that its next access checks one tag it can load
+ * before its address is known (priv spec 4.3.2 leaves caching translations to the hart; the
+ * copies are emptied whenever the TLB entry could change, see jit_sites_clear). tag is the
+ * guest-virtual page address (4 KiB aligned), or JIT_SITE_EMPTY; host = gva + addend. Sites
+ * live in a writable, non-executable region within 2 GiB of the code that reads them. */
+struct jit_site {
+	uint64_t tag;
+	uintptr_t addend;
+};
+#define JIT_SITE_EMPTY (~0ull)
+
+/* The sites not yet handed out: [next, end). A block takes one per load or store. */
+struct jit_site_pool {
+	struct jit_site *next, *end;
+};
+
 /* Emit the shared routines into b. Returns false on overflow. */
 bool jit_be_trampolines(struct jit_buf *b, struct jit_tramp *t);
 
 /* Emit one block of n instructions (n >= 1, all on the guest-virtual page of ins[0].pc, which
  * maps to guest-physical page gpa_page): the main path into hot, slow paths and exit stubs into
- * cold. inject_op: an op to translate wrongly on purpose (tests), or 0. Returns the executable
- * entry address, or 0 when a buffer overflowed. */
-uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, const struct jit_tramp *t,
-		       const struct jit_insn *ins, unsigned n, uint64_t gpa_page,
-		       unsigned inject_op);
+ * cold, taking its memory-access sites (emptied) from sites. inject_op: an op to translate
+ * wrongly on purpose (tests), or 0. Returns the executable entry address, or 0 when a buffer
+ * overflowed or the sites ran out. */
+uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, struct jit_site_pool *sites,
+		       const struct jit_tramp *t, const struct jit_insn *ins, unsigned n,
+		       uint64_t gpa_page, unsigned inject_op);
 
 /* Point a chainable exit's jump (rel32 field at writable address field_rw, executable address
  * field_x) at the executable address target_x. */

@@ -60,6 +60,11 @@ struct jit {
 	size_t size;
 	struct jit_tramp tramp;
 	struct jit_buf hot, cold; /* hot: [TRAMP_BYTES, 1/2), cold: [1/2, size) */
+	/* The memory-access sites: an anonymous writable mapping right after rx (so code
+	 * reaches them RIP-relative), max_sites of them. */
+	struct jit_site *sites;
+	size_t max_sites;
+	struct jit_site_pool site_pool;
 
 	struct jit_block *blocks;
 	unsigned nblocks, max_blocks;
@@ -93,7 +98,7 @@ struct jit {
 
 	unsigned inject_op;
 	bool print_stats;
-	FILE *dump;    /* RVISOR_JIT_DUMP: every block's guest pc and host code, in hex */
+	FILE *dump;    /* RVISOR_JIT_DUMP: every block's guest pc, hot and cold code in hex */
 	FILE *perfmap; /* RVISOR_JIT_PERFMAP=1: /tmp/perf-PID.map, so perf names blocks */
 	struct jit_stats stats;
 };
@@ -150,6 +155,8 @@ static void flush_all(struct hart *h)
 	j->nblocks = j->npages = 0;
 	j->nbytes = 0;
 	j->nwritten = 0;
+	j->site_pool = (struct jit_site_pool){j->sites, j->sites + j->max_sites};
+	h->jit_site_n = 0; /* the sites are handed out afresh, emptied */
 	memset(j->bhash, 0, sizeof(j->bhash));
 	memset(j->phash, 0, sizeof(j->phash));
 	flush_virtual(h);
@@ -180,9 +187,22 @@ int jit_init(struct hart *h, size_t cache_bytes)
 		rc = -errno;
 		goto fail_fd;
 	}
-	j->rx = mmap(NULL, cache_bytes, PROT_READ | PROT_EXEC, MAP_SHARED, j->fd, 0);
-	if (j->rx == MAP_FAILED) {
+	/* The executable view, and the sites right after it: one reservation, so both lie
+	 * within 2 GiB of each other (cache_bytes + site bytes <= 1.25 GiB). */
+	j->max_sites = cache_bytes / 4 / sizeof(struct jit_site);
+	size_t site_bytes = j->max_sites * sizeof(struct jit_site);
+	void *area = mmap(NULL, cache_bytes + site_bytes, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (area == MAP_FAILED) {
 		rc = -errno;
+		goto fail_rw;
+	}
+	j->rx = mmap(area, cache_bytes, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, j->fd, 0);
+	j->sites = mmap((uint8_t *)area + cache_bytes, site_bytes, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	if (j->rx == MAP_FAILED || j->sites == MAP_FAILED) {
+		rc = -errno;
+		munmap(area, cache_bytes + site_bytes);
 		goto fail_rw;
 	}
 	j->size = cache_bytes;
@@ -231,7 +251,7 @@ fail_all:
 	free(j->blocks);
 	free(j->pages);
 	free(j->bytes);
-	munmap(j->rx, cache_bytes);
+	munmap(j->rx, cache_bytes + j->max_sites * sizeof(struct jit_site));
 fail_rw:
 	munmap(j->rw, cache_bytes);
 fail_fd:
@@ -266,7 +286,7 @@ void jit_destroy(struct hart *h)
 		fclose(j->dump);
 	if (j->perfmap)
 		fclose(j->perfmap);
-	munmap(j->rx, j->size);
+	munmap(j->rx, j->size + j->max_sites * sizeof(struct jit_site));
 	munmap(j->rw, j->size);
 	close(j->fd);
 	free(j->blocks);
@@ -276,6 +296,13 @@ void jit_destroy(struct hart *h)
 	h->jit = NULL;
 	h->jit_jcache = NULL;
 	h->jit_link = NULL;
+}
+
+void jit_sites_clear(struct hart *h)
+{
+	for (uint32_t i = 0; i < h->jit_site_n; i++)
+		*h->jit_site_log[i] = JIT_SITE_EMPTY;
+	h->jit_site_n = 0;
 }
 
 void jit_flush_virtual(struct hart *h)
@@ -428,6 +455,7 @@ static void unmap_writes(struct hart *h, const uint8_t *hva_page)
  * visiting only the indices filled since the last full flush. */
 static void drop_writes(struct hart *h, const uint8_t *hva_page)
 {
+	jit_sites_clear(h); /* store sites may hold copies of those entries */
 	for (unsigned s = 0; s < 4; s++) {
 		struct tlb_set *t = &h->tlb[s];
 		for (unsigned wd = 0; wd < TLB_ENTRIES / 64; wd++) {
@@ -458,6 +486,9 @@ static void note_block(struct hart *h, const struct jit_block *b, unsigned n, co
 		(unsigned long long)b->gpa, n, (unsigned long)b->code, hot_len, cold_len);
 	for (size_t k = 0; k < hot_len; k++)
 		fprintf(j->dump, "%02x", hot0[k]);
+	fprintf(j->dump, "\ncold %lx\n", (unsigned long)(cold0 + j->cold.x_delta));
+	for (size_t k = 0; k < cold_len; k++)
+		fprintf(j->dump, "%02x", cold0[k]);
 	fputc('\n', j->dump);
 }
 
@@ -468,6 +499,7 @@ static struct jit_block *translate(struct hart *h, uint64_t vpc, uint64_t gpa,
 {
 	struct jit *j = h->jit;
 	if (j->nblocks == j->max_blocks || j->nbytes + 4096 > j->max_bytes ||
+	    (size_t)(j->site_pool.end - j->site_pool.next) < MAX_BLOCK_INSNS ||
 	    (size_t)(j->hot.end - j->hot.p) < BLOCK_ROOM ||
 	    (size_t)(j->cold.end - j->cold.p) < BLOCK_ROOM)
 		return NULL;
@@ -520,10 +552,13 @@ static struct jit_block *translate(struct hart *h, uint64_t vpc, uint64_t gpa,
 	}
 
 	uint8_t *hot0 = j->hot.p, *cold0 = j->cold.p;
-	uintptr_t code = jit_be_block(&j->hot, &j->cold, &j->tramp, ins, n, gpa_page, j->inject_op);
+	struct jit_site *site0 = j->site_pool.next;
+	uintptr_t code = jit_be_block(&j->hot, &j->cold, &j->site_pool, &j->tramp, ins, n, gpa_page,
+				      j->inject_op);
 	if (!code) {
 		j->hot.p = hot0;
 		j->cold.p = cold0;
+		j->site_pool.next = site0;
 		j->hot.overflow = j->cold.overflow = false;
 		return NULL;
 	}

@@ -56,6 +56,10 @@ void jit_flush_virtual(struct hart *h);
 /* The same for one guest-virtual page (sfence.vma with an address): a no-op unless code was
  * fetched from that page, or from a superpage holding it, since the last flush. */
 void jit_flush_virtual_page(struct hart *h, uint64_t gva);
+/* Empty the TLB copies that translated loads and stores keep at their sites (those in
+ * h->jit_site_log): the data TLB they came from was flushed, lost write entries, or is no
+ * longer the one in use. Called by hart.c; cheap when none is filled. */
+void jit_sites_clear(struct hart *h);
 /* A fence.i: blocks are checked against guest memory before they run again. local: the hart
  * executed FENCE.I itself; then, when no other hart and no device can have written guest
  * code since the last check, only the pages of blocks this hart stored to are checked, at

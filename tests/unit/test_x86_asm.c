@@ -148,6 +148,39 @@ static void test_control(void **state)
 	CHECK("ret", x_ret(&b));
 }
 
+/* [base + index * scale + disp] operands (the translator's loads and stores, the site log) and
+ * RIP-relative ones (site tags and addends). */
+static void test_indexed(void **state)
+{
+	(void)state;
+	static const uint8_t mov_load[] = {0x8b}, mov_store[] = {0x89}, movsx8[] = {0x0f, 0xbe};
+	CHECK("mov rax, qword ptr [rbp + rsi - 8]",
+	      x_op_memx(&b, 0, true, mov_load, 1, RAX, RBP, RSI, 0, -8, false));
+	CHECK("mov r9d, dword ptr [r13 + rsi]",
+	      x_op_memx(&b, 0, false, mov_load, 1, R9, R13, RSI, 0, 0, false));
+	CHECK("mov qword ptr [r12 + r10 + 0x7ff], rdx",
+	      x_op_memx(&b, 0, true, mov_store, 1, RDX, R12, R10, 0, 0x7ff, false));
+	CHECK("mov qword ptr [rbx + rax*8 + 0x12340], rdi",
+	      x_op_memx(&b, 0, true, mov_store, 1, RDI, RBX, RAX, 3, 0x12340, false));
+	CHECK("mov word ptr [r15 + rsi + 2], cx",
+	      x_op_memx(&b, 0x66, false, mov_store, 1, RCX, R15, RSI, 0, 2, false));
+	CHECK("mov byte ptr [rdx + rsi], sil",
+	      x_op_memx(&b, 0, false, (const uint8_t[]){0x88}, 1, RSI, RDX, RSI, 0, 0, true));
+	CHECK("movsx r14, byte ptr [r8 + rsi - 0x800]",
+	      x_op_memx(&b, 0, true, movsx8, 2, R14, R8, RSI, 0, -0x800, false));
+	uintptr_t here = (uintptr_t)code;
+	char want[64];
+	snprintf(want, sizeof(want), "cmp rdi, qword ptr [rip + 0x%x]", 0x1000 - 7);
+	CHECK(want, x_op_rip(&b, true, 0x3b, RDI, here + 0x1000));
+	snprintf(want, sizeof(want), "mov r11, qword ptr [rip - 0x%x]", 0x40 + 7);
+	CHECK(want, x_op_rip(&b, true, 0x8b, R11, here - 0x40));
+	/* A target beyond 2 GiB cannot be encoded: an overflow, so the block is dropped. */
+	struct jit_buf b;
+	start(&b);
+	x_op_rip(&b, true, 0x8b, RSI, here + (3ull << 30));
+	assert_true(b.overflow);
+}
+
 static void test_patch(void **state)
 {
 	(void)state;
@@ -192,10 +225,10 @@ int main(void)
 	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
 		return 1;
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_moves),    cmocka_unit_test(test_constants),
-	    cmocka_unit_test(test_alu),      cmocka_unit_test(test_control),
-	    cmocka_unit_test(test_patch),    cmocka_unit_test(test_sse),
-	    cmocka_unit_test(test_overflow),
+	    cmocka_unit_test(test_moves),   cmocka_unit_test(test_constants),
+	    cmocka_unit_test(test_alu),     cmocka_unit_test(test_control),
+	    cmocka_unit_test(test_indexed), cmocka_unit_test(test_patch),
+	    cmocka_unit_test(test_sse),     cmocka_unit_test(test_overflow),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	cs_close(&cs);

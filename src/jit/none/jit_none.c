@@ -33,6 +33,11 @@ void jit_flush_virtual(struct hart *h)
 	(void)h;
 }
 
+void jit_sites_clear(struct hart *h)
+{
+	h->jit_site_n = 0; /* no translated code, no sites */
+}
+
 void jit_flush_virtual_page(struct hart *h, uint64_t gva)
 {
 	(void)h;

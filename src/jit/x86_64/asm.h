@@ -116,6 +116,45 @@ static inline void x_modrm_reg(struct jit_buf *b, unsigned reg, unsigned rm)
 	x_u8(b, (uint8_t)(0xc0 | (reg & 7) << 3 | (rm & 7)));
 }
 
+/* ModRM + SIB (+disp) for reg and [base + index * (1 << scale) + disp]; index is not rsp. */
+static inline void x_modrm_sib(struct jit_buf *b, unsigned reg, unsigned base, unsigned index,
+			       unsigned scale, int32_t disp)
+{
+	unsigned mod = (disp == 0 && (base & 7) != RBP) ? 0 : (disp >= -128 && disp <= 127) ? 1 : 2;
+	x_u8(b, (uint8_t)(mod << 6 | (reg & 7) << 3 | 4));
+	x_u8(b, (uint8_t)(scale << 6 | (index & 7) << 3 | (base & 7)));
+	if (mod == 1)
+		x_u8(b, (uint8_t)(int8_t)disp);
+	else if (mod == 2)
+		x_u32(b, (uint32_t)disp);
+}
+
+/* op reg, [base + index * (1 << scale) + disp]; prefix (0x66, or 0: none) goes before REX;
+ * force_rex for the byte registers spl..dil. */
+static inline void x_op_memx(struct jit_buf *b, uint8_t prefix, bool w, const uint8_t *op,
+			     unsigned oplen, unsigned reg, unsigned base, unsigned index,
+			     unsigned scale, int32_t disp, bool force_rex)
+{
+	if (prefix)
+		x_u8(b, prefix);
+	x_rex(b, w, reg, index, base, force_rex);
+	x_bytes(b, op, oplen);
+	x_modrm_sib(b, reg, base, index, scale, disp);
+}
+
+/* op reg, [rip + (target_x - next)] for a one-byte opcode, w = 64-bit. A target beyond
+ * 2 GiB of the instruction is an overflow (the block is dropped). */
+static inline void x_op_rip(struct jit_buf *b, bool w, uint8_t op, unsigned reg, uintptr_t target_x)
+{
+	x_rex(b, w, reg, 0, 0, false);
+	x_u8(b, op);
+	x_u8(b, (uint8_t)(((reg & 7) << 3) | 5));
+	int64_t rel = (int64_t)(target_x - (x_here(b) + 4));
+	if (rel != (int32_t)rel)
+		b->overflow = true;
+	x_u32(b, (uint32_t)rel);
+}
+
 /* op reg, [base + disp] (or op [base + disp], reg, by the opcode), w = 64-bit. */
 static inline void x_op_mem(struct jit_buf *b, bool w, const uint8_t *op, unsigned oplen,
 			    unsigned reg, unsigned base, int32_t disp)

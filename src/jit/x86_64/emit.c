@@ -691,12 +691,13 @@ static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
 	}
 }
 
-uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, const struct jit_tramp *t,
-		       const struct jit_insn *ins, unsigned n, uint64_t gpa_page,
-		       unsigned inject_op)
+uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, struct jit_site_pool *sites,
+		       const struct jit_tramp *t, const struct jit_insn *ins, unsigned n,
+		       uint64_t gpa_page, unsigned inject_op)
 {
 	struct ctx c = {.hot = hot,
 			.cold = cold,
+			.sites = sites,
 			.t = t,
 			.vpage = ins[0].pc >> 12,
 			.gpa_page = gpa_page,

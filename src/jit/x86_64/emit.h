@@ -25,7 +25,9 @@
 #define TLB_W_OFF ((int32_t)offsetof(struct tlb_set, w))
 #define FRAME     24 /* bytes below the saved registers: 16 of scratch, 8 to align */
 
-#define H_VGEN ((int32_t)offsetof(struct hart, jit_vgen))
+#define H_VGEN     ((int32_t)offsetof(struct hart, jit_vgen))
+#define H_SITE_LOG ((int32_t)offsetof(struct hart, jit_site_log))
+#define H_SITE_N   ((int32_t)offsetof(struct hart, jit_site_n))
 
 /* Host registers that hold guest x registers within a block; written back to h->x before
  * handlers that read or write h->x and at every exit. The first NSAVED are callee-saved and
@@ -37,6 +39,7 @@ extern const uint8_t x86_cache_regs[9];
 
 struct ctx {
 	struct jit_buf *hot, *cold;
+	struct jit_site_pool *sites; /* where each load and store takes its site */
 	const struct jit_tramp *t;
 	uint64_t vpage;        /* guest-virtual page of the block */
 	uint64_t gpa_page;     /* its guest-physical page */

@@ -5,6 +5,7 @@
  * instruction through the interpreter's handler (unprivileged spec chapters 11, 12). */
 #include "cpu/exec.h"
 #include "cpu/mmu.h"
+#include "jit/jit.h"
 #include "jit/x86_64/emit.h"
 
 /* Ops whose handler writes an x register (rd names one). */
@@ -72,19 +73,11 @@ void x86_emit_fp(struct ctx *c, const struct jit_insn *i, unsigned idx)
 		x_load(b, true, x86_cache_regs[c->host[rd]], RBX, HX(rd));
 }
 
-/* gva = x[rs1] + imm into rsi; rax = &dtlb->r[idx] (or w), rdi = page of the last byte;
- * compare; jne to the cold slow path. Returns the jne's rel32 field. */
-static uint8_t *emit_tlb_probe(struct ctx *c, const struct jit_insn *i, unsigned size, bool store)
+/* The main data-TLB probe on the gva in rsi, into b: rax = &dtlb->r[idx] (or w), rdi = page
+ * of the last byte; compare; jne to the slow path. Returns the jne's rel32 field. On a hit the
+ * entry's addend is at [rax + w_off + 8]. */
+static uint8_t *emit_tlb_probe(struct jit_buf *b, unsigned size, bool store)
 {
-	struct jit_buf *b = c->hot;
-	int base = x86_cached(c, i->f.rs1);
-	if (base >= 0 && i->f.imm) {
-		x_lea(b, RSI, (unsigned)base, (int32_t)i->f.imm);
-	} else {
-		x86_get_x(c, b, RSI, i->f.rs1);
-		if (i->f.imm)
-			x_lea(b, RSI, RSI, (int32_t)i->f.imm);
-	}
 	x_mov(b, false, RAX, RSI);
 	x_shift_imm(b, false, SH_SHR, RAX, 8);
 	x_alu_imm(b, false, ALU_AND, RAX, (TLB_ENTRIES - 1) << 4);
@@ -95,9 +88,7 @@ static uint8_t *emit_tlb_probe(struct ctx *c, const struct jit_insn *i, unsigned
 		x_mov(b, true, RDI, RSI);
 	x_shift_imm(b, true, SH_SHR, RDI, 12);
 	x_alu_mem(b, true, ALU_CMP, RDI, RAX, store ? TLB_W_OFF : 0);
-	uint8_t *field = x_jcc(b, CC_NE, 0);
-	x_alu_mem(b, true, ALU_ADD, RSI, RAX, (store ? TLB_W_OFF : 0) + 8);
-	return field;
+	return x_jcc(b, CC_NE, 0);
 }
 
 static unsigned access_size(unsigned op)
@@ -142,6 +133,8 @@ static uint64_t load_extend(unsigned op, uint64_t v)
  * instruction as the interpreter does, set pc to the trap vector and return false. */
 static bool slow_load(struct hart *h, uint64_t gva, const struct mem_site *s, uint64_t *val)
 {
+	if (h->jit_site_n == HART_SITE_LOG) /* a site miss found the log full */
+		jit_sites_clear(h);
 	h->budget -= s->pending;
 	h->pc = s->pc;
 	uint64_t v;
@@ -157,6 +150,8 @@ static bool slow_load(struct hart *h, uint64_t gva, const struct mem_site *s, ui
 
 static bool slow_store(struct hart *h, uint64_t gva, const struct mem_site *s, uint64_t val)
 {
+	if (h->jit_site_n == HART_SITE_LOG)
+		jit_sites_clear(h);
 	h->budget -= s->pending;
 	h->pc = s->pc;
 	if (!mmu_store_slow(h, gva, s->size, val)) {
@@ -215,59 +210,151 @@ static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned 
 	return x_jmp(b, 0);
 }
 
-/* Emit the cold slow path of the access whose TLB probe jumps to it through the rel32 field
- * miss, and join it to the main path at the current position. Returns false when a buffer
- * overflowed (the block is dropped). */
-static bool join_slow_path(struct ctx *c, const struct jit_insn *i, unsigned idx, unsigned size,
-			   bool store, unsigned dst, uint8_t *miss)
+/* The access itself: op's size at [base + index + disp] (index < 0: none) into register r
+ * (loads extend as op says; LWU and LD also serve FLW and FLD) or from r (stores). */
+static void emit_access(struct jit_buf *b, unsigned op, unsigned r, unsigned base, int index,
+			int32_t disp)
 {
-	uintptr_t slow;
-	uint8_t *back = emit_mem_slow(c, i, idx, size, store, dst, &slow);
-	if (c->hot->overflow || c->cold->overflow)
+	static const struct {
+		uint8_t op[2], len, w, prefix;
+	} form[] = {
+	    [OP_LB] = {{0x0f, 0xbe}, 2, 1, 0},  [OP_LH] = {{0x0f, 0xbf}, 2, 1, 0},
+	    [OP_LW] = {{0x63}, 1, 1, 0},        [OP_LBU] = {{0x0f, 0xb6}, 2, 0, 0},
+	    [OP_LHU] = {{0x0f, 0xb7}, 2, 0, 0}, [OP_LWU] = {{0x8b}, 1, 0, 0},
+	    [OP_LD] = {{0x8b}, 1, 1, 0},        [OP_SB] = {{0x88}, 1, 0, 0},
+	    [OP_SH] = {{0x89}, 1, 0, 0x66},     [OP_SW] = {{0x89}, 1, 0, 0},
+	    [OP_SD] = {{0x89}, 1, 1, 0},
+	};
+	bool byte_reg = op == OP_SB && r >= RSP && r <= RDI;
+	if (index >= 0) {
+		x_op_memx(b, form[op].prefix, form[op].w, form[op].op, form[op].len, r, base,
+			  (unsigned)index, 0, disp, byte_reg);
+	} else {
+		if (form[op].prefix)
+			x_u8(b, form[op].prefix);
+		x_rex(b, form[op].w, r, 0, base, byte_reg);
+		x_bytes(b, form[op].op, form[op].len);
+		x_modrm_mem(b, r, base, disp);
+	}
+}
+
+/* A load or store on its way through emission: the host register holding x[rs1], the
+ * offset, its site, and the rel32 field of the hot path's jump to the site miss. */
+struct access {
+	unsigned base;
+	int32_t disp;
+	struct jit_site *site;
+	uint8_t *miss;
+};
+
+/* The hot path's site check: a naturally aligned access to the page the site's copy maps goes
+ * inline, with rsi = the addend; anything else jumps to the site miss. Returns false when no
+ * site is left (the block is dropped). */
+static bool emit_site_check(struct ctx *c, const struct jit_insn *i, unsigned size,
+			    struct access *a)
+{
+	struct jit_buf *b = c->hot;
+	if (c->sites->next == c->sites->end) {
+		b->overflow = true;
 		return false;
-	x_patch_rel32(c->hot, miss, slow);
-	x_patch_rel32(c->cold, back, x_here(c->hot));
+	}
+	a->site = c->sites->next++;
+	a->site->tag = JIT_SITE_EMPTY;
+	a->site->addend = 0;
+	int base = x86_cached(c, i->f.rs1);
+	if (base < 0) {
+		x86_get_x(c, b, RDX, i->f.rs1);
+		base = RDX;
+	}
+	a->base = (unsigned)base;
+	a->disp = (int32_t)i->f.imm;
+	if (a->disp)
+		x_lea(b, RDI, a->base, a->disp);
+	else
+		x_mov(b, true, RDI, a->base);
+	/* The page, plus the low bits an aligned access has clear: equal to the tag only for a
+	 * naturally aligned access (which cannot cross the page) to the site's page. */
+	x_alu_imm(b, true, ALU_AND, RDI, -4096 | (int32_t)(size - 1));
+	x_op_rip(b, true, 0x3b, RDI, (uintptr_t)&a->site->tag); /* cmp rdi, tag */
+	a->miss = x_jcc(b, CC_NE, 0);
+	x_op_rip(b, true, 0x8b, RSI, (uintptr_t)&a->site->addend); /* mov rsi, addend */
 	return true;
+}
+
+/* The cold site miss of access a (its inline access already emitted, the join point next in
+ * the hot buffer): the main TLB probe; on a hit, the site takes a copy of the entry when the
+ * access is aligned and the hart's site log has room, and the access is done here; on a TLB
+ * miss (or a full log, which the helper empties), the C slow path. */
+static void emit_site_miss(struct ctx *c, const struct jit_insn *i, unsigned idx, unsigned size,
+			   bool store, unsigned op, unsigned r, const struct access *a)
+{
+	struct jit_buf *b = c->cold;
+	uintptr_t entry = x_here(b);
+	if (a->disp)
+		x_lea(b, RSI, a->base, a->disp);
+	else
+		x_mov(b, true, RSI, a->base);
+	int32_t off = store ? TLB_W_OFF : 0;
+	uint8_t *tlb_miss = emit_tlb_probe(b, size, store);
+	x_load(b, true, RDX, RAX, off + 8);
+	uint8_t *unaligned = NULL;
+	if (size > 1) {
+		x_op_reg(b, false, (const uint8_t[]){0xf7}, 1, 0, RSI); /* test esi, size - 1 */
+		x_u32(b, size - 1);
+		unaligned = x_jcc(b, CC_NE, 0);
+	}
+	x_load(b, false, RAX, RBX, H_SITE_N);
+	x_alu_imm(b, false, ALU_CMP, RAX, HART_SITE_LOG);
+	uint8_t *full = x_jcc(b, CC_AE, 0);
+	x_lea_rip(b, RDI, (uintptr_t)&a->site->tag);
+	x_op_memx(b, 0, true, (const uint8_t[]){0x89}, 1, RDI, RBX, RAX, 3, H_SITE_LOG, false);
+	x_alu_imm(b, false, ALU_ADD, RAX, 1);
+	x_store(b, false, RAX, RBX, H_SITE_N);
+	x_store(b, true, RDX, RDI, 8);
+	x_mov(b, true, RAX, RSI);
+	x_alu_imm(b, true, ALU_AND, RAX, -4096);
+	x_store(b, true, RAX, RDI, 0);
+	if (unaligned)
+		x_patch_rel32(b, unaligned, x_here(b));
+	x_alu(b, true, ALU_ADD, RSI, RDX);
+	emit_access(b, op, r, RSI, -1, 0);
+	uint8_t *back = x_jmp(b, 0);
+
+	uintptr_t slow;
+	uint8_t *slow_back = emit_mem_slow(c, i, idx, size, store, r, &slow);
+	if (c->hot->overflow || b->overflow)
+		return;
+	x_patch_rel32(b, tlb_miss, slow);
+	x_patch_rel32(b, full, slow);
+	x_patch_rel32(c->hot, a->miss, entry);
+	x_patch_rel32(b, back, x_here(c->hot));
+	x_patch_rel32(b, slow_back, x_here(c->hot));
 }
 
 void x86_emit_load(struct ctx *c, const struct jit_insn *i, unsigned idx)
 {
-	struct jit_buf *hot = c->hot;
 	unsigned op = i->f.op, size = access_size(op), d = x86_dst_reg(c, i->f.rd);
-	uint8_t *miss = emit_tlb_probe(c, i, size, false);
-	switch (op) {
-	case OP_LB: x_load_sx8(hot, d, RSI, 0); break;
-	case OP_LH: x_load_sx16(hot, d, RSI, 0); break;
-	case OP_LW: x_load_sx32(hot, d, RSI, 0); break;
-	case OP_LBU: x_load_zx8(hot, d, RSI, 0); break;
-	case OP_LHU: x_load_zx16(hot, d, RSI, 0); break;
-	case OP_LWU: x_load(hot, false, d, RSI, 0); break;
-	default: x_load(hot, true, d, RSI, 0); break;
-	}
-	/* The probe's miss jumps to the slow path (rsi still holds the gva there). */
-	if (!join_slow_path(c, i, idx, size, false, d, miss))
+	struct access a;
+	if (!emit_site_check(c, i, size, &a))
 		return;
+	emit_access(c->hot, op, d, a.base, RSI, a.disp);
+	emit_site_miss(c, i, idx, size, false, op, d, &a);
 	if (op == c->inject_op)
-		x_alu_imm(hot, true, ALU_ADD, d, 1);
+		x_alu_imm(c->hot, true, ALU_ADD, d, 1);
 	x86_finish(c, d, i->f.rd);
 }
 
 void x86_emit_store(struct ctx *c, const struct jit_insn *i, unsigned idx)
 {
-	struct jit_buf *hot = c->hot;
 	unsigned op = i->f.op, size = access_size(op);
-	x86_get_x(c, hot, RCX, i->f.rs2);
+	x86_get_x(c, c->hot, RCX, i->f.rs2);
 	if (op == c->inject_op)
-		x_alu_imm(hot, true, ALU_ADD, RCX, 1);
-	uint8_t *miss = emit_tlb_probe(c, i, size, true);
-	switch (size) {
-	case 1: x_store8(hot, RCX, RSI, 0); break;
-	case 2: x_store16(hot, RCX, RSI, 0); break;
-	case 4: x_store(hot, false, RCX, RSI, 0); break;
-	default: x_store(hot, true, RCX, RSI, 0); break;
-	}
-	if (!join_slow_path(c, i, idx, size, true, RAX, miss))
+		x_alu_imm(c->hot, true, ALU_ADD, RCX, 1);
+	struct access a;
+	if (!emit_site_check(c, i, size, &a))
 		return;
+	emit_access(c->hot, op, RCX, a.base, RSI, a.disp);
+	emit_site_miss(c, i, idx, size, true, op, RCX, &a);
 }
 
 /* ---- F and D inline: the cases the interpreter's own fast path covers (fpu.c host_op):
@@ -373,13 +460,13 @@ void x86_emit_fp_mem(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	fp_check_on(c, off_path);
 	if (store)
 		x_load(hot, true, RCX, RBX, HF(i->f.rs2));
-	uint8_t *miss = emit_tlb_probe(c, i, size, store);
-	if (store)
-		x_store(hot, size == 8, RCX, RSI, 0);
-	else
-		x_load(hot, size == 8, RAX, RSI, 0);
-	if (!join_slow_path(c, i, idx, size, store, RAX, miss))
+	unsigned iop = store ? (size == 8 ? OP_SD : OP_SW) : (size == 8 ? OP_LD : OP_LWU);
+	unsigned r = store ? RCX : RAX;
+	struct access a;
+	if (!emit_site_check(c, i, size, &a))
 		return;
+	emit_access(hot, iop, r, a.base, RSI, a.disp);
+	emit_site_miss(c, i, idx, size, store, iop, r, &a);
 	if (!store) {
 		if (size == 4) {
 			x_mov_imm(hot, RDX, 0xffffffff00000000ull);
