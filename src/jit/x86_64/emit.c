@@ -471,16 +471,27 @@ static enum x_cc branch_cc(unsigned op)
 
 /* A conditional branch: the taken side leaves through a cold exit stub, the block goes on
  * with the next instruction. */
-static void emit_branch(struct ctx *c, const struct jit_insn *i, unsigned idx)
+/* A conditional branch: the taken exit in the cold buffer; except that a branch back to the
+ * block's start (always its last instruction) keeps the loop edge on the main path and moves
+ * the fall-through exit to the cold buffer. Returns false when it closed the block. */
+static bool emit_branch(struct ctx *c, const struct jit_insn *i, unsigned idx)
 {
 	struct jit_buf *b = c->hot;
+	uint64_t target = i->pc + (uint64_t)i->f.imm;
 	x86_get_x(c, b, RAX, i->f.rs1);
 	if (i->f.rs2)
 		alu_x(c, b, true, ALU_CMP, RAX, i->f.rs2);
 	else
 		x_test(b, true, RAX, RAX);
+	if (target == c->start_pc) {
+		x_jcc(b, branch_cc(i->f.op) ^ 1, x_here(c->cold)); /* not taken: leave */
+		emit_exit(c, c->cold, i->pc + i->f.len, idx + 1 - c->done);
+		emit_exit(c, b, target, idx + 1 - c->done);
+		return false;
+	}
 	x_jcc(b, branch_cc(i->f.op), x_here(c->cold));
-	emit_exit(c, c->cold, i->pc + (uint64_t)i->f.imm, idx + 1 - c->done);
+	emit_exit(c, c->cold, target, idx + 1 - c->done);
+	return true;
 }
 
 /* Emit instruction i (index idx); returns false when it left the block for good. */
@@ -526,7 +537,7 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	case OP_BLT:
 	case OP_BGE:
 	case OP_BLTU:
-	case OP_BGEU: emit_branch(c, i, idx); return true;
+	case OP_BGEU: return emit_branch(c, i, idx);
 	case OP_LB:
 	case OP_LH:
 	case OP_LW:
