@@ -23,10 +23,13 @@ struct jit_buf {
 	bool overflow;
 };
 
-/* One guest instruction of a block: decoded fields, its guest-virtual pc. */
+/* One guest instruction of a block: decoded fields, its guest-virtual pc. follow: a JAL
+ * whose target the block goes on at (the next instruction is the target's), so it only
+ * writes rd. */
 struct jit_insn {
 	struct insn_fields f;
 	uint64_t pc;
+	bool follow;
 };
 
 /* Executable addresses of the shared routines every block jumps to. */

@@ -18,6 +18,7 @@
 #include "mem/guest_mem.h"
 
 #define MAX_BLOCK_INSNS 64
+#define MAX_FOLLOW_SPAN 512         /* bytes a block following jumps may span in its page */
 #define BLOCK_ROOM      (64u << 10) /* free bytes each region needs before a translation */
 #define TRAMP_BYTES     4096
 #define BHASH_SIZE      (1u << 16)
@@ -36,7 +37,8 @@ struct jit_block {
 	struct jit_block *hnext; /* block-table chain */
 	struct jit_block *pnext; /* blocks of the same guest-physical page */
 	uint32_t bytes_off;      /* guest bytes translated, in j->bytes */
-	uint16_t glen;           /* their length */
+	uint16_t goff, glen;     /* their offset in the page and length (the span from the
+				  * lowest to the highest when the block follows jumps) */
 };
 
 /* A guest-physical page holding translated blocks. gen: the translator's gen when its blocks
@@ -430,7 +432,7 @@ static void page_drop(struct jit *j, struct jit_page *p)
 static bool page_changed(struct jit *j, const struct jit_page *p, const uint8_t *hva)
 {
 	for (const struct jit_block *b = p->blocks; b; b = b->pnext)
-		if (memcmp(j->bytes + b->bytes_off, hva + (b->gpa & 0xfff), b->glen))
+		if (memcmp(j->bytes + b->bytes_off, hva + b->goff, b->glen))
 			return true;
 	return false;
 }
@@ -492,6 +494,27 @@ static void note_block(struct hart *h, const struct jit_block *b, unsigned n, co
 	fputc('\n', j->dump);
 }
 
+/* Whether the block (ins[0..n], starting at vpc, bytes lo..hi of its page decoded so far)
+ * goes on at the target of ins[n], a JAL: on the same page, not the block's start (that is a
+ * loop, closed by the exit) nor any instruction already in it, and keeping the span of bytes
+ * the block depends on short (they are kept, and compared after a fence.i). Sets follow. */
+static bool follow_jump(struct jit_insn *ins, unsigned n, uint64_t vpc, unsigned lo, unsigned hi)
+{
+	if (ins[n].f.op != OP_JAL || n + 1 >= MAX_BLOCK_INSNS)
+		return false;
+	uint64_t target = ins[n].pc + (uint64_t)ins[n].f.imm;
+	unsigned t = (unsigned)(target & 0xfff);
+	if ((target >> 12) != (vpc >> 12) || target == vpc)
+		return false;
+	if ((t < lo ? hi - t : t + 4 > hi ? t + 4 - lo : hi - lo) > MAX_FOLLOW_SPAN)
+		return false;
+	for (unsigned k = 0; k < n; k++)
+		if (ins[k].pc == target)
+			return false;
+	ins[n].follow = true;
+	return true;
+}
+
 /* Decode the block at vpc (guest-physical gpa, host copy of its page hva_page) and emit it.
  * Returns NULL when the cache must be flushed first. */
 static struct jit_block *translate(struct hart *h, uint64_t vpc, uint64_t gpa,
@@ -522,6 +545,7 @@ static struct jit_block *translate(struct hart *h, uint64_t vpc, uint64_t gpa,
 	struct jit_insn ins[MAX_BLOCK_INSNS];
 	unsigned n = 0;
 	unsigned off = vpc & 0xfff, start = off;
+	unsigned span_lo = off, span_hi = off; /* the span of bytes decoded */
 	while (n < MAX_BLOCK_INSNS && off < 4096) {
 		uint16_t lo;
 		memcpy(&lo, hva_page + off, 2);
@@ -535,8 +559,16 @@ static struct jit_block *translate(struct hart *h, uint64_t vpc, uint64_t gpa,
 			raw |= (uint32_t)hi << 16;
 		}
 		decode(raw, &ins[n].f);
-		ins[n].pc = vpc + (off - start);
+		ins[n].pc = vpc - start + off;
+		ins[n].follow = false;
 		off += len;
+		span_hi = off > span_hi ? off : span_hi;
+		if (follow_jump(ins, n, vpc, span_lo, span_hi)) {
+			off = (unsigned)((ins[n].pc + (uint64_t)ins[n].f.imm) & 0xfff);
+			span_lo = off < span_lo ? off : span_lo;
+			n++;
+			continue;
+		}
 		if (jit_ends_block(ins[n].f.op)) {
 			n++;
 			break;
@@ -550,6 +582,10 @@ static struct jit_block *translate(struct hart *h, uint64_t vpc, uint64_t gpa,
 		}
 		n++;
 	}
+
+	/* A followed jump whose target could not be decoded (it straddles the page end) is a
+	 * jump out of the block after all. */
+	ins[n - 1].follow = false;
 
 	uint8_t *hot0 = j->hot.p, *cold0 = j->cold.p;
 	struct jit_site *site0 = j->site_pool.next;
@@ -566,9 +602,10 @@ static struct jit_block *translate(struct hart *h, uint64_t vpc, uint64_t gpa,
 	b->vpc = vpc;
 	b->gpa = gpa;
 	b->code = code;
-	b->glen = (uint16_t)(off - start);
+	b->goff = (uint16_t)span_lo;
+	b->glen = (uint16_t)(span_hi - span_lo);
 	b->bytes_off = (uint32_t)j->nbytes;
-	memcpy(j->bytes + j->nbytes, hva_page + start, b->glen);
+	memcpy(j->bytes + j->nbytes, hva_page + span_lo, b->glen);
 	j->nbytes += b->glen;
 	b->pnext = p->blocks;
 	p->blocks = b;

@@ -29,6 +29,7 @@ DEFINE_TEST("ctrlflow")
 #define BNE_A1_FWD 0x00059ee3	/* its first half with another second half: a forward branch */
 #define RET 0x00008067
 #define C_RET 0x8082
+#define C_J_14 0xa039 /* c.j . + 14 */
 /* addi a0, s10, 0x451: its upper halfword 0x451d is c.li a0, 7 */
 #define ADDI_A0_S10_451 0x451d0513
 
@@ -338,6 +339,14 @@ s_sv39:
 	li a0, 0
 	jalr ra, 0(s2)
 	CHECK(a0, 3)
+	/* reached by a jump within page_a: from VA_A + 0xff0, c.j to the straddling addi */
+	PUT16(page_a, 0xff0, C_J_14)
+	fence.i
+	li s2, VA_A + 0xff0
+	li a0, 0
+	jalr ra, 0(s2)
+	CHECK(a0, 1)
+	li s2, VA_A + 0xffa
 	/* a hot loop whose branch straddles the two pages: c.addi a0, 1; c.addi a1, -1;
 	 * bne a1, zero, back (its first half at VA_A + 0xffe); then c.ret on page_d */
 	PUT16(page_a, 0xffa, C_ADDI_A0_1)

@@ -517,6 +517,8 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 			x_mov_imm(b, RAX, i->pc + f->len);
 			x86_put_x(c, b, RAX, f->rd);
 		}
+		if (i->follow)
+			return true;
 		emit_exit(c, b, i->pc + (uint64_t)f->imm, idx + 1 - c->done);
 		return false;
 	case OP_JALR:
