@@ -478,11 +478,15 @@ static bool emit_branch(struct ctx *c, const struct jit_insn *i, unsigned idx)
 {
 	struct jit_buf *b = c->hot;
 	uint64_t target = i->pc + (uint64_t)i->f.imm;
-	x86_get_x(c, b, RAX, i->f.rs1);
+	int a = x86_cached(c, i->f.rs1);
+	if (a < 0) {
+		x86_get_x(c, b, RAX, i->f.rs1);
+		a = RAX;
+	}
 	if (i->f.rs2)
-		alu_x(c, b, true, ALU_CMP, RAX, i->f.rs2);
+		alu_x(c, b, true, ALU_CMP, (unsigned)a, i->f.rs2);
 	else
-		x_test(b, true, RAX, RAX);
+		x_test(b, true, (unsigned)a, (unsigned)a);
 	if (target == c->start_pc) {
 		x_jcc(b, branch_cc(i->f.op) ^ 1, x_here(c->cold)); /* not taken: leave */
 		emit_exit(c, c->cold, i->pc + i->f.len, idx + 1 - c->done);

@@ -179,9 +179,9 @@ static uintptr_t trap_exit(struct ctx *c)
 	return c->trap_exit;
 }
 
-/* The cold slow path of a load or store (gva in rsi, a store's value in rcx): call the
- * helper, leave through the trap stub on a trap; on success rejoin the main path with a loaded
- * value in host register dst. Sets *slow to its entry; returns the rel32 field of its jump
+/* The cold slow path of a load or store (gva in rsi, a store's value in host register dst):
+ * call the helper, leave through the trap stub on a trap; on success rejoin the main path with
+ * a loaded value in host register dst. Sets *slow to its entry; returns the rel32 field of its jump
  * back, to be patched. */
 static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned idx, unsigned size,
 			      bool store, unsigned dst, uintptr_t *slow)
@@ -196,6 +196,8 @@ static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned 
 	uintptr_t rec = x_here(b);
 	x_bytes(b, &site, sizeof(site));
 	*slow = x_here(b);
+	if (store && dst != RCX)
+		x_mov(b, true, RCX, dst);
 	x86_spill_volatile(c, b);
 	x_mov(b, true, RDI, RBX);
 	x_lea_rip(b, RDX, rec);
@@ -347,14 +349,18 @@ void x86_emit_load(struct ctx *c, const struct jit_insn *i, unsigned idx)
 void x86_emit_store(struct ctx *c, const struct jit_insn *i, unsigned idx)
 {
 	unsigned op = i->f.op, size = access_size(op);
-	x86_get_x(c, c->hot, RCX, i->f.rs2);
+	int v = x86_cached(c, i->f.rs2); /* the value: its cache register, else rcx */
+	if (v < 0 || op == c->inject_op) {
+		x86_get_x(c, c->hot, RCX, i->f.rs2);
+		v = RCX;
+	}
 	if (op == c->inject_op)
 		x_alu_imm(c->hot, true, ALU_ADD, RCX, 1);
 	struct access a;
 	if (!emit_site_check(c, i, size, &a))
 		return;
-	emit_access(c->hot, op, RCX, a.base, RSI, a.disp);
-	emit_site_miss(c, i, idx, size, true, op, RCX, &a);
+	emit_access(c->hot, op, (unsigned)v, a.base, RSI, a.disp);
+	emit_site_miss(c, i, idx, size, true, op, (unsigned)v, &a);
 }
 
 /* ---- F and D inline: the cases the interpreter's own fast path covers (fpu.c host_op):
