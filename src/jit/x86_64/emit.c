@@ -392,6 +392,78 @@ static unsigned start_op(struct ctx *c, const struct jit_insn *i, bool uses_rs2)
 	return d;
 }
 
+/* W instructions emitted inline: they read only the low 32 bits of their sources and write a
+ * sign-extended 32-bit result (unprivileged spec 4.2). */
+static bool is_inline_w(unsigned op)
+{
+	switch (op) {
+	case OP_ADDW:
+	case OP_SUBW:
+	case OP_SLLW:
+	case OP_SRLW:
+	case OP_SRAW:
+	case OP_ADDIW:
+	case OP_SLLIW:
+	case OP_SRLIW:
+	case OP_SRAIW:
+	case OP_MULW: return true;
+	default: return false;
+	}
+}
+
+/* Integer instructions emitted inline that cannot trap, branch or call out. */
+static bool is_plain_alu(unsigned op)
+{
+	switch (op) {
+	case OP_LUI:
+	case OP_AUIPC:
+	case OP_ADDI:
+	case OP_SLTI:
+	case OP_SLTIU:
+	case OP_XORI:
+	case OP_ORI:
+	case OP_ANDI:
+	case OP_SLLI:
+	case OP_SRLI:
+	case OP_SRAI:
+	case OP_ADD:
+	case OP_SUB:
+	case OP_SLL:
+	case OP_SLT:
+	case OP_SLTU:
+	case OP_XOR:
+	case OP_SRL:
+	case OP_SRA:
+	case OP_OR:
+	case OP_AND:
+	case OP_MUL: return true;
+	default: return is_inline_w(op);
+	}
+}
+
+/* Whether W instruction idx may leave its result in rd without the sign extension: a later W
+ * instruction overwrites rd after reading only its low 32 bits, and nothing in between (plain
+ * ALU instructions not touching rd) can observe the upper half, leave the block or trap. */
+static bool sext_dead(const struct ctx *c, unsigned idx, unsigned rd)
+{
+	for (unsigned k = idx + 1; k < c->n; k++) {
+		const struct insn_fields *f = &c->ins[k].f;
+		if (!is_plain_alu(f->op))
+			return false;
+		bool reads1 = f->op != OP_LUI && f->op != OP_AUIPC;
+		bool reads2 = f->op >= OP_ADD && f->op <= OP_AND;
+		reads2 |= f->op == OP_ADDW || f->op == OP_SUBW || f->op == OP_SLLW ||
+			  f->op == OP_SRLW || f->op == OP_SRAW || f->op == OP_MUL ||
+			  f->op == OP_MULW;
+		bool reads = (reads1 && f->rs1 == rd) || (reads2 && f->rs2 == rd);
+		if (reads)
+			return is_inline_w(f->op) && f->rd == rd;
+		if (f->rd == rd)
+			return true; /* overwritten unread */
+	}
+	return false;
+}
+
 /* d = x[rs1] OP (x[rs2] or imm); w: 32-bit operation, result sign-extended. Returns d. */
 static unsigned emit_alu(struct ctx *c, const struct jit_insn *i, enum x_alu_op op, bool imm,
 			 bool w)
@@ -418,7 +490,7 @@ static unsigned emit_alu(struct ctx *c, const struct jit_insn *i, enum x_alu_op 
 	} else if (w) {
 		x_mov(b, false, d, d); /* op with 0 keeps the value: truncate */
 	}
-	if (w)
+	if (w && c->sext)
 		x_movsxd(b, d, d);
 	return d;
 }
@@ -435,7 +507,7 @@ static unsigned emit_shift(struct ctx *c, const struct jit_insn *i, enum x_shift
 		x_shift_imm(b, !w, op, d, (unsigned)i->f.imm & (w ? 31 : 63));
 	else
 		x_shift_cl(b, !w, op, d);
-	if (w)
+	if (w && c->sext)
 		x_movsxd(b, d, d);
 	return d;
 }
@@ -506,6 +578,7 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	unsigned op = f->op;
 	bool value = true; /* r holds a value for rd */
 	unsigned r = RAX;
+	c->sext = !is_inline_w(op) || !f->rd || !sext_dead(c, idx, f->rd);
 
 	switch (op) {
 	case OP_LUI:
@@ -592,7 +665,7 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 		}
 		r = start_op(c, i, true);
 		x_imul(b, op == OP_MUL, r, (unsigned)s2);
-		if (op == OP_MULW)
+		if (op == OP_MULW && c->sext)
 			x_movsxd(b, r, r);
 		break;
 	}
@@ -729,6 +802,8 @@ uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, struct jit_sit
 	x_jmp(cold, t->exit_nolink);
 
 	c.start_pc = ins[0].pc;
+	c.ins = ins;
+	c.n = n;
 	allocate(&c, ins, n);
 	c.loop_top = x_here(hot);
 	bool open = true;

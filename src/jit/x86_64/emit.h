@@ -47,9 +47,12 @@ struct ctx {
 	uintptr_t pcnext_stub; /* cold stub: leave with pc = pc_next (0 until emitted) */
 	uintptr_t trap_exit;   /* cold stub: a load or store trapped (0 until emitted) */
 	unsigned inject_op;
-	int8_t host[32];    /* guest x register -> index in x86_cache_regs, or -1 */
-	uint32_t dirty;     /* guest registers whose cached value is newer than h->x */
-	uint64_t start_pc;  /* the block's first instruction */
+	int8_t host[32];            /* guest x register -> index in x86_cache_regs, or -1 */
+	uint32_t dirty;             /* guest registers whose cached value is newer than h->x */
+	uint64_t start_pc;          /* the block's first instruction */
+	const struct jit_insn *ins; /* the block's instructions, n of them */
+	unsigned n;
+	bool sext;          /* the W instruction being emitted must sign-extend its result */
 	uintptr_t loop_top; /* where a jump back to start_pc re-enters, registers loaded */
 };
 
