@@ -573,14 +573,12 @@ static struct jit_block *translate(struct hart *h, uint64_t vpc, uint64_t gpa,
 			n++;
 			break;
 		}
-		/* A branch back to the block's start closes a loop: end the block there, so that
-		 * the loop's registers get the host registers, not the code after it. */
-		unsigned op = ins[n].f.op;
-		if (op >= OP_BEQ && op <= OP_BGEU && ins[n].pc + (uint64_t)ins[n].f.imm == vpc) {
-			n++;
-			break;
-		}
 		n++;
+		/* Back at the start (the code after a loop led into it again): the block ends
+		 * with the edge of that loop. A branch back to the start does not end it: the
+		 * code after the loop follows in the same block, with the same registers. */
+		if (off == start)
+			break;
 	}
 
 	/* A followed jump whose target could not be decoded (it straddles the page end) is a

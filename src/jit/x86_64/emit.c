@@ -266,10 +266,12 @@ static void emit_exit(struct ctx *c, struct jit_buf *b, uint64_t target, unsigne
 		 * block writes dirty from the top, so nothing needs writing back here). */
 		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)retire);
 		x_jcc(b, CC_G, c->loop_top);
-		x86_writeback(c, b);
-		x_mov_imm(b, RAX, target);
-		x_store(b, true, RAX, RBX, H_PC);
-		x_jmp(b, c->t->exit_nolink);
+		/* The batch is spent: leave, from the cold buffer. */
+		x_jmp(b, x_here(c->cold));
+		x86_writeback(c, c->cold);
+		x_mov_imm(c->cold, RAX, target);
+		x_store(c->cold, true, RAX, RBX, H_PC);
+		x_jmp(c->cold, c->t->exit_nolink);
 		return;
 	}
 	x86_writeback(c, b);
@@ -479,6 +481,18 @@ static unsigned emit_alu(struct ctx *c, const struct jit_insn *i, enum x_alu_op 
 		x_movsxd(b, d, (unsigned)s1);
 		return d;
 	}
+	if (!w && (op == ALU_ADD || op == ALU_OR || op == ALU_XOR)) {
+		unsigned d = x86_dst_reg(c, i->f.rd);
+		if (!imm && !i->f.rs1) { /* mv (c.mv is add rd, x0, rs2) */
+			x86_get_x(c, b, d, i->f.rs2);
+			return d;
+		}
+		int s1 = x86_cached(c, i->f.rs1);
+		if (imm && op == ALU_ADD && s1 >= 0 && s1 != (int)d) { /* three-operand addi */
+			x_lea(b, d, (unsigned)s1, (int32_t)i->f.imm);
+			return d;
+		}
+	}
 	unsigned d = start_op(c, i, !imm);
 	if (imm) {
 		if (i->f.imm || w || op == ALU_AND) /* and with 0 clears; the others keep */
@@ -544,9 +558,9 @@ static enum x_cc branch_cc(unsigned op)
 /* A conditional branch: the taken side leaves through a cold exit stub, the block goes on
  * with the next instruction. */
 /* A conditional branch: the taken exit in the cold buffer; except that a branch back to the
- * block's start (always its last instruction) keeps the loop edge on the main path and moves
- * the fall-through exit to the cold buffer. Returns false when it closed the block. */
-static bool emit_branch(struct ctx *c, const struct jit_insn *i, unsigned idx)
+ * block's start keeps the loop edge on the main path and jumps over it when not taken (to the
+ * code after the loop, or the fall-through exit). */
+static void emit_branch(struct ctx *c, const struct jit_insn *i, unsigned idx)
 {
 	struct jit_buf *b = c->hot;
 	uint64_t target = i->pc + (uint64_t)i->f.imm;
@@ -560,14 +574,14 @@ static bool emit_branch(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	else
 		x_test(b, true, (unsigned)a, (unsigned)a);
 	if (target == c->start_pc) {
-		x_jcc(b, branch_cc(i->f.op) ^ 1, x_here(c->cold)); /* not taken: leave */
-		emit_exit(c, c->cold, i->pc + i->f.len, idx + 1 - c->done);
+		uint8_t *over = x_jcc(b, branch_cc(i->f.op) ^ 1, 0);
 		emit_exit(c, b, target, idx + 1 - c->done);
-		return false;
+		if (!b->overflow)
+			x_patch_rel32(b, over, x_here(b));
+		return;
 	}
 	x_jcc(b, branch_cc(i->f.op), x_here(c->cold));
 	emit_exit(c, c->cold, target, idx + 1 - c->done);
-	return true;
 }
 
 /* Emit instruction i (index idx); returns false when it left the block for good. */
@@ -616,7 +630,7 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	case OP_BLT:
 	case OP_BGE:
 	case OP_BLTU:
-	case OP_BGEU: return emit_branch(c, i, idx);
+	case OP_BGEU: emit_branch(c, i, idx); return true;
 	case OP_LB:
 	case OP_LH:
 	case OP_LW:
@@ -720,17 +734,24 @@ static bool is_native(unsigned op)
 }
 
 /* Choose the guest registers to keep in host registers: the most used ones of the block
- * (at least twice), and load those whose first use reads them. A block that loops on itself
- * loads all of them and treats every one it writes as dirty from the loop's top on, so that
- * going round needs no write-back. */
+ * (at least twice; a use in the body of a loop on the block's start counts four times), and
+ * load them all. A block that loops on itself treats every one it writes as dirty from the
+ * loop's top on, so that going round needs no write-back. */
 static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
 {
 	bool loops = false;
+	unsigned loop_end = 0; /* the loop's body: up to the first jump back to the start */
 	for (unsigned k = 0; k < n; k++) {
 		const struct insn_fields *f = &ins[k].f;
 		bool direct = (f->op >= OP_BEQ && f->op <= OP_BGEU) || f->op == OP_JAL;
-		if (direct && ins[k].pc + (uint64_t)f->imm == ins[0].pc)
+		if (direct && ins[k].pc + (uint64_t)f->imm == ins[0].pc && !loops) {
 			loops = true;
+			loop_end = k;
+		}
+	}
+	if (!loops && ins[n - 1].pc + ins[n - 1].f.len == ins[0].pc) { /* falls into its start */
+		loops = true;
+		loop_end = n - 1;
 	}
 	unsigned uses[32] = {0};
 	uint32_t written = 0, live_in = 0;
@@ -739,6 +760,7 @@ static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
 		if (!is_native(f->op))
 			continue;
 		unsigned rs1 = f->rs1, rs2 = f->rs2, rd = f->rd;
+		unsigned weight = loops && k <= loop_end ? 4 : 1; /* the loop runs more often */
 		bool reads2 = f->op >= OP_BEQ && f->op <= OP_BGEU;
 		reads2 |=
 		    (f->op >= OP_SB && f->op <= OP_SD) || (f->op >= OP_ADD && f->op <= OP_AND);
@@ -746,19 +768,19 @@ static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
 			  (f->op >= OP_MUL && f->op <= OP_REMUW);
 		bool reads1 = f->op != OP_LUI && f->op != OP_AUIPC && f->op != OP_JAL;
 		if (reads1 && rs1) {
-			uses[rs1]++;
+			uses[rs1] += weight;
 			if (!(written & (1u << rs1)))
 				live_in |= 1u << rs1;
 		}
 		if (reads2 && rs2) {
-			uses[rs2]++;
+			uses[rs2] += weight;
 			if (!(written & (1u << rs2)))
 				live_in |= 1u << rs2;
 		}
 		bool writes =
 		    !(f->op >= OP_BEQ && f->op <= OP_BGEU) && !(f->op >= OP_SB && f->op <= OP_SD);
 		if (writes && rd) {
-			uses[rd]++;
+			uses[rd] += weight;
 			written |= 1u << rd;
 		}
 	}
