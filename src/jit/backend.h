@@ -39,6 +39,10 @@ struct jit_tramp {
 	uintptr_t exit_link;   /* leave: h->pc and h->jit_link are set */
 	uintptr_t exit_chain;  /* rax = struct jit_exit: set h->jit_link and h->pc, leave */
 	uintptr_t probe;       /* rax = guest pc: jump-cache probe, else leave */
+	/* A memory-access site missed: [store][log2 size] (rsi = gva, rdi = the site) probes
+	 * the data TLB, fills the site, and returns eax = 0 with rsi = the host address, or
+	 * eax = 1 (rsi kept) for the MMU's slow path. Clobbers rax, rdx, rdi. */
+	uintptr_t site_miss[2][4];
 };
 
 /* A chainable exit, stored in the code cache beside its stub: the executable address of the

@@ -116,6 +116,7 @@ bool jit_be_trampolines(struct jit_buf *b, struct jit_tramp *t)
 	x_alu_mem(b, true, ALU_CMP, RDX, RCX, 16);
 	x_jcc(b, CC_NE, t->exit_nolink);
 	x_jmp_mem(b, RCX, 8);
+	x86_emit_site_miss_routines(b, t);
 	return !b->overflow;
 }
 

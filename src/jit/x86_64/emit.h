@@ -96,5 +96,7 @@ void x86_emit_fp(struct ctx *c, const struct jit_insn *i, unsigned idx);
 bool x86_fp_inline_arith(unsigned op);
 void x86_emit_fp_arith(struct ctx *c, const struct jit_insn *i, unsigned idx);
 void x86_emit_fp_mem(struct ctx *c, const struct jit_insn *i, unsigned idx);
+/* The shared site-miss routines of struct jit_tramp, into b. */
+void x86_emit_site_miss_routines(struct jit_buf *b, struct jit_tramp *t);
 
 #endif

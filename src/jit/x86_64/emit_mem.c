@@ -73,24 +73,6 @@ void x86_emit_fp(struct ctx *c, const struct jit_insn *i, unsigned idx)
 		x_load(b, true, x86_cache_regs[c->host[rd]], RBX, HX(rd));
 }
 
-/* The main data-TLB probe on the gva in rsi, into b: rax = &dtlb->r[idx] (or w), rdi = page
- * of the last byte; compare; jne to the slow path. Returns the jne's rel32 field. On a hit the
- * entry's addend is at [rax + w_off + 8]. */
-static uint8_t *emit_tlb_probe(struct jit_buf *b, unsigned size, bool store)
-{
-	x_mov(b, false, RAX, RSI);
-	x_shift_imm(b, false, SH_SHR, RAX, 8);
-	x_alu_imm(b, false, ALU_AND, RAX, (TLB_ENTRIES - 1) << 4);
-	x_alu_mem(b, true, ALU_ADD, RAX, RBX, H_DTLB);
-	if (size > 1)
-		x_lea(b, RDI, RSI, (int32_t)size - 1);
-	else
-		x_mov(b, true, RDI, RSI);
-	x_shift_imm(b, true, SH_SHR, RDI, 12);
-	x_alu_mem(b, true, ALU_CMP, RDI, RAX, store ? TLB_W_OFF : 0);
-	return x_jcc(b, CC_NE, 0);
-}
-
 static unsigned access_size(unsigned op)
 {
 	switch (op) {
@@ -283,10 +265,62 @@ static bool emit_site_check(struct ctx *c, const struct jit_insn *i, unsigned si
 	return true;
 }
 
+void x86_emit_site_miss_routines(struct jit_buf *b, struct jit_tramp *t)
+{
+	for (unsigned store = 0; store < 2; store++) {
+		for (unsigned lg = 0; lg < 4; lg++) {
+			unsigned size = 1u << lg;
+			int32_t off = store ? TLB_W_OFF : 0;
+			x_align(b, 16);
+			t->site_miss[store][lg] = x_here(b);
+			/* the main TLB: rax = the entry, rdx = page of the last byte */
+			x_mov(b, false, RAX, RSI);
+			x_shift_imm(b, false, SH_SHR, RAX, 8);
+			x_alu_imm(b, false, ALU_AND, RAX, (TLB_ENTRIES - 1) << 4);
+			x_alu_mem(b, true, ALU_ADD, RAX, RBX, H_DTLB);
+			x_lea(b, RDX, RSI, (int32_t)size - 1);
+			x_shift_imm(b, true, SH_SHR, RDX, 12);
+			x_alu_mem(b, true, ALU_CMP, RDX, RAX, off);
+			uint8_t *tlb_miss = x_jcc(b, CC_NE, 0);
+			x_load(b, true, RDX, RAX, off + 8);
+			uint8_t *unaligned = NULL;
+			if (size > 1) { /* test esi, size - 1: only aligned accesses fill it */
+				x_op_reg(b, false, (const uint8_t[]){0xf7}, 1, 0, RSI);
+				x_u32(b, size - 1);
+				unaligned = x_jcc(b, CC_NE, 0);
+			}
+			/* An empty site joins the hart's log (a full log: the slow path empties
+			 * it); a filled one is in it already. */
+			x_alu_mem_imm(b, true, ALU_CMP, RDI, 0, -1);
+			uint8_t *logged = x_jcc(b, CC_NE, 0);
+			x_load(b, false, RAX, RBX, H_SITE_N);
+			x_alu_imm(b, false, ALU_CMP, RAX, HART_SITE_LOG);
+			uint8_t *full = x_jcc(b, CC_AE, 0);
+			x_op_memx(b, 0, true, (const uint8_t[]){0x89}, 1, RDI, RBX, RAX, 3,
+				  H_SITE_LOG, false);
+			x_alu_imm(b, false, ALU_ADD, RAX, 1);
+			x_store(b, false, RAX, RBX, H_SITE_N);
+			x_patch_rel32(b, logged, x_here(b));
+			x_store(b, true, RDX, RDI, 8);
+			x_mov(b, true, RAX, RSI);
+			x_alu_imm(b, true, ALU_AND, RAX, -4096);
+			x_store(b, true, RAX, RDI, 0);
+			if (unaligned)
+				x_patch_rel32(b, unaligned, x_here(b));
+			x_alu(b, true, ALU_ADD, RSI, RDX);
+			x_mov_imm(b, RAX, 0);
+			x_ret(b);
+			x_patch_rel32(b, tlb_miss, x_here(b));
+			x_patch_rel32(b, full, x_here(b));
+			x_mov_imm(b, RAX, 1);
+			x_ret(b);
+		}
+	}
+}
+
 /* The cold site miss of access a (its inline access already emitted, the join point next in
- * the hot buffer): the main TLB probe; on a hit, the site takes a copy of the entry when the
- * access is aligned and the hart's site log has room, and the access is done here; on a TLB
- * miss (or a full log, which the helper empties), the C slow path. */
+ * the hot buffer): the shared routine probes the data TLB and fills the site, and the access
+ * is done here; on a TLB miss (or a full log, which the helper empties), the C slow path. */
 static void emit_site_miss(struct ctx *c, const struct jit_insn *i, unsigned idx, unsigned size,
 			   bool store, unsigned op, unsigned r, const struct access *a)
 {
@@ -296,29 +330,12 @@ static void emit_site_miss(struct ctx *c, const struct jit_insn *i, unsigned idx
 		x_lea(b, RSI, a->base, a->disp);
 	else
 		x_mov(b, true, RSI, a->base);
-	int32_t off = store ? TLB_W_OFF : 0;
-	uint8_t *tlb_miss = emit_tlb_probe(b, size, store);
-	x_load(b, true, RDX, RAX, off + 8);
-	uint8_t *unaligned = NULL;
-	if (size > 1) {
-		x_op_reg(b, false, (const uint8_t[]){0xf7}, 1, 0, RSI); /* test esi, size - 1 */
-		x_u32(b, size - 1);
-		unaligned = x_jcc(b, CC_NE, 0);
-	}
-	x_load(b, false, RAX, RBX, H_SITE_N);
-	x_alu_imm(b, false, ALU_CMP, RAX, HART_SITE_LOG);
-	uint8_t *full = x_jcc(b, CC_AE, 0);
 	x_lea_rip(b, RDI, (uintptr_t)&a->site->tag);
-	x_op_memx(b, 0, true, (const uint8_t[]){0x89}, 1, RDI, RBX, RAX, 3, H_SITE_LOG, false);
-	x_alu_imm(b, false, ALU_ADD, RAX, 1);
-	x_store(b, false, RAX, RBX, H_SITE_N);
-	x_store(b, true, RDX, RDI, 8);
-	x_mov(b, true, RAX, RSI);
-	x_alu_imm(b, true, ALU_AND, RAX, -4096);
-	x_store(b, true, RAX, RDI, 0);
-	if (unaligned)
-		x_patch_rel32(b, unaligned, x_here(b));
-	x_alu(b, true, ALU_ADD, RSI, RDX);
+	unsigned lg = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3;
+	x_u8(b, 0xe8); /* call rel32 */
+	x_u32(b, (uint32_t)(c->t->site_miss[store][lg] - (x_here(b) + 4)));
+	x_test(b, false, RAX, RAX);
+	uint8_t *to_slow = x_jcc(b, CC_NE, 0);
 	emit_access(b, op, r, RSI, -1, 0);
 	uint8_t *back = x_jmp(b, 0);
 
@@ -326,8 +343,7 @@ static void emit_site_miss(struct ctx *c, const struct jit_insn *i, unsigned idx
 	uint8_t *slow_back = emit_mem_slow(c, i, idx, size, store, r, &slow);
 	if (c->hot->overflow || b->overflow)
 		return;
-	x_patch_rel32(b, tlb_miss, slow);
-	x_patch_rel32(b, full, slow);
+	x_patch_rel32(b, to_slow, slow);
 	x_patch_rel32(c->hot, a->miss, entry);
 	x_patch_rel32(b, back, x_here(c->hot));
 	x_patch_rel32(b, slow_back, x_here(c->hot));
