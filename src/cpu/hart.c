@@ -174,7 +174,15 @@ void hart_flush_tlb_page(struct hart *h, uint64_t gva)
 	}
 	if (h->jit) {
 		jit_flush_virtual_page(h, gva);
-		jit_sites_clear(h);
+		/* Sites copy 4 KiB pages; one filled from a superpage holding vpn may have
+		 * another page's tag. */
+		bool super = false;
+		for (unsigned s = 0; s < 3; s++)
+			super |= vpn >= h->tlb[s].super_lo && vpn <= h->tlb[s].super_hi;
+		if (super)
+			jit_sites_clear(h);
+		else
+			jit_sites_clear_page(h, gva);
 	}
 	hart_end_batch(h);
 }

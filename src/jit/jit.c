@@ -307,6 +307,17 @@ void jit_sites_clear(struct hart *h)
 	h->jit_site_n = 0;
 }
 
+void jit_sites_clear_page(struct hart *h, uint64_t gva)
+{
+	uint64_t page = gva & ~0xfffull;
+	for (uint32_t i = 0; i < h->jit_site_n; i++) {
+		if (*h->jit_site_log[i] == page) {
+			*h->jit_site_log[i] = JIT_SITE_EMPTY;
+			h->jit_site_log[i--] = h->jit_site_log[--h->jit_site_n];
+		}
+	}
+}
+
 void jit_flush_virtual(struct hart *h)
 {
 	flush_virtual(h);
@@ -457,7 +468,18 @@ static void unmap_writes(struct hart *h, const uint8_t *hva_page)
  * visiting only the indices filled since the last full flush. */
 static void drop_writes(struct hart *h, const uint8_t *hva_page)
 {
-	jit_sites_clear(h); /* store sites may hold copies of those entries */
+	/* Sites may hold copies of those entries: empty the ones that map that page. */
+	if (!hva_page) {
+		jit_sites_clear(h);
+	} else {
+		for (uint32_t i = 0; i < h->jit_site_n; i++) {
+			struct jit_site *site = (struct jit_site *)(void *)h->jit_site_log[i];
+			if (site->tag + site->addend == (uintptr_t)hva_page) {
+				site->tag = JIT_SITE_EMPTY;
+				h->jit_site_log[i--] = h->jit_site_log[--h->jit_site_n];
+			}
+		}
+	}
 	for (unsigned s = 0; s < 4; s++) {
 		struct tlb_set *t = &h->tlb[s];
 		for (unsigned wd = 0; wd < TLB_ENTRIES / 64; wd++) {

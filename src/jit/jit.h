@@ -60,6 +60,9 @@ void jit_flush_virtual_page(struct hart *h, uint64_t gva);
  * h->jit_site_log): the data TLB they came from was flushed, lost write entries, or is no
  * longer the one in use. Called by hart.c; cheap when none is filled. */
 void jit_sites_clear(struct hart *h);
+/* The same for the sites whose copy maps the 4 KiB guest-virtual page holding gva only
+ * (sfence.vma of one address when no superpage entry can cover it). */
+void jit_sites_clear_page(struct hart *h, uint64_t gva);
 /* A fence.i: blocks are checked against guest memory before they run again. local: the hart
  * executed FENCE.I itself; then, when no other hart and no device can have written guest
  * code since the last check, only the pages of blocks this hart stored to are checked, at

@@ -18,6 +18,7 @@ DEFINE_TEST("remap")
 #define VA0 0xc0000000 /* root[3] -> l1 -> l0: the pages under test */
 #define VA1 0xc0001000
 #define VA2 0xc0002000
+#define MEGA_VA 0x100000000 /* root[4] -> l1b[0]: a 2 MiB page, RAM's first or second */
 #define MANY 1100 /* distinct load instructions in many_loads */
 
 #define LEAF_RW (PTE_V | PTE_R | PTE_W | PTE_A | PTE_D)
@@ -82,6 +83,8 @@ test_main:
 	SET_PTE(l0, 0, page_a, LEAF_RW)
 	SET_PTE(l0, 1, page_b, LEAF_RW | PTE_U)
 	SET_PTE(l0, 2, page_a, PTE_V | PTE_X | PTE_A)
+	SET_PTE(root, 4, l1b, PTE_V)
+	SET_PTE_PA(l1b, 0, 0x80000000, LEAF_RW)
 	la t0, page_a
 	li t1, 0x1111
 	sd t1, 0(t0)
@@ -164,6 +167,25 @@ s_checks:
 	csrc sstatus, t0
 	CALL_FAULTS(load64, CAUSE_LOAD_PAGE_FAULT, s4)
 	SAY("SUM and MXR cleared")
+
+	/* A 2 MiB page remapped, with sfence.vma of another 4 KiB page inside it: the load of
+	 * page_a through it must see the new megapage (0x80200000 up: the same offset holds
+	 * 0x5a5a there, written through the identity gigapage). */
+	la t0, page_a
+	li t1, 0x200000
+	add t1, t0, t1
+	li t2, 0x5a5a
+	sd t2, 0(t1)
+	li t1, 0x80000000
+	sub t0, t0, t1
+	li s6, MEGA_VA
+	add s6, s6, t0
+	LOAD_N(50, s6, 0x99)
+	SET_PTE_PA(l1b, 0, 0x80200000, LEAF_RW)
+	li t0, MEGA_VA + 0x10000
+	sfence.vma t0
+	LOAD_N(50, s6, 0x5a5a)
+	SAY("megapage remapped")
 
 	/* More distinct loads than a machine may keep copies for, then the page remapped. */
 	li s5, 3
@@ -267,6 +289,8 @@ root:
 l1:
 	.zero 4096
 l0:
+	.zero 4096
+l1b:
 	.zero 4096
 page_a:
 	.zero 4096
