@@ -1,6 +1,6 @@
 /* What the x86-64 back end's two halves share: emit.c (block structure, registers, exits,
- * handler calls, integer instructions) and emit_mem.c (loads and stores with the inline TLB
- * probe, F and D). Private to src/jit/x86_64/. */
+ * handler calls, integer instructions) and emit_mem.c (loads and stores with their sites'
+ * copies of TLB entries, F and D). Private to src/jit/x86_64/. */
 #ifndef RVISOR_JIT_X86_64_EMIT_H
 #define RVISOR_JIT_X86_64_EMIT_H
 

@@ -1,8 +1,10 @@
-/* The x86-64 back end's memory and floating-point instructions: loads and stores probe the
- * hart's data TLB inline and call small C helpers on a miss (the MMU's slow path, precise
- * traps); F/D loads and stores the same way; F/D add, subtract, multiply and divide inline in
- * SSE where the interpreter's own fast path would give the same result, and every other F/D
- * instruction through the interpreter's handler (unprivileged spec chapters 11, 12). */
+/* The x86-64 back end's memory and floating-point instructions: loads and stores check the
+ * copy of a data-TLB entry kept at their site inline; a miss calls a shared routine that
+ * probes the hart's data TLB and refills the site, and small C helpers on a TLB miss (the
+ * MMU's slow path, precise traps); F/D loads and stores the same way; F/D add, subtract,
+ * multiply and divide inline in SSE where the interpreter's own fast path would give the same
+ * result, and every other F/D instruction through the interpreter's handler (unprivileged spec
+ * chapters 11, 12). */
 #include "cpu/exec.h"
 #include "cpu/mmu.h"
 #include "jit/jit.h"
