@@ -307,15 +307,23 @@ void jit_sites_clear(struct hart *h)
 	h->jit_site_n = 0;
 }
 
-void jit_sites_clear_page(struct hart *h, uint64_t gva)
+/* Empty the logged sites whose copy maps guest-virtual page gva_page, or (by_host) host page
+ * hva_page, and take them out of the log. */
+static void sites_clear_matching(struct hart *h, uint64_t gva_page, uintptr_t hva_page,
+				 bool by_host)
 {
-	uint64_t page = gva & ~0xfffull;
 	for (uint32_t i = 0; i < h->jit_site_n; i++) {
-		if (*h->jit_site_log[i] == page) {
-			*h->jit_site_log[i] = JIT_SITE_EMPTY;
+		struct jit_site *site = (struct jit_site *)(void *)h->jit_site_log[i];
+		if (by_host ? site->tag + site->addend == hva_page : site->tag == gva_page) {
+			site->tag = JIT_SITE_EMPTY;
 			h->jit_site_log[i--] = h->jit_site_log[--h->jit_site_n];
 		}
 	}
+}
+
+void jit_sites_clear_page(struct hart *h, uint64_t gva)
+{
+	sites_clear_matching(h, gva & ~0xfffull, 0, false);
 }
 
 void jit_flush_virtual(struct hart *h)
@@ -469,17 +477,10 @@ static void unmap_writes(struct hart *h, const uint8_t *hva_page)
 static void drop_writes(struct hart *h, const uint8_t *hva_page)
 {
 	/* Sites may hold copies of those entries: empty the ones that map that page. */
-	if (!hva_page) {
+	if (!hva_page)
 		jit_sites_clear(h);
-	} else {
-		for (uint32_t i = 0; i < h->jit_site_n; i++) {
-			struct jit_site *site = (struct jit_site *)(void *)h->jit_site_log[i];
-			if (site->tag + site->addend == (uintptr_t)hva_page) {
-				site->tag = JIT_SITE_EMPTY;
-				h->jit_site_log[i--] = h->jit_site_log[--h->jit_site_n];
-			}
-		}
-	}
+	else
+		sites_clear_matching(h, 0, (uintptr_t)hva_page, true);
 	for (unsigned s = 0; s < 4; s++) {
 		struct tlb_set *t = &h->tlb[s];
 		for (unsigned wd = 0; wd < TLB_ENTRIES / 64; wd++) {

@@ -24,22 +24,20 @@ DEFINE_TEST("remap")
 #define LEAF_RW (PTE_V | PTE_R | PTE_W | PTE_A | PTE_D)
 #define LEAF_RWX (LEAF_RW | PTE_X)
 
-/* table[index] = a PTE for the physical address of symbol sym (clobbers t0-t2). */
+/* table[index] = a PTE for the physical address in t1 (clobbers t0, t2). */
+#define SET_PTE_T1(table, index, flags)                                                            \
+	srli t0, t1, 12;                                                                           \
+	slli t0, t0, PTE_PPN_SHIFT;                                                                \
+	ori t0, t0, flags;                                                                         \
+	la t2, table + (index) * 8;                                                                \
+	sd t0, 0(t2)
+/* The same for the physical address of symbol sym, or a constant physical address pa. */
 #define SET_PTE(table, index, sym, flags)                                                          \
 	la t1, sym;                                                                                \
-	srli t0, t1, 12;                                                                           \
-	slli t0, t0, PTE_PPN_SHIFT;                                                                \
-	ori t0, t0, flags;                                                                         \
-	la t2, table + (index) * 8;                                                                \
-	sd t0, 0(t2)
-/* table[index] = a leaf for the constant physical address pa (a gigapage at the root). */
+	SET_PTE_T1(table, index, flags)
 #define SET_PTE_PA(table, index, pa, flags)                                                        \
 	li t1, pa;                                                                                 \
-	srli t0, t1, 12;                                                                           \
-	slli t0, t0, PTE_PPN_SHIFT;                                                                \
-	ori t0, t0, flags;                                                                         \
-	la t2, table + (index) * 8;                                                                \
-	sd t0, 0(t2)
+	SET_PTE_T1(table, index, flags)
 
 /* a0 = load64(va_reg), run n times, each result checked against v. */
 #define LOAD_N(n, va_reg, v)                                                                       \
