@@ -1,7 +1,9 @@
 /* The x86-64 back end: translates a block of decoded RV64GC instructions into host code, and
  * the shared routines blocks enter and leave through. Inside translated code rbx holds the
- * struct hart; the block's most used guest x registers live in host registers (the rest in
- * h->x[]; x0 reads as 0, writes to it are dropped); rax, rcx, rdx, rsi and rdi are scratch.
+ * struct hart and r15d the instructions left in the batch (h->budget, stored back around the
+ * calls into C that read or change it and on leaving); the block's most used guest x registers
+ * live in host registers (the rest in h->x[]; x0 reads as 0, writes to it are dropped); rax,
+ * rcx, rdx, rsi and rdi are scratch.
  * The stack is 16-byte aligned with 16 bytes of scratch at [rsp], so helpers are plain C calls.
  *
  * This file: block structure (entry check, register allocation, exits, chaining stubs, loops
@@ -84,12 +86,14 @@ bool jit_be_trampolines(struct jit_buf *b, struct jit_tramp *t)
 		x_push(b, saved[i]);
 	x_alu_imm(b, true, ALU_SUB, RSP, FRAME);
 	x_mov(b, true, RBX, RDI);
+	x_load(b, false, BUDGET, RBX, H_BUDGET);
 	x_u8(b, 0xff); /* jmp rsi */
 	x_modrm_reg(b, 4, RSI);
 
 	t->exit_nolink = x_here(b);
 	x_store_imm32(b, RBX, H_LINK, 0);
 	t->exit_link = x_here(b);
+	x_store(b, false, BUDGET, RBX, H_BUDGET);
 	x_alu_imm(b, true, ALU_ADD, RSP, FRAME);
 	for (unsigned i = sizeof(saved); i-- > 0;)
 		x_pop(b, saved[i]);
@@ -150,7 +154,7 @@ bool jit_ends_block(unsigned op)
 
 /* ---- block emission ---- */
 
-const uint8_t x86_cache_regs[] = {RBP, R12, R13, R14, R15, R8, R9, R10, R11};
+const uint8_t x86_cache_regs[] = {RBP, R12, R13, R14, R8, R9, R10, R11};
 
 /* Load guest register xi into host register r (x0 reads as 0). */
 void x86_get_x(struct ctx *c, struct jit_buf *b, unsigned r, unsigned xi)
@@ -226,11 +230,11 @@ int x86_cached(const struct ctx *c, unsigned xi)
 	return xi && c->host[xi] >= 0 ? x86_cache_regs[c->host[xi]] : -1;
 }
 
-/* Subtract from h->budget the instructions before index upto not yet counted. */
+/* Subtract from the budget the instructions before index upto not yet counted. */
 static void sync_budget(struct ctx *c, struct jit_buf *b, unsigned upto)
 {
 	if (upto > c->done)
-		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)(upto - c->done));
+		x_alu_imm(b, false, ALU_SUB, BUDGET, (int32_t)(upto - c->done));
 }
 
 /* Jump to the block of guest pc rax through the jump cache, inline, so that every site has
@@ -265,7 +269,7 @@ static void emit_exit(struct ctx *c, struct jit_buf *b, uint64_t target, unsigne
 		/* A loop on the block itself: go round inside the block while the batch lasts,
 		 * with the cached registers still loaded (allocate() made every register the
 		 * block writes dirty from the top, so nothing needs writing back here). */
-		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)retire);
+		x_alu_imm(b, false, ALU_SUB, BUDGET, (int32_t)retire);
 		x_jcc(b, CC_G, c->loop_top);
 		/* The batch is spent: leave, from the cold buffer. */
 		x_jmp(b, x_here(c->cold));
@@ -277,7 +281,7 @@ static void emit_exit(struct ctx *c, struct jit_buf *b, uint64_t target, unsigne
 	}
 	x86_writeback(c, b);
 	if (retire)
-		x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, (int32_t)retire);
+		x_alu_imm(b, false, ALU_SUB, BUDGET, (int32_t)retire);
 	if ((target >> 12) != c->vpage) {
 		x_mov_imm(b, RAX, target);
 		emit_probe(c, b, true, target);
@@ -325,10 +329,12 @@ void x86_emit_helper_in(struct ctx *c, struct jit_buf *b, const struct jit_insn 
 	x_store(b, true, RAX, RBX, H_PC);
 	x_alu_imm(b, true, ALU_ADD, RAX, i->f.len);
 	x_store(b, true, RAX, RBX, H_PC_NEXT);
+	x_store(b, false, BUDGET, RBX, H_BUDGET);
 	x_mov(b, true, RDI, RBX);
 	x_lea_rip(b, RSI, rec);
 	x_call(b, (const void *)x86_exec_handlers[op]);
-	x_alu_mem_imm(b, false, ALU_SUB, RBX, H_BUDGET, 1);
+	x_load(b, false, BUDGET, RBX, H_BUDGET);
+	x_alu_imm(b, false, ALU_SUB, BUDGET, 1);
 	x_jcc(b, CC_LE, x86_exit_pcnext(c));
 	x_load(b, true, RAX, RBX, H_PC_NEXT);
 	x_mov_imm(b, RCX, next);
@@ -340,7 +346,7 @@ void x86_emit_helper_in(struct ctx *c, struct jit_buf *b, const struct jit_insn 
 		return;
 	}
 	if (cold) {
-		x_alu_mem_imm(b, false, ALU_ADD, RBX, H_BUDGET, (int32_t)(idx + 1 - done));
+		x_alu_imm(b, false, ALU_ADD, BUDGET, (int32_t)(idx + 1 - done));
 	} else {
 		c->dirty = 0;
 		c->done = idx + 1;
@@ -818,7 +824,7 @@ uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, struct jit_sit
 	uintptr_t entry = x_here(hot);
 
 	/* Entry: leave at once when the batch is spent (interrupts, other harts' requests). */
-	x_alu_mem_imm(hot, false, ALU_CMP, RBX, H_BUDGET, 0);
+	x_test(hot, false, BUDGET, BUDGET);
 	x_jcc(hot, CC_LE, x_here(cold));
 	x_mov_imm(cold, RAX, ins[0].pc);
 	x_store(cold, true, RAX, RBX, H_PC);

@@ -33,9 +33,11 @@
  * handlers that read or write h->x and at every exit. The first NSAVED are callee-saved and
  * survive calls into C; the others are stored before such calls (when dirty) and reloaded
  * after them. */
-extern const uint8_t x86_cache_regs[9];
-#define NCACHE 9
-#define NSAVED 5
+extern const uint8_t x86_cache_regs[8];
+#define NCACHE 8
+#define NSAVED 4
+/* The host register holding h->budget (32 bits) inside translated code. */
+#define BUDGET R15
 
 struct ctx {
 	struct jit_buf *hot, *cold;

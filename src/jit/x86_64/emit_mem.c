@@ -183,11 +183,13 @@ static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned 
 	if (store && dst != RCX)
 		x_mov(b, true, RCX, dst);
 	x86_spill_volatile(c, b);
+	x_store(b, false, BUDGET, RBX, H_BUDGET);
 	x_mov(b, true, RDI, RBX);
 	x_lea_rip(b, RDX, rec);
 	if (!store)
 		x_mov(b, true, RCX, RSP);
 	x_call(b, store ? (const void *)slow_store : (const void *)slow_load);
+	x_load(b, false, BUDGET, RBX, H_BUDGET);
 	x_test8(b, RAX, RAX);
 	x_jcc(b, CC_E, trap);
 	x86_reload_volatile(c, b);
