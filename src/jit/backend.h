@@ -23,9 +23,13 @@ struct jit_buf {
 	bool overflow;
 };
 
+/* The most guest instructions one block holds. */
+#define JIT_MAX_INSNS 64
+
 /* One guest instruction of a block: decoded fields, its guest-virtual pc. follow: a JAL
  * whose target the block goes on at (the next instruction is the target's), so it only
- * writes rd. */
+ * writes rd. A block is one or more runs of instructions, each run in the order they follow
+ * each other; a branch, jump or fall-through to a pc of the block goes there inside it. */
 struct jit_insn {
 	struct insn_fields f;
 	uint64_t pc;
@@ -87,8 +91,9 @@ struct jit_site_pool {
 /* Emit the shared routines into b. Returns false on overflow. */
 bool jit_be_trampolines(struct jit_buf *b, struct jit_tramp *t);
 
-/* Emit one block of n instructions (n >= 1, all on the guest-virtual page of ins[0].pc, which
- * maps to guest-physical page gpa_page): the main path into hot, slow paths and exit stubs into
+/* Emit one block of n instructions (1 <= n <= JIT_MAX_INSNS, all on the guest-virtual page of
+ * ins[0].pc, which maps to guest-physical page gpa_page, no pc twice; entered at ins[0]): the
+ * main path into hot, slow paths and exit stubs into
  * cold, taking its memory-access sites (emptied) from sites. inject_op: an op to translate
  * wrongly on purpose (tests), or 0. Returns the executable entry address, or 0 when a buffer
  * overflowed or the sites ran out. */

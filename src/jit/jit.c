@@ -17,7 +17,7 @@
 #include "jit/jit.h"
 #include "mem/guest_mem.h"
 
-#define MAX_BLOCK_INSNS 64
+#define MAX_BLOCK_INSNS JIT_MAX_INSNS
 #define MAX_FOLLOW_SPAN 512         /* bytes a block following jumps may span in its page */
 #define BLOCK_ROOM      (64u << 10) /* free bytes each region needs before a translation */
 #define TRAMP_BYTES     4096
@@ -517,25 +517,108 @@ static void note_block(struct hart *h, const struct jit_block *b, unsigned n, co
 	fputc('\n', j->dump);
 }
 
-/* Whether the block (ins[0..n], starting at vpc, bytes lo..hi of its page decoded so far)
- * goes on at the target of ins[n], a JAL: on the same page, not the block's start (that is a
- * loop, closed by the exit) nor any instruction already in it, and keeping the span of bytes
- * the block depends on short (they are kept, and compared after a fence.i). Sets follow. */
+/* Whether guest pc is one of the block's instructions ins[0..n). */
+static bool in_block(const struct jit_insn *ins, unsigned n, uint64_t pc)
+{
+	for (unsigned k = 0; k < n; k++)
+		if (ins[k].pc == pc)
+			return true;
+	return false;
+}
+
+/* Whether the block (starting at vpc, bytes lo..hi of its page decoded so far) may take in
+ * the code at guest pc target: on the same page and keeping the span of bytes the block
+ * depends on short (they are kept, and compared after a fence.i). */
+static bool within_span(uint64_t vpc, unsigned lo, unsigned hi, uint64_t target)
+{
+	unsigned t = (unsigned)(target & 0xfff);
+	if ((target >> 12) != (vpc >> 12))
+		return false;
+	return (t < lo ? hi - t : t + 4 > hi ? t + 4 - lo : hi - lo) <= MAX_FOLLOW_SPAN;
+}
+
+/* Whether the block (ins[0..n], starting at vpc, bytes lo..hi decoded so far) goes on at the
+ * target of ins[n], a JAL: within the span, and not an instruction already in the block (the
+ * back end jumps there inside the block). Sets follow. */
 static bool follow_jump(struct jit_insn *ins, unsigned n, uint64_t vpc, unsigned lo, unsigned hi)
 {
 	if (ins[n].f.op != OP_JAL || n + 1 >= MAX_BLOCK_INSNS)
 		return false;
 	uint64_t target = ins[n].pc + (uint64_t)ins[n].f.imm;
-	unsigned t = (unsigned)(target & 0xfff);
-	if ((target >> 12) != (vpc >> 12) || target == vpc)
+	if (!within_span(vpc, lo, hi, target) || in_block(ins, n + 1, target))
 		return false;
-	if ((t < lo ? hi - t : t + 4 > hi ? t + 4 - lo : hi - lo) > MAX_FOLLOW_SPAN)
-		return false;
-	for (unsigned k = 0; k < n; k++)
-		if (ins[k].pc == target)
-			return false;
 	ins[n].follow = true;
 	return true;
+}
+
+/* Decode one run of the block from page offset off on (appending to ins[0..*n)), following
+ * jumps, until an instruction that ends the block, the page's end, the block's size limit,
+ * or an instruction already in the block (the run falls into it). Widens *lo..*hi, the span
+ * of bytes decoded; returns the number of instructions decoded. */
+static unsigned decode_run(struct jit_insn *ins, unsigned *n, uint64_t vpc, const uint8_t *hva_page,
+			   unsigned off, unsigned *lo, unsigned *hi)
+{
+	unsigned n0 = *n;
+	uint64_t page = vpc & ~0xfffull;
+	while (*n < MAX_BLOCK_INSNS && off < 4096) {
+		if (*n > n0 && in_block(ins, *n, page + off))
+			break; /* falls into code already in the block */
+		uint16_t lo16;
+		memcpy(&lo16, hva_page + off, 2);
+		unsigned len = insn_length(lo16);
+		if (off + len > 4096)
+			break; /* straddles the page: the dispatcher interprets it */
+		uint32_t raw = lo16;
+		if (len == 4) {
+			uint16_t hi16;
+			memcpy(&hi16, hva_page + off + 2, 2);
+			raw |= (uint32_t)hi16 << 16;
+		}
+		struct jit_insn *i = &ins[*n];
+		decode(raw, &i->f);
+		i->pc = page + off;
+		i->follow = false;
+		off += len;
+		*lo = i->pc - page < *lo ? (unsigned)(i->pc - page) : *lo;
+		*hi = off > *hi ? off : *hi;
+		if (follow_jump(ins, *n, vpc, *lo, *hi)) {
+			off = (unsigned)((i->pc + (uint64_t)i->f.imm) & 0xfff);
+			*lo = off < *lo ? off : *lo;
+			(*n)++;
+			continue;
+		}
+		(*n)++;
+		if (jit_ends_block(i->f.op))
+			break;
+	}
+	/* A followed jump whose target could not be decoded (it straddles the page end) is a
+	 * jump out of the block after all. */
+	if (*n > n0)
+		ins[*n - 1].follow = false;
+	return *n - n0;
+}
+
+/* Decode the block at vpc: the run from vpc, then runs from the targets of its conditional
+ * branches on the same page that are not in it yet, in the order found, while the size and
+ * span limits allow. The back end turns every branch, jump or fall-through to an instruction
+ * of the block into a jump inside the block: loops and if-else shapes run without leaving
+ * it. Returns the instruction count; *lo..*hi is the span of page offsets decoded. */
+static unsigned decode_block(struct jit_insn *ins, uint64_t vpc, const uint8_t *hva_page,
+			     unsigned *lo, unsigned *hi)
+{
+	unsigned n = 0;
+	*lo = *hi = (unsigned)(vpc & 0xfff);
+	decode_run(ins, &n, vpc, hva_page, *lo, lo, hi);
+	for (unsigned k = 0; k < n && n + 4 <= MAX_BLOCK_INSNS; k++) {
+		const struct insn_fields *f = &ins[k].f;
+		if (f->op < OP_BEQ || f->op > OP_BGEU)
+			continue;
+		uint64_t target = ins[k].pc + (uint64_t)f->imm;
+		if (!within_span(vpc, *lo, *hi, target) || in_block(ins, n, target))
+			continue;
+		decode_run(ins, &n, vpc, hva_page, (unsigned)(target & 0xfff), lo, hi);
+	}
+	return n;
 }
 
 /* Decode the block at vpc (guest-physical gpa, host copy of its page hva_page) and emit it.
@@ -566,47 +649,8 @@ static struct jit_block *translate(struct hart *h, uint64_t vpc, uint64_t gpa,
 
 	uint64_t t0 = now_ns();
 	struct jit_insn ins[MAX_BLOCK_INSNS];
-	unsigned n = 0;
-	unsigned off = vpc & 0xfff, start = off;
-	unsigned span_lo = off, span_hi = off; /* the span of bytes decoded */
-	while (n < MAX_BLOCK_INSNS && off < 4096) {
-		uint16_t lo;
-		memcpy(&lo, hva_page + off, 2);
-		unsigned len = insn_length(lo);
-		if (off + len > 4096)
-			break; /* straddles the page: the dispatcher interprets it */
-		uint32_t raw = lo;
-		if (len == 4) {
-			uint16_t hi;
-			memcpy(&hi, hva_page + off + 2, 2);
-			raw |= (uint32_t)hi << 16;
-		}
-		decode(raw, &ins[n].f);
-		ins[n].pc = vpc - start + off;
-		ins[n].follow = false;
-		off += len;
-		span_hi = off > span_hi ? off : span_hi;
-		if (follow_jump(ins, n, vpc, span_lo, span_hi)) {
-			off = (unsigned)((ins[n].pc + (uint64_t)ins[n].f.imm) & 0xfff);
-			span_lo = off < span_lo ? off : span_lo;
-			n++;
-			continue;
-		}
-		if (jit_ends_block(ins[n].f.op)) {
-			n++;
-			break;
-		}
-		n++;
-		/* Back at the start (the code after a loop led into it again): the block ends
-		 * with the edge of that loop. A branch back to the start does not end it: the
-		 * code after the loop follows in the same block, with the same registers. */
-		if (off == start)
-			break;
-	}
-
-	/* A followed jump whose target could not be decoded (it straddles the page end) is a
-	 * jump out of the block after all. */
-	ins[n - 1].follow = false;
+	unsigned span_lo, span_hi; /* the span of bytes decoded */
+	unsigned n = decode_block(ins, vpc, hva_page, &span_lo, &span_hi);
 
 	uint8_t *hot0 = j->hot.p, *cold0 = j->cold.p;
 	struct jit_site *site0 = j->site_pool.next;

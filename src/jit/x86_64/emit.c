@@ -260,23 +260,60 @@ static void emit_probe(struct ctx *c, struct jit_buf *b, bool known, uint64_t ta
 	x_jmp_mem(b, RCX, off + 8);
 }
 
-/* Leave the block for guest pc target with `retire` instructions not yet counted: a jump
- * patched later to the target's block when target lies on the same page (chaining), else the
- * jump-cache probe. Writes back the dirty registers first. */
-static void emit_exit(struct ctx *c, struct jit_buf *b, uint64_t target, unsigned retire)
+/* The index of the block's instruction at guest pc, or -1. */
+static int find_insn(const struct ctx *c, uint64_t pc)
 {
-	if (target == c->start_pc && retire) {
-		/* A loop on the block itself: go round inside the block while the batch lasts,
-		 * with the cached registers still loaded (allocate() made every register the
-		 * block writes dirty from the top, so nothing needs writing back here). */
+	for (unsigned k = 0; k < c->n; k++)
+		if (c->ins[k].pc == pc)
+			return (int)k;
+	return -1;
+}
+
+/* Whether control after instruction k does not go on to ins[k + 1]: the end of a run. */
+static bool run_ends(const struct ctx *c, unsigned k)
+{
+	const struct jit_insn *i = &c->ins[k];
+	if (k + 1 >= c->n)
+		return true;
+	uint64_t next = i->follow ? i->pc + (uint64_t)i->f.imm : i->pc + i->f.len;
+	return c->ins[k + 1].pc != next;
+}
+
+/* Jump to instruction to of the block, with `retire` instructions not yet counted (nothing is
+ * left to count at a label). A jump back may close a loop: it goes round only while the batch
+ * lasts, else leaves for guest pc target from the cold buffer (every register the block
+ * writes is dirty from its entry on, so going round needs no write-back). */
+static void emit_jump_inside(struct ctx *c, struct jit_buf *b, unsigned to, uint64_t target,
+			     unsigned retire)
+{
+	if (c->label[to]) {
 		x_alu_imm(b, false, ALU_SUB, BUDGET, (int32_t)retire);
-		x_jcc(b, CC_G, c->loop_top);
-		/* The batch is spent: leave, from the cold buffer. */
+		x_jcc(b, CC_G, c->label[to]);
 		x_jmp(b, x_here(c->cold));
 		x86_writeback(c, c->cold);
 		x_mov_imm(c->cold, RAX, target);
 		x_store(c->cold, true, RAX, RBX, H_PC);
 		x_jmp(c->cold, c->t->exit_nolink);
+		return;
+	}
+	if (retire)
+		x_alu_imm(b, false, ALU_SUB, BUDGET, (int32_t)retire);
+	uint8_t *field = x_jmp(b, 0);
+	if (c->nfixup < sizeof(c->fixup) / sizeof(c->fixup[0]))
+		c->fixup[c->nfixup++] = (__typeof__(c->fixup[0])){field, to};
+	else
+		b->overflow = true;
+}
+
+/* Leave for guest pc target with `retire` instructions not yet counted: inside the block when
+ * target is one of its instructions; else a jump patched later to the target's block when
+ * target lies on the same page (chaining), else the jump-cache probe. Writes back the dirty
+ * registers first. */
+static void emit_exit(struct ctx *c, struct jit_buf *b, uint64_t target, unsigned retire)
+{
+	int to = find_insn(c, target);
+	if (to >= 0 && c->target[to]) {
+		emit_jump_inside(c, b, (unsigned)to, target, retire);
 		return;
 	}
 	x86_writeback(c, b);
@@ -350,6 +387,7 @@ void x86_emit_helper_in(struct ctx *c, struct jit_buf *b, const struct jit_insn 
 	} else {
 		c->dirty = 0;
 		c->done = idx + 1;
+		c->fp_on = c->fs_dirty = false; /* a CSR write may have changed them */
 	}
 	/* The handler may have written an x register (the op's rd); the call clobbered the
 	 * caller-saved ones. */
@@ -455,7 +493,7 @@ static bool is_plain_alu(unsigned op)
  * ALU instructions not touching rd) can observe the upper half, leave the block or trap. */
 static bool sext_dead(const struct ctx *c, unsigned idx, unsigned rd)
 {
-	for (unsigned k = idx + 1; k < c->n; k++) {
+	for (unsigned k = idx + 1; !run_ends(c, k - 1); k++) {
 		const struct insn_fields *f = &c->ins[k].f;
 		if (!is_plain_alu(f->op))
 			return false;
@@ -473,11 +511,55 @@ static bool sext_dead(const struct ctx *c, unsigned idx, unsigned rd)
 	return false;
 }
 
+/* After instruction i: whether its rd now holds a sign-extended 32-bit value (bits 63..31
+ * equal) in the block's copy, from what each op leaves (c->sext: the W op sign-extended). */
+static void note_sext(struct ctx *c, const struct jit_insn *i)
+{
+	const struct insn_fields *f = &i->f;
+	unsigned op = f->op;
+	if (!f->rd || (op >= OP_BEQ && op <= OP_BGEU) || (op >= OP_SB && op <= OP_SD))
+		return;
+	bool s1 = (c->sx >> f->rs1) & 1, s2 = (c->sx >> f->rs2) & 1, known;
+	switch (op) {
+	case OP_LUI:
+	case OP_LB:
+	case OP_LH:
+	case OP_LW:
+	case OP_LBU:
+	case OP_LHU:
+	case OP_SLT:
+	case OP_SLTU:
+	case OP_SLTI:
+	case OP_SLTIU: known = true; break;
+	case OP_AND:
+	case OP_OR:
+	case OP_XOR: known = s1 && s2; break;
+	case OP_ANDI: known = s1 || f->imm >= 0; break;
+	case OP_ORI:
+	case OP_XORI: known = s1; break; /* the immediate is sign-extended from 12 bits */
+	case OP_SRLI: known = (f->imm & 63) >= 33; break;
+	case OP_SRLIW: known = (f->imm & 31) || c->sext; break; /* bit 31 clear, zero-extended */
+	case OP_SRAI: known = (f->imm & 63) >= 32; break;
+	case OP_DIVW:
+	case OP_DIVUW:
+	case OP_REMW:
+	case OP_REMUW: known = true; break;
+	default: known = is_inline_w(op) && c->sext && c->fused != (unsigned)(i - c->ins); break;
+	}
+	c->sx = known ? c->sx | 1u << f->rd : c->sx & ~(1u << f->rd);
+}
+
 /* d = x[rs1] OP (x[rs2] or imm); w: 32-bit operation, result sign-extended. Returns d. */
 static unsigned emit_alu(struct ctx *c, const struct jit_insn *i, enum x_alu_op op, bool imm,
 			 bool w)
 {
 	struct jit_buf *b = c->hot;
+	if (imm && w && i->f.imm == 0 && ((c->sx >> i->f.rs1) & 1)) { /* sext.w of one already */
+		unsigned d = x86_dst_reg(c, i->f.rd);
+		if (x86_cached(c, i->f.rs1) != (int)d || !i->f.rs1)
+			x86_get_x(c, b, d, i->f.rs1);
+		return d;
+	}
 	if (imm && w && i->f.imm == 0) { /* sext.w */
 		unsigned d = x86_dst_reg(c, i->f.rd);
 		int s1 = x86_cached(c, i->f.rs1);
@@ -562,11 +644,8 @@ static enum x_cc branch_cc(unsigned op)
 	}
 }
 
-/* A conditional branch: the taken side leaves through a cold exit stub, the block goes on
- * with the next instruction. */
-/* A conditional branch: the taken exit in the cold buffer; except that a branch back to the
- * block's start keeps the loop edge on the main path and jumps over it when not taken (to the
- * code after the loop, or the fall-through exit). */
+/* A conditional branch: the taken exit in the cold buffer; except that a branch to an
+ * instruction of the block jumps there on the main path (jumped over when not taken). */
 static void emit_branch(struct ctx *c, const struct jit_insn *i, unsigned idx)
 {
 	struct jit_buf *b = c->hot;
@@ -580,15 +659,40 @@ static void emit_branch(struct ctx *c, const struct jit_insn *i, unsigned idx)
 		alu_x(c, b, true, ALU_CMP, (unsigned)a, i->f.rs2);
 	else
 		x_test(b, true, (unsigned)a, (unsigned)a);
-	if (target == c->start_pc) {
+	int to = find_insn(c, target);
+	if (to >= 0 && c->target[to]) {
 		uint8_t *over = x_jcc(b, branch_cc(i->f.op) ^ 1, 0);
-		emit_exit(c, b, target, idx + 1 - c->done);
+		emit_jump_inside(c, b, (unsigned)to, target, idx + 1 - c->done);
 		if (!b->overflow)
 			x_patch_rel32(b, over, x_here(b));
 		return;
 	}
 	x_jcc(b, branch_cc(i->f.op), x_here(c->cold));
 	emit_exit(c, c->cold, target, idx + 1 - c->done);
+}
+
+/* slli rd, rs, 1..3 followed by add rd, rd, rb (or rb, rd), rb != rd, on the same path and
+ * not a jump target: one lea rd, [rb + rs << k] (the array indexing of code without Zba).
+ * Returns whether it emitted both; c->fused notes the add. */
+static bool emit_shift_add(struct ctx *c, const struct jit_insn *i, unsigned idx)
+{
+	if (i->f.op != OP_SLLI || !i->f.rd || i->f.imm < 1 || i->f.imm > 3 || run_ends(c, idx) ||
+	    c->target[idx + 1] || c->inject_op == OP_ADD || c->inject_op == OP_SLLI)
+		return false;
+	const struct insn_fields *a = &c->ins[idx + 1].f;
+	unsigned rd = i->f.rd;
+	if (a->op != OP_ADD || a->rd != rd || (a->rs1 == rd) == (a->rs2 == rd))
+		return false;
+	unsigned rb = a->rs1 == rd ? a->rs2 : a->rs1;
+	int base = x86_cached(c, rb), index = x86_cached(c, i->f.rs1);
+	if (base < 0 || index < 0 || index == RSP)
+		return false;
+	unsigned d = x86_dst_reg(c, rd);
+	x_op_memx(c->hot, 0, true, (const uint8_t[]){0x8d}, 1, d, (unsigned)base, (unsigned)index,
+		  (unsigned)i->f.imm, 0, false);
+	x86_finish(c, d, rd);
+	c->fused = idx + 1;
+	return true;
 }
 
 /* Emit instruction i (index idx); returns false when it left the block for good. */
@@ -600,6 +704,10 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	bool value = true; /* r holds a value for rd */
 	unsigned r = RAX;
 	c->sext = !is_inline_w(op) || !f->rd || !sext_dead(c, idx, f->rd);
+	if (op == OP_SRLIW && (f->imm & 31)) /* the result's bit 31 is clear */
+		c->sext = false;
+	if (emit_shift_add(c, i, idx))
+		return true;
 
 	switch (op) {
 	case OP_LUI:
@@ -740,26 +848,44 @@ static bool is_native(unsigned op)
 	return op < OP_FENCE || (op >= OP_MUL && op <= OP_REMUW);
 }
 
+/* Note instruction `to` as the target of a jump inside the block from instruction from;
+ * widen [*lo, *hi] to cover a jump back (a loop). */
+static void note_target(struct ctx *c, unsigned from, int to, unsigned *lo, unsigned *hi)
+{
+	if (to < 0)
+		return;
+	c->target[to] = true;
+	if ((unsigned)to <= from) {
+		*lo = (unsigned)to < *lo ? (unsigned)to : *lo;
+		*hi = from > *hi ? from : *hi;
+	}
+}
+
+/* Find the jumps inside the block (sets target[]); returns whether one goes back,
+ * with [*lo, *hi] the instructions between the first target and the last source of such. */
+static bool find_targets(struct ctx *c, unsigned *lo, unsigned *hi)
+{
+	*lo = c->n;
+	*hi = 0;
+	for (unsigned k = 0; k < c->n; k++) {
+		const struct jit_insn *i = &c->ins[k];
+		unsigned op = i->f.op;
+		if ((op >= OP_BEQ && op <= OP_BGEU) || (op == OP_JAL && !i->follow))
+			note_target(c, k, find_insn(c, i->pc + (uint64_t)i->f.imm), lo, hi);
+		if (run_ends(c, k) && !jit_ends_block(op))
+			note_target(c, k, find_insn(c, i->pc + i->f.len), lo, hi);
+	}
+	return *lo <= *hi;
+}
+
 /* Choose the guest registers to keep in host registers: the most used ones of the block
- * (at least twice; a use in the body of a loop on the block's start counts four times), and
- * load them all. A block that loops on itself treats every one it writes as dirty from the
- * loop's top on, so that going round needs no write-back. */
+ * (at least twice; a use in a loop inside the block counts four times), and load them all.
+ * Notes those the block writes (wset): every one is taken as dirty at a label, where paths
+ * meet that may have written it or not. */
 static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
 {
-	bool loops = false;
-	unsigned loop_end = 0; /* the loop's body: up to the first jump back to the start */
-	for (unsigned k = 0; k < n; k++) {
-		const struct insn_fields *f = &ins[k].f;
-		bool direct = (f->op >= OP_BEQ && f->op <= OP_BGEU) || f->op == OP_JAL;
-		if (direct && ins[k].pc + (uint64_t)f->imm == ins[0].pc && !loops) {
-			loops = true;
-			loop_end = k;
-		}
-	}
-	if (!loops && ins[n - 1].pc + ins[n - 1].f.len == ins[0].pc) { /* falls into its start */
-		loops = true;
-		loop_end = n - 1;
-	}
+	unsigned loop_lo, loop_hi;
+	bool loops = find_targets(c, &loop_lo, &loop_hi);
 	unsigned uses[32] = {0};
 	uint32_t written = 0, live_in = 0;
 	for (unsigned k = 0; k < n; k++) {
@@ -767,7 +893,8 @@ static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
 		if (!is_native(f->op))
 			continue;
 		unsigned rs1 = f->rs1, rs2 = f->rs2, rd = f->rd;
-		unsigned weight = loops && k <= loop_end ? 4 : 1; /* the loop runs more often */
+		unsigned weight =
+		    loops && k >= loop_lo && k <= loop_hi ? 4 : 1; /* runs more often */
 		bool reads2 = f->op >= OP_BEQ && f->op <= OP_BGEU;
 		reads2 |=
 		    (f->op >= OP_SB && f->op <= OP_SD) || (f->op >= OP_ADD && f->op <= OP_AND);
@@ -805,8 +932,8 @@ static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
 		/* Loaded even when written first: the trap stub stores every one back. */
 		x_load(c->hot, true, x86_cache_regs[slot], RBX, HX(best));
 		(void)live_in;
-		if (loops && (written & (1u << best)))
-			c->dirty |= 1u << best;
+		if (written & (1u << best))
+			c->wset |= 1u << best;
 	}
 }
 
@@ -820,7 +947,9 @@ uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, struct jit_sit
 			.t = t,
 			.vpage = ins[0].pc >> 12,
 			.gpa_page = gpa_page,
-			.inject_op = inject_op};
+			.inject_op = inject_op,
+			.fused = ~0u,
+			.sx = 1};
 	uintptr_t entry = x_here(hot);
 
 	/* Entry: leave at once when the batch is spent (interrupts, other harts' requests). */
@@ -830,15 +959,31 @@ uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, struct jit_sit
 	x_store(cold, true, RAX, RBX, H_PC);
 	x_jmp(cold, t->exit_nolink);
 
-	c.start_pc = ins[0].pc;
 	c.ins = ins;
 	c.n = n;
 	allocate(&c, ins, n);
-	c.loop_top = x_here(hot);
 	bool open = true;
-	for (unsigned k = 0; k < n && open; k++)
-		open = emit_insn(&c, &ins[k], k);
-	if (open) /* fell off the end of the block */
-		emit_exit(&c, hot, ins[n - 1].pc + ins[n - 1].f.len, n - c.done);
+	for (unsigned k = 0; k < n; k++) {
+		if (c.target[k]) { /* a label: count what came before; paths meet */
+			if (open)
+				sync_budget(&c, hot, k);
+			c.done = k;
+			c.label[k] = x_here(hot);
+			c.sx = 1;
+			c.dirty = c.wset;
+			c.fp_on = c.fs_dirty = false;
+		}
+		if (c.fused != k)
+			open = emit_insn(&c, &ins[k], k);
+		note_sext(&c, &ins[k]);
+		if (!run_ends(&c, k))
+			continue;
+		if (open) /* falls out of the run: to its next instruction, in the block or not */
+			emit_exit(&c, hot, ins[k].pc + ins[k].f.len, k + 1 - c.done);
+		open = false;
+		c.done = k + 1;
+	}
+	for (unsigned k = 0; k < c.nfixup && !hot->overflow; k++)
+		x_patch_rel32(hot, c.fixup[k].field, c.label[c.fixup[k].to]);
 	return hot->overflow || cold->overflow ? 0 : entry;
 }

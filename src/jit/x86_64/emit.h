@@ -51,11 +51,25 @@ struct ctx {
 	unsigned inject_op;
 	int8_t host[32];            /* guest x register -> index in x86_cache_regs, or -1 */
 	uint32_t dirty;             /* guest registers whose cached value is newer than h->x */
-	uint64_t start_pc;          /* the block's first instruction */
+	uint32_t wset;              /* the cached guest registers the block writes */
 	const struct jit_insn *ins; /* the block's instructions, n of them */
 	unsigned n;
-	bool sext;          /* the W instruction being emitted must sign-extend its result */
-	uintptr_t loop_top; /* where a jump back to start_pc re-enters, registers loaded */
+	bool sext;      /* the W instruction being emitted must sign-extend its result */
+	unsigned fused; /* an instruction emitted with the one before it (~0u: none) */
+	uint32_t sx;    /* guest registers known to hold a sign-extended 32-bit value here */
+	/* On this path since the last label or handler call: mstatus.FS was checked on, or set
+	 * to Dirty (both stay so until a CSR write or a trap). */
+	bool fp_on, fs_dirty;
+	/* Jumps inside the block: target[k] when a branch, jump or fall-through of the block goes
+	 * to ins[k]; its executable address once emitted (label, else 0), where nothing is left
+	 * to subtract from the budget; the rel32 fields of forward jumps to patch. */
+	bool target[JIT_MAX_INSNS];
+	uintptr_t label[JIT_MAX_INSNS];
+	struct {
+		uint8_t *field;
+		unsigned to;
+	} fixup[2 * JIT_MAX_INSNS];
+	unsigned nfixup;
 };
 
 /* The interpreter's handler of each op (enum insn_op), for ops translated as calls. */

@@ -36,6 +36,8 @@ static bool fp_writes_x(unsigned op)
 	}
 }
 
+static void fp_check_on(struct ctx *c, uintptr_t slow);
+
 /* An F/D computational instruction: its handler runs without the write-back of pc and budget
  * when FP is on and the rounding mode is legal (it cannot trap then), checked inline; else
  * the full handler call on a cold path. */
@@ -56,8 +58,7 @@ void x86_emit_fp(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	x86_exit_pcnext(c); /* cold stubs and data first: the slow path must be one run of code */
 	uintptr_t rec = x86_insn_record(c, i);
 	uintptr_t slow = x_here(c->cold);
-	x_cmp_mem8_imm(b, RBX, H_FS_OFF, 0);
-	x_jcc(b, CC_NE, slow);
+	fp_check_on(c, slow);
 	if (uses_rm && rm == 7) {
 		x_alu_mem_imm(b, false, ALU_CMP, RBX, H_FRM, 4);
 		x_jcc(b, CC_A, slow);
@@ -392,8 +393,20 @@ void x86_emit_store(struct ctx *c, const struct jit_insn *i, unsigned idx)
 /* Leave the fast path for the cold full handler call unless FP is on (fs_off clear). */
 static void fp_check_on(struct ctx *c, uintptr_t slow)
 {
+	if (c->fp_on)
+		return;
 	x_cmp_mem8_imm(c->hot, RBX, H_FS_OFF, 0);
 	x_jcc(c->hot, CC_NE, slow);
+	c->fp_on = true;
+}
+
+/* An f register was written: mstatus.FS = Dirty (priv spec 3.1.6.6), once on each path. */
+static void fp_set_dirty(struct ctx *c)
+{
+	if (c->fs_dirty)
+		return;
+	x_alu_mem_imm(c->hot, true, ALU_OR, RBX, H_MSTATUS, (int32_t)MSTATUS_FS);
+	c->fs_dirty = true;
 }
 
 /* The cold full handler call for instruction i, rejoining the main path; returns the rel32
@@ -465,7 +478,7 @@ void x86_emit_fp_arith(struct ctx *c, const struct jit_insn *i, unsigned idx)
 		x_alu(b, true, ALU_OR, RAX, RDX);
 	}
 	x_store(b, true, RAX, RBX, HF(i->f.rd));
-	x_alu_mem_imm(b, true, ALU_OR, RBX, H_MSTATUS, (int32_t)MSTATUS_FS);
+	fp_set_dirty(c);
 	if (!b->overflow && !c->cold->overflow)
 		x_patch_rel32(c->cold, back, x_here(b));
 }
@@ -499,7 +512,7 @@ void x86_emit_fp_mem(struct ctx *c, const struct jit_insn *i, unsigned idx)
 			x_alu(hot, true, ALU_OR, RAX, RDX);
 		}
 		x_store(hot, true, RAX, RBX, HF(i->f.rd));
-		x_alu_mem_imm(hot, true, ALU_OR, RBX, H_MSTATUS, (int32_t)MSTATUS_FS);
+		fp_set_dirty(c);
 	}
 	if (!hot->overflow && !c->cold->overflow)
 		x_patch_rel32(c->cold, off_back, x_here(hot));
