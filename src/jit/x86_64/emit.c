@@ -848,44 +848,42 @@ static bool is_native(unsigned op)
 	return op < OP_FENCE || (op >= OP_MUL && op <= OP_REMUW);
 }
 
-/* Note instruction `to` as the target of a jump inside the block from instruction from;
- * widen [*lo, *hi] to cover a jump back (a loop). */
-static void note_target(struct ctx *c, unsigned from, int to, unsigned *lo, unsigned *hi)
+/* Note instruction `to` as the target of a jump inside the block from instruction from; a
+ * jump back (a loop) makes the instructions from `to` to `from` one loop deeper. */
+static void note_target(struct ctx *c, unsigned from, int to, uint8_t *depth)
 {
 	if (to < 0)
 		return;
 	c->target[to] = true;
-	if ((unsigned)to <= from) {
-		*lo = (unsigned)to < *lo ? (unsigned)to : *lo;
-		*hi = from > *hi ? from : *hi;
-	}
+	for (unsigned k = (unsigned)to; k <= from; k++)
+		depth[k]++;
 }
 
-/* Find the jumps inside the block (sets target[]); returns whether one goes back,
- * with [*lo, *hi] the instructions between the first target and the last source of such. */
-static bool find_targets(struct ctx *c, unsigned *lo, unsigned *hi)
+/* Find the jumps inside the block: sets target[], and depth[k], how many loops inside the
+ * block instruction k lies in (by the instructions' order in the block). */
+static void find_targets(struct ctx *c, uint8_t *depth)
 {
-	*lo = c->n;
-	*hi = 0;
 	for (unsigned k = 0; k < c->n; k++) {
 		const struct jit_insn *i = &c->ins[k];
 		unsigned op = i->f.op;
 		if ((op >= OP_BEQ && op <= OP_BGEU) || (op == OP_JAL && !i->follow))
-			note_target(c, k, find_insn(c, i->pc + (uint64_t)i->f.imm), lo, hi);
+			note_target(c, k, find_insn(c, i->pc + (uint64_t)i->f.imm), depth);
 		if (run_ends(c, k) && !jit_ends_block(op))
-			note_target(c, k, find_insn(c, i->pc + i->f.len), lo, hi);
+			note_target(c, k, find_insn(c, i->pc + i->f.len), depth);
 	}
-	return *lo <= *hi;
 }
 
 /* Choose the guest registers to keep in host registers: the most used ones of the block
- * (at least twice; a use in a loop inside the block counts four times), and load them all.
+ * (at least twice; a use counts four times for each loop around it), and load them all.
  * Notes those the block writes (wset): every one is taken as dirty at a label, where paths
  * meet that may have written it or not. */
 static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
 {
-	unsigned loop_lo, loop_hi;
-	bool loops = find_targets(c, &loop_lo, &loop_hi);
+	uint8_t depth[JIT_MAX_INSNS] = {0};
+	find_targets(c, depth);
+	bool loops = false;
+	for (unsigned k = 0; k < n; k++)
+		loops |= depth[k] > 0;
 	unsigned uses[32] = {0};
 	uint32_t written = 0, live_in = 0;
 	for (unsigned k = 0; k < n; k++) {
@@ -893,8 +891,7 @@ static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
 		if (!is_native(f->op))
 			continue;
 		unsigned rs1 = f->rs1, rs2 = f->rs2, rd = f->rd;
-		unsigned weight =
-		    loops && k >= loop_lo && k <= loop_hi ? 4 : 1; /* runs more often */
+		unsigned weight = 1u << 2 * (depth[k] < 3 ? depth[k] : 3); /* runs more often */
 		bool reads2 = f->op >= OP_BEQ && f->op <= OP_BGEU;
 		reads2 |=
 		    (f->op >= OP_SB && f->op <= OP_SD) || (f->op >= OP_ADD && f->op <= OP_AND);
