@@ -650,24 +650,33 @@ static void emit_branch(struct ctx *c, const struct jit_insn *i, unsigned idx)
 {
 	struct jit_buf *b = c->hot;
 	uint64_t target = i->pc + (uint64_t)i->f.imm;
-	int a = x86_cached(c, i->f.rs1);
-	if (a < 0) {
-		x86_get_x(c, b, RAX, i->f.rs1);
-		a = RAX;
+	enum x_cc cc = branch_cc(i->f.op);
+	int a = x86_cached(c, i->f.rs1), r2 = x86_cached(c, i->f.rs2);
+	if (a < 0 && i->f.rs1 && r2 >= 0) { /* cmp x[rs2], [x[rs1]]: the condition swapped */
+		static const enum x_cc swapped[] = {
+		    [CC_E] = CC_E,   [CC_NE] = CC_NE, [CC_L] = CC_G,
+		    [CC_GE] = CC_LE, [CC_B] = CC_A,   [CC_AE] = CC_BE};
+		x_alu_mem(b, true, ALU_CMP, (unsigned)r2, RBX, HX(i->f.rs1));
+		cc = swapped[cc];
+	} else {
+		if (a < 0) {
+			x86_get_x(c, b, RAX, i->f.rs1);
+			a = RAX;
+		}
+		if (i->f.rs2)
+			alu_x(c, b, true, ALU_CMP, (unsigned)a, i->f.rs2);
+		else
+			x_test(b, true, (unsigned)a, (unsigned)a);
 	}
-	if (i->f.rs2)
-		alu_x(c, b, true, ALU_CMP, (unsigned)a, i->f.rs2);
-	else
-		x_test(b, true, (unsigned)a, (unsigned)a);
 	int to = find_insn(c, target);
 	if (to >= 0 && c->target[to]) {
-		uint8_t *over = x_jcc(b, branch_cc(i->f.op) ^ 1, 0);
+		uint8_t *over = x_jcc(b, cc ^ 1, 0);
 		emit_jump_inside(c, b, (unsigned)to, target, idx + 1 - c->done);
 		if (!b->overflow)
 			x_patch_rel32(b, over, x_here(b));
 		return;
 	}
-	x_jcc(b, branch_cc(i->f.op), x_here(c->cold));
+	x_jcc(b, cc, x_here(c->cold));
 	emit_exit(c, c->cold, target, idx + 1 - c->done);
 }
 
