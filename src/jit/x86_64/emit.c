@@ -3,7 +3,7 @@
  * struct hart and r15d the instructions left in the batch (h->budget, stored back around the
  * calls into C that read or change it and on leaving); the block's most used guest x registers
  * live in host registers (the rest in h->x[]; x0 reads as 0, writes to it are dropped); rax,
- * rcx, rdx, rsi and rdi are scratch.
+ * rcx, rdx and rdi are scratch.
  * The stack is 16-byte aligned with 16 bytes of scratch at [rsp], so helpers are plain C calls.
  *
  * This file: block structure (entry check, register allocation, exits, chaining stubs, loops
@@ -154,7 +154,7 @@ bool jit_ends_block(unsigned op)
 
 /* ---- block emission ---- */
 
-const uint8_t x86_cache_regs[] = {RBP, R12, R13, R14, R8, R9, R10, R11};
+const uint8_t x86_cache_regs[] = {RBP, R12, R13, R14, R8, R9, R10, R11, RSI};
 
 /* Load guest register xi into host register r (x0 reads as 0). */
 void x86_get_x(struct ctx *c, struct jit_buf *b, unsigned r, unsigned xi)
@@ -419,9 +419,9 @@ void x86_emit_helper(struct ctx *c, const struct jit_insn *i, unsigned idx, bool
 /* Call a pure helper rax = fn(x[rs1], x[rs2]). */
 static void emit_pure(struct ctx *c, const struct jit_insn *i, uint64_t (*fn)(uint64_t, uint64_t))
 {
+	x86_spill_volatile(c, c->hot); /* first: rsi caches a register too */
 	x86_get_x(c, c->hot, RDI, i->f.rs1);
 	x86_get_x(c, c->hot, RSI, i->f.rs2);
-	x86_spill_volatile(c, c->hot);
 	x_call(c->hot, (const void *)fn);
 	x86_reload_volatile(c, c->hot);
 }

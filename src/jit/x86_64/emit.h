@@ -31,10 +31,10 @@
 
 /* Host registers that hold guest x registers within a block; written back to h->x before
  * handlers that read or write h->x and at every exit. The first NSAVED are callee-saved and
- * survive calls into C; the others are stored before such calls (when dirty) and reloaded
- * after them. */
-extern const uint8_t x86_cache_regs[8];
-#define NCACHE 8
+ * survive calls into C; the others (r8-r11, rsi) are stored before such calls (when dirty)
+ * and reloaded after them, and rsi is saved around the site-miss routines, which use it. */
+extern const uint8_t x86_cache_regs[9];
+#define NCACHE 9
 #define NSAVED 4
 /* The host register holding h->budget (32 bits) inside translated code. */
 #define BUDGET R15

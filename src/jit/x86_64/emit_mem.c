@@ -164,7 +164,7 @@ static uintptr_t trap_exit(struct ctx *c)
 	return c->trap_exit;
 }
 
-/* The cold slow path of a load or store (gva in rsi, a store's value in host register dst):
+/* The cold slow path of a load or store (gva in rdx, a store's value in host register dst):
  * call the helper, leave through the trap stub on a trap; on success rejoin the main path with
  * a loaded value in host register dst. Sets *slow to its entry; returns the rel32 field of its jump
  * back, to be patched. */
@@ -185,6 +185,7 @@ static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned 
 		x_mov(b, true, RCX, dst);
 	x86_spill_volatile(c, b);
 	x_store(b, false, BUDGET, RBX, H_BUDGET);
+	x_mov(b, true, RSI, RDX);
 	x_mov(b, true, RDI, RBX);
 	x_lea_rip(b, RDX, rec);
 	if (!store)
@@ -266,7 +267,7 @@ static bool emit_site_check(struct ctx *c, const struct jit_insn *i, unsigned si
 	x_alu_imm(b, true, ALU_AND, RDI, -4096 | (int32_t)(size - 1));
 	x_op_rip(b, true, 0x3b, RDI, (uintptr_t)&a->site->tag); /* cmp rdi, tag */
 	a->miss = x_jcc(b, CC_NE, 0);
-	x_op_rip(b, true, 0x8b, RSI, (uintptr_t)&a->site->addend); /* mov rsi, addend */
+	x_op_rip(b, true, 0x8b, RDI, (uintptr_t)&a->site->addend); /* mov rdi, addend */
 	return true;
 }
 
@@ -331,6 +332,7 @@ static void emit_site_miss(struct ctx *c, const struct jit_insn *i, unsigned idx
 {
 	struct jit_buf *b = c->cold;
 	uintptr_t entry = x_here(b);
+	x_push(b, RSI); /* a cache register, which the routine uses */
 	if (a->disp)
 		x_lea(b, RSI, a->base, a->disp);
 	else
@@ -339,9 +341,11 @@ static void emit_site_miss(struct ctx *c, const struct jit_insn *i, unsigned idx
 	unsigned lg = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3;
 	x_u8(b, 0xe8); /* call rel32 */
 	x_u32(b, (uint32_t)(c->t->site_miss[store][lg] - (x_here(b) + 4)));
+	x_mov(b, true, RDX, RSI); /* the host address, or the gva for the slow path */
+	x_pop(b, RSI);
 	x_test(b, false, RAX, RAX);
 	uint8_t *to_slow = x_jcc(b, CC_NE, 0);
-	emit_access(b, op, r, RSI, -1, 0);
+	emit_access(b, op, r, RDX, -1, 0);
 	uint8_t *back = x_jmp(b, 0);
 
 	uintptr_t slow;
@@ -360,7 +364,7 @@ void x86_emit_load(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	struct access a;
 	if (!emit_site_check(c, i, size, &a))
 		return;
-	emit_access(c->hot, op, d, a.base, RSI, a.disp);
+	emit_access(c->hot, op, d, a.base, RDI, a.disp);
 	emit_site_miss(c, i, idx, size, false, op, d, &a);
 	if (op == c->inject_op)
 		x_alu_imm(c->hot, true, ALU_ADD, d, 1);
@@ -380,7 +384,7 @@ void x86_emit_store(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	struct access a;
 	if (!emit_site_check(c, i, size, &a))
 		return;
-	emit_access(c->hot, op, (unsigned)v, a.base, RSI, a.disp);
+	emit_access(c->hot, op, (unsigned)v, a.base, RDI, a.disp);
 	emit_site_miss(c, i, idx, size, true, op, (unsigned)v, &a);
 }
 
@@ -504,7 +508,7 @@ void x86_emit_fp_mem(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	struct access a;
 	if (!emit_site_check(c, i, size, &a))
 		return;
-	emit_access(hot, iop, r, a.base, RSI, a.disp);
+	emit_access(hot, iop, r, a.base, RDI, a.disp);
 	emit_site_miss(c, i, idx, size, store, iop, r, &a);
 	if (!store) {
 		if (size == 4) {
