@@ -599,10 +599,11 @@ static unsigned decode_run(struct jit_insn *ins, unsigned *n, uint64_t vpc, cons
 }
 
 /* Decode the block at vpc: the run from vpc, then runs from the targets of its conditional
- * branches on the same page that are not in it yet, in the order found, while the size and
- * span limits allow. The back end turns every branch, jump or fall-through to an instruction
- * of the block into a jump inside the block: loops and if-else shapes run without leaving
- * it. Returns the instruction count; *lo..*hi is the span of page offsets decoded. */
+ * branches back on the same page that are not in it yet (the rest of a loop the first run
+ * entered in its middle), in the order found, while the size and span limits allow. The back
+ * end turns every branch, jump or fall-through to an instruction of the block into a jump
+ * inside the block: loops and if-then shapes run without leaving it. Returns the
+ * instruction count; *lo..*hi is the span of page offsets decoded. */
 static unsigned decode_block(struct jit_insn *ins, uint64_t vpc, const uint8_t *hva_page,
 			     unsigned *lo, unsigned *hi)
 {
@@ -614,6 +615,8 @@ static unsigned decode_block(struct jit_insn *ins, uint64_t vpc, const uint8_t *
 		if (f->op < OP_BEQ || f->op > OP_BGEU)
 			continue;
 		uint64_t target = ins[k].pc + (uint64_t)f->imm;
+		if (target > ins[k].pc)
+			continue; /* forward: an else part or a way out; the first run may reach it */
 		if (!within_span(vpc, *lo, *hi, target) || in_block(ins, n, target))
 			continue;
 		decode_run(ins, &n, vpc, hva_page, (unsigned)(target & 0xfff), lo, hi);
