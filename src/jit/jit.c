@@ -616,7 +616,8 @@ static unsigned decode_block(struct jit_insn *ins, uint64_t vpc, const uint8_t *
 			continue;
 		uint64_t target = ins[k].pc + (uint64_t)f->imm;
 		if (target > ins[k].pc)
-			continue; /* forward: an else part or a way out; the first run may reach it */
+			continue; /* forward: an else part or a way out; the first run may reach it
+				   */
 		if (!within_span(vpc, *lo, *hi, target) || in_block(ins, n, target))
 			continue;
 		decode_run(ins, &n, vpc, hva_page, (unsigned)(target & 0xfff), lo, hi);

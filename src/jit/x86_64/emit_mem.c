@@ -332,7 +332,11 @@ static void emit_site_miss(struct ctx *c, const struct jit_insn *i, unsigned idx
 {
 	struct jit_buf *b = c->cold;
 	uintptr_t entry = x_here(b);
-	x_push(b, RSI); /* a cache register, which the routine uses */
+	bool rsi_cached = false; /* then saved around the routine, which uses rsi */
+	for (unsigned xi = 1; xi < 32; xi++)
+		rsi_cached |= x86_cached(c, xi) == RSI;
+	if (rsi_cached)
+		x_push(b, RSI);
 	if (a->disp)
 		x_lea(b, RSI, a->base, a->disp);
 	else
@@ -342,7 +346,8 @@ static void emit_site_miss(struct ctx *c, const struct jit_insn *i, unsigned idx
 	x_u8(b, 0xe8); /* call rel32 */
 	x_u32(b, (uint32_t)(c->t->site_miss[store][lg] - (x_here(b) + 4)));
 	x_mov(b, true, RDX, RSI); /* the host address, or the gva for the slow path */
-	x_pop(b, RSI);
+	if (rsi_cached)
+		x_pop(b, RSI);
 	x_test(b, false, RAX, RAX);
 	uint8_t *to_slow = x_jcc(b, CC_NE, 0);
 	emit_access(b, op, r, RDX, -1, 0);
