@@ -45,7 +45,7 @@ struct ctx {
 	const struct jit_tramp *t;
 	uint64_t vpage;        /* guest-virtual page of the block */
 	uint64_t gpa_page;     /* its guest-physical page */
-	unsigned done;         /* instructions already subtracted from h->budget */
+	unsigned done;         /* instructions before index done are subtracted from the budget */
 	uintptr_t pcnext_stub; /* cold stub: leave with pc = pc_next (0 until emitted) */
 	uintptr_t trap_exit;   /* cold stub: a load or store trapped (0 until emitted) */
 	unsigned inject_op;
