@@ -202,6 +202,17 @@ static void test_sse(void **state)
 	CHECK("mulss xmm0, dword ptr [rbx + 0x118]", x_sse_mem(&b, 0xf3, 0x59, 0, RBX, 0x118));
 	CHECK("movd xmm0, dword ptr [rbx + 0x110]", x_sse_mem(&b, 0x66, 0x6e, 0, RBX, 0x110));
 	CHECK("movq rax, xmm0", x_movq_from_xmm(&b, RAX, 0));
+	/* The cached f registers: xmm1-xmm15, register forms and stores. */
+	CHECK("movq xmm9, qword ptr [rbx + 0x110]", x_sse_mem(&b, 0xf3, 0x7e, 9, RBX, 0x110));
+	CHECK("movq qword ptr [rbx + 0x110], xmm12", x_movq_store_xmm(&b, 12, RBX, 0x110));
+	CHECK("movq qword ptr [rbx + 0x118], xmm3", x_movq_store_xmm(&b, 3, RBX, 0x118));
+	CHECK("movapd xmm0, xmm13", x_sse_rr(&b, 0x66, 0x28, 0, 13));
+	CHECK("movapd xmm11, xmm0", x_sse_rr(&b, 0x66, 0x28, 11, 0));
+	CHECK("subsd xmm0, xmm15", x_sse_rr(&b, 0xf2, 0x5c, 0, 15));
+	CHECK("mulss xmm0, xmm2", x_sse_rr(&b, 0xf3, 0x59, 0, 2));
+	CHECK("movq xmm14, rax", x_movq_to_xmm(&b, 14, RAX));
+	CHECK("movq xmm1, rax", x_movq_to_xmm(&b, 1, RAX));
+	CHECK("movq rcx, xmm9", x_movq_from_xmm(&b, RCX, 9));
 }
 
 /* A full buffer is never written past, and says so (the translator then drops the block). */

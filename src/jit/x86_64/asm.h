@@ -418,7 +418,7 @@ static inline void x_ret(struct jit_buf *b)
 {
 	x_u8(b, 0xc3);
 }
-/* SSE scalar forms on xmm registers 0-7: prefix (0x66, 0xf2, 0xf3), 0x0f, op, ModRM with
+/* SSE scalar forms on xmm registers 0-15: prefix (0x66, 0xf2, 0xf3), 0x0f, op, ModRM with
  * [base + disp]: movq xmm, m64 (f3 7e), movq m64, xmm (66 d6), movd xmm, m32 (66 6e),
  * addsd/addss (f2/f3 58), mulsd (59), subsd (5c), divsd (5e), sqrtsd (51). */
 static inline void x_sse_mem(struct jit_buf *b, uint8_t prefix, uint8_t op, unsigned xmm,
@@ -429,6 +429,32 @@ static inline void x_sse_mem(struct jit_buf *b, uint8_t prefix, uint8_t op, unsi
 	x_u8(b, 0x0f);
 	x_u8(b, op);
 	x_modrm_mem(b, xmm, base, disp);
+}
+/* SSE op xmm dst, xmm src (register form; prefix 0x66/0xf2/0xf3, or 0: none): movapd (66 28),
+ * addsd/addss (f2/f3 58), mulsd (59), subsd (5c), divsd (5e). */
+static inline void x_sse_rr(struct jit_buf *b, uint8_t prefix, uint8_t op, unsigned dst,
+			    unsigned src)
+{
+	if (prefix)
+		x_u8(b, prefix);
+	x_rex(b, false, dst, 0, src, false);
+	x_u8(b, 0x0f);
+	x_u8(b, op);
+	x_modrm_reg(b, dst, src);
+}
+/* movq xmm, r64 (66 REX.W 0f 6e) */
+static inline void x_movq_to_xmm(struct jit_buf *b, unsigned xmm, unsigned r)
+{
+	x_u8(b, 0x66);
+	x_rex(b, true, xmm, 0, r, false);
+	x_u8(b, 0x0f);
+	x_u8(b, 0x6e);
+	x_modrm_reg(b, xmm, r);
+}
+/* movq [base + disp], xmm (66 0f d6) */
+static inline void x_movq_store_xmm(struct jit_buf *b, unsigned xmm, unsigned base, int32_t disp)
+{
+	x_sse_mem(b, 0x66, 0xd6, xmm, base, disp);
 }
 /* movq r64, xmm (66 REX.W 0f 7e) */
 static inline void x_movq_from_xmm(struct jit_buf *b, unsigned r, unsigned xmm)

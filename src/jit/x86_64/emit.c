@@ -194,6 +194,9 @@ void x86_writeback(struct ctx *c, struct jit_buf *b)
 	for (unsigned xi = 1; xi < 32; xi++)
 		if (c->dirty & (1u << xi))
 			x_store(b, true, x86_cache_regs[c->host[xi]], RBX, HX(xi));
+	for (unsigned fi = 0; fi < 32; fi++)
+		if (c->fdirty & (1u << fi))
+			x_movq_store_xmm(b, (unsigned)c->fhost[fi], RBX, HF(fi));
 }
 /* Before a call into C: store the dirty registers x86_cached in caller-saved host registers. */
 void x86_spill_volatile(struct ctx *c, struct jit_buf *b)
@@ -201,6 +204,9 @@ void x86_spill_volatile(struct ctx *c, struct jit_buf *b)
 	for (unsigned xi = 1; xi < 32; xi++)
 		if ((c->dirty & (1u << xi)) && c->host[xi] >= (int)NSAVED)
 			x_store(b, true, x86_cache_regs[c->host[xi]], RBX, HX(xi));
+	for (unsigned fi = 0; fi < 32; fi++)
+		if (c->fdirty & (1u << fi))
+			x_movq_store_xmm(b, (unsigned)c->fhost[fi], RBX, HF(fi));
 }
 /* After a call into C: reload the registers x86_cached in caller-saved host registers. */
 void x86_reload_volatile(struct ctx *c, struct jit_buf *b)
@@ -208,6 +214,9 @@ void x86_reload_volatile(struct ctx *c, struct jit_buf *b)
 	for (unsigned xi = 1; xi < 32; xi++)
 		if (c->host[xi] >= (int)NSAVED)
 			x_load(b, true, x86_cache_regs[c->host[xi]], RBX, HX(xi));
+	for (unsigned fi = 0; fi < 32; fi++)
+		if (c->fhost[fi] >= 0)
+			x_sse_mem(b, 0xf3, 0x7e, (unsigned)c->fhost[fi], RBX, HF(fi));
 }
 /* The host register that receives rd's value: its cache register, else rax. */
 unsigned x86_dst_reg(const struct ctx *c, unsigned rd)
@@ -228,6 +237,10 @@ void x86_finish(struct ctx *c, unsigned r, unsigned rd)
 int x86_cached(const struct ctx *c, unsigned xi)
 {
 	return xi && c->host[xi] >= 0 ? x86_cache_regs[c->host[xi]] : -1;
+}
+int x86_fcached(const struct ctx *c, unsigned fi)
+{
+	return c->fhost[fi];
 }
 
 /* Subtract from the budget the instructions before index upto not yet counted. */
@@ -386,6 +399,7 @@ void x86_emit_helper_in(struct ctx *c, struct jit_buf *b, const struct jit_insn 
 		x_alu_imm(b, false, ALU_ADD, BUDGET, (int32_t)(idx + 1 - done));
 	} else {
 		c->dirty = 0;
+		c->fdirty = 0;
 		c->done = idx + 1;
 		c->fp_on = c->fs_dirty = false; /* a CSR write may have changed them */
 	}
@@ -893,14 +907,27 @@ static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
 	bool loops = false;
 	for (unsigned k = 0; k < n; k++)
 		loops |= depth[k] > 0;
-	unsigned uses[32] = {0};
-	uint32_t written = 0, live_in = 0;
+	unsigned uses[32] = {0}, fuses[32] = {0};
+	uint32_t written = 0, live_in = 0, fwritten = 0;
 	for (unsigned k = 0; k < n; k++) {
 		const struct insn_fields *f = &ins[k].f;
+		unsigned weight = 1u << 2 * (depth[k] < 3 ? depth[k] : 3); /* runs more often */
+		bool fload = f->op == OP_FLW || f->op == OP_FLD;
+		bool fstore = f->op == OP_FSW || f->op == OP_FSD;
+		bool farith = x86_fp_inline_arith(f->op) && (f->rm == 0 || f->rm == 7);
+		if (fload || fstore) {
+			uses[f->rs1] += f->rs1 ? weight : 0;
+			fuses[fload ? f->rd : f->rs2] += weight;
+			fwritten |= fload ? 1u << f->rd : 0;
+		} else if (farith) {
+			fuses[f->rs1] += weight;
+			fuses[f->rs2] += weight;
+			fuses[f->rd] += weight;
+			fwritten |= 1u << f->rd;
+		}
 		if (!is_native(f->op))
 			continue;
 		unsigned rs1 = f->rs1, rs2 = f->rs2, rd = f->rd;
-		unsigned weight = 1u << 2 * (depth[k] < 3 ? depth[k] : 3); /* runs more often */
 		bool reads2 = f->op >= OP_BEQ && f->op <= OP_BGEU;
 		reads2 |=
 		    (f->op >= OP_SB && f->op <= OP_SD) || (f->op >= OP_ADD && f->op <= OP_AND);
@@ -941,6 +968,20 @@ static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
 		if (written & (1u << best))
 			c->wset |= 1u << best;
 	}
+	memset(c->fhost, -1, sizeof(c->fhost));
+	for (unsigned xmm = 1; xmm < 16; xmm++) { /* xmm0 is scratch */
+		int pick = -1;
+		for (unsigned fi = 0; fi < 32; fi++)
+			if (c->fhost[fi] < 0 && (pick < 0 || fuses[fi] > fuses[pick]))
+				pick = (int)fi;
+		unsigned best = (unsigned)pick;
+		if (fuses[best] < (loops ? 1u : 2u))
+			break;
+		c->fhost[best] = (int8_t)xmm;
+		x_sse_mem(c->hot, 0xf3, 0x7e, xmm, RBX, HF(best)); /* movq xmm, f[best] */
+		if (fwritten & (1u << best))
+			c->fwset |= 1u << best;
+	}
 }
 
 uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, struct jit_site_pool *sites,
@@ -977,6 +1018,7 @@ uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, struct jit_sit
 			c.label[k] = x_here(hot);
 			c.sx = 1;
 			c.dirty = c.wset;
+			c.fdirty = c.fwset;
 			c.fp_on = c.fs_dirty = false;
 		}
 		if (c.fused != k)

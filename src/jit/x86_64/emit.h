@@ -49,9 +49,14 @@ struct ctx {
 	uintptr_t pcnext_stub; /* cold stub: leave with pc = pc_next (0 until emitted) */
 	uintptr_t trap_exit;   /* cold stub: a load or store trapped (0 until emitted) */
 	unsigned inject_op;
-	int8_t host[32];            /* guest x register -> index in x86_cache_regs, or -1 */
-	uint32_t dirty;             /* guest registers whose cached value is newer than h->x */
-	uint32_t wset;              /* the cached guest registers the block writes */
+	int8_t host[32]; /* guest x register -> index in x86_cache_regs, or -1 */
+	uint32_t dirty;  /* guest registers whose cached value is newer than h->x */
+	uint32_t wset;   /* the cached guest registers the block writes */
+	/* The same for f registers, cached in xmm1-xmm15 (fhost: the xmm number, or -1): those
+	 * the inline F/D loads, stores and arithmetic use. All xmm registers are caller-saved:
+	 * the dirty ones are stored before any call into C and all are reloaded after it. */
+	int8_t fhost[32];
+	uint32_t fdirty, fwset;
 	const struct jit_insn *ins; /* the block's instructions, n of them */
 	unsigned n;
 	bool sext;      /* the W instruction being emitted must sign-extend its result */
@@ -80,18 +85,20 @@ extern const insn_fn x86_exec_handlers[OP_COUNT];
 /* Guest register xi into host register r (x0 reads as 0); r into xi (writes to x0 dropped). */
 void x86_get_x(struct ctx *c, struct jit_buf *b, unsigned r, unsigned xi);
 void x86_put_x(struct ctx *c, struct jit_buf *b, unsigned r, unsigned xi);
-/* Store the dirty cached registers back to h->x (the dirty set is kept). */
+/* Store the dirty cached registers back to h->x and h->f (the dirty sets are kept). */
 void x86_writeback(struct ctx *c, struct jit_buf *b);
-/* Around calls into C: store the dirty registers cached in caller-saved host registers;
- * reload all of those after the call. */
+/* Around calls into C: store the dirty registers cached in caller-saved host registers (the
+ * f registers among them); reload all of those after the call. */
 void x86_spill_volatile(struct ctx *c, struct jit_buf *b);
 void x86_reload_volatile(struct ctx *c, struct jit_buf *b);
 /* The host register that receives rd's value (its cache register, else rax), and noting that
  * rd's value is now in host register r. */
 unsigned x86_dst_reg(const struct ctx *c, unsigned rd);
 void x86_finish(struct ctx *c, unsigned r, unsigned rd);
-/* The host register caching guest register xi, or -1. */
+/* The host register caching guest register xi, or -1; the xmm register caching f register
+ * fi, or -1. */
 int x86_cached(const struct ctx *c, unsigned xi);
+int x86_fcached(const struct ctx *c, unsigned fi);
 /* The block's cold stub that leaves with h->pc = h->pc_next (emitted on first use). */
 uintptr_t x86_exit_pcnext(struct ctx *c);
 /* The handler's compact form of instruction i, stored in the cold buffer; its address. */

@@ -55,6 +55,7 @@ void x86_emit_fp(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	}
 	x86_writeback(c, b);
 	c->dirty = 0;
+	c->fdirty = 0;
 	x86_exit_pcnext(c); /* cold stubs and data first: the slow path must be one run of code */
 	uintptr_t rec = x86_insn_record(c, i);
 	uintptr_t slow = x_here(c->cold);
@@ -440,7 +441,6 @@ void x86_emit_fp_arith(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	unsigned kind = op - (d ? OP_FADD_D : OP_FADD_S); /* add, sub, mul, div */
 	static const uint8_t sse_op[] = {0x58, 0x5c, 0x59, 0x5e};
 
-	x86_writeback(c, b); /* the cold handler reads memory only, but keep one state */
 	x86_exit_pcnext(c);
 	uintptr_t rec = x86_insn_record(c, i);
 	uintptr_t slow = x_here(c->cold);
@@ -453,22 +453,34 @@ void x86_emit_fp_arith(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	}
 	x_test_mem8_imm(b, RBX, H_FFLAGS, FFLAG_NX);
 	x_jcc(b, CC_E, slow);
-	if (d) {
-		x_sse_mem(b, 0xf3, 0x7e, 0, RBX, HF(i->f.rs1));
-		x_sse_mem(b, 0xf2, sse_op[kind], 0, RBX, HF(i->f.rs2));
-		x_movq_from_xmm(b, RAX, 0);
-		x_mov_imm(b, RDX, 0x7fffffffffffffffull);
-	} else {
-		/* Both operands NaN-boxed (upper 32 bits all ones), else slow. */
+	int x1 = x86_fcached(c, i->f.rs1), x2 = x86_fcached(c, i->f.rs2);
+	if (!d) { /* both operands NaN-boxed (upper 32 bits all ones), else slow */
 		for (unsigned k = 0; k < 2; k++) {
-			x_load(b, true, RCX, RBX, HF(k ? i->f.rs2 : i->f.rs1));
+			int xr = k ? x2 : x1;
+			if (xr >= 0)
+				x_movq_from_xmm(b, RCX, (unsigned)xr);
+			else
+				x_load(b, true, RCX, RBX, HF(k ? i->f.rs2 : i->f.rs1));
 			x_shift_imm(b, true, SH_SHR, RCX, 32);
 			x_alu_imm(b, false, ALU_CMP, RCX, -1);
 			x_jcc(b, CC_NE, slow);
 		}
+	}
+	/* xmm0 = rs1 op rs2 (the low 32 bits for single precision) */
+	if (x1 >= 0)
+		x_sse_rr(b, 0x66, 0x28, 0, (unsigned)x1); /* movapd */
+	else if (d)
+		x_sse_mem(b, 0xf3, 0x7e, 0, RBX, HF(i->f.rs1));
+	else
 		x_sse_mem(b, 0x66, 0x6e, 0, RBX, HF(i->f.rs1));
-		x_sse_mem(b, 0xf3, sse_op[kind], 0, RBX, HF(i->f.rs2));
-		x_movq_from_xmm(b, RAX, 0);
+	if (x2 >= 0)
+		x_sse_rr(b, d ? 0xf2 : 0xf3, sse_op[kind], 0, (unsigned)x2);
+	else
+		x_sse_mem(b, d ? 0xf2 : 0xf3, sse_op[kind], 0, RBX, HF(i->f.rs2));
+	x_movq_from_xmm(b, RAX, 0);
+	if (d) {
+		x_mov_imm(b, RDX, 0x7fffffffffffffffull);
+	} else {
 		x_mov(b, false, RAX, RAX);
 		x_mov_imm(b, RDX, 0x7fffffffull);
 	}
@@ -486,7 +498,16 @@ void x86_emit_fp_arith(struct ctx *c, const struct jit_insn *i, unsigned idx)
 		x_mov_imm(b, RDX, 0xffffffff00000000ull);
 		x_alu(b, true, ALU_OR, RAX, RDX);
 	}
-	x_store(b, true, RAX, RBX, HF(i->f.rd));
+	int xd = x86_fcached(c, i->f.rd);
+	if (xd >= 0 && d) {
+		x_sse_rr(b, 0x66, 0x28, (unsigned)xd, 0); /* movapd: off rax's path */
+		c->fdirty |= 1u << i->f.rd;
+	} else if (xd >= 0) {
+		x_movq_to_xmm(b, (unsigned)xd, RAX);
+		c->fdirty |= 1u << i->f.rd;
+	} else {
+		x_store(b, true, RAX, RBX, HF(i->f.rd));
+	}
 	fp_set_dirty(c);
 	if (!b->overflow && !c->cold->overflow)
 		x_patch_rel32(c->cold, back, x_here(b));
@@ -506,7 +527,9 @@ void x86_emit_fp_mem(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	uintptr_t off_path = x_here(c->cold);
 	uint8_t *off_back = fp_cold_handler(c, i, idx, rec);
 	fp_check_on(c, off_path);
-	if (store)
+	if (store && x86_fcached(c, i->f.rs2) >= 0)
+		x_movq_from_xmm(hot, RCX, (unsigned)x86_fcached(c, i->f.rs2));
+	else if (store)
 		x_load(hot, true, RCX, RBX, HF(i->f.rs2));
 	unsigned iop = store ? (size == 8 ? OP_SD : OP_SW) : (size == 8 ? OP_LD : OP_LWU);
 	unsigned r = store ? RCX : RAX;
@@ -520,7 +543,12 @@ void x86_emit_fp_mem(struct ctx *c, const struct jit_insn *i, unsigned idx)
 			x_mov_imm(hot, RDX, 0xffffffff00000000ull);
 			x_alu(hot, true, ALU_OR, RAX, RDX);
 		}
-		x_store(hot, true, RAX, RBX, HF(i->f.rd));
+		if (x86_fcached(c, i->f.rd) >= 0) {
+			x_movq_to_xmm(hot, (unsigned)x86_fcached(c, i->f.rd), RAX);
+			c->fdirty |= 1u << i->f.rd;
+		} else {
+			x_store(hot, true, RAX, RBX, HF(i->f.rd));
+		}
 		fp_set_dirty(c);
 	}
 	if (!hot->overflow && !c->cold->overflow)
