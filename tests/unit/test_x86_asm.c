@@ -213,6 +213,16 @@ static void test_sse(void **state)
 	CHECK("movq xmm14, rax", x_movq_to_xmm(&b, 14, RAX));
 	CHECK("movq xmm1, rax", x_movq_to_xmm(&b, 1, RAX));
 	CHECK("movq rcx, xmm9", x_movq_from_xmm(&b, RCX, 9));
+	/* FLD and FSD of a cached register: [base + rdi + disp] straight to and from xmm. */
+	CHECK(
+	    "movq xmm9, qword ptr [r12 + rdi + 8]",
+	    x_op_memx(&b, 0xf3, false, (const uint8_t[]){0x0f, 0x7e}, 2, 9, R12, RDI, 0, 8, false));
+	CHECK("movq qword ptr [rbp + rdi - 8], xmm3",
+	      x_op_memx(&b, 0x66, false, (const uint8_t[]){0x0f, 0xd6}, 2, 3, RBP, RDI, 0, -8,
+			false));
+	CHECK(
+	    "movq xmm1, qword ptr [r13 + rdi]",
+	    x_op_memx(&b, 0xf3, false, (const uint8_t[]){0x0f, 0x7e}, 2, 1, R13, RDI, 0, 0, false));
 }
 
 /* A full buffer is never written past, and says so (the translator then drops the block). */

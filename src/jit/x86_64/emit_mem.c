@@ -170,7 +170,7 @@ static uintptr_t trap_exit(struct ctx *c)
  * a loaded value in host register dst. Sets *slow to its entry; returns the rel32 field of its jump
  * back, to be patched. */
 static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned idx, unsigned size,
-			      bool store, unsigned dst, uintptr_t *slow)
+			      bool store, unsigned dst, int xmm, uintptr_t *slow)
 {
 	struct jit_buf *b = c->cold;
 	uintptr_t trap = trap_exit(c);
@@ -198,6 +198,8 @@ static uint8_t *emit_mem_slow(struct ctx *c, const struct jit_insn *i, unsigned 
 	x86_reload_volatile(c, b);
 	if (!store)
 		x_load(b, true, dst, RSP, 0);
+	if (!store && xmm >= 0)
+		x_movq_to_xmm(b, (unsigned)xmm, dst);
 	return x_jmp(b, 0);
 }
 
@@ -236,6 +238,7 @@ struct access {
 	int32_t disp;
 	struct jit_site *site;
 	uint8_t *miss;
+	int xmm; /* FLD into / FSD from this xmm register (its cache), or -1 */
 };
 
 /* The hot path's site check: a naturally aligned access to the page the site's copy maps goes
@@ -250,6 +253,7 @@ static bool emit_site_check(struct ctx *c, const struct jit_insn *i, unsigned si
 		return false;
 	}
 	a->site = c->sites->next++;
+	a->xmm = -1;
 	a->site->tag = JIT_SITE_EMPTY;
 	a->site->addend = 0;
 	int base = x86_cached(c, i->f.rs1);
@@ -333,6 +337,8 @@ static void emit_site_miss(struct ctx *c, const struct jit_insn *i, unsigned idx
 {
 	struct jit_buf *b = c->cold;
 	uintptr_t entry = x_here(b);
+	if (store && a->xmm >= 0) /* the value, for the access here and the slow path */
+		x_movq_from_xmm(b, r, (unsigned)a->xmm);
 	bool rsi_cached = false; /* then saved around the routine, which uses rsi */
 	for (unsigned xi = 1; xi < 32; xi++)
 		rsi_cached |= x86_cached(c, xi) == RSI;
@@ -352,10 +358,12 @@ static void emit_site_miss(struct ctx *c, const struct jit_insn *i, unsigned idx
 	x_test(b, false, RAX, RAX);
 	uint8_t *to_slow = x_jcc(b, CC_NE, 0);
 	emit_access(b, op, r, RDX, -1, 0);
+	if (!store && a->xmm >= 0)
+		x_movq_to_xmm(b, (unsigned)a->xmm, r);
 	uint8_t *back = x_jmp(b, 0);
 
 	uintptr_t slow;
-	uint8_t *slow_back = emit_mem_slow(c, i, idx, size, store, r, &slow);
+	uint8_t *slow_back = emit_mem_slow(c, i, idx, size, store, r, a->xmm, &slow);
 	if (c->hot->overflow || b->overflow)
 		return;
 	x_patch_rel32(b, to_slow, slow);
@@ -527,18 +535,31 @@ void x86_emit_fp_mem(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	uintptr_t off_path = x_here(c->cold);
 	uint8_t *off_back = fp_cold_handler(c, i, idx, rec);
 	fp_check_on(c, off_path);
-	if (store && x86_fcached(c, i->f.rs2) >= 0)
-		x_movq_from_xmm(hot, RCX, (unsigned)x86_fcached(c, i->f.rs2));
-	else if (store)
+	/* FLD and FSD of a cached register go straight between memory and its xmm register. */
+	int xmm = x86_fcached(c, store ? i->f.rs2 : i->f.rd);
+	bool direct = size == 8 && xmm >= 0;
+	if (store && xmm >= 0 && !direct)
+		x_movq_from_xmm(hot, RCX, (unsigned)xmm);
+	else if (store && !direct)
 		x_load(hot, true, RCX, RBX, HF(i->f.rs2));
 	unsigned iop = store ? (size == 8 ? OP_SD : OP_SW) : (size == 8 ? OP_LD : OP_LWU);
 	unsigned r = store ? RCX : RAX;
 	struct access a;
 	if (!emit_site_check(c, i, size, &a))
 		return;
-	emit_access(hot, iop, r, a.base, RDI, a.disp);
+	if (direct) {
+		a.xmm = xmm;
+		x_op_memx(hot, store ? 0x66 : 0xf3, false,
+			  store ? (const uint8_t[]){0x0f, 0xd6} : (const uint8_t[]){0x0f, 0x7e}, 2,
+			  (unsigned)xmm, a.base, RDI, 0, a.disp, false);
+	} else {
+		emit_access(hot, iop, r, a.base, RDI, a.disp);
+	}
 	emit_site_miss(c, i, idx, size, store, iop, r, &a);
-	if (!store) {
+	if (!store && direct) {
+		c->fdirty |= 1u << i->f.rd;
+		fp_set_dirty(c);
+	} else if (!store) {
 		if (size == 4) {
 			x_mov_imm(hot, RDX, 0xffffffff00000000ull);
 			x_alu(hot, true, ALU_OR, RAX, RDX);
