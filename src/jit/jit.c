@@ -554,9 +554,9 @@ static bool follow_jump(struct jit_insn *ins, unsigned n, uint64_t vpc, unsigned
 /* Decode one run of the block from page offset off on (appending to ins[0..*n)), following
  * jumps, until an instruction that ends the block, the page's end, the block's size limit,
  * or an instruction already in the block (the run falls into it). Widens *lo..*hi, the span
- * of bytes decoded; returns the number of instructions decoded. */
-static unsigned decode_run(struct jit_insn *ins, unsigned *n, uint64_t vpc, const uint8_t *hva_page,
-			   unsigned off, unsigned *lo, unsigned *hi)
+ * of bytes decoded. */
+static void decode_run(struct jit_insn *ins, unsigned *n, uint64_t vpc, const uint8_t *hva_page,
+		       unsigned off, unsigned *lo, unsigned *hi)
 {
 	unsigned n0 = *n;
 	uint64_t page = vpc & ~0xfffull;
@@ -595,7 +595,6 @@ static unsigned decode_run(struct jit_insn *ins, unsigned *n, uint64_t vpc, cons
 	 * jump out of the block after all. */
 	if (*n > n0)
 		ins[*n - 1].follow = false;
-	return *n - n0;
 }
 
 /* Decode the block at vpc: the run from vpc, then runs from the targets of its conditional
@@ -615,10 +614,10 @@ static unsigned decode_block(struct jit_insn *ins, uint64_t vpc, const uint8_t *
 		if (f->op < OP_BEQ || f->op > OP_BGEU)
 			continue;
 		uint64_t target = ins[k].pc + (uint64_t)f->imm;
-		if (target > ins[k].pc)
-			continue; /* forward: an else part or a way out; the first run may reach it
-				   */
-		if (!within_span(vpc, *lo, *hi, target) || in_block(ins, n, target))
+		/* Forward targets (an else part, a way out) are left out; the first run may
+		 * reach them. */
+		if (target > ins[k].pc || !within_span(vpc, *lo, *hi, target) ||
+		    in_block(ins, n, target))
 			continue;
 		decode_run(ins, &n, vpc, hva_page, (unsigned)(target & 0xfff), lo, hi);
 	}

@@ -442,28 +442,30 @@ static inline void x_sse_rr(struct jit_buf *b, uint8_t prefix, uint8_t op, unsig
 	x_u8(b, op);
 	x_modrm_reg(b, dst, src);
 }
-/* movq xmm, r64 (66 REX.W 0f 6e) */
-static inline void x_movq_to_xmm(struct jit_buf *b, unsigned xmm, unsigned r)
+/* movq between xmm and r64: 66 REX.W 0f op /r with ModRM.reg = xmm (op 6e: xmm = r, 7e:
+ * r = xmm). */
+static inline void x_movq_xmm_r64(struct jit_buf *b, uint8_t op, unsigned xmm, unsigned r)
 {
 	x_u8(b, 0x66);
 	x_rex(b, true, xmm, 0, r, false);
 	x_u8(b, 0x0f);
-	x_u8(b, 0x6e);
+	x_u8(b, op);
 	x_modrm_reg(b, xmm, r);
+}
+/* movq xmm, r64 */
+static inline void x_movq_to_xmm(struct jit_buf *b, unsigned xmm, unsigned r)
+{
+	x_movq_xmm_r64(b, 0x6e, xmm, r);
 }
 /* movq [base + disp], xmm (66 0f d6) */
 static inline void x_movq_store_xmm(struct jit_buf *b, unsigned xmm, unsigned base, int32_t disp)
 {
 	x_sse_mem(b, 0x66, 0xd6, xmm, base, disp);
 }
-/* movq r64, xmm (66 REX.W 0f 7e) */
+/* movq r64, xmm */
 static inline void x_movq_from_xmm(struct jit_buf *b, unsigned r, unsigned xmm)
 {
-	x_u8(b, 0x66);
-	x_rex(b, true, xmm, 0, r, false);
-	x_u8(b, 0x0f);
-	x_u8(b, 0x7e);
-	x_modrm_reg(b, xmm, r);
+	x_movq_xmm_r64(b, 0x7e, xmm, r);
 }
 static inline void x_mfence(struct jit_buf *b)
 {

@@ -189,14 +189,19 @@ static void alu_x(struct ctx *c, struct jit_buf *b, bool w, enum x_alu_op op, un
 }
 /* Store the dirty cached registers back to h->x (into b; the ctx's dirty set is kept: other
  * paths still hold them only in host registers). */
+/* Store the dirty f registers (cached in xmm registers) back to h->f. */
+static void writeback_f(struct ctx *c, struct jit_buf *b)
+{
+	for (unsigned fi = 0; fi < 32; fi++)
+		if (c->fdirty & (1u << fi))
+			x_movq_store_xmm(b, (unsigned)c->fhost[fi], RBX, HF(fi));
+}
 void x86_writeback(struct ctx *c, struct jit_buf *b)
 {
 	for (unsigned xi = 1; xi < 32; xi++)
 		if (c->dirty & (1u << xi))
 			x_store(b, true, x86_cache_regs[c->host[xi]], RBX, HX(xi));
-	for (unsigned fi = 0; fi < 32; fi++)
-		if (c->fdirty & (1u << fi))
-			x_movq_store_xmm(b, (unsigned)c->fhost[fi], RBX, HF(fi));
+	writeback_f(c, b);
 }
 /* Before a call into C: store the dirty registers x86_cached in caller-saved host registers. */
 void x86_spill_volatile(struct ctx *c, struct jit_buf *b)
@@ -204,9 +209,7 @@ void x86_spill_volatile(struct ctx *c, struct jit_buf *b)
 	for (unsigned xi = 1; xi < 32; xi++)
 		if ((c->dirty & (1u << xi)) && c->host[xi] >= (int)NSAVED)
 			x_store(b, true, x86_cache_regs[c->host[xi]], RBX, HX(xi));
-	for (unsigned fi = 0; fi < 32; fi++)
-		if (c->fdirty & (1u << fi))
-			x_movq_store_xmm(b, (unsigned)c->fhost[fi], RBX, HF(fi));
+	writeback_f(c, b); /* every xmm register is caller-saved */
 }
 /* After a call into C: reload the registers x86_cached in caller-saved host registers. */
 void x86_reload_volatile(struct ctx *c, struct jit_buf *b)
@@ -294,8 +297,8 @@ static bool run_ends(const struct ctx *c, unsigned k)
 
 /* Jump to instruction to of the block, with `retire` instructions not yet counted (nothing is
  * left to count at a label). A jump back may close a loop: it goes round only while the batch
- * lasts, else leaves for guest pc target from the cold buffer (every register the block
- * writes is dirty from its entry on, so going round needs no write-back). */
+ * lasts, else leaves for guest pc target from the cold buffer (at a label every register
+ * the block writes counts as dirty, so going round needs no write-back). */
 static void emit_jump_inside(struct ctx *c, struct jit_buf *b, unsigned to, uint64_t target,
 			     unsigned retire)
 {
@@ -558,7 +561,7 @@ static void note_sext(struct ctx *c, const struct jit_insn *i)
 	case OP_DIVUW:
 	case OP_REMW:
 	case OP_REMUW: known = true; break;
-	default: known = is_inline_w(op) && c->sext && c->fused != (unsigned)(i - c->ins); break;
+	default: known = is_inline_w(op) && c->sext; break;
 	}
 	c->sx = known ? c->sx | 1u << f->rd : c->sx & ~(1u << f->rd);
 }
