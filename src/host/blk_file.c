@@ -23,6 +23,7 @@ int blk_file_open(struct blk_file *f, const char *path, bool readonly)
 	f->size = 0;
 	f->readonly = readonly;
 	f->blkdev = false;
+	f->locked = false;
 	/* O_NONBLOCK so that opening a FIFO by mistake fails below instead of waiting for a
 	 * writer; it is cleared again once the file is known to be a disk. */
 	f->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
@@ -59,11 +60,78 @@ fail:
 	return err;
 }
 
+/* QEMU's lock bytes and permission bits (block/file-posix.c RAW_LOCK_*_BASE, BLK_PERM_*). */
+#define LOCK_PERM_BASE   100
+#define LOCK_SHARED_BASE 200
+#define PERM_READ        0 /* BLK_PERM_CONSISTENT_READ */
+#define PERM_WRITE       1
+#define PERM_RESIZE      3
+
+/* Take a shared lock on byte off of the file (F_OFD_SETLK); 0, -EBUSY if another holds it
+ * exclusively, or -errno. */
+static int lock_byte(int fd, off_t off)
+{
+	struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = off, .l_len = 1};
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+		return 0;
+	return errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+}
+
+/* Whether another open file description holds a lock on byte off (F_OFD_GETLK asking for an
+ * exclusive lock); 1, 0, or -errno. */
+static int byte_taken(int fd, off_t off)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = off, .l_len = 1};
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+		return -errno;
+	return fl.l_type != F_UNLCK;
+}
+
+/* Release every lock this open file description holds on the file. */
+static void unlock_all(int fd)
+{
+	struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+	fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+int blk_file_lock(struct blk_file *f, bool *writer)
+{
+	unsigned held = 1u << PERM_READ | (f->readonly ? 0 : 1u << PERM_WRITE);
+	unsigned unshared = 1u << PERM_WRITE | 1u << PERM_RESIZE;
+	int rc;
+
+	*writer = false;
+	for (unsigned bit = 0; bit < 4; bit++) {
+		if ((held >> bit & 1) && (rc = lock_byte(f->fd, LOCK_PERM_BASE + bit)))
+			goto fail;
+		if ((unshared >> bit & 1) && (rc = lock_byte(f->fd, LOCK_SHARED_BASE + bit)))
+			goto fail;
+	}
+	/* Conflicts: a permission not shared here that another holds (first, so that another
+	 * writer is named as one), or one held here that another does not share. */
+	for (unsigned bit = 0; bit < 4; bit++) {
+		if ((unshared >> bit & 1) && (rc = byte_taken(f->fd, LOCK_PERM_BASE + bit))) {
+			*writer = rc > 0 && bit == PERM_WRITE;
+			goto fail;
+		}
+	}
+	for (unsigned bit = 0; bit < 4; bit++)
+		if ((held >> bit & 1) && (rc = byte_taken(f->fd, LOCK_SHARED_BASE + bit)))
+			goto fail;
+	f->locked = true;
+	return 0;
+
+fail:
+	unlock_all(f->fd); /* drop what was taken */
+	return rc > 0 ? -EBUSY : rc;
+}
+
 void blk_file_close(struct blk_file *f)
 {
 	if (f->fd >= 0)
 		close(f->fd);
 	f->fd = -1;
+	f->locked = false;
 }
 
 /* Drop the first n bytes from the iovec array, skipping emptied entries. */

@@ -15,12 +15,25 @@ struct blk_file {
 	uint64_t size; /* bytes, fixed at open (st_size, or BLKGETSIZE64 for a block device) */
 	bool readonly; /* opened O_RDONLY: writes, discards and write-zeroes fail with -EBADF */
 	bool blkdev;   /* a host block device rather than a regular file */
+	bool locked;   /* blk_file_lock succeeded: the locks go with the descriptor */
 };
 
 /* Open path as a disk image: O_RDWR, or O_RDONLY when readonly, always O_CLOEXEC. Accepts a
  * regular file or a block device. Returns 0, -EISDIR for a directory, -ENOTBLK for any other
  * kind of file (FIFO, socket, character device), or the -errno of open/fstat/ioctl. */
 int blk_file_open(struct blk_file *f, const char *path, bool readonly);
+/* Lock the open image against other VMs the way QEMU does (block/file-posix.c), so that
+ * rvisor and QEMU keep out of each other's disks too: open file description locks (fcntl
+ * F_OFD_SETLK, shared) on byte 100 + bit of each permission held and on byte 200 + bit of each
+ * permission not shared with others, the bits being QEMU's BLK_PERM_* (0 consistent read,
+ * 1 write, 3 resize). A read-write image holds read and write and shares neither write nor
+ * resize: it is exclusive. A read-only one holds read and shares all but write and resize:
+ * read-only users share it. The locks last until the descriptor is closed.
+ * Returns 0; -EBUSY when another open file description (another VM, or another open in this
+ * one) holds a permission this one does not share or shares none of a permission this one
+ * holds (*writer then tells whether that other user writes); or the -errno of fcntl, e.g.
+ * -EINVAL or -ENOLCK on a file system without such locks. */
+int blk_file_lock(struct blk_file *f, bool *writer);
 /* Close the descriptor. Safe to call twice and on a zeroed struct with fd set to -1. */
 void blk_file_close(struct blk_file *f);
 

@@ -5,12 +5,13 @@
 
 #include "vmm/config.h"
 
-#define DRIVE_SYNTAX "use --drive path=FILE[,readonly=on][,id=NAME]"
+#define DRIVE_SYNTAX "use --drive path=FILE[,readonly=on][,id=NAME][,lock=off]"
 
 int config_parse_drive(char *spec, struct vm_drive *d, char *err, size_t errlen)
 {
 	char *save = NULL;
 	memset(d, 0, sizeof(*d));
+	d->lock = true;
 	for (char *kv = strtok_r(spec, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 		char *val = strchr(kv, '=');
 		if (!val) {
@@ -24,13 +25,14 @@ int config_parse_drive(char *spec, struct vm_drive *d, char *err, size_t errlen)
 				return -EINVAL;
 			}
 			d->path = val;
-		} else if (!strcmp(kv, "readonly")) {
+		} else if (!strcmp(kv, "readonly") || !strcmp(kv, "lock")) {
+			bool *flag = kv[0] == 'r' ? &d->readonly : &d->lock;
 			if (!strcmp(val, "on") || !strcmp(val, "true") || !strcmp(val, "1"))
-				d->readonly = true;
+				*flag = true;
 			else if (!strcmp(val, "off") || !strcmp(val, "false") || !strcmp(val, "0"))
-				d->readonly = false;
+				*flag = false;
 			else {
-				snprintf(err, errlen, "--drive: readonly='%s' must be on or off",
+				snprintf(err, errlen, "--drive: %s='%s' must be on or off", kv,
 					 val);
 				return -EINVAL;
 			}

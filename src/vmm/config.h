@@ -16,6 +16,9 @@
 struct vm_drive {
 	const char *path; /* image file or host block device (points into the option text) */
 	bool readonly;
+	/* Take QEMU-compatible image locks (blk_file_lock), so that no two VMs write one disk;
+	 * lock=off clears it, for cluster file systems whose users coordinate themselves. */
+	bool lock;
 	char id[DRIVE_ID_MAX + 1]; /* serial reported to the guest; "" when not given */
 };
 

@@ -261,6 +261,20 @@ static int add_disk(struct vm *vm, const struct vm_drive *d, char *err, size_t e
 			    "block device",
 			    d->path, strerror(-rc));
 	k->file_open = true;
+	bool writer = false;
+	rc = d->lock ? blk_file_lock(&k->file, &writer) : 0;
+	if (rc == -EBUSY)
+		return fail(err, errlen, rc,
+			    "drive '%s' is in use by another VM or --drive, which %s", d->path,
+			    writer ? "writes it: stop that VM first (only read-only users share a "
+				     "disk, each with readonly=on)"
+				   : "lets no other user write it: stop that VM first, or add "
+				     "readonly=on here");
+	if (rc)
+		return fail(err, errlen, rc,
+			    "drive '%s' cannot be locked against other VMs (%s): the file system "
+			    "lacks file locks; add lock=off only if no other VM can open the image",
+			    d->path, strerror(-rc));
 	rc = virtio_blk_init(&k->blk, &k->file, d->id, &dev);
 	if (rc)
 		return fail(err, errlen, rc, "cannot create the disk for '%s' (%s)", d->path,

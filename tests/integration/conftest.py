@@ -276,3 +276,30 @@ class Shared:
         if self.error:
             pytest.fail(self.error, pytrace=False)
         return self.console
+
+
+# ---- a second VM on a disk (image locking)
+
+SPIN_FIRMWARE = bytes.fromhex("6f000000")  # `j .`: a raw firmware that runs until killed
+SECOND_VM_WAIT = 1.5  # seconds a VM given a free disk must keep running
+
+
+def second_vm(argv, wait=SECOND_VM_WAIT):
+    """Start a VM that only holds its disks (argv runs SPIN_FIRMWARE or an idle QEMU): returns
+    (None, "") when it is still running after `wait` seconds (then it is killed), else
+    (its exit status, its stderr)."""
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    try:
+        _, err = p.communicate(timeout=wait)
+        return p.returncode, err.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        return None, ""
+
+
+def spin_argv(rvisor_bin, firmware, drive):
+    """rvisor running SPIN_FIRMWARE (written to path firmware) with one --drive drive."""
+    Path(firmware).write_bytes(SPIN_FIRMWARE)
+    return [rvisor_bin, "run", "--firmware", str(firmware), "--mem", "16M", "--drive", drive]

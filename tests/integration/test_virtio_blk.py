@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (HOST_FAULT, MARKER, REPO, Console, Shared, debugfs_cat, run_tool,
-                      rvisor_run, tool)
+                      rvisor_run, second_vm, spin_argv, tool)
 
 ROOTFS_MARKER = b"rvisor-rootfs: init started"
 BOOT_TIMEOUT = 180  # seconds to the root's marker: kernel, modules (ext4 takes seconds), mount
@@ -164,6 +164,25 @@ def test_rw_write_and_sync(rw_vm):
     status, _ = status_of(console, f"echo {rw_vm.token} > /root/token.txt && sync")
     assert status == 0, console.tail()
     out = console.run("cat /root/token.txt", COMMAND_TIMEOUT)
+    assert re.search(rf"^{rw_vm.token}\r?$".encode(), out, re.M), console.tail()
+
+
+def test_rw_root_is_locked(request, rw_vm, tmp_path):
+    """While the VM runs, a second rvisor may open neither its read-write root (read-write or
+    read-only) nor write its read-only disk, but may share that one read-only. Under --vmm
+    qemu the locks are QEMU's, so this checks that rvisor honours them."""
+    console = rw_vm.vm()
+    rvisor_bin = request.getfixturevalue("rvisor")
+    fw = tmp_path / "spin.bin"
+    for drive in (f"path={rw_vm.root}", f"path={rw_vm.root},readonly=on", f"path={rw_vm.data}"):
+        status, err = second_vm(spin_argv(rvisor_bin, fw, drive))
+        assert status == 1, f"a second VM given {drive} was not refused: {status} {err}"
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and "in use by another VM" in lines[0], err
+        assert str(drive.split(",")[0][5:]) in lines[0], err
+    status, err = second_vm(spin_argv(rvisor_bin, fw, f"path={rw_vm.data},readonly=on"))
+    assert status is None, f"a second read-only user of a read-only disk was refused: {err}"
+    out = console.run("cat /root/token.txt", COMMAND_TIMEOUT)  # the first VM is unharmed
     assert re.search(rf"^{rw_vm.token}\r?$".encode(), out, re.M), console.tail()
 
 

@@ -25,6 +25,7 @@ static void test_drive_ok(void **state)
 	assert_int_equal(parse("path=/tmp/disk.img", &d, err), 0);
 	assert_string_equal(d.path, "/tmp/disk.img");
 	assert_false(d.readonly);
+	assert_true(d.lock); /* images are locked unless lock=off */
 	assert_string_equal(d.id, "");
 	assert_int_equal(parse("path=a.img,readonly=on,id=root", &d, err), 0);
 	assert_string_equal(d.path, "a.img");
@@ -32,6 +33,10 @@ static void test_drive_ok(void **state)
 	assert_string_equal(d.id, "root");
 	assert_int_equal(parse("readonly=off,path=b", &d, err), 0);
 	assert_false(d.readonly);
+	assert_int_equal(parse("path=c,lock=off", &d, err), 0);
+	assert_false(d.lock);
+	assert_int_equal(parse("path=c,lock=on", &d, err), 0);
+	assert_true(d.lock);
 }
 
 static void test_drive_bad(void **state)
@@ -44,6 +49,7 @@ static void test_drive_bad(void **state)
 			     "path=",
 			     "readonly=on",
 			     "path=a,readonly=maybe",
+			     "path=a,lock=sometimes",
 			     "path=a,bogus=1",
 			     "path=a,id=123456789012345678901"};
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

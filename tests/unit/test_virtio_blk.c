@@ -787,6 +787,51 @@ static void test_blk_file(void **state)
 	close(fd);
 }
 
+/* Image locks: each open of the path is its own open file description, as another VM's
+ * would be. A writer excludes everyone; readers share; closing releases. */
+static void test_blk_file_lock(void **state)
+{
+	(void)state;
+	int fd = memfd_create("rvisor-lock", 0);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 65536), 0);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	struct blk_file rw, other, ro1, ro2;
+	bool writer;
+
+	assert_int_equal(blk_file_open(&rw, path, false), 0);
+	assert_int_equal(blk_file_lock(&rw, &writer), 0);
+	assert_true(rw.locked);
+	assert_int_equal(blk_file_open(&other, path, false), 0);
+	assert_int_equal(blk_file_lock(&other, &writer), -EBUSY);
+	assert_true(writer);
+	assert_false(other.locked);
+	blk_file_close(&other);
+	assert_int_equal(blk_file_open(&ro1, path, true), 0);
+	assert_int_equal(blk_file_lock(&ro1, &writer), -EBUSY);
+	assert_true(writer);
+	blk_file_close(&ro1);
+	blk_file_close(&rw); /* its locks go with it */
+
+	assert_int_equal(blk_file_open(&ro1, path, true), 0);
+	assert_int_equal(blk_file_lock(&ro1, &writer), 0);
+	assert_int_equal(blk_file_open(&ro2, path, true), 0);
+	assert_int_equal(blk_file_lock(&ro2, &writer), 0);
+	assert_int_equal(blk_file_open(&rw, path, false), 0);
+	assert_int_equal(blk_file_lock(&rw, &writer), -EBUSY);
+	assert_false(writer); /* readers hold it, none writes */
+	blk_file_close(&rw);
+	/* The refused writer took nothing: with the readers gone, a writer gets it. */
+	blk_file_close(&ro1);
+	assert_int_equal(blk_file_open(&rw, path, false), 0);
+	assert_int_equal(blk_file_lock(&rw, &writer), -EBUSY);
+	blk_file_close(&ro2);
+	assert_int_equal(blk_file_lock(&rw, &writer), 0);
+	blk_file_close(&rw);
+	close(fd);
+}
+
 /* ---- a reset while a request is being popped (found by tests/fuzz/fuzz_blk) ---- */
 
 /* Everything the test below sets up itself: a disk, RAM, the transport, the driver. */
@@ -935,6 +980,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_broken_ring, setup_rw, teardown),
 	    cmocka_unit_test_setup_teardown(test_destroy_drains, setup_rw, teardown),
 	    cmocka_unit_test(test_blk_file),
+	    cmocka_unit_test(test_blk_file_lock),
 	    cmocka_unit_test(test_reset_while_popping),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
