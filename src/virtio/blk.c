@@ -12,7 +12,7 @@
 #include <sys/uio.h>
 
 #include "host/blk_file.h"
-#include "virtio/mmio.h"
+#include "virtio/transport.h"
 
 #define BLK_HDR_SIZE 16 /* type, reserved, sector: the device-readable head of a request */
 #define BLK_DWZ_SIZE 16 /* struct virtio_blk_discard_write_zeroes */
@@ -196,7 +196,7 @@ static uint32_t handle(struct virtio_blk *b, const struct virtq_req *req)
 
 /* Pop requests into free slots until the ring is empty or the slots are full. Only one
  * thread fills at a time; a caller that finds another filling asks it to look again. The
- * lock is dropped around virtio_mmio_pop, which takes the transport lock: reset runs under
+ * lock is dropped around virtio_pop, which takes the transport lock: reset runs under
  * the transport lock and takes ours, so ours is never held while taking the transport's. */
 static void fill(struct virtio_blk *b)
 {
@@ -215,9 +215,9 @@ static void fill(struct virtio_blk *b)
 			 * unused, and only this filler writes free slots. */
 			struct virtq_req *req =
 			    &b->slot[(b->head + b->count) % VIRTIO_BLK_QUEUE_DEPTH];
-			struct virtio_mmio *t = b->t;
+			struct virtio_transport *t = b->t;
 			pthread_mutex_unlock(&b->lock);
-			r = virtio_mmio_pop(t, 0, req);
+			r = virtio_pop(t, 0, req);
 			pthread_mutex_lock(&b->lock);
 			if (r <= 0)
 				break;
@@ -257,7 +257,7 @@ static void *worker_main(void *opaque)
 			break; /* stopped, and every request taken has been completed */
 		struct virtq_req *req = &b->slot[b->head];
 		uint64_t epoch = b->epoch;
-		struct virtio_mmio *t = b->t;
+		struct virtio_transport *t = b->t;
 		b->busy = true;
 		pthread_mutex_unlock(&b->lock);
 
@@ -277,7 +277,7 @@ static void *worker_main(void *opaque)
 		bool refill = current && b->more && !b->stop;
 		pthread_mutex_unlock(&b->lock);
 		if (current)
-			virtio_mmio_complete(t, 0, qepoch, head, len);
+			virtio_complete(t, 0, qepoch, head, len);
 		if (refill)
 			fill(b);
 		pthread_mutex_lock(&b->lock);
@@ -307,7 +307,7 @@ static void blk_config_write(void *opaque, uint32_t off, unsigned size, uint32_t
 	(void)val;
 }
 
-static void blk_queue_notify(void *opaque, struct virtio_mmio *t, unsigned q)
+static void blk_queue_notify(void *opaque, struct virtio_transport *t, unsigned q)
 {
 	struct virtio_blk *b = opaque;
 	if (q != 0)

@@ -13,7 +13,7 @@
 struct blk_file;
 struct iovec;
 struct virtio_dev;
-struct virtio_mmio;
+struct virtio_transport;
 
 #define VIRTIO_ID_BLOCK 2 /* 5.2.1 */
 
@@ -67,7 +67,7 @@ struct virtio_blk {
 	pthread_mutex_t lock; /* guards everything below; never held across transport calls */
 	pthread_cond_t work;  /* worker: a request was queued, or stop */
 	pthread_cond_t idle;  /* reset: the worker finished the request it was doing I/O for */
-	struct virtio_mmio *t;
+	struct virtio_transport *t;
 	struct virtq_req *slot; /* VIRTIO_BLK_QUEUE_DEPTH, a ring */
 	unsigned head, count;   /* slot[head] is the oldest; count slots are taken */
 	bool filling;           /* a thread is popping requests into free slots */
@@ -84,16 +84,16 @@ struct virtio_blk {
 };
 
 /* Set up a disk on file (opened by the caller, who closes it after virtio_blk_destroy) and
- * fill dev for virtio_mmio_init. id is the serial GET_ID returns (at most 20 bytes are used;
- * NULL or "" gives an empty id). The disk is read-only (VIRTIO_BLK_F_RO) if file was opened
- * read-only; capacity is the file's size in 512-byte sectors, rounded down. Offers
- * VIRTIO_BLK_F_SEG_MAX, F_BLK_SIZE, F_FLUSH, and F_DISCARD with F_WRITE_ZEROES on a
- * writable disk. Starts the worker thread. Returns 0, -ENOMEM or the -errno of
- * pthread_create. */
+ * fill dev for a transport's init (virtio_mmio_init, virtio_pci_init). id is the serial GET_ID
+ * returns (at most 20 bytes are used; NULL or "" gives an empty id). The disk is read-only
+ * (VIRTIO_BLK_F_RO) if file was opened read-only; capacity is the file's size in 512-byte sectors,
+ * rounded down. Offers VIRTIO_BLK_F_SEG_MAX, F_BLK_SIZE, F_FLUSH, and F_DISCARD with F_WRITE_ZEROES
+ * on a writable disk. Starts the worker thread. Returns 0, -ENOMEM or the -errno of pthread_create.
+ */
 int virtio_blk_init(struct virtio_blk *b, struct blk_file *file, const char *id,
 		    struct virtio_dev *dev);
 /* Stop the worker once the requests it holds are done and completed, then free everything.
- * Call before virtio_mmio_destroy of the transport, as completions still use it, and after
+ * Call before the transport is destroyed, as completions still use it, and after
  * the vCPUs stopped notifying. A second call does nothing. */
 void virtio_blk_destroy(struct virtio_blk *b);
 

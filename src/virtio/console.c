@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "host/chr.h"
-#include "virtio/mmio.h"
+#include "virtio/transport.h"
 
 /* Offsets in struct virtio_console_config (5.3.4). */
 #define CFG_EMERG_WR 8
@@ -39,7 +39,7 @@ static uint32_t read_input(struct chr *chr, const struct virtq_req *req)
 static void receive(struct virtio_console *c)
 {
 	pthread_mutex_lock(&c->rx_lock);
-	struct virtio_mmio *t = __atomic_load_n(&c->t, __ATOMIC_ACQUIRE);
+	struct virtio_transport *t = __atomic_load_n(&c->t, __ATOMIC_ACQUIRE);
 	uint64_t epoch = __atomic_load_n(&c->epoch, __ATOMIC_ACQUIRE);
 	if (epoch != c->rx_epoch) {
 		c->rx_held = false;
@@ -48,12 +48,12 @@ static void receive(struct virtio_console *c)
 	while (t) {
 		if (!c->rx_held) {
 			/* -EINVAL: the transport has flagged the device for reset. */
-			if (virtio_mmio_pop(t, VIRTIO_CONSOLE_RECEIVEQ, &c->rx_req) <= 0)
+			if (virtio_pop(t, VIRTIO_CONSOLE_RECEIVEQ, &c->rx_req) <= 0)
 				break;
 			if (c->rx_req.in_len == 0) {
 				/* No room at all: give it back rather than hold it forever. */
-				virtio_mmio_complete(t, VIRTIO_CONSOLE_RECEIVEQ, c->rx_req.epoch,
-						     c->rx_req.head, 0);
+				virtio_complete(t, VIRTIO_CONSOLE_RECEIVEQ, c->rx_req.epoch,
+						c->rx_req.head, 0);
 				continue;
 			}
 			c->rx_held = true;
@@ -64,8 +64,7 @@ static void receive(struct virtio_console *c)
 		c->rx_held = false;
 		if (__atomic_load_n(&c->epoch, __ATOMIC_ACQUIRE) != c->rx_epoch)
 			break; /* reset meanwhile: the input is lost with the old ring */
-		virtio_mmio_complete(t, VIRTIO_CONSOLE_RECEIVEQ, c->rx_req.epoch, c->rx_req.head,
-				     n);
+		virtio_complete(t, VIRTIO_CONSOLE_RECEIVEQ, c->rx_req.epoch, c->rx_req.head, n);
 	}
 	pthread_mutex_unlock(&c->rx_lock);
 }
@@ -76,19 +75,19 @@ static void console_input(void *opaque)
 	receive(opaque);
 }
 
-static void transmit(struct virtio_console *c, struct virtio_mmio *t)
+static void transmit(struct virtio_console *c, struct virtio_transport *t)
 {
 	pthread_mutex_lock(&c->tx_lock);
-	while (virtio_mmio_pop(t, VIRTIO_CONSOLE_TRANSMITQ, &c->tx_req) > 0) {
+	while (virtio_pop(t, VIRTIO_CONSOLE_TRANSMITQ, &c->tx_req) > 0) {
 		const struct virtq_req *req = &c->tx_req;
 		for (unsigned i = 0; i < req->nout; i++)
 			c->chr->write(c->chr, req->out[i].hva, req->out[i].len);
-		virtio_mmio_complete(t, VIRTIO_CONSOLE_TRANSMITQ, req->epoch, req->head, 0);
+		virtio_complete(t, VIRTIO_CONSOLE_TRANSMITQ, req->epoch, req->head, 0);
 	}
 	pthread_mutex_unlock(&c->tx_lock);
 }
 
-static void console_queue_notify(void *opaque, struct virtio_mmio *t, unsigned q)
+static void console_queue_notify(void *opaque, struct virtio_transport *t, unsigned q)
 {
 	struct virtio_console *c = opaque;
 	__atomic_store_n(&c->t, t, __ATOMIC_RELEASE);

@@ -12,7 +12,7 @@
 
 struct chr;
 struct virtio_dev;
-struct virtio_mmio;
+struct virtio_transport;
 
 #define VIRTIO_ID_CONSOLE 3 /* 5.3.1 */
 
@@ -33,7 +33,7 @@ struct virtio_console {
 
 	/* The transport, known from the first notification; input that comes before waits in
 	 * the backend. */
-	struct virtio_mmio *t;
+	struct virtio_transport *t;
 	/* Bumped by reset (which runs under the transport lock and so takes no lock of ours):
 	 * a buffer held from an older epoch belongs to no ring any more. */
 	uint64_t epoch;
@@ -47,15 +47,15 @@ struct virtio_console {
 	struct virtq_req tx_req;
 };
 
-/* Set up the port on chr and fill dev for virtio_mmio_init. Offers
- * VIRTIO_CONSOLE_F_EMERG_WRITE. Takes chr->notify (one frontend per chr: do not give the
+/* Set up the port on chr and fill dev for a transport's init (virtio_mmio_init, virtio_pci_init).
+ * Offers VIRTIO_CONSOLE_F_EMERG_WRITE. Takes chr->notify (one frontend per chr: do not give the
  * same chr to the UART as well if it is to read input). Returns 0 or the -errno of
  * pthread_mutex_init. */
 int virtio_console_init(struct virtio_console *c, struct chr *chr, struct virtio_dev *dev);
 /* Release what virtio_console_init set up. The chr is not touched (it may be closed
  * already): before this, the chr must have stopped calling notify, by being closed (as
  * chr_stdio_close does) or by the caller clearing chr->notify. Call with the vCPUs stopped,
- * before virtio_mmio_destroy of the transport. */
+ * before the transport is destroyed. */
 void virtio_console_destroy(struct virtio_console *c);
 
 #endif

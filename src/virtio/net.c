@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "host/net.h"
-#include "virtio/mmio.h"
+#include "virtio/transport.h"
 
 /* Offsets in struct virtio_net_hdr (5.1.6). */
 enum {
@@ -211,13 +211,13 @@ static void tx_one(struct virtio_net *n, const struct virtq_req *req, uint64_t f
 	count(&n->stats.tx_bytes, len);
 }
 
-static void transmit(struct virtio_net *n, struct virtio_mmio *t)
+static void transmit(struct virtio_net *n, struct virtio_transport *t)
 {
 	pthread_mutex_lock(&n->tx_lock);
 	/* A malformed chain (-EINVAL) has made the transport flag the device for reset. */
-	while (virtio_mmio_pop(t, VIRTIO_NET_TRANSMITQ, &n->tx_req) > 0) {
-		tx_one(n, &n->tx_req, virtio_mmio_driver_features(t));
-		virtio_mmio_complete(t, VIRTIO_NET_TRANSMITQ, n->tx_req.epoch, n->tx_req.head, 0);
+	while (virtio_pop(t, VIRTIO_NET_TRANSMITQ, &n->tx_req) > 0) {
+		tx_one(n, &n->tx_req, virtio_driver_features(t));
+		virtio_complete(t, VIRTIO_NET_TRANSMITQ, n->tx_req.epoch, n->tx_req.head, 0);
 	}
 	pthread_mutex_unlock(&n->tx_lock);
 }
@@ -227,13 +227,13 @@ static void transmit(struct virtio_net *n, struct virtio_mmio *t)
 /* Pop one receive buffer into held[nheld]. Buffers too small for a header cannot take any
  * frame: they are returned with nothing written (the driver sees a zero length) and
  * counted. Returns false when the ring has no more buffers (or is broken). */
-static bool take_buffer(struct virtio_net *n, struct virtio_mmio *t)
+static bool take_buffer(struct virtio_net *n, struct virtio_transport *t)
 {
 	struct virtq_req *req = &n->rx_req;
 	/* Bounded: a driver refilling tiny buffers as fast as they come back cannot keep this
 	 * thread here. */
 	for (unsigned tries = 0; tries < VIRTQ_MAX_SIZE; tries++) {
-		if (virtio_mmio_pop(t, VIRTIO_NET_RECEIVEQ, req) <= 0)
+		if (virtio_pop(t, VIRTIO_NET_RECEIVEQ, req) <= 0)
 			return false;
 		struct virtio_net_rxbuf *b = &n->held[n->nheld];
 		b->head = req->head;
@@ -249,7 +249,7 @@ static bool take_buffer(struct virtio_net *n, struct virtio_mmio *t)
 			return true;
 		}
 		count(&n->stats.rx_errors, 1);
-		virtio_mmio_complete(t, VIRTIO_NET_RECEIVEQ, req->epoch, req->head, 0);
+		virtio_complete(t, VIRTIO_NET_RECEIVEQ, req->epoch, req->head, 0);
 	}
 	return false;
 }
@@ -275,10 +275,11 @@ static void rx_copy(struct virtio_net *n, uint64_t pos, const uint8_t *src, size
 }
 
 /* Give one frame to the driver, or drop it. Called with rx_lock held. */
-static void rx_one(struct virtio_net *n, struct virtio_mmio *t, const uint8_t *frame, size_t len)
+static void rx_one(struct virtio_net *n, struct virtio_transport *t, const uint8_t *frame,
+		   size_t len)
 {
 	/* They change only across a reset, whose epoch drops a frame that straddles one. */
-	uint64_t features = virtio_mmio_driver_features(t);
+	uint64_t features = virtio_driver_features(t);
 	bool mrg = features & (1ull << VIRTIO_NET_F_MRG_RXBUF);
 	uint64_t need = VIRTIO_NET_HDR_SIZE + len, room = 0;
 	unsigned k = 0;
@@ -321,8 +322,8 @@ static void rx_one(struct virtio_net *n, struct virtio_mmio *t, const uint8_t *f
 		need -= bytes;
 		used[i] = (struct virtq_used_elem){.id = n->held[i].head, .len = (uint32_t)bytes};
 		if (i + 1 == k || n->held[i + 1].epoch != n->held[first].epoch) {
-			virtio_mmio_complete_batch(t, VIRTIO_NET_RECEIVEQ, n->held[first].epoch,
-						   used + first, i + 1 - first);
+			virtio_complete_batch(t, VIRTIO_NET_RECEIVEQ, n->held[first].epoch,
+					      used + first, i + 1 - first);
 			first = i + 1;
 		}
 	}
@@ -338,7 +339,7 @@ static void net_receive(void *opaque, const void *frame, size_t len)
 	struct virtio_net *n = opaque;
 
 	pthread_mutex_lock(&n->rx_lock);
-	struct virtio_mmio *t = __atomic_load_n(&n->t, __ATOMIC_ACQUIRE);
+	struct virtio_transport *t = __atomic_load_n(&n->t, __ATOMIC_ACQUIRE);
 	uint64_t epoch = __atomic_load_n(&n->epoch, __ATOMIC_ACQUIRE);
 	if (epoch != n->rx_epoch) {
 		n->nheld = 0;
@@ -353,7 +354,7 @@ static void net_receive(void *opaque, const void *frame, size_t len)
 
 /* ---- transport callbacks ---- */
 
-static void net_queue_notify(void *opaque, struct virtio_mmio *t, unsigned q)
+static void net_queue_notify(void *opaque, struct virtio_transport *t, unsigned q)
 {
 	struct virtio_net *n = opaque;
 	__atomic_store_n(&n->t, t, __ATOMIC_RELEASE);

@@ -13,7 +13,7 @@
 
 struct net_backend;
 struct virtio_dev;
-struct virtio_mmio;
+struct virtio_transport;
 
 #define VIRTIO_ID_NET 1 /* 5.1.1 */
 
@@ -77,7 +77,7 @@ struct virtio_net {
 
 	/* The transport, known from the first notification (a driver notifies the receiveq
 	 * after posting buffers, 5.1.6.3); frames that come before are dropped. */
-	struct virtio_mmio *t;
+	struct virtio_transport *t;
 	/* Bumped by reset (which runs under the transport lock and so takes no lock of ours):
 	 * buffers held from an older epoch belong to no ring any more. */
 	uint64_t epoch;
@@ -96,10 +96,10 @@ struct virtio_net {
 };
 
 /* Set up a card on backend (opened by the caller, who closes it after virtio_net_destroy)
- * and fill dev for virtio_mmio_init. mac is the card's address; NULL gives a random locally
- * administered unicast one, 52:54:00:xx:xx:xx, different for every VM. Offers
- * VIRTIO_NET_F_MAC, F_STATUS (link always up), F_MRG_RXBUF, F_CSUM (the device completes
- * partial checksums on transmit), F_GUEST_CSUM (the device checks TCP and UDP checksums
+ * and fill dev for a transport's init (virtio_mmio_init, virtio_pci_init). mac is the card's
+ * address; NULL gives a random locally administered unicast one, 52:54:00:xx:xx:xx, different for
+ * every VM. Offers VIRTIO_NET_F_MAC, F_STATUS (link always up), F_MRG_RXBUF, F_CSUM (the device
+ * completes partial checksums on transmit), F_GUEST_CSUM (the device checks TCP and UDP checksums
  * on receive and says so with VIRTIO_NET_HDR_F_DATA_VALID) and F_MTU with the backend's
  * MTU (net_backend.mtu) in config.mtu; no segmentation offloads.
  * Attaches to the backend. Returns 0, -ENOMEM or the -errno of pthread_mutex_init.
@@ -116,6 +116,6 @@ struct virtio_net {
 int virtio_net_init(struct virtio_net *n, struct net_backend *backend, const uint8_t mac[6],
 		    struct virtio_dev *dev);
 /* Detach from the backend (no frame is received after this) and free everything. Call with
- * the vCPUs stopped, before virtio_mmio_destroy of the transport. */
+ * the vCPUs stopped, before the transport is destroyed. */
 void virtio_net_destroy(struct virtio_net *n);
 #endif

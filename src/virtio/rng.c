@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "virtio/mmio.h"
+#include "virtio/transport.h"
 
 /* Fill up to len bytes at p with random data; returns the bytes filled. */
 static uint32_t fill_random(uint8_t *p, uint32_t len)
@@ -55,15 +55,15 @@ static uint32_t serve(struct virtio_rng *r, const struct virtq_req *req)
 	return total;
 }
 
-static void rng_queue_notify(void *opaque, struct virtio_mmio *t, unsigned q)
+static void rng_queue_notify(void *opaque, struct virtio_transport *t, unsigned q)
 {
 	struct virtio_rng *r = opaque;
 	if (q != 0)
 		return;
 	pthread_mutex_lock(&r->lock);
 	/* A malformed chain (-EINVAL) has made the transport flag the device for reset. */
-	while (virtio_mmio_pop(t, 0, &r->req) > 0)
-		virtio_mmio_complete(t, 0, r->req.epoch, r->req.head, serve(r, &r->req));
+	while (virtio_pop(t, 0, &r->req) > 0)
+		virtio_complete(t, 0, r->req.epoch, r->req.head, serve(r, &r->req));
 	pthread_mutex_unlock(&r->lock);
 }
 

@@ -24,8 +24,9 @@ struct virtio_rng {
 	uint64_t prng;
 };
 
-/* Set up the device and fill dev for virtio_mmio_init: no feature bits, no configuration
- * space, one queue served on the notifying vCPU thread. Returns 0 or -errno. */
+/* Set up the device and fill dev for a transport's init (virtio_mmio_init, virtio_pci_init): no
+ * feature bits, no configuration space, one queue served on the notifying vCPU thread. Returns 0 or
+ * -errno. */
 int virtio_rng_init(struct virtio_rng *r, struct virtio_dev *dev);
 /* Release what virtio_rng_init set up. */
 void virtio_rng_destroy(struct virtio_rng *r);

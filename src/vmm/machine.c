@@ -195,14 +195,14 @@ static int add_devices(struct vm *vm, char *err, size_t errlen)
 struct vm_disk {
 	struct blk_file file;
 	struct virtio_blk blk;
-	struct virtio_mmio mmio;
+	struct virtio_transport mmio;
 	bool file_open, blk_up, mmio_up;
 };
 
 struct vm_nic {
 	struct net_backend *backend;
 	struct virtio_net net;
-	struct virtio_mmio mmio;
+	struct virtio_transport mmio;
 	bool net_up, mmio_up;
 };
 
@@ -212,15 +212,15 @@ struct vm_virtio {
 	struct vm_nic nic[VM_MAX_NETS];
 	unsigned nnics;
 	struct virtio_console con;
-	struct virtio_mmio con_mmio;
+	struct virtio_transport con_mmio;
 	bool con_up, con_mmio_up;
 	struct virtio_rng rng;
-	struct virtio_mmio rng_mmio;
+	struct virtio_transport rng_mmio;
 	bool rng_up, rng_mmio_up;
 	unsigned nslots;
 };
 
-static int add_virtio_slot(struct vm *vm, struct virtio_mmio *t, const struct virtio_dev *dev,
+static int add_virtio_slot(struct vm *vm, struct virtio_transport *t, const struct virtio_dev *dev,
 			   char *err, size_t errlen)
 {
 	struct vm_virtio *v = vm->virtio;

@@ -681,11 +681,11 @@ void fz_check_used(const struct fz_target *tg)
 		}
 		q->used_seen = idx;
 	}
-	FZ_CHECK(!must || (fz_reg_read(FZ_REG_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_VRING),
+	FZ_CHECK(!must || (fz_reg_read(FZ_REG_INTERRUPT_STATUS) & VIRTIO_INT_VRING),
 		 "used entries added without the interrupt the driver asked for");
 	/* Acknowledge, as a driver does, so that every interrupt asked for is seen. Entries a
 	 * worker thread adds meanwhile may have had theirs taken by the acknowledgement. */
-	fz_reg_write(FZ_REG_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
+	fz_reg_write(FZ_REG_INTERRUPT_ACK, VIRTIO_INT_VRING);
 	for (unsigned qi = 0; qi < fz.nq; qi++) {
 		struct fz_queue *q = &fz.q[qi];
 		if (!q->ready)

@@ -166,7 +166,7 @@ struct fz {
 	uint8_t *wmap;  /* per RAM byte: 1 if the device may write it */
 	struct fz_seg *segs;
 	unsigned nsegs, segs_cap;
-	struct virtio_mmio t;
+	struct virtio_transport t;
 	struct virtio_dev dev;
 	unsigned nq;
 	struct fz_queue q[FZ_MAX_QUEUES];

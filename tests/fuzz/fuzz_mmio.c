@@ -65,7 +65,7 @@ struct mqueue {
 static struct {
 	struct guest_mem mem;
 	struct bus bus;
-	struct virtio_mmio t;
+	struct virtio_transport t;
 	struct virtio_dev dev;
 	unsigned kind, nq;
 	bool threaded; /* the device completes on another thread (blk) */
@@ -278,7 +278,7 @@ static void check_read(uint32_t off, uint32_t v)
 	case FZ_REG_QUEUE_READY: want = q && q->ready; break;
 	case FZ_REG_INTERRUPT_STATUS:
 		FZ_CHECK(!(v & ~3u), "InterruptStatus %#x", v);
-		FZ_CHECK(!(v & VIRTIO_MMIO_INT_CONFIG) ||
+		FZ_CHECK(!(v & VIRTIO_INT_CONFIG) ||
 			     (mz.t.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET),
 			 "configuration interrupt without a configuration change");
 		FZ_CHECK(!mz.just_reset || v == 0, "InterruptStatus %#x after reset", v);

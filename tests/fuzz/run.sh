@@ -42,7 +42,7 @@ cflags="$base -fsanitize=fuzzer,address,undefined"
 # The shared harness checks every input with loops over guest RAM: it is built without
 # coverage instrumentation, which would only slow it and steer the fuzzer toward the checks.
 common=$out/fuzz_common.o
-virtio="src/virtio/mmio.c src/virtio/virtq.c $common"
+virtio="src/virtio/mmio.c src/virtio/transport.c src/virtio/virtq.c $common"
 
 # The sources each target links: its own, and the device code it drives.
 sources() {

@@ -41,7 +41,7 @@ struct fixture {
 	struct blk_file file;
 	struct guest_mem mem;
 	struct virtio_blk blk;
-	struct virtio_mmio t;
+	struct virtio_transport t;
 	struct vdrv drv;
 	uint8_t *img; /* the image's initial content */
 };
@@ -250,9 +250,9 @@ static void test_write_read(void **state)
 	assert_int_equal(blk_write(f, 5, buf, sizeof(buf)), VIRTIO_BLK_S_OK);
 	/* The transport raises the line under its lock with the used ring update: once the
 	 * register read has taken that lock, the line has been raised. */
-	assert_true(vdrv_read(&f->drv, REG_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_VRING);
+	assert_true(vdrv_read(&f->drv, REG_INTERRUPT_STATUS) & VIRTIO_INT_VRING);
 	assert_true(__atomic_load_n(&f->drv.irqs, __ATOMIC_RELAXED) > irq_before);
-	vdrv_write(&f->drv, REG_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
+	vdrv_write(&f->drv, REG_INTERRUPT_ACK, VIRTIO_INT_VRING);
 	file_read(f, 5 * SECTOR, file, sizeof(file));
 	assert_memory_equal(file, buf, sizeof(buf));
 	/* Neighbours keep the initial pattern. */
@@ -840,9 +840,9 @@ struct fill_race {
 	struct blk_file file;
 	struct guest_mem mem;
 	struct virtio_blk blk;
-	struct virtio_mmio t;
+	struct virtio_transport t;
 	struct vdrv drv;
-	void (*blk_notify)(void *opaque, struct virtio_mmio *t, unsigned q);
+	void (*blk_notify)(void *opaque, struct virtio_transport *t, unsigned q);
 	pthread_mutex_t m;
 	pthread_cond_t c;
 	bool armed;
@@ -855,7 +855,7 @@ static struct fill_race *fill_race_cur;
 
 /* The transport's queue_notify, wrapped: when armed, the driver thread takes the transport
  * lock before the device starts popping, so that the device's first pop waits for it. */
-static void fill_race_notify(void *opaque, struct virtio_mmio *t, unsigned q)
+static void fill_race_notify(void *opaque, struct virtio_transport *t, unsigned q)
 {
 	struct fill_race *r = fill_race_cur;
 	pthread_mutex_lock(&r->m);

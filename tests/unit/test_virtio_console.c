@@ -89,7 +89,7 @@ struct fixture {
 	struct guest_mem mem;
 	struct fake_chr chr;
 	struct virtio_console con;
-	struct virtio_mmio t;
+	struct virtio_transport t;
 	struct vdrv drv;
 };
 
@@ -159,7 +159,7 @@ static void test_tx(void **state)
 	assert_memory_equal(f->chr.out, "hello, world", 12);
 	assert_int_equal(vdrv_host(&f->drv, w, 1)[0], 0xa5);
 	assert_true(f->drv.irqs > irqs);
-	assert_true(vdrv_read(&f->drv, REG_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_VRING);
+	assert_true(vdrv_read(&f->drv, REG_INTERRUPT_STATUS) & VIRTIO_INT_VRING);
 
 	/* Several requests in one notification, in order. */
 	uint16_t h[3];

@@ -74,7 +74,7 @@
 struct fixture {
 	struct guest_mem mem;
 	struct bus bus;
-	struct virtio_mmio t;
+	struct virtio_transport t;
 	/* The interrupt line. */
 	bool level;
 	unsigned irq_calls;
@@ -125,7 +125,7 @@ static void cfg_write(void *opaque, uint32_t off, unsigned size, uint32_t val)
 	memcpy(f->config + off, &val, size);
 }
 
-static void notify(void *opaque, struct virtio_mmio *t, unsigned q)
+static void notify(void *opaque, struct virtio_transport *t, unsigned q)
 {
 	struct fixture *f = opaque;
 	if (f->threaded) {
@@ -142,8 +142,8 @@ static void notify(void *opaque, struct virtio_mmio *t, unsigned q)
 	f->last_q = q;
 	if (!f->serve)
 		return;
-	while ((f->last_pop = virtio_mmio_pop(t, q, &f->req)) > 0)
-		virtio_mmio_complete(t, q, f->req.epoch, f->req.head, f->serve_len);
+	while ((f->last_pop = virtio_pop(t, q, &f->req)) > 0)
+		virtio_complete(t, q, f->req.epoch, f->req.head, f->serve_len);
 }
 
 static void dev_reset(void *opaque)
@@ -296,36 +296,36 @@ static void test_stale_completion(void **state)
 	set_desc(f, 0, DATA_GPA, 4, VIRTQ_DESC_F_WRITE, 0);
 	make_avail(f, 0, 0);
 	struct virtq_req old;
-	assert_int_equal(virtio_mmio_pop(&f->t, 0, &old), 1);
+	assert_int_equal(virtio_pop(&f->t, 0, &old), 1);
 
 	/* Device reset, then the driver starts again on the same ring memory. */
 	put16(f, USED_GPA + 2, 0);
 	driver_start(f, 1ull << VIRTIO_F_VERSION_1);
-	virtio_mmio_complete(&f->t, 0, old.epoch, old.head, 4);
+	virtio_complete(&f->t, 0, old.epoch, old.head, 4);
 	assert_int_equal(get32(f, USED_GPA) >> 16, 0);
 	assert_int_equal(rd(f, INT_STATUS), 0);
 
 	/* The same through QueueReady 0 and 1 without a device reset. */
 	make_avail(f, 0, 0);
-	assert_int_equal(virtio_mmio_pop(&f->t, 0, &old), 1);
+	assert_int_equal(virtio_pop(&f->t, 0, &old), 1);
 	wr(f, QUEUE_SEL, 0);
 	wr(f, QUEUE_READY, 0);
 	wr(f, QUEUE_READY, 1);
 	assert_int_equal(rd(f, QUEUE_READY), 1);
-	virtio_mmio_complete(&f->t, 0, old.epoch, old.head, 4);
+	virtio_complete(&f->t, 0, old.epoch, old.head, 4);
 	assert_int_equal(get32(f, USED_GPA) >> 16, 0);
 
 	/* A request of the current epoch completes. */
 	make_avail(f, 0, 0);
 	struct virtq_req cur;
-	assert_int_equal(virtio_mmio_pop(&f->t, 0, &cur), 1);
+	assert_int_equal(virtio_pop(&f->t, 0, &cur), 1);
 	assert_int_not_equal(cur.epoch, old.epoch);
 	const struct virtq_used_elem e[] = {{.id = cur.head, .len = 4}};
-	virtio_mmio_complete_batch(&f->t, 0, old.epoch, e, 1);
+	virtio_complete_batch(&f->t, 0, old.epoch, e, 1);
 	assert_int_equal(get32(f, USED_GPA) >> 16, 0);
-	virtio_mmio_complete_batch(&f->t, 0, cur.epoch, e, 1);
+	virtio_complete_batch(&f->t, 0, cur.epoch, e, 1);
 	assert_int_equal(get32(f, USED_GPA) >> 16, 1);
-	assert_int_equal(rd(f, INT_STATUS), VIRTIO_MMIO_INT_VRING);
+	assert_int_equal(rd(f, INT_STATUS), VIRTIO_INT_VRING);
 }
 
 /* Devices read the negotiated feature bits from the transport: none until FEATURES_OK, the
@@ -334,18 +334,18 @@ static void test_driver_features(void **state)
 {
 	struct fixture *f = *state;
 	uint64_t want = (1ull << VIRTIO_F_VERSION_1) | (1ull << 0);
-	assert_int_equal(virtio_mmio_driver_features(&f->t), 0);
+	assert_int_equal(virtio_driver_features(&f->t), 0);
 	wr(f, STATUS, ACK);
 	wr(f, STATUS, ACK | DRIVER);
 	write_features(f, want);
-	assert_int_equal(virtio_mmio_driver_features(&f->t), 0);
+	assert_int_equal(virtio_driver_features(&f->t), 0);
 	wr(f, STATUS, ACK | DRIVER | FEAT_OK);
-	assert_int_equal(virtio_mmio_driver_features(&f->t), want);
+	assert_int_equal(virtio_driver_features(&f->t), want);
 	/* Refused FEATURES_OK (an offer the device never made): still none. */
 	assert_int_equal(negotiate(f, want | (1ull << 2)), ACK | DRIVER);
-	assert_int_equal(virtio_mmio_driver_features(&f->t), 0);
+	assert_int_equal(virtio_driver_features(&f->t), 0);
 	wr(f, STATUS, 0);
-	assert_int_equal(virtio_mmio_driver_features(&f->t), 0);
+	assert_int_equal(virtio_driver_features(&f->t), 0);
 }
 
 static void test_reset_values(void **state)
@@ -582,10 +582,10 @@ static void test_request_roundtrip(void **state)
 	assert_int_equal(get32(f, USED_GPA + 4), 0);
 	assert_int_equal(get32(f, USED_GPA + 8), 3);
 	/* Used buffer notification: InterruptStatus bit 0 and the line up. */
-	assert_int_equal(rd(f, INT_STATUS), VIRTIO_MMIO_INT_VRING);
+	assert_int_equal(rd(f, INT_STATUS), VIRTIO_INT_VRING);
 	assert_true(f->level);
 	assert_int_equal(f->irq_calls, calls + 1);
-	wr(f, INT_ACK, VIRTIO_MMIO_INT_VRING);
+	wr(f, INT_ACK, VIRTIO_INT_VRING);
 	assert_int_equal(rd(f, INT_STATUS), 0);
 	assert_false(f->level);
 
@@ -598,11 +598,11 @@ static void test_request_roundtrip(void **state)
 	assert_false(f->level);
 
 	/* Completing on a queue that is not ready, or does not exist, does nothing. */
-	virtio_mmio_complete(&f->t, 1, f->t.vq[1].epoch, 0, 1);
-	virtio_mmio_complete(&f->t, 100, 0, 0, 1);
+	virtio_complete(&f->t, 1, f->t.vq[1].epoch, 0, 1);
+	virtio_complete(&f->t, 100, 0, 0, 1);
 	assert_int_equal(rd(f, INT_STATUS), 0);
-	assert_int_equal(virtio_mmio_pop(&f->t, 1, &f->req), 0);
-	assert_int_equal(virtio_mmio_pop(&f->t, 100, &f->req), 0);
+	assert_int_equal(virtio_pop(&f->t, 1, &f->req), 0);
+	assert_int_equal(virtio_pop(&f->t, 100, &f->req), 0);
 }
 
 static void test_early_buffers(void **state)
@@ -617,12 +617,12 @@ static void test_early_buffers(void **state)
 	make_avail(f, 0, 0);
 	wr(f, QUEUE_NOTIFY, 0);
 	assert_int_equal(f->notifies, 0);
-	assert_int_equal(virtio_mmio_pop(&f->t, 0, &f->req), 0);
+	assert_int_equal(virtio_pop(&f->t, 0, &f->req), 0);
 	assert_int_equal(get32(f, USED_GPA) >> 16, 0);
 	wr(f, STATUS, ACK | DRIVER | FEAT_OK | DRIVER_OK);
 	assert_int_equal(f->notifies, 1);
 	assert_int_equal(get32(f, USED_GPA) >> 16, 1);
-	assert_int_equal(rd(f, INT_STATUS), VIRTIO_MMIO_INT_VRING);
+	assert_int_equal(rd(f, INT_STATUS), VIRTIO_INT_VRING);
 }
 
 static void test_malformed_ring(void **state)
@@ -638,12 +638,12 @@ static void test_malformed_ring(void **state)
 	unsigned notifies = f->notifies;
 	/* DEVICE_NEEDS_RESET, and the driver is told by a configuration change interrupt. */
 	assert_int_equal(rd(f, STATUS) & NEEDS_RST, NEEDS_RST);
-	assert_int_equal(rd(f, INT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	assert_int_equal(rd(f, INT_STATUS), VIRTIO_INT_CONFIG);
 	assert_true(f->level);
 	/* The broken device takes no more requests. */
 	wr(f, QUEUE_NOTIFY, 0);
 	assert_int_equal(f->notifies, notifies);
-	assert_int_equal(virtio_mmio_pop(&f->t, 0, &f->req), 0);
+	assert_int_equal(virtio_pop(&f->t, 0, &f->req), 0);
 	/* Reset brings it back. */
 	unsigned resets = f->resets;
 	wr(f, STATUS, 0);
@@ -653,7 +653,7 @@ static void test_malformed_ring(void **state)
 	driver_start(f, 1ull << VIRTIO_F_VERSION_1);
 	wr(f, QUEUE_NOTIFY, 0);
 	assert_int_equal(f->last_pop, 0);
-	assert_int_equal(rd(f, INT_STATUS), VIRTIO_MMIO_INT_VRING);
+	assert_int_equal(rd(f, INT_STATUS), VIRTIO_INT_VRING);
 }
 
 static void test_status_reset(void **state)
@@ -661,7 +661,7 @@ static void test_status_reset(void **state)
 	struct fixture *f = *state;
 	driver_start(f, (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_INDIRECT_DESC));
 	setup_queue(f, 1, 32);
-	virtio_mmio_config_changed(&f->t);
+	virtio_config_changed(&f->t);
 	assert_true(f->level);
 	wr(f, QUEUE_SEL, 1);
 	wr(f, DEV_FEAT_SEL, 1);
@@ -705,17 +705,17 @@ static void test_interrupt_ack(void **state)
 	set_desc(f, 0, DATA_GPA, 16, 0, 0);
 	make_avail(f, 0, 0);
 	wr(f, QUEUE_NOTIFY, 0);
-	virtio_mmio_config_changed(&f->t);
-	assert_int_equal(rd(f, INT_STATUS), VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
+	virtio_config_changed(&f->t);
+	assert_int_equal(rd(f, INT_STATUS), VIRTIO_INT_VRING | VIRTIO_INT_CONFIG);
 	assert_true(f->level);
 	unsigned calls = f->irq_calls;
 	/* Undefined bits and bits not set change nothing. */
 	wr(f, INT_ACK, 0xfffffffc);
-	assert_int_equal(rd(f, INT_STATUS), VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
-	wr(f, INT_ACK, VIRTIO_MMIO_INT_VRING);
-	assert_int_equal(rd(f, INT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	assert_int_equal(rd(f, INT_STATUS), VIRTIO_INT_VRING | VIRTIO_INT_CONFIG);
+	wr(f, INT_ACK, VIRTIO_INT_VRING);
+	assert_int_equal(rd(f, INT_STATUS), VIRTIO_INT_CONFIG);
 	assert_true(f->level);
-	wr(f, INT_ACK, VIRTIO_MMIO_INT_CONFIG);
+	wr(f, INT_ACK, VIRTIO_INT_CONFIG);
 	assert_int_equal(rd(f, INT_STATUS), 0);
 	assert_false(f->level);
 	/* The line moved once: down. */
@@ -796,14 +796,14 @@ static void test_config_generation(void **state)
 	struct fixture *f = *state;
 	assert_int_equal(rd(f, CONFIG_GEN), 0);
 	/* Before DRIVER_OK: the generation moves, no interrupt. */
-	virtio_mmio_config_changed(&f->t);
+	virtio_config_changed(&f->t);
 	assert_int_equal(rd(f, CONFIG_GEN), 1);
 	assert_int_equal(rd(f, INT_STATUS), 0);
 	assert_false(f->level);
 	driver_start(f, 1ull << VIRTIO_F_VERSION_1);
-	virtio_mmio_config_changed(&f->t);
+	virtio_config_changed(&f->t);
 	assert_int_equal(rd(f, CONFIG_GEN), 2);
-	assert_int_equal(rd(f, INT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	assert_int_equal(rd(f, INT_STATUS), VIRTIO_INT_CONFIG);
 	assert_true(f->level);
 	/* Stable while nothing changes. */
 	assert_int_equal(rd(f, CONFIG_GEN), 2);
@@ -812,7 +812,7 @@ static void test_config_generation(void **state)
 static void test_init_invalid(void **state)
 {
 	struct fixture *f = *state;
-	struct virtio_mmio t;
+	struct virtio_transport t;
 	struct virtio_dev dev = {.device_id = 2, .num_queues = 1};
 	struct irq_line irq = {0};
 	assert_int_equal(virtio_mmio_init(&t, &dev, &f->mem, irq), 0);
@@ -820,9 +820,9 @@ static void test_init_invalid(void **state)
 	assert_int_equal(virtio_mmio_init(&t, &dev, NULL, irq), -EINVAL);
 	dev.num_queues = 0;
 	assert_int_equal(virtio_mmio_init(&t, &dev, &f->mem, irq), -EINVAL);
-	dev.num_queues = VIRTIO_MMIO_MAX_QUEUES + 1;
+	dev.num_queues = VIRTIO_MAX_QUEUES + 1;
 	assert_int_equal(virtio_mmio_init(&t, &dev, &f->mem, irq), -EINVAL);
-	dev.num_queues = VIRTIO_MMIO_MAX_QUEUES;
+	dev.num_queues = VIRTIO_MAX_QUEUES;
 	dev.config_size = 4; /* no config_read */
 	assert_int_equal(virtio_mmio_init(&t, &dev, &f->mem, irq), -EINVAL);
 	dev.config_read = cfg_read;
@@ -872,7 +872,7 @@ static void test_garbage(void **state)
 	wr(f, QUEUE_NOTIFY, 0);
 	assert_int_equal(f->last_pop, 0);
 	assert_int_equal(get32(f, USED_GPA) >> 16, 1);
-	assert_int_equal(rd(f, INT_STATUS), VIRTIO_MMIO_INT_VRING);
+	assert_int_equal(rd(f, INT_STATUS), VIRTIO_INT_VRING);
 }
 
 #define THREAD_REQS 20000
@@ -892,12 +892,12 @@ static void *device_thread(void *opaque)
 		seen = f->kicks;
 		pthread_mutex_unlock(&f->kick_lock);
 		struct virtq_req *req = &f->req;
-		while (virtio_mmio_pop(&f->t, 0, req) > 0) {
+		while (virtio_pop(&f->t, 0, req) > 0) {
 			uint32_t v = 0;
 			virtq_read(req, 0, &v, sizeof(v));
 			v = ~v;
-			virtio_mmio_complete(&f->t, 0, req->epoch, req->head,
-					     (uint32_t)virtq_write(req, 0, &v, sizeof(v)));
+			virtio_complete(&f->t, 0, req->epoch, req->head,
+					(uint32_t)virtq_write(req, 0, &v, sizeof(v)));
 		}
 		pthread_mutex_lock(&f->kick_lock);
 	}
@@ -971,7 +971,7 @@ static void test_threads(void **state)
 			i++;
 		}
 		if (rd(f, INT_STATUS))
-			wr(f, INT_ACK, VIRTIO_MMIO_INT_VRING);
+			wr(f, INT_ACK, VIRTIO_INT_VRING);
 		if (now_s() > deadline)
 			fail_msg("stalled: %u of %u requests done, %u notifications", done,
 				 THREAD_REQS, notifies);

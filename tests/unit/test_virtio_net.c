@@ -92,7 +92,7 @@ struct fixture {
 	struct fake_be be;
 	struct net_backend *nb; /* the backend the device is on (&be.nb, or slirp) */
 	struct virtio_net net;
-	struct virtio_mmio t;
+	struct virtio_transport t;
 	struct vdrv drv;
 };
 
@@ -315,7 +315,7 @@ static void test_tx(void **state)
 	assert_int_equal(f->be.len[0], sizeof(frame));
 	assert_memory_equal(f->be.frame[0], frame, sizeof(frame));
 	assert_true(f->drv.irqs > irqs);
-	assert_true(vdrv_read(&f->drv, REG_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_VRING);
+	assert_true(vdrv_read(&f->drv, REG_INTERRUPT_STATUS) & VIRTIO_INT_VRING);
 
 	/* Header and frame in one descriptor; a header split over two. */
 	assert_int_equal(transmit(f, frame, 60, 0, 0, 0, NULL, 0), 0);

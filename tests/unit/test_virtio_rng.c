@@ -26,7 +26,7 @@
 struct fixture {
 	struct guest_mem mem;
 	struct virtio_rng rng;
-	struct virtio_mmio t;
+	struct virtio_transport t;
 	struct vdrv drv;
 };
 

@@ -17,7 +17,7 @@
 #define AVAIL_OFFSET 0x1000
 #define USED_OFFSET  0x2000
 
-void vdrv_init(struct vdrv *d, struct virtio_mmio *t, struct guest_mem *mem, unsigned nqueues,
+void vdrv_init(struct vdrv *d, struct virtio_transport *t, struct guest_mem *mem, unsigned nqueues,
 	       uint16_t num)
 {
 	assert_true(nqueues >= 1 && nqueues <= VDRV_MAX_QUEUES);

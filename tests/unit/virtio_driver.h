@@ -67,7 +67,7 @@ struct vdrv_queue {
 };
 
 struct vdrv {
-	struct virtio_mmio *t;
+	struct virtio_transport *t;
 	struct guest_mem *mem;
 	unsigned nqueues;
 	uint16_t num;      /* queue size of every queue */
@@ -82,7 +82,7 @@ struct vdrv {
 /* Set up d for the device behind transport t on RAM mem, with nqueues queues (1 to
  * VDRV_MAX_QUEUES) of num entries (a power of two, at most VDRV_MAX_NUM). Touches no
  * register: call vdrv_start next. t may be initialised after this call. */
-void vdrv_init(struct vdrv *d, struct virtio_mmio *t, struct guest_mem *mem, unsigned nqueues,
+void vdrv_init(struct vdrv *d, struct virtio_transport *t, struct guest_mem *mem, unsigned nqueues,
 	       uint16_t num);
 
 /* An interrupt line for the transport whose rising edges count in d->irqs. */
