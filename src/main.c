@@ -49,7 +49,7 @@ static void usage_run(FILE *f)
 	      "  -c, --cmdline STR    kernel command line (default \"" DEFAULT_CMDLINE "\")\n"
 	      "  -m, --mem SIZE       guest RAM; suffix K, M, G (default 512M, at least 16M)\n"
 	      "  -s, --cpus N         number of harts, 1 to 64 (default 1)\n"
-	      "  --drive path=FILE[,readonly=on][,id=NAME][,lock=off]\n"
+	      "  --drive path=FILE[,readonly=on][,id=NAME][,lock=off][,transport=mmio|pci]\n"
 	      "                       a virtio-blk disk on a raw image or block device; the\n"
 	      "                       first is /dev/vda (repeat for more, at most 8); locked\n"
 	      "                       against other VMs (QEMU's locks) unless lock=off\n"
@@ -58,6 +58,8 @@ static void usage_run(FILE *f)
 	      "                       forwarded host ports; no privileges needed)\n"
 	      "  --net tap=IFNAME[,mac=MAC]\n"
 	      "                       a virtio-net card on a host TAP interface\n"
+	      "  --transport mmio|pci  where virtio devices go unless their option says: a\n"
+	      "                       virtio-mmio slot (default) or the PCI bus (virtio-pci)\n"
 	      "  --console serial|virtio\n"
 	      "                       the terminal is the UART (ttyS0, default) or a\n"
 	      "                       virtio-console (hvc0: use console=hvc0)\n"
@@ -142,6 +144,7 @@ static int cmd_run(int argc, char **argv)
 	    {"drive", required_argument, NULL, 'D'},
 	    {"net", required_argument, NULL, 'N'},
 	    {"console", required_argument, NULL, 'C'},
+	    {"transport", required_argument, NULL, 'T'},
 	    {"accel", required_argument, NULL, 'a'},
 	    {"jit-cache", required_argument, NULL, 'J'},
 	    {"help", no_argument, NULL, 'h'},
@@ -209,6 +212,10 @@ static int cmd_run(int argc, char **argv)
 			cfg.nnets++;
 			break;
 		}
+		case 'T':
+			if (config_parse_transport(optarg, &cfg.transport))
+				return error("--transport '%s' is not mmio or pci", optarg);
+			break;
 		case 'C':
 			if (!strcmp(optarg, "virtio"))
 				cfg.virtio_console = true;

@@ -10,7 +10,7 @@
 /* Feature bits 24 to 40 belong to the queue and transport, 41 to 49 are reserved (2.2, 6):
  * the transport offers exactly the ones it implements and masks a device's offer there. */
 #define VIRTIO_TRANSPORT_FEATURES_MASK (((1ull << 50) - 1) & ~((1ull << 24) - 1))
-#define VIRTIO_TRANSPORT_FEATURES                                      \
+#define VIRTIO_TRANSPORT_FEATURES                                           \
 	((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_RING_EVENT_IDX) | \
 	 (1ull << VIRTIO_F_INDIRECT_DESC))
 
@@ -213,7 +213,7 @@ int virtio_pop(struct virtio_transport *t, unsigned q, struct virtq_req *req)
 }
 
 void virtio_complete_batch(struct virtio_transport *t, unsigned q, uint32_t epoch,
-				const struct virtq_used_elem *elems, unsigned n)
+			   const struct virtq_used_elem *elems, unsigned n)
 {
 	pthread_mutex_lock(&t->lock);
 	if (q < t->dev.num_queues && t->vq[q].ready && t->vq[q].epoch == epoch) {
@@ -226,7 +226,7 @@ void virtio_complete_batch(struct virtio_transport *t, unsigned q, uint32_t epoc
 }
 
 void virtio_complete(struct virtio_transport *t, unsigned q, uint32_t epoch, uint16_t head,
-			  uint32_t len)
+		     uint32_t len)
 {
 	const struct virtq_used_elem e = {.id = head, .len = len};
 	virtio_complete_batch(t, q, epoch, &e, 1);

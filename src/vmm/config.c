@@ -5,7 +5,18 @@
 
 #include "vmm/config.h"
 
-#define DRIVE_SYNTAX "use --drive path=FILE[,readonly=on][,id=NAME][,lock=off]"
+#define DRIVE_SYNTAX "use --drive path=FILE[,readonly=on][,id=NAME][,lock=off][,transport=mmio|pci]"
+
+int config_parse_transport(const char *text, enum vm_transport *t)
+{
+	if (!strcmp(text, "mmio"))
+		*t = VM_TRANSPORT_MMIO;
+	else if (!strcmp(text, "pci"))
+		*t = VM_TRANSPORT_PCI;
+	else
+		return -EINVAL;
+	return 0;
+}
 
 int config_parse_drive(char *spec, struct vm_drive *d, char *err, size_t errlen)
 {
@@ -45,6 +56,12 @@ int config_parse_drive(char *spec, struct vm_drive *d, char *err, size_t errlen)
 				return -EINVAL;
 			}
 			strcpy(d->id, val);
+		} else if (!strcmp(kv, "transport")) {
+			if (config_parse_transport(val, &d->transport)) {
+				snprintf(err, errlen, "--drive: transport=%s must be mmio or pci",
+					 val);
+				return -EINVAL;
+			}
 		} else {
 			snprintf(err, errlen, "--drive: unknown key '%s': " DRIVE_SYNTAX, kv);
 			return -EINVAL;
@@ -59,7 +76,7 @@ int config_parse_drive(char *spec, struct vm_drive *d, char *err, size_t errlen)
 
 #define NET_SYNTAX                                                                               \
 	"use --net user[,hostfwd=tcp:127.0.0.1:2222-:22][,restrict=on][,mac=52:54:00:12:34:56] " \
-	"or --net tap=IFNAME[,mac=...]"
+	"or --net tap=IFNAME[,mac=...] (either with [,transport=mmio|pci])"
 
 static int parse_mac(const char *text, uint8_t mac[6])
 {
@@ -125,6 +142,12 @@ int config_parse_net(char *spec, struct vm_net *n, char *err, size_t errlen)
 				return -EINVAL;
 			}
 			n->slirp.restricted = !strcmp(val, "on");
+		} else if (!strcmp(kv, "transport")) {
+			if (config_parse_transport(val, &n->transport)) {
+				snprintf(err, errlen, "--net: transport=%s must be mmio or pci",
+					 val);
+				return -EINVAL;
+			}
 		} else {
 			snprintf(err, errlen, "--net: unknown key '%s': " NET_SYNTAX, kv);
 			return -EINVAL;

@@ -12,7 +12,15 @@
 #define VM_MAX_DRIVES 8
 #define DRIVE_ID_MAX  20 /* bytes of a virtio-blk serial (GET_ID) */
 
-/* A virtio-blk disk: --drive path=FILE[,readonly=on|off][,id=NAME]. */
+/* How the guest reaches a virtio device: the VM's default (--transport), a virtio-mmio
+ * slot, or a function on the PCI bus (virtio-pci). */
+enum vm_transport { VM_TRANSPORT_DEFAULT, VM_TRANSPORT_MMIO, VM_TRANSPORT_PCI };
+
+/* Parse "mmio" or "pci" into *t. Returns 0 or -EINVAL. */
+int config_parse_transport(const char *text, enum vm_transport *t);
+
+/* A virtio-blk disk: --drive path=FILE[,readonly=on|off][,id=NAME][,lock=off]
+ * [,transport=mmio|pci]. */
 struct vm_drive {
 	const char *path; /* image file or host block device (points into the option text) */
 	bool readonly;
@@ -20,6 +28,7 @@ struct vm_drive {
 	 * lock=off clears it, for cluster file systems whose users coordinate themselves. */
 	bool lock;
 	char id[DRIVE_ID_MAX + 1]; /* serial reported to the guest; "" when not given */
+	enum vm_transport transport;
 };
 
 /* Parse the text of one --drive option into *d. spec is modified in place (split at commas)
@@ -29,13 +38,14 @@ int config_parse_drive(char *spec, struct vm_drive *d, char *err, size_t errlen)
 enum vm_net_type { VM_NET_USER, VM_NET_TAP };
 
 /* A virtio-net card: --net user[,hostfwd=RULE]...[,restrict=on][,mac=MAC] or
- * --net tap=IFNAME[,mac=MAC]. */
+ * --net tap=IFNAME[,mac=MAC]; either with [,transport=mmio|pci]. */
 struct vm_net {
 	enum vm_net_type type;
 	char tap[16]; /* TAP interface name (IFNAMSIZ) */
 	bool has_mac;
 	uint8_t mac[6];
 	struct net_slirp_config slirp; /* user networking: forwarding rules, restriction */
+	enum vm_transport transport;
 };
 
 /* Parse the text of one --net option into *n. Returns 0, or -EINVAL with one sentence in

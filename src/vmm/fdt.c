@@ -182,6 +182,49 @@ static int add_device(void *fdt, const struct fdt_board *b, const char *name, ui
 	return 0; /* the caller adds its own properties, then ends the node */
 }
 
+/* The PCIe host bridge (Linux's pci-host-ecam-generic binding, PCI bus binding of IEEE
+ * 1275): configuration space by ECAM, one 32-bit memory window, INTA of each device on its
+ * own PLIC source through interrupt-map. */
+static int add_pci(void *fdt, const struct fdt_board *b)
+{
+	/* phys.hi of a 32-bit non-prefetchable memory space address (ss = 10). */
+	const uint32_t mem32 = 0x02000000;
+	uint32_t ranges[7] = {cpu_to_fdt32(mem32),
+			      0,
+			      cpu_to_fdt32((uint32_t)b->pci_mmio_base),
+			      cpu_to_fdt32((uint32_t)(b->pci_mmio_base >> 32)),
+			      cpu_to_fdt32((uint32_t)b->pci_mmio_base),
+			      cpu_to_fdt32((uint32_t)(b->pci_mmio_size >> 32)),
+			      cpu_to_fdt32((uint32_t)b->pci_mmio_size)};
+	/* Match on the device number and the pin only (bus 0, function 0). */
+	uint32_t mask[4] = {cpu_to_fdt32(0xf800), 0, 0, cpu_to_fdt32(7)};
+	uint32_t map[FDT_MAX_PCI * 6];
+	uint32_t bus_range[2] = {0, 0};
+	for (unsigned n = 0; n < b->npci; n++) {
+		uint32_t *e = map + 6 * n;
+		e[0] = cpu_to_fdt32(n << 11); /* phys.hi: device number */
+		e[1] = e[2] = 0;
+		e[3] = cpu_to_fdt32(1); /* INTA */
+		e[4] = cpu_to_fdt32(ph_plic(b));
+		e[5] = cpu_to_fdt32(b->pci_irq[n]);
+	}
+	TRY(begin_node_at(fdt, "pci", b->pci_ecam_base));
+	TRY(fdt_property_string(fdt, "compatible", "pci-host-ecam-generic"));
+	TRY(fdt_property_string(fdt, "device_type", "pci"));
+	TRY(fdt_property_u32(fdt, "#address-cells", 3));
+	TRY(fdt_property_u32(fdt, "#size-cells", 2));
+	TRY(fdt_property_u32(fdt, "#interrupt-cells", 1));
+	TRY(prop_reg(fdt, b->pci_ecam_base, b->pci_ecam_size));
+	TRY(fdt_property(fdt, "bus-range", bus_range, sizeof(bus_range)));
+	TRY(fdt_property_u32(fdt, "linux,pci-domain", 0));
+	TRY(fdt_property(fdt, "dma-coherent", NULL, 0));
+	TRY(fdt_property(fdt, "ranges", ranges, sizeof(ranges)));
+	TRY(fdt_property(fdt, "interrupt-map-mask", mask, sizeof(mask)));
+	if (b->npci)
+		TRY(fdt_property(fdt, "interrupt-map", map, 6 * sizeof(uint32_t) * b->npci));
+	return fdt_end_node(fdt);
+}
+
 static int add_soc(void *fdt, const struct fdt_board *b)
 {
 	static const char clint_compat[] = "sifive,clint0\0riscv,clint0";
@@ -233,6 +276,8 @@ static int add_soc(void *fdt, const struct fdt_board *b)
 			       "virtio,mmio", b->virtio[i].irq));
 		TRY(fdt_end_node(fdt));
 	}
+	if (b->pci_ecam_size)
+		TRY(add_pci(fdt, b));
 	return fdt_end_node(fdt);
 }
 
@@ -289,14 +334,16 @@ static bool irq_ok(const struct fdt_board *b, unsigned irq)
  * has one driver). */
 static bool irqs_ok(const struct fdt_board *b)
 {
-	unsigned irq[FDT_MAX_VIRTIO + 2], n = 0;
-	if (b->nvirtio > FDT_MAX_VIRTIO)
+	unsigned irq[FDT_MAX_VIRTIO + FDT_MAX_PCI + 2], n = 0;
+	if (b->nvirtio > FDT_MAX_VIRTIO || b->npci > FDT_MAX_PCI)
 		return false;
 	irq[n++] = b->uart_irq;
 	if (b->rtc_size)
 		irq[n++] = b->rtc_irq;
 	for (unsigned i = 0; i < b->nvirtio; i++)
 		irq[n++] = b->virtio[i].irq;
+	for (unsigned i = 0; i < b->npci; i++)
+		irq[n++] = b->pci_irq[i];
 	for (unsigned i = 0; i < n; i++) {
 		if (!irq_ok(b, irq[i]))
 			return false;

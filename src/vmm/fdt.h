@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #define FDT_MAX_VIRTIO 16
+#define FDT_MAX_PCI    32 /* device numbers on bus 0 */
 
 /* What the device tree describes. Addresses are guest-physical, sizes in bytes. */
 struct fdt_board {
@@ -32,6 +33,12 @@ struct fdt_board {
 		unsigned irq;
 	} virtio[FDT_MAX_VIRTIO];
 	unsigned nvirtio;
+	/* The PCIe host bridge (pci-host-ecam-generic, bus 0); no node when pci_ecam_size is
+	 * 0. Device n's INTA goes to PLIC source pci_irq[n] (interrupt-map), for n < npci. */
+	uint64_t pci_ecam_base, pci_ecam_size;
+	uint64_t pci_mmio_base, pci_mmio_size; /* the 32-bit memory window BARs go in */
+	unsigned pci_irq[FDT_MAX_PCI];
+	unsigned npci;
 	const char *bootargs;              /* kernel command line, or NULL */
 	uint64_t initrd_start, initrd_end; /* 0, 0 when there is no initrd */
 	const void *rng_seed;              /* bytes for /chosen/rng-seed, or NULL */

@@ -22,24 +22,31 @@
 #include "virtio/console.h"
 #include "virtio/mmio.h"
 #include "virtio/net.h"
+#include "virtio/pci.h"
 #include "virtio/rng.h"
 #include "jit/jit.h"
 #include "vmm/vm.h"
 
 /* ---- memory map (DESIGN.md) ---- */
-#define SYSCON_BASE 0x00100000ull
-#define RTC_BASE    0x00101000ull
-#define ACLINT_BASE 0x02000000ull
-#define PLIC_BASE   0x0c000000ull
-#define UART_BASE   0x10000000ull
-#define VIRTIO_BASE 0x10001000ull /* slot n at VIRTIO_BASE + n * VIRTIO_MMIO_SIZE */
-#define RAM_BASE    0x80000000ull
+#define SYSCON_BASE   0x00100000ull
+#define RTC_BASE      0x00101000ull
+#define ACLINT_BASE   0x02000000ull
+#define PLIC_BASE     0x0c000000ull
+#define UART_BASE     0x10000000ull
+#define VIRTIO_BASE   0x10001000ull /* slot n at VIRTIO_BASE + n * VIRTIO_MMIO_SIZE */
+#define PCI_ECAM_BASE 0x30000000ull /* bus 0's configuration space, PCI_ECAM_SIZE bytes */
+#define PCI_MMIO_BASE 0x40000000ull /* the window the guest places BARs in */
+#define PCI_MMIO_SIZE 0x40000000ull
+#define RAM_BASE      0x80000000ull
 
 /* ---- PLIC sources ---- */
 #define UART_IRQ   10
 #define RTC_IRQ    11
 #define VIRTIO_IRQ 1  /* slot n raises source virtio_irq(n) */
+#define PCI_IRQ    32 /* PCI device n's INTA raises source PCI_IRQ + n */
 #define PLIC_NDEV  95 /* highest source id advertised */
+_Static_assert(PCI_IRQ + PCI_MAX_DEVICES - 1 <= PLIC_NDEV, "every PCI device has a source");
+_Static_assert(PCI_MAX_DEVICES == FDT_MAX_PCI, "the device tree maps every PCI device");
 
 /* The PLIC source of virtio slot n: VIRTIO_IRQ + n below the UART's source, then past the
  * UART's and the RTC's (slots 0-8 on 1-9, slots 9 and up on 12 and up). */
@@ -191,19 +198,31 @@ static int add_devices(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-/* ---- virtio devices: the disks in --drive order (vda first), then the entropy source ---- */
+/* ---- virtio devices: the disks in --drive order (vda first), the network cards, the
+ * console, then the entropy source; each on a virtio-mmio slot or the PCI bus ---- */
+
+/* Where a virtio device is reached: its transport's state, on a virtio-mmio slot or inside
+ * a PCI function. */
+struct vm_port {
+	union {
+		struct virtio_transport mmio;
+		struct virtio_pci pci;
+	};
+	bool up, on_pci;
+};
+
 struct vm_disk {
 	struct blk_file file;
 	struct virtio_blk blk;
-	struct virtio_transport mmio;
-	bool file_open, blk_up, mmio_up;
+	struct vm_port port;
+	bool file_open, blk_up;
 };
 
 struct vm_nic {
 	struct net_backend *backend;
 	struct virtio_net net;
-	struct virtio_transport mmio;
-	bool net_up, mmio_up;
+	struct vm_port port;
+	bool net_up;
 };
 
 struct vm_virtio {
@@ -212,12 +231,14 @@ struct vm_virtio {
 	struct vm_nic nic[VM_MAX_NETS];
 	unsigned nnics;
 	struct virtio_console con;
-	struct virtio_transport con_mmio;
-	bool con_up, con_mmio_up;
+	struct vm_port con_port;
+	bool con_up;
 	struct virtio_rng rng;
-	struct virtio_transport rng_mmio;
-	bool rng_up, rng_mmio_up;
-	unsigned nslots;
+	struct vm_port rng_port;
+	bool rng_up;
+	unsigned nslots; /* virtio-mmio slots in use */
+	struct pci_host pci;
+	bool pci_up;
 };
 
 static int add_virtio_slot(struct vm *vm, struct virtio_transport *t, const struct virtio_dev *dev,
@@ -226,7 +247,9 @@ static int add_virtio_slot(struct vm *vm, struct virtio_transport *t, const stru
 	struct vm_virtio *v = vm->virtio;
 	unsigned n = v->nslots;
 	if (n >= FDT_MAX_VIRTIO)
-		return fail(err, errlen, -ENOSPC, "too many virtio devices (at most %d)",
+		return fail(err, errlen, -ENOSPC,
+			    "too many virtio-mmio devices (at most %d): put some on PCI with "
+			    "transport=pci",
 			    FDT_MAX_VIRTIO);
 	int rc = virtio_mmio_init(t, dev, &vm->mem,
 				  (struct irq_line){plic_set_irq, &vm->plic, virtio_irq(n)});
@@ -240,6 +263,48 @@ static int add_virtio_slot(struct vm *vm, struct virtio_transport *t, const stru
 	}
 	v->nslots++;
 	return 0;
+}
+
+static int add_virtio_pci(struct vm *vm, struct virtio_pci *vp, const struct virtio_dev *dev,
+			  char *err, size_t errlen)
+{
+	struct pci_host *h = &vm->virtio->pci;
+	if (h->ndev == PCI_MAX_DEVICES)
+		return fail(err, errlen, -ENOSPC, "too many PCI devices (at most %d)",
+			    PCI_MAX_DEVICES);
+	int rc = virtio_pci_init(vp, dev, &vm->mem);
+	if (rc)
+		return fail(err, errlen, rc, "cannot create a virtio device (%s)", strerror(-rc));
+	rc = pci_host_add(h, &vp->pci,
+			  (struct irq_line){plic_set_irq, &vm->plic, PCI_IRQ + h->ndev});
+	if (rc < 0) {
+		virtio_pci_destroy(vp);
+		return fail(err, errlen, rc, "cannot put a virtio device on PCI (%s)",
+			    strerror(-rc));
+	}
+	return 0;
+}
+
+/* Put dev on the transport t asks for (the VM's default for VM_TRANSPORT_DEFAULT). */
+static int add_port(struct vm *vm, struct vm_port *p, const struct virtio_dev *dev,
+		    enum vm_transport t, char *err, size_t errlen)
+{
+	if (t == VM_TRANSPORT_DEFAULT)
+		t = vm->cfg.transport;
+	p->on_pci = t == VM_TRANSPORT_PCI;
+	int rc = p->on_pci ? add_virtio_pci(vm, &p->pci, dev, err, errlen)
+			   : add_virtio_slot(vm, &p->mmio, dev, err, errlen);
+	p->up = !rc;
+	return rc;
+}
+
+static void destroy_port(struct vm_port *p)
+{
+	if (p->up && p->on_pci)
+		virtio_pci_destroy(&p->pci);
+	else if (p->up)
+		virtio_mmio_destroy(&p->mmio);
+	p->up = false;
 }
 
 static int add_disk(struct vm *vm, const struct vm_drive *d, char *err, size_t errlen)
@@ -280,9 +345,7 @@ static int add_disk(struct vm *vm, const struct vm_drive *d, char *err, size_t e
 		return fail(err, errlen, rc, "cannot create the disk for '%s' (%s)", d->path,
 			    strerror(-rc));
 	k->blk_up = true;
-	rc = add_virtio_slot(vm, &k->mmio, &dev, err, errlen);
-	k->mmio_up = !rc;
-	return rc;
+	return add_port(vm, &k->port, &dev, d->transport, err, errlen);
 }
 
 static int add_nic(struct vm *vm, const struct vm_net *n, char *err, size_t errlen)
@@ -297,9 +360,7 @@ static int add_nic(struct vm *vm, const struct vm_net *n, char *err, size_t errl
 	if (rc)
 		return fail(err, errlen, rc, "cannot create the network card (%s)", strerror(-rc));
 	c->net_up = true;
-	rc = add_virtio_slot(vm, &c->mmio, &dev, err, errlen);
-	c->mmio_up = !rc;
-	return rc;
+	return add_port(vm, &c->port, &dev, n->transport, err, errlen);
 }
 
 static int add_console(struct vm *vm, char *err, size_t errlen)
@@ -310,9 +371,7 @@ static int add_console(struct vm *vm, char *err, size_t errlen)
 		return fail(err, errlen, rc, "cannot create the virtio console (%s)",
 			    strerror(-rc));
 	vm->virtio->con_up = true;
-	rc = add_virtio_slot(vm, &vm->virtio->con_mmio, &dev, err, errlen);
-	vm->virtio->con_mmio_up = !rc;
-	return rc;
+	return add_port(vm, &vm->virtio->con_port, &dev, VM_TRANSPORT_DEFAULT, err, errlen);
 }
 
 static int add_virtio(struct vm *vm, char *err, size_t errlen)
@@ -322,6 +381,15 @@ static int add_virtio(struct vm *vm, char *err, size_t errlen)
 	vm->virtio = calloc(1, sizeof(*vm->virtio));
 	if (!vm->virtio)
 		return fail(err, errlen, -ENOMEM, "out of memory creating virtio devices");
+	/* The PCIe host bridge is part of the board, with devices on it or not. */
+	if ((rc = pci_host_init(&vm->virtio->pci, PCI_MMIO_BASE, PCI_MMIO_SIZE)))
+		return fail(err, errlen, rc, "cannot create the PCI bus (%s)", strerror(-rc));
+	vm->virtio->pci_up = true;
+	if ((rc = bus_add(&vm->bus, PCI_ECAM_BASE, PCI_ECAM_SIZE, &pci_ecam_ops, &vm->virtio->pci,
+			  "pci-ecam")) ||
+	    (rc = bus_add(&vm->bus, PCI_MMIO_BASE, PCI_MMIO_SIZE, &pci_mmio_ops, &vm->virtio->pci,
+			  "pci-mmio")))
+		return fail(err, errlen, rc, "cannot map the PCI bus (%s)", strerror(-rc));
 	for (unsigned i = 0; i < vm->cfg.ndrives; i++)
 		if ((rc = add_disk(vm, &vm->cfg.drives[i], err, errlen)))
 			return rc;
@@ -336,9 +404,7 @@ static int add_virtio(struct vm *vm, char *err, size_t errlen)
 	vm->virtio->rng_up = true;
 	if (vm->cfg.deterministic)
 		vm->virtio->rng.prng = 0x9e3779b97f4a7c15ull;
-	rc = add_virtio_slot(vm, &vm->virtio->rng_mmio, &dev, err, errlen);
-	vm->virtio->rng_mmio_up = !rc;
-	return rc;
+	return add_port(vm, &vm->virtio->rng_port, &dev, VM_TRANSPORT_DEFAULT, err, errlen);
 }
 
 static void destroy_virtio(struct vm *vm)
@@ -350,8 +416,7 @@ static void destroy_virtio(struct vm *vm)
 		struct vm_disk *k = &v->disk[i];
 		if (k->blk_up)
 			virtio_blk_destroy(&k->blk); /* before the transport: completions use it */
-		if (k->mmio_up)
-			virtio_mmio_destroy(&k->mmio);
+		destroy_port(&k->port);
 		if (k->file_open)
 			blk_file_close(&k->file);
 	}
@@ -359,19 +424,18 @@ static void destroy_virtio(struct vm *vm)
 		struct vm_nic *c = &v->nic[i];
 		if (c->net_up)
 			virtio_net_destroy(&c->net);
-		if (c->mmio_up)
-			virtio_mmio_destroy(&c->mmio);
+		destroy_port(&c->port);
 		if (c->backend)
 			c->backend->close(c->backend);
 	}
 	if (v->con_up)
 		virtio_console_destroy(&v->con);
-	if (v->con_mmio_up)
-		virtio_mmio_destroy(&v->con_mmio);
+	destroy_port(&v->con_port);
 	if (v->rng_up)
 		virtio_rng_destroy(&v->rng);
-	if (v->rng_mmio_up)
-		virtio_mmio_destroy(&v->rng_mmio);
+	destroy_port(&v->rng_port);
+	if (v->pci_up)
+		pci_host_destroy(&v->pci);
 	free(v);
 	vm->virtio = NULL;
 }
@@ -476,6 +540,15 @@ static int build_fdt(struct vm *vm, const struct layout *l, char *err, size_t er
 	    .initrd_start = l->initrd_start,
 	    .initrd_end = l->initrd_end,
 	};
+	if (vm->virtio) {
+		b.pci_ecam_base = PCI_ECAM_BASE;
+		b.pci_ecam_size = PCI_ECAM_SIZE;
+		b.pci_mmio_base = PCI_MMIO_BASE;
+		b.pci_mmio_size = PCI_MMIO_SIZE;
+		b.npci = vm->virtio->pci.ndev;
+		for (unsigned i = 0; i < b.npci; i++)
+			b.pci_irq[i] = PCI_IRQ + i;
+	}
 	for (unsigned i = 0; i < b.nvirtio; i++) {
 		b.virtio[i].base = VIRTIO_BASE + i * VIRTIO_MMIO_SIZE;
 		b.virtio[i].size = VIRTIO_MMIO_SIZE;

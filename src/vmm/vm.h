@@ -41,6 +41,9 @@ struct vm_config {
 	struct vm_net nets[VM_MAX_NETS]; /* virtio-net cards, eth0 first */
 	unsigned nnets;
 	bool virtio_console; /* the console is virtio-console (hvc0), not the UART */
+	/* Where virtio devices go unless their option says: virtio-mmio (the default) or PCI;
+	 * the virtio-console and the virtio-rng always follow it. */
+	enum vm_transport transport;
 	enum vm_accel accel; /* how harts run guest code */
 	/* A reproducible run, for the translator's lockstep check against the interpreter:
 	 * one hart; time counted from retired instructions (hart 0's, plus idle_ticks), the RTC

@@ -341,6 +341,61 @@ static void test_devices_point_at_plic(void **state)
 	free(fdt);
 }
 
+/* The PCIe host bridge: ECAM, bus 0, one 32-bit memory window identity-mapped, and each
+ * device's INTA on its own PLIC source through interrupt-map. */
+static void test_pci_host_bridge(void **state)
+{
+	(void)state;
+	struct fdt_board b = board(1);
+	void *fdt = build(&b);
+	assert_true(fdt_node_offset_by_compatible(fdt, -1, "pci-host-ecam-generic") < 0);
+	free(fdt);
+
+	b.pci_ecam_base = 0x30000000;
+	b.pci_ecam_size = 0x100000;
+	b.pci_mmio_base = 0x40000000;
+	b.pci_mmio_size = 0x40000000;
+	b.npci = 2;
+	b.pci_irq[0] = 32;
+	b.pci_irq[1] = 33;
+	fdt = build(&b);
+	const char *path = "/soc/pci@30000000";
+	uint32_t plic = fdt_get_phandle(fdt, node(fdt, "/soc/plic@c000000"));
+	assert_prop_str(fdt, path, "compatible", "pci-host-ecam-generic");
+	assert_prop_str(fdt, path, "device_type", "pci");
+	assert_reg(fdt, path, 0x30000000, 0x100000);
+	assert_int_equal(prop_u32(fdt, path, "#address-cells"), 3);
+	assert_int_equal(prop_u32(fdt, path, "#size-cells"), 2);
+	assert_int_equal(prop_u32(fdt, path, "#interrupt-cells"), 1);
+	assert_int_equal(prop_u32(fdt, "/soc/plic@c000000", "#address-cells"), 0);
+	const uint32_t bus_range[] = {0, 0};
+	assert_prop_bytes(fdt, path, "bus-range", bus_range, sizeof(bus_range));
+	const uint32_t ranges[] = {cpu_to_fdt32(0x02000000), 0, cpu_to_fdt32(0x40000000), 0,
+				   cpu_to_fdt32(0x40000000), 0, cpu_to_fdt32(0x40000000)};
+	assert_prop_bytes(fdt, path, "ranges", ranges, sizeof(ranges));
+	const uint32_t mask[] = {cpu_to_fdt32(0xf800), 0, 0, cpu_to_fdt32(7)};
+	assert_prop_bytes(fdt, path, "interrupt-map-mask", mask, sizeof(mask));
+	const uint32_t map[] = {0,
+				0,
+				0,
+				cpu_to_fdt32(1),
+				cpu_to_fdt32(plic),
+				cpu_to_fdt32(32),
+				cpu_to_fdt32(1 << 11),
+				0,
+				0,
+				cpu_to_fdt32(1),
+				cpu_to_fdt32(plic),
+				cpu_to_fdt32(33)};
+	assert_prop_bytes(fdt, path, "interrupt-map", map, sizeof(map));
+	free(fdt);
+
+	/* A PCI device on a source another device has is refused. */
+	b.pci_irq[1] = 10;
+	uint8_t buf[BUF_SIZE];
+	assert_int_equal(fdt_build(&b, buf, sizeof(buf)), -EINVAL);
+}
+
 static void test_rtc_optional(void **state)
 {
 	(void)state;
@@ -479,6 +534,7 @@ int main(void)
 	    cmocka_unit_test(test_interrupt_controllers_1),
 	    cmocka_unit_test(test_interrupt_controllers_4),
 	    cmocka_unit_test(test_devices_point_at_plic),
+	    cmocka_unit_test(test_pci_host_bridge),
 	    cmocka_unit_test(test_rtc_optional),
 	    cmocka_unit_test(test_syscon_poweroff_reboot),
 	    cmocka_unit_test(test_phandles_unique),

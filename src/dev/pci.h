@@ -1,0 +1,118 @@
+/* A PCI Express host bridge with ECAM configuration access (PCIe Base spec 7.2.2, "Enhanced
+ * Configuration Access Mechanism"; the device tree's pci-host-ecam-generic): bus 0 only, one
+ * function per device, 32-bit memory BARs placed by the guest in one MMIO window, INTx
+ * wired to one interrupt line per device. Configuration space is the Type 0 header of the
+ * PCI Local Bus spec 3.0 chapter 6 (256 bytes; the PCIe extended space reads as zeros: no
+ * extended capabilities). Every value the guest writes is masked by what the register allows
+ * and never trusted: absent devices read as all ones, BARs decode only with Memory Space
+ * enabled, and window accesses no BAR claims read all ones and drop writes (a master abort). */
+#ifndef RVISOR_DEV_PCI_H
+#define RVISOR_DEV_PCI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dev/irq.h"
+#include "mem/bus.h"
+
+#define PCI_MAX_DEVICES  32    /* device numbers 0-31 on bus 0 */
+#define PCI_ECAM_SIZE    (1u << 20) /* bytes of ECAM for one bus: 32 devices x 8 functions x 4 KiB */
+#define PCI_CONFIG_SIZE  256   /* bytes of conventional configuration space */
+#define PCI_NUM_BARS     6
+
+/* Type 0 header registers (PCI Local Bus 3.0, 6.1). */
+#define PCI_VENDOR_ID      0x00
+#define PCI_DEVICE_ID      0x02
+#define PCI_COMMAND        0x04
+#define PCI_STATUS         0x06
+#define PCI_REVISION_ID    0x08
+#define PCI_CLASS_PROG     0x09
+#define PCI_CLASS_DEVICE   0x0a
+#define PCI_CACHE_LINE     0x0c
+#define PCI_LATENCY_TIMER  0x0d
+#define PCI_HEADER_TYPE    0x0e
+#define PCI_BAR0           0x10
+#define PCI_SUBSYS_VENDOR  0x2c
+#define PCI_SUBSYS_ID      0x2e
+#define PCI_CAPABILITY     0x34
+#define PCI_INTERRUPT_LINE 0x3c
+#define PCI_INTERRUPT_PIN  0x3d
+
+#define PCI_COMMAND_MEMORY     0x002
+#define PCI_COMMAND_MASTER     0x004
+#define PCI_COMMAND_INTX_OFF   0x400
+#define PCI_STATUS_INTERRUPT   0x008
+#define PCI_STATUS_CAP_LIST    0x010
+#define PCI_CAP_ID_VENDOR      0x09
+
+/* One PCI function: its configuration space image, which bits of it the guest may write, its
+ * BARs and its INTx pin. The owner fills config (IDs, class, capabilities) and wmask (the
+ * writable bits of its capabilities) before pci_host_add, and sets bar_size / bar_ops. */
+struct pci_device {
+	uint8_t config[PCI_CONFIG_SIZE];
+	uint8_t wmask[PCI_CONFIG_SIZE];
+	/* Memory BAR i of bar_size[i] bytes (a power of two, at least 16; 0: none), 32-bit,
+	 * non-prefetchable; accesses at offset from its base go to bar_ops[i] with opaque. */
+	uint32_t bar_size[PCI_NUM_BARS];
+	const struct mmio_ops *bar_ops[PCI_NUM_BARS];
+	void *opaque;
+	/* Called after a configuration write of size bytes at off (already applied to config
+	 * through wmask), for registers with side effects; may be NULL. Runs with the host
+	 * bridge's lock held: it must not call back into the bridge. */
+	void (*config_written)(void *opaque, unsigned off, unsigned size);
+	/* Called to read size bytes at off of a register whose value the owner computes (it
+	 * returns true and the value), else false for the image; may be NULL. Same lock. */
+	bool (*config_read)(void *opaque, unsigned off, unsigned size, uint32_t *val);
+
+	/* Set by pci_host_add. */
+	unsigned devfn;          /* device number << 3 */
+	struct irq_line line;    /* where INTx goes */
+	pthread_mutex_t intx_lock; /* orders INTx level changes against Interrupt Disable */
+	bool intx_level;           /* the device's interrupt condition */
+	bool intx_disabled;        /* the command register's Interrupt Disable */
+};
+
+struct pci_host {
+	pthread_mutex_t lock; /* configuration space and BAR routing */
+	uint64_t mmio_base, mmio_size; /* guest-physical window BARs are placed in */
+	struct pci_device *dev[PCI_MAX_DEVICES];
+	unsigned ndev;
+};
+
+/* Set up an empty bus whose BARs the guest places in [mmio_base, mmio_base + mmio_size).
+ * Returns 0 or -errno. */
+int pci_host_init(struct pci_host *h, uint64_t mmio_base, uint64_t mmio_size);
+void pci_host_destroy(struct pci_host *h);
+/* Put d at the next free device number, its INTx (pin A) on line. The standard header's
+ * writable bits (command, cache line, latency timer, interrupt line, BARs) are set up here;
+ * status reports the capability list when config[PCI_CAPABILITY] is set. Returns the device
+ * number, or -ENOSPC when the bus is full, or -errno. */
+int pci_host_add(struct pci_host *h, struct pci_device *d, struct irq_line line);
+/* Drive d's INTx to level (the device's interrupt condition); the line follows unless the
+ * guest set Interrupt Disable, and status bit 3 reports it (PCI 3.0, 6.2.2, 6.2.3). Callable
+ * from any thread. */
+void pci_set_intx(struct pci_device *d, bool level);
+
+/* MMIO callbacks for the ECAM window (opaque: the struct pci_host), PCI_ECAM_SIZE bytes, and
+ * for the BAR window (mmio_size bytes at mmio_base). */
+extern const struct mmio_ops pci_ecam_ops;
+extern const struct mmio_ops pci_mmio_ops;
+
+/* Little-endian helpers for configuration images. */
+static inline void pci_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+static inline void pci_put32(uint8_t *p, uint32_t v)
+{
+	pci_put16(p, (uint16_t)v);
+	pci_put16(p + 2, (uint16_t)(v >> 16));
+}
+static inline uint32_t pci_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+#endif
