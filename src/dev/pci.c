@@ -45,7 +45,7 @@ int pci_host_add(struct pci_host *h, struct pci_device *d, struct irq_line line)
 	d->wmask[PCI_CACHE_LINE] = 0xff;
 	d->wmask[PCI_LATENCY_TIMER] = 0xff;
 	d->wmask[PCI_INTERRUPT_LINE] = 0xff;
-	d->config[PCI_HEADER_TYPE] = 0; /* Type 0, single function */
+	d->config[PCI_HEADER_TYPE] = 0;   /* Type 0, single function */
 	d->config[PCI_INTERRUPT_PIN] = 1; /* INTA# */
 	if (d->config[PCI_CAPABILITY])
 		d->config[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
@@ -107,7 +107,8 @@ static uint64_t ecam_read(void *opaque, uint64_t offset, unsigned size)
 	if (!d) {
 		/* no device: all ones, as a master abort reads */
 	} else if (reg >= PCI_CONFIG_SIZE || size > 4) {
-		val = 0; /* no extended capabilities; 8-byte accesses are not configuration cycles */
+		val =
+		    0; /* no extended capabilities; 8-byte accesses are not configuration cycles */
 	} else if (d->config_read && d->config_read(d->opaque, reg, size, &v)) {
 		val = v;
 	} else {
@@ -166,7 +167,8 @@ static bool find_bar(struct pci_host *h, uint64_t gpa, unsigned size, const stru
 		for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
 			uint64_t bsize = d->bar_size[i];
 			uint64_t base = pci_get32(d->config + PCI_BAR0 + 4 * i) & ~0xfull;
-			if (!bsize || gpa < base || gpa - base >= bsize || size > bsize - (gpa - base))
+			if (!bsize || gpa < base || gpa - base >= bsize ||
+			    size > bsize - (gpa - base))
 				continue;
 			*ops = d->bar_ops[i];
 			*opaque = d->opaque;

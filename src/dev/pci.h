@@ -16,10 +16,10 @@
 #include "dev/irq.h"
 #include "mem/bus.h"
 
-#define PCI_MAX_DEVICES  32    /* device numbers 0-31 on bus 0 */
-#define PCI_ECAM_SIZE    (1u << 20) /* bytes of ECAM for one bus: 32 devices x 8 functions x 4 KiB */
-#define PCI_CONFIG_SIZE  256   /* bytes of conventional configuration space */
-#define PCI_NUM_BARS     6
+#define PCI_MAX_DEVICES 32         /* device numbers 0-31 on bus 0 */
+#define PCI_ECAM_SIZE   (1u << 20) /* bytes of ECAM for one bus: 32 devices x 8 functions x 4 KiB */
+#define PCI_CONFIG_SIZE 256        /* bytes of conventional configuration space */
+#define PCI_NUM_BARS    6
 
 /* Type 0 header registers (PCI Local Bus 3.0, 6.1). */
 #define PCI_VENDOR_ID      0x00
@@ -39,12 +39,12 @@
 #define PCI_INTERRUPT_LINE 0x3c
 #define PCI_INTERRUPT_PIN  0x3d
 
-#define PCI_COMMAND_MEMORY     0x002
-#define PCI_COMMAND_MASTER     0x004
-#define PCI_COMMAND_INTX_OFF   0x400
-#define PCI_STATUS_INTERRUPT   0x008
-#define PCI_STATUS_CAP_LIST    0x010
-#define PCI_CAP_ID_VENDOR      0x09
+#define PCI_COMMAND_MEMORY   0x002
+#define PCI_COMMAND_MASTER   0x004
+#define PCI_COMMAND_INTX_OFF 0x400
+#define PCI_STATUS_INTERRUPT 0x008
+#define PCI_STATUS_CAP_LIST  0x010
+#define PCI_CAP_ID_VENDOR    0x09
 
 /* One PCI function: its configuration space image, which bits of it the guest may write, its
  * BARs and its INTx pin. The owner fills config (IDs, class, capabilities) and wmask (the
@@ -66,15 +66,15 @@ struct pci_device {
 	bool (*config_read)(void *opaque, unsigned off, unsigned size, uint32_t *val);
 
 	/* Set by pci_host_add. */
-	unsigned devfn;          /* device number << 3 */
-	struct irq_line line;    /* where INTx goes */
+	unsigned devfn;            /* device number << 3 */
+	struct irq_line line;      /* where INTx goes */
 	pthread_mutex_t intx_lock; /* orders INTx level changes against Interrupt Disable */
 	bool intx_level;           /* the device's interrupt condition */
 	bool intx_disabled;        /* the command register's Interrupt Disable */
 };
 
 struct pci_host {
-	pthread_mutex_t lock; /* configuration space and BAR routing */
+	pthread_mutex_t lock;          /* configuration space and BAR routing */
 	uint64_t mmio_base, mmio_size; /* guest-physical window BARs are placed in */
 	struct pci_device *dev[PCI_MAX_DEVICES];
 	unsigned ndev;

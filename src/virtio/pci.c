@@ -16,9 +16,9 @@
 static uint32_t class_code(uint32_t device_id)
 {
 	switch (device_id) {
-	case 1: return 0x020000; /* network controller, Ethernet */
-	case 2: return 0x018000; /* mass storage controller, other */
-	case 3: return 0x078000; /* simple communication controller, other */
+	case 1: return 0x020000;  /* network controller, Ethernet */
+	case 2: return 0x018000;  /* mass storage controller, other */
+	case 3: return 0x078000;  /* simple communication controller, other */
 	default: return 0xff0000; /* no class defined */
 	}
 }
@@ -106,8 +106,7 @@ static uint64_t common_read(struct virtio_transport *t, uint64_t off, unsigned s
 }
 
 /* Lock held. Returns the queues to notify once it is dropped. */
-static uint32_t common_write(struct virtio_transport *t, uint64_t off, unsigned size,
-			     uint64_t val)
+static uint32_t common_write(struct virtio_transport *t, uint64_t off, unsigned size, uint64_t val)
 {
 	struct virtq *q = virtio_transport_selected_queue(t);
 	/* A queue's size and layout are the driver's only while it is not enabled (4.1.4.3.2). */

@@ -11,36 +11,36 @@
 #include "virtio/transport.h"
 
 /* BAR 0's layout (bytes from its base): each structure in its own 4 KiB page. */
-#define VIRTIO_PCI_BAR_SIZE      0x4000
-#define VIRTIO_PCI_COMMON_OFF    0x0000
-#define VIRTIO_PCI_ISR_OFF       0x1000
-#define VIRTIO_PCI_DEVICE_OFF    0x2000
-#define VIRTIO_PCI_NOTIFY_OFF    0x3000
-#define VIRTIO_PCI_NOTIFY_MULT   4 /* notify_off_multiplier: queue q at NOTIFY_OFF + 4 q */
+#define VIRTIO_PCI_BAR_SIZE    0x4000
+#define VIRTIO_PCI_COMMON_OFF  0x0000
+#define VIRTIO_PCI_ISR_OFF     0x1000
+#define VIRTIO_PCI_DEVICE_OFF  0x2000
+#define VIRTIO_PCI_NOTIFY_OFF  0x3000
+#define VIRTIO_PCI_NOTIFY_MULT 4 /* notify_off_multiplier: queue q at NOTIFY_OFF + 4 q */
 
 /* Common configuration structure offsets (4.1.4.3). */
-#define VIRTIO_PCI_COMMON_DFSELECT   0x00
-#define VIRTIO_PCI_COMMON_DF         0x04
-#define VIRTIO_PCI_COMMON_GFSELECT   0x08
-#define VIRTIO_PCI_COMMON_GF         0x0c
-#define VIRTIO_PCI_COMMON_MSIX       0x10
-#define VIRTIO_PCI_COMMON_NUMQ       0x12
-#define VIRTIO_PCI_COMMON_STATUS     0x14
-#define VIRTIO_PCI_COMMON_CFGGEN     0x15
-#define VIRTIO_PCI_COMMON_Q_SELECT   0x16
-#define VIRTIO_PCI_COMMON_Q_SIZE     0x18
-#define VIRTIO_PCI_COMMON_Q_MSIX     0x1a
-#define VIRTIO_PCI_COMMON_Q_ENABLE   0x1c
-#define VIRTIO_PCI_COMMON_Q_NOFF     0x1e
-#define VIRTIO_PCI_COMMON_Q_DESCLO   0x20
-#define VIRTIO_PCI_COMMON_Q_DESCHI   0x24
-#define VIRTIO_PCI_COMMON_Q_AVAILLO  0x28
-#define VIRTIO_PCI_COMMON_Q_AVAILHI  0x2c
-#define VIRTIO_PCI_COMMON_Q_USEDLO   0x30
-#define VIRTIO_PCI_COMMON_Q_USEDHI   0x34
-#define VIRTIO_PCI_COMMON_Q_NDATA    0x38
-#define VIRTIO_PCI_COMMON_Q_RESET    0x3a
-#define VIRTIO_PCI_COMMON_SIZE       0x3c
+#define VIRTIO_PCI_COMMON_DFSELECT  0x00
+#define VIRTIO_PCI_COMMON_DF        0x04
+#define VIRTIO_PCI_COMMON_GFSELECT  0x08
+#define VIRTIO_PCI_COMMON_GF        0x0c
+#define VIRTIO_PCI_COMMON_MSIX      0x10
+#define VIRTIO_PCI_COMMON_NUMQ      0x12
+#define VIRTIO_PCI_COMMON_STATUS    0x14
+#define VIRTIO_PCI_COMMON_CFGGEN    0x15
+#define VIRTIO_PCI_COMMON_Q_SELECT  0x16
+#define VIRTIO_PCI_COMMON_Q_SIZE    0x18
+#define VIRTIO_PCI_COMMON_Q_MSIX    0x1a
+#define VIRTIO_PCI_COMMON_Q_ENABLE  0x1c
+#define VIRTIO_PCI_COMMON_Q_NOFF    0x1e
+#define VIRTIO_PCI_COMMON_Q_DESCLO  0x20
+#define VIRTIO_PCI_COMMON_Q_DESCHI  0x24
+#define VIRTIO_PCI_COMMON_Q_AVAILLO 0x28
+#define VIRTIO_PCI_COMMON_Q_AVAILHI 0x2c
+#define VIRTIO_PCI_COMMON_Q_USEDLO  0x30
+#define VIRTIO_PCI_COMMON_Q_USEDHI  0x34
+#define VIRTIO_PCI_COMMON_Q_NDATA   0x38
+#define VIRTIO_PCI_COMMON_Q_RESET   0x3a
+#define VIRTIO_PCI_COMMON_SIZE      0x3c
 
 /* Capability cfg_type values (4.1.4). */
 #define VIRTIO_PCI_CAP_COMMON_CFG 1

@@ -4,7 +4,7 @@ well-formed split virtqueues and a few malformed ones (input layout at the top o
 fuzz_virtq.c); for the device fuzzers fuzz_blk, fuzz_net, fuzz_console and fuzz_rng
 well-formed requests of every kind a driver sends, some malformed ones and short driver
 scripts (input layout in fuzz_common.h); for fuzz_mmio driver register sequences (layout at
-the top of fuzz_mmio.c). Run it again after changing a layout; it leaves inputs it did not
+the top of fuzz_mmio.c); for fuzz_pci configuration and BAR access scripts (fuzz_pci.c). Run it again after changing a layout; it leaves inputs it did not
 write (reproducers added by hand) alone.
 
 Usage: gen_corpus.py [TARGET...]   (default: all)"""
@@ -818,6 +818,130 @@ def mmio_seeds():
     yield "bad-queues", m.encode()
 
 
+class PciRegs:
+    """A configuration and BAR access script for fuzz_pci, with the RAM image after it."""
+
+    ECAM, WINDOW = 0, 2  # access kinds (bit 1)
+    BAR = 0x40000000     # where the scripts place device 0's BAR 0 (the window's base)
+
+    def __init__(self, with_blk=False):
+        self.flags = 1 if with_blk else 0
+        self.acc = []
+        self.ram = Device()
+
+    def access(self, kind, write, off, size=4, val=0):
+        self.acc.append(struct.pack("<BBHI", kind | write, size.bit_length() - 1, off,
+                                    val & 0xFFFFFFFF))
+
+    def cfg_r(self, dev, reg, size=4):
+        self.access(self.ECAM, 0, (dev << 15) + reg, size)
+
+    def cfg_w(self, dev, reg, val, size=4):
+        self.access(self.ECAM, 1, (dev << 15) + reg, size, val)
+
+    def bar_r(self, off, size=4):
+        self.access(self.WINDOW, 0, off, size)
+
+    def bar_w(self, off, val, size=4):
+        self.access(self.WINDOW, 1, off, size, val)
+
+    def enumerate(self, dev, bar_off):
+        """What an OS's PCI core does: IDs, header, BAR sizing and placement, capabilities,
+        then memory decoding on."""
+        for reg in range(0, 0x40, 4):
+            self.cfg_r(dev, reg)
+        self.cfg_w(dev, 0x10, 0xFFFFFFFF)
+        self.cfg_r(dev, 0x10)
+        self.cfg_w(dev, 0x10, self.BAR + bar_off)
+        self.cfg_w(dev, 0x14, 0xFFFFFFFF)
+        self.cfg_r(dev, 0x14)
+        for reg in range(0x40, 0x98, 4):
+            self.cfg_r(dev, reg)
+        self.cfg_w(dev, 0x04, 0x6, size=2)
+
+    def start(self, bar_off, queue=0, isr=True):
+        """virtio_pci_modern's probe: status, features, one queue, DRIVER_OK, a notify; then
+        the interrupt acknowledged (ISR status read) if isr."""
+        c = bar_off
+        self.bar_w(c + 0x14, 0, 1)
+        self.bar_w(c + 0x14, 1, 1)
+        self.bar_w(c + 0x14, 3, 1)
+        for sel in (0, 1):
+            self.bar_w(c + 0x00, sel)
+            self.bar_r(c + 0x04)
+        self.bar_w(c + 0x08, 1)
+        self.bar_w(c + 0x0C, 1)
+        self.bar_w(c + 0x08, 0)
+        self.bar_w(c + 0x0C, 0)
+        self.bar_w(c + 0x14, 11, 1)
+        self.bar_r(c + 0x14, 1)
+        desc, avail, used = Device.LAYOUT[queue]
+        self.bar_w(c + 0x16, queue, 2)
+        self.bar_r(c + 0x18, 2)
+        self.bar_w(c + 0x18, 16, 2)
+        self.bar_w(c + 0x20, gpa(desc))
+        self.bar_w(c + 0x24, 0)
+        self.bar_w(c + 0x28, gpa(avail))
+        self.bar_w(c + 0x2C, 0)
+        self.bar_w(c + 0x30, gpa(used))
+        self.bar_w(c + 0x34, 0)
+        self.bar_w(c + 0x1C, 1, 2)
+        self.bar_w(c + 0x14, 15, 1)
+        self.bar_r(c + 0x1E, 2)
+        self.bar_w(c + 0x3000, queue, 2)
+        if isr:
+            self.bar_r(c + 0x1000, 1)
+
+    def encode(self):
+        return struct.pack("<BBH", self.flags, 0, len(self.acc)) + b"".join(self.acc) + \
+            bytes(self.ram.ram)
+
+
+def pci_seeds():
+    # The entropy device enumerated, started, a request served, INTx acknowledged.
+    m = PciRegs()
+    m.ram.chain(0, [(m.ram.alloc(64), 64, True)])
+    m.enumerate(0, 0)
+    m.start(0)
+    m.cfg_r(0, 0x04)
+    yield "rng", m.encode()
+
+    # The same with Interrupt Disable set while the request completes, then cleared.
+    m = PciRegs()
+    m.ram.chain(0, [(m.ram.alloc(64), 64, True)])
+    m.enumerate(0, 0)
+    m.cfg_w(0, 0x04, 0x406, size=2)
+    m.start(0, isr=False)
+    m.cfg_r(0, 0x04)
+    m.cfg_w(0, 0x04, 0x006, size=2)
+    m.bar_r(0x1000, 1)
+    yield "intx-disable", m.encode()
+
+    # Both devices; a read and a write on the disk.
+    m = PciRegs(with_blk=True)
+    blk_req(m.ram, T_IN, 1, data_in=512)
+    blk_req(m.ram, T_OUT, 2, out=pattern(512, 1))
+    m.enumerate(0, 0)
+    m.enumerate(1, 0x4000)
+    m.start(0x4000)
+    for off in range(0x2000, 0x2020, 4):
+        m.bar_r(0x4000 + off)
+    m.bar_w(0x4014, 0, 1)
+    yield "blk", m.encode()
+
+    # The configuration access window: num_queues and a status write through it.
+    m = PciRegs()
+    m.enumerate(0, 0)
+    m.cfg_w(0, 0x88, 0x12)
+    m.cfg_w(0, 0x8C, 2)
+    m.cfg_r(0, 0x90)
+    m.cfg_w(0, 0x88, 0x14)
+    m.cfg_w(0, 0x8C, 1)
+    m.cfg_w(0, 0x90, 1)
+    m.bar_r(0x14, 1)
+    yield "cfg-window", m.encode()
+
+
 TARGETS = {
     "virtq": virtq_seeds,
     "blk": blk_seeds,
@@ -825,6 +949,7 @@ TARGETS = {
     "console": console_seeds,
     "rng": rng_seeds,
     "mmio": mmio_seeds,
+    "pci": pci_seeds,
 }
 
 

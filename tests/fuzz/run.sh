@@ -7,6 +7,7 @@
 #   console  virtio-console output, input and emergency writes on a fake backend
 #   rng      virtio-rng requests
 #   mmio     the virtio-mmio register interface with each device behind it
+#   pci      the PCIe host bridge (ECAM, BARs, INTx) and the virtio-pci transport
 # The device targets go through the real virtio-mmio transport (fuzz_common.h).
 #
 # Usage: tests/fuzz/run.sh [FUZZ_SECONDS]   (default 30)
@@ -23,7 +24,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
 out=${FUZZ_OUT:-build/fuzz}
 cc=${FUZZ_CC:-clang}
-targets=${FUZZ_TARGETS:-virtq blk net console rng mmio}
+targets=${FUZZ_TARGETS:-virtq blk net console rng mmio pci}
 ntargets=$(echo "$targets" | wc -w)
 
 case $secs in
@@ -55,6 +56,10 @@ sources() {
 	mmio)
 		echo "tests/fuzz/fuzz_mmio.c src/virtio/blk.c src/virtio/console.c src/virtio/net.c" \
 			"src/virtio/rng.c src/host/blk_file.c src/mem/bus.c $virtio"
+		;;
+	pci)
+		echo "tests/fuzz/fuzz_pci.c src/dev/pci.c src/virtio/pci.c src/virtio/rng.c" \
+			"src/virtio/blk.c src/host/blk_file.c src/mem/bus.c $virtio"
 		;;
 	*) return 1 ;;
 	esac

@@ -78,33 +78,34 @@ def copy_image(src, dst):
     return dst
 
 
-def vm_argv(vmm, rvisor_bin, guest_env, drives, cmdline, accel=None):
+def vm_argv(vmm, rvisor_bin, guest_env, drives, cmdline, accel=None, transport="mmio"):
     """The command line booting the initramfs with these disks, each (path, readonly, id), on
-    rvisor under accel (None: its default)."""
+    rvisor under accel (None: its default), on the transport ("mmio" or "pci")."""
     kernel, initrd = guest_env["RVISOR_KERNEL"], guest_env["RVISOR_INITRD"]
     if vmm == "qemu":
         argv = ["qemu-system-riscv64", "-M", "virt", "-m", "512M", "-nographic",
                 "-bios", "default", "-kernel", kernel, "-initrd", initrd, "-append", cmdline]
         for i, (path, readonly, serial) in enumerate(drives):
             opts = f"file={path},format=raw,if=none,id=d{i}" + (",readonly=on" if readonly else "")
+            model = "virtio-blk-pci" if transport == "pci" else "virtio-blk-device"
             argv += ["-drive", opts, "-device",
-                     f"virtio-blk-device,drive=d{i}" + (f",serial={serial}" if serial else "")]
+                     f"{model},drive=d{i}" + (f",serial={serial}" if serial else "")]
         return argv
     argv = rvisor_run(rvisor_bin, accel) + ["--kernel", kernel, "--initrd", initrd,
                                             "--cmdline", cmdline]
     for path, readonly, serial in drives:
         opts = f"path={path}" + (",readonly=on" if readonly else "")
-        argv += ["--drive", opts + (f",id={serial}" if serial else "")]
+        argv += ["--drive", opts + (f",id={serial}" if serial else "") + f",transport={transport}"]
     return argv
 
 
-def boot_root(request, vmm, guest, drives, mode):
+def boot_root(request, vmm, guest, drives, mode, transport="mmio"):
     """A console on a VM booted from the first of drives as root (mode "rw" or "ro"), past
-    the root file system's init marker. The caller closes it."""
+    the root file system's init marker, its disks on transport. The caller closes it."""
     rvisor_bin = request.getfixturevalue("rvisor") if vmm == "rvisor" else None
     console = Console(vm_argv(vmm, rvisor_bin, guest, drives,
                               f"console=ttyS0 root=/dev/vda {mode}",
-                              accel=request.getfixturevalue("accel")))
+                              accel=request.getfixturevalue("accel"), transport=transport))
     try:
         console.expect(re.escape(MARKER), BOOT_TIMEOUT, "the initramfs's marker line")
         console.expect(re.escape(ROOTFS_MARKER), BOOT_TIMEOUT, "the root file system's marker")
@@ -125,12 +126,14 @@ def status_of(console, command):
 # ---------------------------------------------------------------- read-write root
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["mmio", "pci"])
 def rw_vm(request, vmm, guest, rootfs, tmp_path_factory):
     """Root rw on vda (a copy of the root image), and on vdb a small ext4 disk with a known
-    file, given with readonly=on and id=rvisor-data."""
+    file, given with readonly=on and id=rvisor-data; both on a virtio-mmio slot, then both
+    on the PCI bus."""
     d = tmp_path_factory.mktemp("rw")
     shared = Shared()
+    shared.transport = request.param
     shared.root = copy_image(rootfs, d / "root.img")
     shared.token = f"rvisor-blk-{random.getrandbits(64):016x}"
     data_dir = d / "data"
@@ -144,7 +147,7 @@ def rw_vm(request, vmm, guest, rootfs, tmp_path_factory):
     shared.data_sha = sha256(shared.data)
     drives = [(shared.root, False, ""), (shared.data, True, "rvisor-data")]
     try:
-        shared.console = boot_root(request, vmm, guest, drives, "rw")
+        shared.console = boot_root(request, vmm, guest, drives, "rw", request.param)
     except AssertionError as e:
         shared.error = str(e)
     yield shared
@@ -156,6 +159,9 @@ def test_rw_root_mounted(rw_vm):
     console = rw_vm.vm()
     out = console.run("cat /proc/mounts", COMMAND_TIMEOUT)
     assert re.search(rb"^/dev/vda / ext4 rw[ ,]", out, re.M), console.tail()
+    out = console.run("readlink -f /sys/block/vda/device", COMMAND_TIMEOUT)
+    want = rb"/pci0000:00/0000:00:00\.0/virtio" if rw_vm.transport == "pci" else rb"virtio_mmio/virtio"
+    assert re.search(want, out), f"vda is not on {rw_vm.transport}\n{console.tail()}"
     assert not HOST_FAULT.search(console.err), console.tail()
 
 

@@ -4,7 +4,8 @@ inside the guest through a forwarded port. Only loopback addresses are used on t
 The card offers VIRTIO_NET_F_MTU with slirp's MTU, 65520, which Linux takes for eth0; files
 of a few MiB cross in both directions in frames of that size, checked by their SHA-256.
 
-The tests share one VM and run in order.
+The tests share one VM and run in order, once with the card on a virtio-mmio slot and once on
+the PCI bus (virtio-pci).
 """
 
 import hashlib
@@ -35,11 +36,12 @@ class Shared:
     pass
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["mmio", "pci"])
 def net_vm(request, vmm, guest, tmp_path_factory):
     if vmm != "rvisor":
         pytest.skip("the forwarding options are rvisor's")
     shared = Shared()
+    shared.transport = request.param
     # A host HTTP server on loopback, serving one file.
     root = tmp_path_factory.mktemp("www")
     shared.host_text = "served-by-the-host-%d" % free_port()
@@ -57,7 +59,8 @@ def net_vm(request, vmm, guest, tmp_path_factory):
     shared.fwd_port = free_port()
     argv = boot_argv(vmm, request.getfixturevalue("rvisor"), guest, firmware=False,
                      accel=request.getfixturevalue("accel"))
-    argv += ["--net", f"user,hostfwd=tcp:127.0.0.1:{shared.fwd_port}-:80"]
+    argv += ["--net", f"user,hostfwd=tcp:127.0.0.1:{shared.fwd_port}-:80,"
+             f"transport={shared.transport}"]
     shared.console = Console(argv)
     shared.error = None
     try:
@@ -86,6 +89,14 @@ def test_link_up(net_vm):
     )
     assert re.search(rb"eth0.*UP", out), console.tail()
     assert not HOST_FAULT.search(console.err), console.tail()
+
+
+def test_card_on_its_transport(net_vm):
+    """The card hangs off a virtio-mmio platform device or a PCI function, as asked."""
+    console = vm(net_vm)
+    out = console.run("readlink -f /sys/class/net/eth0/device", COMMAND_TIMEOUT)
+    want = rb"/pci0000:00/0000:00:00\.0/virtio" if net_vm.transport == "pci" else rb"virtio_mmio/virtio"
+    assert re.search(want, out), console.tail()
 
 
 def test_guest_fetches_from_host_loopback(net_vm):

@@ -111,7 +111,8 @@ static unsigned find_cap(struct fixture *f, uint8_t type)
 	unsigned at = (unsigned)rd(f, cfg(0, 0, PCI_CAPABILITY), 1), hops = 0;
 	while (at && hops++ < 48) {
 		assert_true(at >= 0x40 && at < 256);
-		if (rd(f, cfg(0, 0, at), 1) == PCI_CAP_ID_VENDOR && rd(f, cfg(0, 0, at + 3), 1) == type)
+		if (rd(f, cfg(0, 0, at), 1) == PCI_CAP_ID_VENDOR &&
+		    rd(f, cfg(0, 0, at + 3), 1) == type)
 			return at;
 		at = (unsigned)rd(f, cfg(0, 0, at + 1), 1);
 	}
@@ -360,8 +361,7 @@ static void test_queue_outside_ram_needs_reset(void **state)
 	wr(f, common + VIRTIO_PCI_COMMON_Q_USEDLO, 8, RAM_BASE + USED_OFF);
 	wr(f, common + VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
 	assert_int_equal(rd(f, common + VIRTIO_PCI_COMMON_Q_ENABLE, 2), 0);
-	assert_true(rd(f, common + VIRTIO_PCI_COMMON_STATUS, 1) &
-		    VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	assert_true(rd(f, common + VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 }
 
 /* The configuration access capability reaches BAR 0 through configuration cycles alone. */
