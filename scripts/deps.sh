@@ -14,8 +14,10 @@ packages=(
 	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf device-tree-compiler
 	# static riscv64 Linux programs run inside the guest (tests/integration/smp)
 	gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
-	# firmware for --firmware, and QEMU for side-by-side checks and benchmarks
-	opensbi qemu-system-misc
+	# firmware for --firmware, and QEMU for side-by-side checks and benchmarks;
+	# qemu-system-common holds bookworm's virtiofsd (/usr/lib/qemu/virtiofsd), the daemon
+	# of the virtio-fs tests (trixie moved it to its own package: see below)
+	opensbi qemu-system-misc qemu-system-common
 	# guest download (scripts/get-guest.sh): apt with the archive keyring, dpkg-deb,
 	# decompressors, cpio; qemu-user runs the riscv64 busybox to list its applets; kmod's
 	# depmod and modprobe order the initramfs's modules
@@ -37,22 +39,33 @@ for p in "${packages[@]}"; do
 	[[ $status == ii* ]] || missing+=("$p")
 done
 
-if ((${#missing[@]} == 0)); then
+# The virtio-fs daemon: bookworm's is in qemu-system-common; from trixie on it is the
+# virtiofsd package, installed below when no daemon is there.
+have_virtiofsd() {
+	command -v virtiofsd >/dev/null || [[ -x /usr/libexec/virtiofsd || -x /usr/lib/qemu/virtiofsd ]]
+}
+
+if ((${#missing[@]} == 0)) && have_virtiofsd; then
 	echo "deps: all ${#packages[@]} packages present"
 	exit 0
 fi
 
-echo "deps: installing ${missing[*]}"
+echo "deps: installing ${missing[*]:-virtiofsd}"
 sudo=()
 if ((EUID != 0)); then
 	if command -v sudo >/dev/null; then
 		sudo=(sudo)
 	else
-		echo "deps: error: missing packages (${missing[*]}) and not root: run this script as root" >&2
+		echo "deps: error: missing packages (${missing[*]:-virtiofsd}) and not root: run this script as root" >&2
 		exit 1
 	fi
 fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -q
-"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+if ((${#missing[@]})); then
+	"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+if ! have_virtiofsd; then
+	"${sudo[@]}" apt-get install -y -q --no-install-recommends virtiofsd
+fi
 echo "deps: done"

@@ -58,6 +58,10 @@ static void usage_run(FILE *f)
 	      "                       forwarded host ports; no privileges needed)\n"
 	      "  --net tap=IFNAME[,mac=MAC]\n"
 	      "                       a virtio-net card on a host TAP interface\n"
+	      "  --fs tag=NAME,socket=PATH[,transport=mmio|pci]\n"
+	      "                       share a host directory through virtio-fs, served by the\n"
+	      "                       vhost-user daemon on PATH (virtiofsd); on PCI by default;\n"
+	      "                       the guest mounts it with mount -t virtiofs NAME DIR\n"
 	      "  --transport mmio|pci  where virtio devices go unless their option says: a\n"
 	      "                       virtio-mmio slot (default) or the PCI bus (virtio-pci)\n"
 	      "  --console serial|virtio\n"
@@ -143,6 +147,7 @@ static int cmd_run(int argc, char **argv)
 	    {"cpu-weight", required_argument, NULL, 'W'},
 	    {"drive", required_argument, NULL, 'D'},
 	    {"net", required_argument, NULL, 'N'},
+	    {"fs", required_argument, NULL, 'F'},
 	    {"console", required_argument, NULL, 'C'},
 	    {"transport", required_argument, NULL, 'T'},
 	    {"accel", required_argument, NULL, 'a'},
@@ -210,6 +215,15 @@ static int cmd_run(int argc, char **argv)
 			if (config_parse_net(optarg, &cfg.nets[cfg.nnets], nerr, sizeof(nerr)))
 				return error("%s", nerr);
 			cfg.nnets++;
+			break;
+		}
+		case 'F': {
+			char ferr[256];
+			if (cfg.nfs == VM_MAX_FS)
+				return error("too many --fs options: at most %d", VM_MAX_FS);
+			if (config_parse_fs(optarg, &cfg.fs[cfg.nfs], ferr, sizeof(ferr)))
+				return error("%s", ferr);
+			cfg.nfs++;
 			break;
 		}
 		case 'T':

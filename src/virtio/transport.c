@@ -71,8 +71,10 @@ int virtio_transport_init(struct virtio_transport *t, const struct virtio_dev *d
 	    (dev->config_size && !dev->config_read))
 		return -EINVAL;
 	*t = (struct virtio_transport){.dev = *dev, .irq = irq, .mem = mem};
-	t->dev.features =
-	    (dev->features & ~VIRTIO_TRANSPORT_FEATURES_MASK) | VIRTIO_TRANSPORT_FEATURES;
+	uint64_t own = VIRTIO_TRANSPORT_FEATURES;
+	if (dev->external_chains) /* the back end's choice */
+		own &= dev->features | ~(1ull << VIRTIO_F_INDIRECT_DESC);
+	t->dev.features = (dev->features & ~VIRTIO_TRANSPORT_FEATURES_MASK) | own;
 	int rc = pthread_mutex_init(&t->lock, NULL);
 	if (rc)
 		return -rc;
@@ -212,6 +214,33 @@ int virtio_pop(struct virtio_transport *t, unsigned q, struct virtq_req *req)
 	return rc;
 }
 
+int virtio_take_head(struct virtio_transport *t, unsigned q, uint16_t *head, uint32_t *epoch)
+{
+	int rc = 0;
+	pthread_mutex_lock(&t->lock);
+	if (q < t->dev.num_queues && t->vq[q].ready &&
+	    (t->status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_DEVICE_NEEDS_RESET)) ==
+		VIRTIO_STATUS_DRIVER_OK) {
+		rc = virtq_take_head(&t->vq[q], head);
+		*epoch = t->vq[q].epoch;
+		if (rc < 0)
+			needs_reset(t);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
+int virtio_chain(struct virtio_transport *t, unsigned q, uint32_t epoch, uint16_t head,
+		 struct virtq_req *req)
+{
+	int rc = -ESTALE;
+	pthread_mutex_lock(&t->lock);
+	if (q < t->dev.num_queues && t->vq[q].ready && t->vq[q].epoch == epoch)
+		rc = virtq_chain(&t->vq[q], head, req);
+	pthread_mutex_unlock(&t->lock);
+	return rc;
+}
+
 void virtio_complete_batch(struct virtio_transport *t, unsigned q, uint32_t epoch,
 			   const struct virtq_used_elem *elems, unsigned n)
 {
@@ -247,5 +276,20 @@ void virtio_config_changed(struct virtio_transport *t)
 	/* A driver not yet running reads the configuration when it starts (3.1.1). */
 	if (t->status & VIRTIO_STATUS_DRIVER_OK)
 		virtio_transport_interrupt(t, VIRTIO_INT_CONFIG, 0);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void virtio_interrupt(struct virtio_transport *t)
+{
+	pthread_mutex_lock(&t->lock);
+	if (t->status & VIRTIO_STATUS_DRIVER_OK)
+		virtio_transport_interrupt(t, VIRTIO_INT_VRING, 0);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void virtio_needs_reset(struct virtio_transport *t)
+{
+	pthread_mutex_lock(&t->lock);
+	needs_reset(t);
 	pthread_mutex_unlock(&t->lock);
 }

@@ -43,6 +43,10 @@ struct virtio_dev {
 	uint64_t features;    /* device feature bits offered, besides the transport's own */
 	unsigned num_queues;  /* 1..VIRTIO_MAX_QUEUES */
 	uint32_t config_size; /* bytes of device configuration space */
+	/* The descriptor chains are parsed outside rvisor (a vhost-user back end): the
+	 * transport offers indirect descriptors only if features has the bit, as the back end
+	 * implements them or not. */
+	bool external_chains;
 	void *opaque;
 	/* Read/write size (1, 2, 4) bytes at offset off of the configuration space; off + size
 	 * is within config_size. */
@@ -111,6 +115,14 @@ bool virtio_transport_config_access_ok(const struct virtio_transport *t, uint64_
 /* Pop the next request of queue q under the transport lock. Returns as virtq_pop; on
  * -EINVAL the device is marked DEVICE_NEEDS_RESET and the driver told (config interrupt). */
 int virtio_pop(struct virtio_transport *t, unsigned q, struct virtq_req *req);
+/* Take the next available head of queue q only (virtq_take_head), for a device whose chains
+ * another process parses: 1 with *head and *epoch, 0 when there is none (or the queue is not
+ * running), or -EINVAL (then the device is marked DEVICE_NEEDS_RESET, as by virtio_pop). */
+int virtio_take_head(struct virtio_transport *t, unsigned q, uint16_t *head, uint32_t *epoch);
+/* Parse the chain at head of queue q, taken before in epoch, into req (virtq_chain). Returns 0,
+ * -ESTALE when the queue has been reset since, or -EINVAL for a malformed chain. */
+int virtio_chain(struct virtio_transport *t, unsigned q, uint32_t epoch, uint16_t head,
+		 struct virtq_req *req);
 /* Complete the request with chain head of queue q, popped in epoch (its req->epoch), with len
  * bytes written, and interrupt the driver if it wants (2.7.7, 2.7.10). A request whose queue
  * has been reset or disabled since it was popped is dropped: it belongs to no ring now. */
@@ -125,5 +137,11 @@ void virtio_complete_batch(struct virtio_transport *t, unsigned q, uint32_t epoc
 uint64_t virtio_driver_features(struct virtio_transport *t);
 /* The device's configuration changed: bump the generation and interrupt the driver. */
 void virtio_config_changed(struct virtio_transport *t);
+/* A device whose rings are served elsewhere used buffers: interrupt the driver (the used
+ * buffer notification of 2.7.7; the back end applied the driver's suppression already). */
+void virtio_interrupt(struct virtio_transport *t);
+/* The device failed for good (e.g. its back end went away): set DEVICE_NEEDS_RESET and tell
+ * a running driver (2.1.2). */
+void virtio_needs_reset(struct virtio_transport *t);
 
 #endif

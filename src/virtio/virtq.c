@@ -177,13 +177,15 @@ static void set_avail_event(const struct virtq *q, uint8_t *used)
 			__ATOMIC_RELAXED);
 }
 
-int virtq_pop(struct virtq *q, struct virtq_req *req)
+/* The head of the next available chain, without walking it: 1 and *head (below num), 0 if
+ * the ring is empty, -EINVAL for an avail index that jumped by more than num or a head out of
+ * range. Does not consume it. */
+static int next_head(struct virtq *q, uint16_t *head)
 {
 	if (virtq_validate(q))
 		return -EINVAL;
 	const uint8_t *avail = guest_mem_ptr(q->mem, q->avail_gpa, avail_bytes(q->num));
 	uint8_t *used = guest_mem_ptr(q->mem, q->used_gpa, used_bytes(q->num));
-	const uint8_t *desc = guest_mem_ptr(q->mem, q->desc_gpa, desc_bytes(q->num));
 
 	/* Acquire pairs with the driver's barrier before its idx update (2.7.13): ring entries
 	 * and descriptors read below are at least as new as idx. */
@@ -202,22 +204,50 @@ int virtq_pop(struct virtq *q, struct virtq_req *req)
 	/* idx only grows, by at most num buffers beyond what the device consumed (2.7.6). */
 	if ((uint16_t)(avail_idx - q->last_avail) > q->num)
 		return -EINVAL;
-
 	uint16_t slot = q->last_avail & (q->num - 1);
-	/* walk_chain checks head < num. */
-	uint16_t head = load16(avail + VIRTQ_AVAIL_RING + 2u * slot, __ATOMIC_RELAXED);
+	*head = load16(avail + VIRTQ_AVAIL_RING + 2u * slot, __ATOMIC_RELAXED);
+	return *head < q->num ? 1 : -EINVAL;
+}
 
+/* The next available chain has been taken: move past it. */
+static void consume(struct virtq *q)
+{
+	q->last_avail++;
+	set_avail_event(q, guest_mem_ptr(q->mem, q->used_gpa, used_bytes(q->num)));
+}
+
+int virtq_chain(const struct virtq *q, uint16_t head, struct virtq_req *req)
+{
+	if (virtq_validate(q))
+		return -EINVAL;
+	const uint8_t *desc = guest_mem_ptr(q->mem, q->desc_gpa, desc_bytes(q->num));
 	req->head = head;
 	req->epoch = q->epoch;
 	req->nout = req->nin = 0;
 	req->out_len = req->in_len = 0;
 	struct virtq_walk w = {.q = q, .req = req};
-	int rc = walk_chain(&w, desc, q->num, head, false);
+	return walk_chain(&w, desc, q->num, head, false);
+}
+
+int virtq_pop(struct virtq *q, struct virtq_req *req)
+{
+	uint16_t head;
+	int rc = next_head(q, &head);
+	if (rc <= 0)
+		return rc;
+	rc = virtq_chain(q, head, req);
 	if (rc)
 		return rc;
-	q->last_avail++;
-	set_avail_event(q, used);
+	consume(q);
 	return 1;
+}
+
+int virtq_take_head(struct virtq *q, uint16_t *head)
+{
+	int rc = next_head(q, head);
+	if (rc == 1)
+		consume(q);
+	return rc;
 }
 
 void virtq_push_batch(struct virtq *q, const struct virtq_used_elem *elems, unsigned n)

@@ -76,6 +76,15 @@ int virtq_validate(const struct virtq *q);
 int virtq_pop(struct virtq *q, struct virtq_req *req);
 /* virtq_pop sets req->epoch to q->epoch. */
 
+/* Take the next available chain's head only, leaving the chain to a device that has it
+ * parsed elsewhere (a vhost-user back end) or later (virtq_chain). Returns 1 with *head below
+ * num, 0 if the ring is empty, or -EINVAL for an avail index that jumped by more than num or
+ * a head out of range (the queue is then broken). */
+int virtq_take_head(struct virtq *q, uint16_t *head);
+/* Parse the chain starting at head into req, as virtq_pop does, without touching the avail
+ * ring (head was taken before). Returns 0 or -EINVAL for a malformed chain. */
+int virtq_chain(const struct virtq *q, uint16_t head, struct virtq_req *req);
+
 /* Return chain head to the driver with len bytes written into its writable segments. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len);
 /* Return n chains at once: their used elements are written in order, then the used index

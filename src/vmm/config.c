@@ -159,3 +159,44 @@ int config_parse_net(char *spec, struct vm_net *n, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+#define FS_SYNTAX "use --fs tag=NAME,socket=PATH[,transport=mmio|pci]"
+
+int config_parse_fs(char *spec, struct vm_fs *f, char *err, size_t errlen)
+{
+	char *save = NULL;
+	memset(f, 0, sizeof(*f));
+	f->transport = VM_TRANSPORT_PCI;
+	for (char *kv = strtok_r(spec, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *val = strchr(kv, '=');
+		if (!val || !val[1]) {
+			snprintf(err, errlen, "--fs: '%s' is not key=value: " FS_SYNTAX, kv);
+			return -EINVAL;
+		}
+		*val++ = 0;
+		if (!strcmp(kv, "tag")) {
+			if (strlen(val) > 35) {
+				snprintf(err, errlen, "--fs: tag '%s' is longer than 35 bytes",
+					 val);
+				return -EINVAL;
+			}
+			f->tag = val;
+		} else if (!strcmp(kv, "socket")) {
+			f->socket = val;
+		} else if (!strcmp(kv, "transport")) {
+			if (config_parse_transport(val, &f->transport)) {
+				snprintf(err, errlen, "--fs: transport=%s must be mmio or pci",
+					 val);
+				return -EINVAL;
+			}
+		} else {
+			snprintf(err, errlen, "--fs: unknown key '%s': " FS_SYNTAX, kv);
+			return -EINVAL;
+		}
+	}
+	if (!f->tag || !f->socket) {
+		snprintf(err, errlen, "--fs: %s missing: " FS_SYNTAX, f->tag ? "socket=" : "tag=");
+		return -EINVAL;
+	}
+	return 0;
+}

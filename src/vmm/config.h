@@ -52,4 +52,16 @@ struct vm_net {
  * err (errlen bytes). spec is modified in place. */
 int config_parse_net(char *spec, struct vm_net *n, char *err, size_t errlen);
 
+/* A host directory shared through virtio-fs: --fs tag=NAME,socket=PATH[,transport=mmio|pci],
+ * served by the vhost-user daemon listening on socket (virtiofsd). */
+struct vm_fs {
+	const char *tag;             /* what the guest mounts (points into the option text) */
+	const char *socket;          /* the daemon's Unix socket */
+	enum vm_transport transport; /* default: PCI, where the stock kernel needs no module */
+};
+
+/* Parse the text of one --fs option into *f. Returns 0, or -EINVAL with one sentence in err
+ * (errlen bytes). spec is modified in place and must outlive *f. */
+int config_parse_fs(char *spec, struct vm_fs *f, char *err, size_t errlen);
+
 #endif

@@ -22,6 +22,7 @@
 #include "virtio/console.h"
 #include "virtio/mmio.h"
 #include "virtio/net.h"
+#include "virtio/fs.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
 #include "jit/jit.h"
@@ -225,11 +226,19 @@ struct vm_nic {
 	bool net_up;
 };
 
+struct vm_share {
+	struct virtio_fs fs;
+	struct vm_port port;
+	bool fs_up;
+};
+
 struct vm_virtio {
 	struct vm_disk disk[VM_MAX_DRIVES];
 	unsigned ndisks;
 	struct vm_nic nic[VM_MAX_NETS];
 	unsigned nnics;
+	struct vm_share share[VM_MAX_FS];
+	unsigned nshares;
 	struct virtio_console con;
 	struct vm_port con_port;
 	bool con_up;
@@ -363,6 +372,17 @@ static int add_nic(struct vm *vm, const struct vm_net *n, char *err, size_t errl
 	return add_port(vm, &c->port, &dev, n->transport, err, errlen);
 }
 
+static int add_fs(struct vm *vm, const struct vm_fs *f, char *err, size_t errlen)
+{
+	struct vm_share *sh = &vm->virtio->share[vm->virtio->nshares++];
+	struct virtio_dev dev;
+	int rc = virtio_fs_init(&sh->fs, f->tag, f->socket, &vm->mem, &dev, err, errlen);
+	if (rc)
+		return rc;
+	sh->fs_up = true;
+	return add_port(vm, &sh->port, &dev, f->transport, err, errlen);
+}
+
 static int add_console(struct vm *vm, char *err, size_t errlen)
 {
 	struct virtio_dev dev;
@@ -396,6 +416,9 @@ static int add_virtio(struct vm *vm, char *err, size_t errlen)
 	for (unsigned i = 0; i < vm->cfg.nnets; i++)
 		if ((rc = add_nic(vm, &vm->cfg.nets[i], err, errlen)))
 			return rc;
+	for (unsigned i = 0; i < vm->cfg.nfs; i++)
+		if ((rc = add_fs(vm, &vm->cfg.fs[i], err, errlen)))
+			return rc;
 	if (vm->cfg.virtio_console && vm->console && (rc = add_console(vm, err, errlen)))
 		return rc;
 	if ((rc = virtio_rng_init(&vm->virtio->rng, &dev)))
@@ -427,6 +450,11 @@ static void destroy_virtio(struct vm *vm)
 		destroy_port(&c->port);
 		if (c->backend)
 			c->backend->close(c->backend);
+	}
+	for (unsigned i = 0; i < v->nshares; i++) {
+		if (v->share[i].fs_up)
+			virtio_fs_destroy(&v->share[i].fs); /* first: its thread interrupts */
+		destroy_port(&v->share[i].port);
 	}
 	if (v->con_up)
 		virtio_console_destroy(&v->con);

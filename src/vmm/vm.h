@@ -20,6 +20,7 @@
 
 #define VM_MAX_HARTS 64
 #define VM_MAX_NETS  4
+#define VM_MAX_FS    4
 
 /* How the harts run guest code: the software translator (src/jit/) or the interpreter. */
 enum vm_accel {
@@ -40,6 +41,8 @@ struct vm_config {
 	unsigned ndrives;
 	struct vm_net nets[VM_MAX_NETS]; /* virtio-net cards, eth0 first */
 	unsigned nnets;
+	struct vm_fs fs[VM_MAX_FS]; /* virtio-fs shares */
+	unsigned nfs;
 	bool virtio_console; /* the console is virtio-console (hvc0), not the UART */
 	/* Where virtio devices go unless their option says: virtio-mmio (the default) or PCI;
 	 * the virtio-console and the virtio-rng always follow it. */

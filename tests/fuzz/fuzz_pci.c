@@ -45,13 +45,13 @@
 #define MAX_ACCESS 2048u
 #define DISK_BYTES 8192
 
-#define CHECK(cond, ...)                                               \
-	do {                                                           \
-		if (!(cond)) {                                         \
-			fprintf(stderr, "fuzz_pci: " __VA_ARGS__);     \
+#define CHECK(cond, ...)                                                   \
+	do {                                                               \
+		if (!(cond)) {                                             \
+			fprintf(stderr, "fuzz_pci: " __VA_ARGS__);         \
 			fprintf(stderr, " (%s:%d)\n", __FILE__, __LINE__); \
-			abort();                                       \
-		}                                                      \
+			abort();                                           \
+		}                                                          \
 	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -122,7 +122,8 @@ static void model_cfg_write(unsigned dev, unsigned reg, unsigned size, uint64_t 
 		} else if (b == PCI_COMMAND) {
 			pz.command[dev] = (uint16_t)((pz.command[dev] & ~0x47) | (v & 0x47));
 		} else if (b == PCI_COMMAND + 1) {
-			pz.command[dev] = (uint16_t)((pz.command[dev] & ~0x500) | ((v << 8) & 0x500));
+			pz.command[dev] =
+			    (uint16_t)((pz.command[dev] & ~0x500) | ((v << 8) & 0x500));
 		}
 	}
 }
@@ -133,10 +134,12 @@ static void check_all(void)
 		uint32_t id = (uint32_t)rd(cfg_addr(dev, 0), 4);
 		uint32_t want = (uint32_t)(0x1040 + (dev ? 2 : 4)) << 16 | 0x1af4;
 		CHECK(id == want, "device %u: IDs %#x, want %#x", dev, id, want);
-		CHECK(rd(cfg_addr(dev, PCI_BAR0), 4) == pz.bar0[dev], "device %u: BAR 0 %#llx, want %#x",
-		      dev, (unsigned long long)rd(cfg_addr(dev, PCI_BAR0), 4), pz.bar0[dev]);
+		CHECK(rd(cfg_addr(dev, PCI_BAR0), 4) == pz.bar0[dev],
+		      "device %u: BAR 0 %#llx, want %#x", dev,
+		      (unsigned long long)rd(cfg_addr(dev, PCI_BAR0), 4), pz.bar0[dev]);
 		for (unsigned i = 1; i < PCI_NUM_BARS; i++)
-			CHECK(rd(cfg_addr(dev, PCI_BAR0 + 4 * i), 4) == 0, "device %u: BAR %u", dev, i);
+			CHECK(rd(cfg_addr(dev, PCI_BAR0 + 4 * i), 4) == 0, "device %u: BAR %u", dev,
+			      i);
 		CHECK(rd(cfg_addr(dev, PCI_COMMAND), 2) == pz.command[dev],
 		      "device %u: command %#llx, want %#x", dev,
 		      (unsigned long long)rd(cfg_addr(dev, PCI_COMMAND), 2), pz.command[dev]);
@@ -209,7 +212,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(blk_file_open(&pz.file, pz.path, false) == 0, "disk file");
 		CHECK(virtio_blk_init(&pz.blk, &pz.file, "fuzz", &dev) == 0, "blk");
 		CHECK(virtio_pci_init(&pz.blk_pci, &dev, &pz.mem) == 0, "blk transport");
-		CHECK(pci_host_add(&pz.host, &pz.blk_pci.pci, (struct irq_line){0}) == 1, "add blk");
+		CHECK(pci_host_add(&pz.host, &pz.blk_pci.pci, (struct irq_line){0}) == 1,
+		      "add blk");
 		pz.ndev = 2;
 	}
 	for (unsigned d = 0; d < pz.ndev; d++) {

@@ -59,6 +59,38 @@ static void test_drive_bad(void **state)
 	}
 }
 
+static int parse_fs(const char *text, struct vm_fs *f, char *err)
+{
+	static char buf[256];
+	strcpy(buf, text);
+	return config_parse_fs(buf, f, err, 200);
+}
+
+static void test_fs(void **state)
+{
+	(void)state;
+	struct vm_fs f;
+	char err[200];
+	assert_int_equal(parse_fs("tag=share,socket=/run/vfs.sock", &f, err), 0);
+	assert_string_equal(f.tag, "share");
+	assert_string_equal(f.socket, "/run/vfs.sock");
+	assert_int_equal(f.transport, VM_TRANSPORT_PCI); /* the stock kernel's built-in bus */
+	assert_int_equal(parse_fs("socket=s,tag=t,transport=mmio", &f, err), 0);
+	assert_int_equal(f.transport, VM_TRANSPORT_MMIO);
+	const char *bad[] = {"",
+			     "tag=t",
+			     "socket=s",
+			     "tag=,socket=s",
+			     "tag=t,socket=s,x=1",
+			     "tag=t,socket=s,transport=isa",
+			     "tag=0123456789012345678901234567890123456,socket=s"};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		assert_int_equal(parse_fs(bad[i], &f, err), -EINVAL);
+		assert_non_null(strstr(err, "--fs"));
+	}
+}
+
 static int parse_net(const char *text, struct vm_net *n, char *err)
 {
 	static char buf[256];
@@ -118,9 +150,8 @@ static void test_net_bad(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_drive_ok),
-	    cmocka_unit_test(test_drive_bad),
-	    cmocka_unit_test(test_net_ok),
+	    cmocka_unit_test(test_drive_ok), cmocka_unit_test(test_drive_bad),
+	    cmocka_unit_test(test_fs),       cmocka_unit_test(test_net_ok),
 	    cmocka_unit_test(test_net_bad),
 	};
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

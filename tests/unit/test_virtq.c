@@ -539,6 +539,38 @@ static void test_avail_jump(void **state)
 	assert_int_equal(f->q.last_avail, 1);
 }
 
+/* A device whose chains another process parses takes heads only, and parses one later. */
+static void test_take_head_and_chain(void **state)
+{
+	struct fixture *f = *state;
+	uint16_t head = 0xffff;
+	assert_int_equal(virtq_take_head(&f->q, &head), 0);
+	/* A malformed chain is still taken: parsing it is not the taker's business. */
+	set_desc(f, DESC_GPA, 3, RAM_END, 8, 0, 0);
+	set_desc(f, DESC_GPA, 4, DATA_GPA, 40, VIRTQ_DESC_F_NEXT, 6);
+	set_desc(f, DESC_GPA, 6, DATA_GPA + 0x100, 16, VIRTQ_DESC_F_WRITE, 0);
+	make_avail(f, 3);
+	make_avail(f, 4);
+	assert_int_equal(virtq_take_head(&f->q, &head), 1);
+	assert_int_equal(head, 3);
+	assert_int_equal(virtq_take_head(&f->q, &head), 1);
+	assert_int_equal(head, 4);
+	assert_int_equal(virtq_take_head(&f->q, &head), 0);
+	assert_int_equal(f->q.last_avail, 2);
+	assert_int_equal(virtq_chain(&f->q, 3, &f->req), -EINVAL);
+	assert_int_equal(virtq_chain(&f->q, 4, &f->req), 0);
+	assert_int_equal(f->req.head, 4);
+	assert_int_equal(f->req.out_len, 40);
+	assert_int_equal(f->req.in_len, 16);
+	assert_int_equal(virtq_chain(&f->q, NUM, &f->req), -EINVAL);
+	/* A head out of range, or an index jump, breaks the queue and is not consumed. */
+	make_avail(f, NUM);
+	assert_int_equal(virtq_take_head(&f->q, &head), -EINVAL);
+	assert_int_equal(f->q.last_avail, 2);
+	put16(f, AVAIL_GPA + 2, (uint16_t)(2 + NUM + 1));
+	assert_int_equal(virtq_take_head(&f->q, &head), -EINVAL);
+}
+
 static void test_wrap_around(void **state)
 {
 	struct fixture *f = *state;
@@ -764,6 +796,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_readable_after_writable, setup, teardown),
 	    cmocka_unit_test(test_chain_over_4g),
 	    cmocka_unit_test_setup_teardown(test_avail_jump, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_take_head_and_chain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_wrap_around, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_push, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_push_batch, setup, teardown),
