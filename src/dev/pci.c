@@ -7,11 +7,12 @@
 #include <errno.h>
 #include <string.h>
 
-int pci_host_init(struct pci_host *h, uint64_t mmio_base, uint64_t mmio_size)
+int pci_host_init(struct pci_host *h, uint64_t mmio32_base, uint64_t mmio32_size,
+		  uint64_t mmio64_base, uint64_t mmio64_size)
 {
 	memset(h, 0, sizeof(*h));
-	h->mmio_base = mmio_base;
-	h->mmio_size = mmio_size;
+	h->mmio32 = (struct pci_window){h, mmio32_base, mmio32_size};
+	h->mmio64 = (struct pci_window){h, mmio64_base, mmio64_size};
 	return -pthread_mutex_init(&h->lock, NULL);
 }
 
@@ -27,7 +28,11 @@ int pci_host_add(struct pci_host *h, struct pci_device *d, struct irq_line line)
 {
 	for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
 		uint32_t s = d->bar_size[i];
+		uint8_t f = d->bar_flags[i];
 		if (s && (s < 16 || (s & (s - 1)) || !d->bar_ops[i]))
+			return -EINVAL;
+		if (f && (f != (PCI_BAR_MEM64 | PCI_BAR_PREFETCH) || !s || i + 1 == PCI_NUM_BARS ||
+			  d->bar_size[i + 1]))
 			return -EINVAL;
 	}
 	if (h->ndev == PCI_MAX_DEVICES)
@@ -49,8 +54,14 @@ int pci_host_add(struct pci_host *h, struct pci_device *d, struct irq_line line)
 	d->config[PCI_INTERRUPT_PIN] = 1; /* INTA# */
 	if (d->config[PCI_CAPABILITY])
 		d->config[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
-	for (unsigned i = 0; i < PCI_NUM_BARS; i++) /* address bits above the size; type 0 */
-		pci_put32(d->wmask + PCI_BAR0 + 4 * i, d->bar_size[i] ? ~(d->bar_size[i] - 1) : 0);
+	for (unsigned i = 0; i < PCI_NUM_BARS; i++) { /* address bits above the size; the type */
+		if (!d->bar_size[i])
+			continue;
+		pci_put32(d->wmask + PCI_BAR0 + 4 * i, ~(d->bar_size[i] - 1));
+		d->config[PCI_BAR0 + 4 * i] = d->bar_flags[i];
+		if (d->bar_flags[i] & PCI_BAR_MEM64)
+			pci_put32(d->wmask + PCI_BAR0 + 4 * (i + 1), 0xffffffff);
+	}
 	pthread_mutex_lock(&h->lock);
 	d->devfn = h->ndev << 3;
 	h->dev[h->ndev] = d;
@@ -167,6 +178,9 @@ static bool find_bar(struct pci_host *h, uint64_t gpa, unsigned size, const stru
 		for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
 			uint64_t bsize = d->bar_size[i];
 			uint64_t base = pci_get32(d->config + PCI_BAR0 + 4 * i) & ~0xfull;
+			if (d->bar_flags[i] & PCI_BAR_MEM64)
+				base |= (uint64_t)pci_get32(d->config + PCI_BAR0 + 4 * (i + 1))
+					<< 32;
 			if (!bsize || gpa < base || gpa - base >= bsize ||
 			    size > bsize - (gpa - base))
 				continue;
@@ -183,22 +197,22 @@ static bool find_bar(struct pci_host *h, uint64_t gpa, unsigned size, const stru
 
 static uint64_t window_read(void *opaque, uint64_t offset, unsigned size)
 {
-	struct pci_host *h = opaque;
+	struct pci_window *w = opaque;
 	const struct mmio_ops *ops;
 	void *dev;
 	uint64_t off;
-	if (!find_bar(h, h->mmio_base + offset, size, &ops, &dev, &off))
+	if (!find_bar(w->host, w->base + offset, size, &ops, &dev, &off))
 		return all_ones(size);
 	return ops->read(dev, off, size);
 }
 
 static void window_write(void *opaque, uint64_t offset, unsigned size, uint64_t value)
 {
-	struct pci_host *h = opaque;
+	struct pci_window *w = opaque;
 	const struct mmio_ops *ops;
 	void *dev;
 	uint64_t off;
-	if (find_bar(h, h->mmio_base + offset, size, &ops, &dev, &off))
+	if (find_bar(w->host, w->base + offset, size, &ops, &dev, &off))
 		ops->write(dev, off, size, value);
 }
 

@@ -1,11 +1,12 @@
 /* A PCI Express host bridge with ECAM configuration access (PCIe Base spec 7.2.2, "Enhanced
  * Configuration Access Mechanism"; the device tree's pci-host-ecam-generic): bus 0 only, one
- * function per device, 32-bit memory BARs placed by the guest in one MMIO window, INTx
- * wired to one interrupt line per device. Configuration space is the Type 0 header of the
- * PCI Local Bus spec 3.0 chapter 6 (256 bytes; the PCIe extended space reads as zeros: no
- * extended capabilities). Every value the guest writes is masked by what the register allows
- * and never trusted: absent devices read as all ones, BARs decode only with Memory Space
- * enabled, and window accesses no BAR claims read all ones and drop writes (a master abort). */
+ * function per device, memory BARs (32-bit, or 64-bit prefetchable) placed by the guest in a
+ * 32-bit and a 64-bit MMIO window, INTx wired to one interrupt line per device. Configuration space
+ * is the Type 0 header of the PCI Local Bus spec 3.0 chapter 6 (256 bytes; the PCIe extended space
+ * reads as zeros: no extended capabilities). Every value the guest writes is masked by what the
+ * register allows and never trusted: absent devices read as all ones, BARs decode only with Memory
+ * Space enabled, and window accesses no BAR claims read all ones and drop writes (a master abort).
+ */
 #ifndef RVISOR_DEV_PCI_H
 #define RVISOR_DEV_PCI_H
 
@@ -39,6 +40,9 @@
 #define PCI_INTERRUPT_LINE 0x3c
 #define PCI_INTERRUPT_PIN  0x3d
 
+#define PCI_BAR_MEM64    0x4 /* a 64-bit memory BAR: the next BAR holds bits 63..32 */
+#define PCI_BAR_PREFETCH 0x8
+
 #define PCI_COMMAND_MEMORY   0x002
 #define PCI_COMMAND_MASTER   0x004
 #define PCI_COMMAND_INTX_OFF 0x400
@@ -52,9 +56,12 @@
 struct pci_device {
 	uint8_t config[PCI_CONFIG_SIZE];
 	uint8_t wmask[PCI_CONFIG_SIZE];
-	/* Memory BAR i of bar_size[i] bytes (a power of two, at least 16; 0: none), 32-bit,
-	 * non-prefetchable; accesses at offset from its base go to bar_ops[i] with opaque. */
+	/* Memory BAR i of bar_size[i] bytes (a power of two, at least 16; 0: none), with
+	 * bar_flags[i] its type: 0 (32-bit, non-prefetchable) or PCI_BAR_MEM64 |
+	 * PCI_BAR_PREFETCH (then BAR i + 1 is its upper half and has no size of its own);
+	 * accesses at offset from its base go to bar_ops[i] with opaque. */
 	uint32_t bar_size[PCI_NUM_BARS];
+	uint8_t bar_flags[PCI_NUM_BARS];
 	const struct mmio_ops *bar_ops[PCI_NUM_BARS];
 	void *opaque;
 	/* Called after a configuration write of size bytes at off (already applied to config
@@ -73,16 +80,25 @@ struct pci_device {
 	bool intx_disabled;        /* the command register's Interrupt Disable */
 };
 
+struct pci_host;
+
+/* One memory window: guest-physical [base, base + size); its bus region's opaque. */
+struct pci_window {
+	struct pci_host *host;
+	uint64_t base, size;
+};
+
 struct pci_host {
-	pthread_mutex_t lock;          /* configuration space and BAR routing */
-	uint64_t mmio_base, mmio_size; /* guest-physical window BARs are placed in */
+	pthread_mutex_t lock;             /* configuration space and BAR routing */
+	struct pci_window mmio32, mmio64; /* where the guest places BARs */
 	struct pci_device *dev[PCI_MAX_DEVICES];
 	unsigned ndev;
 };
 
-/* Set up an empty bus whose BARs the guest places in [mmio_base, mmio_base + mmio_size).
- * Returns 0 or -errno. */
-int pci_host_init(struct pci_host *h, uint64_t mmio_base, uint64_t mmio_size);
+/* Set up an empty bus whose BARs the guest places in the windows [mmio32_base, +mmio32_size)
+ * (below 4 GiB) and [mmio64_base, +mmio64_size). Returns 0 or -errno. */
+int pci_host_init(struct pci_host *h, uint64_t mmio32_base, uint64_t mmio32_size,
+		  uint64_t mmio64_base, uint64_t mmio64_size);
 void pci_host_destroy(struct pci_host *h);
 /* Put d at the next free device number, its INTx (pin A) on line. The standard header's
  * writable bits (command, cache line, latency timer, interrupt line, BARs) are set up here;
@@ -95,7 +111,7 @@ int pci_host_add(struct pci_host *h, struct pci_device *d, struct irq_line line)
 void pci_set_intx(struct pci_device *d, bool level);
 
 /* MMIO callbacks for the ECAM window (opaque: the struct pci_host), PCI_ECAM_SIZE bytes, and
- * for the BAR window (mmio_size bytes at mmio_base). */
+ * for each BAR window (opaque: &host->mmio32 or &host->mmio64, at its base and size). */
 extern const struct mmio_ops pci_ecam_ops;
 extern const struct mmio_ops pci_mmio_ops;
 

@@ -300,7 +300,8 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_dev *dev, struct 
 	p->wmask[vp->cfg_cap + 4] = 0xff;
 	memset(p->wmask + vp->cfg_cap + 8, 0xff, 12);
 
-	p->bar_size[0] = VIRTIO_PCI_BAR_SIZE;
+	p->bar_size[0] = VIRTIO_PCI_BAR_SIZE; /* 64-bit prefetchable, as on other VMMs */
+	p->bar_flags[0] = PCI_BAR_MEM64 | PCI_BAR_PREFETCH;
 	p->bar_ops[0] = &bar_ops;
 	p->opaque = vp;
 	p->config_read = config_read;

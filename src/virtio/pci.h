@@ -1,9 +1,9 @@
 /* The virtio-pci transport, modern interface only (virtio 1.2 section 4.1): a PCI function
  * with vendor 0x1af4 and device 0x1040 + device id, whose vendor-specific capabilities point
- * into one memory BAR holding the common configuration, notification, ISR status and device
- * configuration structures, decoded onto a struct virtio_transport. Interrupts are INTx (no
- * MSI-X: there is no MSI controller on the board); the VIRTIO_PCI_CAP_PCI_CFG window is
- * provided. */
+ * into one memory BAR (BAR 0, 64-bit prefetchable) holding the common configuration, notification,
+ * ISR status and device configuration structures, decoded onto a struct virtio_transport.
+ * Interrupts are INTx (no MSI-X: there is no MSI controller on the board); the
+ * VIRTIO_PCI_CAP_PCI_CFG window is provided. */
 #ifndef RVISOR_VIRTIO_PCI_H
 #define RVISOR_VIRTIO_PCI_H
 

@@ -183,19 +183,27 @@ static int add_device(void *fdt, const struct fdt_board *b, const char *name, ui
 }
 
 /* The PCIe host bridge (Linux's pci-host-ecam-generic binding, PCI bus binding of IEEE
- * 1275): configuration space by ECAM, one 32-bit memory window, INTA of each device on its
- * own PLIC source through interrupt-map. */
+ * 1275): configuration space by ECAM, a 32-bit and a 64-bit prefetchable memory window, INTA
+ * of each device on its own PLIC source through interrupt-map. */
 static int add_pci(void *fdt, const struct fdt_board *b)
 {
-	/* phys.hi of a 32-bit non-prefetchable memory space address (ss = 10). */
-	const uint32_t mem32 = 0x02000000;
-	uint32_t ranges[7] = {cpu_to_fdt32(mem32),
-			      0,
-			      cpu_to_fdt32((uint32_t)b->pci_mmio_base),
-			      cpu_to_fdt32((uint32_t)(b->pci_mmio_base >> 32)),
-			      cpu_to_fdt32((uint32_t)b->pci_mmio_base),
-			      cpu_to_fdt32((uint32_t)(b->pci_mmio_size >> 32)),
-			      cpu_to_fdt32((uint32_t)b->pci_mmio_size)};
+	/* phys.hi of a 32-bit non-prefetchable (ss = 10) and of a 64-bit prefetchable (p = 1,
+	 * ss = 11) memory space address; both windows map one to one. */
+	const uint32_t space[2] = {0x02000000, 0x43000000};
+	const uint64_t base[2] = {b->pci_mmio_base, b->pci_mmio64_base};
+	const uint64_t size[2] = {b->pci_mmio_size, b->pci_mmio64_size};
+	uint32_t ranges[14];
+	unsigned nranges = 0;
+	for (unsigned w = 0; w < 2; w++) {
+		if (!size[w])
+			continue;
+		uint32_t *r = ranges + 7 * nranges++;
+		r[0] = cpu_to_fdt32(space[w]);
+		r[1] = r[3] = cpu_to_fdt32((uint32_t)(base[w] >> 32));
+		r[2] = r[4] = cpu_to_fdt32((uint32_t)base[w]);
+		r[5] = cpu_to_fdt32((uint32_t)(size[w] >> 32));
+		r[6] = cpu_to_fdt32((uint32_t)size[w]);
+	}
 	/* Match on the device number and the pin only (bus 0, function 0). */
 	uint32_t mask[4] = {cpu_to_fdt32(0xf800), 0, 0, cpu_to_fdt32(7)};
 	uint32_t map[FDT_MAX_PCI * 6];
@@ -218,7 +226,7 @@ static int add_pci(void *fdt, const struct fdt_board *b)
 	TRY(fdt_property(fdt, "bus-range", bus_range, sizeof(bus_range)));
 	TRY(fdt_property_u32(fdt, "linux,pci-domain", 0));
 	TRY(fdt_property(fdt, "dma-coherent", NULL, 0));
-	TRY(fdt_property(fdt, "ranges", ranges, sizeof(ranges)));
+	TRY(fdt_property(fdt, "ranges", ranges, 7 * sizeof(uint32_t) * nranges));
 	TRY(fdt_property(fdt, "interrupt-map-mask", mask, sizeof(mask)));
 	if (b->npci)
 		TRY(fdt_property(fdt, "interrupt-map", map, 6 * sizeof(uint32_t) * b->npci));

@@ -36,7 +36,8 @@ struct fdt_board {
 	/* The PCIe host bridge (pci-host-ecam-generic, bus 0); no node when pci_ecam_size is
 	 * 0. Device n's INTA goes to PLIC source pci_irq[n] (interrupt-map), for n < npci. */
 	uint64_t pci_ecam_base, pci_ecam_size;
-	uint64_t pci_mmio_base, pci_mmio_size; /* the 32-bit memory window BARs go in */
+	uint64_t pci_mmio_base, pci_mmio_size;     /* the 32-bit memory window BARs go in */
+	uint64_t pci_mmio64_base, pci_mmio64_size; /* the 64-bit prefetchable one; 0: none */
 	unsigned pci_irq[FDT_MAX_PCI];
 	unsigned npci;
 	const char *bootargs;              /* kernel command line, or NULL */

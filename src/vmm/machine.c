@@ -36,9 +36,12 @@
 #define UART_BASE     0x10000000ull
 #define VIRTIO_BASE   0x10001000ull /* slot n at VIRTIO_BASE + n * VIRTIO_MMIO_SIZE */
 #define PCI_ECAM_BASE 0x30000000ull /* bus 0's configuration space, PCI_ECAM_SIZE bytes */
-#define PCI_MMIO_BASE 0x40000000ull /* the window the guest places BARs in */
+#define PCI_MMIO_BASE 0x40000000ull /* the 32-bit window the guest places BARs in */
 #define PCI_MMIO_SIZE 0x40000000ull
-#define RAM_BASE      0x80000000ull
+/* The 64-bit window: above the most RAM there can be (1 TiB from RAM_BASE). */
+#define PCI_MMIO64_BASE 0x20000000000ull
+#define PCI_MMIO64_SIZE 0x1000000000ull
+#define RAM_BASE        0x80000000ull
 
 /* ---- PLIC sources ---- */
 #define UART_IRQ   10
@@ -402,13 +405,16 @@ static int add_virtio(struct vm *vm, char *err, size_t errlen)
 	if (!vm->virtio)
 		return fail(err, errlen, -ENOMEM, "out of memory creating virtio devices");
 	/* The PCIe host bridge is part of the board, with devices on it or not. */
-	if ((rc = pci_host_init(&vm->virtio->pci, PCI_MMIO_BASE, PCI_MMIO_SIZE)))
+	if ((rc = pci_host_init(&vm->virtio->pci, PCI_MMIO_BASE, PCI_MMIO_SIZE, PCI_MMIO64_BASE,
+				PCI_MMIO64_SIZE)))
 		return fail(err, errlen, rc, "cannot create the PCI bus (%s)", strerror(-rc));
 	vm->virtio->pci_up = true;
 	if ((rc = bus_add(&vm->bus, PCI_ECAM_BASE, PCI_ECAM_SIZE, &pci_ecam_ops, &vm->virtio->pci,
 			  "pci-ecam")) ||
-	    (rc = bus_add(&vm->bus, PCI_MMIO_BASE, PCI_MMIO_SIZE, &pci_mmio_ops, &vm->virtio->pci,
-			  "pci-mmio")))
+	    (rc = bus_add(&vm->bus, PCI_MMIO_BASE, PCI_MMIO_SIZE, &pci_mmio_ops,
+			  &vm->virtio->pci.mmio32, "pci-mmio32")) ||
+	    (rc = bus_add(&vm->bus, PCI_MMIO64_BASE, PCI_MMIO64_SIZE, &pci_mmio_ops,
+			  &vm->virtio->pci.mmio64, "pci-mmio64")))
 		return fail(err, errlen, rc, "cannot map the PCI bus (%s)", strerror(-rc));
 	for (unsigned i = 0; i < vm->cfg.ndrives; i++)
 		if ((rc = add_disk(vm, &vm->cfg.drives[i], err, errlen)))
@@ -573,6 +579,8 @@ static int build_fdt(struct vm *vm, const struct layout *l, char *err, size_t er
 		b.pci_ecam_size = PCI_ECAM_SIZE;
 		b.pci_mmio_base = PCI_MMIO_BASE;
 		b.pci_mmio_size = PCI_MMIO_SIZE;
+		b.pci_mmio64_base = PCI_MMIO64_BASE;
+		b.pci_mmio64_size = PCI_MMIO64_SIZE;
 		b.npci = vm->virtio->pci.ndev;
 		for (unsigned i = 0; i < b.npci; i++)
 			b.pci_irq[i] = PCI_IRQ + i;

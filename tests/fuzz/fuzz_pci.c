@@ -7,15 +7,17 @@
  * Input layout (little-endian):
  *   0  u8  bit 0: add the virtio-blk as device 1
  *   1  u8  unused                      2  u16 number of accesses
- *   4  accesses, 8 bytes each: u8 kind (bit 0: write; bit 1: the BAR window, else ECAM),
+ *   4  accesses, 8 bytes each: u8 kind (bit 0: write; bit 1: a BAR window, the 64-bit one
+ *      with bit 2, else ECAM),
  *      u8 log2 of the size (modulo 4: 1, 2, 4 or 8 bytes), u16 offset (from the ECAM base:
  *      devices 0 and 1; or from the window base), u32 value
  *      then the RAM image (the rest of RAM is zero).
  *
  * Checks after every access (abort() when broken): a device number past the last device,
  * or a function other than 0, reads as all ones and the present devices' vendor and device
- * IDs never change; configuration space past 256 bytes reads 0; BAR 0 reads back as the
- * address bits written (its size fixed), BARs 1-5 as 0; the command register keeps exactly
+ * IDs never change; configuration space past 256 bytes reads 0; BAR 0 (64-bit prefetchable)
+ * reads back as the address bits written with its type bits (its size fixed), BAR 1 as
+ * written (the upper half), BARs 2-5 as 0; the command register keeps exactly
  * its writable bits; the capability list walks from the capability pointer to its end in at
  * most 48 steps, in bounds, the same every time; and, with the rng alone (interrupts raised
  * on the notifying thread only), the INTx line is asserted exactly when the transport has
@@ -40,6 +42,8 @@
 #define ECAM       0x30000000ull
 #define WINDOW     0x40000000ull
 #define WIN_SIZE   0x10000000ull
+#define WIN64      0x20000000000ull
+#define WIN64_SIZE 0x1000000000ull
 #define HEADER     4u
 #define ACCESS     8u
 #define MAX_ACCESS 2048u
@@ -70,7 +74,7 @@ static struct {
 	unsigned ndev;
 	bool level;
 	/* The model: what the guest wrote, as the registers must keep it. */
-	uint32_t bar0[2];
+	uint32_t bar0[2], bar1[2]; /* BAR 0 is 64-bit: BAR 1 is its upper half */
 	uint16_t command[2];
 	uint8_t caps[2][64]; /* the capability offsets, as first walked */
 	unsigned ncaps[2];
@@ -119,6 +123,9 @@ static void model_cfg_write(unsigned dev, unsigned reg, unsigned size, uint64_t 
 			unsigned sh = 8 * (b - PCI_BAR0);
 			uint32_t m = ~(uint32_t)(VIRTIO_PCI_BAR_SIZE - 1) & (0xffu << sh);
 			pz.bar0[dev] = (pz.bar0[dev] & ~m) | (((uint32_t)v << sh) & m);
+		} else if (b >= PCI_BAR0 + 4 && b < PCI_BAR0 + 8) {
+			unsigned sh = 8 * (b - PCI_BAR0 - 4);
+			pz.bar1[dev] = (pz.bar1[dev] & ~(0xffu << sh)) | ((uint32_t)v << sh);
 		} else if (b == PCI_COMMAND) {
 			pz.command[dev] = (uint16_t)((pz.command[dev] & ~0x47) | (v & 0x47));
 		} else if (b == PCI_COMMAND + 1) {
@@ -134,10 +141,12 @@ static void check_all(void)
 		uint32_t id = (uint32_t)rd(cfg_addr(dev, 0), 4);
 		uint32_t want = (uint32_t)(0x1040 + (dev ? 2 : 4)) << 16 | 0x1af4;
 		CHECK(id == want, "device %u: IDs %#x, want %#x", dev, id, want);
-		CHECK(rd(cfg_addr(dev, PCI_BAR0), 4) == pz.bar0[dev],
+		uint32_t type = PCI_BAR_MEM64 | PCI_BAR_PREFETCH;
+		CHECK(rd(cfg_addr(dev, PCI_BAR0), 4) == (pz.bar0[dev] | type),
 		      "device %u: BAR 0 %#llx, want %#x", dev,
-		      (unsigned long long)rd(cfg_addr(dev, PCI_BAR0), 4), pz.bar0[dev]);
-		for (unsigned i = 1; i < PCI_NUM_BARS; i++)
+		      (unsigned long long)rd(cfg_addr(dev, PCI_BAR0), 4), pz.bar0[dev] | type);
+		CHECK(rd(cfg_addr(dev, PCI_BAR0 + 4), 4) == pz.bar1[dev], "device %u: BAR 1", dev);
+		for (unsigned i = 2; i < PCI_NUM_BARS; i++)
 			CHECK(rd(cfg_addr(dev, PCI_BAR0 + 4 * i), 4) == 0, "device %u: BAR %u", dev,
 			      i);
 		CHECK(rd(cfg_addr(dev, PCI_COMMAND), 2) == pz.command[dev],
@@ -198,9 +207,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool with_blk = data[0] & 1;
 	pz.bus.count = 0;
 	pz.level = false;
-	CHECK(pci_host_init(&pz.host, WINDOW, WIN_SIZE) == 0, "host");
+	CHECK(pci_host_init(&pz.host, WINDOW, WIN_SIZE, WIN64, WIN64_SIZE) == 0, "host");
 	CHECK(bus_add(&pz.bus, ECAM, PCI_ECAM_SIZE, &pci_ecam_ops, &pz.host, "ecam") == 0 &&
-		  bus_add(&pz.bus, WINDOW, WIN_SIZE, &pci_mmio_ops, &pz.host, "window") == 0,
+		  bus_add(&pz.bus, WINDOW, WIN_SIZE, &pci_mmio_ops, &pz.host.mmio32, "window") ==
+		      0 &&
+		  bus_add(&pz.bus, WIN64, WIN64_SIZE, &pci_mmio_ops, &pz.host.mmio64, "window64") ==
+		      0,
 	      "bus");
 	struct virtio_dev dev;
 	CHECK(virtio_rng_init(&pz.rng, &dev) == 0, "rng");
@@ -217,7 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pz.ndev = 2;
 	}
 	for (unsigned d = 0; d < pz.ndev; d++) {
-		pz.bar0[d] = 0;
+		pz.bar0[d] = pz.bar1[d] = 0;
 		pz.command[d] = 0;
 		pz.ncaps[d] = walk_caps(d, pz.caps[d]);
 		CHECK(pz.ncaps[d] >= 4, "device %d: %u capabilities", d, pz.ncaps[d]);
@@ -230,7 +242,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t off = (uint64_t)a[2] | (uint64_t)a[3] << 8;
 		uint64_t val = (uint64_t)a[4] | (uint64_t)a[5] << 8 | (uint64_t)a[6] << 16 |
 			       (uint64_t)a[7] << 24;
-		uint64_t gpa = (window ? WINDOW : ECAM) + off;
+		uint64_t gpa = (window ? (a[0] & 4 ? WIN64 : WINDOW) : ECAM) + off;
 		if (sz == 8)
 			val |= val << 32;
 		if (write) {

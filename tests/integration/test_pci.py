@@ -73,8 +73,12 @@ def test_bridge_enumerated(pci_vm):
     console = vm(pci_vm)
     out = console.run("dmesg | grep -E 'pci-host-generic|BAR 0'", COMMAND_TIMEOUT)
     assert re.search(rb"ECAM at \[mem 0x30000000-0x300fffff\] for \[bus 00\]", out), out
-    # The kernel placed each BAR in the window itself.
-    assert re.search(rb"BAR 0 \[mem 0x4[0-9a-f]{7}-0x4[0-9a-f]{7}\]: assigned", out), out
+    # Both windows: 32-bit, and 64-bit prefetchable above all RAM.
+    assert re.search(rb"MEM 0x0040000000\.\.0x007fffffff -> 0x0040000000", out), out
+    assert re.search(rb"MEM 0x20000000000\.\.0x20fffffffff -> 0x20000000000", out), out
+    # The kernel placed each (64-bit prefetchable) BAR in its window itself.
+    assert re.search(rb"BAR 0 \[mem 0x200[0-9a-f]{8}-0x200[0-9a-f]{8} 64bit pref\]: assigned",
+                     out), out
     assert not HOST_FAULT.search(console.err), console.tail()
 
 

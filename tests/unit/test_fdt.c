@@ -355,6 +355,8 @@ static void test_pci_host_bridge(void **state)
 	b.pci_ecam_size = 0x100000;
 	b.pci_mmio_base = 0x40000000;
 	b.pci_mmio_size = 0x40000000;
+	b.pci_mmio64_base = 0x20000000000;
+	b.pci_mmio64_size = 0x1000000000;
 	b.npci = 2;
 	b.pci_irq[0] = 32;
 	b.pci_irq[1] = 33;
@@ -370,8 +372,12 @@ static void test_pci_host_bridge(void **state)
 	assert_int_equal(prop_u32(fdt, "/soc/plic@c000000", "#address-cells"), 0);
 	const uint32_t bus_range[] = {0, 0};
 	assert_prop_bytes(fdt, path, "bus-range", bus_range, sizeof(bus_range));
-	const uint32_t ranges[] = {cpu_to_fdt32(0x02000000), 0, cpu_to_fdt32(0x40000000), 0,
-				   cpu_to_fdt32(0x40000000), 0, cpu_to_fdt32(0x40000000)};
+	/* 32-bit non-prefetchable, then 64-bit prefetchable, both one to one. */
+	const uint32_t ranges[] = {
+	    cpu_to_fdt32(0x02000000), 0, cpu_to_fdt32(0x40000000), 0,
+	    cpu_to_fdt32(0x40000000), 0, cpu_to_fdt32(0x40000000), cpu_to_fdt32(0x43000000),
+	    cpu_to_fdt32(0x200),      0, cpu_to_fdt32(0x200),      0,
+	    cpu_to_fdt32(0x10),       0};
 	assert_prop_bytes(fdt, path, "ranges", ranges, sizeof(ranges));
 	const uint32_t mask[] = {cpu_to_fdt32(0xf800), 0, 0, cpu_to_fdt32(7)};
 	assert_prop_bytes(fdt, path, "interrupt-map-mask", mask, sizeof(mask));

@@ -18,17 +18,19 @@
 #include "virtio/pci.h"
 #include "virtio/rng.h"
 
-#define RAM_BASE  0x80000000ull
-#define RAM_SIZE  0x100000ull
-#define ECAM      0x30000000ull
-#define WINDOW    0x40000000ull
-#define WIN_SIZE  0x10000000ull
-#define BAR_ADDR  0x40010000ull /* where the test places the device's BAR 0 */
-#define NUM       16
-#define DESC_OFF  0x1000 /* the queue's rings in RAM, from its base */
-#define AVAIL_OFF 0x2000
-#define USED_OFF  0x3000
-#define BUF_OFF   0x8000
+#define RAM_BASE   0x80000000ull
+#define RAM_SIZE   0x100000ull
+#define ECAM       0x30000000ull
+#define WINDOW     0x40000000ull
+#define WIN_SIZE   0x10000000ull
+#define WIN64      0x20000000000ull /* the 64-bit window */
+#define WIN64_SIZE 0x1000000000ull
+#define BAR_ADDR   0x40010000ull /* where the test places the device's BAR 0 */
+#define NUM        16
+#define DESC_OFF   0x1000 /* the queue's rings in RAM, from its base */
+#define AVAIL_OFF  0x2000
+#define USED_OFF   0x3000
+#define BUF_OFF    0x8000
 
 struct fixture {
 	struct guest_mem mem;
@@ -54,9 +56,12 @@ static int setup(void **state)
 	assert_non_null(f);
 	f->irq_level = -1;
 	assert_int_equal(guest_mem_init(&f->mem, RAM_BASE, RAM_SIZE), 0);
-	assert_int_equal(pci_host_init(&f->host, WINDOW, WIN_SIZE), 0);
+	assert_int_equal(pci_host_init(&f->host, WINDOW, WIN_SIZE, WIN64, WIN64_SIZE), 0);
 	assert_int_equal(bus_add(&f->bus, ECAM, PCI_ECAM_SIZE, &pci_ecam_ops, &f->host, "ecam"), 0);
-	assert_int_equal(bus_add(&f->bus, WINDOW, WIN_SIZE, &pci_mmio_ops, &f->host, "window"), 0);
+	assert_int_equal(
+	    bus_add(&f->bus, WINDOW, WIN_SIZE, &pci_mmio_ops, &f->host.mmio32, "window"), 0);
+	assert_int_equal(
+	    bus_add(&f->bus, WIN64, WIN64_SIZE, &pci_mmio_ops, &f->host.mmio64, "window64"), 0);
 	struct virtio_dev dev;
 	assert_int_equal(virtio_rng_init(&f->rng, &dev), 0);
 	assert_int_equal(virtio_pci_init(&f->vp, &dev, &f->mem), 0);
@@ -160,15 +165,22 @@ static void test_identity_and_absent_devices(void **state)
 static void test_bar_sizing_and_decoding(void **state)
 {
 	struct fixture *f = *state;
-	/* The sizing protocol: write all ones, read back the size mask. */
+	/* The sizing protocol: write all ones, read back the size mask with the type bits, a
+	 * 64-bit prefetchable BAR whose upper half is BAR 1. */
+	const uint32_t type = PCI_BAR_MEM64 | PCI_BAR_PREFETCH;
+	assert_int_equal(rd(f, cfg(0, 0, PCI_BAR0), 4), type);
 	wr(f, cfg(0, 0, PCI_BAR0), 4, 0xffffffff);
-	assert_int_equal(rd(f, cfg(0, 0, PCI_BAR0), 4), ~(uint32_t)(VIRTIO_PCI_BAR_SIZE - 1));
-	for (unsigned i = 1; i < PCI_NUM_BARS; i++) { /* the others are not implemented */
+	assert_int_equal(rd(f, cfg(0, 0, PCI_BAR0), 4),
+			 ~(uint32_t)(VIRTIO_PCI_BAR_SIZE - 1) | type);
+	wr(f, cfg(0, 0, PCI_BAR0 + 4), 4, 0xffffffff);
+	assert_int_equal(rd(f, cfg(0, 0, PCI_BAR0 + 4), 4), 0xffffffff);
+	for (unsigned i = 2; i < PCI_NUM_BARS; i++) { /* the others are not implemented */
 		wr(f, cfg(0, 0, PCI_BAR0 + 4 * i), 4, 0xffffffff);
 		assert_int_equal(rd(f, cfg(0, 0, PCI_BAR0 + 4 * i), 4), 0);
 	}
+	wr(f, cfg(0, 0, PCI_BAR0 + 4), 4, 0);
 	wr(f, cfg(0, 0, PCI_BAR0), 4, BAR_ADDR | 0xfff); /* low bits are not address bits */
-	assert_int_equal(rd(f, cfg(0, 0, PCI_BAR0), 4), BAR_ADDR);
+	assert_int_equal(rd(f, cfg(0, 0, PCI_BAR0), 4), BAR_ADDR | type);
 	uint64_t common = BAR_ADDR + VIRTIO_PCI_COMMON_OFF;
 	/* Memory decoding off: the window does not reach the device (master abort). */
 	assert_int_equal(rd(f, common + VIRTIO_PCI_COMMON_NUMQ, 2), 0xffff);
@@ -181,8 +193,15 @@ static void test_bar_sizing_and_decoding(void **state)
 	wr(f, cfg(0, 0, PCI_BAR0), 4, BAR_ADDR + 0x100000);
 	assert_int_equal(rd(f, common + VIRTIO_PCI_COMMON_NUMQ, 2), 0xffff);
 	assert_int_equal(rd(f, common + 0x100000 + VIRTIO_PCI_COMMON_NUMQ, 2), 1);
-	/* A BAR placed outside the window is not decoded anywhere reachable. */
+	/* Above 4 GiB, in the 64-bit window: bits 63..32 from BAR 1. */
+	wr(f, cfg(0, 0, PCI_BAR0), 4, (uint32_t)(WIN64 + 0x4000));
+	wr(f, cfg(0, 0, PCI_BAR0 + 4), 4, (uint32_t)(WIN64 >> 32));
+	assert_int_equal(rd(f, WIN64 + 0x4000 + VIRTIO_PCI_COMMON_NUMQ, 2), 1);
+	/* A BAR placed outside the windows (over RAM, say) is not decoded anywhere. */
+	wr(f, cfg(0, 0, PCI_BAR0 + 4), 4, 0);
 	wr(f, cfg(0, 0, PCI_BAR0), 4, 0x20000000);
+	assert_int_equal(rd(f, common + 0x100000 + VIRTIO_PCI_COMMON_NUMQ, 2), 0xffff);
+	wr(f, cfg(0, 0, PCI_BAR0), 4, (uint32_t)RAM_BASE);
 	assert_int_equal(rd(f, common + 0x100000 + VIRTIO_PCI_COMMON_NUMQ, 2), 0xffff);
 }
 
@@ -409,11 +428,17 @@ static void test_init_checks(void **state)
 	assert_int_equal(pci_host_add(&f->host, &d[0], (struct irq_line){0}), -ENOSPC);
 	d[0].bar_size[0] = 100; /* not a power of two */
 	struct pci_host h2;
-	assert_int_equal(pci_host_init(&h2, WINDOW, WIN_SIZE), 0);
+	assert_int_equal(pci_host_init(&h2, WINDOW, WIN_SIZE, 0, 0), 0);
+	assert_int_equal(pci_host_add(&h2, &d[0], (struct irq_line){0}), -EINVAL);
+	d[0].bar_size[0] = 0x1000;
+	d[0].bar_ops[0] = &pci_ecam_ops;
+	d[0].bar_flags[5] = PCI_BAR_MEM64 | PCI_BAR_PREFETCH; /* no BAR 6 for its upper half */
+	d[0].bar_size[5] = 0x1000;
+	d[0].bar_ops[5] = &pci_ecam_ops;
 	assert_int_equal(pci_host_add(&h2, &d[0], (struct irq_line){0}), -EINVAL);
 	pci_host_destroy(&h2);
 	pci_host_destroy(&f->host); /* before d goes */
-	assert_int_equal(pci_host_init(&f->host, WINDOW, WIN_SIZE), 0);
+	assert_int_equal(pci_host_init(&f->host, WINDOW, WIN_SIZE, WIN64, WIN64_SIZE), 0);
 	free(d);
 }
 
