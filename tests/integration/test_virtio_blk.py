@@ -1,12 +1,16 @@
 """Debian's riscv64 kernel with its root file system on a virtio-blk disk.
 
 The root image comes from scripts/make-rootfs.sh (busybox on ext4); the initramfs of
-scripts/get-guest.sh loads virtio_blk and ext4 and switch_root's into root=/dev/vda. In order:
+scripts/get-guest.sh loads virtio_blk and ext4 and switch_root's into root=/dev/vda.
+
+The read-write and the read-only root run twice: disks on virtio-mmio slots, then on the PCI
+bus (virtio-pci); the rest on virtio-mmio. In order:
 
 - a read-write root: a file written and synced in the guest is in the image after a
   remount read-only and `poweroff -f` (debugfs reads it back), and `e2fsck -fn` finds the
   file system clean; a second disk given with readonly=on is read-only to the guest (reads
-  work, every write fails) and unchanged;
+  work, every write fails) and unchanged; while it runs, a second VM is refused both disks
+  but may share the read-only one read-only (image locking);
 - a read-only root disk mounted ro: reads work, writes and remounting read-write fail, the
   clean shutdown of the root's init powers off, and the image is unchanged;
 - a host block device (a loop device) as the disk: capacity, reads, a synced write;
@@ -238,14 +242,15 @@ def test_rw_poweroff_then_image_checks(rw_vm):
 # ---------------------------------------------------------------- read-only root
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["mmio", "pci"])
 def ro_vm(request, vmm, guest, rootfs, tmp_path_factory):
-    """Root on vda given readonly=on and mounted ro."""
+    """Root on vda given readonly=on and mounted ro, on each transport."""
     shared = Shared()
     shared.root = copy_image(rootfs, tmp_path_factory.mktemp("ro") / "root.img")
     shared.sha = sha256(shared.root)
     try:
-        shared.console = boot_root(request, vmm, guest, [(shared.root, True, "")], "ro")
+        shared.console = boot_root(request, vmm, guest, [(shared.root, True, "")], "ro",
+                                   request.param)
     except AssertionError as e:
         shared.error = str(e)
     yield shared

@@ -10,7 +10,8 @@ virtiofs driver.
   initramfs at all) to a shell: the busybox root image of scripts/make-rootfs.sh, unpacked.
 - The daemon killed mid-operation: rvisor reports it once, the guest's file operations on
   the share fail or are killable, and the VM itself keeps running (its shell answers).
-- Bad input: a --fs socket nobody listens on, or malformed options, exit 1 with one line.
+- Bad input: a --fs socket nobody listens on, one whose back end hangs up, answers wrongly or
+  not at all (a fake back end), or malformed options: exit 1 with one line.
 """
 
 import hashlib
@@ -18,7 +19,10 @@ import os
 import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -248,6 +252,57 @@ def test_bad_fs_options(request, vmm, tiny_kernel_path, tmp_path):
                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
         lines = r.stderr.strip().splitlines()
         assert r.returncode == 1 and len(lines) == 1 and names in lines[0], (spec, r.stderr)
+
+
+class FakeBackEnd:
+    """A vhost-user back end that misbehaves in one way: "close" hangs up at once, "garbage"
+    answers GET_FEATURES with another request's reply, "short" with a payload of the wrong
+    size, "silent" reads requests and never answers."""
+
+    def __init__(self, path, how):
+        self.how = how
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(1)
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        conn, _ = self.sock.accept()
+        with conn:
+            if self.how == "close":
+                return
+            while True:
+                try:
+                    head = conn.recv(12)
+                except ConnectionResetError:  # rvisor gave up on it: expected
+                    return
+                if len(head) < 12:
+                    return
+                request, _, size = struct.unpack("<III", head)
+                if size:
+                    conn.recv(size)
+                if request != 1 or self.how == "silent":  # only GET_FEATURES answers
+                    continue
+                if self.how == "garbage":
+                    conn.sendall(struct.pack("<IIIQ", 15, 0x5, 8, 0))
+                else:
+                    conn.sendall(struct.pack("<IIII", 1, 0x5, 4, 0))
+
+
+@pytest.mark.parametrize("how", ["close", "garbage", "short", "silent"])
+def test_back_end_misbehaves_at_start(request, vmm, tiny_kernel_path, tmp_path, how):
+    """A socket that hangs up, answers wrongly or not at all: one line naming it, exit 1."""
+    if vmm != "rvisor":
+        pytest.skip("--fs is rvisor's")
+    path = str(tmp_path / f"{how}.sock")
+    FakeBackEnd(path, how)
+    r = subprocess.run([request.getfixturevalue("rvisor"), "run", "--kernel", tiny_kernel_path,
+                        "--fs", f"tag=x,socket={path}"], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert path in lines[0] and "vhost-user" in lines[0], r.stderr
 
 
 @pytest.fixture
