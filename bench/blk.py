@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Block I/O benchmark: sequential and random read and write throughput on a virtio-blk disk
 inside the guest (Debian's riscv64 kernel with the initramfs of scripts/get-guest.sh), on
-rvisor and, side by side, on QEMU (`qemu-system-riscv64 -M virt` with the same raw image
-behind `-device virtio-blk-device`), and the same operations on a host file, with the ratios.
+rvisor and, side by side, on QEMU (`qemu-system-riscv64 -M virt` with the same raw image),
+each with the disk on virtio-mmio (`-device virtio-blk-device`) and on PCI
+(`--drive ...,transport=pci`, `-device virtio-blk-pci`), and the same operations on a host
+file, with the ratios.
 
 One small C program, built for the guest (riscv64-linux-gnu-gcc, static, added to the
 initramfs) and for the host from the same source, runs each workload with O_DIRECT on the
@@ -265,25 +267,30 @@ def main():
         image = work / "disk.img"
         results = {}
 
-        fresh_image(image, size)
-        argv = [args.rvisor, "run", "--kernel", kernel, "--initrd", str(initrd), "--mem",
-                args.mem, "--cmdline", "console=ttyS0", "--drive", f"path={image}"]
-        results["rvisor"] = medians(bench_vm("rvisor", argv, args, size))
-        failed |= results["rvisor"] is None
+        for transport in ("mmio", "pci"):
+            fresh_image(image, size)
+            argv = [args.rvisor, "run", "--kernel", kernel, "--initrd", str(initrd), "--mem",
+                    args.mem, "--cmdline", "console=ttyS0", "--drive",
+                    f"path={image},transport={transport}"]
+            key = f"rvisor-{transport}"
+            results[key] = medians(bench_vm(key, argv, args, size))
+            failed |= results[key] is None
 
         if args.no_qemu:
             print("qemu: skipped (--no-qemu)")
         elif not shutil.which("qemu-system-riscv64"):
             print("qemu: skipped (qemu-system-riscv64 not found; scripts/deps.sh installs it)")
         else:
-            fresh_image(image, size)
-            argv = ["qemu-system-riscv64", "-M", "virt", "-m", args.mem, "-nographic",
-                    "-bios", "default", "-kernel", kernel, "-initrd", str(initrd),
-                    "-append", "console=ttyS0",
-                    "-drive", f"file={image},format=raw,if=none,id=d",
-                    "-device", "virtio-blk-device,drive=d"]
-            results["qemu"] = medians(bench_vm("qemu", argv, args, size))
-            failed |= results["qemu"] is None
+            for transport, model in (("mmio", "virtio-blk-device"), ("pci", "virtio-blk-pci")):
+                fresh_image(image, size)
+                argv = ["qemu-system-riscv64", "-M", "virt", "-m", args.mem, "-nographic",
+                        "-bios", "default", "-kernel", kernel, "-initrd", str(initrd),
+                        "-append", "console=ttyS0",
+                        "-drive", f"file={image},format=raw,if=none,id=d",
+                        "-device", f"{model},drive=d"]
+                key = f"qemu-{transport}"
+                results[key] = medians(bench_vm(key, argv, args, size))
+                failed |= results[key] is None
 
         for mode in ("cached", "direct"):
             fresh_image(image, size)
@@ -294,22 +301,25 @@ def main():
     print(f"virtio-blk, {args.size} MiB raw image, guest O_DIRECT on /dev/vda, "
           f"1 vCPU, medians of {args.repeat} runs (random I/O: {args.seconds:g} s a run)")
     print(host_load_line(load_before))
-    cols = [("rvisor", "rvisor"), ("qemu", "QEMU"), ("host-cached", "host cache"),
+    cols = [("rvisor-mmio", "rvisor mmio"), ("rvisor-pci", "rvisor pci"),
+            ("qemu-mmio", "QEMU mmio"), ("qemu-pci", "QEMU pci"), ("host-cached", "host cache"),
             ("host-direct", "host direct")]
+    pairs = [("rvisor-pci", "rvisor-mmio", "pci/mmio"), ("rvisor-mmio", "qemu-mmio", "rv/QEMU mmio"),
+             ("rvisor-pci", "qemu-pci", "rv/QEMU pci"), ("rvisor-mmio", "host-cached", "rv/host")]
     print(f"{'workload':<32}" + "".join(f"{title:>13}" for _, title in cols)
-          + f"{'rvisor/QEMU':>13}{'rvisor/host':>13}")
+          + "".join(f"{title:>14}" for _, _, title in pairs))
     for mode, _, label in WORKLOADS:
         row = f"{label + ' (' + unit(mode) + ')':<32}"
         for key, _ in cols:
             value = (results.get(key) or {}).get(mode)
             row += f"{value:>13.0f}" if value is not None else f"{'-':>13}"
-        rv = (results.get("rvisor") or {}).get(mode)
-        for key in ("qemu", "host-cached"):
-            other = (results.get(key) or {}).get(mode)
-            row += f"{rv / other:>13.2f}" if rv is not None and other else f"{'-':>13}"
+        for a, b, _ in pairs:
+            x = (results.get(a) or {}).get(mode)
+            y = (results.get(b) or {}).get(mode)
+            row += f"{x / y:>14.2f}" if x is not None and y else f"{'-':>14}"
         print(row)
-    print("ratios are throughput ratios (above 1: rvisor is faster); "
-          "rvisor/host compares with the host's page cache, which rvisor's backend uses")
+    print("ratios are throughput ratios (above 1: the first is faster); "
+          "rv/host compares with the host's page cache, which rvisor's backend uses")
     return 1 if failed else 0
 
 
