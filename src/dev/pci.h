@@ -88,6 +88,7 @@ struct pci_window {
 	uint64_t base, size;
 };
 
+/* The bridge and bus 0: its devices in device-number order. */
 struct pci_host {
 	pthread_mutex_t lock;             /* configuration space and BAR routing */
 	struct pci_window mmio32, mmio64; /* where the guest places BARs */
@@ -99,6 +100,7 @@ struct pci_host {
  * (below 4 GiB) and [mmio64_base, +mmio64_size). Returns 0 or -errno. */
 int pci_host_init(struct pci_host *h, uint64_t mmio32_base, uint64_t mmio32_size,
 		  uint64_t mmio64_base, uint64_t mmio64_size);
+/* Forget the devices (their owners free them) and release the bridge's lock. */
 void pci_host_destroy(struct pci_host *h);
 /* Put d at the next free device number, its INTx (pin A) on line. The standard header's
  * writable bits (command, cache line, latency timer, interrupt line, BARs) are set up here;

@@ -85,6 +85,15 @@ static void fail_request(struct virtio_transport *t, unsigned q, uint32_t epoch,
 	virtio_complete(t, q, epoch, head, len);
 }
 
+static void report_gone(const struct virtio_fs *fs, const char *why)
+{
+	fprintf(
+	    stderr,
+	    "rvisor: virtio-fs '%.*s': the vhost-user daemon %s; its requests now fail with EIO "
+	    "(restart the VM with the daemon running)\n",
+	    VIRTIO_FS_TAG_MAX, fs->tag, why);
+}
+
 /* The daemon is gone: say so once, and fail every request it held. */
 static void daemon_gone(struct virtio_fs *fs, const char *why)
 {
@@ -111,10 +120,7 @@ static void daemon_gone(struct virtio_fs *fs, const char *why)
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (first)
-		fprintf(stderr,
-			"rvisor: virtio-fs '%.*s': the vhost-user daemon %s; its requests now fail "
-			"with EIO (restart the VM with the daemon running)\n",
-			VIRTIO_FS_TAG_MAX, fs->tag, why);
+		report_gone(fs, why);
 	struct virtq_req *req = n ? malloc(sizeof(*req)) : NULL;
 	for (unsigned i = 0; i < n && t; i++) {
 		if (req)
@@ -253,9 +259,11 @@ static void fs_reset(void *opaque)
 		memset(r->inflight, 0, sizeof(r->inflight));
 	}
 	fs->features_sent = false;
-	if (failed)
-		fs->gone = true; /* reported by the thread, which sees the socket */
+	bool first = failed && !fs->gone;
+	fs->gone |= failed; /* nothing is in flight after a reset: nothing to fail */
 	pthread_mutex_unlock(&fs->lock);
+	if (first)
+		report_gone(fs, "did not give a ring back on reset");
 }
 
 /* ---- call: what the daemon used, to the guest ---- */

@@ -35,6 +35,7 @@ struct virtio_fs_ring {
 	bool inflight[VIRTQ_MAX_SIZE]; /* heads the daemon holds */
 };
 
+/* One shared directory: the connection to its daemon and the relay's state. */
 struct virtio_fs {
 	struct vhost_user vu;
 	char tag[VIRTIO_FS_TAG_MAX]; /* NUL-padded, not necessarily NUL-terminated */

@@ -14,6 +14,7 @@
  * the block's 0xf00 bytes). */
 int virtio_mmio_init(struct virtio_transport *t, const struct virtio_dev *dev,
 		     struct guest_mem *mem, struct irq_line irq);
+/* Release the transport (virtio_transport_destroy); unmap its window first. */
 void virtio_mmio_destroy(struct virtio_transport *t);
 /* MMIO callbacks; opaque is the struct virtio_transport. 4-byte accesses to registers; 1, 2
  * and 4-byte accesses to the configuration space at 0x100. */

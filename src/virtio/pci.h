@@ -51,6 +51,8 @@
 
 #define VIRTIO_PCI_NO_VECTOR 0xffff /* config_msix_vector / queue_msix_vector: none */
 
+/* One virtio device on PCI: the shared transport state and the PCI function that decodes
+ * onto it. */
 struct virtio_pci {
 	struct virtio_transport t; /* what the device sees */
 	struct pci_device pci;     /* configuration space and BAR 0 */
@@ -62,6 +64,7 @@ struct virtio_pci {
  * transport's interrupt). Returns 0 or -EINVAL (also for configuration space larger than
  * 4 KiB). */
 int virtio_pci_init(struct virtio_pci *vp, const struct virtio_dev *dev, struct guest_mem *mem);
+/* Release the transport; take the function off its bus (pci_host_destroy) first. */
 void virtio_pci_destroy(struct virtio_pci *vp);
 
 #endif

@@ -83,6 +83,7 @@ struct virtio_transport {
  * with no or too many queues or configuration space without config_read, or -errno. */
 int virtio_transport_init(struct virtio_transport *t, const struct virtio_dev *dev,
 			  struct guest_mem *mem, struct irq_line irq);
+/* Release what virtio_transport_init set up (the device's own state is the device's). */
 void virtio_transport_destroy(struct virtio_transport *t);
 /* With the lock held: set and clear interrupt status bits (the line follows). */
 void virtio_transport_interrupt(struct virtio_transport *t, uint32_t set, uint32_t clear);

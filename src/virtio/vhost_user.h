@@ -15,6 +15,7 @@
 /* Feature bit the back end offers when it speaks the protocol feature negotiation. */
 #define VHOST_USER_F_PROTOCOL_FEATURES 30
 
+/* One connection to a back end. */
 struct vhost_user {
 	int sock;             /* connected Unix stream socket, or -1 */
 	pthread_mutex_t lock; /* one request and its reply at a time */
