@@ -9,7 +9,7 @@ ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
-LDLIBS := -lfdt -lz -lm -lslirp -pthread
+LDLIBS := -lfdt -lz -lm -lslirp -lmicrohttpd -ljansson -pthread
 
 # The translator: its front end and the back end of this host's ISA, or, on a host without
 # one, the interface alone (every hart interprets).

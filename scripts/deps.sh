@@ -5,8 +5,9 @@
 set -euo pipefail
 
 packages=(
-	# build
-	build-essential make git pkg-config libfdt-dev zlib1g-dev libslirp-dev
+	# build (libmicrohttpd and jansson: the API server's HTTP and JSON)
+	build-essential make git pkg-config libfdt-dev zlib1g-dev libslirp-dev libmicrohttpd-dev
+	libjansson-dev
 	# unit tests (Capstone: the translator's encoder test decodes what it emits),
 	# formatting, sanitizers and fuzzing (libFuzzer runtime)
 	libcmocka-dev libcapstone-dev clang clang-format libclang-rt-14-dev
@@ -29,6 +30,8 @@ packages=(
 	# (a host block device as a disk), setpriv (tests run as nobody), ip (bench/net.py's
 	# network namespace), tar (make-rootfs.sh --debian)
 	python3 python3-pytest mount util-linux iproute2 tar
+	# the API tests validate responses against their JSON schemas
+	python3-jsonschema
 	# bench/jit.py runs the host's own 7-Zip and xz beside the guest's (xz-utils is above)
 	7zip
 )

@@ -13,6 +13,7 @@
 #include "host/chr.h"
 #include "host/sched.h"
 #include "jit/jit.h"
+#include "vmm/api.h"
 #include "vmm/vm.h"
 
 #define MIN_MEM         (16ull << 20)
@@ -22,6 +23,8 @@
 static void usage_main(FILE *f)
 {
 	fputs("usage: rvisor COMMAND [OPTIONS]\n"
+	      "       rvisor --api-sock PATH [--config-file FILE]\n"
+	      "       rvisor --config-file FILE --no-api\n"
 	      "\n"
 	      "rvisor runs 64-bit RISC-V (RV64GC) guests, such as unmodified riscv64 Linux, on\n"
 	      "this host by software emulation.\n"
@@ -29,6 +32,13 @@ static void usage_main(FILE *f)
 	      "commands:\n"
 	      "  run       boot a virtual machine (see 'rvisor run --help')\n"
 	      "  help      show this text\n"
+	      "\n"
+	      "control plane (Firecracker's API and configuration file):\n"
+	      "  --api-sock PATH     serve the API on the Unix socket PATH; the guest starts on\n"
+	      "                      PUT /actions {\"action_type\": \"InstanceStart\"}\n"
+	      "  --config-file FILE  configure from FILE (boot-source, machine-config, drives,\n"
+	      "                      network-interfaces) and start the guest at once\n"
+	      "  --no-api            with --config-file: serve no API\n"
 	      "\n"
 	      "options:\n"
 	      "  -h, --help     show this text\n"
@@ -332,6 +342,46 @@ static int cmd_run(int argc, char **argv)
 	return status;
 }
 
+/* rvisor --api-sock PATH [--config-file FILE] | --config-file FILE --no-api */
+static int cmd_api(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"api-sock", required_argument, NULL, 's'},
+	    {"config-file", required_argument, NULL, 'c'},
+	    {"no-api", no_argument, NULL, 'n'},
+	    {0, 0, 0, 0},
+	};
+	const char *sock = NULL, *config = NULL;
+	bool no_api = false;
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sock = optarg; break;
+		case 'c': config = optarg; break;
+		case 'n': no_api = true; break;
+		case ':':
+			return error("option '%s' needs a value (see 'rvisor --help')",
+				     argv[optind - 1]);
+		default:
+			return error("unknown option '%s' (see 'rvisor --help')", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return error("unexpected argument '%s' (see 'rvisor --help')", argv[optind]);
+	if (no_api && sock)
+		return error("--no-api and --api-sock exclude each other: give one");
+	if (no_api && !config)
+		return error(
+		    "--no-api needs --config-file FILE: without the API nothing would start "
+		    "the guest");
+	if (!no_api && !sock)
+		return error(
+		    "--config-file without --no-api needs --api-sock PATH (or add --no-api)");
+	return api_main(sock, config);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -341,6 +391,9 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strncmp(cmd, "--api-sock", 10) || !strncmp(cmd, "--config-file", 13) ||
+	    !strcmp(cmd, "--no-api"))
+		return cmd_api(argc, argv);
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
 		usage_main(stdout);
 		return 0;

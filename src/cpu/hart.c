@@ -291,7 +291,7 @@ void hart_kick(struct hart *h)
 {
 	pthread_mutex_lock(&h->wait_lock);
 	h->kicked = true;
-	pthread_cond_signal(&h->wait_cond);
+	pthread_cond_broadcast(&h->wait_cond); /* the hart, and anyone waiting for it to park */
 	pthread_mutex_unlock(&h->wait_lock);
 }
 
@@ -353,6 +353,32 @@ static void wfi_wait(struct hart *h)
 	hart_update_timers(h, h->env.time_now(h->env.opaque));
 	if (atomic_load(&h->mip) & h->mie)
 		h->wfi = false;
+}
+
+/* Parked for a pause until resumed (or the VM exits). */
+static void paused_wait(struct hart *h)
+{
+	pthread_mutex_lock(&h->wait_lock);
+	h->parked = true;
+	pthread_cond_broadcast(&h->wait_cond);
+	while (atomic_load(&h->paused) && !atomic_load(&h->exit_req))
+		pthread_cond_wait(&h->wait_cond, &h->wait_lock);
+	h->parked = false;
+	h->kicked = false;
+	pthread_mutex_unlock(&h->wait_lock);
+}
+
+void hart_set_paused(struct hart *h, bool paused, bool wait)
+{
+	pthread_mutex_lock(&h->wait_lock);
+	atomic_store(&h->paused, paused);
+	h->kicked = true;
+	pthread_cond_broadcast(&h->wait_cond);
+	/* A hart stopped by HSM runs nothing: it parks when started. */
+	while (paused && wait && !h->parked && !atomic_load(&h->exit_req) &&
+	       !atomic_load(&h->stopped))
+		pthread_cond_wait(&h->wait_cond, &h->wait_lock);
+	pthread_mutex_unlock(&h->wait_lock);
 }
 
 /* HSM: a stopped hart sleeps until another hart starts it (or the VM exits). */
@@ -510,6 +536,10 @@ enum hart_exit hart_run(struct hart *h)
 			return (enum hart_exit)why;
 		if (atomic_load_explicit(&h->fence_req, memory_order_relaxed))
 			do_fence_requests(h);
+		if (atomic_load_explicit(&h->paused, memory_order_relaxed)) {
+			paused_wait(h);
+			continue;
+		}
 		if (atomic_load_explicit(&h->stopped, memory_order_relaxed)) {
 			stopped_wait(h);
 			continue;

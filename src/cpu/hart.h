@@ -156,6 +156,8 @@ struct hart {
 	_Atomic int exit_req;       /* non-zero: leave the run loop (enum hart_exit) */
 	_Atomic int stopped;        /* HSM: hart is stopped (not started or hart_stop) */
 	_Atomic unsigned fence_req; /* HART_FENCE_* bits asked by other harts (SBI RFENCE) */
+	_Atomic int paused;         /* the VMM paused the VM: stay parked (hart_set_paused) */
+	bool parked;                /* parked for a pause (under wait_lock) */
 	bool wfi;                   /* sleeping in WFI until an interrupt is pending */
 	pthread_mutex_t wait_lock;
 	pthread_cond_t wait_cond;
@@ -189,6 +191,10 @@ void hart_exec_one(struct hart *h);
 void hart_set_mip(struct hart *h, uint64_t bits, bool level);
 /* Wake the hart if it sleeps in WFI (from any thread). */
 void hart_kick(struct hart *h);
+/* Pause (true) or resume the hart from another thread: a paused hart parks at its next
+ * instruction boundary (the end of its current batch, or at once in WFI) until resumed or
+ * asked to exit. With wait, pausing returns once the hart is parked (or exiting). */
+void hart_set_paused(struct hart *h, bool paused, bool wait);
 /* Ask the hart's run loop to return with reason why (from any thread). */
 void hart_request_exit(struct hart *h, enum hart_exit why);
 

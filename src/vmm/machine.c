@@ -80,6 +80,13 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 	return rc;
 }
 
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* Deterministic runs: guest instructions per timebase tick (64 at 10 MHz: a 640 MIPS hart). */
 #define DET_INSNS_PER_TICK 64
 
@@ -89,10 +96,36 @@ uint64_t vm_time_now(void *opaque)
 	if (vm->cfg.deterministic)
 		return (vm->harts ? hart_instret(&vm->harts[0]) / DET_INSNS_PER_TICK : 0) +
 		       vm->idle_ticks;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	return (ns - vm->time_base_ns) / (1000000000ull / TIMEBASE_HZ);
+	uint64_t paused = __atomic_load_n(&vm->paused_at_ns, __ATOMIC_ACQUIRE);
+	uint64_t ns = paused ? paused : monotonic_ns();
+	return (ns - __atomic_load_n(&vm->time_base_ns, __ATOMIC_ACQUIRE)) /
+	       (1000000000ull / TIMEBASE_HZ);
+}
+
+void vm_pause(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!vm->paused_at_ns) {
+		for (unsigned i = 0; i < vm->nharts; i++)
+			hart_set_paused(&vm->harts[i], true, true);
+		__atomic_store_n(&vm->paused_at_ns, monotonic_ns(), __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	uint64_t paused = vm->paused_at_ns;
+	if (paused) {
+		/* The clock goes on from where it stood: the pause is taken out of its base. */
+		__atomic_store_n(&vm->time_base_ns, vm->time_base_ns + (monotonic_ns() - paused),
+				 __ATOMIC_RELEASE);
+		__atomic_store_n(&vm->paused_at_ns, 0, __ATOMIC_RELEASE);
+		for (unsigned i = 0; i < vm->nharts; i++)
+			hart_set_paused(&vm->harts[i], false, false);
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
 }
 
 /* ---- interrupt wiring ---- */
@@ -666,6 +699,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 	vm->status = VM_STATUS_RUNNING;
 	vm->builtin_sbi = cfg->firmware == NULL;
 	pthread_mutex_init(&vm->lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->cond, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	vm->time_base_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
@@ -752,5 +786,6 @@ void vm_destroy(struct vm *vm)
 	vm->threads = NULL;
 	guest_mem_destroy(&vm->mem);
 	pthread_mutex_destroy(&vm->lock);
+	pthread_mutex_destroy(&vm->pause_lock);
 	pthread_cond_destroy(&vm->cond);
 }

@@ -82,7 +82,8 @@ struct vm {
 	struct syscon syscon;
 	struct goldfish_rtc rtc;
 	struct chr *console;
-	uint64_t time_base_ns; /* CLOCK_MONOTONIC at creation: mtime 0 */
+	uint64_t time_base_ns; /* CLOCK_MONOTONIC at creation, plus the time paused: mtime 0 */
+	uint64_t paused_at_ns; /* CLOCK_MONOTONIC when paused (guest time stands still), or 0 */
 	uint64_t idle_ticks;   /* deterministic runs: ticks added while the hart waited (WFI) */
 	uint64_t fdt_gpa;
 	bool builtin_sbi; /* rvisor serves the SBI (no firmware) */
@@ -91,11 +92,18 @@ struct vm {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int status;       /* enum vm_status; first request wins */
-	pthread_t waiter; /* the thread in vm_run, woken by SIGUSR1 when status is set */
+	pthread_mutex_t pause_lock; /* one vm_pause or vm_resume at a time */
+	int status;                 /* enum vm_status; first request wins */
+	pthread_t waiter;           /* the thread in vm_run, woken by SIGUSR1 when status is set */
 	bool waiter_set;
 	uint32_t fail_code;
 };
+
+/* Pause every hart at an instruction boundary (returning once all are parked) and stop the
+ * guest's clock; resume them with the clock going on from where it stood, so the guest sees
+ * no jump. From any thread while vm_run runs. */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
 
 /* Build the machine described by cfg: RAM, devices, harts, loaded images and device tree.
  * console is the host backend for the UART and SBI console (not owned). Returns 0, or -errno

@@ -1,0 +1,793 @@
+/* Firecracker's API on a Unix socket and its configuration file (see api.h). Requests are
+ * served on libmicrohttpd's thread; the main thread waits for InstanceStart, creates the VM
+ * and runs it. Every body is parsed with jansson and checked field by field: a wrong type,
+ * a missing required field or an unknown one is a 400 with a fault_message naming it, as is
+ * a request in the wrong state ("not supported before/after starting the microVM"). */
+#include "vmm/api.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host/chr.h"
+#include "vmm/vm.h"
+
+#define BODY_MAX      (64 * 1024) /* bytes of a request body */
+#define DEFAULT_ARGS  "console=ttyS0 reboot=k panic=1"
+#define STR_MAX       4096
+#define API_VERSION   "0.1"
+#define NOT_STARTED   "The requested operation is not supported before starting the microVM."
+#define AFTER_STARTED "The requested operation is not supported after starting the microVM."
+
+enum api_state { API_CONFIGURING, API_STARTING, API_RUNNING, API_EXITED };
+
+struct api_drive {
+	char id[64];
+	char path[STR_MAX];
+	bool root, readonly;
+};
+
+struct api_net {
+	char id[64];
+	char tap[16];      /* host_dev_name, or "" for user-mode networking (the extension) */
+	char mac[18];      /* guest_mac, or "" */
+	char hostfwd[256]; /* the extension's forwarding rule, or "" */
+};
+
+struct api {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	enum api_state state;
+	bool paused;
+	/* The configuration, as the API set it. */
+	char kernel[STR_MAX], initrd[STR_MAX], boot_args[STR_MAX];
+	bool have_boot_source;
+	unsigned vcpus;
+	unsigned mem_mib;
+	bool track_dirty_pages;
+	struct api_drive drives[VM_MAX_DRIVES];
+	unsigned ndrives;
+	struct api_net nets[VM_MAX_NETS];
+	unsigned nnets;
+	/* InstanceStart's outcome, from the main thread. */
+	bool start_done;
+	char start_err[512];
+	struct vm *vm;
+};
+
+/* ---- responses ---- */
+
+struct reply {
+	unsigned status;
+	char *body; /* JSON, malloc'd; NULL for none (204) */
+};
+
+static struct reply fault(unsigned status, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_t *o = json_pack("{s:s}", "fault_message", msg);
+	struct reply r = {status, json_dumps(o, JSON_COMPACT)};
+	json_decref(o);
+	return r;
+}
+
+static struct reply json_reply(json_t *o)
+{
+	struct reply r = {200, json_dumps(o, JSON_COMPACT)};
+	json_decref(o);
+	return r;
+}
+
+static const struct reply NO_CONTENT = {204, NULL};
+
+/* ---- field checks: unknown fields are refused, as Firecracker's deny_unknown_fields ---- */
+
+static bool only_fields(json_t *o, const char *const *known, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(o, key, v)
+	{
+		bool ok = false;
+		for (const char *const *k = known; *k && !ok; k++)
+			ok = !strcmp(key, *k);
+		if (!ok) {
+			snprintf(err, errlen, "unknown field `%s`", key);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* A string field into out (outlen bytes): 1 if there, 0 if absent and optional, -1 on an
+ * error (message in err). */
+static int get_str(json_t *o, const char *key, bool required, char *out, size_t outlen,
+		   char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v || json_is_null(v)) {
+		if (required)
+			snprintf(err, errlen, "missing field `%s`", key);
+		return required ? -1 : 0;
+	}
+	if (!json_is_string(v) || json_string_length(v) >= outlen ||
+	    strlen(json_string_value(v)) != json_string_length(v)) {
+		snprintf(err, errlen, "field `%s` must be a string shorter than %zu bytes", key,
+			 outlen);
+		return -1;
+	}
+	strcpy(out, json_string_value(v));
+	return 1;
+}
+
+static int get_bool(json_t *o, const char *key, bool required, bool *out, char *err,
+		    size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v || json_is_null(v)) {
+		if (required)
+			snprintf(err, errlen, "missing field `%s`", key);
+		return required ? -1 : 0;
+	}
+	if (!json_is_boolean(v)) {
+		snprintf(err, errlen, "field `%s` must be true or false", key);
+		return -1;
+	}
+	*out = json_is_true(v);
+	return 1;
+}
+
+static int get_uint(json_t *o, const char *key, bool required, unsigned lo, unsigned hi,
+		    unsigned *out, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v || json_is_null(v)) {
+		if (required)
+			snprintf(err, errlen, "missing field `%s`", key);
+		return required ? -1 : 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+		snprintf(err, errlen, "field `%s` must be an integer from %u to %u", key, lo, hi);
+		return -1;
+	}
+	*out = (unsigned)json_integer_value(v);
+	return 1;
+}
+
+/* ---- the configuration (pre-boot; also the configuration file's sections) ---- */
+
+static struct reply put_boot_source(struct api *a, json_t *b)
+{
+	static const char *const known[] = {"kernel_image_path", "boot_args", "initrd_path", NULL};
+	char err[256], kernel[STR_MAX], initrd[STR_MAX] = "", args[STR_MAX] = "";
+	if (!only_fields(b, known, err, sizeof(err)) ||
+	    get_str(b, "kernel_image_path", true, kernel, sizeof(kernel), err, sizeof(err)) < 0 ||
+	    get_str(b, "initrd_path", false, initrd, sizeof(initrd), err, sizeof(err)) < 0 ||
+	    get_str(b, "boot_args", false, args, sizeof(args), err, sizeof(err)) < 0)
+		return fault(400, "%s", err);
+	if (access(kernel, R_OK))
+		return fault(400, "The kernel file cannot be opened: %s: %s", kernel,
+			     strerror(errno));
+	if (*initrd && access(initrd, R_OK))
+		return fault(400, "The initrd file cannot be opened: %s: %s", initrd,
+			     strerror(errno));
+	strcpy(a->kernel, kernel);
+	strcpy(a->initrd, initrd);
+	strcpy(a->boot_args, *args ? args : DEFAULT_ARGS);
+	a->have_boot_source = true;
+	return NO_CONTENT;
+}
+
+static struct reply put_machine_config(struct api *a, json_t *b, bool patch)
+{
+	static const char *const known[] = {"vcpu_count",        "mem_size_mib", "smt",
+					    "track_dirty_pages", "cpu_template", NULL};
+	char err[256];
+	unsigned vcpus = a->vcpus, mem = a->mem_mib;
+	bool smt = false, dirty = a->track_dirty_pages;
+	json_t *tmpl = json_object_get(b, "cpu_template");
+	if (!only_fields(b, known, err, sizeof(err)) ||
+	    get_uint(b, "vcpu_count", !patch, 1, VM_MAX_HARTS, &vcpus, err, sizeof(err)) < 0 ||
+	    get_uint(b, "mem_size_mib", !patch, 16, 1u << 20, &mem, err, sizeof(err)) < 0 ||
+	    get_bool(b, "smt", false, &smt, err, sizeof(err)) < 0 ||
+	    get_bool(b, "track_dirty_pages", false, &dirty, err, sizeof(err)) < 0)
+		return fault(400, "%s", err);
+	if (smt)
+		return fault(400, "smt is not supported: RISC-V harts have no SMT siblings");
+	if (tmpl && !json_is_null(tmpl) &&
+	    !(json_is_string(tmpl) && !strcmp(json_string_value(tmpl), "None")))
+		return fault(400, "cpu_template: only \"None\" is supported");
+	if (mem % 2)
+		return fault(400, "mem_size_mib must be a multiple of 2 (guest RAM comes in 2 MiB "
+				  "pages)");
+	a->vcpus = vcpus;
+	a->mem_mib = mem;
+	a->track_dirty_pages = dirty;
+	return NO_CONTENT;
+}
+
+static struct reply put_drive(struct api *a, const char *id, json_t *b)
+{
+	static const char *const known[] = {"drive_id",   "path_on_host", "is_root_device",
+					    "is_read_only", "cache_type", "io_engine",
+					    "partuuid",   "rate_limiter", NULL};
+	char err[256], drive_id[64], path[STR_MAX], cache[32] = "Unsafe", engine[32] = "Sync";
+	bool root = false, ro = false;
+	if (!only_fields(b, known, err, sizeof(err)) ||
+	    get_str(b, "drive_id", true, drive_id, sizeof(drive_id), err, sizeof(err)) < 0 ||
+	    get_str(b, "path_on_host", true, path, sizeof(path), err, sizeof(err)) < 0 ||
+	    get_bool(b, "is_root_device", true, &root, err, sizeof(err)) < 0 ||
+	    get_bool(b, "is_read_only", false, &ro, err, sizeof(err)) < 0 ||
+	    get_str(b, "cache_type", false, cache, sizeof(cache), err, sizeof(err)) < 0 ||
+	    get_str(b, "io_engine", false, engine, sizeof(engine), err, sizeof(err)) < 0)
+		return fault(400, "%s", err);
+	if (strcmp(drive_id, id))
+		return fault(400, "The id from the path [%s] does not match the id from the body [%s]",
+			     id, drive_id);
+	if (strcmp(cache, "Unsafe") && strcmp(cache, "Writeback"))
+		return fault(400, "cache_type must be Unsafe or Writeback");
+	if (strcmp(engine, "Sync"))
+		return fault(400, "io_engine: only Sync is supported");
+	json_t *rl = json_object_get(b, "rate_limiter");
+	if (rl && !json_is_null(rl))
+		return fault(400, "rate_limiter is not supported yet");
+	if (json_object_get(b, "partuuid"))
+		return fault(400, "partuuid is not supported: the root device is /dev/vda");
+	if (access(path, ro ? R_OK : R_OK | W_OK))
+		return fault(400, "Unable to open the drive's backing file %s: %s", path,
+			     strerror(errno));
+	unsigned k = 0;
+	while (k < a->ndrives && strcmp(a->drives[k].id, id))
+		k++;
+	for (unsigned i = 0; i < a->ndrives; i++)
+		if (root && i != k && a->drives[i].root)
+			return fault(400, "A root block device already exists!");
+	if (k == a->ndrives && a->ndrives == VM_MAX_DRIVES)
+		return fault(400, "at most %d drives", VM_MAX_DRIVES);
+	struct api_drive *d = &a->drives[k];
+	strcpy(d->id, id);
+	strcpy(d->path, path);
+	d->root = root;
+	d->readonly = ro;
+	if (k == a->ndrives)
+		a->ndrives++;
+	return NO_CONTENT;
+}
+
+static struct reply put_net(struct api *a, const char *id, json_t *b)
+{
+	static const char *const known[] = {"iface_id",           "host_dev_name",
+					    "guest_mac",          "rx_rate_limiter",
+					    "tx_rate_limiter",    "rvisor_user_networking",
+					    NULL};
+	char err[256], iface[64];
+	struct api_net n = {0};
+	json_t *user = json_object_get(b, "rvisor_user_networking");
+	if (!only_fields(b, known, err, sizeof(err)) ||
+	    get_str(b, "iface_id", true, iface, sizeof(iface), err, sizeof(err)) < 0 ||
+	    get_str(b, "host_dev_name", !user, n.tap, sizeof(n.tap), err, sizeof(err)) < 0 ||
+	    get_str(b, "guest_mac", false, n.mac, sizeof(n.mac), err, sizeof(err)) < 0)
+		return fault(400, "%s", err);
+	if (strcmp(iface, id))
+		return fault(400, "The id from the path [%s] does not match the id from the body [%s]",
+			     id, iface);
+	if (user && *n.tap)
+		return fault(400, "give host_dev_name (a TAP device) or rvisor_user_networking, "
+				  "not both");
+	if (user) {
+		static const char *const uknown[] = {"hostfwd", NULL};
+		if (!json_is_object(user) || !only_fields(user, uknown, err, sizeof(err)) ||
+		    get_str(user, "hostfwd", false, n.hostfwd, sizeof(n.hostfwd), err,
+			    sizeof(err)) < 0)
+			return fault(400, "rvisor_user_networking: %s",
+				     json_is_object(user) ? err : "must be an object");
+	}
+	json_t *rx = json_object_get(b, "rx_rate_limiter"), *tx = json_object_get(b, "tx_rate_limiter");
+	if ((rx && !json_is_null(rx)) || (tx && !json_is_null(tx)))
+		return fault(400, "rate limiters are not supported yet");
+	strcpy(n.id, id);
+	unsigned k = 0;
+	while (k < a->nnets && strcmp(a->nets[k].id, id))
+		k++;
+	if (k == a->nnets && a->nnets == VM_MAX_NETS)
+		return fault(400, "at most %d network interfaces", VM_MAX_NETS);
+	a->nets[k] = n;
+	if (k == a->nnets)
+		a->nnets++;
+	return NO_CONTENT;
+}
+
+/* ---- reports ---- */
+
+static const char *state_name(const struct api *a)
+{
+	if (a->state == API_RUNNING)
+		return a->paused ? "Paused" : "Running";
+	return "Not started";
+}
+
+static json_t *machine_config_json(const struct api *a)
+{
+	return json_pack("{s:i,s:i,s:b,s:b}", "vcpu_count", a->vcpus, "mem_size_mib", a->mem_mib,
+			 "smt", 0, "track_dirty_pages", a->track_dirty_pages);
+}
+
+static json_t *vm_config_json(const struct api *a)
+{
+	json_t *drives = json_array(), *nets = json_array(), *boot = json_null();
+	for (unsigned i = 0; i < a->ndrives; i++)
+		json_array_append_new(
+		    drives, json_pack("{s:s,s:s,s:b,s:b,s:s,s:s}", "drive_id", a->drives[i].id,
+				      "path_on_host", a->drives[i].path, "is_root_device",
+				      a->drives[i].root, "is_read_only", a->drives[i].readonly,
+				      "cache_type", "Unsafe", "io_engine", "Sync"));
+	for (unsigned i = 0; i < a->nnets; i++) {
+		const struct api_net *n = &a->nets[i];
+		json_t *o = json_pack("{s:s}", "iface_id", n->id);
+		if (*n->tap)
+			json_object_set_new(o, "host_dev_name", json_string(n->tap));
+		else
+			json_object_set_new(o, "rvisor_user_networking",
+					    *n->hostfwd ? json_pack("{s:s}", "hostfwd", n->hostfwd)
+							: json_object());
+		if (*n->mac)
+			json_object_set_new(o, "guest_mac", json_string(n->mac));
+		json_array_append_new(nets, o);
+	}
+	if (a->have_boot_source) {
+		boot = json_pack("{s:s,s:s}", "kernel_image_path", a->kernel, "boot_args",
+				 a->boot_args);
+		if (*a->initrd)
+			json_object_set_new(boot, "initrd_path", json_string(a->initrd));
+	}
+	return json_pack("{s:o,s:o,s:o,s:o,s:n,s:n,s:n,s:n,s:n}", "boot-source", boot,
+			 "machine-config", machine_config_json(a), "drives", drives,
+			 "network-interfaces", nets, "balloon", "logger", "metrics", "mmds-config",
+			 "vsock");
+}
+
+/* ---- the state machine ---- */
+
+/* InstanceStart: hand over to the main thread and wait for the VM to exist. Lock held. */
+static struct reply instance_start(struct api *a)
+{
+	if (!a->have_boot_source)
+		return fault(400, "Cannot start microvm without kernel configuration.");
+	a->state = API_STARTING;
+	a->start_done = false;
+	pthread_cond_broadcast(&a->cond);
+	while (!a->start_done)
+		pthread_cond_wait(&a->cond, &a->lock);
+	if (a->state != API_RUNNING)
+		return fault(400, "Cannot start the microVM: %s", a->start_err);
+	return NO_CONTENT;
+}
+
+static struct reply patch_vm(struct api *a, json_t *b)
+{
+	static const char *const known[] = {"state", NULL};
+	char err[256], state[16];
+	if (!only_fields(b, known, err, sizeof(err)) ||
+	    get_str(b, "state", true, state, sizeof(state), err, sizeof(err)) < 0)
+		return fault(400, "%s", err);
+	bool pause = !strcmp(state, "Paused");
+	if (!pause && strcmp(state, "Resumed"))
+		return fault(400, "state must be Paused or Resumed");
+	if (pause)
+		vm_pause(a->vm);
+	else
+		vm_resume(a->vm);
+	a->paused = pause;
+	return NO_CONTENT;
+}
+
+static struct reply put_action(struct api *a, json_t *b)
+{
+	static const char *const known[] = {"action_type", NULL};
+	char err[256], type[32];
+	if (!only_fields(b, known, err, sizeof(err)) ||
+	    get_str(b, "action_type", true, type, sizeof(type), err, sizeof(err)) < 0)
+		return fault(400, "%s", err);
+	if (!strcmp(type, "InstanceStart")) {
+		if (a->state != API_CONFIGURING)
+			return fault(400, AFTER_STARTED);
+		return instance_start(a);
+	}
+	if (!strcmp(type, "FlushMetrics"))
+		return fault(400, "metrics are not supported yet");
+	if (!strcmp(type, "SendCtrlAltDel"))
+		return fault(400, "SendCtrlAltDel is not supported on this board yet");
+	return fault(400, "unknown action_type `%s`", type);
+}
+
+/* Route one request. Lock held. body is NULL for none. */
+static struct reply route(struct api *a, const char *method, const char *url, json_t *body)
+{
+	bool get = !strcmp(method, "GET"), put = !strcmp(method, "PUT");
+	bool patch = !strcmp(method, "PATCH");
+	bool pre = a->state == API_CONFIGURING, running = a->state == API_RUNNING;
+	if ((put || patch) && !json_is_object(body))
+		return fault(400, "the request body must be a JSON object");
+	if (get && !strcmp(url, "/")) {
+		return json_reply(json_pack("{s:s,s:s,s:s,s:s}", "id", "anonymous-instance",
+					    "state", state_name(a), "vmm_version", API_VERSION,
+					    "app_name", "rvisor"));
+	}
+	if (get && !strcmp(url, "/machine-config"))
+		return json_reply(machine_config_json(a));
+	if (get && !strcmp(url, "/vm/config"))
+		return json_reply(vm_config_json(a));
+	if (put && !strcmp(url, "/actions"))
+		return put_action(a, body);
+	if (patch && !strcmp(url, "/vm"))
+		return running ? patch_vm(a, body) : fault(400, NOT_STARTED);
+	if ((put || patch) && !strcmp(url, "/machine-config"))
+		return pre ? put_machine_config(a, body, patch) : fault(400, AFTER_STARTED);
+	if (put && !strcmp(url, "/boot-source"))
+		return pre ? put_boot_source(a, body) : fault(400, AFTER_STARTED);
+	const char *id;
+	if ((put || patch) && !strncmp(url, "/drives/", 8) && *(id = url + 8) && !strchr(id, '/')) {
+		if (patch)
+			return fault(400, pre ? NOT_STARTED : "updating a drive is not supported yet");
+		return pre ? put_drive(a, id, body) : fault(400, AFTER_STARTED);
+	}
+	if ((put || patch) && !strncmp(url, "/network-interfaces/", 20) && *(id = url + 20) &&
+	    !strchr(id, '/')) {
+		if (patch)
+			return fault(400, pre ? NOT_STARTED : "rate limiters are not supported yet");
+		return pre ? put_net(a, id, body) : fault(400, AFTER_STARTED);
+	}
+	if (put && (!strcmp(url, "/snapshot/create") || !strcmp(url, "/snapshot/load")))
+		return fault(400, "snapshots are not supported yet");
+	static const char *const later[] = {"/logger", "/metrics", "/vsock", "/balloon", "/mmds",
+					    "/mmds/config", "/entropy", "/cpu-config", NULL};
+	for (const char *const *p = later; *p; p++)
+		if ((put || patch || get) && !strcmp(url, *p))
+			return fault(400, "%s is not supported yet", *p + 1);
+	return fault(400, "Invalid request method and/or path: %s %s.", method, url);
+}
+
+/* ---- HTTP (libmicrohttpd) ---- */
+
+struct request {
+	char *body;
+	size_t len;
+	bool too_big;
+};
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, struct reply r)
+{
+	const char *body = r.body ? r.body : "";
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (r.body)
+		MHD_add_response_header(resp, "Content-Type", "application/json");
+	enum MHD_Result ok = MHD_queue_response(c, r.status, resp);
+	MHD_destroy_response(resp);
+	free(r.body);
+	return ok;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	(void)version;
+	struct api *a = cls;
+	struct request *req = *con_cls;
+	if (!req) { /* the headers: set up the body's buffer */
+		req = calloc(1, sizeof(*req));
+		if (!req)
+			return MHD_NO;
+		*con_cls = req;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (req->len + *upload_size > BODY_MAX) {
+			req->too_big = true;
+		} else {
+			char *p = realloc(req->body, req->len + *upload_size + 1);
+			if (!p)
+				return MHD_NO;
+			memcpy(p + req->len, upload, *upload_size);
+			req->body = p;
+			req->len += *upload_size;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (req->too_big)
+		return send_reply(c, fault(400, "the request body is larger than %d bytes", BODY_MAX));
+	json_t *body = NULL;
+	if (req->len) {
+		json_error_t je;
+		body = json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES, &je);
+		if (!body)
+			return send_reply(c, fault(400, "the request body is not JSON: %s (line %d)",
+						   je.text, je.line));
+	}
+	pthread_mutex_lock(&a->lock);
+	struct reply r = route(a, method, url, body);
+	pthread_mutex_unlock(&a->lock);
+	json_decref(body);
+	return send_reply(c, r);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)c;
+	(void)toe;
+	struct request *req = *con_cls;
+	if (req) {
+		free(req->body);
+		free(req);
+	}
+	*con_cls = NULL;
+}
+
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(addr.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || listen(fd, 16)) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- the configuration file ---- */
+
+/* Apply the configuration file's sections through the API's own handlers. */
+static int apply_config_file(struct api *a, const char *path)
+{
+	json_error_t je;
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		fprintf(stderr, "rvisor: error: --config-file %s: not JSON: %s (line %d)\n", path,
+			je.text, je.line);
+		return -1;
+	}
+	static const char *const known[] = {"boot-source", "machine-config", "drives",
+					    "network-interfaces", "logger", "metrics", "balloon",
+					    "vsock", "mmds-config", NULL};
+	char err[256];
+	struct reply r = NO_CONTENT;
+	const char *where = "";
+	if (!json_is_object(root) || !only_fields(root, known, err, sizeof(err))) {
+		fprintf(stderr, "rvisor: error: --config-file %s: %s\n", path,
+			json_is_object(root) ? err : "must hold a JSON object");
+		json_decref(root);
+		return -1;
+	}
+	json_t *v;
+	if (r.status == 204 && (v = json_object_get(root, "machine-config")) && json_is_object(v))
+		where = "machine-config", r = put_machine_config(a, v, false);
+	if (r.status == 204 && (v = json_object_get(root, "boot-source")))
+		where = "boot-source",
+		r = json_is_object(v) ? put_boot_source(a, v) : fault(400, "must be an object");
+	else if (r.status == 204 && !v)
+		where = "boot-source", r = fault(400, "missing: the guest needs a kernel");
+	json_t *list[2] = {json_object_get(root, "drives"), json_object_get(root, "network-interfaces")};
+	for (unsigned k = 0; k < 2 && r.status == 204; k++) {
+		where = k ? "network-interfaces" : "drives";
+		if (list[k] && !json_is_array(list[k])) {
+			r = fault(400, "must be an array");
+			break;
+		}
+		size_t i;
+		json_array_foreach(list[k], i, v)
+		{
+			json_t *id = json_object_get(v, k ? "iface_id" : "drive_id");
+			if (!json_is_object(v) || !json_is_string(id))
+				r = fault(400, "entry %zu needs %s", i, k ? "iface_id" : "drive_id");
+			else
+				r = k ? put_net(a, json_string_value(id), v)
+				      : put_drive(a, json_string_value(id), v);
+			if (r.status != 204)
+				break;
+		}
+	}
+	static const char *const later[] = {"logger", "metrics", "balloon", "vsock", "mmds-config",
+					    NULL};
+	for (const char *const *p = later; *p && r.status == 204; p++)
+		if ((v = json_object_get(root, *p)) && !json_is_null(v))
+			where = *p, r = fault(400, "not supported yet");
+	json_decref(root);
+	if (r.status == 204)
+		return 0;
+	json_t *f = json_loads(r.body, 0, NULL);
+	fprintf(stderr, "rvisor: error: --config-file %s: %s: %s\n", path, where,
+		json_string_value(json_object_get(f, "fault_message")));
+	json_decref(f);
+	free(r.body);
+	return -1;
+}
+
+/* ---- the VM ---- */
+
+/* The VM's configuration from the API's: the root drive first (/dev/vda, with root= on the
+ * command line unless boot_args name one). Strings point into a. */
+static int build_config(struct api *a, struct vm_config *cfg, char *cmdline, size_t len,
+			char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->kernel = a->kernel;
+	cfg->initrd = *a->initrd ? a->initrd : NULL;
+	cfg->mem_size = (uint64_t)a->mem_mib << 20;
+	cfg->ncpus = a->vcpus;
+	snprintf(cmdline, len, "%s", a->boot_args);
+	for (unsigned pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < a->ndrives; i++) {
+			struct api_drive *d = &a->drives[i];
+			if (d->root != !pass)
+				continue;
+			struct vm_drive *v = &cfg->drives[cfg->ndrives++];
+			v->path = d->path;
+			v->readonly = d->readonly;
+			v->lock = true;
+			snprintf(v->id, sizeof(v->id), "%.*s", DRIVE_ID_MAX, d->id);
+			if (d->root && !strstr(a->boot_args, "root="))
+				snprintf(cmdline + strlen(cmdline), len - strlen(cmdline),
+					 " root=/dev/vda %s", d->readonly ? "ro" : "rw");
+		}
+	}
+	for (unsigned i = 0; i < a->nnets; i++) {
+		struct api_net *n = &a->nets[i];
+		struct vm_net *v = &cfg->nets[cfg->nnets++];
+		char spec[400];
+		snprintf(spec, sizeof(spec), "%s%s%s%s", *n->tap ? "tap=" : "user", n->tap,
+			 *n->mac ? ",mac=" : "", n->mac);
+		if (*n->hostfwd)
+			snprintf(spec + strlen(spec), sizeof(spec) - strlen(spec), ",hostfwd=%s",
+				 n->hostfwd);
+		if (config_parse_net(spec, v, err, errlen))
+			return -1;
+	}
+	cfg->cmdline = cmdline;
+	return 0;
+}
+
+static void on_quit(void *opaque)
+{
+	vm_request_exit(opaque, VM_STATUS_QUIT);
+}
+
+int api_main(const char *sock_path, const char *config_file)
+{
+	static struct api a; /* large: not on the stack */
+	memset(&a, 0, sizeof(a));
+	pthread_mutex_init(&a.lock, NULL);
+	pthread_cond_init(&a.cond, NULL);
+	a.vcpus = 1;
+	a.mem_mib = 128;
+	if (config_file && apply_config_file(&a, config_file))
+		return VM_STATUS_ERROR;
+
+	/* SIGINT, SIGTERM and SIGHUP end the process cleanly: blocked in every thread (the HTTP
+	 * thread inherits the mask), taken here before the start and by vm_run after it. */
+	sigset_t sigs, old;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+
+	struct MHD_Daemon *httpd = NULL;
+	if (sock_path) {
+		int fd = listen_unix(sock_path);
+		if (fd < 0) {
+			fprintf(stderr,
+				"rvisor: error: --api-sock %s: %s: %s\n", sock_path, strerror(errno),
+				errno == EADDRINUSE ? "remove the old socket or choose another path"
+						    : "choose a path in a writable directory");
+			return VM_STATUS_ERROR;
+		}
+		httpd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, &a,
+					 MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+					 completed, NULL, MHD_OPTION_END);
+		if (!httpd) {
+			close(fd);
+			unlink(sock_path);
+			fprintf(stderr, "rvisor: error: cannot serve the API on %s\n", sock_path);
+			return VM_STATUS_ERROR;
+		}
+	}
+
+	/* Wait for InstanceStart (at once with a configuration file), or a signal. */
+	int status = VM_STATUS_ERROR;
+	struct vm vm;
+	bool vm_made = false;
+	struct chr *console = NULL;
+	pthread_mutex_lock(&a.lock);
+	if (config_file)
+		a.state = API_STARTING;
+	for (;;) {
+		int sig = 0;
+		while (a.state != API_STARTING && sig <= 0) {
+			pthread_mutex_unlock(&a.lock);
+			struct timespec ts = {0, 100 * 1000 * 1000};
+			sig = sigtimedwait(&sigs, NULL, &ts);
+			pthread_mutex_lock(&a.lock);
+		}
+		if (a.state != API_STARTING) {
+			status = 128 + sig;
+			break;
+		}
+		static struct vm_config cfg;
+		static char cmdline[STR_MAX + 64];
+		char err[512] = "";
+		int rc = build_config(&a, &cfg, cmdline, sizeof(cmdline), err, sizeof(err));
+		if (!rc && !(console = chr_stdio_open())) {
+			snprintf(err, sizeof(err), "cannot open the console: %s", strerror(errno));
+			rc = -1;
+		}
+		if (!rc) {
+			rc = vm_create(&vm, &cfg, console, err, sizeof(err));
+			if (rc) {
+				chr_stdio_close(console);
+				console = NULL;
+				vm_destroy(&vm);
+			}
+		}
+		a.start_done = true;
+		if (!rc) {
+			a.state = API_RUNNING;
+			a.vm = &vm;
+			vm_made = true;
+			pthread_cond_broadcast(&a.cond);
+			break;
+		}
+		snprintf(a.start_err, sizeof(a.start_err), "%s", err);
+		a.state = API_CONFIGURING;
+		pthread_cond_broadcast(&a.cond);
+		if (config_file) {
+			fprintf(stderr, "rvisor: error: %s\n", err);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&a.lock);
+
+	if (vm_made) {
+		console->quit_opaque = &vm;
+		__atomic_store_n(&console->quit, on_quit, __ATOMIC_RELEASE);
+		status = vm_run(&vm);
+		pthread_mutex_lock(&a.lock);
+		a.state = API_EXITED;
+		pthread_mutex_unlock(&a.lock);
+	}
+	if (httpd)
+		MHD_stop_daemon(httpd);
+	if (sock_path)
+		unlink(sock_path);
+	if (vm_made) {
+		chr_stdio_close(console);
+		vm_destroy(&vm);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return status;
+}

@@ -1,0 +1,297 @@
+"""The control plane: Firecracker's API on a Unix socket, and its configuration file.
+
+A client on the socket drives a whole life cycle with the Debian kernel: it configures the
+machine, the boot source, a disk and a network interface, starts the instance, pauses it
+(the guest makes no progress, a ticking loop stops printing), resumes it (the guest's clock
+has not jumped by the paused time), is refused the pre-boot resources after the start, and
+sees the guest power off and the process end with the socket removed. Every response is
+checked against a JSON schema of its type (InstanceInfo, MachineConfiguration,
+FullVmConfiguration, Error) as firecracker.yaml defines them, with python3-jsonschema.
+Bad requests (malformed JSON, unknown or missing fields, values out of range, the wrong
+state, unknown paths) get 400 and a fault_message; bad command lines and configuration files
+exit 1 with one line.
+"""
+
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import time
+
+import jsonschema
+import pytest
+
+from conftest import HOST_FAULT, MARKER, Console
+
+BOOT_TIMEOUT = 120
+COMMAND_TIMEOUT = 60
+
+ERROR = {"type": "object", "required": ["fault_message"],
+         "properties": {"fault_message": {"type": "string"}}}
+INSTANCE_INFO = {
+    "type": "object", "required": ["app_name", "id", "state", "vmm_version"],
+    "properties": {"app_name": {"type": "string"}, "id": {"type": "string"},
+                   "state": {"enum": ["Not started", "Running", "Paused"]},
+                   "vmm_version": {"type": "string"}}}
+MACHINE_CONFIG = {
+    "type": "object", "required": ["vcpu_count", "mem_size_mib"],
+    "properties": {"vcpu_count": {"type": "integer", "minimum": 1},
+                   "mem_size_mib": {"type": "integer"}, "smt": {"type": "boolean"},
+                   "track_dirty_pages": {"type": "boolean"}}}
+DRIVE = {"type": "object", "required": ["drive_id", "is_root_device"],
+         "properties": {"drive_id": {"type": "string"}, "path_on_host": {"type": "string"},
+                        "is_root_device": {"type": "boolean"},
+                        "is_read_only": {"type": "boolean"},
+                        "cache_type": {"enum": ["Unsafe", "Writeback"]}}}
+FULL_CONFIG = {
+    "type": "object",
+    "properties": {
+        "boot-source": {"type": ["object", "null"], "required": ["kernel_image_path"],
+                        "properties": {"kernel_image_path": {"type": "string"},
+                                       "boot_args": {"type": "string"},
+                                       "initrd_path": {"type": "string"}}},
+        "machine-config": MACHINE_CONFIG,
+        "drives": {"type": "array", "items": DRIVE},
+        "network-interfaces": {"type": "array", "items": {
+            "type": "object", "required": ["iface_id"],
+            "properties": {"iface_id": {"type": "string"}}}}}}
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=30)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(30)
+        self.sock.connect(self.path)
+
+
+def call(sock, method, path, body=None, raw=None, schema=None):
+    """(status, parsed JSON body or None); 400s are checked against the Error schema and
+    200s against schema."""
+    conn = UnixHTTPConnection(sock)
+    data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+    conn.request(method, path, body=data,
+                 headers={"Content-Type": "application/json"} if data else {})
+    r = conn.getresponse()
+    text = r.read()
+    conn.close()
+    parsed = json.loads(text) if text else None
+    if r.status == 400:
+        jsonschema.validate(parsed, ERROR)
+    elif r.status == 200 and schema:
+        jsonschema.validate(parsed, schema)
+    elif r.status == 204:
+        assert not text
+    return r.status, parsed
+
+
+def wait_socket(path, proc, timeout=10):
+    """Until the API accepts connections (the socket file comes before listen())."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, f"rvisor exited: {proc.poll()}"
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            try:
+                s.connect(path)
+                return
+            except (FileNotFoundError, ConnectionRefusedError):
+                pass
+        assert time.monotonic() < deadline, "the API socket did not appear"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def api(request, vmm, tmp_path):
+    """rvisor serving the API, with its console; closed at the end."""
+    if vmm != "rvisor":
+        pytest.skip("the API is rvisor's")
+    sock = str(tmp_path / "api.sock")
+    console = Console([request.getfixturevalue("rvisor"), "--api-sock", sock])
+    wait_socket(sock, console.proc)
+    yield sock, console
+    console.close()
+    assert not HOST_FAULT.search(console.err), console.tail()
+
+
+def configure(sock, guest, tmp_path, **extra):
+    assert call(sock, "PUT", "/machine-config",
+                {"vcpu_count": 2, "mem_size_mib": 256})[0] == 204
+    assert call(sock, "PUT", "/boot-source",
+                {"kernel_image_path": guest["RVISOR_KERNEL"], "initrd_path": guest["RVISOR_INITRD"],
+                 "boot_args": "console=ttyS0"})[0] == 204
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(b"api-disk" + bytes(1 << 20))
+    assert call(sock, "PUT", "/drives/data",
+                {"drive_id": "data", "path_on_host": str(disk), "is_root_device": False,
+                 "is_read_only": False})[0] == 204
+    assert call(sock, "PUT", "/network-interfaces/eth0",
+                {"iface_id": "eth0", "rvisor_user_networking": {}})[0] == 204
+    return disk
+
+
+def guest_uptime(console):
+    out = console.run("cat /proc/uptime", COMMAND_TIMEOUT)
+    m = re.search(rb"^(\d+\.\d+) ", out, re.M)
+    assert m, console.tail()
+    return float(m.group(1))
+
+
+def test_life_cycle(api, guest, tmp_path):
+    sock, console = api
+    status, info = call(sock, "GET", "/", schema=INSTANCE_INFO)
+    assert status == 200 and info["state"] == "Not started"
+    disk = configure(sock, guest, tmp_path)
+    status, cfg = call(sock, "GET", "/vm/config", schema=FULL_CONFIG)
+    assert status == 200 and cfg["machine-config"]["vcpu_count"] == 2
+    assert cfg["drives"][0]["path_on_host"] == str(disk)
+
+    assert call(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
+    console.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
+    console.run("true", COMMAND_TIMEOUT)
+    assert call(sock, "GET", "/", schema=INSTANCE_INFO)[1]["state"] == "Running"
+    out = console.run("grep -c ^processor /proc/cpuinfo; head -c 8 /dev/vda; echo; "
+                      "ls /sys/class/net", COMMAND_TIMEOUT)
+    assert re.search(rb"^2\r?$", out, re.M) and b"api-disk" in out and b"eth0" in out, \
+        console.tail()
+
+    # Paused: the guest makes no progress. Resumed: its clock has not jumped.
+    console.run("(i=0; while :; do echo tick-$i; i=$((i+1)); sleep 0.1; done) & sleep 0",
+                COMMAND_TIMEOUT)
+    console.expect(rb"tick-5\b", COMMAND_TIMEOUT, "ticks")
+    up1, host1 = guest_uptime(console), time.monotonic()
+    assert call(sock, "PATCH", "/vm", {"state": "Paused"})[0] == 204
+    assert call(sock, "GET", "/", schema=INSTANCE_INFO)[1]["state"] == "Paused"
+    time.sleep(0.3)  # anything already on its way out
+    before = len(console.out)
+    time.sleep(2.0)
+    assert len(console.out) == before, "the guest printed while paused"
+    paused_for = 2.3
+    assert call(sock, "PATCH", "/vm", {"state": "Resumed"})[0] == 204
+    up2, host2 = guest_uptime(console), time.monotonic()
+    elapsed = host2 - host1
+    assert up2 - up1 < elapsed - paused_for + 1.0, (up1, up2, elapsed)
+    assert up2 - up1 > 0, (up1, up2)
+    assert call(sock, "GET", "/", schema=INSTANCE_INFO)[1]["state"] == "Running"
+
+    # After the start, the pre-boot resources are refused, with Firecracker's reason.
+    for path, body in (("/boot-source", {"kernel_image_path": guest["RVISOR_KERNEL"]}),
+                       ("/machine-config", {"vcpu_count": 1, "mem_size_mib": 128}),
+                       ("/drives/data", {"drive_id": "data", "path_on_host": str(disk),
+                                         "is_root_device": False})):
+        status, err = call(sock, "PUT", path, body)
+        assert status == 400 and "after starting the microVM" in err["fault_message"]
+    assert call(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 400
+    assert call(sock, "GET", "/machine-config", schema=MACHINE_CONFIG)[0] == 200
+
+    console.send("poweroff -f\n")
+    assert console.wait(COMMAND_TIMEOUT) == 0, console.tail()
+    assert not os.path.exists(sock), "the socket outlived the VM"
+    assert not HOST_FAULT.search(console.err), console.tail()
+
+
+@pytest.mark.parametrize("method,path,body,mentions", [
+    ("PUT", "/boot-source", "{not json", "not JSON"),
+    ("PUT", "/boot-source", "[1, 2]", "JSON object"),
+    ("PUT", "/boot-source", '{"kernel_image_path": "/nonexistent/Image"}', "cannot be opened"),
+    ("PUT", "/boot-source", '{"kernel_image_path": 7}', "kernel_image_path"),
+    ("PUT", "/boot-source", '{"boot_args": "x"}', "missing field `kernel_image_path`"),
+    ("PUT", "/boot-source", '{"kernel_image_path": "/etc/hostname", "x": 1}', "unknown field"),
+    ("PUT", "/machine-config", '{"vcpu_count": 0, "mem_size_mib": 128}', "vcpu_count"),
+    ("PUT", "/machine-config", '{"vcpu_count": 65, "mem_size_mib": 128}', "vcpu_count"),
+    ("PUT", "/machine-config", '{"vcpu_count": 1, "mem_size_mib": 8}', "mem_size_mib"),
+    ("PUT", "/machine-config", '{"vcpu_count": 1, "mem_size_mib": 129}', "multiple of 2"),
+    ("PUT", "/machine-config", '{"vcpu_count": 1, "mem_size_mib": 128, "smt": true}', "smt"),
+    ("PUT", "/machine-config", '{"mem_size_mib": 128}', "vcpu_count"),
+    ("PUT", "/drives/a", '{"drive_id": "b", "path_on_host": "/etc/hostname", '
+                         '"is_root_device": false, "is_read_only": true}', "does not match"),
+    ("PUT", "/drives/a", '{"drive_id": "a", "path_on_host": "/nonexistent", '
+                         '"is_root_device": false}', "Unable to open"),
+    ("PUT", "/drives/a", '{"drive_id": "a", "path_on_host": "/etc/hostname", '
+                         '"is_root_device": false, "is_read_only": true, '
+                         '"rate_limiter": {"bandwidth": {"size": 1, "refill_time": 1}}}',
+     "rate_limiter"),
+    ("PUT", "/network-interfaces/eth0", '{"iface_id": "eth0"}', "host_dev_name"),
+    ("PATCH", "/vm", '{"state": "Paused"}', "before starting the microVM"),
+    ("PUT", "/actions", '{"action_type": "InstanceStart"}', "without kernel"),
+    ("PUT", "/actions", '{"action_type": "Explode"}', "action_type"),
+    ("PUT", "/snapshot/create", '{"snapshot_path": "s", "mem_file_path": "m"}', "snapshot"),
+    ("GET", "/nowhere", None, "Invalid request method and/or path"),
+    ("DELETE", "/", None, "Invalid request method and/or path"),
+])
+def test_bad_requests(api, method, path, body, mentions):
+    sock, _ = api
+    status, err = call(sock, method, path, raw=body)
+    assert status == 400, (status, err)
+    assert mentions in err["fault_message"], err
+    # Still serving, still not started.
+    assert call(sock, "GET", "/", schema=INSTANCE_INFO)[1]["state"] == "Not started"
+
+
+def test_second_root_and_oversized_body(api):
+    sock, _ = api
+    root = {"drive_id": "r1", "path_on_host": "/etc/hostname", "is_root_device": True,
+            "is_read_only": True}
+    assert call(sock, "PUT", "/drives/r1", root)[0] == 204
+    status, err = call(sock, "PUT", "/drives/r2", {**root, "drive_id": "r2"})
+    assert status == 400 and "root block device already exists" in err["fault_message"]
+    status, err = call(sock, "PUT", "/boot-source", raw="[" + "0," * 70000 + "0]")
+    assert status == 400 and "larger than" in err["fault_message"]
+
+
+def test_config_file_boots(request, vmm, guest, tmp_path):
+    if vmm != "rvisor":
+        pytest.skip("the configuration file is rvisor's")
+    cfg = tmp_path / "vm.json"
+    cfg.write_text(json.dumps({
+        "boot-source": {"kernel_image_path": guest["RVISOR_KERNEL"],
+                        "initrd_path": guest["RVISOR_INITRD"], "boot_args": "console=ttyS0"},
+        "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
+        "drives": [], "network-interfaces": []}))
+    console = Console([request.getfixturevalue("rvisor"), "--config-file", str(cfg), "--no-api"])
+    try:
+        console.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
+        console.run("true", COMMAND_TIMEOUT)
+        console.send("poweroff -f\n")
+        assert console.wait(COMMAND_TIMEOUT) == 0, console.tail()
+    finally:
+        console.close()
+
+
+@pytest.mark.parametrize("args,content,mentions", [
+    (["--no-api"], None, "--no-api needs --config-file"),
+    (["--config-file", "CFG"], "{}", "--api-sock"),
+    (["--config-file", "CFG", "--no-api"], "{not json", "not JSON"),
+    (["--config-file", "CFG", "--no-api"], "{}", "boot-source"),
+    (["--config-file", "CFG", "--no-api"], '{"boot-source": {"kernel_image_path": "/nope"}}',
+     "cannot be opened"),
+    (["--config-file", "CFG", "--no-api"], '{"boot-source": {}, "gpu": {}}', "unknown field"),
+    (["--api-sock", "/nonexistent-dir/api.sock"], None, "/nonexistent-dir/api.sock"),
+])
+def test_bad_command_lines(request, vmm, tmp_path, args, content, mentions):
+    if vmm != "rvisor":
+        pytest.skip("rvisor's command line")
+    cfg = tmp_path / "vm.json"
+    if content is not None:
+        cfg.write_text(content)
+    argv = [request.getfixturevalue("rvisor")] + [str(cfg) if a == "CFG" else a for a in args]
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=30)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1 and mentions in lines[0], r.stderr
+
+
+def test_socket_in_use(request, vmm, tmp_path):
+    if vmm != "rvisor":
+        pytest.skip("rvisor's command line")
+    path = tmp_path / "taken.sock"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(str(path))
+    r = subprocess.run([request.getfixturevalue("rvisor"), "--api-sock", str(path)],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    s.close()
+    assert r.returncode == 1 and "remove the old socket" in r.stderr, r.stderr
