@@ -169,16 +169,35 @@ static uint8_t do_request(struct virtio_blk *b, const struct virtq_req *req)
 		return VIRTIO_BLK_S_IOERR;
 	uint32_t type = get_le32(hdr);
 	uint64_t sector = get_le64(hdr + 8);
+	uint8_t st;
+	uint64_t *count = NULL, *bytes = NULL, n = 0;
 	switch (type) {
-	case VIRTIO_BLK_T_IN: return do_read(b, req, sector);
-	case VIRTIO_BLK_T_OUT: return do_write(b, req, sector);
+	case VIRTIO_BLK_T_IN:
+		st = do_read(b, req, sector);
+		count = &b->stats.reads, bytes = &b->stats.read_bytes, n = req->in_len - 1;
+		break;
+	case VIRTIO_BLK_T_OUT:
+		st = do_write(b, req, sector);
+		count = &b->stats.writes, bytes = &b->stats.write_bytes;
+		n = req->out_len - BLK_HDR_SIZE;
+		break;
 	case VIRTIO_BLK_T_FLUSH:
-		return blk_file_flush(b->file) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
-	case VIRTIO_BLK_T_GET_ID: return do_get_id(b, req);
+		st = blk_file_flush(b->file) ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+		count = &b->stats.flushes;
+		break;
+	case VIRTIO_BLK_T_GET_ID: st = do_get_id(b, req); break;
 	case VIRTIO_BLK_T_DISCARD:
-	case VIRTIO_BLK_T_WRITE_ZEROES: return do_discard_write_zeroes(b, req, type);
-	default: return VIRTIO_BLK_S_UNSUPP;
+	case VIRTIO_BLK_T_WRITE_ZEROES: st = do_discard_write_zeroes(b, req, type); break;
+	default: st = VIRTIO_BLK_S_UNSUPP; break;
 	}
+	if (st != VIRTIO_BLK_S_OK) {
+		__atomic_add_fetch(&b->stats.errors, 1, __ATOMIC_RELAXED);
+	} else if (count) {
+		__atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
+		if (bytes)
+			__atomic_add_fetch(bytes, n, __ATOMIC_RELAXED);
+	}
+	return st;
 }
 
 /* Handle a request and return the used length. The status is the last writable byte; a
@@ -245,17 +264,62 @@ static void fill(struct virtio_blk *b)
 	pthread_mutex_unlock(&b->lock);
 }
 
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void virtio_blk_set_rate_limiter(struct virtio_blk *b, const struct rate_limiter_config *cfg)
+{
+	pthread_mutex_lock(&b->lock);
+	b->limited = rate_limiter_active(cfg);
+	rate_limiter_init(&b->limiter, cfg, monotonic_ns());
+	pthread_cond_broadcast(&b->work);
+	pthread_mutex_unlock(&b->lock);
+}
+
+void virtio_blk_set_paused(struct virtio_blk *b, bool paused)
+{
+	pthread_mutex_lock(&b->lock);
+	b->paused = paused;
+	pthread_cond_broadcast(&b->work);
+	while (paused && b->busy)
+		pthread_cond_wait(&b->idle, &b->lock);
+	pthread_mutex_unlock(&b->lock);
+}
+
 static void *worker_main(void *opaque)
 {
 	struct virtio_blk *b = opaque;
 
 	pthread_mutex_lock(&b->lock);
 	for (;;) {
-		while (b->count == 0 && !b->stop)
+		while ((b->count == 0 || b->paused) && !b->stop)
 			pthread_cond_wait(&b->work, &b->lock);
 		if (b->count == 0)
 			break; /* stopped, and every request taken has been completed */
 		struct virtq_req *req = &b->slot[b->head];
+		if (b->limited && !b->stop) {
+			/* The request's data bytes, and one operation: wait for the tokens asleep,
+			 * then look again (a reset, a pause or a new limit may have come). */
+			uint64_t bytes =
+			    (req->out_len > BLK_HDR_SIZE ? req->out_len - BLK_HDR_SIZE : 0) +
+			    (req->in_len > 1 ? req->in_len - 1 : 0);
+			uint64_t wait = rate_limiter_take(&b->limiter, bytes, monotonic_ns());
+			if (wait) {
+				__atomic_add_fetch(&b->stats.throttled, 1, __ATOMIC_RELAXED);
+				struct timespec ts; /* b->work waits on CLOCK_REALTIME */
+				clock_gettime(CLOCK_REALTIME, &ts);
+				uint64_t at = (uint64_t)ts.tv_sec * 1000000000ull +
+					      (uint64_t)ts.tv_nsec + wait;
+				ts.tv_sec = (time_t)(at / 1000000000ull);
+				ts.tv_nsec = (long)(at % 1000000000ull);
+				pthread_cond_timedwait(&b->work, &b->lock, &ts);
+				continue;
+			}
+		}
 		uint64_t epoch = b->epoch;
 		struct virtio_transport *t = b->t;
 		b->busy = true;

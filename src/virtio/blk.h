@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "host/rate_limiter.h"
 #include "virtio/virtq.h"
 
 struct blk_file;
@@ -57,6 +58,14 @@ struct virtio_transport;
 
 /* One disk: its constant identity and configuration space, the ring of popped requests
  * shared by the notifying vCPU threads and the worker, and the worker's scratch. */
+/* What the disk did, counted atomically: read with __atomic_load_n from any thread. */
+struct virtio_blk_stats {
+	uint64_t reads, writes, flushes; /* requests done */
+	uint64_t read_bytes, write_bytes;
+	uint64_t errors;    /* requests answered VIRTIO_BLK_S_IOERR or UNSUPP */
+	uint64_t throttled; /* times the rate limiter made the worker wait */
+};
+
 struct virtio_blk {
 	struct blk_file *file; /* not owned */
 	bool readonly;
@@ -74,6 +83,9 @@ struct virtio_blk {
 	bool more;              /* popping was asked for while full or while filling */
 	bool busy;              /* the worker is doing I/O on slot[head] */
 	bool stop;
+	bool paused;  /* the VM is paused: take no request */
+	bool limited; /* limiter holds a limit */
+	struct rate_limiter limiter;
 	uint64_t epoch;  /* bumped by reset: requests of an older epoch are dropped */
 	uint32_t qepoch; /* the queue's epoch (struct virtq) at the last reset: a request
 			  * popped with an older one was popped before that reset */
@@ -81,6 +93,8 @@ struct virtio_blk {
 
 	/* Worker-only scratch. */
 	struct iovec *iov; /* VIRTQ_MAX_SEGS */
+
+	struct virtio_blk_stats stats;
 };
 
 /* Set up a disk on file (opened by the caller, who closes it after virtio_blk_destroy) and
@@ -92,6 +106,13 @@ struct virtio_blk {
  */
 int virtio_blk_init(struct virtio_blk *b, struct blk_file *file, const char *id,
 		    struct virtio_dev *dev);
+/* Limit the disk's I/O to cfg (Firecracker's rate limiter: bytes and operations; an empty
+ * cfg removes the limit), from now on, with full buckets. The worker waits for tokens
+ * before each request, asleep. */
+void virtio_blk_set_rate_limiter(struct virtio_blk *b, const struct rate_limiter_config *cfg);
+/* Pause (true) or resume the worker: paused, it takes no request; pausing returns once the
+ * request it was doing I/O for is done. */
+void virtio_blk_set_paused(struct virtio_blk *b, bool paused);
 /* Stop the worker once the requests it holds are done and completed, then free everything.
  * Call before the transport is destroyed, as completions still use it, and after
  * the vCPUs stopped notifying. A second call does nothing. */

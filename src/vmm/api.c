@@ -6,6 +6,7 @@
 #include "vmm/api.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <signal.h>
@@ -19,6 +20,8 @@
 #include <unistd.h>
 
 #include "host/chr.h"
+#include "virtio/blk.h"
+#include "virtio/net.h"
 #include "vmm/vm.h"
 
 #define BODY_MAX      (64 * 1024) /* bytes of a request body */
@@ -34,6 +37,8 @@ struct api_drive {
 	char id[64];
 	char path[STR_MAX];
 	bool root, readonly;
+	struct rate_limiter_config limiter;
+	unsigned vm_index; /* its place in the VM's drives (the root first) */
 };
 
 struct api_net {
@@ -58,6 +63,16 @@ struct api {
 	unsigned ndrives;
 	struct api_net nets[VM_MAX_NETS];
 	unsigned nnets;
+	/* Metrics and logger (PUT /metrics, /logger); the counters since the last flush. */
+	int metrics_fd, log_fd;
+	unsigned log_level; /* 0 off, 1 error, 2 warning, 3 info, 4 debug, 5 trace */
+	bool log_show_level, log_show_origin;
+	uint64_t requests, bad_requests; /* API requests since the last flush */
+	struct virtio_blk_stats blk_seen[VM_MAX_DRIVES];
+	struct virtio_net_stats net_seen[VM_MAX_NETS];
+	uint64_t instret_seen[VM_MAX_HARTS];
+	pthread_t metrics_thread;
+	bool metrics_thread_up, stopping;
 	/* InstanceStart's outcome, from the main thread. */
 	bool start_done;
 	char start_err[512];
@@ -114,8 +129,8 @@ static bool only_fields(json_t *o, const char *const *known, char *err, size_t e
 
 /* A string field into out (outlen bytes): 1 if there, 0 if absent and optional, -1 on an
  * error (message in err). */
-static int get_str(json_t *o, const char *key, bool required, char *out, size_t outlen,
-		   char *err, size_t errlen)
+static int get_str(json_t *o, const char *key, bool required, char *out, size_t outlen, char *err,
+		   size_t errlen)
 {
 	json_t *v = json_object_get(o, key);
 	if (!v || json_is_null(v)) {
@@ -133,8 +148,7 @@ static int get_str(json_t *o, const char *key, bool required, char *out, size_t 
 	return 1;
 }
 
-static int get_bool(json_t *o, const char *key, bool required, bool *out, char *err,
-		    size_t errlen)
+static int get_bool(json_t *o, const char *key, bool required, bool *out, char *err, size_t errlen)
 {
 	json_t *v = json_object_get(o, key);
 	if (!v || json_is_null(v)) {
@@ -165,6 +179,39 @@ static int get_uint(json_t *o, const char *key, bool required, unsigned lo, unsi
 	}
 	*out = (unsigned)json_integer_value(v);
 	return 1;
+}
+
+/* A Firecracker RateLimiter object: {"bandwidth": TokenBucket, "ops": TokenBucket}, each
+ * {"size", "one_time_burst", "refill_time" (ms)}. Returns 0, or -1 with err. */
+static int get_rate_limiter(json_t *o, struct rate_limiter_config *out, char *err, size_t errlen)
+{
+	static const char *const known[] = {"bandwidth", "ops", NULL};
+	static const char *const bknown[] = {"size", "one_time_burst", "refill_time", NULL};
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(o)) {
+		snprintf(err, errlen, "rate_limiter must be an object");
+		return -1;
+	}
+	if (!only_fields(o, known, err, errlen))
+		return -1;
+	for (unsigned k = 0; k < 2; k++) {
+		json_t *b = json_object_get(o, k ? "ops" : "bandwidth");
+		struct token_bucket_config *c = k ? &out->ops : &out->bandwidth;
+		if (!b || json_is_null(b))
+			continue;
+		unsigned size, burst = 0, refill;
+		if (!json_is_object(b) || !only_fields(b, bknown, err, errlen) ||
+		    get_uint(b, "size", true, 1, UINT32_MAX, &size, err, errlen) < 0 ||
+		    get_uint(b, "one_time_burst", false, 0, UINT32_MAX, &burst, err, errlen) < 0 ||
+		    get_uint(b, "refill_time", true, 1, UINT32_MAX, &refill, err, errlen) < 0) {
+			if (!json_is_object(b))
+				snprintf(err, errlen, "%s must be an object",
+					 k ? "ops" : "bandwidth");
+			return -1;
+		}
+		*c = (struct token_bucket_config){size, burst, refill};
+	}
+	return 0;
 }
 
 /* ---- the configuration (pre-boot; also the configuration file's sections) ---- */
@@ -221,9 +268,9 @@ static struct reply put_machine_config(struct api *a, json_t *b, bool patch)
 
 static struct reply put_drive(struct api *a, const char *id, json_t *b)
 {
-	static const char *const known[] = {"drive_id",   "path_on_host", "is_root_device",
-					    "is_read_only", "cache_type", "io_engine",
-					    "partuuid",   "rate_limiter", NULL};
+	static const char *const known[] = {"drive_id",     "path_on_host", "is_root_device",
+					    "is_read_only", "cache_type",   "io_engine",
+					    "partuuid",     "rate_limiter", NULL};
 	char err[256], drive_id[64], path[STR_MAX], cache[32] = "Unsafe", engine[32] = "Sync";
 	bool root = false, ro = false;
 	if (!only_fields(b, known, err, sizeof(err)) ||
@@ -235,15 +282,17 @@ static struct reply put_drive(struct api *a, const char *id, json_t *b)
 	    get_str(b, "io_engine", false, engine, sizeof(engine), err, sizeof(err)) < 0)
 		return fault(400, "%s", err);
 	if (strcmp(drive_id, id))
-		return fault(400, "The id from the path [%s] does not match the id from the body [%s]",
+		return fault(400,
+			     "The id from the path [%s] does not match the id from the body [%s]",
 			     id, drive_id);
 	if (strcmp(cache, "Unsafe") && strcmp(cache, "Writeback"))
 		return fault(400, "cache_type must be Unsafe or Writeback");
 	if (strcmp(engine, "Sync"))
 		return fault(400, "io_engine: only Sync is supported");
+	struct rate_limiter_config limiter = {0};
 	json_t *rl = json_object_get(b, "rate_limiter");
-	if (rl && !json_is_null(rl))
-		return fault(400, "rate_limiter is not supported yet");
+	if (rl && !json_is_null(rl) && get_rate_limiter(rl, &limiter, err, sizeof(err)))
+		return fault(400, "%s", err);
 	if (json_object_get(b, "partuuid"))
 		return fault(400, "partuuid is not supported: the root device is /dev/vda");
 	if (access(path, ro ? R_OK : R_OK | W_OK))
@@ -262,6 +311,7 @@ static struct reply put_drive(struct api *a, const char *id, json_t *b)
 	strcpy(d->path, path);
 	d->root = root;
 	d->readonly = ro;
+	d->limiter = limiter;
 	if (k == a->ndrives)
 		a->ndrives++;
 	return NO_CONTENT;
@@ -269,10 +319,9 @@ static struct reply put_drive(struct api *a, const char *id, json_t *b)
 
 static struct reply put_net(struct api *a, const char *id, json_t *b)
 {
-	static const char *const known[] = {"iface_id",           "host_dev_name",
-					    "guest_mac",          "rx_rate_limiter",
-					    "tx_rate_limiter",    "rvisor_user_networking",
-					    NULL};
+	static const char *const known[] = {
+	    "iface_id",        "host_dev_name",          "guest_mac", "rx_rate_limiter",
+	    "tx_rate_limiter", "rvisor_user_networking", NULL};
 	char err[256], iface[64];
 	struct api_net n = {0};
 	json_t *user = json_object_get(b, "rvisor_user_networking");
@@ -282,7 +331,8 @@ static struct reply put_net(struct api *a, const char *id, json_t *b)
 	    get_str(b, "guest_mac", false, n.mac, sizeof(n.mac), err, sizeof(err)) < 0)
 		return fault(400, "%s", err);
 	if (strcmp(iface, id))
-		return fault(400, "The id from the path [%s] does not match the id from the body [%s]",
+		return fault(400,
+			     "The id from the path [%s] does not match the id from the body [%s]",
 			     id, iface);
 	if (user && *n.tap)
 		return fault(400, "give host_dev_name (a TAP device) or rvisor_user_networking, "
@@ -295,7 +345,8 @@ static struct reply put_net(struct api *a, const char *id, json_t *b)
 			return fault(400, "rvisor_user_networking: %s",
 				     json_is_object(user) ? err : "must be an object");
 	}
-	json_t *rx = json_object_get(b, "rx_rate_limiter"), *tx = json_object_get(b, "tx_rate_limiter");
+	json_t *rx = json_object_get(b, "rx_rate_limiter"),
+	       *tx = json_object_get(b, "tx_rate_limiter");
 	if ((rx && !json_is_null(rx)) || (tx && !json_is_null(tx)))
 		return fault(400, "rate limiters are not supported yet");
 	strcpy(n.id, id);
@@ -307,6 +358,220 @@ static struct reply put_net(struct api *a, const char *id, json_t *b)
 	a->nets[k] = n;
 	if (k == a->nnets)
 		a->nnets++;
+	return NO_CONTENT;
+}
+
+/* PATCH /drives/{id} after the start: a new rate limiter. */
+static struct reply patch_drive(struct api *a, const char *id, json_t *b)
+{
+	static const char *const known[] = {"drive_id", "path_on_host", "rate_limiter", NULL};
+	char err[256], drive_id[64];
+	if (!only_fields(b, known, err, sizeof(err)) ||
+	    get_str(b, "drive_id", true, drive_id, sizeof(drive_id), err, sizeof(err)) < 0)
+		return fault(400, "%s", err);
+	if (strcmp(drive_id, id))
+		return fault(400,
+			     "The id from the path [%s] does not match the id from the body [%s]",
+			     id, drive_id);
+	unsigned k = 0;
+	while (k < a->ndrives && strcmp(a->drives[k].id, id))
+		k++;
+	if (k == a->ndrives)
+		return fault(400, "no drive `%s`", id);
+	json_t *path = json_object_get(b, "path_on_host");
+	if (path && !(json_is_string(path) && !strcmp(json_string_value(path), a->drives[k].path)))
+		return fault(400, "changing path_on_host is not supported yet");
+	json_t *rl = json_object_get(b, "rate_limiter");
+	if (rl && !json_is_null(rl)) {
+		struct rate_limiter_config cfg;
+		if (get_rate_limiter(rl, &cfg, err, sizeof(err)))
+			return fault(400, "%s", err);
+		vm_drive_set_rate_limiter(a->vm, a->drives[k].vm_index, &cfg);
+		a->drives[k].limiter = cfg;
+	}
+	return NO_CONTENT;
+}
+
+/* ---- metrics and logger ---- */
+
+static void log_line(struct api *a, unsigned level, const char *fmt, ...)
+{
+	static const char *const names[] = {"", "ERROR", "WARN", "INFO", "DEBUG", "TRACE"};
+	if (a->log_fd < 0 || level > a->log_level)
+		return;
+	char msg[1200], line[1400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	int n = snprintf(line, sizeof(line),
+			 "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ [anonymous-instance%s%s%s] %s\n",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec, ts.tv_nsec, a->log_show_level ? ":" : "",
+			 a->log_show_level ? names[level] : "", a->log_show_origin ? ":api.c" : "",
+			 msg);
+	if (n > 0 &&
+	    write(a->log_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0) {
+		/* A full FIFO or a gone reader: the line is dropped, the VM goes on. */
+	}
+}
+
+static json_t *blk_json(const struct virtio_blk_stats *s)
+{
+	return json_pack(
+	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "read_count", (json_int_t)s->reads, "write_count",
+	    (json_int_t)s->writes, "read_bytes", (json_int_t)s->read_bytes, "write_bytes",
+	    (json_int_t)s->write_bytes, "flush_count", (json_int_t)s->flushes, "execute_fails",
+	    (json_int_t)s->errors, "rate_limiter_throttled_events", (json_int_t)s->throttled);
+}
+
+static json_t *net_json(const struct virtio_net_stats *s)
+{
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "rx_packets_count", (json_int_t)s->rx_packets,
+			 "rx_bytes_count", (json_int_t)s->rx_bytes, "rx_fails",
+			 (json_int_t)(s->rx_errors + s->rx_dropped), "tx_packets_count",
+			 (json_int_t)s->tx_packets, "tx_bytes_count", (json_int_t)s->tx_bytes,
+			 "tx_fails", (json_int_t)(s->tx_errors + s->tx_dropped));
+}
+
+/* Write one metrics line: the counters since the last one (Firecracker's are deltas too),
+ * all devices summed under "block" and "net" and each under "block_ID" / "net_ID". Lock
+ * held. Returns 0, or -1 when there is nowhere to write. */
+static int flush_metrics(struct api *a)
+{
+	if (a->metrics_fd < 0)
+		return -1;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	json_t *m =
+	    json_pack("{s:I,s:{s:I,s:I}}", "utc_timestamp_ms",
+		      (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, "api_server", "requests",
+		      (json_int_t)a->requests, "bad_requests", (json_int_t)a->bad_requests);
+	a->requests = a->bad_requests = 0;
+	struct virtio_blk_stats bsum = {0};
+	struct virtio_net_stats nsum = {0};
+	for (unsigned i = 0; a->vm && i < a->ndrives; i++) {
+		struct virtio_blk_stats now, d;
+		if (!vm_drive_stats(a->vm, a->drives[i].vm_index, &now))
+			continue;
+		uint64_t *n = (uint64_t *)(void *)&now, *o = (uint64_t *)(void *)&a->blk_seen[i];
+		uint64_t *dd = (uint64_t *)(void *)&d, *sum = (uint64_t *)(void *)&bsum;
+		for (size_t f = 0; f < sizeof(d) / 8; f++)
+			dd[f] = n[f] - o[f], sum[f] += dd[f];
+		a->blk_seen[i] = now;
+		char key[80];
+		snprintf(key, sizeof(key), "block_%s", a->drives[i].id);
+		json_object_set_new(m, key, blk_json(&d));
+	}
+	for (unsigned i = 0; a->vm && i < a->nnets; i++) {
+		struct virtio_net_stats now, d;
+		if (!vm_net_stats(a->vm, i, &now))
+			continue;
+		uint64_t *n = (uint64_t *)(void *)&now, *o = (uint64_t *)(void *)&a->net_seen[i];
+		uint64_t *dd = (uint64_t *)(void *)&d, *sum = (uint64_t *)(void *)&nsum;
+		for (size_t f = 0; f < sizeof(d) / 8; f++)
+			dd[f] = n[f] - o[f], sum[f] += dd[f];
+		a->net_seen[i] = now;
+		char key[80];
+		snprintf(key, sizeof(key), "net_%s", a->nets[i].id);
+		json_object_set_new(m, key, net_json(&d));
+	}
+	json_object_set_new(m, "block", blk_json(&bsum));
+	json_object_set_new(m, "net", net_json(&nsum));
+	json_t *vcpu = json_array();
+	for (unsigned i = 0; a->vm && i < a->vm->nharts; i++) {
+		uint64_t now = hart_instret(&a->vm->harts[i]);
+		json_array_append_new(vcpu, json_pack("{s:I}", "instructions",
+						      (json_int_t)(now - a->instret_seen[i])));
+		a->instret_seen[i] = now;
+	}
+	json_object_set_new(m, "vcpu", vcpu);
+	char *line = json_dumps(m, JSON_COMPACT);
+	json_decref(m);
+	int rc = 0;
+	if (line) {
+		size_t len = strlen(line);
+		line[len] = '\n'; /* json_dumps leaves room for its NUL: reuse it */
+		if (write(a->metrics_fd, line, len + 1) < 0)
+			rc = 0; /* a full FIFO drops the line; the counters went on */
+		free(line);
+	}
+	return rc;
+}
+
+/* Flushes the metrics every 60 s until the API stops. */
+static void *metrics_main(void *arg)
+{
+	struct api *a = arg;
+	pthread_mutex_lock(&a->lock);
+	while (!a->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 60;
+		if (pthread_cond_timedwait(&a->cond, &a->lock, &ts) == ETIMEDOUT && !a->stopping)
+			flush_metrics(a);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+static int open_sink(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0644);
+}
+
+static struct reply put_metrics(struct api *a, json_t *b)
+{
+	static const char *const known[] = {"metrics_path", NULL};
+	char err[256], path[STR_MAX];
+	if (!only_fields(b, known, err, sizeof(err)) ||
+	    get_str(b, "metrics_path", true, path, sizeof(path), err, sizeof(err)) < 0)
+		return fault(400, "%s", err);
+	if (a->metrics_fd >= 0)
+		return fault(400, "Reinitialization of metrics not allowed.");
+	int fd = open_sink(path);
+	if (fd < 0)
+		return fault(400, "Cannot open the metrics file %s: %s", path, strerror(errno));
+	a->metrics_fd = fd;
+	if (!pthread_create(&a->metrics_thread, NULL, metrics_main, a))
+		a->metrics_thread_up = true;
+	return NO_CONTENT;
+}
+
+static struct reply put_logger(struct api *a, json_t *b)
+{
+	static const char *const known[] = {"log_path",        "level",  "show_level",
+					    "show_log_origin", "module", NULL};
+	static const char *const levels[] = {"Off", "Error", "Warning", "Info", "Debug", "Trace"};
+	char err[256], path[STR_MAX], level[16] = "Info";
+	bool show_level = false, show_origin = false;
+	if (!only_fields(b, known, err, sizeof(err)) ||
+	    get_str(b, "log_path", true, path, sizeof(path), err, sizeof(err)) < 0 ||
+	    get_str(b, "level", false, level, sizeof(level), err, sizeof(err)) < 0 ||
+	    get_bool(b, "show_level", false, &show_level, err, sizeof(err)) < 0 ||
+	    get_bool(b, "show_log_origin", false, &show_origin, err, sizeof(err)) < 0)
+		return fault(400, "%s", err);
+	if (json_object_get(b, "module"))
+		return fault(400, "module filters are not supported");
+	unsigned l = 0;
+	while (l < 6 && strcasecmp(level, levels[l]))
+		l++;
+	if (l == 6)
+		return fault(400, "level must be one of Off, Error, Warning, Info, Debug, Trace");
+	int fd = open_sink(path);
+	if (fd < 0)
+		return fault(400, "Cannot open the log file %s: %s", path, strerror(errno));
+	if (a->log_fd >= 0)
+		close(a->log_fd);
+	a->log_fd = fd;
+	a->log_level = l;
+	a->log_show_level = show_level;
+	a->log_show_origin = show_origin;
+	log_line(a, 3, "Logger configured: level %s", levels[l]);
 	return NO_CONTENT;
 }
 
@@ -373,6 +638,7 @@ static struct reply instance_start(struct api *a)
 		pthread_cond_wait(&a->cond, &a->lock);
 	if (a->state != API_RUNNING)
 		return fault(400, "Cannot start the microVM: %s", a->start_err);
+	log_line(a, 3, "The microVM started: %u vCPUs, %u MiB.", a->vcpus, a->mem_mib);
 	return NO_CONTENT;
 }
 
@@ -391,6 +657,7 @@ static struct reply patch_vm(struct api *a, json_t *b)
 	else
 		vm_resume(a->vm);
 	a->paused = pause;
+	log_line(a, 3, "The microVM is %s.", pause ? "paused" : "running again");
 	return NO_CONTENT;
 }
 
@@ -407,7 +674,9 @@ static struct reply put_action(struct api *a, json_t *b)
 		return instance_start(a);
 	}
 	if (!strcmp(type, "FlushMetrics"))
-		return fault(400, "metrics are not supported yet");
+		return flush_metrics(a)
+			   ? fault(400, "metrics are not configured: PUT /metrics first")
+			   : NO_CONTENT;
 	if (!strcmp(type, "SendCtrlAltDel"))
 		return fault(400, "SendCtrlAltDel is not supported on this board yet");
 	return fault(400, "unknown action_type `%s`", type);
@@ -441,19 +710,24 @@ static struct reply route(struct api *a, const char *method, const char *url, js
 	const char *id;
 	if ((put || patch) && !strncmp(url, "/drives/", 8) && *(id = url + 8) && !strchr(id, '/')) {
 		if (patch)
-			return fault(400, pre ? NOT_STARTED : "updating a drive is not supported yet");
+			return running ? patch_drive(a, id, body) : fault(400, NOT_STARTED);
 		return pre ? put_drive(a, id, body) : fault(400, AFTER_STARTED);
 	}
 	if ((put || patch) && !strncmp(url, "/network-interfaces/", 20) && *(id = url + 20) &&
 	    !strchr(id, '/')) {
 		if (patch)
-			return fault(400, pre ? NOT_STARTED : "rate limiters are not supported yet");
+			return fault(400,
+				     pre ? NOT_STARTED : "rate limiters are not supported yet");
 		return pre ? put_net(a, id, body) : fault(400, AFTER_STARTED);
 	}
 	if (put && (!strcmp(url, "/snapshot/create") || !strcmp(url, "/snapshot/load")))
 		return fault(400, "snapshots are not supported yet");
-	static const char *const later[] = {"/logger", "/metrics", "/vsock", "/balloon", "/mmds",
-					    "/mmds/config", "/entropy", "/cpu-config", NULL};
+	if (put && !strcmp(url, "/metrics"))
+		return pre ? put_metrics(a, body) : fault(400, AFTER_STARTED);
+	if (put && !strcmp(url, "/logger"))
+		return pre ? put_logger(a, body) : fault(400, AFTER_STARTED);
+	static const char *const later[] = {"/vsock",   "/balloon",    "/mmds", "/mmds/config",
+					    "/entropy", "/cpu-config", NULL};
 	for (const char *const *p = later; *p; p++)
 		if ((put || patch || get) && !strcmp(url, *p))
 			return fault(400, "%s is not supported yet", *p + 1);
@@ -510,17 +784,25 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return MHD_YES;
 	}
 	if (req->too_big)
-		return send_reply(c, fault(400, "the request body is larger than %d bytes", BODY_MAX));
+		return send_reply(c,
+				  fault(400, "the request body is larger than %d bytes", BODY_MAX));
 	json_t *body = NULL;
 	if (req->len) {
 		json_error_t je;
 		body = json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES, &je);
 		if (!body)
-			return send_reply(c, fault(400, "the request body is not JSON: %s (line %d)",
-						   je.text, je.line));
+			return send_reply(c,
+					  fault(400, "the request body is not JSON: %s (line %d)",
+						je.text, je.line));
 	}
 	pthread_mutex_lock(&a->lock);
+	log_line(a, 3, "The API server received a %s request on \"%s\".", method, url);
 	struct reply r = route(a, method, url, body);
+	a->requests++;
+	if (r.status >= 400) {
+		a->bad_requests++;
+		log_line(a, 1, "%s %s: %s", method, url, r.body ? r.body : "");
+	}
 	pthread_mutex_unlock(&a->lock);
 	json_decref(body);
 	return send_reply(c, r);
@@ -572,9 +854,9 @@ static int apply_config_file(struct api *a, const char *path)
 			je.text, je.line);
 		return -1;
 	}
-	static const char *const known[] = {"boot-source", "machine-config", "drives",
-					    "network-interfaces", "logger", "metrics", "balloon",
-					    "vsock", "mmds-config", NULL};
+	static const char *const known[] = {
+	    "boot-source", "machine-config", "drives", "network-interfaces", "logger",
+	    "metrics",     "balloon",        "vsock",  "mmds-config",        NULL};
 	char err[256];
 	struct reply r = NO_CONTENT;
 	const char *where = "";
@@ -592,7 +874,8 @@ static int apply_config_file(struct api *a, const char *path)
 		r = json_is_object(v) ? put_boot_source(a, v) : fault(400, "must be an object");
 	else if (r.status == 204 && !v)
 		where = "boot-source", r = fault(400, "missing: the guest needs a kernel");
-	json_t *list[2] = {json_object_get(root, "drives"), json_object_get(root, "network-interfaces")};
+	json_t *list[2] = {json_object_get(root, "drives"),
+			   json_object_get(root, "network-interfaces")};
 	for (unsigned k = 0; k < 2 && r.status == 204; k++) {
 		where = k ? "network-interfaces" : "drives";
 		if (list[k] && !json_is_array(list[k])) {
@@ -604,7 +887,8 @@ static int apply_config_file(struct api *a, const char *path)
 		{
 			json_t *id = json_object_get(v, k ? "iface_id" : "drive_id");
 			if (!json_is_object(v) || !json_is_string(id))
-				r = fault(400, "entry %zu needs %s", i, k ? "iface_id" : "drive_id");
+				r = fault(400, "entry %zu needs %s", i,
+					  k ? "iface_id" : "drive_id");
 			else
 				r = k ? put_net(a, json_string_value(id), v)
 				      : put_drive(a, json_string_value(id), v);
@@ -612,8 +896,13 @@ static int apply_config_file(struct api *a, const char *path)
 				break;
 		}
 	}
-	static const char *const later[] = {"logger", "metrics", "balloon", "vsock", "mmds-config",
-					    NULL};
+	if (r.status == 204 && (v = json_object_get(root, "logger")) && !json_is_null(v))
+		where = "logger",
+		r = json_is_object(v) ? put_logger(a, v) : fault(400, "must be an object");
+	if (r.status == 204 && (v = json_object_get(root, "metrics")) && !json_is_null(v))
+		where = "metrics",
+		r = json_is_object(v) ? put_metrics(a, v) : fault(400, "must be an object");
+	static const char *const later[] = {"balloon", "vsock", "mmds-config", NULL};
 	for (const char *const *p = later; *p && r.status == 204; p++)
 		if ((v = json_object_get(root, *p)) && !json_is_null(v))
 			where = *p, r = fault(400, "not supported yet");
@@ -632,8 +921,8 @@ static int apply_config_file(struct api *a, const char *path)
 
 /* The VM's configuration from the API's: the root drive first (/dev/vda, with root= on the
  * command line unless boot_args name one). Strings point into a. */
-static int build_config(struct api *a, struct vm_config *cfg, char *cmdline, size_t len,
-			char *err, size_t errlen)
+static int build_config(struct api *a, struct vm_config *cfg, char *cmdline, size_t len, char *err,
+			size_t errlen)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->kernel = a->kernel;
@@ -646,7 +935,9 @@ static int build_config(struct api *a, struct vm_config *cfg, char *cmdline, siz
 			struct api_drive *d = &a->drives[i];
 			if (d->root != !pass)
 				continue;
+			d->vm_index = cfg->ndrives;
 			struct vm_drive *v = &cfg->drives[cfg->ndrives++];
+			v->limiter = d->limiter;
 			v->path = d->path;
 			v->readonly = d->readonly;
 			v->lock = true;
@@ -685,6 +976,7 @@ int api_main(const char *sock_path, const char *config_file)
 	pthread_cond_init(&a.cond, NULL);
 	a.vcpus = 1;
 	a.mem_mib = 128;
+	a.metrics_fd = a.log_fd = -1;
 	if (config_file && apply_config_file(&a, config_file))
 		return VM_STATUS_ERROR;
 
@@ -701,8 +993,8 @@ int api_main(const char *sock_path, const char *config_file)
 	if (sock_path) {
 		int fd = listen_unix(sock_path);
 		if (fd < 0) {
-			fprintf(stderr,
-				"rvisor: error: --api-sock %s: %s: %s\n", sock_path, strerror(errno),
+			fprintf(stderr, "rvisor: error: --api-sock %s: %s: %s\n", sock_path,
+				strerror(errno),
 				errno == EADDRINUSE ? "remove the old socket or choose another path"
 						    : "choose a path in a writable directory");
 			return VM_STATUS_ERROR;
@@ -782,12 +1074,24 @@ int api_main(const char *sock_path, const char *config_file)
 	}
 	if (httpd)
 		MHD_stop_daemon(httpd);
+	pthread_mutex_lock(&a.lock);
+	a.stopping = true;
+	flush_metrics(&a); /* the last counters, with the devices still there */
+	log_line(&a, 3, "The microVM ended with status %d.", status);
+	pthread_cond_broadcast(&a.cond);
+	pthread_mutex_unlock(&a.lock);
+	if (a.metrics_thread_up)
+		pthread_join(a.metrics_thread, NULL);
 	if (sock_path)
 		unlink(sock_path);
 	if (vm_made) {
 		chr_stdio_close(console);
 		vm_destroy(&vm);
 	}
+	if (a.metrics_fd >= 0)
+		close(a.metrics_fd);
+	if (a.log_fd >= 0)
+		close(a.log_fd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return status;
 }

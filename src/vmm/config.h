@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "host/net_slirp.h"
+#include "host/rate_limiter.h"
 
 #define VM_MAX_DRIVES 8
 #define DRIVE_ID_MAX  20 /* bytes of a virtio-blk serial (GET_ID) */
@@ -29,6 +30,7 @@ struct vm_drive {
 	bool lock;
 	char id[DRIVE_ID_MAX + 1]; /* serial reported to the guest; "" when not given */
 	enum vm_transport transport;
+	struct rate_limiter_config limiter; /* none unless the API set one */
 };
 
 /* Parse the text of one --drive option into *d. spec is modified in place (split at commas)

@@ -102,32 +102,6 @@ uint64_t vm_time_now(void *opaque)
 	       (1000000000ull / TIMEBASE_HZ);
 }
 
-void vm_pause(struct vm *vm)
-{
-	pthread_mutex_lock(&vm->pause_lock);
-	if (!vm->paused_at_ns) {
-		for (unsigned i = 0; i < vm->nharts; i++)
-			hart_set_paused(&vm->harts[i], true, true);
-		__atomic_store_n(&vm->paused_at_ns, monotonic_ns(), __ATOMIC_RELEASE);
-	}
-	pthread_mutex_unlock(&vm->pause_lock);
-}
-
-void vm_resume(struct vm *vm)
-{
-	pthread_mutex_lock(&vm->pause_lock);
-	uint64_t paused = vm->paused_at_ns;
-	if (paused) {
-		/* The clock goes on from where it stood: the pause is taken out of its base. */
-		__atomic_store_n(&vm->time_base_ns, vm->time_base_ns + (monotonic_ns() - paused),
-				 __ATOMIC_RELEASE);
-		__atomic_store_n(&vm->paused_at_ns, 0, __ATOMIC_RELEASE);
-		for (unsigned i = 0; i < vm->nharts; i++)
-			hart_set_paused(&vm->harts[i], false, false);
-	}
-	pthread_mutex_unlock(&vm->pause_lock);
-}
-
 /* ---- interrupt wiring ---- */
 static void aclint_set_msip(void *opaque, unsigned hart, bool level)
 {
@@ -390,6 +364,8 @@ static int add_disk(struct vm *vm, const struct vm_drive *d, char *err, size_t e
 		return fail(err, errlen, rc, "cannot create the disk for '%s' (%s)", d->path,
 			    strerror(-rc));
 	k->blk_up = true;
+	if (rate_limiter_active(&d->limiter))
+		virtio_blk_set_rate_limiter(&k->blk, &d->limiter);
 	return add_port(vm, &k->port, &dev, d->transport, err, errlen);
 }
 
@@ -788,4 +764,71 @@ void vm_destroy(struct vm *vm)
 	pthread_mutex_destroy(&vm->lock);
 	pthread_mutex_destroy(&vm->pause_lock);
 	pthread_cond_destroy(&vm->cond);
+}
+
+int vm_drive_set_rate_limiter(struct vm *vm, unsigned drive, const struct rate_limiter_config *cfg)
+{
+	if (!vm->virtio || drive >= vm->virtio->ndisks || !vm->virtio->disk[drive].blk_up)
+		return -ENODEV;
+	virtio_blk_set_rate_limiter(&vm->virtio->disk[drive].blk, cfg);
+	return 0;
+}
+
+bool vm_drive_stats(struct vm *vm, unsigned drive, struct virtio_blk_stats *out)
+{
+	if (!vm->virtio || drive >= vm->virtio->ndisks || !vm->virtio->disk[drive].blk_up)
+		return false;
+	const struct virtio_blk_stats *s = &vm->virtio->disk[drive].blk.stats;
+	out->reads = __atomic_load_n(&s->reads, __ATOMIC_RELAXED);
+	out->writes = __atomic_load_n(&s->writes, __ATOMIC_RELAXED);
+	out->flushes = __atomic_load_n(&s->flushes, __ATOMIC_RELAXED);
+	out->read_bytes = __atomic_load_n(&s->read_bytes, __ATOMIC_RELAXED);
+	out->write_bytes = __atomic_load_n(&s->write_bytes, __ATOMIC_RELAXED);
+	out->errors = __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
+	out->throttled = __atomic_load_n(&s->throttled, __ATOMIC_RELAXED);
+	return true;
+}
+
+bool vm_net_stats(struct vm *vm, unsigned nic, struct virtio_net_stats *out)
+{
+	if (!vm->virtio || nic >= vm->virtio->nnics || !vm->virtio->nic[nic].net_up)
+		return false;
+	const uint64_t *src = (const uint64_t *)(const void *)&vm->virtio->nic[nic].net.stats;
+	uint64_t *dst = (uint64_t *)(void *)out;
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	return true;
+}
+
+void vm_pause(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	if (!vm->paused_at_ns) {
+		for (unsigned i = 0; i < vm->nharts; i++)
+			hart_set_paused(&vm->harts[i], true, true);
+		/* Then the devices' own threads: the disks take no more requests. */
+		for (unsigned i = 0; vm->virtio && i < vm->virtio->ndisks; i++)
+			if (vm->virtio->disk[i].blk_up)
+				virtio_blk_set_paused(&vm->virtio->disk[i].blk, true);
+		__atomic_store_n(&vm->paused_at_ns, monotonic_ns(), __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vm_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	uint64_t paused = vm->paused_at_ns;
+	if (paused) {
+		/* The clock goes on from where it stood: the pause is taken out of its base. */
+		__atomic_store_n(&vm->time_base_ns, vm->time_base_ns + (monotonic_ns() - paused),
+				 __ATOMIC_RELEASE);
+		__atomic_store_n(&vm->paused_at_ns, 0, __ATOMIC_RELEASE);
+		for (unsigned i = 0; vm->virtio && i < vm->virtio->ndisks; i++)
+			if (vm->virtio->disk[i].blk_up)
+				virtio_blk_set_paused(&vm->virtio->disk[i].blk, false);
+		for (unsigned i = 0; i < vm->nharts; i++)
+			hart_set_paused(&vm->harts[i], false, false);
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
 }

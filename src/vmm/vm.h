@@ -105,6 +105,14 @@ struct vm {
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 
+struct virtio_blk_stats;
+struct virtio_net_stats;
+/* Replace disk drive's (index in cfg.drives) rate limiter. Returns 0 or -ENODEV. */
+int vm_drive_set_rate_limiter(struct vm *vm, unsigned drive, const struct rate_limiter_config *cfg);
+/* A snapshot of disk drive's or card nic's counters; false if there is no such device. */
+bool vm_drive_stats(struct vm *vm, unsigned drive, struct virtio_blk_stats *out);
+bool vm_net_stats(struct vm *vm, unsigned nic, struct virtio_net_stats *out);
+
 /* Build the machine described by cfg: RAM, devices, harts, loaded images and device tree.
  * console is the host backend for the UART and SBI console (not owned). Returns 0, or -errno
  * with one sentence in err (errlen bytes) naming the problem and the fix. */

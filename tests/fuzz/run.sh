@@ -49,17 +49,17 @@ virtio="src/virtio/mmio.c src/virtio/transport.c src/virtio/virtq.c $common"
 sources() {
 	case $1 in
 	virtq) echo "tests/fuzz/fuzz_virtq.c src/virtio/virtq.c" ;;
-	blk) echo "tests/fuzz/fuzz_blk.c src/virtio/blk.c src/host/blk_file.c $virtio" ;;
+	blk) echo "tests/fuzz/fuzz_blk.c src/virtio/blk.c src/host/blk_file.c src/host/rate_limiter.c $virtio" ;;
 	net) echo "tests/fuzz/fuzz_net.c src/virtio/net.c $virtio" ;;
 	console) echo "tests/fuzz/fuzz_console.c src/virtio/console.c $virtio" ;;
 	rng) echo "tests/fuzz/fuzz_rng.c src/virtio/rng.c $virtio" ;;
 	mmio)
 		echo "tests/fuzz/fuzz_mmio.c src/virtio/blk.c src/virtio/console.c src/virtio/net.c" \
-			"src/virtio/rng.c src/host/blk_file.c src/mem/bus.c $virtio"
+			"src/virtio/rng.c src/host/blk_file.c src/host/rate_limiter.c src/mem/bus.c $virtio"
 		;;
 	pci)
 		echo "tests/fuzz/fuzz_pci.c src/dev/pci.c src/virtio/pci.c src/virtio/rng.c" \
-			"src/virtio/blk.c src/host/blk_file.c src/mem/bus.c $virtio"
+			"src/virtio/blk.c src/host/blk_file.c src/host/rate_limiter.c src/mem/bus.c $virtio"
 		;;
 	*) return 1 ;;
 	esac

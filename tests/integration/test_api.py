@@ -213,8 +213,14 @@ def test_life_cycle(api, guest, tmp_path):
                          '"is_root_device": false}', "Unable to open"),
     ("PUT", "/drives/a", '{"drive_id": "a", "path_on_host": "/etc/hostname", '
                          '"is_root_device": false, "is_read_only": true, '
-                         '"rate_limiter": {"bandwidth": {"size": 1, "refill_time": 1}}}',
-     "rate_limiter"),
+                         '"rate_limiter": {"bandwidth": {"size": 1}}}', "refill_time"),
+    ("PUT", "/drives/a", '{"drive_id": "a", "path_on_host": "/etc/hostname", '
+                         '"is_root_device": false, "is_read_only": true, '
+                         '"rate_limiter": {"bytes": {"size": 1, "refill_time": 1}}}',
+     "unknown field"),
+    ("PUT", "/metrics", '{"metrics_path": "/nonexistent-dir/m"}', "Cannot open"),
+    ("PUT", "/logger", '{"log_path": "/dev/null", "level": "Loud"}', "level"),
+    ("PUT", "/actions", '{"action_type": "FlushMetrics"}', "metrics are not configured"),
     ("PUT", "/network-interfaces/eth0", '{"iface_id": "eth0"}', "host_dev_name"),
     ("PATCH", "/vm", '{"state": "Paused"}', "before starting the microVM"),
     ("PUT", "/actions", '{"action_type": "InstanceStart"}', "without kernel"),
@@ -295,3 +301,61 @@ def test_socket_in_use(request, vmm, tmp_path):
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
     s.close()
     assert r.returncode == 1 and "remove the old socket" in r.stderr, r.stderr
+
+
+def uptime_of(console, command):
+    """Guest seconds (from /proc/uptime) that command takes."""
+    out = console.run(f"cat /proc/uptime; {command}; cat /proc/uptime", COMMAND_TIMEOUT)
+    t = [float(x) for x in re.findall(rb"^(\d+\.\d+) ", out, re.M)]
+    assert len(t) == 2, out
+    return t[1] - t[0]
+
+
+def test_rate_limiter_metrics_logger(api, guest, tmp_path):
+    """A disk limited to 1 MiB/s reads at that rate (within 10%), and at 2 MiB/s once
+    PATCHed; the metrics count its bytes; the logger records the requests."""
+    sock, console = api
+    metrics, log = tmp_path / "metrics.json", tmp_path / "api.log"
+    assert call(sock, "PUT", "/metrics", {"metrics_path": str(metrics)})[0] == 204
+    assert call(sock, "PUT", "/metrics", {"metrics_path": str(metrics)})[0] == 400
+    assert call(sock, "PUT", "/logger", {"log_path": str(log), "level": "Info",
+                                         "show_level": True})[0] == 204
+    assert call(sock, "PUT", "/boot-source",
+                {"kernel_image_path": guest["RVISOR_KERNEL"],
+                 "initrd_path": guest["RVISOR_INITRD"], "boot_args": "console=ttyS0"})[0] == 204
+    disk = tmp_path / "slow.img"
+    disk.write_bytes(os.urandom(16 << 20))
+    mib = 1 << 20
+    assert call(sock, "PUT", "/drives/slow",
+                {"drive_id": "slow", "path_on_host": str(disk), "is_root_device": False,
+                 "is_read_only": True,
+                 "rate_limiter": {"bandwidth": {"size": mib, "refill_time": 1000}}})[0] == 204
+    assert call(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
+    console.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
+    console.run("true", COMMAND_TIMEOUT)
+    time.sleep(1.2)  # the bucket is full: 1 MiB goes at once, the next 3 at 1 MiB/s
+    took = uptime_of(console, "dd if=/dev/vda of=/dev/null bs=64k count=64 iflag=direct")
+    assert 2.7 <= took <= 3.3, f"4 MiB at 1 MiB/s (1 MiB of it from the full bucket) took {took} s"
+
+    status, _ = call(sock, "PATCH", "/drives/slow",
+                     {"drive_id": "slow",
+                      "rate_limiter": {"bandwidth": {"size": 2 * mib, "refill_time": 1000}}})
+    assert status == 204
+    took = uptime_of(console, "dd if=/dev/vda of=/dev/null bs=64k count=128 skip=64 iflag=direct")
+    assert 2.7 <= took <= 3.3, f"8 MiB at 2 MiB/s (2 MiB from the full bucket) took {took} s"
+
+    assert call(sock, "PUT", "/actions", {"action_type": "FlushMetrics"})[0] == 204
+    lines = metrics.read_text().strip().splitlines()
+    m = json.loads(lines[-1])
+    assert m["block_slow"]["read_bytes"] >= 12 * mib, m
+    assert m["block_slow"]["rate_limiter_throttled_events"] > 0, m
+    assert m["block"]["read_bytes"] == m["block_slow"]["read_bytes"], m
+    assert m["api_server"]["requests"] > 0 and len(m["vcpu"]) == 1, m
+    assert m["vcpu"][0]["instructions"] > 0, m
+    # Counters are since the last flush.
+    assert call(sock, "PUT", "/actions", {"action_type": "FlushMetrics"})[0] == 204
+    m2 = json.loads(metrics.read_text().strip().splitlines()[-1])
+    assert m2["block_slow"]["read_bytes"] == 0, m2
+    text = log.read_text()
+    assert re.search(r":INFO\] The API server received a PUT request on \"/actions\"", text), text
+    assert "The microVM started" in text, text
