@@ -49,6 +49,7 @@ guest_module_groups=(
 	"2 virtio_blk ext4"
 	"3 virtio_console"
 	"4 virtio-rng"
+	"5 virtio_balloon"
 )
 
 cache=$(guest_cache_dir)

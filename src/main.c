@@ -72,6 +72,8 @@ static void usage_run(FILE *f)
 	      "                       share a host directory through virtio-fs, served by the\n"
 	      "                       vhost-user daemon on PATH (virtiofsd); on PCI by default;\n"
 	      "                       the guest mounts it with mount -t virtiofs NAME DIR\n"
+	      "  --balloon MIB[,deflate_on_oom=on]\n"
+	      "                       a virtio-balloon asking the guest to give MIB MiB back\n"
 	      "  --transport mmio|pci  where virtio devices go unless their option says: a\n"
 	      "                       virtio-mmio slot (default) or the PCI bus (virtio-pci)\n"
 	      "  --console serial|virtio\n"
@@ -158,6 +160,7 @@ static int cmd_run(int argc, char **argv)
 	    {"drive", required_argument, NULL, 'D'},
 	    {"net", required_argument, NULL, 'N'},
 	    {"fs", required_argument, NULL, 'F'},
+	    {"balloon", required_argument, NULL, 'B'},
 	    {"console", required_argument, NULL, 'C'},
 	    {"transport", required_argument, NULL, 'T'},
 	    {"accel", required_argument, NULL, 'a'},
@@ -234,6 +237,18 @@ static int cmd_run(int argc, char **argv)
 			if (config_parse_fs(optarg, &cfg.fs[cfg.nfs], ferr, sizeof(ferr)))
 				return error("%s", ferr);
 			cfg.nfs++;
+			break;
+		}
+		case 'B': {
+			char *end;
+			unsigned long mib = strtoul(optarg, &end, 10);
+			if (end == optarg || mib > (1ul << 20) ||
+			    (*end && strcmp(end, ",deflate_on_oom=on")))
+				return error("--balloon '%s' is not MIB[,deflate_on_oom=on]",
+					     optarg);
+			cfg.balloon = true;
+			cfg.balloon_mib = (uint32_t)mib;
+			cfg.balloon_deflate_on_oom = *end != 0;
 			break;
 		}
 		case 'T':

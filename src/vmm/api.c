@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "host/chr.h"
+#include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
 #include "vmm/vm.h"
@@ -63,6 +64,9 @@ struct api {
 	unsigned ndrives;
 	struct api_net nets[VM_MAX_NETS];
 	unsigned nnets;
+	/* The balloon (PUT /balloon). */
+	bool have_balloon, deflate_on_oom;
+	unsigned balloon_mib, stats_interval_s;
 	/* Metrics and logger (PUT /metrics, /logger); the counters since the last flush. */
 	int metrics_fd, log_fd;
 	unsigned log_level; /* 0 off, 1 error, 2 warning, 3 info, 4 debug, 5 trace */
@@ -392,6 +396,88 @@ static struct reply patch_drive(struct api *a, const char *id, json_t *b)
 	return NO_CONTENT;
 }
 
+static void log_line(struct api *a, unsigned level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- the balloon ---- */
+
+static struct reply put_balloon(struct api *a, json_t *b, bool patch)
+{
+	static const char *const known[] = {"amount_mib", "deflate_on_oom",
+					    "stats_polling_interval_s", NULL};
+	char err[256];
+	unsigned mib = a->balloon_mib, interval = a->stats_interval_s;
+	bool oom = a->deflate_on_oom;
+	if (!only_fields(b, known, err, sizeof(err)) ||
+	    get_uint(b, "amount_mib", !patch, 0, 1u << 20, &mib, err, sizeof(err)) < 0 ||
+	    get_bool(b, "deflate_on_oom", !patch, &oom, err, sizeof(err)) < 0 ||
+	    get_uint(b, "stats_polling_interval_s", false, 0, 86400, &interval, err, sizeof(err)) <
+		0)
+		return fault(400, "%s", err);
+	if (patch) { /* after the start: only the target */
+		if (json_object_size(b) != 1 || !json_object_get(b, "amount_mib"))
+			return fault(400, "only amount_mib can change after the start");
+		struct virtio_balloon *vb = a->vm ? vm_balloon(a->vm) : NULL;
+		if (!vb)
+			return fault(400, "Invalid request method and/or path: no balloon device.");
+		if (mib > a->mem_mib)
+			return fault(400, "amount_mib %u is more than the guest's %u MiB", mib,
+				     a->mem_mib);
+		virtio_balloon_set_target(vb, mib);
+		a->balloon_mib = mib;
+		log_line(a, 3, "The balloon's target is %u MiB.", mib);
+		return NO_CONTENT;
+	}
+	if (mib > a->mem_mib)
+		return fault(400, "amount_mib %u is more than the guest's %u MiB", mib, a->mem_mib);
+	a->have_balloon = true;
+	a->balloon_mib = mib;
+	a->deflate_on_oom = oom;
+	a->stats_interval_s = interval;
+	return NO_CONTENT;
+}
+
+static json_t *balloon_json(const struct api *a)
+{
+	return json_pack("{s:i,s:b,s:i}", "amount_mib", a->balloon_mib, "deflate_on_oom",
+			 a->deflate_on_oom, "stats_polling_interval_s", a->stats_interval_s);
+}
+
+/* GET /balloon/statistics: fresh figures from the guest (waiting up to 1 s for them). Lock
+ * held; dropped while waiting. */
+static struct reply balloon_statistics(struct api *a)
+{
+	struct virtio_balloon *vb = a->vm ? vm_balloon(a->vm) : NULL;
+	if (!vb)
+		return fault(400, "Invalid request method and/or path: no balloon device.");
+	if (!a->stats_interval_s)
+		return fault(400, "Statistics are not enabled: set stats_polling_interval_s with "
+				  "PUT /balloon before the start");
+	struct virtio_balloon_stats st;
+	uint64_t before = virtio_balloon_stats(vb, true, &st), now = before;
+	for (int i = 0; i < 100 && now == before; i++) {
+		pthread_mutex_unlock(&a->lock);
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&a->lock);
+		now = virtio_balloon_stats(vb, false, &st);
+	}
+	uint32_t target, actual;
+	uint64_t returned;
+	virtio_balloon_size(vb, &target, &actual, &returned);
+	json_t *o = json_pack("{s:i,s:i,s:i,s:i}", "target_pages", target * 256, "actual_pages",
+			      actual * 256, "target_mib", target, "actual_mib", actual);
+	static const char *const names[] = {
+	    "swap_in",          "swap_out",    "major_faults",
+	    "minor_faults",     "free_memory", "total_memory",
+	    "available_memory", "disk_caches", "hugetlb_allocations",
+	    "hugetlb_failures"};
+	for (unsigned tag = 0; tag < sizeof(names) / sizeof(names[0]); tag++)
+		if (st.have[tag])
+			json_object_set_new(o, names[tag], json_integer((json_int_t)st.value[tag]));
+	return json_reply(o);
+}
+
 /* ---- metrics and logger ---- */
 
 static void log_line(struct api *a, unsigned level, const char *fmt, ...)
@@ -618,10 +704,11 @@ static json_t *vm_config_json(const struct api *a)
 		if (*a->initrd)
 			json_object_set_new(boot, "initrd_path", json_string(a->initrd));
 	}
-	return json_pack("{s:o,s:o,s:o,s:o,s:n,s:n,s:n,s:n,s:n}", "boot-source", boot,
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:n,s:n,s:n,s:n}", "boot-source", boot,
 			 "machine-config", machine_config_json(a), "drives", drives,
-			 "network-interfaces", nets, "balloon", "logger", "metrics", "mmds-config",
-			 "vsock");
+			 "network-interfaces", nets, "balloon",
+			 a->have_balloon ? balloon_json(a) : json_null(), "logger", "metrics",
+			 "mmds-config", "vsock");
 }
 
 /* ---- the state machine ---- */
@@ -726,7 +813,32 @@ static struct reply route(struct api *a, const char *method, const char *url, js
 		return pre ? put_metrics(a, body) : fault(400, AFTER_STARTED);
 	if (put && !strcmp(url, "/logger"))
 		return pre ? put_logger(a, body) : fault(400, AFTER_STARTED);
-	static const char *const later[] = {"/vsock",   "/balloon",    "/mmds", "/mmds/config",
+	if (!strcmp(url, "/balloon") && (put || patch || get)) {
+		if (put)
+			return pre ? put_balloon(a, body, false) : fault(400, AFTER_STARTED);
+		if (patch)
+			return running ? put_balloon(a, body, true) : fault(400, NOT_STARTED);
+		return a->have_balloon ? json_reply(balloon_json(a))
+				       : fault(400, "No balloon device is configured.");
+	}
+	if (!strcmp(url, "/balloon/statistics") && (get || patch)) {
+		if (!running)
+			return fault(400, NOT_STARTED);
+		if (get)
+			return balloon_statistics(a);
+		static const char *const known[] = {"stats_polling_interval_s", NULL};
+		char err[256];
+		unsigned interval;
+		if (!only_fields(body, known, err, sizeof(err)) ||
+		    get_uint(body, "stats_polling_interval_s", true, 0, 86400, &interval, err,
+			     sizeof(err)) < 0)
+			return fault(400, "%s", err);
+		if (!a->stats_interval_s != !interval)
+			return fault(400, "Cannot enable or disable statistics after the start.");
+		a->stats_interval_s = interval;
+		return NO_CONTENT;
+	}
+	static const char *const later[] = {"/vsock",   "/mmds",       "/mmds/config",
 					    "/entropy", "/cpu-config", NULL};
 	for (const char *const *p = later; *p; p++)
 		if ((put || patch || get) && !strcmp(url, *p))
@@ -902,7 +1014,10 @@ static int apply_config_file(struct api *a, const char *path)
 	if (r.status == 204 && (v = json_object_get(root, "metrics")) && !json_is_null(v))
 		where = "metrics",
 		r = json_is_object(v) ? put_metrics(a, v) : fault(400, "must be an object");
-	static const char *const later[] = {"balloon", "vsock", "mmds-config", NULL};
+	if (r.status == 204 && (v = json_object_get(root, "balloon")) && !json_is_null(v))
+		where = "balloon",
+		r = json_is_object(v) ? put_balloon(a, v, false) : fault(400, "must be an object");
+	static const char *const later[] = {"vsock", "mmds-config", NULL};
 	for (const char *const *p = later; *p && r.status == 204; p++)
 		if ((v = json_object_get(root, *p)) && !json_is_null(v))
 			where = *p, r = fault(400, "not supported yet");
@@ -960,6 +1075,9 @@ static int build_config(struct api *a, struct vm_config *cfg, char *cmdline, siz
 			return -1;
 	}
 	cfg->cmdline = cmdline;
+	cfg->balloon = a->have_balloon;
+	cfg->balloon_mib = a->balloon_mib;
+	cfg->balloon_deflate_on_oom = a->deflate_on_oom;
 	return 0;
 }
 

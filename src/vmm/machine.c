@@ -22,6 +22,7 @@
 #include "virtio/console.h"
 #include "virtio/mmio.h"
 #include "virtio/net.h"
+#include "virtio/balloon.h"
 #include "virtio/fs.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
@@ -255,6 +256,9 @@ struct vm_virtio {
 	struct virtio_rng rng;
 	struct vm_port rng_port;
 	bool rng_up;
+	struct virtio_balloon balloon;
+	struct vm_port balloon_port;
+	bool balloon_up;
 	unsigned nslots; /* virtio-mmio slots in use */
 	struct pci_host pci;
 	bool pci_up;
@@ -436,6 +440,16 @@ static int add_virtio(struct vm *vm, char *err, size_t errlen)
 			return rc;
 	if (vm->cfg.virtio_console && vm->console && (rc = add_console(vm, err, errlen)))
 		return rc;
+	if (vm->cfg.balloon) {
+		if ((rc = virtio_balloon_init(&vm->virtio->balloon, &vm->mem, vm->cfg.balloon_mib,
+					      vm->cfg.balloon_deflate_on_oom, &dev)))
+			return fail(err, errlen, rc, "cannot create the balloon (%s)",
+				    strerror(-rc));
+		vm->virtio->balloon_up = true;
+		if ((rc = add_port(vm, &vm->virtio->balloon_port, &dev, VM_TRANSPORT_DEFAULT, err,
+				   errlen)))
+			return rc;
+	}
 	if ((rc = virtio_rng_init(&vm->virtio->rng, &dev)))
 		return fail(err, errlen, rc, "cannot create the entropy device (%s)",
 			    strerror(-rc));
@@ -477,6 +491,9 @@ static void destroy_virtio(struct vm *vm)
 	if (v->rng_up)
 		virtio_rng_destroy(&v->rng);
 	destroy_port(&v->rng_port);
+	destroy_port(&v->balloon_port);
+	if (v->balloon_up)
+		virtio_balloon_destroy(&v->balloon);
 	if (v->pci_up)
 		pci_host_destroy(&v->pci);
 	free(v);
@@ -831,4 +848,9 @@ void vm_resume(struct vm *vm)
 			hart_set_paused(&vm->harts[i], false, false);
 	}
 	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+struct virtio_balloon *vm_balloon(struct vm *vm)
+{
+	return vm->virtio && vm->virtio->balloon_up ? &vm->virtio->balloon : NULL;
 }

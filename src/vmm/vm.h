@@ -44,6 +44,10 @@ struct vm_config {
 	struct vm_fs fs[VM_MAX_FS]; /* virtio-fs shares */
 	unsigned nfs;
 	bool virtio_console; /* the console is virtio-console (hvc0), not the UART */
+	/* A virtio-balloon, asking the guest for balloon_mib MiB at the start. */
+	bool balloon;
+	uint32_t balloon_mib;
+	bool balloon_deflate_on_oom;
 	/* Where virtio devices go unless their option says: virtio-mmio (the default) or PCI;
 	 * the virtio-console and the virtio-rng always follow it. */
 	enum vm_transport transport;
@@ -107,6 +111,9 @@ void vm_resume(struct vm *vm);
 
 struct virtio_blk_stats;
 struct virtio_net_stats;
+struct virtio_balloon;
+/* The VM's balloon, or NULL without one. */
+struct virtio_balloon *vm_balloon(struct vm *vm);
 /* Replace disk drive's (index in cfg.drives) rate limiter. Returns 0 or -ENODEV. */
 int vm_drive_set_rate_limiter(struct vm *vm, unsigned drive, const struct rate_limiter_config *cfg);
 /* A snapshot of disk drive's or card nic's counters; false if there is no such device. */

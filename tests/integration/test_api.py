@@ -359,3 +359,68 @@ def test_rate_limiter_metrics_logger(api, guest, tmp_path):
     text = log.read_text()
     assert re.search(r":INFO\] The API server received a PUT request on \"/actions\"", text), text
     assert "The microVM started" in text, text
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    raise AssertionError("no VmRSS")
+
+
+def balloon_actual(sock):
+    status, st = call(sock, "GET", "/balloon/statistics")
+    assert status == 200, st
+    return st
+
+
+def wait_actual(sock, pred, timeout=60):
+    deadline = time.monotonic() + timeout
+    while True:
+        st = balloon_actual(sock)
+        if pred(st["actual_mib"]):
+            return st
+        assert time.monotonic() < deadline, f"the balloon stayed at {st}"
+        time.sleep(0.5)
+
+
+def test_balloon(api, guest):
+    """Inflating returns the guest's memory to the host (its RSS drops); deflating gives it
+    back to the guest (which can fill it again); statistics come from the guest."""
+    sock, console = api
+    assert call(sock, "GET", "/balloon")[0] == 400  # none configured yet
+    assert call(sock, "PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": 512})[0] == 204
+    assert call(sock, "PUT", "/boot-source",
+                {"kernel_image_path": guest["RVISOR_KERNEL"],
+                 "initrd_path": guest["RVISOR_INITRD"], "boot_args": "console=ttyS0"})[0] == 204
+    assert call(sock, "PUT", "/balloon", {"amount_mib": 600, "deflate_on_oom": False})[0] == 400
+    assert call(sock, "PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": False,
+                                          "stats_polling_interval_s": 1})[0] == 204
+    status, b = call(sock, "GET", "/balloon")
+    assert status == 200 and b == {"amount_mib": 0, "deflate_on_oom": False,
+                                   "stats_polling_interval_s": 1}
+    assert call(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
+    console.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
+    console.run("true", COMMAND_TIMEOUT)
+    pid = console.proc.pid
+
+    st = balloon_actual(sock)
+    assert st["total_memory"] > 400 << 20 and st["free_memory"] > 0, st
+    console.run("dd if=/dev/zero of=/fill bs=1M count=250 2>/dev/null; sync", COMMAND_TIMEOUT)
+    filled = rss_mib(pid)
+    console.run("rm /fill", COMMAND_TIMEOUT)
+    assert call(sock, "PATCH", "/balloon", {"amount_mib": 350})[0] == 204
+    wait_actual(sock, lambda mib: mib >= 340)
+    time.sleep(0.5)
+    ballooned = rss_mib(pid)
+    assert ballooned <= filled - 200, (filled, ballooned)
+
+    assert call(sock, "PATCH", "/balloon", {"amount_mib": 0})[0] == 204
+    wait_actual(sock, lambda mib: mib == 0)
+    console.run("dd if=/dev/zero of=/fill bs=1M count=250 2>/dev/null; sync", COMMAND_TIMEOUT)
+    refilled = rss_mib(pid)
+    assert refilled >= ballooned + 200, (ballooned, refilled)
+    assert call(sock, "PATCH", "/balloon", {"deflate_on_oom": True})[0] == 400
+    assert call(sock, "PATCH", "/balloon/statistics", {"stats_polling_interval_s": 0})[0] == 400
+    console.run("rm /fill", COMMAND_TIMEOUT)
