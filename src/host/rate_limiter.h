@@ -21,6 +21,8 @@ struct rate_limiter_config {
 	struct token_bucket_config bandwidth, ops;
 };
 
+/* One bucket's state: its settings, the tokens in it and the burst left, and when it was
+ * last refilled (CLOCK_MONOTONIC nanoseconds). */
 struct token_bucket {
 	struct token_bucket_config cfg;
 	double tokens; /* may go below 0 after an I/O larger than the bucket */

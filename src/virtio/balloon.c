@@ -14,9 +14,9 @@
 
 #include "virtio/transport.h"
 
-#define PAGE   4096u
-#define PFN_SZ 4u  /* le32 page frame numbers on the inflate and deflate queues */
-#define STAT_SZ 10u /* struct virtio_balloon_stat: le16 tag, le64 value, packed */
+#define PAGE       4096u
+#define PFN_SZ     4u  /* le32 page frame numbers on the inflate and deflate queues */
+#define STAT_SZ    10u /* struct virtio_balloon_stat: le16 tag, le64 value, packed */
 #define NUM_QUEUES 4
 
 static uint32_t load32(const uint32_t *p)

@@ -42,13 +42,13 @@ struct virtio_balloon_stats {
 
 struct virtio_balloon {
 	struct guest_mem *mem;
-	pthread_mutex_t lock; /* everything below */
+	pthread_mutex_t lock;       /* everything below */
 	struct virtio_transport *t; /* known from the first notification */
-	uint32_t target_pages;  /* num_pages: what the host asks the guest to give */
-	uint32_t actual_pages;  /* actual: what the guest says it gave */
+	uint32_t target_pages;      /* num_pages: what the host asks the guest to give */
+	uint32_t actual_pages;      /* actual: what the guest says it gave */
 	bool deflate_on_oom;
-	uint64_t inflated;      /* 4 KiB pages returned to the host by inflation */
-	uint64_t reported;      /* 4 KiB pages returned to the host by free page reporting */
+	uint64_t inflated; /* 4 KiB pages returned to the host by inflation */
+	uint64_t reported; /* 4 KiB pages returned to the host by free page reporting */
 	/* The statistics request the device holds until it wants new figures (5.5.6.3). */
 	bool have_stats_req;
 	struct virtq_req stats_req;

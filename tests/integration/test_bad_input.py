@@ -156,6 +156,9 @@ def test_tap_cannot_be_opened(rvisor, tiny_kernel):
         (["--cpu-weight", "0"], "--cpu-weight"),
         (["--cpu-weight", "lots"], "--cpu-weight"),
         (["--console", "parallel"], "--console"),
+        (["--transport", "isa"], "--transport"),
+        (["--balloon", "lots"], "--balloon"),
+        (["--balloon", "64,deflate=yes"], "--balloon"),
     ],
 )
 def test_bad_placement_and_console(rvisor, tiny_kernel, args, mentions):

@@ -102,9 +102,12 @@ static void test_inflate(void **state)
 	struct fixture *f = *state;
 	fill_pages(f, VICTIM, 6, 0x5a);
 	/* Pages 0, 1, 2 and 4 of the victims, one outside RAM, one twice. */
-	uint32_t pfns[] = {(uint32_t)(VICTIM / PAGE),     (uint32_t)(VICTIM / PAGE + 1),
-			   (uint32_t)(VICTIM / PAGE + 2), (uint32_t)(VICTIM / PAGE + 4),
-			   (uint32_t)(0x1000),            (uint32_t)(VICTIM / PAGE + 4)};
+	uint32_t pfns[] = {(uint32_t)(VICTIM / PAGE),
+			   (uint32_t)(VICTIM / PAGE + 1),
+			   (uint32_t)(VICTIM / PAGE + 2),
+			   (uint32_t)(VICTIM / PAGE + 4),
+			   (uint32_t)(0x1000),
+			   (uint32_t)(VICTIM / PAGE + 4)};
 	uint64_t buf = vdrv_alloc(&f->drv, sizeof(pfns));
 	memcpy(vdrv_host(&f->drv, buf, sizeof(pfns)), pfns, sizeof(pfns));
 	struct vdrv_seg s[] = {{buf, sizeof(pfns), false}};
@@ -113,7 +116,8 @@ static void test_inflate(void **state)
 	assert_int_equal(vdrv_take_used(&f->drv, BALLOON_Q_INFLATE, h), 0);
 	for (unsigned p = 0; p < 6; p++) {
 		bool given = p != 3 && p != 5;
-		assert_true(all(vdrv_host(&f->drv, VICTIM + p * PAGE, PAGE), PAGE, given ? 0 : 0x5a));
+		assert_true(
+		    all(vdrv_host(&f->drv, VICTIM + p * PAGE, PAGE), PAGE, given ? 0 : 0x5a));
 	}
 	uint32_t target, actual;
 	uint64_t returned;
@@ -135,7 +139,7 @@ static void test_stats(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t st[30];
-	put_stat(st, 4, 123);  /* free memory */
+	put_stat(st, 4, 123);      /* free memory */
 	put_stat(st + 10, 5, 456); /* total memory */
 	put_stat(st + 20, 99, 7);  /* unknown: skipped */
 	uint64_t buf = vdrv_alloc(&f->drv, sizeof(st));
