@@ -72,6 +72,9 @@ static void usage_run(FILE *f)
 	      "                       share a host directory through virtio-fs, served by the\n"
 	      "                       vhost-user daemon on PATH (virtiofsd); on PCI by default;\n"
 	      "                       the guest mounts it with mount -t virtiofs NAME DIR\n"
+	      "  --vsock cid=N,uds=PATH\n"
+	      "                       a virtio-vsock: the guest's connections to port P reach\n"
+	      "                       PATH_P; host programs connect to PATH (CONNECT P)\n"
 	      "  --balloon MIB[,deflate_on_oom=on]\n"
 	      "                       a virtio-balloon asking the guest to give MIB MiB back\n"
 	      "  --transport mmio|pci  where virtio devices go unless their option says: a\n"
@@ -161,6 +164,7 @@ static int cmd_run(int argc, char **argv)
 	    {"net", required_argument, NULL, 'N'},
 	    {"fs", required_argument, NULL, 'F'},
 	    {"balloon", required_argument, NULL, 'B'},
+	    {"vsock", required_argument, NULL, 'K'},
 	    {"console", required_argument, NULL, 'C'},
 	    {"transport", required_argument, NULL, 'T'},
 	    {"accel", required_argument, NULL, 'a'},
@@ -237,6 +241,16 @@ static int cmd_run(int argc, char **argv)
 			if (config_parse_fs(optarg, &cfg.fs[cfg.nfs], ferr, sizeof(ferr)))
 				return error("%s", ferr);
 			cfg.nfs++;
+			break;
+		}
+		case 'K': {
+			unsigned long long cid;
+			int used = 0;
+			if (sscanf(optarg, "cid=%llu,uds=%n", &cid, &used) != 1 || !used ||
+			    !optarg[used])
+				return error("--vsock '%s' is not cid=N,uds=PATH", optarg);
+			cfg.vsock_cid = cid;
+			cfg.vsock_uds = optarg + used;
 			break;
 		}
 		case 'B': {

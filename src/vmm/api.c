@@ -64,6 +64,10 @@ struct api {
 	unsigned ndrives;
 	struct api_net nets[VM_MAX_NETS];
 	unsigned nnets;
+	/* The vsock (PUT /vsock). */
+	bool have_vsock;
+	unsigned vsock_cid;
+	char vsock_uds[STR_MAX], vsock_id[64];
 	/* The balloon (PUT /balloon). */
 	bool have_balloon, deflate_on_oom;
 	unsigned balloon_mib, stats_interval_s;
@@ -399,6 +403,25 @@ static struct reply patch_drive(struct api *a, const char *id, json_t *b)
 static void log_line(struct api *a, unsigned level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- vsock ---- */
+
+static struct reply put_vsock(struct api *a, json_t *b)
+{
+	static const char *const known[] = {"guest_cid", "uds_path", "vsock_id", NULL};
+	char err[256], uds[STR_MAX], id[64] = "vsock";
+	unsigned cid;
+	if (!only_fields(b, known, err, sizeof(err)) ||
+	    get_uint(b, "guest_cid", true, 3, UINT32_MAX, &cid, err, sizeof(err)) < 0 ||
+	    get_str(b, "uds_path", true, uds, sizeof(uds), err, sizeof(err)) < 0 ||
+	    get_str(b, "vsock_id", false, id, sizeof(id), err, sizeof(err)) < 0)
+		return fault(400, "%s", err);
+	a->have_vsock = true;
+	a->vsock_cid = cid;
+	strcpy(a->vsock_uds, uds);
+	strcpy(a->vsock_id, id);
+	return NO_CONTENT;
+}
+
 /* ---- the balloon ---- */
 
 static struct reply put_balloon(struct api *a, json_t *b, bool patch)
@@ -704,11 +727,15 @@ static json_t *vm_config_json(const struct api *a)
 		if (*a->initrd)
 			json_object_set_new(boot, "initrd_path", json_string(a->initrd));
 	}
-	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:n,s:n,s:n,s:n}", "boot-source", boot,
+	json_t *vsock = a->have_vsock
+			    ? json_pack("{s:s,s:i,s:s}", "vsock_id", a->vsock_id, "guest_cid",
+					a->vsock_cid, "uds_path", a->vsock_uds)
+			    : json_null();
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:n,s:n,s:n,s:o}", "boot-source", boot,
 			 "machine-config", machine_config_json(a), "drives", drives,
 			 "network-interfaces", nets, "balloon",
 			 a->have_balloon ? balloon_json(a) : json_null(), "logger", "metrics",
-			 "mmds-config", "vsock");
+			 "mmds-config", "vsock", vsock);
 }
 
 /* ---- the state machine ---- */
@@ -838,8 +865,10 @@ static struct reply route(struct api *a, const char *method, const char *url, js
 		a->stats_interval_s = interval;
 		return NO_CONTENT;
 	}
-	static const char *const later[] = {"/vsock",   "/mmds",       "/mmds/config",
-					    "/entropy", "/cpu-config", NULL};
+	if (put && !strcmp(url, "/vsock"))
+		return pre ? put_vsock(a, body) : fault(400, AFTER_STARTED);
+	static const char *const later[] = {"/mmds", "/mmds/config", "/entropy", "/cpu-config",
+					    NULL};
 	for (const char *const *p = later; *p; p++)
 		if ((put || patch || get) && !strcmp(url, *p))
 			return fault(400, "%s is not supported yet", *p + 1);
@@ -1017,7 +1046,10 @@ static int apply_config_file(struct api *a, const char *path)
 	if (r.status == 204 && (v = json_object_get(root, "balloon")) && !json_is_null(v))
 		where = "balloon",
 		r = json_is_object(v) ? put_balloon(a, v, false) : fault(400, "must be an object");
-	static const char *const later[] = {"vsock", "mmds-config", NULL};
+	if (r.status == 204 && (v = json_object_get(root, "vsock")) && !json_is_null(v))
+		where = "vsock",
+		r = json_is_object(v) ? put_vsock(a, v) : fault(400, "must be an object");
+	static const char *const later[] = {"mmds-config", NULL};
 	for (const char *const *p = later; *p && r.status == 204; p++)
 		if ((v = json_object_get(root, *p)) && !json_is_null(v))
 			where = *p, r = fault(400, "not supported yet");
@@ -1078,6 +1110,8 @@ static int build_config(struct api *a, struct vm_config *cfg, char *cmdline, siz
 	cfg->balloon = a->have_balloon;
 	cfg->balloon_mib = a->balloon_mib;
 	cfg->balloon_deflate_on_oom = a->deflate_on_oom;
+	cfg->vsock_cid = a->have_vsock ? a->vsock_cid : 0;
+	cfg->vsock_uds = a->vsock_uds;
 	return 0;
 }
 

@@ -26,6 +26,7 @@
 #include "virtio/fs.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
+#include "virtio/vsock.h"
 #include "jit/jit.h"
 #include "vmm/vm.h"
 
@@ -259,6 +260,9 @@ struct vm_virtio {
 	struct virtio_balloon balloon;
 	struct vm_port balloon_port;
 	bool balloon_up;
+	struct virtio_vsock vsock;
+	struct vm_port vsock_port;
+	bool vsock_up;
 	unsigned nslots; /* virtio-mmio slots in use */
 	struct pci_host pci;
 	bool pci_up;
@@ -440,6 +444,15 @@ static int add_virtio(struct vm *vm, char *err, size_t errlen)
 			return rc;
 	if (vm->cfg.virtio_console && vm->console && (rc = add_console(vm, err, errlen)))
 		return rc;
+	if (vm->cfg.vsock_cid) {
+		if ((rc = virtio_vsock_init(&vm->virtio->vsock, vm->cfg.vsock_cid,
+					    vm->cfg.vsock_uds, &dev, err, errlen)))
+			return rc;
+		vm->virtio->vsock_up = true;
+		if ((rc = add_port(vm, &vm->virtio->vsock_port, &dev, VM_TRANSPORT_DEFAULT, err,
+				   errlen)))
+			return rc;
+	}
 	if (vm->cfg.balloon) {
 		if ((rc = virtio_balloon_init(&vm->virtio->balloon, &vm->mem, vm->cfg.balloon_mib,
 					      vm->cfg.balloon_deflate_on_oom, &dev)))
@@ -491,6 +504,9 @@ static void destroy_virtio(struct vm *vm)
 	if (v->rng_up)
 		virtio_rng_destroy(&v->rng);
 	destroy_port(&v->rng_port);
+	if (v->vsock_up)
+		virtio_vsock_destroy(&v->vsock); /* first: its thread completes requests */
+	destroy_port(&v->vsock_port);
 	destroy_port(&v->balloon_port);
 	if (v->balloon_up)
 		virtio_balloon_destroy(&v->balloon);

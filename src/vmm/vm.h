@@ -44,6 +44,10 @@ struct vm_config {
 	struct vm_fs fs[VM_MAX_FS]; /* virtio-fs shares */
 	unsigned nfs;
 	bool virtio_console; /* the console is virtio-console (hvc0), not the UART */
+	/* A virtio-vsock with guest CID vsock_cid (0: none), its host side on the Unix socket
+	 * vsock_uds (Firecracker's hybrid design). */
+	uint64_t vsock_cid;
+	const char *vsock_uds;
 	/* A virtio-balloon, asking the guest for balloon_mib MiB at the start. */
 	bool balloon;
 	uint32_t balloon_mib;

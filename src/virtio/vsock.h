@@ -1,0 +1,59 @@
+/* virtio-vsock (virtio 1.2 section 5.10) with Firecracker's hybrid host side: the guest's
+ * AF_VSOCK stream connections to the host (CID 2) port P become connections to the Unix
+ * socket "UDS_PATH_P"; a host program that connects to the Unix socket UDS_PATH and writes
+ * "CONNECT P\n" reaches the guest's port P, and reads "OK HOSTPORT\n" once the guest accepted.
+ * One thread serves every connection (poll), the rings and the guest's credit; guest packets
+ * are checked field by field and a misbehaving connection is reset, never trusted. */
+#ifndef RVISOR_VIRTIO_VSOCK_H
+#define RVISOR_VIRTIO_VSOCK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtio/virtq.h"
+
+struct virtio_dev;
+struct virtio_transport;
+
+#define VIRTIO_ID_VSOCK   19 /* 5.10.1 */
+#define VSOCK_HOST_CID    2
+#define VSOCK_MAX_CONNS   64
+#define VSOCK_BUF_ALLOC   (64 * 1024) /* bytes of guest data rvisor buffers per connection */
+#define VSOCK_MAX_PENDING 256         /* control packets waiting for a receive buffer */
+
+struct vsock_conn;
+
+struct virtio_vsock {
+	uint64_t guest_cid;
+	char uds_path[108];
+	int listen_fd; /* the host programs' socket (UDS_PATH) */
+	int wake_fd;   /* eventfd: the guest notified, or the device is stopping */
+	pthread_t thread;
+	bool thread_up;
+	_Atomic bool stop, reset;
+	_Atomic(struct virtio_transport *) t; /* known from the first notification */
+	/* Thread-only state. */
+	struct vsock_conn *conns; /* VSOCK_MAX_CONNS */
+	uint32_t next_port;       /* host-side ports given to host-initiated connections */
+	struct vsock_pkt *pending; /* VSOCK_MAX_PENDING control packets, a ring */
+	unsigned pend_head, pend_count;
+	struct virtq_req req;   /* scratch for transmit requests */
+	struct virtq_req spare; /* a receive buffer taken but not used yet */
+	uint8_t *bounce;        /* host data on its way to a receive buffer */
+	bool have_spare;
+	uint64_t connections; /* connections made, both ways (for metrics and tests) */
+};
+
+/* Listen on uds_path (it must not exist) for host programs and fill dev for a transport's
+ * init: device ID 19, guest_cid (3 or more) in the configuration space. Starts the thread.
+ * Returns 0, or -errno with one sentence in err naming the path. */
+int virtio_vsock_init(struct virtio_vsock *v, uint64_t guest_cid, const char *uds_path,
+		      struct virtio_dev *dev, char *err, size_t errlen);
+/* Stop the thread, close every connection and the listening socket (removing its path).
+ * Call before the transport is destroyed. */
+void virtio_vsock_destroy(struct virtio_vsock *v);
+
+#endif

@@ -1,0 +1,150 @@
+"""virtio-vsock with Firecracker's hybrid host side, both ways, with Debian's kernel and its
+vmw_vsock_virtio_transport, and a small static AF_VSOCK program in the guest (smp/vsock.c).
+
+- The guest connects to the host's port 5000: rvisor connects to the Unix socket
+  UDS_PATH_5000, where a host server answers; the guest prints the answer.
+- A host program connects to UDS_PATH, writes "CONNECT 6000\\n", reads "OK PORT\\n", sends
+  512 KiB to the guest's listener and reads back the guest's echo of all of it (far beyond
+  the 64 KiB of credit either side gives, so the credit updates have to flow).
+- Refusals: the guest connecting to a port no host program listens on gets an error; a host
+  CONNECT to a port the guest does not listen on ends without "OK"; a malformed line is
+  closed at once. The VM keeps running through all of them.
+"""
+
+import os
+import re
+import socket
+import subprocess
+import threading
+
+import pytest
+
+from conftest import HOST_FAULT, MARKER, REPO, Console, boot_argv
+
+BOOT_TIMEOUT = 120
+COMMAND_TIMEOUT = 60
+
+
+class Shared:
+    pass
+
+
+@pytest.fixture(scope="module")
+def vsock_vm(request, vmm, guest, tmp_path_factory):
+    if vmm != "rvisor":
+        pytest.skip("--vsock is rvisor's")
+    out = tmp_path_factory.mktemp("vsock")
+    build = subprocess.run(["bash", str(REPO / "tests" / "integration" / "smp" / "build.sh"),
+                            str(out), guest["RVISOR_INITRD"]], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, f"smp/build.sh failed:\n{build.stdout}{build.stderr}"
+    shared = Shared()
+    shared.uds = str(out / "v.sock")
+    argv = boot_argv(vmm, request.getfixturevalue("rvisor"), guest, firmware=False,
+                     accel=request.getfixturevalue("accel"))
+    argv[argv.index("--initrd") + 1] = str(out / "initramfs.gz")
+    argv += ["--vsock", f"cid=3,uds={shared.uds}"]
+    shared.console = Console(argv)
+    shared.error = None
+    try:
+        shared.console.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
+        shared.console.run("true", COMMAND_TIMEOUT)
+    except AssertionError as e:
+        shared.error = str(e)
+    yield shared
+    shared.console.close()
+
+
+def vm(shared):
+    if shared.error:
+        pytest.fail(shared.error, pytrace=False)
+    return shared.console
+
+
+def recv_all(s):
+    chunks = []
+    while True:
+        b = s.recv(65536)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+
+
+def test_guest_connects_to_host(vsock_vm, tmp_path):
+    console = vm(vsock_vm)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(f"{vsock_vm.uds}_5000")
+    server.listen(1)
+    got = {}
+
+    def serve():
+        c, _ = server.accept()
+        with c:
+            got["data"] = recv_all(c)
+            c.sendall(b"host-echo:" + got["data"])
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    out = console.run("/smp/vsock connect 5000 hello-from-the-guest", COMMAND_TIMEOUT)
+    t.join(10)
+    server.close()
+    os.unlink(f"{vsock_vm.uds}_5000")
+    assert got.get("data") == b"hello-from-the-guest", (got, console.tail())
+    assert b"host-echo:hello-from-the-guest" in out and b"vsock: done" in out, console.tail()
+
+
+def test_host_connects_to_guest(vsock_vm):
+    console = vm(vsock_vm)
+    out = console.run("/smp/vsock listen 6000 1 & sleep 0", COMMAND_TIMEOUT)
+    if b"vsock: listening on 6000" not in out:
+        console.expect(rb"vsock: listening on 6000", COMMAND_TIMEOUT, "the guest's listener")
+    data = os.urandom(512 << 10)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(COMMAND_TIMEOUT)
+        s.connect(vsock_vm.uds)
+        s.sendall(b"CONNECT 6000\n")
+        line = b""
+        while not line.endswith(b"\n"):
+            b = s.recv(1)
+            assert b, f"closed before OK: {line}\n{console.tail()}"
+            line += b
+        assert re.fullmatch(rb"OK \d+\n", line), line
+        sender = threading.Thread(target=lambda: (s.sendall(data), s.shutdown(socket.SHUT_WR)),
+                                  daemon=True)
+        sender.start()
+        back = recv_all(s)
+        sender.join(10)
+    assert back == b"echo:" + data, (len(back), console.tail())
+    console.expect(rb"vsock: served %d" % len(data), COMMAND_TIMEOUT, "the guest's report")
+
+
+def test_refusals(vsock_vm):
+    console = vm(vsock_vm)
+    out = console.run("/smp/vsock connect 7000 nobody-listens", COMMAND_TIMEOUT)
+    assert b"vsock: connect failed" in out, console.tail()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(COMMAND_TIMEOUT)
+        s.connect(vsock_vm.uds)
+        s.sendall(b"CONNECT 7001\n")
+        assert recv_all(s) == b"", "a CONNECT to a closed guest port was answered"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(COMMAND_TIMEOUT)
+        s.connect(vsock_vm.uds)
+        s.sendall(b"HELLO THERE\n")
+        assert recv_all(s) == b""
+    out = console.run("echo still-running", COMMAND_TIMEOUT)
+    assert b"still-running" in out
+    assert not HOST_FAULT.search(console.err), console.tail()
+
+
+@pytest.mark.parametrize("spec", ["cid=2,uds=/tmp/x", "cid=3", "uds=/tmp/x", "cid=3,uds="])
+def test_bad_vsock_option(request, vmm, tmp_path, spec):
+    if vmm != "rvisor":
+        pytest.skip("--vsock is rvisor's")
+    kernel = tmp_path / "k.bin"
+    kernel.write_bytes(bytes.fromhex("6f000000"))
+    r = subprocess.run([request.getfixturevalue("rvisor"), "run", "--kernel", str(kernel),
+                        "--vsock", spec], stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=30)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1 and "vsock" in lines[0], r.stderr
