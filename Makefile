@@ -50,7 +50,7 @@ $(BUILD)/tests/unit/test_x86_asm: LDLIBS += -lcapstone
 
 # The fake virtio driver that the device tests share.
 VDRV := $(BUILD)/tests/unit/virtio_driver.o
-$(addprefix $(BUILD)/tests/unit/test_virtio_,balloon blk console net rng): $(VDRV)
+$(addprefix $(BUILD)/tests/unit/test_virtio_,balloon blk console input net rng): $(VDRV)
 
 unit-build: $(UNIT_BINS)
 

@@ -50,6 +50,7 @@ guest_module_groups=(
 	"3 virtio_console"
 	"4 virtio-rng"
 	"5 virtio_balloon"
+	"18 virtio_input"
 	"19 vmw_vsock_virtio_transport"
 )
 

@@ -192,13 +192,14 @@ static bool chr_stdio_input(struct chr_stdio *s, uint8_t byte)
 	switch (byte) {
 	case CHR_STDIO_ESCAPE: return chr_stdio_push(s, byte);
 	case 'x':
-	case 'X':
+	case 'X': {
 		void (*quit)(void *) = __atomic_load_n(&s->chr.quit, __ATOMIC_ACQUIRE);
 		if (!s->quit_sent && quit) {
 			s->quit_sent = true;
 			quit(__atomic_load_n(&s->chr.quit_opaque, __ATOMIC_RELAXED));
 		}
 		return true;
+	}
 	case 'h':
 	case 'H':
 	case '?': chr_stdio_write(&s->chr, chr_stdio_help, sizeof(chr_stdio_help) - 1); return true;

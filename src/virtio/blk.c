@@ -290,6 +290,23 @@ void virtio_blk_set_paused(struct virtio_blk *b, bool paused)
 	pthread_mutex_unlock(&b->lock);
 }
 
+static void build_config(struct virtio_blk *b);
+
+int virtio_blk_set_file(struct virtio_blk *b, struct blk_file *file)
+{
+	if (file->readonly != b->readonly)
+		return -EINVAL;
+	pthread_mutex_lock(&b->lock);
+	/* The worker reads b->file only while busy, and takes the lock to become busy. */
+	while (b->busy)
+		pthread_cond_wait(&b->idle, &b->lock);
+	b->file = file;
+	b->capacity = file->size / VIRTIO_BLK_SECTOR_SIZE;
+	build_config(b);
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
 static void *worker_main(void *opaque)
 {
 	struct virtio_blk *b = opaque;
@@ -350,14 +367,17 @@ static void *worker_main(void *opaque)
 	return NULL;
 }
 
+/* Runs under the transport lock; b->lock is taken after it, as in blk_reset. */
 static uint32_t blk_config_read(void *opaque, uint32_t off, unsigned size)
 {
 	struct virtio_blk *b = opaque;
 	uint32_t v = 0;
 	if (size > 4 || off > sizeof(b->config) || size > sizeof(b->config) - off)
 		return 0;
+	pthread_mutex_lock(&b->lock);
 	for (unsigned i = 0; i < size; i++)
 		v |= (uint32_t)b->config[off + i] << (8 * i);
+	pthread_mutex_unlock(&b->lock);
 	return v;
 }
 

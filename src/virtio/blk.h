@@ -67,11 +67,11 @@ struct virtio_blk_stats {
 };
 
 struct virtio_blk {
-	struct blk_file *file; /* not owned */
+	struct blk_file *file; /* not owned; changed under lock while not busy */
 	bool readonly;
-	uint64_t capacity; /* 512-byte sectors */
+	uint64_t capacity; /* 512-byte sectors; as file */
 	char id[VIRTIO_BLK_ID_BYTES];
-	uint8_t config[VIRTIO_BLK_CONFIG_SIZE]; /* little-endian, constant after init */
+	uint8_t config[VIRTIO_BLK_CONFIG_SIZE]; /* little-endian, under lock */
 
 	pthread_mutex_t lock; /* guards everything below; never held across transport calls */
 	pthread_cond_t work;  /* worker: a request was queued, or stop */
@@ -110,6 +110,12 @@ int virtio_blk_init(struct virtio_blk *b, struct blk_file *file, const char *id,
  * cfg removes the limit), from now on, with full buckets. The worker waits for tokens
  * before each request, asleep. */
 void virtio_blk_set_rate_limiter(struct virtio_blk *b, const struct rate_limiter_config *cfg);
+/* Put the disk on another host file (opened the same way, read-only or not, as the first;
+ * the caller closes the old one afterwards): waits for the request under I/O, then the
+ * following requests go to file. capacity and the configuration space follow file's size;
+ * the caller tells the driver with virtio_config_changed (virtio 1.2 section 2.5.1).
+ * Returns 0, or -EINVAL when file's read-only state differs from the disk's. */
+int virtio_blk_set_file(struct virtio_blk *b, struct blk_file *file);
 /* Pause (true) or resume the worker: paused, it takes no request; pausing returns once the
  * request it was doing I/O for is done. */
 void virtio_blk_set_paused(struct virtio_blk *b, bool paused);

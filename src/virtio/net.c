@@ -211,15 +211,125 @@ static void tx_one(struct virtio_net *n, const struct virtq_req *req, uint64_t f
 	count(&n->stats.tx_bytes, len);
 }
 
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Nanoseconds a frame of len bytes must wait for limiter (0: it goes, its tokens taken). */
+static uint64_t limit_wait(struct virtio_net *n, bool tx, uint64_t len)
+{
+	pthread_mutex_lock(&n->limit_lock);
+	uint64_t wait = 0;
+	if (tx ? n->tx_limited : n->rx_limited)
+		wait = rate_limiter_take(tx ? &n->tx_limiter : &n->rx_limiter, len, monotonic_ns());
+	pthread_mutex_unlock(&n->limit_lock);
+	return wait;
+}
+
 static void transmit(struct virtio_net *n, struct virtio_transport *t)
 {
 	pthread_mutex_lock(&n->tx_lock);
-	/* A malformed chain (-EINVAL) has made the transport flag the device for reset. */
-	while (virtio_pop(t, VIRTIO_NET_TRANSMITQ, &n->tx_req) > 0) {
+	uint64_t epoch = __atomic_load_n(&n->epoch, __ATOMIC_ACQUIRE);
+	if (n->tx_held && n->tx_held_epoch != epoch)
+		n->tx_held = false; /* reset since: that request belongs to no ring now */
+	while (!n->tx_paused) {     /* paused: resuming transmits */
+		/* A malformed chain (-EINVAL) has made the transport flag the device for reset. */
+		if (!n->tx_held && virtio_pop(t, VIRTIO_NET_TRANSMITQ, &n->tx_req) <= 0)
+			break;
+		if (!n->tx_held) {
+			n->tx_held = true;
+			n->tx_held_epoch = epoch;
+		}
+		uint64_t len = n->tx_req.out_len > VIRTIO_NET_HDR_SIZE
+				   ? n->tx_req.out_len - VIRTIO_NET_HDR_SIZE
+				   : 0;
+		uint64_t wait = limit_wait(n, true, len);
+		if (wait) { /* the thread retries once the tokens are there */
+			count(&n->stats.tx_throttled, 1);
+			pthread_mutex_lock(&n->limit_lock);
+			uint64_t at = monotonic_ns() + wait;
+			if (!n->tx_retry_ns || at < n->tx_retry_ns)
+				n->tx_retry_ns = at;
+			pthread_cond_broadcast(&n->limit_cond);
+			pthread_mutex_unlock(&n->limit_lock);
+			break;
+		}
 		tx_one(n, &n->tx_req, virtio_driver_features(t));
 		virtio_complete(t, VIRTIO_NET_TRANSMITQ, n->tx_req.epoch, n->tx_req.head, 0);
+		n->tx_held = false;
 	}
 	pthread_mutex_unlock(&n->tx_lock);
+}
+
+/* Retries throttled transmissions when their tokens are due. */
+static void *tx_retry_main(void *arg)
+{
+	struct virtio_net *n = arg;
+	pthread_mutex_lock(&n->limit_lock);
+	while (!n->tx_stop) {
+		uint64_t now = monotonic_ns();
+		if (n->tx_retry_ns && n->tx_retry_ns <= now) {
+			n->tx_retry_ns = 0;
+			struct virtio_transport *t = __atomic_load_n(&n->t, __ATOMIC_ACQUIRE);
+			pthread_mutex_unlock(&n->limit_lock);
+			if (t)
+				transmit(n, t);
+			pthread_mutex_lock(&n->limit_lock);
+			continue;
+		}
+		if (!n->tx_retry_ns) {
+			pthread_cond_wait(&n->limit_cond, &n->limit_lock);
+			continue;
+		}
+		struct timespec ts; /* limit_cond waits on CLOCK_REALTIME */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t at = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec +
+			      (n->tx_retry_ns - now);
+		ts.tv_sec = (time_t)(at / 1000000000ull);
+		ts.tv_nsec = (long)(at % 1000000000ull);
+		pthread_cond_timedwait(&n->limit_cond, &n->limit_lock, &ts);
+	}
+	pthread_mutex_unlock(&n->limit_lock);
+	return NULL;
+}
+
+void virtio_net_set_paused(struct virtio_net *n, bool paused)
+{
+	/* Taking each lock waits for the frame being delivered or sent under it. */
+	pthread_mutex_lock(&n->rx_lock);
+	n->rx_paused = paused;
+	pthread_cond_broadcast(&n->rx_resumed);
+	pthread_mutex_unlock(&n->rx_lock);
+	pthread_mutex_lock(&n->tx_lock);
+	bool resumed = n->tx_paused && !paused;
+	n->tx_paused = paused;
+	pthread_mutex_unlock(&n->tx_lock);
+	struct virtio_transport *t = __atomic_load_n(&n->t, __ATOMIC_ACQUIRE);
+	if (resumed && t)
+		transmit(n, t); /* what the guest queued before the pause, or held back */
+}
+
+int virtio_net_set_rate_limiters(struct virtio_net *n, const struct rate_limiter_config *rx,
+				 const struct rate_limiter_config *tx)
+{
+	pthread_mutex_lock(&n->limit_lock);
+	uint64_t now = monotonic_ns();
+	n->rx_limited = rate_limiter_active(rx);
+	rate_limiter_init(&n->rx_limiter, rx, now);
+	n->tx_limited = rate_limiter_active(tx);
+	rate_limiter_init(&n->tx_limiter, tx, now);
+	int rc = 0;
+	if (n->tx_limited && !n->tx_thread_up) {
+		rc = -pthread_create(&n->tx_thread, NULL, tx_retry_main, n);
+		n->tx_thread_up = !rc;
+	}
+	n->tx_retry_ns = n->tx_retry_ns ? now : 0; /* a waiting frame: look again now */
+	pthread_cond_broadcast(&n->limit_cond);
+	pthread_mutex_unlock(&n->limit_lock);
+	return rc;
 }
 
 /* ---- receive ---- */
@@ -338,7 +448,18 @@ static void net_receive(void *opaque, const void *frame, size_t len)
 {
 	struct virtio_net *n = opaque;
 
+	/* Shaped, not dropped: the backend's thread waits for the tokens, as a slower link
+	 * would make it. */
+	for (uint64_t wait; (wait = limit_wait(n, false, len));) {
+		count(&n->stats.rx_throttled, 1);
+		struct timespec ts = {(time_t)(wait / 1000000000ull), (long)(wait % 1000000000ull)};
+		nanosleep(&ts, NULL);
+	}
 	pthread_mutex_lock(&n->rx_lock);
+	/* Paused, the frame waits with the backend's thread: a paused VM's memory stays as it
+	 * is, and the frame is not lost. */
+	while (n->rx_paused)
+		pthread_cond_wait(&n->rx_resumed, &n->rx_lock);
 	struct virtio_transport *t = __atomic_load_n(&n->t, __ATOMIC_ACQUIRE);
 	uint64_t epoch = __atomic_load_n(&n->epoch, __ATOMIC_ACQUIRE);
 	if (epoch != n->rx_epoch) {
@@ -430,6 +551,9 @@ int virtio_net_init(struct virtio_net *n, struct net_backend *backend, const uin
 	err = -pthread_mutex_init(&n->tx_lock, NULL);
 	if (err)
 		goto fail_rx;
+	pthread_mutex_init(&n->limit_lock, NULL);
+	pthread_cond_init(&n->limit_cond, NULL);
+	pthread_cond_init(&n->rx_resumed, NULL);
 
 	if (mac)
 		memcpy(n->config + CFG_MAC, mac, 6);
@@ -470,7 +594,19 @@ void virtio_net_destroy(struct virtio_net *n)
 {
 	if (!n->tx_frame)
 		return;
+	virtio_net_set_paused(n, false); /* detaching waits for a frame being delivered */
 	n->backend->attach(n->backend, NULL, NULL);
+	if (n->tx_thread_up) {
+		pthread_mutex_lock(&n->limit_lock);
+		n->tx_stop = true;
+		pthread_cond_broadcast(&n->limit_cond);
+		pthread_mutex_unlock(&n->limit_lock);
+		pthread_join(n->tx_thread, NULL);
+		n->tx_thread_up = false;
+	}
+	pthread_mutex_destroy(&n->limit_lock);
+	pthread_cond_destroy(&n->limit_cond);
+	pthread_cond_destroy(&n->rx_resumed);
 	pthread_mutex_destroy(&n->tx_lock);
 	pthread_mutex_destroy(&n->rx_lock);
 	free(n->tx_frame);

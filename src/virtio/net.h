@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "host/rate_limiter.h"
 #include "virtio/virtq.h"
 
 struct net_backend;
@@ -68,6 +69,7 @@ struct virtio_net_stats {
 	uint64_t rx_packets, rx_bytes;
 	uint64_t rx_dropped; /* frames with too little room posted, or over the MTU */
 	uint64_t rx_errors;  /* receive buffers smaller than a header, returned unused */
+	uint64_t rx_throttled, tx_throttled; /* times a rate limiter made a frame wait */
 };
 
 struct virtio_net {
@@ -87,13 +89,40 @@ struct virtio_net {
 	unsigned nheld;
 	struct virtio_net_rxbuf held[VIRTIO_NET_RX_HELD];
 	struct virtq_req rx_req; /* scratch for popping */
+	bool rx_paused;          /* the VM is paused: frames wait */
+	pthread_cond_t rx_resumed;
 
 	pthread_mutex_t tx_lock; /* guards the fields below: several vCPUs may notify */
 	struct virtq_req tx_req;
-	uint8_t *tx_frame; /* NET_FRAME_MAX bytes */
+	bool tx_held;           /* tx_req was taken but waits for the rate limiter */
+	bool tx_paused;         /* the VM is paused: nothing is taken from the ring */
+	uint64_t tx_held_epoch; /* epoch it was taken in */
+	uint8_t *tx_frame;      /* NET_FRAME_MAX bytes */
+
+	/* Rate limiters (Firecracker's, per direction), under limit_lock; a transmit that has
+	 * to wait is retried by tx_thread at tx_retry_ns (CLOCK_MONOTONIC), asleep until then. */
+	pthread_mutex_t limit_lock;
+	pthread_cond_t limit_cond;
+	struct rate_limiter rx_limiter, tx_limiter;
+	bool rx_limited, tx_limited;
+	pthread_t tx_thread;
+	bool tx_thread_up, tx_stop;
+	uint64_t tx_retry_ns; /* 0: no retry due */
 
 	struct virtio_net_stats stats;
 };
+
+/* Limit the card's receive and transmit traffic to rx and tx (Firecracker's rate limiters;
+ * empty configurations remove a limit), from now on, with full buckets. A frame to the guest
+ * that has to wait holds up the backend's thread, asleep; one from the guest stays in its
+ * ring until a thread of the card's retries it. Returns 0 or -errno. */
+int virtio_net_set_rate_limiters(struct virtio_net *n, const struct rate_limiter_config *rx,
+				 const struct rate_limiter_config *tx);
+
+/* Pause (true) or resume the card's own work: paused, frames from the backend wait (its
+ * thread with them) and no thread takes the guest's transmissions; returns once the frame
+ * being delivered or sent is done. Resuming sends what waits in the transmit ring. */
+void virtio_net_set_paused(struct virtio_net *n, bool paused);
 
 /* Set up a card on backend (opened by the caller, who closes it after virtio_net_destroy)
  * and fill dev for a transport's init (virtio_mmio_init, virtio_pci_init). mac is the card's

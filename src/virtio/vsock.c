@@ -64,8 +64,8 @@ struct vsock_conn {
 	uint32_t peer_buf_alloc, peer_fwd_cnt; /* the guest's credit */
 	uint32_t sent;                         /* bytes sent to the guest */
 	uint32_t fwd_cnt, fwd_cnt_told;        /* guest bytes written to fd; last advertised */
-	bool host_eof, guest_done; /* no more from the host; from the guest */
-	bool guest_no_rcv;         /* the guest takes no more */
+	bool host_eof, guest_done;             /* no more from the host; from the guest */
+	bool guest_no_rcv;                     /* the guest takes no more */
 };
 
 struct vsock_pkt {
@@ -209,8 +209,7 @@ static void flush_to_host(struct virtio_vsock *v, struct vsock_conn *c)
 
 /* ---- packets from the guest ---- */
 
-static void guest_connects(struct virtio_vsock *v, uint32_t local, uint32_t peer,
-			   const uint8_t *h)
+static void guest_connects(struct virtio_vsock *v, uint32_t local, uint32_t peer, const uint8_t *h)
 {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int len = snprintf(path, sizeof(path), "%s_%u", v->uds_path, local);
@@ -378,10 +377,10 @@ static bool to_guest(struct virtio_vsock *v, struct virtio_transport *t, const s
 		ssize_t n = want ? recv(c->fd, data, want, MSG_DONTWAIT) : 0;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			continue; /* the buffer stays spare */
-		if (n <= 0) { /* the host's stream ended (or broke): no more data to send */
+		if (n <= 0) {     /* the host's stream ended (or broke): no more data to send */
 			c->host_eof = true;
-			send_rx(v, t, c->local_port, c->peer_port, OP_SHUTDOWN, SHUT_SEND_FLAG, NULL,
-				0, c);
+			send_rx(v, t, c->local_port, c->peer_port, OP_SHUTDOWN, SHUT_SEND_FLAG,
+				NULL, 0, c);
 			done_both_ways(v, c);
 			continue;
 		}
@@ -396,8 +395,8 @@ static bool to_guest(struct virtio_vsock *v, struct virtio_transport *t, const s
 /* A host program's line: "CONNECT PORT\n" starts a connection to the guest's port. */
 static void host_line(struct virtio_vsock *v, struct vsock_conn *c)
 {
-	ssize_t n = recv(c->fd, c->line + c->line_len, sizeof(c->line) - 1 - c->line_len,
-			 MSG_DONTWAIT);
+	ssize_t n =
+	    recv(c->fd, c->line + c->line_len, sizeof(c->line) - 1 - c->line_len, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -457,12 +456,13 @@ static void *vsock_main(void *arg)
 	bool starved = false; /* no receive buffer: host data waits for the guest */
 	for (;;) {
 		struct virtio_transport *t = atomic_load(&v->t);
+		bool paused = atomic_load(&v->paused); /* then only a wake-up is waited for */
 		unsigned np = 0;
 		p[np] = (struct pollfd){.fd = v->wake_fd, .events = POLLIN};
 		slot[np++] = -1;
-		p[np] = (struct pollfd){.fd = t ? v->listen_fd : -1, .events = POLLIN};
+		p[np] = (struct pollfd){.fd = t && !paused ? v->listen_fd : -1, .events = POLLIN};
 		slot[np++] = -1;
-		for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++) {
+		for (unsigned i = 0; i < VSOCK_MAX_CONNS && !paused; i++) {
 			struct vsock_conn *c = &v->conns[i];
 			short ev = 0;
 			if (c->state == C_HOST_LINE)
@@ -488,12 +488,21 @@ static void *vsock_main(void *arg)
 			}
 			starved = false; /* the guest may have posted receive buffers */
 		}
-		if (atomic_exchange(&v->reset, false)) {
-			drop_all(v);
+		/* Work is done under run_lock, so that pausing waits for it. */
+		pthread_mutex_lock(&v->run_lock);
+		if (atomic_load(&v->paused) || paused) {
+			pthread_mutex_unlock(&v->run_lock);
 			continue;
 		}
-		if (!t)
+		if (atomic_exchange(&v->reset, false)) {
+			drop_all(v);
+			pthread_mutex_unlock(&v->run_lock);
 			continue;
+		}
+		if (!t) {
+			pthread_mutex_unlock(&v->run_lock);
+			continue;
+		}
 		while (virtio_pop(t, Q_TX, &v->req) > 0) {
 			guest_packet(v, &v->req);
 			virtio_complete(t, Q_TX, v->req.epoch, v->req.head, 0);
@@ -508,8 +517,20 @@ static void *vsock_main(void *arg)
 				flush_to_host(v, c);
 		}
 		starved = !to_guest(v, t, p, slot, np);
+		pthread_mutex_unlock(&v->run_lock);
 	}
 	return NULL;
+}
+
+void virtio_vsock_set_paused(struct virtio_vsock *v, bool paused)
+{
+	pthread_mutex_lock(&v->run_lock);
+	atomic_store(&v->paused, paused);
+	pthread_mutex_unlock(&v->run_lock);
+	uint64_t one = 1;
+	if (write(v->wake_fd, &one, sizeof(one)) < 0) {
+		/* the counter is full: the thread is awake already */
+	}
 }
 
 static uint32_t vsock_config_read(void *opaque, uint32_t off, unsigned size)
@@ -547,6 +568,7 @@ int virtio_vsock_init(struct virtio_vsock *v, uint64_t guest_cid, const char *ud
 		      struct virtio_dev *dev, char *err, size_t errlen)
 {
 	memset(v, 0, sizeof(*v));
+	v->run_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; /* needs no destroy */
 	v->listen_fd = v->wake_fd = -1;
 	v->next_port = 1u << 30;
 	if (guest_cid < 3 || guest_cid > UINT32_MAX) {

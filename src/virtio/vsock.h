@@ -34,10 +34,12 @@ struct virtio_vsock {
 	pthread_t thread;
 	bool thread_up;
 	_Atomic bool stop, reset;
+	_Atomic bool paused;      /* the VM is paused: the thread only waits for a wake-up */
+	pthread_mutex_t run_lock; /* held by the thread while it works */
 	_Atomic(struct virtio_transport *) t; /* known from the first notification */
 	/* Thread-only state. */
-	struct vsock_conn *conns; /* VSOCK_MAX_CONNS */
-	uint32_t next_port;       /* host-side ports given to host-initiated connections */
+	struct vsock_conn *conns;  /* VSOCK_MAX_CONNS */
+	uint32_t next_port;        /* host-side ports given to host-initiated connections */
 	struct vsock_pkt *pending; /* VSOCK_MAX_PENDING control packets, a ring */
 	unsigned pend_head, pend_count;
 	struct virtq_req req;   /* scratch for transmit requests */
@@ -52,6 +54,10 @@ struct virtio_vsock {
  * Returns 0, or -errno with one sentence in err naming the path. */
 int virtio_vsock_init(struct virtio_vsock *v, uint64_t guest_cid, const char *uds_path,
 		      struct virtio_dev *dev, char *err, size_t errlen);
+/* Pause (true) or resume the device's thread: paused, it moves no data either way and
+ * accepts no connection (host programs' data waits in their sockets); returns once the
+ * work in progress is done. */
+void virtio_vsock_set_paused(struct virtio_vsock *v, bool paused);
 /* Stop the thread, close every connection and the listening socket (removing its path).
  * Call before the transport is destroyed. */
 void virtio_vsock_destroy(struct virtio_vsock *v);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,12 +26,14 @@
 #include "virtio/net.h"
 #include "vmm/vm.h"
 
-#define BODY_MAX      (64 * 1024) /* bytes of a request body */
-#define DEFAULT_ARGS  "console=ttyS0 reboot=k panic=1"
-#define STR_MAX       4096
-#define API_VERSION   "0.1"
-#define NOT_STARTED   "The requested operation is not supported before starting the microVM."
-#define AFTER_STARTED "The requested operation is not supported after starting the microVM."
+#define BODY_MAX        (64 * 1024) /* bytes of a request body */
+#define DEFAULT_ARGS    "console=ttyS0 reboot=k panic=1"
+#define STR_MAX         4096
+#define API_IDLE_S      30  /* seconds a client may stay silent before it is closed */
+#define API_MAX_CLIENTS 256 /* connections open at once */
+#define API_VERSION     "0.1"
+#define NOT_STARTED     "The requested operation is not supported before starting the microVM."
+#define AFTER_STARTED   "The requested operation is not supported after starting the microVM."
 
 enum api_state { API_CONFIGURING, API_STARTING, API_RUNNING, API_EXITED };
 
@@ -43,6 +46,7 @@ struct api_drive {
 };
 
 struct api_net {
+	struct rate_limiter_config rx, tx;
 	char id[64];
 	char tap[16];      /* host_dev_name, or "" for user-mode networking (the extension) */
 	char mac[18];      /* guest_mac, or "" */
@@ -81,7 +85,10 @@ struct api {
 	uint64_t instret_seen[VM_MAX_HARTS];
 	pthread_t metrics_thread;
 	bool metrics_thread_up, stopping;
-	/* InstanceStart's outcome, from the main thread. */
+	/* InstanceStart's outcome, from the main thread (api_main's, the only one that can
+	 * start a guest). */
+	bool can_start;
+	pthread_t main_thread; /* waits for InstanceStart in sigtimedwait: SIGUSR1 wakes it */
 	bool start_done;
 	char start_err[512];
 	struct vm *vm;
@@ -94,6 +101,36 @@ struct reply {
 	char *body; /* JSON, malloc'd; NULL for none (204) */
 };
 
+/* Replace each byte of s that is not part of a well-formed UTF-8 sequence (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF) with '?': a path or field may carry
+ * any bytes, and JSON strings are UTF-8. */
+static void utf8_clean(char *s)
+{
+	for (unsigned char *p = (unsigned char *)s; *p;) {
+		unsigned n = *p < 0x80                  ? 1
+			     : *p >= 0xC2 && *p <= 0xDF ? 2
+			     : *p >= 0xE0 && *p <= 0xEF ? 3
+			     : *p >= 0xF0 && *p <= 0xF4 ? 4
+							: 0;
+		uint32_t cp = n == 2 ? *p & 0x1F : n == 3 ? *p & 0x0F : *p & 0x07;
+		for (unsigned i = 1; i < n; i++) {
+			if ((p[i] & 0xC0) != 0x80) {
+				n = 0;
+				break;
+			}
+			cp = cp << 6 | (p[i] & 0x3F);
+		}
+		if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+		    (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+			n = 0;
+		if (!n) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
+}
+
 static struct reply fault(unsigned status, const char *fmt, ...)
 {
 	char msg[1024];
@@ -101,6 +138,7 @@ static struct reply fault(unsigned status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_clean(msg);
 	json_t *o = json_pack("{s:s}", "fault_message", msg);
 	struct reply r = {status, json_dumps(o, JSON_COMPACT)};
 	json_decref(o);
@@ -355,8 +393,9 @@ static struct reply put_net(struct api *a, const char *id, json_t *b)
 	}
 	json_t *rx = json_object_get(b, "rx_rate_limiter"),
 	       *tx = json_object_get(b, "tx_rate_limiter");
-	if ((rx && !json_is_null(rx)) || (tx && !json_is_null(tx)))
-		return fault(400, "rate limiters are not supported yet");
+	if ((rx && !json_is_null(rx) && get_rate_limiter(rx, &n.rx, err, sizeof(err))) ||
+	    (tx && !json_is_null(tx) && get_rate_limiter(tx, &n.tx, err, sizeof(err))))
+		return fault(400, "%s", err);
 	strcpy(n.id, id);
 	unsigned k = 0;
 	while (k < a->nnets && strcmp(a->nets[k].id, id))
@@ -369,7 +408,7 @@ static struct reply put_net(struct api *a, const char *id, json_t *b)
 	return NO_CONTENT;
 }
 
-/* PATCH /drives/{id} after the start: a new rate limiter. */
+/* PATCH /drives/{id} after the start: a new medium (path_on_host), a new rate limiter. */
 static struct reply patch_drive(struct api *a, const char *id, json_t *b)
 {
 	static const char *const known[] = {"drive_id", "path_on_host", "rate_limiter", NULL};
@@ -386,14 +425,25 @@ static struct reply patch_drive(struct api *a, const char *id, json_t *b)
 		k++;
 	if (k == a->ndrives)
 		return fault(400, "no drive `%s`", id);
-	json_t *path = json_object_get(b, "path_on_host");
-	if (path && !(json_is_string(path) && !strcmp(json_string_value(path), a->drives[k].path)))
-		return fault(400, "changing path_on_host is not supported yet");
+	char path[STR_MAX];
+	int has_path = get_str(b, "path_on_host", false, path, sizeof(path), err, sizeof(err));
+	if (has_path < 0)
+		return fault(400, "%s", err);
 	json_t *rl = json_object_get(b, "rate_limiter");
-	if (rl && !json_is_null(rl)) {
-		struct rate_limiter_config cfg;
-		if (get_rate_limiter(rl, &cfg, err, sizeof(err)))
+	struct rate_limiter_config cfg;
+	bool new_limit = rl && !json_is_null(rl);
+	if (new_limit && get_rate_limiter(rl, &cfg, err, sizeof(err)))
+		return fault(400, "%s", err);
+	if (has_path > 0 && strcmp(path, a->drives[k].path)) {
+		/* A new medium: the guest's driver is told its size (a config change). */
+		if (a->drives[k].root)
+			return fault(400, "the root device's path_on_host cannot change while the "
+					  "guest runs on it");
+		if (vm_drive_set_path(a->vm, a->drives[k].vm_index, path, err, sizeof(err)))
 			return fault(400, "%s", err);
+		strcpy(a->drives[k].path, path);
+	}
+	if (new_limit) {
 		vm_drive_set_rate_limiter(a->vm, a->drives[k].vm_index, &cfg);
 		a->drives[k].limiter = cfg;
 	}
@@ -501,6 +551,36 @@ static struct reply balloon_statistics(struct api *a)
 	return json_reply(o);
 }
 
+/* PATCH /network-interfaces/{id} after the start: new rate limiters (an absent one stays). */
+static struct reply patch_net(struct api *a, const char *id, json_t *b)
+{
+	static const char *const known[] = {"iface_id", "rx_rate_limiter", "tx_rate_limiter", NULL};
+	char err[256], iface[64];
+	if (!only_fields(b, known, err, sizeof(err)) ||
+	    get_str(b, "iface_id", true, iface, sizeof(iface), err, sizeof(err)) < 0)
+		return fault(400, "%s", err);
+	if (strcmp(iface, id))
+		return fault(400,
+			     "The id from the path [%s] does not match the id from the body [%s]",
+			     id, iface);
+	unsigned k = 0;
+	while (k < a->nnets && strcmp(a->nets[k].id, id))
+		k++;
+	if (k == a->nnets)
+		return fault(400, "no network interface `%s`", id);
+	struct rate_limiter_config rx = a->nets[k].rx, tx = a->nets[k].tx;
+	json_t *r = json_object_get(b, "rx_rate_limiter"),
+	       *t = json_object_get(b, "tx_rate_limiter");
+	if ((r && !json_is_null(r) && get_rate_limiter(r, &rx, err, sizeof(err))) ||
+	    (t && !json_is_null(t) && get_rate_limiter(t, &tx, err, sizeof(err))))
+		return fault(400, "%s", err);
+	if (vm_net_set_rate_limiters(a->vm, k, &rx, &tx))
+		return fault(400, "cannot set the rate limiters of `%s`", id);
+	a->nets[k].rx = rx;
+	a->nets[k].tx = tx;
+	return NO_CONTENT;
+}
+
 /* ---- metrics and logger ---- */
 
 static void log_line(struct api *a, unsigned level, const char *fmt, ...)
@@ -540,11 +620,13 @@ static json_t *blk_json(const struct virtio_blk_stats *s)
 
 static json_t *net_json(const struct virtio_net_stats *s)
 {
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "rx_packets_count", (json_int_t)s->rx_packets,
-			 "rx_bytes_count", (json_int_t)s->rx_bytes, "rx_fails",
-			 (json_int_t)(s->rx_errors + s->rx_dropped), "tx_packets_count",
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "rx_packets_count",
+			 (json_int_t)s->rx_packets, "rx_bytes_count", (json_int_t)s->rx_bytes,
+			 "rx_fails", (json_int_t)(s->rx_errors + s->rx_dropped), "tx_packets_count",
 			 (json_int_t)s->tx_packets, "tx_bytes_count", (json_int_t)s->tx_bytes,
-			 "tx_fails", (json_int_t)(s->tx_errors + s->tx_dropped));
+			 "tx_fails", (json_int_t)(s->tx_errors + s->tx_dropped),
+			 "rx_rate_limiter_throttled", (json_int_t)s->rx_throttled,
+			 "tx_rate_limiter_throttled", (json_int_t)s->tx_throttled);
 }
 
 /* Write one metrics line: the counters since the last one (Firecracker's are deltas too),
@@ -745,9 +827,13 @@ static struct reply instance_start(struct api *a)
 {
 	if (!a->have_boot_source)
 		return fault(400, "Cannot start microvm without kernel configuration.");
+	if (!a->can_start)
+		return fault(400,
+			     "this control plane serves requests only: it cannot start a guest");
 	a->state = API_STARTING;
 	a->start_done = false;
 	pthread_cond_broadcast(&a->cond);
+	pthread_kill(a->main_thread, SIGUSR1); /* at once, not at its next poll */
 	while (!a->start_done)
 		pthread_cond_wait(&a->cond, &a->lock);
 	if (a->state != API_RUNNING)
@@ -791,8 +877,15 @@ static struct reply put_action(struct api *a, json_t *b)
 		return flush_metrics(a)
 			   ? fault(400, "metrics are not configured: PUT /metrics first")
 			   : NO_CONTENT;
-	if (!strcmp(type, "SendCtrlAltDel"))
-		return fault(400, "SendCtrlAltDel is not supported on this board yet");
+	if (!strcmp(type, "SendCtrlAltDel")) {
+		if (a->state != API_RUNNING)
+			return fault(400, NOT_STARTED);
+		if (vm_send_ctrl_alt_del(a->vm))
+			return fault(400, "the guest's keyboard driver is not running: the guest "
+					  "cannot be asked to shut down");
+		log_line(a, 3, "Sent Ctrl-Alt-Del to the guest.");
+		return NO_CONTENT;
+	}
 	return fault(400, "unknown action_type `%s`", type);
 }
 
@@ -830,8 +923,7 @@ static struct reply route(struct api *a, const char *method, const char *url, js
 	if ((put || patch) && !strncmp(url, "/network-interfaces/", 20) && *(id = url + 20) &&
 	    !strchr(id, '/')) {
 		if (patch)
-			return fault(400,
-				     pre ? NOT_STARTED : "rate limiters are not supported yet");
+			return running ? patch_net(a, id, body) : fault(400, NOT_STARTED);
 		return pre ? put_net(a, id, body) : fault(400, AFTER_STARTED);
 	}
 	if (put && (!strcmp(url, "/snapshot/create") || !strcmp(url, "/snapshot/load")))
@@ -873,6 +965,35 @@ static struct reply route(struct api *a, const char *method, const char *url, js
 		if ((put || patch || get) && !strcmp(url, *p))
 			return fault(400, "%s is not supported yet", *p + 1);
 	return fault(400, "Invalid request method and/or path: %s %s.", method, url);
+}
+
+unsigned api_request(struct api *a, const char *method, const char *url, const char *body,
+		     size_t len, char **reply)
+{
+	json_t *json = NULL;
+	struct reply r;
+	if (len) {
+		json_error_t je;
+		json = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+		if (!json) {
+			r = fault(400, "the request body is not JSON: %s (line %d)", je.text,
+				  je.line);
+			*reply = r.body;
+			return r.status;
+		}
+	}
+	pthread_mutex_lock(&a->lock);
+	log_line(a, 3, "The API server received a %s request on \"%s\".", method, url);
+	r = route(a, method, url, json);
+	a->requests++;
+	if (r.status >= 400) {
+		a->bad_requests++;
+		log_line(a, 1, "%s %s: %s", method, url, r.body ? r.body : "");
+	}
+	pthread_mutex_unlock(&a->lock);
+	json_decref(json);
+	*reply = r.body;
+	return r.status;
 }
 
 /* ---- HTTP (libmicrohttpd) ---- */
@@ -927,25 +1048,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (req->too_big)
 		return send_reply(c,
 				  fault(400, "the request body is larger than %d bytes", BODY_MAX));
-	json_t *body = NULL;
-	if (req->len) {
-		json_error_t je;
-		body = json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES, &je);
-		if (!body)
-			return send_reply(c,
-					  fault(400, "the request body is not JSON: %s (line %d)",
-						je.text, je.line));
-	}
-	pthread_mutex_lock(&a->lock);
-	log_line(a, 3, "The API server received a %s request on \"%s\".", method, url);
-	struct reply r = route(a, method, url, body);
-	a->requests++;
-	if (r.status >= 400) {
-		a->bad_requests++;
-		log_line(a, 1, "%s %s: %s", method, url, r.body ? r.body : "");
-	}
-	pthread_mutex_unlock(&a->lock);
-	json_decref(body);
+	struct reply r;
+	r.status = api_request(a, method, url, req->body, req->len, &r.body);
 	return send_reply(c, r);
 }
 
@@ -974,7 +1078,9 @@ static int listen_unix(const char *path)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || listen(fd, 16)) {
+	/* Owner-only, before anyone can connect (that takes the listen). */
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || chmod(path, 0600) ||
+	    listen(fd, 16)) {
 		int e = errno;
 		close(fd);
 		errno = e;
@@ -1105,12 +1211,15 @@ static int build_config(struct api *a, struct vm_config *cfg, char *cmdline, siz
 				 n->hostfwd);
 		if (config_parse_net(spec, v, err, errlen))
 			return -1;
+		v->rx_limiter = n->rx;
+		v->tx_limiter = n->tx;
 	}
 	cfg->cmdline = cmdline;
 	cfg->balloon = a->have_balloon;
 	cfg->balloon_mib = a->balloon_mib;
 	cfg->balloon_deflate_on_oom = a->deflate_on_oom;
 	cfg->vsock_cid = a->have_vsock ? a->vsock_cid : 0;
+	cfg->keyboard = true; /* for SendCtrlAltDel */
 	cfg->vsock_uds = a->vsock_uds;
 	return 0;
 }
@@ -1120,15 +1229,48 @@ static void on_quit(void *opaque)
 	vm_request_exit(opaque, VM_STATUS_QUIT);
 }
 
+static void api_setup(struct api *a, bool can_start)
+{
+	memset(a, 0, sizeof(*a));
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->cond, NULL);
+	a->vcpus = 1;
+	a->mem_mib = 128;
+	a->metrics_fd = a->log_fd = -1;
+	a->can_start = can_start;
+}
+
+struct api *api_new(void)
+{
+	struct api *a = malloc(sizeof(*a));
+	if (a)
+		api_setup(a, false);
+	return a;
+}
+
+void api_free(struct api *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->lock);
+	a->stopping = true;
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+	if (a->metrics_thread_up)
+		pthread_join(a->metrics_thread, NULL);
+	if (a->metrics_fd >= 0)
+		close(a->metrics_fd);
+	if (a->log_fd >= 0)
+		close(a->log_fd);
+	pthread_cond_destroy(&a->cond);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
 int api_main(const char *sock_path, const char *config_file)
 {
 	static struct api a; /* large: not on the stack */
-	memset(&a, 0, sizeof(a));
-	pthread_mutex_init(&a.lock, NULL);
-	pthread_cond_init(&a.cond, NULL);
-	a.vcpus = 1;
-	a.mem_mib = 128;
-	a.metrics_fd = a.log_fd = -1;
+	api_setup(&a, true);
 	if (config_file && apply_config_file(&a, config_file))
 		return VM_STATUS_ERROR;
 
@@ -1139,7 +1281,9 @@ int api_main(const char *sock_path, const char *config_file)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1); /* InstanceStart's wake-up */
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+	a.main_thread = pthread_self();
 
 	struct MHD_Daemon *httpd = NULL;
 	if (sock_path) {
@@ -1151,9 +1295,14 @@ int api_main(const char *sock_path, const char *config_file)
 						    : "choose a path in a writable directory");
 			return VM_STATUS_ERROR;
 		}
-		httpd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, &a,
-					 MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-					 completed, NULL, MHD_OPTION_END);
+		/* One thread polls every connection (epoll: no FD_SETSIZE ceiling), so a client
+		 * that sends nothing, or half a request, holds up no other; idle ones are closed
+		 * after API_IDLE_S, and at most API_MAX_CLIENTS are open at once. */
+		httpd = MHD_start_daemon(
+		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, handle, &a,
+		    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_S,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CLIENTS, MHD_OPTION_END);
 		if (!httpd) {
 			close(fd);
 			unlink(sock_path);
@@ -1176,6 +1325,8 @@ int api_main(const char *sock_path, const char *config_file)
 			pthread_mutex_unlock(&a.lock);
 			struct timespec ts = {0, 100 * 1000 * 1000};
 			sig = sigtimedwait(&sigs, NULL, &ts);
+			if (sig == SIGUSR1)
+				sig = 0; /* look at the state again */
 			pthread_mutex_lock(&a.lock);
 		}
 		if (a.state != API_STARTING) {
@@ -1244,6 +1395,13 @@ int api_main(const char *sock_path, const char *config_file)
 		close(a.metrics_fd);
 	if (a.log_fd >= 0)
 		close(a.log_fd);
+	/* Drop a wake-up that came after the last wait. */
+	sigset_t usr1;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	struct timespec zero = {0, 0};
+	while (sigtimedwait(&usr1, NULL, &zero) > 0)
+		;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return status;
 }

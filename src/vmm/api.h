@@ -8,6 +8,7 @@
 #define RVISOR_VMM_API_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Run a VM under the control plane: serve the API on the Unix socket sock_path (NULL: no
  * API), and when config_file is given apply it and start the guest at once (else wait for
@@ -15,5 +16,17 @@
  * or 1 after printing one line naming the problem (a socket path in use, a bad
  * configuration file, a guest that cannot start from a configuration file). */
 int api_main(const char *sock_path, const char *config_file);
+
+struct api;
+/* A control plane that serves requests but cannot start a guest (InstanceStart answers 400):
+ * for the request fuzzer and tests. NULL when out of memory. Free with api_free. */
+struct api *api_new(void);
+/* Serve one request: method ("GET", "PUT", "PATCH"), url (the path, e.g. "/drives/rootfs"),
+ * body (len bytes, JSON; len 0 for none). Returns the HTTP status (200, 204 or 400) and
+ * sets *reply to the JSON response body (malloc'd, for free()), or NULL for none. */
+unsigned api_request(struct api *a, const char *method, const char *url, const char *body,
+		     size_t len, char **reply);
+/* Close what a's requests opened (metrics and log sinks) and free it. */
+void api_free(struct api *a);
 
 #endif

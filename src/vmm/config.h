@@ -48,6 +48,7 @@ struct vm_net {
 	uint8_t mac[6];
 	struct net_slirp_config slirp; /* user networking: forwarding rules, restriction */
 	enum vm_transport transport;
+	struct rate_limiter_config rx_limiter, tx_limiter; /* none unless the API set them */
 };
 
 /* Parse the text of one --net option into *n. Returns 0, or -EINVAL with one sentence in

@@ -24,6 +24,7 @@
 #include "virtio/net.h"
 #include "virtio/balloon.h"
 #include "virtio/fs.h"
+#include "virtio/input.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
 #include "virtio/vsock.h"
@@ -225,10 +226,13 @@ struct vm_port {
 };
 
 struct vm_disk {
-	struct blk_file file;
+	struct blk_file file[2]; /* file[cur] is the disk's; the other takes a new medium */
+	unsigned cur;
+	bool readonly, lock; /* as the drive was given: a new medium is opened the same way */
 	struct virtio_blk blk;
 	struct vm_port port;
 	bool file_open, blk_up;
+	pthread_mutex_t medium_lock; /* one vm_drive_set_path at a time */
 };
 
 struct vm_nic {
@@ -263,6 +267,9 @@ struct vm_virtio {
 	struct virtio_vsock vsock;
 	struct vm_port vsock_port;
 	bool vsock_up;
+	struct virtio_input kbd;
+	struct vm_port kbd_port;
+	bool kbd_up;
 	unsigned nslots; /* virtio-mmio slots in use */
 	struct pci_host pci;
 	bool pci_up;
@@ -334,30 +341,32 @@ static void destroy_port(struct vm_port *p)
 	p->up = false;
 }
 
-static int add_disk(struct vm *vm, const struct vm_drive *d, char *err, size_t errlen)
+/* Open path for a disk (read-only or not) and, with lock, take its image locks. Returns 0,
+ * or -errno with one sentence in err; f is closed again on failure. */
+static int open_medium(struct blk_file *f, const char *path, bool readonly, bool lock, char *err,
+		       size_t errlen)
 {
-	struct vm_disk *k = &vm->virtio->disk[vm->virtio->ndisks++];
-	struct virtio_dev dev;
-	int rc = blk_file_open(&k->file, d->path, d->readonly);
+	int rc = blk_file_open(f, path, readonly);
 	if (rc == -EACCES || rc == -EROFS || rc == -EPERM)
 		return fail(err, errlen, rc,
-			    "drive '%s' cannot be opened %s (%s): check its permissions%s", d->path,
-			    d->readonly ? "for reading" : "for writing", strerror(-rc),
-			    d->readonly ? "" : " or add readonly=on");
+			    "drive '%s' cannot be opened %s (%s): check its permissions%s", path,
+			    readonly ? "for reading" : "for writing", strerror(-rc),
+			    readonly ? "" : " or add readonly=on");
 	if (rc == -ENOENT)
 		return fail(err, errlen, rc, "drive '%s': no such file (check --drive path=)",
-			    d->path);
+			    path);
 	if (rc)
 		return fail(err, errlen, rc,
 			    "drive '%s' cannot be used as a disk (%s): give a raw image file or a "
 			    "block device",
-			    d->path, strerror(-rc));
-	k->file_open = true;
+			    path, strerror(-rc));
 	bool writer = false;
-	rc = d->lock ? blk_file_lock(&k->file, &writer) : 0;
+	rc = lock ? blk_file_lock(f, &writer) : 0;
+	if (rc)
+		blk_file_close(f);
 	if (rc == -EBUSY)
 		return fail(err, errlen, rc,
-			    "drive '%s' is in use by another VM or --drive, which %s", d->path,
+			    "drive '%s' is in use by another VM or --drive, which %s", path,
 			    writer ? "writes it: stop that VM first (only read-only users share a "
 				     "disk, each with readonly=on)"
 				   : "lets no other user write it: stop that VM first, or add "
@@ -366,8 +375,22 @@ static int add_disk(struct vm *vm, const struct vm_drive *d, char *err, size_t e
 		return fail(err, errlen, rc,
 			    "drive '%s' cannot be locked against other VMs (%s): the file system "
 			    "lacks file locks; add lock=off only if no other VM can open the image",
-			    d->path, strerror(-rc));
-	rc = virtio_blk_init(&k->blk, &k->file, d->id, &dev);
+			    path, strerror(-rc));
+	return 0;
+}
+
+static int add_disk(struct vm *vm, const struct vm_drive *d, char *err, size_t errlen)
+{
+	struct vm_disk *k = &vm->virtio->disk[vm->virtio->ndisks++];
+	struct virtio_dev dev;
+	k->readonly = d->readonly;
+	k->lock = d->lock;
+	int rc = open_medium(&k->file[0], d->path, d->readonly, d->lock, err, errlen);
+	if (rc)
+		return rc;
+	k->file_open = true;
+	pthread_mutex_init(&k->medium_lock, NULL);
+	rc = virtio_blk_init(&k->blk, &k->file[0], d->id, &dev);
 	if (rc)
 		return fail(err, errlen, rc, "cannot create the disk for '%s' (%s)", d->path,
 			    strerror(-rc));
@@ -389,6 +412,12 @@ static int add_nic(struct vm *vm, const struct vm_net *n, char *err, size_t errl
 	if (rc)
 		return fail(err, errlen, rc, "cannot create the network card (%s)", strerror(-rc));
 	c->net_up = true;
+	if (rate_limiter_active(&n->rx_limiter) || rate_limiter_active(&n->tx_limiter)) {
+		rc = virtio_net_set_rate_limiters(&c->net, &n->rx_limiter, &n->tx_limiter);
+		if (rc)
+			return fail(err, errlen, rc, "cannot start the card's rate limiter (%s)",
+				    strerror(-rc));
+	}
 	return add_port(vm, &c->port, &dev, n->transport, err, errlen);
 }
 
@@ -444,6 +473,15 @@ static int add_virtio(struct vm *vm, char *err, size_t errlen)
 			return rc;
 	if (vm->cfg.virtio_console && vm->console && (rc = add_console(vm, err, errlen)))
 		return rc;
+	if (vm->cfg.keyboard) {
+		if ((rc = virtio_input_init(&vm->virtio->kbd, &dev)))
+			return fail(err, errlen, rc, "cannot create the keyboard (%s)",
+				    strerror(-rc));
+		vm->virtio->kbd_up = true;
+		if ((rc = add_port(vm, &vm->virtio->kbd_port, &dev, VM_TRANSPORT_DEFAULT, err,
+				   errlen)))
+			return rc;
+	}
 	if (vm->cfg.vsock_cid) {
 		if ((rc = virtio_vsock_init(&vm->virtio->vsock, vm->cfg.vsock_cid,
 					    vm->cfg.vsock_uds, &dev, err, errlen)))
@@ -482,8 +520,10 @@ static void destroy_virtio(struct vm *vm)
 		if (k->blk_up)
 			virtio_blk_destroy(&k->blk); /* before the transport: completions use it */
 		destroy_port(&k->port);
-		if (k->file_open)
-			blk_file_close(&k->file);
+		if (k->file_open) {
+			blk_file_close(&k->file[k->cur]);
+			pthread_mutex_destroy(&k->medium_lock);
+		}
 	}
 	for (unsigned i = 0; i < v->nnics; i++) {
 		struct vm_nic *c = &v->nic[i];
@@ -504,6 +544,9 @@ static void destroy_virtio(struct vm *vm)
 	if (v->rng_up)
 		virtio_rng_destroy(&v->rng);
 	destroy_port(&v->rng_port);
+	destroy_port(&v->kbd_port);
+	if (v->kbd_up)
+		virtio_input_destroy(&v->kbd);
 	if (v->vsock_up)
 		virtio_vsock_destroy(&v->vsock); /* first: its thread completes requests */
 	destroy_port(&v->vsock_port);
@@ -807,6 +850,33 @@ int vm_drive_set_rate_limiter(struct vm *vm, unsigned drive, const struct rate_l
 	return 0;
 }
 
+/* The transport under a port. */
+static struct virtio_transport *port_transport(struct vm_port *p)
+{
+	return p->on_pci ? &p->pci.t : &p->mmio;
+}
+
+int vm_drive_set_path(struct vm *vm, unsigned drive, const char *path, char *err, size_t errlen)
+{
+	if (!vm->virtio || drive >= vm->virtio->ndisks || !vm->virtio->disk[drive].blk_up)
+		return fail(err, errlen, -ENODEV, "no such disk");
+	struct vm_disk *k = &vm->virtio->disk[drive];
+	pthread_mutex_lock(&k->medium_lock);
+	unsigned next = k->cur ^ 1;
+	int rc = open_medium(&k->file[next], path, k->readonly, k->lock, err, errlen);
+	if (!rc) {
+		virtio_blk_set_file(&k->blk, &k->file[next]); /* opened as the first: succeeds */
+		unsigned old = k->cur;
+		k->cur = next;
+		/* What the guest wrote to the old medium without a flush is kept too. */
+		blk_file_flush(&k->file[old]);
+		blk_file_close(&k->file[old]);
+		virtio_config_changed(port_transport(&k->port));
+	}
+	pthread_mutex_unlock(&k->medium_lock);
+	return rc;
+}
+
 bool vm_drive_stats(struct vm *vm, unsigned drive, struct virtio_blk_stats *out)
 {
 	if (!vm->virtio || drive >= vm->virtio->ndisks || !vm->virtio->disk[drive].blk_up)
@@ -833,6 +903,21 @@ bool vm_net_stats(struct vm *vm, unsigned nic, struct virtio_net_stats *out)
 	return true;
 }
 
+/* The devices' own threads, which move data into guest memory without a vCPU: disks,
+ * network cards, vsock. (virtio-fs requests already with the daemon still complete.) */
+static void set_devices_paused(struct vm *vm, bool paused)
+{
+	struct vm_virtio *v = vm->virtio;
+	for (unsigned i = 0; v && i < v->ndisks; i++)
+		if (v->disk[i].blk_up)
+			virtio_blk_set_paused(&v->disk[i].blk, paused);
+	for (unsigned i = 0; v && i < v->nnics; i++)
+		if (v->nic[i].net_up)
+			virtio_net_set_paused(&v->nic[i].net, paused);
+	if (v && v->vsock_up)
+		virtio_vsock_set_paused(&v->vsock, paused);
+}
+
 void vm_pause(struct vm *vm)
 {
 	pthread_mutex_lock(&vm->pause_lock);
@@ -840,9 +925,7 @@ void vm_pause(struct vm *vm)
 		for (unsigned i = 0; i < vm->nharts; i++)
 			hart_set_paused(&vm->harts[i], true, true);
 		/* Then the devices' own threads: the disks take no more requests. */
-		for (unsigned i = 0; vm->virtio && i < vm->virtio->ndisks; i++)
-			if (vm->virtio->disk[i].blk_up)
-				virtio_blk_set_paused(&vm->virtio->disk[i].blk, true);
+		set_devices_paused(vm, true);
 		__atomic_store_n(&vm->paused_at_ns, monotonic_ns(), __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&vm->pause_lock);
@@ -857,9 +940,7 @@ void vm_resume(struct vm *vm)
 		__atomic_store_n(&vm->time_base_ns, vm->time_base_ns + (monotonic_ns() - paused),
 				 __ATOMIC_RELEASE);
 		__atomic_store_n(&vm->paused_at_ns, 0, __ATOMIC_RELEASE);
-		for (unsigned i = 0; vm->virtio && i < vm->virtio->ndisks; i++)
-			if (vm->virtio->disk[i].blk_up)
-				virtio_blk_set_paused(&vm->virtio->disk[i].blk, false);
+		set_devices_paused(vm, false);
 		for (unsigned i = 0; i < vm->nharts; i++)
 			hart_set_paused(&vm->harts[i], false, false);
 	}
@@ -869,4 +950,19 @@ void vm_resume(struct vm *vm)
 struct virtio_balloon *vm_balloon(struct vm *vm)
 {
 	return vm->virtio && vm->virtio->balloon_up ? &vm->virtio->balloon : NULL;
+}
+
+int vm_send_ctrl_alt_del(struct vm *vm)
+{
+	if (!vm->virtio || !vm->virtio->kbd_up)
+		return -ENODEV;
+	return virtio_input_ctrl_alt_del(&vm->virtio->kbd);
+}
+
+int vm_net_set_rate_limiters(struct vm *vm, unsigned nic, const struct rate_limiter_config *rx,
+			     const struct rate_limiter_config *tx)
+{
+	if (!vm->virtio || nic >= vm->virtio->nnics || !vm->virtio->nic[nic].net_up)
+		return -ENODEV;
+	return virtio_net_set_rate_limiters(&vm->virtio->nic[nic].net, rx, tx);
 }

@@ -44,6 +44,8 @@ struct vm_config {
 	struct vm_fs fs[VM_MAX_FS]; /* virtio-fs shares */
 	unsigned nfs;
 	bool virtio_console; /* the console is virtio-console (hvc0), not the UART */
+	/* A virtio-input keyboard, for vm_send_ctrl_alt_del (the API's SendCtrlAltDel). */
+	bool keyboard;
 	/* A virtio-vsock with guest CID vsock_cid (0: none), its host side on the Unix socket
 	 * vsock_uds (Firecracker's hybrid design). */
 	uint64_t vsock_cid;
@@ -115,11 +117,25 @@ void vm_resume(struct vm *vm);
 
 struct virtio_blk_stats;
 struct virtio_net_stats;
+/* Press Ctrl-Alt-Del on the VM's keyboard: the guest's kernel asks init to reboot (or
+ * restarts). Returns 0, -ENODEV without a keyboard, -EAGAIN when the guest's driver is not
+ * running yet. */
+int vm_send_ctrl_alt_del(struct vm *vm);
+
 struct virtio_balloon;
 /* The VM's balloon, or NULL without one. */
 struct virtio_balloon *vm_balloon(struct vm *vm);
 /* Replace disk drive's (index in cfg.drives) rate limiter. Returns 0 or -ENODEV. */
 int vm_drive_set_rate_limiter(struct vm *vm, unsigned drive, const struct rate_limiter_config *cfg);
+/* Put disk drive (index in cfg.drives) on the image at path, opened and locked as the drive
+ * was, and tell the guest's driver its new size. The old image is flushed and closed (its
+ * locks go with it). Returns 0, or -errno with one sentence in err naming path and the fix;
+ * on failure the disk stays on its image. */
+int vm_drive_set_path(struct vm *vm, unsigned drive, const char *path, char *err, size_t errlen);
+/* Replace card nic's (index in cfg.nets) receive and transmit rate limiters. Returns 0,
+ * -ENODEV or -errno. */
+int vm_net_set_rate_limiters(struct vm *vm, unsigned nic, const struct rate_limiter_config *rx,
+			     const struct rate_limiter_config *tx);
 /* A snapshot of disk drive's or card nic's counters; false if there is no such device. */
 bool vm_drive_stats(struct vm *vm, unsigned drive, struct virtio_blk_stats *out);
 bool vm_net_stats(struct vm *vm, unsigned nic, struct virtio_net_stats *out);

@@ -4,7 +4,8 @@ well-formed split virtqueues and a few malformed ones (input layout at the top o
 fuzz_virtq.c); for the device fuzzers fuzz_blk, fuzz_net, fuzz_console and fuzz_rng
 well-formed requests of every kind a driver sends, some malformed ones and short driver
 scripts (input layout in fuzz_common.h); for fuzz_mmio driver register sequences (layout at
-the top of fuzz_mmio.c); for fuzz_pci configuration and BAR access scripts (fuzz_pci.c). Run it again after changing a layout; it leaves inputs it did not
+the top of fuzz_mmio.c); for fuzz_pci configuration and BAR access scripts (fuzz_pci.c); for
+fuzz_api request sequences, good and bad (fuzz_api.c). Run it again after changing a layout; it leaves inputs it did not
 write (reproducers added by hand) alone.
 
 Usage: gen_corpus.py [TARGET...]   (default: all)"""
@@ -942,6 +943,61 @@ def pci_seeds():
     yield "cfg-window", m.encode()
 
 
+def api_req(method, path, body=b""):
+    if isinstance(body, str):
+        body = body.encode()
+    return (struct.pack("<BB", {"GET": 0, "PUT": 1, "PATCH": 2, "DELETE": 3}[method], len(path))
+            + path.encode() + struct.pack("<H", len(body)) + body)
+
+
+def api_seeds():
+    boot = '{"kernel_image_path": "/nonexistent/Image", "initrd_path": "/nonexistent/initrd",' \
+           ' "boot_args": "console=ttyS0"}'
+    yield "configure", b"".join([
+        api_req("PUT", "/machine-config", '{"vcpu_count": 2, "mem_size_mib": 256, "smt": false}'),
+        api_req("PUT", "/boot-source", boot),
+        api_req("PUT", "/drives/rootfs", '{"drive_id": "rootfs", "path_on_host": "/dev/null",'
+                ' "is_root_device": true, "is_read_only": true, "rate_limiter":'
+                ' {"bandwidth": {"size": 1048576, "refill_time": 1000, "one_time_burst": 10},'
+                ' "ops": {"size": 100, "refill_time": 1000}}}'),
+        api_req("PUT", "/network-interfaces/eth0", '{"iface_id": "eth0", "guest_mac":'
+                ' "52:54:00:12:34:56", "rvisor_user_networking": {"hostfwd":'
+                ' "tcp:127.0.0.1:2222-:22"}, "rx_rate_limiter": {"bandwidth": {"size": 1000,'
+                ' "refill_time": 100}}}'),
+        api_req("PUT", "/vsock", '{"guest_cid": 3, "uds_path": "/nonexistent/v.sock"}'),
+        api_req("PUT", "/balloon", '{"amount_mib": 64, "deflate_on_oom": true,'
+                ' "stats_polling_interval_s": 1}'),
+        api_req("GET", "/vm/config"),
+        api_req("GET", "/machine-config"),
+        api_req("GET", "/balloon"),
+        api_req("PUT", "/actions", '{"action_type": "InstanceStart"}'),
+    ])
+    yield "tap-and-patch", b"".join([
+        api_req("PUT", "/network-interfaces/tap0", '{"iface_id": "tap0", "host_dev_name":'
+                ' "tap0"}'),
+        api_req("PATCH", "/machine-config", '{"vcpu_count": 4}'),
+        api_req("PATCH", "/drives/rootfs", '{"drive_id": "rootfs", "path_on_host": "/x"}'),
+        api_req("PATCH", "/vm", '{"state": "Paused"}'),
+        api_req("PATCH", "/balloon/statistics", '{"stats_polling_interval_s": 5}'),
+        api_req("GET", "/balloon/statistics"),
+        api_req("PUT", "/actions", '{"action_type": "FlushMetrics"}'),
+        api_req("PUT", "/actions", '{"action_type": "SendCtrlAltDel"}'),
+    ])
+    yield "bad", b"".join([
+        api_req("PUT", "/machine-config", '{"vcpu_count": 0, "mem_size_mib": 1}'),
+        api_req("PUT", "/drives/a", '{"drive_id": "b", "path_on_host": "/dev/null",'
+                ' "is_root_device": false}'),
+        api_req("PUT", "/drives/a", '{"drive_id": "a", "is_root_device": 1}'),
+        api_req("PUT", "/boot-source", '{"kernel_image_path": "x", "x": 1}'),
+        api_req("PUT", "/boot-source", '{"kernel_image_path": "x", "kernel_image_path": "y"}'),
+        api_req("PUT", "/actions", '[1, 2'),
+        api_req("PUT", "/snapshot/create", '{"snapshot_path": "s", "mem_file_path": "m"}'),
+        api_req("PUT", "/mmds", '{}'),
+        api_req("DELETE", "/"),
+        api_req("GET", "/drives/\xff"),
+    ])
+
+
 TARGETS = {
     "virtq": virtq_seeds,
     "blk": blk_seeds,
@@ -950,6 +1006,7 @@ TARGETS = {
     "rng": rng_seeds,
     "mmio": mmio_seeds,
     "pci": pci_seeds,
+    "api": api_seeds,
 }
 
 

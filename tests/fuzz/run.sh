@@ -8,6 +8,7 @@
 #   rng      virtio-rng requests
 #   mmio     the virtio-mmio register interface with each device behind it
 #   pci      the PCIe host bridge (ECAM, BARs, INTx) and the virtio-pci transport
+#   api      the control plane's request parser and handlers (Firecracker's API)
 # The device targets go through the real virtio-mmio transport (fuzz_common.h).
 #
 # Usage: tests/fuzz/run.sh [FUZZ_SECONDS]   (default 30)
@@ -24,7 +25,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
 out=${FUZZ_OUT:-build/fuzz}
 cc=${FUZZ_CC:-clang}
-targets=${FUZZ_TARGETS:-virtq blk net console rng mmio pci}
+targets=${FUZZ_TARGETS:-virtq blk net console rng mmio pci api}
 ntargets=$(echo "$targets" | wc -w)
 
 case $secs in
@@ -61,6 +62,16 @@ sources() {
 		echo "tests/fuzz/fuzz_pci.c src/dev/pci.c src/virtio/pci.c src/virtio/rng.c" \
 			"src/virtio/blk.c src/host/blk_file.c src/host/rate_limiter.c src/mem/bus.c $virtio"
 		;;
+	api)
+		# The control plane links the whole VMM (it reaches vm_create); only its requests
+		# are fuzzed, before the start.
+		if [ "$(uname -m)" = x86_64 ]; then
+			jit="src/jit/jit.c src/jit/x86_64/*.c"
+		else
+			jit=src/jit/none/jit_none.c
+		fi
+		echo "tests/fuzz/fuzz_api.c" $(ls src/*/*.c | grep -v '^src/jit/') $jit
+		;;
 	*) return 1 ;;
 	esac
 }
@@ -81,7 +92,10 @@ for t in $targets; do
 		continue
 	fi
 	# shellcheck disable=SC2086 # word splitting of the flag and source lists is intended
-	if ! $cc $cflags -o "$out/fuzz_$t" $src; then
+	libs=
+	[ "$t" = api ] && libs="-lfdt -lz -lm -lslirp -lmicrohttpd -ljansson"
+	# shellcheck disable=SC2086 # word splitting of the flag and source lists is intended
+	if ! $cc $cflags -o "$out/fuzz_$t" $src $libs; then
 		echo "fuzz_$t: build failed (needs clang with libFuzzer:" \
 			"apt-get install clang libclang-rt-dev)"
 		failed=$((failed + 1))

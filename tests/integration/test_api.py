@@ -4,7 +4,8 @@ A client on the socket drives a whole life cycle with the Debian kernel: it conf
 machine, the boot source, a disk and a network interface, starts the instance, pauses it
 (the guest makes no progress, a ticking loop stops printing), resumes it (the guest's clock
 has not jumped by the paused time), is refused the pre-boot resources after the start, and
-sees the guest power off and the process end with the socket removed. Every response is
+sends Ctrl-Alt-Del, after which the guest reboots and the process ends (status 3, as
+Firecracker ends on a reboot) with the socket removed. Every response is
 checked against a JSON schema of its type (InstanceInfo, MachineConfiguration,
 FullVmConfiguration, Error) as firecracker.yaml defines them, with python3-jsonschema.
 Bad requests (malformed JSON, unknown or missing fields, values out of range, the wrong
@@ -18,6 +19,7 @@ import os
 import re
 import socket
 import subprocess
+import threading
 import time
 
 import jsonschema
@@ -188,8 +190,10 @@ def test_life_cycle(api, guest, tmp_path):
     assert call(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 400
     assert call(sock, "GET", "/machine-config", schema=MACHINE_CONFIG)[0] == 200
 
-    console.send("poweroff -f\n")
-    assert console.wait(COMMAND_TIMEOUT) == 0, console.tail()
+    # A clean shutdown request: Ctrl-Alt-Del on the virtio-input keyboard makes the guest's
+    # kernel reboot, which ends the VM with status 3, as Firecracker ends on a reboot.
+    assert call(sock, "PUT", "/actions", {"action_type": "SendCtrlAltDel"})[0] == 204
+    assert console.wait(COMMAND_TIMEOUT) == 3, console.tail()
     assert not os.path.exists(sock), "the socket outlived the VM"
     assert not HOST_FAULT.search(console.err), console.tail()
 
@@ -225,6 +229,8 @@ def test_life_cycle(api, guest, tmp_path):
     ("PATCH", "/vm", '{"state": "Paused"}', "before starting the microVM"),
     ("PUT", "/actions", '{"action_type": "InstanceStart"}', "without kernel"),
     ("PUT", "/actions", '{"action_type": "Explode"}', "action_type"),
+    ("PUT", "/actions", '{"action_type": "SendCtrlAltDel"}', "before starting"),
+    ("PUT", "/vsock", '{"guest_cid": 2, "uds_path": "/tmp/v"}', "guest_cid"),
     ("PUT", "/snapshot/create", '{"snapshot_path": "s", "mem_file_path": "m"}', "snapshot"),
     ("GET", "/nowhere", None, "Invalid request method and/or path"),
     ("DELETE", "/", None, "Invalid request method and/or path"),
@@ -424,3 +430,210 @@ def test_balloon(api, guest):
     assert call(sock, "PATCH", "/balloon", {"deflate_on_oom": True})[0] == 400
     assert call(sock, "PATCH", "/balloon/statistics", {"stats_polling_interval_s": 0})[0] == 400
     console.run("rm /fill", COMMAND_TIMEOUT)
+
+
+def test_net_rate_limiters(api, guest, tmp_path):
+    """A card whose transmit side is limited to 512 KiB/s sends 2 MiB to a host sink in the
+    time that takes (within 20%: TCP and the frames' headers ride on it too); its receive side,
+    limited too, still takes a host transfer whole; the metrics count the waits."""
+    sock, console = api
+    metrics = tmp_path / "metrics.json"
+    assert call(sock, "PUT", "/metrics", {"metrics_path": str(metrics)})[0] == 204
+    assert call(sock, "PUT", "/boot-source",
+                {"kernel_image_path": guest["RVISOR_KERNEL"],
+                 "initrd_path": guest["RVISOR_INITRD"], "boot_args": "console=ttyS0"})[0] == 204
+    kib = 1024
+    limit = {"bandwidth": {"size": 256 * kib, "refill_time": 500}}  # 512 KiB/s
+    assert call(sock, "PUT", "/network-interfaces/eth0",
+                {"iface_id": "eth0", "rvisor_user_networking": {}, "tx_rate_limiter": limit,
+                 "rx_rate_limiter": limit})[0] == 204
+    assert call(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
+    console.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
+    console.run("ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && "
+                "ip route add default via 10.0.2.2", COMMAND_TIMEOUT)
+
+    sink = socket.socket()
+    sink.bind(("127.0.0.1", 0))
+    sink.listen(1)
+    port = sink.getsockname()[1]
+    got = {}
+
+    def receive():
+        c, _ = sink.accept()
+        n, first, last = 0, None, None
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            now = time.monotonic()
+            first = first or now
+            last = now
+            n += len(b)
+        got.update(n=n, first=first, last=last)
+        c.close()
+
+    t = threading.Thread(target=receive, daemon=True)
+    t.start()
+    console.run(f"dd if=/dev/zero bs=64k count=32 2>/dev/null | nc 10.0.2.2 {port}", 120)
+    t.join(30)
+    sink.close()
+    assert got.get("n") == 2 << 20, got
+    took = got["last"] - got["first"]
+    # 256 KiB go at once from the full bucket, the other 1792 KiB at 512 KiB/s: 3.5 s.
+    assert 2.8 <= took <= 4.2, f"2 MiB through a 512 KiB/s limiter took {took:.2f} s"
+    assert call(sock, "PUT", "/actions", {"action_type": "FlushMetrics"})[0] == 204
+    m = json.loads(metrics.read_text().strip().splitlines()[-1])
+    assert m["net_eth0"]["tx_rate_limiter_throttled"] > 0, m
+    assert m["net_eth0"]["tx_bytes_count"] >= 2 << 20, m
+    # Lifted (an empty limiter): the same 2 MiB go at the link's pace.
+    assert call(sock, "PATCH", "/network-interfaces/eth0",
+                {"iface_id": "eth0", "tx_rate_limiter": {}})[0] == 204
+    sink = socket.socket()
+    sink.bind(("127.0.0.1", 0))
+    sink.listen(1)
+    port = sink.getsockname()[1]
+    got.clear()
+    t = threading.Thread(target=receive, daemon=True)
+    t.start()
+    console.run(f"dd if=/dev/zero bs=64k count=32 2>/dev/null | nc 10.0.2.2 {port}", 120)
+    t.join(30)
+    sink.close()
+    assert got.get("n") == 2 << 20 and got["last"] - got["first"] < 2.0, got
+
+
+def open_paths(pid):
+    """The files the process holds open."""
+    out = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            pass
+    return out
+
+
+def test_drive_new_medium(api, guest, tmp_path):
+    """PATCH /drives with a new path_on_host puts the running guest's disk on another image:
+    the guest's driver learns the new size (a configuration change) and reads the new data;
+    the old image is closed (its locks with it). A path that cannot be opened is refused and
+    the disk stays where it was."""
+    sock, console = api
+    assert call(sock, "PUT", "/boot-source",
+                {"kernel_image_path": guest["RVISOR_KERNEL"],
+                 "initrd_path": guest["RVISOR_INITRD"], "boot_args": "console=ttyS0"})[0] == 204
+    first, second = tmp_path / "first.img", tmp_path / "second.img"
+    first.write_bytes(b"FIRST-MEDIUM" + bytes((1 << 20) - 12))
+    second.write_bytes(b"SECOND-MEDIUM" + bytes((3 << 20) - 13))
+    assert call(sock, "PUT", "/drives/media",
+                {"drive_id": "media", "path_on_host": str(first), "is_root_device": False,
+                 "is_read_only": False})[0] == 204
+    assert call(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
+    console.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
+    read = "cat /sys/block/vda/size; dd if=/dev/vda bs=4096 count=1 iflag=direct 2>/dev/null " \
+           "| head -c 13; echo"
+    out = console.run(read, COMMAND_TIMEOUT)
+    assert re.search(rb"^2048\r?$", out, re.M) and b"FIRST-MEDIUM" in out, console.tail()
+    assert str(first) in open_paths(console.proc.pid)
+
+    status, err = call(sock, "PATCH", "/drives/media",
+                       {"drive_id": "media", "path_on_host": str(tmp_path / "none.img")})
+    assert status == 400 and "none.img" in err["fault_message"], err
+    out = console.run(read, COMMAND_TIMEOUT)
+    assert re.search(rb"^2048\r?$", out, re.M) and b"FIRST-MEDIUM" in out, console.tail()
+
+    assert call(sock, "PATCH", "/drives/media",
+                {"drive_id": "media", "path_on_host": str(second)})[0] == 204
+    deadline = time.monotonic() + COMMAND_TIMEOUT
+    while True:
+        out = console.run(read, COMMAND_TIMEOUT)
+        if re.search(rb"^6144\r?$", out, re.M) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert re.search(rb"^6144\r?$", out, re.M) and b"SECOND-MEDIUM" in out, console.tail()
+    held = open_paths(console.proc.pid)
+    assert str(second) in held and str(first) not in held, held
+    # Writes go to the new image.
+    console.run("printf WRITTEN-HERE | dd of=/dev/vda bs=4096 seek=100 conv=notrunc "
+                "oflag=direct 2>/dev/null; sync", COMMAND_TIMEOUT)
+    data = second.read_bytes()
+    assert data[100 * 4096:100 * 4096 + 12] == b"WRITTEN-HERE"
+    assert first.read_bytes()[100 * 4096:100 * 4096 + 12] == bytes(12)
+    _, cfg = call(sock, "GET", "/vm/config", schema=FULL_CONFIG)
+    assert cfg["drives"][0]["path_on_host"] == str(second), cfg
+
+
+def test_pause_holds_devices(api, guest, tmp_path):
+    """While the VM is paused its network card delivers nothing (the frames wait, no guest
+    memory changes): a host connection through a forwarded port gets through only after
+    the resume, and then whole."""
+    sock, console = api
+    metrics = tmp_path / "metrics.json"
+    assert call(sock, "PUT", "/metrics", {"metrics_path": str(metrics)})[0] == 204
+    assert call(sock, "PUT", "/boot-source",
+                {"kernel_image_path": guest["RVISOR_KERNEL"],
+                 "initrd_path": guest["RVISOR_INITRD"], "boot_args": "console=ttyS0"})[0] == 204
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    assert call(sock, "PUT", "/network-interfaces/eth0",
+                {"iface_id": "eth0", "rvisor_user_networking":
+                 {"hostfwd": f"tcp:127.0.0.1:{port}-:7000"}})[0] == 204
+    assert call(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
+    console.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
+    console.run("ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && "
+                "ip route add default via 10.0.2.2; (nc -l -p 7000 > /tmp/got &); sleep 0.5",
+                COMMAND_TIMEOUT)
+
+    assert call(sock, "PATCH", "/vm", {"state": "Paused"})[0] == 204
+    assert call(sock, "PUT", "/actions", {"action_type": "FlushMetrics"})[0] == 204
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    c.sendall(b"sent-while-paused\n")
+    time.sleep(1.5)
+    assert call(sock, "PUT", "/actions", {"action_type": "FlushMetrics"})[0] == 204
+    m = json.loads(metrics.read_text().strip().splitlines()[-1])
+    assert m["net_eth0"]["rx_packets_count"] == 0, m
+
+    assert call(sock, "PATCH", "/vm", {"state": "Resumed"})[0] == 204
+    deadline = time.monotonic() + COMMAND_TIMEOUT
+    while True:
+        out = console.run("cat /tmp/got", COMMAND_TIMEOUT)
+        if b"sent-while-paused" in out or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    c.close()
+    assert b"sent-while-paused" in out, console.tail()
+    assert call(sock, "PUT", "/actions", {"action_type": "FlushMetrics"})[0] == 204
+    m = json.loads(metrics.read_text().strip().splitlines()[-1])
+    assert m["net_eth0"]["rx_packets_count"] > 0, m
+
+
+def test_clients_that_misbehave(api, guest, tmp_path):
+    """The socket is owner-only. Clients that connect and send nothing, send half a request
+    and wait, or go away mid-request, neither hold up the other clients nor the guest."""
+    sock, console = api
+    assert os.stat(sock).st_mode & 0o777 == 0o600, oct(os.stat(sock).st_mode)
+    assert call(sock, "PUT", "/boot-source",
+                {"kernel_image_path": guest["RVISOR_KERNEL"],
+                 "initrd_path": guest["RVISOR_INITRD"], "boot_args": "console=ttyS0"})[0] == 204
+    assert call(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
+    console.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
+    idle = []
+    for i in range(100):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(sock)
+        idle.append(s)
+        if i % 3 == 1:  # half a request, then nothing
+            s.sendall(b"PUT /drives/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"dri")
+        elif i % 3 == 2:  # half the headers, then gone
+            s.sendall(b"GET / HTTP/1.1\r\nHo")
+            s.close()
+    start = time.monotonic()
+    status, info = call(sock, "GET", "/", schema=INSTANCE_INFO)
+    assert status == 200 and info["state"] == "Running"
+    assert time.monotonic() - start < 2.0
+    out = console.run("echo guest-still-runs", COMMAND_TIMEOUT)
+    assert b"guest-still-runs" in out
+    for s in idle:
+        s.close()
+    assert call(sock, "GET", "/machine-config", schema=MACHINE_CONFIG)[0] == 200

@@ -67,7 +67,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	int l = socket(AF_VSOCK, SOCK_STREAM, 0);
-	struct sockaddr_vm a = {.svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port};
+	struct sockaddr_vm a = {
+	    .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = port};
 	if (l < 0)
 		return fail("socket");
 	if (bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 4))
