@@ -368,8 +368,10 @@ HANDLER(FENCE_I)
 HANDLER(ECALL)
 {
 	(void)in;
-	if (h->priv == PRV_S && h->env.sbi_call && h->env.sbi_call(h->env.opaque, h))
+	if (h->priv == PRV_S && h->env.sbi_call && h->env.sbi_call(h->env.opaque, h)) {
+		hart_count(&h->exits.sbi);
 		return;
+	}
 	hart_trap(h, CAUSE_USER_ECALL + h->priv, 0);
 }
 HANDLER(EBREAK)
@@ -497,6 +499,7 @@ HANDLER(WFI)
 		exec_illegal(h);
 		return;
 	}
+	hart_count(&h->exits.wfi);
 	h->wfi = true;
 	hart_end_batch(h);
 }

@@ -120,6 +120,13 @@ struct hart {
 	uint64_t misa;
 
 	/* ---- cold ---- */
+	/* What the hart handed to the hypervisor (a hardware VMM's exits), counted by the
+	 * hart's thread with hart_count, read by others with __atomic_load_n. */
+	struct hart_exits {
+		uint64_t sbi;  /* SBI calls served by the built-in SBI (ecall from S-mode) */
+		uint64_t mmio; /* loads and stores to device registers (not RAM) */
+		uint64_t wfi;  /* WFI instructions (the hart may sleep) */
+	} exits;
 	uint64_t pmpcfg[16];
 	uint64_t pmpaddr[64];
 	uint64_t mtval2, mtinst, tselect;
@@ -228,6 +235,11 @@ void hart_fence_i(struct hart *h);
 
 /* mstatus with SD computed (what a CSR read returns). */
 uint64_t hart_mstatus_read(const struct hart *h);
+/* Bump a counter of struct hart_exits: only the hart's thread writes, others read. */
+static inline void hart_count(uint64_t *counter)
+{
+	__atomic_store_n(counter, *counter + 1, __ATOMIC_RELAXED);
+}
 /* Instructions retired so far, including the running batch (minstret / mcycle). */
 uint64_t hart_instret(const struct hart *h);
 /* Update MTIP (and STIP when menvcfg.STCE is set) from the comparators and time now

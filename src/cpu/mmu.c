@@ -150,6 +150,7 @@ static bool load_one(struct hart *h, uint64_t gva, unsigned size, uint64_t *val)
 		tlb_fill(h, false, gva, gpa);
 		return true;
 	}
+	hart_count(&h->exits.mmio);
 	if (!bus_read(h->bus, gpa, size, val)) {
 		hart_trap(h, CAUSE_LOAD_ACCESS, gva);
 		return false;
@@ -203,6 +204,7 @@ static bool store_phys(struct hart *h, uint64_t gva, uint64_t gpa, unsigned size
 		}
 		return true;
 	}
+	hart_count(&h->exits.mmio);
 	if (!bus_write(h->bus, gpa, size, val)) {
 		hart_trap(h, CAUSE_STORE_ACCESS, gva);
 		return false;

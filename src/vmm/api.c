@@ -83,6 +83,7 @@ struct api {
 	struct virtio_blk_stats blk_seen[VM_MAX_DRIVES];
 	struct virtio_net_stats net_seen[VM_MAX_NETS];
 	uint64_t instret_seen[VM_MAX_HARTS];
+	struct hart_exits exits_seen[VM_MAX_HARTS];
 	pthread_t metrics_thread;
 	bool metrics_thread_up, stopping;
 	/* InstanceStart's outcome, from the main thread (api_main's, the only one that can
@@ -675,10 +676,19 @@ static int flush_metrics(struct api *a)
 	json_object_set_new(m, "net", net_json(&nsum));
 	json_t *vcpu = json_array();
 	for (unsigned i = 0; a->vm && i < a->vm->nharts; i++) {
-		uint64_t now = hart_instret(&a->vm->harts[i]);
-		json_array_append_new(vcpu, json_pack("{s:I}", "instructions",
-						      (json_int_t)(now - a->instret_seen[i])));
+		const struct hart *h = &a->vm->harts[i];
+		uint64_t now = hart_instret(h);
+		struct hart_exits e = {__atomic_load_n(&h->exits.sbi, __ATOMIC_RELAXED),
+				       __atomic_load_n(&h->exits.mmio, __ATOMIC_RELAXED),
+				       __atomic_load_n(&h->exits.wfi, __ATOMIC_RELAXED)};
+		struct hart_exits *o = &a->exits_seen[i];
+		json_array_append_new(vcpu, json_pack("{s:I,s:I,s:I,s:I}", "instructions",
+						      (json_int_t)(now - a->instret_seen[i]),
+						      "exits_sbi", (json_int_t)(e.sbi - o->sbi),
+						      "exits_mmio", (json_int_t)(e.mmio - o->mmio),
+						      "exits_wfi", (json_int_t)(e.wfi - o->wfi)));
 		a->instret_seen[i] = now;
+		*o = e;
 	}
 	json_object_set_new(m, "vcpu", vcpu);
 	char *line = json_dumps(m, JSON_COMPACT);

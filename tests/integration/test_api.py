@@ -358,6 +358,8 @@ def test_rate_limiter_metrics_logger(api, guest, tmp_path):
     assert m["block"]["read_bytes"] == m["block_slow"]["read_bytes"], m
     assert m["api_server"]["requests"] > 0 and len(m["vcpu"]) == 1, m
     assert m["vcpu"][0]["instructions"] > 0, m
+    # The disk's registers were touched and the hart slept between its requests.
+    assert m["vcpu"][0]["exits_mmio"] > 0 and m["vcpu"][0]["exits_wfi"] > 0, m
     # Counters are since the last flush.
     assert call(sock, "PUT", "/actions", {"action_type": "FlushMetrics"})[0] == 204
     m2 = json.loads(metrics.read_text().strip().splitlines()[-1])
