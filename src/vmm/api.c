@@ -1090,7 +1090,7 @@ static int listen_unix(const char *path)
 		return -1;
 	/* Owner-only, before anyone can connect (that takes the listen). */
 	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || chmod(path, 0600) ||
-	    listen(fd, 16)) {
+	    listen(fd, API_MAX_CLIENTS)) {
 		int e = errno;
 		close(fd);
 		errno = e;

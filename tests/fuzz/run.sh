@@ -51,7 +51,7 @@ sources() {
 	case $1 in
 	virtq) echo "tests/fuzz/fuzz_virtq.c src/virtio/virtq.c" ;;
 	blk) echo "tests/fuzz/fuzz_blk.c src/virtio/blk.c src/host/blk_file.c src/host/rate_limiter.c $virtio" ;;
-	net) echo "tests/fuzz/fuzz_net.c src/virtio/net.c $virtio" ;;
+	net) echo "tests/fuzz/fuzz_net.c src/virtio/net.c src/host/rate_limiter.c $virtio" ;;
 	console) echo "tests/fuzz/fuzz_console.c src/virtio/console.c $virtio" ;;
 	rng) echo "tests/fuzz/fuzz_rng.c src/virtio/rng.c $virtio" ;;
 	mmio)
