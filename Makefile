@@ -51,6 +51,7 @@ $(BUILD)/tests/unit/test_x86_asm: LDLIBS += -lcapstone
 # The fake virtio driver that the device tests share.
 VDRV := $(BUILD)/tests/unit/virtio_driver.o
 $(addprefix $(BUILD)/tests/unit/test_virtio_,balloon blk console input net rng): $(VDRV)
+$(BUILD)/tests/unit/test_state_virtio: $(VDRV)
 
 unit-build: $(UNIT_BINS)
 

@@ -31,6 +31,7 @@ static void usage_main(FILE *f)
 	      "\n"
 	      "commands:\n"
 	      "  run       boot a virtual machine (see 'rvisor run --help')\n"
+	      "  restore   run a virtual machine from a snapshot (see 'rvisor restore --help')\n"
 	      "  help      show this text\n"
 	      "\n"
 	      "control plane (Firecracker's API and configuration file):\n"
@@ -408,7 +409,55 @@ static int cmd_api(int argc, char **argv)
 	if (!no_api && !sock)
 		return error(
 		    "--config-file without --no-api needs --api-sock PATH (or add --no-api)");
-	return api_main(sock, config);
+	return api_main(sock, config, NULL);
+}
+
+/* rvisor restore --snapshot FILE --mem-file FILE [--paused] [--api-sock PATH] */
+static int cmd_restore(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"snapshot", required_argument, NULL, 's'}, {"mem-file", required_argument, NULL, 'm'},
+	    {"paused", no_argument, NULL, 'p'},         {"api-sock", required_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},           {0, 0, 0, 0},
+	};
+	struct api_restore r = {0};
+	const char *sock = NULL;
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': r.snapshot = optarg; break;
+		case 'm': r.mem_file = optarg; break;
+		case 'p': r.paused = true; break;
+		case 'a': sock = optarg; break;
+		case 'h':
+			fputs("usage: rvisor restore --snapshot FILE --mem-file FILE [--paused] "
+			      "[--api-sock PATH]\n"
+			      "\n"
+			      "Restore a VM from a snapshot taken with the API's PUT "
+			      "/snapshot/create\n"
+			      "and run it (--paused: wait for PATCH /vm {\"state\": \"Resumed\"}\n"
+			      "on --api-sock).\n",
+			      stdout);
+			return 0;
+		case ':':
+			return error("option '%s' needs a value (see 'rvisor restore --help')",
+				     argv[optind - 1]);
+		default:
+			return error("unknown option '%s' (see 'rvisor restore --help')",
+				     argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return error("unexpected argument '%s' (see 'rvisor restore --help')",
+			     argv[optind]);
+	if (!r.snapshot || !r.mem_file)
+		return error("restore needs --snapshot FILE and --mem-file FILE (the two files "
+			     "PUT /snapshot/create wrote)");
+	if (r.paused && !sock)
+		return error("--paused needs --api-sock PATH: nothing else could resume the VM");
+	return api_main(sock, NULL, &r);
 }
 
 int main(int argc, char **argv)
@@ -420,6 +469,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "restore"))
+		return cmd_restore(argc - 1, argv + 1);
 	if (!strncmp(cmd, "--api-sock", 10) || !strncmp(cmd, "--config-file", 13) ||
 	    !strcmp(cmd, "--no-api"))
 		return cmd_api(argc, argv);

@@ -15,6 +15,8 @@
 struct bus;
 struct guest_mem;
 struct jit;
+struct state_in;
+struct state_out;
 
 /* TLB entries per kind (read, write, fetch), direct-mapped, a power of two: 8192 reach 32 MiB,
  * for compressors' dictionaries and hash tables (xz -3 and 7z b in a guest: 4096 entries cost
@@ -245,5 +247,21 @@ uint64_t hart_instret(const struct hart *h);
 /* Update MTIP (and STIP when menvcfg.STCE is set) from the comparators and time now
  * (ticks). */
 void hart_update_timers(struct hart *h, uint64_t now);
+
+/* Snapshots (src/cpu/hart_state.c; the stream is src/state/stream.h). Append the hart's
+ * section "hart" (layout version 1): everything architectural (pc, x, f, fcsr, privilege,
+ * every CSR, instret, the LR/SC reservation), the guest-visible run state (HSM stopped, WFI)
+ * and what booting set up (m_trap_fatal, tohost_gpa). Call with the hart not running (the VM
+ * paused); a failure (out of memory) is recorded in o. */
+void hart_state_save(const struct hart *h, struct state_out *o);
+/* Read the next section "hart" into h, a hart set up by hart_init for the same VM
+ * configuration (same mhartid and misa) and not running. Every value is checked first (priv
+ * U, S or M; CSRs as the CSR writes would have legalised them, satp in a mode the MMU walks;
+ * fcsr fields; an even pc; x0 zero; the reservation and tohost in RAM): a bad one fails the
+ * stream naming the field, leaves h as it was and returns -EINVAL (so does a malformed or
+ * truncated section). On success every cache (TLBs, decoded pages, the translator's
+ * translations, jump cache and memory-access sites) is emptied and the derived state
+ * recomputed, and 0 is returned. */
+int hart_state_load(struct hart *h, struct state_in *in);
 
 #endif

@@ -5,11 +5,13 @@
 #include <string.h>
 
 #include "dev/aclint.h"
+#include "state/stream.h"
 
 #define ACLINT_MSIP_BASE     0x0000u
 #define ACLINT_MTIMECMP_BASE 0x4000u
 #define ACLINT_MTIME_BASE    0xbff8u
 #define ACLINT_END           0xc000u
+#define ACLINT_STATE_VERSION 1
 
 int aclint_init(struct aclint *a, unsigned nharts, const struct aclint_cb *cb)
 {
@@ -150,5 +152,45 @@ int aclint_restore(struct aclint *a, const struct aclint_regs *in)
 			a->cb.set_mtimecmp(a->cb.opaque, i, a->regs.mtimecmp[i]);
 	}
 	pthread_mutex_unlock(&a->lock);
+	return 0;
+}
+
+void aclint_state_save(struct aclint *a, struct state_out *o)
+{
+	struct aclint_regs r;
+	aclint_save(a, &r);
+	state_begin(o, "aclint", ACLINT_STATE_VERSION);
+	state_put_u32(o, a->nharts);
+	for (unsigned i = 0; i < a->nharts; i++) {
+		state_put_u32(o, r.msip[i]);
+		state_put_u64(o, r.mtimecmp[i]);
+	}
+	state_end(o);
+}
+
+int aclint_state_load(struct aclint *a, struct state_in *in)
+{
+	uint32_t version = state_enter(in, "aclint");
+	if (!state_check(in, version == ACLINT_STATE_VERSION,
+			 "layout version %u, this build reads %u", version, ACLINT_STATE_VERSION))
+		return -EINVAL;
+	uint32_t n = state_get_u32(in);
+	if (!state_check(in, n == a->nharts, "the snapshot has %u harts, this VM %u", n, a->nharts))
+		return -EINVAL;
+	/* Harts past nharts keep their reset values, as the guest cannot reach them. */
+	struct aclint_regs r;
+	memset(&r, 0, sizeof(r));
+	for (unsigned i = 0; i < ACLINT_MAX_HARTS; i++)
+		r.mtimecmp[i] = UINT64_MAX;
+	for (unsigned i = 0; i < n && !in->failed; i++) {
+		r.msip[i] = state_get_u32(in);
+		r.mtimecmp[i] = state_get_u64(in);
+		if (!state_check(in, r.msip[i] <= 1, "msip of hart %u is %u, not 0 or 1", i,
+				 r.msip[i]))
+			return -EINVAL;
+	}
+	if (!state_leave(in) ||
+	    !state_check(in, aclint_restore(a, &r) == 0, "the registers are inconsistent"))
+		return -EINVAL;
 	return 0;
 }

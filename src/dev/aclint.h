@@ -10,6 +10,9 @@
 
 #include "mem/bus.h"
 
+struct state_in;
+struct state_out;
+
 #define ACLINT_SIZE      0x10000 /* bytes of MMIO window */
 #define ACLINT_MAX_HARTS 64
 
@@ -45,5 +48,12 @@ extern const struct mmio_ops aclint_ops;
 void aclint_save(struct aclint *a, struct aclint_regs *out);
 /* Restores registers and re-delivers msip/mtimecmp through the callbacks. */
 int aclint_restore(struct aclint *a, const struct aclint_regs *in);
+/* Snapshots (src/state/stream.h): append section "aclint" (layout version 1): u32 nharts,
+ * then for each hart u32 msip, u64 mtimecmp (ticks). */
+void aclint_state_save(struct aclint *a, struct state_out *o);
+/* Read section "aclint" and apply it as aclint_restore does (msip and mtimecmp re-delivered
+ * to the harts). The hart count must be this device's and every msip 0 or 1; otherwise the
+ * stream fails naming the value, the device is unchanged and -EINVAL is returned. */
+int aclint_state_load(struct aclint *a, struct state_in *in);
 
 #endif

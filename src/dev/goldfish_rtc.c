@@ -9,8 +9,10 @@
 #include <time.h>
 
 #include "dev/goldfish_rtc.h"
+#include "state/stream.h"
 
-#define NS_PER_SEC 1000000000ull
+#define NS_PER_SEC        1000000000ull
+#define RTC_STATE_VERSION 1
 
 static uint64_t host_now_ns(void)
 {
@@ -198,3 +200,65 @@ const struct mmio_ops goldfish_rtc_ops = {
     .min_size = 4,
     .max_size = 4,
 };
+
+void goldfish_rtc_save(struct goldfish_rtc *r, struct goldfish_rtc_regs *out)
+{
+	pthread_mutex_lock(&r->lock);
+	*out = r->regs;
+	pthread_mutex_unlock(&r->lock);
+}
+
+int goldfish_rtc_restore(struct goldfish_rtc *r, const struct goldfish_rtc_regs *in)
+{
+	pthread_mutex_lock(&r->lock);
+	r->regs = *in;
+	update_irq(r);
+	/* Fires a due alarm now, or wakes the alarm thread to wait for the new deadline. */
+	alarm_changed(r);
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+void goldfish_rtc_state_save(struct goldfish_rtc *r, struct state_out *o)
+{
+	struct goldfish_rtc_regs s;
+	goldfish_rtc_save(r, &s);
+	state_begin(o, "rtc", RTC_STATE_VERSION);
+	state_put_u64(o, s.offset_ns);
+	state_put_u64(o, s.alarm_ns);
+	state_put_u32(o, s.time_high);
+	state_put_u32(o, s.set_high);
+	state_put_bool(o, s.set_high_valid);
+	state_put_bool(o, s.alarm_armed);
+	state_put_bool(o, s.irq_pending);
+	state_put_bool(o, s.irq_enabled);
+	state_end(o);
+}
+
+static bool rtc_get_flag(struct state_in *in, const char *name)
+{
+	uint8_t v = state_get_u8(in);
+	state_check(in, v <= 1, "%s is %u, not 0 or 1", name, v);
+	return v == 1;
+}
+
+int goldfish_rtc_state_load(struct goldfish_rtc *r, struct state_in *in)
+{
+	uint32_t version = state_enter(in, "rtc");
+	if (!state_check(in, version == RTC_STATE_VERSION, "layout version %u, this build reads %u",
+			 version, RTC_STATE_VERSION))
+		return -EINVAL;
+	struct goldfish_rtc_regs s;
+	memset(&s, 0, sizeof(s));
+	s.offset_ns = state_get_u64(in);
+	s.alarm_ns = state_get_u64(in);
+	s.time_high = state_get_u32(in);
+	s.set_high = state_get_u32(in);
+	s.set_high_valid = rtc_get_flag(in, "set_high_valid");
+	s.alarm_armed = rtc_get_flag(in, "alarm_armed");
+	s.irq_pending = rtc_get_flag(in, "irq_pending");
+	s.irq_enabled = rtc_get_flag(in, "irq_enabled");
+	if (in->failed || !state_leave(in))
+		return -EINVAL;
+	return goldfish_rtc_restore(r, &s);
+}

@@ -29,6 +29,9 @@
 #include "dev/irq.h"
 #include "mem/bus.h"
 
+struct state_in;
+struct state_out;
+
 #define GOLDFISH_RTC_SIZE 0x1000 /* bytes of MMIO window */
 
 /* Register offsets in bytes. */
@@ -77,5 +80,20 @@ void goldfish_rtc_destroy(struct goldfish_rtc *r);
 /* MMIO callbacks; opaque is the struct goldfish_rtc. 4-byte accesses at the registers above;
  * other offsets read 0 and ignore writes, other sizes are ignored (reads 0). */
 extern const struct mmio_ops goldfish_rtc_ops;
+/* Copy out the guest-visible state (under the device's lock). */
+void goldfish_rtc_save(struct goldfish_rtc *r, struct goldfish_rtc_regs *out);
+/* Load guest-visible state: the clock runs on from the host's time plus in->offset_ns, the
+ * interrupt line is driven from irq_pending and irq_enabled, and an armed alarm is re-armed
+ * (the alarm thread takes the new deadline; an alarm already due fires at once). Returns 0. */
+int goldfish_rtc_restore(struct goldfish_rtc *r, const struct goldfish_rtc_regs *in);
+/* Snapshots (src/state/stream.h): append section "rtc" (layout version 1): u64 offset_ns,
+ * u64 alarm_ns, u32 time_high, u32 set_high, then u8 each of set_high_valid, alarm_armed,
+ * irq_pending, irq_enabled. The offset is kept as is: a restored guest reads the host's
+ * time plus the same offset, wall-clock time as before. frozen_ns (a host setting) is not
+ * saved. */
+void goldfish_rtc_state_save(struct goldfish_rtc *r, struct state_out *o);
+/* Read section "rtc" and apply it through goldfish_rtc_restore. A flag other than 0 or 1
+ * fails the stream naming it, leaves the RTC unchanged and returns -EINVAL. */
+int goldfish_rtc_state_load(struct goldfish_rtc *r, struct state_in *in);
 
 #endif

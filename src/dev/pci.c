@@ -40,6 +40,7 @@ int pci_host_add(struct pci_host *h, struct pci_device *d, struct irq_line line)
 	int rc = pthread_mutex_init(&d->intx_lock, NULL);
 	if (rc)
 		return -rc;
+	d->host = h;
 	d->line = line;
 	d->intx_level = false;
 	d->intx_disabled = false;
@@ -137,6 +138,42 @@ static uint64_t ecam_read(void *opaque, uint64_t offset, unsigned size)
 	return val;
 }
 
+/* A configuration write of size bytes at reg (within the image): each bit through wmask, and
+ * Interrupt Disable applied to the line. The bridge's lock held. */
+static void config_store(struct pci_device *d, unsigned reg, unsigned size, uint64_t value)
+{
+	for (unsigned i = 0; i < size; i++) {
+		uint8_t m = d->wmask[reg + i], b = (uint8_t)(value >> (8 * i));
+		d->config[reg + i] = (uint8_t)((d->config[reg + i] & ~m) | (b & m));
+	}
+	if (reg <= PCI_COMMAND + 1 && reg + size > PCI_COMMAND + 1)
+		intx_disable(d, d->config[PCI_COMMAND + 1] & (PCI_COMMAND_INTX_OFF >> 8));
+}
+
+void pci_device_save_config(struct pci_device *d, uint8_t *out)
+{
+	pthread_mutex_lock(&d->host->lock);
+	memcpy(out, d->config, PCI_CONFIG_SIZE);
+	pthread_mutex_unlock(&d->host->lock);
+}
+
+int pci_device_load_config(struct pci_device *d, const uint8_t *in, unsigned *bad)
+{
+	int rc = 0;
+	pthread_mutex_lock(&d->host->lock);
+	for (unsigned i = 0; i < PCI_CONFIG_SIZE && !rc; i++) {
+		if ((in[i] ^ d->config[i]) & ~d->wmask[i]) {
+			*bad = i;
+			rc = -EINVAL;
+		}
+	}
+	/* Byte by byte, so that the command register's high byte applies Interrupt Disable. */
+	for (unsigned i = 0; i < PCI_CONFIG_SIZE && !rc; i++)
+		config_store(d, i, 1, in[i]);
+	pthread_mutex_unlock(&d->host->lock);
+	return rc;
+}
+
 static void ecam_write(void *opaque, uint64_t offset, unsigned size, uint64_t value)
 {
 	struct pci_host *h = opaque;
@@ -144,12 +181,7 @@ static void ecam_write(void *opaque, uint64_t offset, unsigned size, uint64_t va
 	pthread_mutex_lock(&h->lock);
 	struct pci_device *d = ecam_device(h, offset);
 	if (d && reg < PCI_CONFIG_SIZE && size <= 4) {
-		for (unsigned i = 0; i < size; i++) {
-			uint8_t m = d->wmask[reg + i], b = (uint8_t)(value >> (8 * i));
-			d->config[reg + i] = (uint8_t)((d->config[reg + i] & ~m) | (b & m));
-		}
-		if (reg <= PCI_COMMAND + 1 && reg + size > PCI_COMMAND + 1)
-			intx_disable(d, d->config[PCI_COMMAND + 1] & (PCI_COMMAND_INTX_OFF >> 8));
+		config_store(d, reg, size, value);
 		if (d->config_written)
 			d->config_written(d->opaque, reg, size);
 	}

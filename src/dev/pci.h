@@ -73,6 +73,7 @@ struct pci_device {
 	bool (*config_read)(void *opaque, unsigned off, unsigned size, uint32_t *val);
 
 	/* Set by pci_host_add. */
+	struct pci_host *host;     /* the bridge it is on */
 	unsigned devfn;            /* device number << 3 */
 	struct irq_line line;      /* where INTx goes */
 	pthread_mutex_t intx_lock; /* orders INTx level changes against Interrupt Disable */
@@ -111,6 +112,20 @@ int pci_host_add(struct pci_host *h, struct pci_device *d, struct irq_line line)
  * guest set Interrupt Disable, and status bit 3 reports it (PCI 3.0, 6.2.2, 6.2.3). Callable
  * from any thread. */
 void pci_set_intx(struct pci_device *d, bool level);
+
+/* Copy the configuration space image of d (on a bus: pci_host_add) into out, PCI_CONFIG_SIZE
+ * bytes, under the bridge's lock: what a snapshot keeps of the function. The bits the guest
+ * wrote (command, BARs, cache line, latency timer, interrupt line, and the owner's writable
+ * capability fields) are those of wmask; the rest is the owner's constant image. */
+void pci_device_save_config(struct pci_device *d, uint8_t *out);
+/* Put back an image saved by pci_device_save_config from a function of the same configuration
+ * (d on a bus, its guest not running), as the guest's configuration writes would: of each byte
+ * only the bits wmask lets the guest write are taken, and Interrupt Disable takes effect on the
+ * INTx line; BARs decode at their restored addresses at once. Every other bit must equal d's
+ * own: otherwise returns -EINVAL with *bad the offset of the first byte that differs, and d is
+ * unchanged. The owner's config_written is not called: registers with side effects (such as
+ * virtio-pci's configuration access window) are the owner's to restore. Returns 0 or -EINVAL. */
+int pci_device_load_config(struct pci_device *d, const uint8_t *in, unsigned *bad);
 
 /* MMIO callbacks for the ECAM window (opaque: the struct pci_host), PCI_ECAM_SIZE bytes, and
  * for each BAR window (opaque: &host->mmio32 or &host->mmio64, at its base and size). */

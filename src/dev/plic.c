@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dev/plic.h"
+#include "state/stream.h"
 
 #define PLIC_PRIORITY_BASE  0x000000u
 #define PLIC_PENDING_BASE   0x001000u
@@ -16,6 +17,7 @@
 #define PLIC_CLAIM_COMPLETE 0x4u
 #define PLIC_PRIORITY_MASK  7u /* 3 bits of priority and threshold (WARL) */
 #define PLIC_WORDS          (PLIC_MAX_SOURCES / 32)
+#define PLIC_STATE_VERSION  1
 
 static bool bit_test(const uint32_t *words, unsigned n)
 {
@@ -243,5 +245,104 @@ int plic_restore(struct plic *p, const struct plic_regs *in)
 		irq_set(&p->out[ctx], p->out_level[ctx]);
 	}
 	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+/* Words of source bits that the state holds for this PLIC's sources. */
+static unsigned plic_words(const struct plic *p)
+{
+	return (p->nsources + 31) / 32;
+}
+
+void plic_state_save(struct plic *p, struct state_out *o)
+{
+	struct plic_regs r;
+	plic_save(p, &r);
+	unsigned nw = plic_words(p);
+	state_begin(o, "plic", PLIC_STATE_VERSION);
+	state_put_u32(o, p->nsources);
+	state_put_u32(o, p->ncontexts);
+	for (unsigned src = 0; src < p->nsources; src++)
+		state_put_u32(o, r.priority[src]);
+	for (unsigned w = 0; w < nw; w++)
+		state_put_u32(o, r.pending[w]);
+	for (unsigned w = 0; w < nw; w++)
+		state_put_u32(o, r.claimed[w]);
+	for (unsigned w = 0; w < nw; w++)
+		state_put_u32(o, r.level[w]);
+	for (unsigned ctx = 0; ctx < p->ncontexts; ctx++) {
+		for (unsigned w = 0; w < nw; w++)
+			state_put_u32(o, r.enable[ctx][w]);
+		state_put_u32(o, r.threshold[ctx]);
+	}
+	state_end(o);
+}
+
+/* Read nw words of source bits named what (context ctx, or -1 for none) into words, checking
+ * that only existing sources have bits. */
+static bool plic_get_bits(struct plic *p, struct state_in *in, uint32_t *words, unsigned nw,
+			  const char *what, int ctx)
+{
+	for (unsigned w = 0; w < nw; w++) {
+		words[w] = state_get_u32(in);
+		uint32_t bad = words[w] & ~plic_valid_mask(p, w);
+		if (ctx < 0 && !state_check(in, !bad,
+					    "%s word %u has bits of sources that do not exist "
+					    "(0x%08x; sources are 1..%u)",
+					    what, w, bad, p->nsources - 1))
+			return false;
+		if (ctx >= 0 && !state_check(in, !bad,
+					     "%s word %u of context %d has bits of sources that do "
+					     "not exist (0x%08x; sources are 1..%u)",
+					     what, w, ctx, bad, p->nsources - 1))
+			return false;
+	}
+	return true;
+}
+
+int plic_state_load(struct plic *p, struct state_in *in)
+{
+	uint32_t version = state_enter(in, "plic");
+	if (!state_check(in, version == PLIC_STATE_VERSION,
+			 "layout version %u, this build reads %u", version, PLIC_STATE_VERSION))
+		return -EINVAL;
+	uint32_t nsources = state_get_u32(in), ncontexts = state_get_u32(in);
+	if (!state_check(in, nsources == p->nsources,
+			 "the snapshot has %u interrupt sources, this PLIC %u", nsources,
+			 p->nsources) ||
+	    !state_check(in, ncontexts == p->ncontexts,
+			 "the snapshot has %u contexts, this PLIC %u", ncontexts, p->ncontexts))
+		return -EINVAL;
+	struct plic_regs r;
+	memset(&r, 0, sizeof(r));
+	unsigned nw = plic_words(p);
+	for (unsigned src = 0; src < p->nsources; src++) {
+		r.priority[src] = state_get_u32(in);
+		if (!state_check(in, r.priority[src] <= (src ? PLIC_PRIORITY_MASK : 0),
+				 "priority of source %u is %u, above the maximum %u", src,
+				 r.priority[src], src ? PLIC_PRIORITY_MASK : 0))
+			return -EINVAL;
+	}
+	if (!plic_get_bits(p, in, r.pending, nw, "pending", -1) ||
+	    !plic_get_bits(p, in, r.claimed, nw, "claimed", -1) ||
+	    !plic_get_bits(p, in, r.level, nw, "level", -1))
+		return -EINVAL;
+	for (unsigned w = 0; w < nw; w++)
+		if (!state_check(in, !(r.pending[w] & r.claimed[w]),
+				 "pending word %u has sources that are also claimed (0x%08x)", w,
+				 r.pending[w] & r.claimed[w]))
+			return -EINVAL;
+	for (unsigned ctx = 0; ctx < p->ncontexts; ctx++) {
+		if (!plic_get_bits(p, in, r.enable[ctx], nw, "enable", (int)ctx))
+			return -EINVAL;
+		r.threshold[ctx] = state_get_u32(in);
+		if (!state_check(in, r.threshold[ctx] <= PLIC_PRIORITY_MASK,
+				 "threshold of context %u is %u, above the maximum %u", ctx,
+				 r.threshold[ctx], PLIC_PRIORITY_MASK))
+			return -EINVAL;
+	}
+	if (!state_leave(in) ||
+	    !state_check(in, plic_restore(p, &r) == 0, "the registers are inconsistent"))
+		return -EINVAL;
 	return 0;
 }

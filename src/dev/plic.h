@@ -12,6 +12,9 @@
 #include "dev/irq.h"
 #include "mem/bus.h"
 
+struct state_in;
+struct state_out;
+
 #define PLIC_SIZE         0x4000000 /* bytes of MMIO window */
 #define PLIC_MAX_SOURCES  128       /* source ids 1..127; 0 means "none" */
 #define PLIC_MAX_CONTEXTS 128
@@ -45,5 +48,16 @@ void plic_set_irq(void *opaque, unsigned src, bool level);
 extern const struct mmio_ops plic_ops;
 void plic_save(struct plic *p, struct plic_regs *out);
 int plic_restore(struct plic *p, const struct plic_regs *in);
+/* Snapshots (src/state/stream.h): append section "plic" (layout version 1): u32 nsources,
+ * u32 ncontexts, u32 priority[nsources] (source 0 included, always 0), then W =
+ * ceil(nsources / 32) words each of pending[W], claimed[W], level[W] (bit n of word w is
+ * source 32w + n), then for each context enable[W] and u32 threshold. */
+void plic_state_save(struct plic *p, struct state_out *o);
+/* Read section "plic" and apply it through plic_restore, which drives every context's output
+ * line from the loaded state. The source and context counts must be this PLIC's; priorities
+ * and thresholds at most 7; pending, claimed, level and enable bits only for existing sources
+ * (1..nsources-1); no source both pending and claimed. Otherwise the stream fails naming the
+ * value, the PLIC is unchanged and -EINVAL is returned. */
+int plic_state_load(struct plic *p, struct state_in *in);
 
 #endif

@@ -22,7 +22,7 @@ struct syscon {
 };
 
 /* MMIO callbacks; opaque is the struct syscon. 4-byte accesses; reads return 0; other values
- * are ignored. */
+ * are ignored. The device holds no guest-visible state: snapshots have no section for it. */
 extern const struct mmio_ops syscon_ops;
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "dev/uart16550.h"
 #include "host/chr.h"
+#include "state/stream.h"
 
 /* Register offsets (reg-shift 0). */
 enum {
@@ -69,7 +70,8 @@ enum {
 /* Modem inputs with nothing in loopback: a modem that is present and ready. */
 #define UART_MSR_IDLE (UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS)
 
-#define UART_FIFO_SIZE 16
+#define UART_FIFO_SIZE     16
+#define UART_STATE_VERSION 1
 
 static unsigned rx_capacity(const struct uart16550_regs *r)
 {
@@ -143,15 +145,22 @@ static void uart_update(struct uart16550 *u)
 	irq_set(&u->irq, !(r->iir & UART_IIR_NO_INT));
 }
 
-/* The modem status inputs: fixed, or the modem control outputs in loopback. */
+/* The modem status inputs (MSR bits 7:4) for modem control mcr: fixed, or the modem control
+ * outputs in loopback. */
+static uint8_t modem_inputs(uint8_t mcr)
+{
+	if (!(mcr & UART_MCR_LOOP))
+		return UART_MSR_IDLE;
+	return (uint8_t)(((mcr & UART_MCR_RTS) ? UART_MSR_CTS : 0) |
+			 ((mcr & UART_MCR_DTR) ? UART_MSR_DSR : 0) |
+			 ((mcr & UART_MCR_OUT1) ? UART_MSR_RI : 0) |
+			 ((mcr & UART_MCR_OUT2) ? UART_MSR_DCD : 0));
+}
+
+/* Latch the modem status inputs, setting the delta bits of those that changed. */
 static void msr_update(struct uart16550_regs *r)
 {
-	uint8_t status = UART_MSR_IDLE;
-	if (r->mcr & UART_MCR_LOOP)
-		status = (uint8_t)(((r->mcr & UART_MCR_RTS) ? UART_MSR_CTS : 0) |
-				   ((r->mcr & UART_MCR_DTR) ? UART_MSR_DSR : 0) |
-				   ((r->mcr & UART_MCR_OUT1) ? UART_MSR_RI : 0) |
-				   ((r->mcr & UART_MCR_OUT2) ? UART_MSR_DCD : 0));
+	uint8_t status = modem_inputs(r->mcr);
 	uint8_t old = r->msr, changed = (uint8_t)(old ^ status);
 	uint8_t delta =
 	    (uint8_t)(((changed & UART_MSR_CTS) ? UART_MSR_DCTS : 0) |
@@ -336,5 +345,85 @@ int uart16550_restore(struct uart16550 *u, const struct uart16550_regs *in)
 	rx_refill(u);
 	uart_update(u);
 	pthread_mutex_unlock(&u->lock);
+	return 0;
+}
+
+void uart16550_state_save(struct uart16550 *u, struct state_out *o)
+{
+	struct uart16550_regs r;
+	uart16550_save(u, &r);
+	state_begin(o, "uart", UART_STATE_VERSION);
+	state_put_u8(o, r.ier);
+	state_put_u8(o, r.iir);
+	state_put_u8(o, r.lcr);
+	state_put_u8(o, r.mcr);
+	state_put_u8(o, r.lsr);
+	state_put_u8(o, r.msr);
+	state_put_u8(o, r.scr);
+	state_put_u8(o, r.fcr);
+	state_put_u8(o, r.dll);
+	state_put_u8(o, r.dlm);
+	state_put_u8(o, r.rx_head);
+	state_put_u8(o, r.rx_count);
+	state_put_u8(o, r.thr_empty_pending);
+	state_put_bytes(o, r.rx_fifo, sizeof(r.rx_fifo));
+	state_end(o);
+}
+
+/* Check r against what the device can hold: the fields the guest writes within their masks,
+ * the receive FIFO within its capacity, and the registers the device derives (LSR, IIR, the
+ * modem inputs of MSR) equal to what it would derive. */
+static bool uart_check(struct state_in *in, const struct uart16550_regs *r)
+{
+	unsigned cap = rx_capacity(r);
+	uint8_t lsr = (uint8_t)((r->lsr & UART_LSR_OE) | UART_LSR_THRE | UART_LSR_TEMT |
+				(r->rx_count ? UART_LSR_DR : 0));
+	return state_check(in, !(r->ier & ~UART_IER_MASK), "ier 0x%02x has reserved bits",
+			   r->ier) &&
+	       state_check(in, !(r->mcr & ~UART_MCR_MASK), "mcr 0x%02x has reserved bits",
+			   r->mcr) &&
+	       state_check(in, !(r->fcr & ~UART_FCR_KEEP), "fcr 0x%02x has self-clearing bits set",
+			   r->fcr) &&
+	       state_check(in, r->rx_head < UART_FIFO_SIZE, "rx_head %u is past the %u-byte FIFO",
+			   r->rx_head, UART_FIFO_SIZE) &&
+	       state_check(in, r->rx_count <= cap,
+			   "rx_count %u is more than the receiver holds: %u with FIFOs %s",
+			   r->rx_count, cap, cap > 1 ? "enabled" : "disabled") &&
+	       state_check(in, r->thr_empty_pending <= 1, "thr_empty_pending is %u, not 0 or 1",
+			   r->thr_empty_pending) &&
+	       state_check(in, r->lsr == lsr, "lsr 0x%02x where the state gives 0x%02x", r->lsr,
+			   lsr) &&
+	       state_check(in, r->iir == uart_iir(r), "iir 0x%02x where the state gives 0x%02x",
+			   r->iir, uart_iir(r)) &&
+	       state_check(in, (r->msr & ~UART_MSR_DELTA) == modem_inputs(r->mcr),
+			   "msr 0x%02x: its modem inputs are not 0x%02x as mcr 0x%02x gives",
+			   r->msr, modem_inputs(r->mcr), r->mcr);
+}
+
+int uart16550_state_load(struct uart16550 *u, struct state_in *in)
+{
+	uint32_t version = state_enter(in, "uart");
+	if (!state_check(in, version == UART_STATE_VERSION,
+			 "layout version %u, this build reads %u", version, UART_STATE_VERSION))
+		return -EINVAL;
+	struct uart16550_regs r;
+	memset(&r, 0, sizeof(r));
+	r.ier = state_get_u8(in);
+	r.iir = state_get_u8(in);
+	r.lcr = state_get_u8(in);
+	r.mcr = state_get_u8(in);
+	r.lsr = state_get_u8(in);
+	r.msr = state_get_u8(in);
+	r.scr = state_get_u8(in);
+	r.fcr = state_get_u8(in);
+	r.dll = state_get_u8(in);
+	r.dlm = state_get_u8(in);
+	r.rx_head = state_get_u8(in);
+	r.rx_count = state_get_u8(in);
+	r.thr_empty_pending = state_get_u8(in);
+	state_get_bytes(in, r.rx_fifo, sizeof(r.rx_fifo));
+	if (in->failed || !uart_check(in, &r) || !state_leave(in) ||
+	    !state_check(in, uart16550_restore(u, &r) == 0, "the registers are inconsistent"))
+		return -EINVAL;
 	return 0;
 }

@@ -10,6 +10,8 @@
 #include "mem/bus.h"
 
 struct chr;
+struct state_in;
+struct state_out;
 
 #define UART16550_SIZE 0x100 /* bytes of MMIO window */
 
@@ -39,5 +41,15 @@ extern const struct mmio_ops uart16550_ops;
 /* Copy out / load guest-visible state. restore returns -EINVAL on inconsistent state. */
 void uart16550_save(struct uart16550 *u, struct uart16550_regs *out);
 int uart16550_restore(struct uart16550 *u, const struct uart16550_regs *in);
+/* Snapshots (src/state/stream.h): append section "uart" (layout version 1): u8 each of ier,
+ * iir, lcr, mcr, lsr, msr, scr, fcr, dll, dlm, rx_head, rx_count, thr_empty_pending, then
+ * the 16 bytes of the receive FIFO (pending input: rx_count bytes from rx_head, wrapping). */
+void uart16550_state_save(struct uart16550 *u, struct state_out *o);
+/* Read section "uart" and apply it through uart16550_restore (which drives the interrupt
+ * line from the loaded state). Register bits the guest cannot set, a FIFO count beyond the
+ * receiver's capacity or a head past the FIFO, and LSR, IIR or the MSR modem inputs other
+ * than the rest of the state gives fail the stream naming the value, leave the UART unchanged
+ * and return -EINVAL. */
+int uart16550_state_load(struct uart16550 *u, struct state_in *in);
 
 #endif

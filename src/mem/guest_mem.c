@@ -1,8 +1,10 @@
 /* Guest RAM regions: each is a memfd mapped shared into the host, so a snapshot or a migration
  * can reach the same pages through the file descriptor. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mem/guest_mem.h"
@@ -15,6 +17,7 @@ int guest_mem_init(struct guest_mem *m, uint64_t base, uint64_t size)
 	m->size = 0;
 	m->hva = NULL;
 	m->fd = -1;
+	m->private_map = false;
 	atomic_store(&m->dma_writes, 0);
 	/* base + size must not wrap, and size must fit the host's off_t and size_t. */
 	if (size == 0 || size % GUEST_MEM_PAGE || base % GUEST_MEM_PAGE ||
@@ -42,6 +45,57 @@ int guest_mem_init(struct guest_mem *m, uint64_t base, uint64_t size)
 	m->hva = hva;
 	m->fd = fd;
 	return 0;
+}
+
+int guest_mem_init_file(struct guest_mem *m, uint64_t base, uint64_t size, const char *path)
+{
+	m->base = base;
+	m->size = 0;
+	m->hva = NULL;
+	m->fd = -1;
+	m->private_map = false;
+	atomic_store(&m->dma_writes, 0);
+	if (size == 0 || size % GUEST_MEM_PAGE || base % GUEST_MEM_PAGE ||
+	    size > (uint64_t)INT64_MAX || size > SIZE_MAX || base > UINT64_MAX - size)
+		return -EINVAL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int rc = fstat(fd, &st) < 0             ? -errno
+		 : !S_ISREG(st.st_mode)         ? -EINVAL
+		 : (uint64_t)st.st_size != size ? -ERANGE
+						: 0;
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	/* Private: the guest's writes go to anonymous copies of the pages it touches, never to
+	 * the file, which many VMs may map at once. */
+	void *hva =
+	    mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+	if (hva == MAP_FAILED) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	m->size = size;
+	m->hva = hva;
+	m->fd = fd;
+	m->private_map = true;
+	return 0;
+}
+
+int guest_mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	if (!guest_mem_ptr(m, gpa, len) || gpa % GUEST_MEM_PAGE || len % GUEST_MEM_PAGE)
+		return -EINVAL;
+	uint64_t off = gpa - m->base;
+	if (m->private_map)
+		return madvise(m->hva + off, (size_t)len, MADV_DONTNEED) ? -errno : 0;
+	return fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len)
+		   ? -errno
+		   : 0;
 }
 
 void guest_mem_destroy(struct guest_mem *m)

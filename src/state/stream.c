@@ -138,7 +138,8 @@ void state_in_init(struct state_in *in, const void *buf, size_t len)
 	in->end = SIZE_MAX;
 }
 
-static void in_fail(struct state_in *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void in_fail(struct state_in *in, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void in_fail(struct state_in *in, const char *fmt, ...)
 {

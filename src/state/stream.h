@@ -22,8 +22,8 @@
 struct state_out {
 	uint8_t *buf;
 	size_t len, cap;
-	size_t section;      /* offset of the open section's length field, or SIZE_MAX */
-	bool failed;         /* out of memory, or a part cannot be saved (state_out_fail) */
+	size_t section; /* offset of the open section's length field, or SIZE_MAX */
+	bool failed;    /* out of memory, or a part cannot be saved (state_out_fail) */
 	char err[STATE_ERR_MAX];
 };
 
@@ -46,7 +46,8 @@ void state_put_bytes(struct state_out *o, const void *p, size_t len);
 /* A part that cannot be saved in its present state fails the stream with one sentence
  * (printf format) naming it and the reason, e.g. "virtio-fs 'share': its daemon holds guest
  * memory". Only the first failure is kept. */
-void state_out_fail(struct state_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void state_out_fail(struct state_out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* A stream being read from len bytes at buf (not copied: keep it alive). */
 struct state_in {

@@ -47,9 +47,9 @@ static void give_back(struct virtio_balloon *b, uint64_t off, uint64_t len)
 		return;
 	/* Translated code on those pages must be seen to change, as after a DMA write. */
 	atomic_fetch_add_explicit(&b->mem->dma_writes, 1, memory_order_release);
-	if (fallocate(b->mem->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
-		      (off_t)len) < 0)
-		madvise(b->mem->hva + off, len, MADV_REMOVE); /* the same, another way */
+	/* A hole in the RAM memfd, or, on a restored VM's copy-on-write mapping of its memory
+	 * file, the private copies dropped (the file is never written). */
+	guest_mem_discard(b->mem, b->mem->base + off, len);
 }
 
 /* An inflate request: page frames to give back, coalesced into runs. Returns the pages. */
@@ -147,6 +147,15 @@ static void balloon_reset(void *opaque)
 	__atomic_store_n(&b->actual_pages, 0, __ATOMIC_RELAXED);
 }
 
+/* Loaded from a snapshot: t is the balloon's transport. */
+static void balloon_restored(void *opaque, struct virtio_transport *t)
+{
+	struct virtio_balloon *b = opaque;
+	pthread_mutex_lock(&b->lock);
+	b->t = t;
+	pthread_mutex_unlock(&b->lock);
+}
+
 int virtio_balloon_init(struct virtio_balloon *b, struct guest_mem *mem, uint32_t amount_mib,
 			bool deflate_on_oom, struct virtio_dev *dev)
 {
@@ -168,7 +177,8 @@ int virtio_balloon_init(struct virtio_balloon *b, struct guest_mem *mem, uint32_
 	    .config_read = balloon_config_read,
 	    .config_write = balloon_config_write,
 	    .queue_notify = balloon_queue_notify,
-	    .reset = balloon_reset};
+	    .reset = balloon_reset,
+	    .restored = balloon_restored};
 	return 0;
 }
 

@@ -14,6 +14,8 @@
 #include "mem/guest_mem.h"
 #include "virtio/virtq.h"
 
+struct state_in;
+struct state_out;
 struct virtio_dev;
 struct virtio_transport;
 
@@ -72,5 +74,14 @@ void virtio_balloon_size(struct virtio_balloon *b, uint32_t *target_mib, uint32_
  * received into out. Returns the number of updates received so far. */
 uint64_t virtio_balloon_stats(struct virtio_balloon *b, bool refresh,
 			      struct virtio_balloon_stats *out);
+/* Snapshots (see transport.h). Section "virtio-balloon", version 1: u32 num_pages (the
+ * target), u32 actual, u64 pages returned by inflation, u64 pages returned by free page
+ * reporting, u64 statistics updates received, then for each of the VIRTIO_BALLOON_S_NR tags
+ * bool have and u64 value, then bool a statistics request is held and u16 its chain head (0
+ * when none). Inflation, deflation and reports complete within their notification.
+ * deflate_on_oom is configuration: the offer the transport's load checks the driver features
+ * against. */
+void virtio_balloon_state_save(struct virtio_balloon *b, struct state_out *o);
+int virtio_balloon_state_load(struct virtio_balloon *b, struct state_in *in);
 
 #endif

@@ -261,6 +261,7 @@ static void fill(struct virtio_blk *b)
 			break;
 	}
 	b->filling = false;
+	pthread_cond_broadcast(&b->idle); /* virtio_blk_quiesce waits for filling to end */
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -277,6 +278,19 @@ void virtio_blk_set_rate_limiter(struct virtio_blk *b, const struct rate_limiter
 	b->limited = rate_limiter_active(cfg);
 	rate_limiter_init(&b->limiter, cfg, monotonic_ns());
 	pthread_cond_broadcast(&b->work);
+	pthread_mutex_unlock(&b->lock);
+}
+
+void virtio_blk_quiesce(struct virtio_blk *b)
+{
+	pthread_mutex_lock(&b->lock);
+	b->draining = true;
+	pthread_cond_broadcast(&b->work);
+	/* The worker refills the slots from the ring (finishing) until it finds the ring empty;
+	 * a fill that ends with requests in the slots leaves them to it. */
+	while (b->count || b->busy || b->finishing || b->filling)
+		pthread_cond_wait(&b->idle, &b->lock);
+	b->draining = false;
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -313,12 +327,12 @@ static void *worker_main(void *opaque)
 
 	pthread_mutex_lock(&b->lock);
 	for (;;) {
-		while ((b->count == 0 || b->paused) && !b->stop)
+		while ((b->count == 0 || (b->paused && !b->draining)) && !b->stop)
 			pthread_cond_wait(&b->work, &b->lock);
 		if (b->count == 0)
 			break; /* stopped, and every request taken has been completed */
 		struct virtq_req *req = &b->slot[b->head];
-		if (b->limited && !b->stop) {
+		if (b->limited && !b->stop && !b->draining) {
 			/* The request's data bytes, and one operation: wait for the tokens asleep,
 			 * then look again (a reset, a pause or a new limit may have come). */
 			uint64_t bytes =
@@ -356,12 +370,17 @@ static void *worker_main(void *opaque)
 			b->count--;
 		}
 		bool refill = current && b->more && !b->stop;
+		b->finishing = current;
 		pthread_mutex_unlock(&b->lock);
 		if (current)
 			virtio_complete(t, 0, qepoch, head, len);
 		if (refill)
 			fill(b);
 		pthread_mutex_lock(&b->lock);
+		if (b->finishing) {
+			b->finishing = false;
+			pthread_cond_broadcast(&b->idle);
+		}
 	}
 	pthread_mutex_unlock(&b->lock);
 	return NULL;
@@ -420,6 +439,15 @@ static void blk_reset(void *opaque)
 	b->head = 0;
 	b->count = 0;
 	b->more = false;
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* Loaded from a snapshot: t is the disk's transport. */
+static void blk_restored(void *opaque, struct virtio_transport *t)
+{
+	struct virtio_blk *b = opaque;
+	pthread_mutex_lock(&b->lock);
+	b->t = t;
 	pthread_mutex_unlock(&b->lock);
 }
 
@@ -491,6 +519,7 @@ int virtio_blk_init(struct virtio_blk *b, struct blk_file *file, const char *id,
 	    .config_write = blk_config_write,
 	    .queue_notify = blk_queue_notify,
 	    .reset = blk_reset,
+	    .restored = blk_restored,
 	};
 	return 0;
 

@@ -13,6 +13,8 @@
 
 struct blk_file;
 struct iovec;
+struct state_in;
+struct state_out;
 struct virtio_dev;
 struct virtio_transport;
 
@@ -83,8 +85,10 @@ struct virtio_blk {
 	bool more;              /* popping was asked for while full or while filling */
 	bool busy;              /* the worker is doing I/O on slot[head] */
 	bool stop;
-	bool paused;  /* the VM is paused: take no request */
-	bool limited; /* limiter holds a limit */
+	bool paused;    /* the VM is paused: take no request */
+	bool draining;  /* virtio_blk_quiesce: serve the requests held, paused or not */
+	bool finishing; /* the worker is completing a request (and refilling) unlocked */
+	bool limited;   /* limiter holds a limit */
 	struct rate_limiter limiter;
 	uint64_t epoch;  /* bumped by reset: requests of an older epoch are dropped */
 	uint32_t qepoch; /* the queue's epoch (struct virtq) at the last reset: a request
@@ -119,6 +123,20 @@ int virtio_blk_set_file(struct virtio_blk *b, struct blk_file *file);
 /* Pause (true) or resume the worker: paused, it takes no request; pausing returns once the
  * request it was doing I/O for is done. */
 void virtio_blk_set_paused(struct virtio_blk *b, bool paused);
+/* For a snapshot of the paused VM (the vCPUs parked, virtio_blk_set_paused(b, true)): let the
+ * worker carry out and complete every request popped from the ring (in b->slot) and those
+ * still available in the ring, as it would running, but without waiting for the rate limiter;
+ * returns once none is held, leaving the worker paused. The completions write guest RAM and
+ * the used ring (and may interrupt the driver): call this before the RAM and the transport are
+ * saved, so that the snapshot holds no request in flight (virtio_blk_state_save fails
+ * otherwise). */
+void virtio_blk_quiesce(struct virtio_blk *b);
+/* Snapshots (see transport.h). Section "virtio-blk", version 1: u64 capacity (512-byte
+ * sectors), bool read-only, the 20 bytes of the serial (GET_ID). They follow the image and the
+ * configuration: the load checks them equal to the disk's, never takes them. Saving fails the
+ * stream, naming the disk, if a request is in flight (virtio_blk_quiesce was not called). */
+void virtio_blk_state_save(struct virtio_blk *b, struct state_out *o);
+int virtio_blk_state_load(struct virtio_blk *b, struct state_in *in);
 /* Stop the worker once the requests it holds are done and completed, then free everything.
  * Call before the transport is destroyed, as completions still use it, and after
  * the vCPUs stopped notifying. A second call does nothing. */

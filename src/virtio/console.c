@@ -45,7 +45,7 @@ static void receive(struct virtio_console *c)
 		c->rx_held = false;
 		c->rx_epoch = epoch;
 	}
-	while (t) {
+	while (t && !c->rx_paused) {
 		if (!c->rx_held) {
 			/* -EINVAL: the transport has flagged the device for reset. */
 			if (virtio_pop(t, VIRTIO_CONSOLE_RECEIVEQ, &c->rx_req) <= 0)
@@ -67,6 +67,15 @@ static void receive(struct virtio_console *c)
 		virtio_complete(t, VIRTIO_CONSOLE_RECEIVEQ, c->rx_req.epoch, c->rx_req.head, n);
 	}
 	pthread_mutex_unlock(&c->rx_lock);
+}
+
+void virtio_console_set_paused(struct virtio_console *c, bool paused)
+{
+	pthread_mutex_lock(&c->rx_lock);
+	c->rx_paused = paused;
+	pthread_mutex_unlock(&c->rx_lock);
+	if (!paused)
+		receive(c); /* what came meanwhile */
 }
 
 /* The chr's notify callback: input is available. */
@@ -126,6 +135,14 @@ static void console_reset(void *opaque)
 	__atomic_add_fetch(&c->epoch, 1, __ATOMIC_ACQ_REL);
 }
 
+/* The transport was loaded from a snapshot: t becomes the port's once its own section is
+ * (virtio_console_state_load). */
+static void console_restored(void *opaque, struct virtio_transport *t)
+{
+	struct virtio_console *c = opaque;
+	c->restore_t = t;
+}
+
 int virtio_console_init(struct virtio_console *c, struct chr *chr, struct virtio_dev *dev)
 {
 	memset(c, 0, sizeof(*c));
@@ -150,6 +167,7 @@ int virtio_console_init(struct virtio_console *c, struct chr *chr, struct virtio
 	    .config_write = console_config_write,
 	    .queue_notify = console_queue_notify,
 	    .reset = console_reset,
+	    .restored = console_restored,
 	};
 	/* The backend's thread reads notify with an atomic load (chr_stdio). */
 	__atomic_store_n(&chr->notify_opaque, c, __ATOMIC_RELAXED);

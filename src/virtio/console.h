@@ -11,6 +11,8 @@
 #include "virtio/virtq.h"
 
 struct chr;
+struct state_in;
+struct state_out;
 struct virtio_dev;
 struct virtio_transport;
 
@@ -34,6 +36,10 @@ struct virtio_console {
 	/* The transport, known from the first notification; input that comes before waits in
 	 * the backend. */
 	struct virtio_transport *t;
+	/* The transport as its snapshot section was loaded (virtio_transport_state_load), for the
+	 * port's own section: t is set only once that is loaded too, so that no input pops a
+	 * receive buffer in between. Used by the loading thread alone. */
+	struct virtio_transport *restore_t;
 	/* Bumped by reset (which runs under the transport lock and so takes no lock of ours):
 	 * a buffer held from an older epoch belongs to no ring any more. */
 	uint64_t epoch;
@@ -41,6 +47,7 @@ struct virtio_console {
 	pthread_mutex_t rx_lock; /* guards the fields below up to tx_lock */
 	uint64_t rx_epoch;       /* epoch the held buffer was taken in */
 	bool rx_held;            /* rx_req is a receive buffer waiting for input */
+	bool rx_paused;          /* the VM is paused: input waits in the backend */
 	struct virtq_req rx_req;
 
 	pthread_mutex_t tx_lock; /* guards tx_req: several vCPUs may notify */
@@ -57,5 +64,16 @@ int virtio_console_init(struct virtio_console *c, struct chr *chr, struct virtio
  * chr_stdio_close does) or by the caller clearing chr->notify. Call with the vCPUs stopped,
  * before the transport is destroyed. */
 void virtio_console_destroy(struct virtio_console *c);
+/* Pause (true) or resume taking host input into the guest's buffers: paused, input waits in
+ * the backend (guest RAM and the receive queue stay as they are, as a snapshot needs);
+ * returns once input being delivered is done. Resuming delivers what waits. Output is the
+ * vCPUs' and stops with them. */
+void virtio_console_set_paused(struct virtio_console *c, bool paused);
+/* Snapshots (see transport.h). Section "virtio-console", version 1: bool a receive buffer is
+ * held (popped while no input was pending), u16 its chain head (0 when none). Transmission
+ * completes within the notification. The load takes the buffer again from the receive queue
+ * (a chain with writable room). */
+void virtio_console_state_save(struct virtio_console *c, struct state_out *o);
+int virtio_console_state_load(struct virtio_console *c, struct state_in *in);
 
 #endif

@@ -16,6 +16,7 @@
 #include "virtio/vhost_user.h"
 #include "virtio/virtq.h"
 
+struct state_out;
 struct virtio_dev;
 struct virtio_transport;
 
@@ -63,5 +64,8 @@ int virtio_fs_init(struct virtio_fs *fs, const char *tag, const char *socket, st
 /* Stop the thread, close the connection, the eventfds and the shadow memory. Call before the
  * transport is destroyed. */
 void virtio_fs_destroy(struct virtio_fs *fs);
+/* Snapshots (see transport.h): not in this version. Fails the stream with a sentence naming
+ * the share and why (its vhost-user daemon holds requests and state of its own). */
+void virtio_fs_state_save(struct virtio_fs *fs, struct state_out *o);
 
 #endif

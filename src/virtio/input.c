@@ -119,6 +119,15 @@ static void input_reset(void *opaque)
 	in->select = in->subsel = 0; /* under the transport lock, as every access to them */
 }
 
+/* Loaded from a snapshot: t is the keyboard's transport. */
+static void input_restored(void *opaque, struct virtio_transport *t)
+{
+	struct virtio_input *in = opaque;
+	pthread_mutex_lock(&in->lock);
+	in->t = t;
+	pthread_mutex_unlock(&in->lock);
+}
+
 int virtio_input_init(struct virtio_input *in, struct virtio_dev *dev)
 {
 	memset(in, 0, sizeof(*in));
@@ -132,7 +141,8 @@ int virtio_input_init(struct virtio_input *in, struct virtio_dev *dev)
 				   .config_read = input_config_read,
 				   .config_write = input_config_write,
 				   .queue_notify = input_queue_notify,
-				   .reset = input_reset};
+				   .reset = input_reset,
+				   .restored = input_restored};
 	return 0;
 }
 

@@ -10,6 +10,8 @@
 
 #include "virtio/virtq.h"
 
+struct state_in;
+struct state_out;
 struct virtio_dev;
 struct virtio_transport;
 
@@ -39,5 +41,11 @@ void virtio_input_destroy(struct virtio_input *in);
 /* Press and release Ctrl-Alt-Del. Returns 0, or -EAGAIN when the guest's driver is not
  * running (nothing to press it for). */
 int virtio_input_ctrl_alt_del(struct virtio_input *in);
+/* Snapshots (see transport.h). Section "virtio-input", version 1: u8 select, u8 subsel (the
+ * configuration selector), u32 count of events waiting for buffers (at most
+ * VIRTIO_INPUT_PENDING), and each one's u16 type, u16 code, u32 value (EV_SYN, or EV_KEY with
+ * value 0 or 1). Both queues complete within their notification. */
+void virtio_input_state_save(struct virtio_input *kbd, struct state_out *o);
+int virtio_input_state_load(struct virtio_input *kbd, struct state_in *in);
 
 #endif

@@ -229,13 +229,15 @@ static uint64_t limit_wait(struct virtio_net *n, bool tx, uint64_t len)
 	return wait;
 }
 
-static void transmit(struct virtio_net *n, struct virtio_transport *t)
+/* Send what the transmit ring holds. drain (virtio_net_quiesce): even while paused, and
+ * without waiting for the rate limiter. */
+static void transmit(struct virtio_net *n, struct virtio_transport *t, bool drain)
 {
 	pthread_mutex_lock(&n->tx_lock);
 	uint64_t epoch = __atomic_load_n(&n->epoch, __ATOMIC_ACQUIRE);
 	if (n->tx_held && n->tx_held_epoch != epoch)
-		n->tx_held = false; /* reset since: that request belongs to no ring now */
-	while (!n->tx_paused) {     /* paused: resuming transmits */
+		n->tx_held = false;      /* reset since: that request belongs to no ring now */
+	while (drain || !n->tx_paused) { /* paused: resuming transmits */
 		/* A malformed chain (-EINVAL) has made the transport flag the device for reset. */
 		if (!n->tx_held && virtio_pop(t, VIRTIO_NET_TRANSMITQ, &n->tx_req) <= 0)
 			break;
@@ -246,7 +248,7 @@ static void transmit(struct virtio_net *n, struct virtio_transport *t)
 		uint64_t len = n->tx_req.out_len > VIRTIO_NET_HDR_SIZE
 				   ? n->tx_req.out_len - VIRTIO_NET_HDR_SIZE
 				   : 0;
-		uint64_t wait = limit_wait(n, true, len);
+		uint64_t wait = drain ? 0 : limit_wait(n, true, len);
 		if (wait) { /* the thread retries once the tokens are there */
 			count(&n->stats.tx_throttled, 1);
 			pthread_mutex_lock(&n->limit_lock);
@@ -276,7 +278,7 @@ static void *tx_retry_main(void *arg)
 			struct virtio_transport *t = __atomic_load_n(&n->t, __ATOMIC_ACQUIRE);
 			pthread_mutex_unlock(&n->limit_lock);
 			if (t)
-				transmit(n, t);
+				transmit(n, t, false);
 			pthread_mutex_lock(&n->limit_lock);
 			continue;
 		}
@@ -309,7 +311,18 @@ void virtio_net_set_paused(struct virtio_net *n, bool paused)
 	pthread_mutex_unlock(&n->tx_lock);
 	struct virtio_transport *t = __atomic_load_n(&n->t, __ATOMIC_ACQUIRE);
 	if (resumed && t)
-		transmit(n, t); /* what the guest queued before the pause, or held back */
+		transmit(n, t, false); /* what the guest queued before the pause, or held back */
+}
+
+void virtio_net_quiesce(struct virtio_net *n)
+{
+	struct virtio_transport *t = __atomic_load_n(&n->t, __ATOMIC_ACQUIRE);
+	if (t)
+		transmit(n, t, true);
+	/* Nothing waits for a retry now. */
+	pthread_mutex_lock(&n->limit_lock);
+	n->tx_retry_ns = 0;
+	pthread_mutex_unlock(&n->limit_lock);
 }
 
 int virtio_net_set_rate_limiters(struct virtio_net *n, const struct rate_limiter_config *rx,
@@ -334,6 +347,25 @@ int virtio_net_set_rate_limiters(struct virtio_net *n, const struct rate_limiter
 
 /* ---- receive ---- */
 
+bool virtio_net_hold_rx(struct virtio_net *n, const struct virtq_req *req)
+{
+	if (n->nheld == VIRTIO_NET_RX_HELD)
+		return false;
+	struct virtio_net_rxbuf *b = &n->held[n->nheld];
+	b->head = req->head;
+	b->epoch = req->epoch;
+	b->nseg = req->nin < VIRTIO_NET_RX_SEGS ? req->nin : VIRTIO_NET_RX_SEGS;
+	b->cap = 0;
+	for (unsigned i = 0; i < b->nseg; i++) {
+		b->seg[i] = req->in[i];
+		b->cap += req->in[i].len;
+	}
+	if (b->cap < VIRTIO_NET_HDR_SIZE)
+		return false;
+	n->nheld++;
+	return true;
+}
+
 /* Pop one receive buffer into held[nheld]. Buffers too small for a header cannot take any
  * frame: they are returned with nothing written (the driver sees a zero length) and
  * counted. Returns false when the ring has no more buffers (or is broken). */
@@ -345,19 +377,8 @@ static bool take_buffer(struct virtio_net *n, struct virtio_transport *t)
 	for (unsigned tries = 0; tries < VIRTQ_MAX_SIZE; tries++) {
 		if (virtio_pop(t, VIRTIO_NET_RECEIVEQ, req) <= 0)
 			return false;
-		struct virtio_net_rxbuf *b = &n->held[n->nheld];
-		b->head = req->head;
-		b->epoch = req->epoch;
-		b->nseg = req->nin < VIRTIO_NET_RX_SEGS ? req->nin : VIRTIO_NET_RX_SEGS;
-		b->cap = 0;
-		for (unsigned i = 0; i < b->nseg; i++) {
-			b->seg[i] = req->in[i];
-			b->cap += req->in[i].len;
-		}
-		if (b->cap >= VIRTIO_NET_HDR_SIZE) {
-			n->nheld++;
+		if (virtio_net_hold_rx(n, req))
 			return true;
-		}
 		count(&n->stats.rx_errors, 1);
 		virtio_complete(t, VIRTIO_NET_RECEIVEQ, req->epoch, req->head, 0);
 	}
@@ -482,7 +503,7 @@ static void net_queue_notify(void *opaque, struct virtio_transport *t, unsigned 
 	/* New receive buffers are taken when a frame comes: frames that found no room were
 	 * dropped already, none wait. */
 	if (q == VIRTIO_NET_TRANSMITQ)
-		transmit(n, t);
+		transmit(n, t, false);
 }
 
 static uint32_t net_config_read(void *opaque, uint32_t off, unsigned size)
@@ -512,6 +533,14 @@ static void net_reset(void *opaque)
 {
 	struct virtio_net *n = opaque;
 	__atomic_add_fetch(&n->epoch, 1, __ATOMIC_ACQ_REL);
+}
+
+/* The transport was loaded from a snapshot: t becomes the card's once its own section is
+ * (virtio_net_state_load). */
+static void net_restored(void *opaque, struct virtio_transport *t)
+{
+	struct virtio_net *n = opaque;
+	n->restore_t = t;
 }
 
 /* 52:54:00 and three random bytes: locally administered (bit 1 of the first byte), unicast
@@ -578,6 +607,7 @@ int virtio_net_init(struct virtio_net *n, struct net_backend *backend, const uin
 	    .config_write = net_config_write,
 	    .queue_notify = net_queue_notify,
 	    .reset = net_reset,
+	    .restored = net_restored,
 	};
 	backend->attach(backend, net_receive, n);
 	return 0;

@@ -13,6 +13,8 @@
 #include "virtio/virtq.h"
 
 struct net_backend;
+struct state_in;
+struct state_out;
 struct virtio_dev;
 struct virtio_transport;
 
@@ -80,6 +82,10 @@ struct virtio_net {
 	/* The transport, known from the first notification (a driver notifies the receiveq
 	 * after posting buffers, 5.1.6.3); frames that come before are dropped. */
 	struct virtio_transport *t;
+	/* The transport as its snapshot section was loaded (virtio_transport_state_load), for the
+	 * card's own section: t is set only once that is loaded too, so that no frame pops a
+	 * receive buffer in between. Used by the loading thread alone. */
+	struct virtio_transport *restore_t;
 	/* Bumped by reset (which runs under the transport lock and so takes no lock of ours):
 	 * buffers held from an older epoch belong to no ring any more. */
 	uint64_t epoch;
@@ -123,6 +129,28 @@ int virtio_net_set_rate_limiters(struct virtio_net *n, const struct rate_limiter
  * thread with them) and no thread takes the guest's transmissions; returns once the frame
  * being delivered or sent is done. Resuming sends what waits in the transmit ring. */
 void virtio_net_set_paused(struct virtio_net *n, bool paused);
+
+/* For a snapshot of the paused VM (after virtio_net_set_paused(n, true)): send the transmit
+ * request held back by the rate limiter and every one still in the transmit ring, now and
+ * without waiting for the limiter, and complete them, so that none is in flight (their frames
+ * go to the backend before its state is saved). Receive buffers stay held: the snapshot
+ * keeps them (virtio_net_state_save). */
+void virtio_net_quiesce(struct virtio_net *n);
+/* With rx_lock held: keep the receive buffer req (popped, or re-parsed from a snapshot) in
+ * held[nheld] for the next frame. Returns false, holding nothing, when held is full or the
+ * buffer has room for less than a header. */
+bool virtio_net_hold_rx(struct virtio_net *n, const struct virtq_req *req);
+/* Snapshots (see transport.h). Section "virtio-net", version 1: the MAC (6 bytes), u16 MTU,
+ * u16 count of receive buffers held, and each one's u16 chain head, oldest first. Held buffers
+ * are saved as heads rather than given back by moving last_avail back: a buffer too small for
+ * a header is returned as soon as it is popped, so the held ones are not always the last ones
+ * popped. The load takes the MAC (the guest has read it; one not given in the configuration
+ * is random per process), checks the MTU against the backend's, and takes each head again
+ * from the receive queue (its chain parsed as virtio_chain does, with room for a header).
+ * Saving fails the stream if a transmit request is in flight (virtio_net_quiesce was not
+ * called). The backend's own state is not here. */
+void virtio_net_state_save(struct virtio_net *n, struct state_out *o);
+int virtio_net_state_load(struct virtio_net *n, struct state_in *in);
 
 /* Set up a card on backend (opened by the caller, who closes it after virtio_net_destroy)
  * and fill dev for a transport's init (virtio_mmio_init, virtio_pci_init). mac is the card's

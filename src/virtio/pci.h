@@ -67,4 +67,25 @@ int virtio_pci_init(struct virtio_pci *vp, const struct virtio_dev *dev, struct 
 /* Release the transport; take the function off its bus (pci_host_destroy) first. */
 void virtio_pci_destroy(struct virtio_pci *vp);
 
+/* Snapshots (see transport.h; implemented in virtio/state.c). */
+struct state_in;
+struct state_out;
+/* Section "virtio-pci", version 1: the PCI function's configuration space image, 256 bytes
+ * (pci_device_save_config), of which the guest's are command, BAR 0, cache line, latency
+ * timer, interrupt line and the VIRTIO_PCI_CAP_PCI_CFG window's fields; then the transport's
+ * section ("virtio"). */
+void virtio_pci_state_save(struct virtio_pci *vp, struct state_out *o);
+/* Load both sections into vp (on its bus): the image as the guest's configuration writes
+ * would apply it (pci_device_load_config): only the writable bits are taken, and every
+ * read-only bit must match vp's own, so that another device or layout is refused; BAR 0
+ * decodes at once where the guest had placed it, and Interrupt Disable is in place before the
+ * transport (virtio_transport_state_load) drives INTx. Returns 0 or -EINVAL. */
+int virtio_pci_state_load(struct virtio_pci *vp, struct state_in *in);
+/* Section "pci-host", version 1, of the bridge the virtio-pci functions sit on. The bridge
+ * keeps no state the guest wrote beyond its functions' configuration spaces (saved with each
+ * function), so this only identifies the bus: u32 number of functions, then each one's u32
+ * vendor and device ID. The load checks them equal to h's, device number by device number. */
+void pci_host_state_save(struct pci_host *h, struct state_out *o);
+int pci_host_state_load(struct pci_host *h, struct state_in *in);
+
 #endif

@@ -61,6 +61,7 @@ static void rng_queue_notify(void *opaque, struct virtio_transport *t, unsigned 
 	if (q != 0)
 		return;
 	pthread_mutex_lock(&r->lock);
+	r->t = t;
 	/* A malformed chain (-EINVAL) has made the transport flag the device for reset. */
 	while (virtio_pop(t, 0, &r->req) > 0)
 		virtio_complete(t, 0, r->req.epoch, r->req.head, serve(r, &r->req));
@@ -90,6 +91,14 @@ static void rng_reset(void *opaque)
 	(void)opaque;
 }
 
+static void rng_restored(void *opaque, struct virtio_transport *t)
+{
+	struct virtio_rng *r = opaque;
+	pthread_mutex_lock(&r->lock);
+	r->t = t;
+	pthread_mutex_unlock(&r->lock);
+}
+
 int virtio_rng_init(struct virtio_rng *r, struct virtio_dev *dev)
 {
 	memset(r, 0, sizeof(*r));
@@ -106,6 +115,7 @@ int virtio_rng_init(struct virtio_rng *r, struct virtio_dev *dev)
 	    .config_write = rng_config_write,
 	    .queue_notify = rng_queue_notify,
 	    .reset = rng_reset,
+	    .restored = rng_restored,
 	};
 	return 0;
 }

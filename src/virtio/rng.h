@@ -7,7 +7,10 @@
 
 #include "virtio/virtq.h"
 
+struct state_in;
+struct state_out;
 struct virtio_dev;
+struct virtio_transport;
 
 #define VIRTIO_ID_ENTROPY 4 /* 5.4.1 */
 
@@ -17,8 +20,9 @@ struct virtio_dev;
 
 /* The device has no state of its own beyond the request being served. */
 struct virtio_rng {
-	struct virtq_req req; /* scratch for the request being served */
-	pthread_mutex_t lock; /* guards req: several vCPUs may notify at once */
+	struct virtq_req req;       /* scratch for the request being served */
+	pthread_mutex_t lock;       /* guards req and t: several vCPUs may notify at once */
+	struct virtio_transport *t; /* known from the first notification (for snapshots) */
 	/* Non-zero: the state of a xorshift64* generator that supplies the bytes instead of
 	 * getrandom(2), for a reproducible run (vm_config.deterministic). Not entropy. */
 	uint64_t prng;
@@ -30,5 +34,11 @@ struct virtio_rng {
 int virtio_rng_init(struct virtio_rng *r, struct virtio_dev *dev);
 /* Release what virtio_rng_init set up. */
 void virtio_rng_destroy(struct virtio_rng *r);
+
+/* Snapshots (see transport.h). Section "virtio-rng", version 1: u64 the deterministic
+ * generator's state (0 when the bytes come from getrandom); the load checks that both VMs
+ * agree on which. Requests complete within their notification: none is ever in flight. */
+void virtio_rng_state_save(struct virtio_rng *r, struct state_out *o);
+int virtio_rng_state_load(struct virtio_rng *r, struct state_in *in);
 
 #endif

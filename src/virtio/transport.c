@@ -102,10 +102,14 @@ uint32_t virtio_transport_device_features(const struct virtio_transport *t)
 
 /* FEATURES_OK is granted only for a subset of the offer that includes VIRTIO_F_VERSION_1
  * (2.2.2, 6.2: a version 2 transport has no legacy interface). */
+bool virtio_transport_features_ok(const struct virtio_transport *t, uint64_t features)
+{
+	return !(features & ~t->dev.features) && (features & (1ull << VIRTIO_F_VERSION_1));
+}
+
 static bool features_acceptable(const struct virtio_transport *t)
 {
-	return !(t->driver_features & ~t->dev.features) &&
-	       (t->driver_features & (1ull << VIRTIO_F_VERSION_1));
+	return virtio_transport_features_ok(t, t->driver_features);
 }
 
 static uint32_t ready_queues(const struct virtio_transport *t)

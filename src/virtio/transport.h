@@ -58,6 +58,11 @@ struct virtio_dev {
 	void (*queue_notify)(void *opaque, struct virtio_transport *t, unsigned q);
 	/* The driver reset the device (status 0): forget all requests in flight. */
 	void (*reset)(void *opaque);
+	/* The transport was loaded from a snapshot (virtio_transport_state_load): t is the
+	 * device's transport, taken as after a first notification now or, for a device whose
+	 * backend's thread could pop buffers meanwhile, when its own section (loaded next) is.
+	 * Runs without the transport's lock; may be NULL. */
+	void (*restored)(void *opaque, struct virtio_transport *t);
 };
 
 /* One device's state as its driver sees it through any transport. Every field is written
@@ -92,6 +97,9 @@ struct virtq *virtio_transport_selected_queue(struct virtio_transport *t);
 /* With the lock held: 32 bits of the device's feature bits at device_features_sel (0 past
  * bit 63). */
 uint32_t virtio_transport_device_features(const struct virtio_transport *t);
+/* Whether the driver may be granted FEATURES_OK with feature bits features: a subset of the
+ * device's offer that includes VIRTIO_F_VERSION_1 (2.2.2, 6.2). */
+bool virtio_transport_features_ok(const struct virtio_transport *t, uint64_t features);
 /* With the lock held: the driver writes 32 bits of its feature bits at driver_features_sel
  * (ignored once FEATURES_OK is set). */
 void virtio_transport_write_driver_features(struct virtio_transport *t, uint32_t val);
@@ -110,6 +118,44 @@ void virtio_transport_notify(struct virtio_transport *t, uint32_t queues);
  * 4 within config_size. */
 bool virtio_transport_config_access_ok(const struct virtio_transport *t, uint64_t off,
 				       unsigned size);
+
+/* ---- snapshots (state/stream.h; implemented in virtio/state.c) ----
+ * Saving, with the vCPUs parked and the devices' own threads paused (virtio_blk_set_paused,
+ * virtio_net_set_paused, virtio_console_set_paused): first virtio_blk_quiesce and
+ * virtio_net_quiesce (they complete requests into guest RAM, so before it is saved), then for
+ * each device its transport's section(s) followed by its own (virtio_blk_state_save, ...). A
+ * device's save fails the stream, naming the device, unless it holds exactly the requests its
+ * queues have in flight (popped and not completed), so that none is lost or completed twice.
+ * Loading, into a VM freshly created with the same configuration (every device and transport
+ * set up by its *_init, nothing run, guest RAM holding the snapshot's memory), takes the same
+ * sections in the same order: the transport's first, which gives the device its transport
+ * (virtio_dev.restored) and the queues its own load checks its requests against. Loads check
+ * every value as a hostile file's: on a bad one they return -EINVAL and the stream's err names
+ * the section and the value; the VM is then to be discarded (a load may have applied part of
+ * its state). */
+
+struct state_out;
+struct state_in;
+
+/* Append section "virtio", version 1: the state every transport shares (chapters 2, 3), read
+ * under the lock. Fields in order: u32 device id, u32 number of queues, u32 status, u32
+ * interrupt status, u32 config generation, u32 device_features_sel, u32 driver_features_sel,
+ * u32 queue_sel, u64 driver features; then for each queue u16 num, bool ready, bool event_idx,
+ * bool indirect, u64 descriptor table, u64 driver area, u64 device area (guest-physical), u16
+ * last_avail, u16 used_idx, u16 signalled_used, bool signalled_valid. The virtio-mmio
+ * registers all live here: an MMIO device's transport is saved with this alone. */
+void virtio_transport_state_save(struct virtio_transport *t, struct state_out *o);
+/* Load section "virtio" into t. Checked: the device id and the number of queues are t's;
+ * status has only the bits of 2.1, DRIVER_OK only with FEATURES_OK; with FEATURES_OK the
+ * driver features are a subset of t's offer including VIRTIO_F_VERSION_1 (2.2.2; without it
+ * they are whatever the driver wrote, as the transport keeps them too); interrupt status has
+ * only VIRTIO_INT_* bits; each queue's size is at most VIRTQ_MAX_SIZE, and a ready queue (only
+ * after FEATURES_OK) has event_idx and indirect as the driver features say and a layout that
+ * virtq_validate accepts, as when the driver sets QueueReady (size a power of 2, rings aligned
+ * and inside guest RAM). Then, under the lock, the state is t's (the queues' epochs stay as
+ * virtio_transport_init set them) and the interrupt line follows interrupt status; last,
+ * dev.restored. Returns 0 or -EINVAL. */
+int virtio_transport_state_load(struct virtio_transport *t, struct state_in *in);
 
 /* ---- for the devices ---- */
 

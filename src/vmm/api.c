@@ -24,6 +24,7 @@
 #include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
 #define BODY_MAX        (64 * 1024) /* bytes of a request body */
@@ -89,6 +90,11 @@ struct api {
 	/* InstanceStart's outcome, from the main thread (api_main's, the only one that can
 	 * start a guest). */
 	bool can_start;
+	/* PUT /snapshot/load: the main thread restores instead of booting. */
+	char load_state[STR_MAX], load_mem[STR_MAX];
+	bool load_resume;
+	struct vm_snapshot snap;
+	bool snap_open;
 	pthread_t main_thread; /* waits for InstanceStart in sigtimedwait: SIGUSR1 wakes it */
 	bool start_done;
 	char start_err[512];
@@ -852,6 +858,94 @@ static struct reply instance_start(struct api *a)
 	return NO_CONTENT;
 }
 
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* PUT /snapshot/create: a paused VM's state and memory to two files. Lock held. */
+static struct reply snapshot_create(struct api *a, json_t *b)
+{
+	static const char *const known[] = {"snapshot_type", "snapshot_path", "mem_file_path",
+					    "version", NULL};
+	char err[512], type[16] = "Full", state[STR_MAX], mem[STR_MAX];
+	if (!only_fields(b, known, err, sizeof(err)) ||
+	    get_str(b, "snapshot_type", false, type, sizeof(type), err, sizeof(err)) < 0 ||
+	    get_str(b, "snapshot_path", true, state, sizeof(state), err, sizeof(err)) < 0 ||
+	    get_str(b, "mem_file_path", true, mem, sizeof(mem), err, sizeof(err)) < 0)
+		return fault(400, "%s", err);
+	if (!strcmp(type, "Diff"))
+		return fault(400, "Diff snapshots are not supported yet: take a Full one");
+	if (strcmp(type, "Full"))
+		return fault(400, "snapshot_type must be Full or Diff");
+	if (a->state != API_RUNNING || !a->paused)
+		return fault(400, "Create snapshot: the microVM must be paused first (PATCH /vm "
+				  "{\"state\": \"Paused\"}).");
+	uint64_t t0 = monotonic_ns();
+	if (vm_snapshot_save(a->vm, state, mem, err, sizeof(err)))
+		return fault(400, "%s", err);
+	log_line(a, 3, "Snapshot taken in %.1f ms: %s, memory %s.", (monotonic_ns() - t0) / 1e6,
+		 state, mem);
+	return NO_CONTENT;
+}
+
+/* PUT /snapshot/load: only into a control plane with nothing configured. Lock held. */
+static struct reply snapshot_load(struct api *a, json_t *b)
+{
+	static const char *const known[] = {"snapshot_path",         "mem_file_path", "mem_backend",
+					    "enable_diff_snapshots", "resume_vm",     NULL};
+	char err[512], state[STR_MAX], mem[STR_MAX] = "";
+	bool diff = false, resume = false;
+	if (!only_fields(b, known, err, sizeof(err)) ||
+	    get_str(b, "snapshot_path", true, state, sizeof(state), err, sizeof(err)) < 0 ||
+	    get_str(b, "mem_file_path", false, mem, sizeof(mem), err, sizeof(err)) < 0 ||
+	    get_bool(b, "enable_diff_snapshots", false, &diff, err, sizeof(err)) < 0 ||
+	    get_bool(b, "resume_vm", false, &resume, err, sizeof(err)) < 0)
+		return fault(400, "%s", err);
+	json_t *backend = json_object_get(b, "mem_backend");
+	if (backend && !json_is_null(backend)) {
+		static const char *const bknown[] = {"backend_type", "backend_path", NULL};
+		char type[16];
+		if (!json_is_object(backend) || !only_fields(backend, bknown, err, sizeof(err)) ||
+		    get_str(backend, "backend_type", true, type, sizeof(type), err, sizeof(err)) <
+			0 ||
+		    get_str(backend, "backend_path", true, mem, sizeof(mem), err, sizeof(err)) < 0)
+			return fault(400, "mem_backend: %s",
+				     json_is_object(backend) ? err : "must be an object");
+		if (strcmp(type, "File"))
+			return fault(400, "mem_backend: backend_type %s is not supported: use File",
+				     type);
+	}
+	if (!*mem)
+		return fault(400, "missing field `mem_backend` (or `mem_file_path`)");
+	if (diff)
+		return fault(400, "enable_diff_snapshots: diff snapshots are not supported yet");
+	if (a->state != API_CONFIGURING)
+		return fault(400, AFTER_STARTED);
+	if (a->have_boot_source || a->ndrives || a->nnets || a->have_vsock || a->have_balloon)
+		return fault(400, "Loading a microVM snapshot not allowed after configuring "
+				  "boot-specific resources.");
+	if (!a->can_start)
+		return fault(400,
+			     "this control plane serves requests only: it cannot start a guest");
+	snprintf(a->load_state, sizeof(a->load_state), "%s", state);
+	snprintf(a->load_mem, sizeof(a->load_mem), "%s", mem);
+	a->load_resume = resume;
+	a->state = API_STARTING;
+	a->start_done = false;
+	pthread_cond_broadcast(&a->cond);
+	pthread_kill(a->main_thread, SIGUSR1);
+	while (!a->start_done)
+		pthread_cond_wait(&a->cond, &a->lock);
+	if (a->state != API_RUNNING)
+		return fault(400, "Cannot load the snapshot: %s", a->start_err);
+	log_line(a, 3, "The microVM was restored from %s (%s).", state,
+		 a->paused ? "paused" : "running");
+	return NO_CONTENT;
+}
+
 static struct reply patch_vm(struct api *a, json_t *b)
 {
 	static const char *const known[] = {"state", NULL};
@@ -936,8 +1030,10 @@ static struct reply route(struct api *a, const char *method, const char *url, js
 			return running ? patch_net(a, id, body) : fault(400, NOT_STARTED);
 		return pre ? put_net(a, id, body) : fault(400, AFTER_STARTED);
 	}
-	if (put && (!strcmp(url, "/snapshot/create") || !strcmp(url, "/snapshot/load")))
-		return fault(400, "snapshots are not supported yet");
+	if (put && !strcmp(url, "/snapshot/create"))
+		return running ? snapshot_create(a, body) : fault(400, NOT_STARTED);
+	if (put && !strcmp(url, "/snapshot/load"))
+		return snapshot_load(a, body);
 	if (put && !strcmp(url, "/metrics"))
 		return pre ? put_metrics(a, body) : fault(400, AFTER_STARTED);
 	if (put && !strcmp(url, "/logger"))
@@ -1234,6 +1330,35 @@ static int build_config(struct api *a, struct vm_config *cfg, char *cmdline, siz
 	return 0;
 }
 
+/* A restored VM's configuration, as the API shows it (GET /vm/config, the metrics). */
+static void adopt_config(struct api *a, const struct vm_config *cfg)
+{
+	a->vcpus = cfg->ncpus;
+	a->mem_mib = (unsigned)(cfg->mem_size >> 20);
+	a->ndrives = cfg->ndrives;
+	for (unsigned i = 0; i < cfg->ndrives; i++) {
+		struct api_drive *d = &a->drives[i];
+		memset(d, 0, sizeof(*d));
+		if (*cfg->drives[i].id)
+			snprintf(d->id, sizeof(d->id), "%s", cfg->drives[i].id);
+		else
+			snprintf(d->id, sizeof(d->id), "drive%u", i);
+		snprintf(d->path, sizeof(d->path), "%s", cfg->drives[i].path);
+		d->readonly = cfg->drives[i].readonly;
+		d->vm_index = i;
+	}
+	a->nnets = cfg->nnets;
+	for (unsigned i = 0; i < cfg->nnets; i++) {
+		struct api_net *n = &a->nets[i];
+		memset(n, 0, sizeof(*n));
+		snprintf(n->id, sizeof(n->id), "eth%u", i);
+		snprintf(n->tap, sizeof(n->tap), "%s", cfg->nets[i].tap);
+	}
+	a->have_balloon = cfg->balloon;
+	a->balloon_mib = cfg->balloon_mib;
+	a->deflate_on_oom = cfg->balloon_deflate_on_oom;
+}
+
 static void on_quit(void *opaque)
 {
 	vm_request_exit(opaque, VM_STATUS_QUIT);
@@ -1277,10 +1402,15 @@ void api_free(struct api *a)
 	free(a);
 }
 
-int api_main(const char *sock_path, const char *config_file)
+int api_main(const char *sock_path, const char *config_file, const struct api_restore *restore)
 {
 	static struct api a; /* large: not on the stack */
 	api_setup(&a, true);
+	if (restore) {
+		snprintf(a.load_state, sizeof(a.load_state), "%s", restore->snapshot);
+		snprintf(a.load_mem, sizeof(a.load_mem), "%s", restore->mem_file);
+		a.load_resume = !restore->paused;
+	}
 	if (config_file && apply_config_file(&a, config_file))
 		return VM_STATUS_ERROR;
 
@@ -1327,7 +1457,7 @@ int api_main(const char *sock_path, const char *config_file)
 	bool vm_made = false;
 	struct chr *console = NULL;
 	pthread_mutex_lock(&a.lock);
-	if (config_file)
+	if (config_file || restore)
 		a.state = API_STARTING;
 	for (;;) {
 		int sig = 0;
@@ -1346,19 +1476,41 @@ int api_main(const char *sock_path, const char *config_file)
 		static struct vm_config cfg;
 		static char cmdline[STR_MAX + 64];
 		char err[512] = "";
-		int rc = build_config(&a, &cfg, cmdline, sizeof(cmdline), err, sizeof(err));
+		bool load = *a.load_state;
+		int rc;
+		if (load) {
+			rc = vm_snapshot_open(&a.snap, a.load_state, a.load_mem, err, sizeof(err));
+			a.snap_open = true;
+			cfg = a.snap.cfg;
+		} else {
+			rc = build_config(&a, &cfg, cmdline, sizeof(cmdline), err, sizeof(err));
+		}
 		if (!rc && !(console = chr_stdio_open())) {
 			snprintf(err, sizeof(err), "cannot open the console: %s", strerror(errno));
 			rc = -1;
 		}
 		if (!rc) {
 			rc = vm_create(&vm, &cfg, console, err, sizeof(err));
+			if (!rc && load) {
+				rc = vm_snapshot_load(&vm, &a.snap, err, sizeof(err));
+				if (!rc)
+					adopt_config(&a, &cfg);
+				if (!rc && !a.load_resume) {
+					vm_start_paused(&vm);
+					a.paused = true;
+				}
+			}
 			if (rc) {
 				chr_stdio_close(console);
 				console = NULL;
 				vm_destroy(&vm);
 			}
 		}
+		if (rc && a.snap_open) {
+			vm_snapshot_close(&a.snap);
+			a.snap_open = false;
+		}
+		a.load_state[0] = 0;
 		a.start_done = true;
 		if (!rc) {
 			a.state = API_RUNNING;
@@ -1370,7 +1522,7 @@ int api_main(const char *sock_path, const char *config_file)
 		snprintf(a.start_err, sizeof(a.start_err), "%s", err);
 		a.state = API_CONFIGURING;
 		pthread_cond_broadcast(&a.cond);
-		if (config_file) {
+		if (config_file || restore) {
 			fprintf(stderr, "rvisor: error: %s\n", err);
 			break;
 		}
@@ -1401,6 +1553,8 @@ int api_main(const char *sock_path, const char *config_file)
 		chr_stdio_close(console);
 		vm_destroy(&vm);
 	}
+	if (a.snap_open)
+		vm_snapshot_close(&a.snap); /* after the VM: its configuration points into it */
 	if (a.metrics_fd >= 0)
 		close(a.metrics_fd);
 	if (a.log_fd >= 0)

@@ -10,12 +10,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* `rvisor restore`: start from a snapshot (vmm/snapshot.h) instead of a configuration. */
+struct api_restore {
+	const char *snapshot; /* the state file */
+	const char *mem_file; /* the memory file, mapped copy-on-write */
+	bool paused;          /* stay paused until PATCH /vm {"state": "Resumed"} */
+};
+
 /* Run a VM under the control plane: serve the API on the Unix socket sock_path (NULL: no
  * API), and when config_file is given apply it and start the guest at once (else wait for
- * InstanceStart). Returns when the guest ends (its enum vm_status, the process's exit code),
- * or 1 after printing one line naming the problem (a socket path in use, a bad
- * configuration file, a guest that cannot start from a configuration file). */
-int api_main(const char *sock_path, const char *config_file);
+ * InstanceStart); with restore, restore that snapshot at once. Returns when the guest ends (its
+ * enum vm_status, the process's exit code), or 1 after printing one line naming the problem (a
+ * socket path in use, a bad configuration file, a guest that cannot start from a configuration
+ * file). */
+int api_main(const char *sock_path, const char *config_file, const struct api_restore *restore);
 
 struct api;
 /* A control plane that serves requests but cannot start a guest (InstanceStart answers 400):

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "host/blk_file.h"
+#include "state/stream.h"
 #include "host/chr.h"
 #include "host/net.h"
 #include "host/net_slirp.h"
@@ -756,7 +757,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	vm->time_base_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 
-	if (!cfg->kernel && !cfg->firmware)
+	if (!cfg->kernel && !cfg->firmware && !cfg->restore_mem)
 		return fail(err, errlen, -EINVAL,
 			    "nothing to run: give --kernel FILE (or --firmware FILE)");
 	if (cfg->ncpus < 1 || cfg->ncpus > VM_MAX_HARTS)
@@ -765,7 +766,22 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 	if (cfg->deterministic && cfg->ncpus != 1)
 		return fail(err, errlen, -EINVAL, "a deterministic run has one hart, not %u",
 			    cfg->ncpus);
-	rc = guest_mem_init(&vm->mem, RAM_BASE, cfg->mem_size);
+	if (cfg->restore_mem) {
+		rc = guest_mem_init_file(&vm->mem, RAM_BASE, cfg->mem_size, cfg->restore_mem);
+		if (rc == -ERANGE)
+			return fail(
+			    err, errlen, rc,
+			    "memory file '%s' is not the snapshot's %llu MiB: give the memory "
+			    "file taken with this snapshot",
+			    cfg->restore_mem, (unsigned long long)(cfg->mem_size >> 20));
+		if (rc)
+			return fail(err, errlen, rc,
+				    "cannot map memory file '%s' (%s): give the memory file taken "
+				    "with this snapshot",
+				    cfg->restore_mem, strerror(-rc));
+	} else {
+		rc = guest_mem_init(&vm->mem, RAM_BASE, cfg->mem_size);
+	}
 	if (rc)
 		return fail(err, errlen, rc,
 			    "cannot allocate %llu MiB of guest RAM (%s): lower --mem",
@@ -807,6 +823,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 	rc = add_virtio(vm, err, errlen);
 	if (rc)
 		return rc;
+	if (cfg->restore_mem)
+		return 0; /* RAM holds the images; vm_snapshot_load sets the harts and devices */
 	rc = load_images(vm, &l, err, errlen);
 	if (rc)
 		return rc;
@@ -904,7 +922,8 @@ bool vm_net_stats(struct vm *vm, unsigned nic, struct virtio_net_stats *out)
 }
 
 /* The devices' own threads, which move data into guest memory without a vCPU: disks,
- * network cards, vsock. (virtio-fs requests already with the daemon still complete.) */
+ * network cards, vsock, the virtio console's input. (virtio-fs requests already with the daemon
+ * still complete.) */
 static void set_devices_paused(struct vm *vm, bool paused)
 {
 	struct vm_virtio *v = vm->virtio;
@@ -916,6 +935,8 @@ static void set_devices_paused(struct vm *vm, bool paused)
 			virtio_net_set_paused(&v->nic[i].net, paused);
 	if (v && v->vsock_up)
 		virtio_vsock_set_paused(&v->vsock, paused);
+	if (v && v->con_up)
+		virtio_console_set_paused(&v->con, paused);
 }
 
 void vm_pause(struct vm *vm)
@@ -945,6 +966,124 @@ void vm_resume(struct vm *vm)
 			hart_set_paused(&vm->harts[i], false, false);
 	}
 	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+/* ---- snapshots: the devices' sections, in creation order ---- */
+
+static void port_save(struct vm_port *p, struct state_out *o)
+{
+	if (p->on_pci)
+		virtio_pci_state_save(&p->pci, o);
+	else
+		virtio_transport_state_save(&p->mmio, o);
+}
+
+static int port_load(struct vm_port *p, struct state_in *in)
+{
+	return p->on_pci ? virtio_pci_state_load(&p->pci, in)
+			 : virtio_transport_state_load(&p->mmio, in);
+}
+
+void vm_devices_quiesce(struct vm *vm)
+{
+	struct vm_virtio *v = vm->virtio;
+	for (unsigned i = 0; v && i < v->ndisks; i++)
+		if (v->disk[i].blk_up)
+			virtio_blk_quiesce(&v->disk[i].blk);
+	/* Cards send what the rate limiter held back and what waits in their transmit rings. */
+	for (unsigned i = 0; v && i < v->nnics; i++)
+		if (v->nic[i].net_up)
+			virtio_net_quiesce(&v->nic[i].net);
+}
+
+void vm_devices_state_save(struct vm *vm, struct state_out *o)
+{
+	aclint_state_save(&vm->aclint, o);
+	plic_state_save(&vm->plic, o);
+	uart16550_state_save(&vm->uart, o);
+	goldfish_rtc_state_save(&vm->rtc, o);
+	struct vm_virtio *v = vm->virtio;
+	if (!v)
+		return;
+	for (unsigned i = 0; i < v->nshares; i++)
+		virtio_fs_state_save(&v->share[i].fs, o); /* fails: not saved yet */
+	if (v->vsock_up)
+		virtio_vsock_state_save(&v->vsock, o); /* fails: not saved yet */
+	if (v->pci_up)
+		pci_host_state_save(&v->pci, o);
+	for (unsigned i = 0; i < v->ndisks; i++) {
+		port_save(&v->disk[i].port, o);
+		virtio_blk_state_save(&v->disk[i].blk, o);
+	}
+	for (unsigned i = 0; i < v->nnics; i++) {
+		port_save(&v->nic[i].port, o);
+		virtio_net_state_save(&v->nic[i].net, o);
+	}
+	if (v->con_up) {
+		port_save(&v->con_port, o);
+		virtio_console_state_save(&v->con, o);
+	}
+	if (v->kbd_up) {
+		port_save(&v->kbd_port, o);
+		virtio_input_state_save(&v->kbd, o);
+	}
+	if (v->balloon_up) {
+		port_save(&v->balloon_port, o);
+		virtio_balloon_state_save(&v->balloon, o);
+	}
+	port_save(&v->rng_port, o);
+	virtio_rng_state_save(&v->rng, o);
+}
+
+int vm_devices_state_load(struct vm *vm, struct state_in *in)
+{
+	int rc = 0;
+#define LOAD(call)                   \
+	do {                         \
+		if (!rc)             \
+			rc = (call); \
+	} while (0)
+	LOAD(aclint_state_load(&vm->aclint, in));
+	LOAD(plic_state_load(&vm->plic, in));
+	LOAD(uart16550_state_load(&vm->uart, in));
+	LOAD(goldfish_rtc_state_load(&vm->rtc, in));
+	struct vm_virtio *v = vm->virtio;
+	if (!v)
+		return rc;
+	if (v->pci_up)
+		LOAD(pci_host_state_load(&v->pci, in));
+	for (unsigned i = 0; i < v->ndisks; i++) {
+		LOAD(port_load(&v->disk[i].port, in));
+		LOAD(virtio_blk_state_load(&v->disk[i].blk, in));
+	}
+	for (unsigned i = 0; i < v->nnics; i++) {
+		LOAD(port_load(&v->nic[i].port, in));
+		LOAD(virtio_net_state_load(&v->nic[i].net, in));
+	}
+	if (v->con_up) {
+		LOAD(port_load(&v->con_port, in));
+		LOAD(virtio_console_state_load(&v->con, in));
+	}
+	if (v->kbd_up) {
+		LOAD(port_load(&v->kbd_port, in));
+		LOAD(virtio_input_state_load(&v->kbd, in));
+	}
+	if (v->balloon_up) {
+		LOAD(port_load(&v->balloon_port, in));
+		LOAD(virtio_balloon_state_load(&v->balloon, in));
+	}
+	LOAD(port_load(&v->rng_port, in));
+	LOAD(virtio_rng_state_load(&v->rng, in));
+#undef LOAD
+	return rc ? rc : in->failed ? -EINVAL : 0;
+}
+
+void vm_start_paused(struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->nharts; i++)
+		hart_set_paused(&vm->harts[i], true, false);
+	set_devices_paused(vm, true);
+	__atomic_store_n(&vm->paused_at_ns, monotonic_ns(), __ATOMIC_RELEASE);
 }
 
 struct virtio_balloon *vm_balloon(struct vm *vm)

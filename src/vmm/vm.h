@@ -64,6 +64,10 @@ struct vm_config {
 	 * harts are driven by the caller (hart_run_budget / jit_run_budget), not by vm_run. */
 	bool deterministic;
 	size_t jit_cache; /* bytes of translated-code cache per hart (VM_ACCEL_JIT) */
+	/* Restoring a snapshot: guest RAM is this memory file, mapped copy-on-write; no image
+	 * is loaded (kernel and initrd are unused; firmware only says whether the SBI is
+	 * rvisor's) and the harts stay in reset until vm_snapshot_load. */
+	const char *restore_mem;
 };
 
 struct vm_virtio; /* the virtio devices (machine.c) */
@@ -139,6 +143,22 @@ int vm_net_set_rate_limiters(struct vm *vm, unsigned nic, const struct rate_limi
 /* A snapshot of disk drive's or card nic's counters; false if there is no such device. */
 bool vm_drive_stats(struct vm *vm, unsigned drive, struct virtio_blk_stats *out);
 bool vm_net_stats(struct vm *vm, unsigned nic, struct virtio_net_stats *out);
+
+struct state_out;
+struct state_in;
+/* Snapshots (src/vmm/snapshot.c drives these). With the VM paused: let the devices finish the
+ * requests they took from their rings (disks complete what they popped). */
+void vm_devices_quiesce(struct vm *vm);
+/* With the VM paused and quiesced: append the sections of the platform devices (ACLINT,
+ * PLIC, UART, RTC) and of every virtio device (its transport's, then its own), in creation
+ * order. A device that cannot be saved fails o with a sentence naming it. */
+void vm_devices_state_save(struct vm *vm, struct state_out *o);
+/* Read the same sections into a VM just created from the snapshot's configuration (no hart
+ * has run). Returns 0, or -EINVAL with in->err naming the section and the problem. */
+int vm_devices_state_load(struct vm *vm, struct state_in *in);
+/* Before vm_run: the harts start parked and the devices paused, the guest's clock stopped, as
+ * after vm_pause (vm_resume starts them). */
+void vm_start_paused(struct vm *vm);
 
 /* Build the machine described by cfg: RAM, devices, harts, loaded images and device tree.
  * console is the host backend for the UART and SBI console (not owned). Returns 0, or -errno

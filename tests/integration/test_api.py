@@ -231,7 +231,7 @@ def test_life_cycle(api, guest, tmp_path):
     ("PUT", "/actions", '{"action_type": "Explode"}', "action_type"),
     ("PUT", "/actions", '{"action_type": "SendCtrlAltDel"}', "before starting"),
     ("PUT", "/vsock", '{"guest_cid": 2, "uds_path": "/tmp/v"}', "guest_cid"),
-    ("PUT", "/snapshot/create", '{"snapshot_path": "s", "mem_file_path": "m"}', "snapshot"),
+    ("PUT", "/snapshot/create", '{"snapshot_path": "s", "mem_file_path": "m"}', "before starting"),
     ("GET", "/nowhere", None, "Invalid request method and/or path"),
     ("DELETE", "/", None, "Invalid request method and/or path"),
 ])

@@ -1,0 +1,151 @@
+#!/usr/bin/python3
+"""Snapshot benchmark: a guest with 1 GiB of RAM (Debian's kernel, the busybox initramfs, one
+vCPU) boots through the API to init's marker and idles at its shell; then
+
+- full snapshot: the time PUT /snapshot/create takes on the paused guest, the state file's
+  size, and the memory file's size on disk (sparse: pages never touched are holes);
+- restore: in a new rvisor process, the time PUT /snapshot/load (resume_vm) takes, from the
+  request to the answer, by which time every hart and device is loaded and the harts run
+  (the guest's next instruction); the same from the process's start (socket ready, then the
+  load); and until the guest answers a command on its console.
+
+Medians of several restores. It prints figures and never fails on slowness; it exits 1 only
+when a guest does not boot or restore.
+Usage: bench/snapshot.py [--runs N] [--mem MIB] [--rvisor PATH]
+"""
+
+import argparse
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from api import UnixHTTPConnection, spawn, stop
+from common import MARKER, REPO, host_load_line, load_guest_env
+
+
+def request(sock, method, path, body=None):
+    c = UnixHTTPConnection(sock)
+    c.request(method, path, json.dumps(body) if body is not None else None,
+              {"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    if r.status not in (200, 204):
+        raise RuntimeError(f"{method} {path}: {r.status} {data!r}")
+    return data
+
+
+def wait_socket(sock, proc, timeout=10):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(sock)
+            return True
+        except OSError:
+            if proc.poll() is not None:
+                return False
+            time.sleep(0.0002)
+        finally:
+            s.close()
+    return False
+
+
+def read_until(proc, pattern, timeout):
+    """Read proc's stdout until the regex matches; True when it did."""
+    import select
+    buf = bytearray()
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not select.select([proc.stdout], [], [], 0.2)[0]:
+            continue
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            return False
+        buf.extend(chunk)
+        if re.search(pattern, buf):
+            return True
+    return False
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=5, help="restores (default 5)")
+    ap.add_argument("--mem", type=int, default=1024, help="guest RAM in MiB (default 1024)")
+    ap.add_argument("--rvisor", default=str(REPO / "build" / "rvisor"), help="rvisor binary")
+    args = ap.parse_args()
+    guest = load_guest_env()
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as work:
+        sock = os.path.join(work, "a.sock")
+        state, mem = os.path.join(work, "vm.state"), os.path.join(work, "vm.mem")
+        proc = spawn([args.rvisor, "--api-sock", sock])
+        try:
+            if not wait_socket(sock, proc):
+                print("rvisor did not serve the API")
+                return 1
+            request(sock, "PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": args.mem})
+            request(sock, "PUT", "/boot-source", {"kernel_image_path": guest["RVISOR_KERNEL"],
+                                                  "initrd_path": guest["RVISOR_INITRD"],
+                                                  "boot_args": "console=ttyS0"})
+            request(sock, "PUT", "/actions", {"action_type": "InstanceStart"})
+            if not read_until(proc, re.escape(MARKER), 120):
+                print("the guest did not boot")
+                return 1
+            time.sleep(1)
+            request(sock, "PATCH", "/vm", {"state": "Paused"})
+            t0 = time.monotonic()
+            request(sock, "PUT", "/snapshot/create", {"snapshot_path": state,
+                                                      "mem_file_path": mem})
+            create = time.monotonic() - t0
+        finally:
+            stop(proc)
+        st = os.stat(mem)
+        print(f"full snapshot of a {args.mem} MiB guest idle at its shell: {create * 1000:.1f} ms;"
+              f" state file {os.stat(state).st_size / 1024:.1f} KiB, memory file "
+              f"{st.st_size >> 20} MiB of which {st.st_blocks * 512 / 2**20:.1f} MiB on disk")
+
+        loads, totals, answers = [], [], []
+        for i in range(args.runs):
+            rsock = os.path.join(work, f"r{i}.sock")
+            start = time.monotonic()
+            proc = spawn([args.rvisor, "--api-sock", rsock])
+            try:
+                if not wait_socket(rsock, proc):
+                    print("rvisor did not serve the API")
+                    return 1
+                t0 = time.monotonic()
+                request(rsock, "PUT", "/snapshot/load",
+                        {"snapshot_path": state, "resume_vm": True,
+                         "mem_backend": {"backend_type": "File", "backend_path": mem}})
+                t1 = time.monotonic()
+                proc.stdin.write(b"echo restored-$((40+2))\n")
+                proc.stdin.flush()
+                if not read_until(proc, rb"restored-42", 60):
+                    print(f"run {i + 1}: the restored guest did not answer")
+                    return 1
+                t2 = time.monotonic()
+            finally:
+                stop(proc)
+            loads.append(t1 - t0)
+            totals.append(t1 - start)
+            answers.append(t2 - t1)
+            print(f"run {i + 1}: load {(t1 - t0) * 1000:.2f} ms, process start to running "
+                  f"{(t1 - start) * 1000:.2f} ms, then a console command answered in "
+                  f"{(t2 - t1) * 1000:.1f} ms", flush=True)
+        print(f"restore of a {args.mem} MiB guest, medians of {args.runs}: PUT /snapshot/load "
+              f"{statistics.median(loads) * 1000:.2f} ms; process start to the guest running "
+              f"{statistics.median(totals) * 1000:.2f} ms; first console answer after "
+              f"{statistics.median(answers) * 1000:.1f} ms")
+    print(host_load_line(load_before))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,449 @@
+/* Snapshots of a whole VM: the state file and the sparse memory file (snapshot.h). */
+#include "vmm/snapshot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "state/stream.h"
+
+#define MAGIC         "RVISORVM"
+#define HEADER_BYTES  16 /* magic, format, reserved */
+#define PAGE          4096u
+#define TICK_NS       100u /* the 10 MHz timebase */
+#define RVISOR_VER    "0.1"
+#define CONFIG_LAYOUT 1
+#define VM_LAYOUT     1
+#define INFO_LAYOUT   1
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void put_str(struct state_out *o, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	state_put_u32(o, (uint32_t)n);
+	state_put_bytes(o, s, n);
+}
+
+/* ---- writing ---- */
+
+static void save_config(const struct vm *vm, struct state_out *o)
+{
+	const struct vm_config *c = &vm->cfg;
+	if (c->deterministic)
+		state_out_fail(o, "a deterministic run cannot be saved");
+	if (c->nfs)
+		state_out_fail(o,
+			       "virtio-fs '%s' cannot be saved: its daemon holds the guest's "
+			       "requests and memory; take snapshots without --fs",
+			       c->fs[0].tag);
+	if (c->vsock_cid)
+		state_out_fail(o, "the vsock device cannot be saved: its host connections cannot; "
+				  "take snapshots without --vsock");
+	state_begin(o, "config", CONFIG_LAYOUT);
+	state_put_u64(o, c->mem_size);
+	state_put_u32(o, c->ncpus);
+	state_put_bool(o, vm->builtin_sbi);
+	state_put_bool(o, c->virtio_console);
+	state_put_bool(o, c->keyboard);
+	state_put_bool(o, c->balloon);
+	state_put_u32(o, c->balloon_mib);
+	state_put_bool(o, c->balloon_deflate_on_oom);
+	state_put_u8(o, (uint8_t)c->transport);
+	state_put_u32(o, c->ndrives);
+	for (unsigned i = 0; i < c->ndrives; i++) {
+		const struct vm_drive *d = &c->drives[i];
+		put_str(o, d->path);
+		state_put_bool(o, d->readonly);
+		state_put_bool(o, d->lock);
+		state_put_bytes(o, d->id, sizeof(d->id));
+		state_put_u8(o, (uint8_t)d->transport);
+	}
+	state_put_u32(o, c->nnets);
+	for (unsigned i = 0; i < c->nnets; i++) {
+		const struct vm_net *n = &c->nets[i];
+		state_put_u8(o, (uint8_t)n->type);
+		state_put_bytes(o, n->tap, sizeof(n->tap));
+		state_put_bool(o, n->has_mac);
+		state_put_bytes(o, n->mac, sizeof(n->mac));
+		state_put_bool(o, n->slirp.restricted);
+		state_put_u32(o, n->slirp.nhostfwd);
+		for (unsigned k = 0; k < n->slirp.nhostfwd; k++) {
+			const struct net_slirp_hostfwd *f = &n->slirp.hostfwd[k];
+			state_put_bool(o, f->udp);
+			state_put_bytes(o, &f->host_addr, 4); /* network byte order, as held */
+			state_put_bytes(o, &f->guest_addr, 4);
+			state_put_u16(o, f->host_port);
+			state_put_u16(o, f->guest_port);
+		}
+		state_put_u8(o, (uint8_t)n->transport);
+	}
+	state_end(o);
+}
+
+/* Write len bytes at off of fd, all of them. */
+static int pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static bool page_zero(const uint8_t *p)
+{
+	static const uint8_t zero[PAGE];
+	return !memcmp(p, zero, PAGE);
+}
+
+/* Guest RAM into fd, sparse: runs of non-zero pages are written, the rest stays holes. A
+ * memfd's holes are skipped without reading them (SEEK_DATA). */
+static int save_ram(const struct guest_mem *m, int fd)
+{
+	if (ftruncate(fd, (off_t)m->size) < 0)
+		return -errno;
+	uint64_t off = 0;
+	while (off < m->size) {
+		uint64_t end = m->size;
+		if (!m->private_map) {
+			off_t d = lseek(m->fd, (off_t)off, SEEK_DATA);
+			if (d < 0)
+				break; /* ENXIO: only holes from here on */
+			off_t h = lseek(m->fd, d, SEEK_HOLE);
+			off = (uint64_t)d & ~(uint64_t)(PAGE - 1);
+			end = h < 0 ? m->size : (uint64_t)h;
+		}
+		while (off < end) {
+			if (page_zero(m->hva + off)) {
+				off += PAGE;
+				continue;
+			}
+			uint64_t run = off + PAGE;
+			while (run < end && run - off < (64u << 20) && !page_zero(m->hva + run))
+				run += PAGE;
+			int rc = pwrite_all(fd, m->hva + off, (size_t)(run - off), off);
+			if (rc)
+				return rc;
+			off = run;
+		}
+	}
+	return 0;
+}
+
+/* Create path's temporary sibling (owner-only); *tmp receives its name. */
+static int create_tmp(const char *path, char *tmp, size_t tmplen)
+{
+	if ((size_t)snprintf(tmp, tmplen, "%s.tmp", path) >= tmplen)
+		return -ENAMETOOLONG;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path, char *err,
+		     size_t errlen)
+{
+	if (!__atomic_load_n(&vm->paused_at_ns, __ATOMIC_ACQUIRE))
+		return fail(err, errlen, -EBUSY, "the VM must be paused for a snapshot");
+	vm_devices_quiesce(vm);
+
+	struct state_out o;
+	state_out_init(&o);
+	state_put_bytes(&o, MAGIC, 8);
+	state_put_u32(&o, SNAPSHOT_FORMAT);
+	state_put_u32(&o, 0);
+	state_begin(&o, "info", INFO_LAYOUT);
+	put_str(&o, "rvisor " RVISOR_VER);
+#if defined(__x86_64__)
+	put_str(&o, "x86_64");
+#elif defined(__aarch64__)
+	put_str(&o, "aarch64");
+#else
+	put_str(&o, "other");
+#endif
+	state_end(&o);
+	save_config(vm, &o);
+	state_begin(&o, "vm", VM_LAYOUT);
+	state_put_u64(&o, vm_time_now(vm));
+	state_end(&o);
+	for (unsigned i = 0; i < vm->nharts; i++)
+		hart_state_save(&vm->harts[i], &o);
+	vm_devices_state_save(vm, &o);
+	if (!o.failed) {
+		uint32_t crc = (uint32_t)crc32(0L, o.buf, (uInt)o.len);
+		state_put_u32(&o, crc);
+	}
+	if (o.failed) {
+		int rc = fail(err, errlen, -EINVAL, "cannot take a snapshot: %s", o.err);
+		state_out_free(&o);
+		return rc;
+	}
+
+	char tmp_state[4096], tmp_mem[4096];
+	int sfd = create_tmp(state_path, tmp_state, sizeof(tmp_state));
+	if (sfd < 0) {
+		state_out_free(&o);
+		return fail(err, errlen, sfd,
+			    "cannot write the snapshot '%s' (%s): choose a path "
+			    "in a writable directory",
+			    state_path, strerror(-sfd));
+	}
+	int mfd = create_tmp(mem_path, tmp_mem, sizeof(tmp_mem));
+	if (mfd < 0) {
+		close(sfd);
+		unlink(tmp_state);
+		state_out_free(&o);
+		return fail(err, errlen, mfd,
+			    "cannot write the memory file '%s' (%s): choose a "
+			    "path in a writable directory",
+			    mem_path, strerror(-mfd));
+	}
+	int rc = pwrite_all(sfd, o.buf, o.len, 0);
+	const char *what = state_path;
+	if (!rc && fsync(sfd))
+		rc = -errno;
+	if (!rc) {
+		what = mem_path;
+		rc = save_ram(&vm->mem, mfd);
+		if (!rc && fsync(mfd))
+			rc = -errno;
+	}
+	close(sfd);
+	close(mfd);
+	state_out_free(&o);
+	if (!rc && (rename(tmp_mem, mem_path) || rename(tmp_state, state_path)))
+		rc = -errno;
+	if (rc) {
+		unlink(tmp_state);
+		unlink(tmp_mem);
+		return fail(err, errlen, rc,
+			    "cannot write '%s' (%s): free space there or choose "
+			    "another path",
+			    what, strerror(-rc));
+	}
+	return 0;
+}
+
+/* ---- reading ---- */
+
+static char *get_str(struct state_in *in, char **pool, size_t *left)
+{
+	uint32_t n = state_get_u32(in);
+	if (!state_check(in, n < *left, "a string of %u bytes", n))
+		return NULL;
+	char *s = *pool;
+	state_get_bytes(in, s, n);
+	if (!state_check(in, !memchr(s, 0, n), "a string holds a NUL byte"))
+		return NULL;
+	s[n] = 0;
+	*pool += n + 1;
+	*left -= n + 1;
+	return s;
+}
+
+static bool get_transport(struct state_in *in, enum vm_transport *t)
+{
+	uint8_t v = state_get_u8(in);
+	*t = (enum vm_transport)v;
+	return state_check(in, v <= VM_TRANSPORT_PCI, "transport %u", v);
+}
+
+static int load_config(struct vm_snapshot *s, struct state_in *in)
+{
+	struct vm_config *c = &s->cfg;
+	memset(c, 0, sizeof(*c));
+	uint32_t version = state_enter(in, "config");
+	if (!state_check(in, version == CONFIG_LAYOUT, "layout version %u (this rvisor reads %u)",
+			 version, CONFIG_LAYOUT))
+		return -EINVAL;
+	size_t left = in->end - in->pos + 1; /* the strings fit in the section's bytes */
+	s->strings = calloc(1, left);
+	char *pool = s->strings;
+	if (!pool)
+		return -ENOMEM;
+	c->mem_size = state_get_u64(in);
+	state_check(in, c->mem_size && c->mem_size % (2u << 20) == 0 && c->mem_size <= (1ull << 40),
+		    "guest RAM of %llu bytes", (unsigned long long)c->mem_size);
+	c->ncpus = state_get_u32(in);
+	state_check(in, c->ncpus >= 1 && c->ncpus <= VM_MAX_HARTS, "%u harts", c->ncpus);
+	bool builtin_sbi = state_get_bool(in);
+	/* vm_create reads "no firmware" as "rvisor serves the SBI"; nothing is loaded. */
+	c->firmware = builtin_sbi ? NULL : "(the snapshot's firmware, in its memory)";
+	c->virtio_console = state_get_bool(in);
+	c->keyboard = state_get_bool(in);
+	c->balloon = state_get_bool(in);
+	c->balloon_mib = state_get_u32(in);
+	c->balloon_deflate_on_oom = state_get_bool(in);
+	get_transport(in, &c->transport);
+	c->ndrives = state_get_u32(in);
+	state_check(in, c->ndrives <= VM_MAX_DRIVES, "%u drives", c->ndrives);
+	for (unsigned i = 0; i < c->ndrives && !in->failed; i++) {
+		struct vm_drive *d = &c->drives[i];
+		d->path = get_str(in, &pool, &left);
+		d->readonly = state_get_bool(in);
+		d->lock = state_get_bool(in);
+		state_get_bytes(in, d->id, sizeof(d->id));
+		d->id[sizeof(d->id) - 1] = 0;
+		get_transport(in, &d->transport);
+		state_check(in, d->path && *d->path, "drive %u has no path", i);
+	}
+	c->nnets = state_get_u32(in);
+	state_check(in, c->nnets <= VM_MAX_NETS, "%u network cards", c->nnets);
+	for (unsigned i = 0; i < c->nnets && !in->failed; i++) {
+		struct vm_net *n = &c->nets[i];
+		uint8_t type = state_get_u8(in);
+		state_check(in, type <= VM_NET_TAP, "network card %u of type %u", i, type);
+		n->type = (enum vm_net_type)type;
+		state_get_bytes(in, n->tap, sizeof(n->tap));
+		n->tap[sizeof(n->tap) - 1] = 0;
+		n->has_mac = state_get_bool(in);
+		state_get_bytes(in, n->mac, sizeof(n->mac));
+		n->slirp.restricted = state_get_bool(in);
+		n->slirp.nhostfwd = state_get_u32(in);
+		state_check(in, n->slirp.nhostfwd <= NET_SLIRP_MAX_HOSTFWD, "%u forwarded ports",
+			    n->slirp.nhostfwd);
+		for (unsigned k = 0; k < n->slirp.nhostfwd && !in->failed; k++) {
+			struct net_slirp_hostfwd *f = &n->slirp.hostfwd[k];
+			f->udp = state_get_bool(in);
+			state_get_bytes(in, &f->host_addr, 4);
+			state_get_bytes(in, &f->guest_addr, 4);
+			f->host_port = state_get_u16(in);
+			f->guest_port = state_get_u16(in);
+			state_check(in, f->host_port && f->guest_port, "a forwarded port 0");
+		}
+		get_transport(in, &n->transport);
+	}
+	return state_leave(in) ? 0 : -EINVAL;
+}
+
+int vm_snapshot_open(struct vm_snapshot *s, const char *state_path, const char *mem_path, char *err,
+		     size_t errlen)
+{
+	memset(s, 0, sizeof(*s));
+	int fd = open(state_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, errlen, -errno,
+			    "cannot open the snapshot '%s' (%s): check the path", state_path,
+			    strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < HEADER_BYTES + 4 ||
+	    (uint64_t)st.st_size > SNAPSHOT_STATE_MAX) {
+		close(fd);
+		return fail(err, errlen, -EINVAL, "'%s' is not an rvisor snapshot (its size)",
+			    state_path);
+	}
+	s->len = (size_t)st.st_size;
+	s->buf = malloc(s->len);
+	if (!s->buf) {
+		close(fd);
+		return fail(err, errlen, -ENOMEM, "out of memory reading '%s'", state_path);
+	}
+	size_t got = 0;
+	while (got < s->len) {
+		ssize_t n = pread(fd, s->buf + got, s->len - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return fail(err, errlen, -EIO, "cannot read '%s'", state_path);
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	if (memcmp(s->buf, MAGIC, 8))
+		return fail(err, errlen, -EINVAL,
+			    "'%s' is not an rvisor snapshot (no magic number)", state_path);
+	uint32_t format =
+	    s->buf[8] | s->buf[9] << 8 | s->buf[10] << 16 | (uint32_t)s->buf[11] << 24;
+	if (format != SNAPSHOT_FORMAT)
+		return fail(err, errlen, -EINVAL,
+			    "snapshot '%s' has format version %u; this rvisor reads version %u",
+			    state_path, format, SNAPSHOT_FORMAT);
+	const uint8_t *t = s->buf + s->len - 4;
+	uint32_t crc = t[0] | t[1] << 8 | t[2] << 16 | (uint32_t)t[3] << 24;
+	if ((uint32_t)crc32(0L, s->buf, (uInt)(s->len - 4)) != crc)
+		return fail(err, errlen, -EINVAL,
+			    "snapshot '%s' is damaged (its checksum does not match): take it again",
+			    state_path);
+
+	struct state_in in;
+	state_in_init(&in, s->buf + HEADER_BYTES, s->len - HEADER_BYTES - 4);
+	uint32_t version = state_enter(&in, "info");
+	state_check(&in, version == INFO_LAYOUT, "layout version %u", version);
+	in.pos = in.end; /* informational only */
+	state_leave(&in);
+	int rc = in.failed ? -EINVAL : load_config(s, &in);
+	if (rc)
+		return fail(err, errlen, rc, "snapshot '%s' is not usable: %s", state_path,
+			    in.failed ? in.err : strerror(-rc));
+	s->body = HEADER_BYTES + in.pos;
+	s->cfg.restore_mem = mem_path;
+	return 0;
+}
+
+int vm_snapshot_load(struct vm *vm, struct vm_snapshot *s, char *err, size_t errlen)
+{
+	struct state_in in;
+	state_in_init(&in, s->buf + s->body, s->len - s->body - 4);
+	uint32_t version = state_enter(&in, "vm");
+	state_check(&in, version == VM_LAYOUT, "layout version %u", version);
+	uint64_t ticks = state_get_u64(&in);
+	state_leave(&in);
+	/* The guest's clock goes on from where it stood. */
+	if (state_check(&in, ticks < UINT64_MAX / TICK_NS, "a guest clock of %llu ticks",
+			(unsigned long long)ticks)) {
+		/* Modulo 2^64, as vm_time_now subtracts: the guest's clock may be ahead of this
+		 * host's monotonic clock. */
+		__atomic_store_n(&vm->time_base_ns, monotonic_ns() - ticks * TICK_NS,
+				 __ATOMIC_RELEASE);
+	}
+	for (unsigned i = 0; i < vm->nharts && !in.failed; i++)
+		hart_state_load(&vm->harts[i], &in);
+	if (!in.failed)
+		vm_devices_state_load(vm, &in);
+	if (!in.failed)
+		state_check(&in, in.pos == in.len, "%zu bytes after the last device's section",
+			    in.len - in.pos);
+	if (in.failed)
+		return fail(err, errlen, -EINVAL, "the snapshot does not fit this VM: %s", in.err);
+	s->guest_ticks = ticks;
+	return 0;
+}
+
+void vm_snapshot_close(struct vm_snapshot *s)
+{
+	free(s->buf);
+	free(s->strings);
+	s->buf = NULL;
+	s->strings = NULL;
+}
