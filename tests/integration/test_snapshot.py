@@ -11,11 +11,13 @@ that cannot be saved are refused with a 400 naming the problem, and the running 
 untouched.
 """
 
+import gzip
 import hashlib
 import os
 import re
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -305,3 +307,19 @@ def test_command_line_restore(rv, guest, tmp_path):
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 1 and mentions in r.stderr, (args, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_format_1_snapshot_loads(rv, tmp_path):
+    """A snapshot of format version 1, committed (snapshot-v1/: a small S-mode program that
+    prints "tick N" every 0.1 s, saved after "tick 5" by make.sh), loads and goes on with
+    "tick 6": snapshots taken by earlier builds keep working."""
+    here = Path(__file__).parent / "snapshot-v1"
+    mem = tmp_path / "mem.bin"
+    mem.write_bytes(gzip.decompress((here / "mem.bin.gz").read_bytes()))
+    c = Console([rv, "restore", "--snapshot", str(here / "state.bin"), "--mem-file", str(mem)])
+    try:
+        out = c.expect(rb"tick 8\r?\n", COMMAND_TIMEOUT, "tick 8")
+        ticks = [int(x) for x in re.findall(rb"tick (\d+)", out)]
+        assert ticks == [6, 7, 8], out
+    finally:
+        c.close()
