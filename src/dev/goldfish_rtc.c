@@ -69,6 +69,14 @@ static void *alarm_thread(void *arg)
 			fire(r);
 			continue;
 		}
+		/* A frozen clock never reaches the alarm by itself: only a register write or a
+		 * restore moves it, and those fire a due alarm themselves (alarm_changed). A
+		 * deadline computed from the frozen time would lie in the real past, and the
+		 * timed wait would return at once, over and over. */
+		if (r->frozen_ns) {
+			pthread_cond_wait(&r->wake, &r->lock);
+			continue;
+		}
 		/* The host time at which the RTC reaches the alarm; a deadline past what a
 		 * timespec holds is as good as never (the loop re-checks on every wake-up). */
 		uint64_t delta = r->regs.alarm_ns - now;

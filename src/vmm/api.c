@@ -1324,6 +1324,7 @@ static int build_config(struct api *a, struct vm_config *cfg, char *cmdline, siz
 	cfg->balloon = a->have_balloon;
 	cfg->balloon_mib = a->balloon_mib;
 	cfg->balloon_deflate_on_oom = a->deflate_on_oom;
+	cfg->balloon_stats_s = a->stats_interval_s;
 	cfg->vsock_cid = a->have_vsock ? a->vsock_cid : 0;
 	cfg->keyboard = true; /* for SendCtrlAltDel */
 	cfg->vsock_uds = a->vsock_uds;
@@ -1357,6 +1358,7 @@ static void adopt_config(struct api *a, const struct vm_config *cfg)
 	a->have_balloon = cfg->balloon;
 	a->balloon_mib = cfg->balloon_mib;
 	a->deflate_on_oom = cfg->balloon_deflate_on_oom;
+	a->stats_interval_s = cfg->balloon_stats_s;
 }
 
 static void on_quit(void *opaque)

@@ -73,6 +73,7 @@ static void save_config(const struct vm *vm, struct state_out *o)
 	state_put_bool(o, c->balloon);
 	state_put_u32(o, c->balloon_mib);
 	state_put_bool(o, c->balloon_deflate_on_oom);
+	state_put_u32(o, c->balloon_stats_s);
 	state_put_u8(o, (uint8_t)c->transport);
 	state_put_u32(o, c->ndrives);
 	for (unsigned i = 0; i < c->ndrives; i++) {
@@ -304,6 +305,9 @@ static int load_config(struct vm_snapshot *s, struct state_in *in)
 	c->balloon = state_get_bool(in);
 	c->balloon_mib = state_get_u32(in);
 	c->balloon_deflate_on_oom = state_get_bool(in);
+	c->balloon_stats_s = state_get_u32(in);
+	state_check(in, c->balloon_stats_s <= 86400, "a statistics interval of %u s",
+		    c->balloon_stats_s);
 	get_transport(in, &c->transport);
 	c->ndrives = state_get_u32(in);
 	state_check(in, c->ndrives <= VM_MAX_DRIVES, "%u drives", c->ndrives);

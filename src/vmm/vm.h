@@ -54,6 +54,8 @@ struct vm_config {
 	bool balloon;
 	uint32_t balloon_mib;
 	bool balloon_deflate_on_oom;
+	unsigned balloon_stats_s; /* the API's statistics polling interval (0: none), kept by
+				   * snapshots for the restored control plane */
 	/* Where virtio devices go unless their option says: virtio-mmio (the default) or PCI;
 	 * the virtio-console and the virtio-rng always follow it. */
 	enum vm_transport transport;

@@ -323,3 +323,26 @@ def test_format_1_snapshot_loads(rv, tmp_path):
         assert ticks == [6, 7, 8], out
     finally:
         c.close()
+
+
+def test_balloon_on_a_restored_vm(rv, guest, tmp_path):
+    """A restored guest's RAM is a private mapping of the memory file: inflating its balloon
+    gives pages back without touching the file, and the guest runs on."""
+    state, mem, _, _ = boot_and_snapshot(
+        rv, guest, tmp_path,
+        extra=[("PUT", "/balloon", {"amount_mib": 0, "deflate_on_oom": False,
+                                     "stats_polling_interval_s": 1})])
+    digest = hashlib.sha256(mem.read_bytes()).hexdigest()
+    sock = str(tmp_path / "b.sock")
+    b = restore(rv, sock, state, mem)
+    try:
+        assert call(sock, "PATCH", "/balloon", {"amount_mib": 64})[0] == 204
+        deadline = time.monotonic() + COMMAND_TIMEOUT
+        while call(sock, "GET", "/balloon")[1].get("amount_mib") != 64 or \
+                call(sock, "GET", "/balloon/statistics")[1].get("actual_mib", 0) < 64:
+            assert time.monotonic() < deadline, call(sock, "GET", "/balloon/statistics")
+            time.sleep(0.2)
+        assert b"balloon-ok" in b.run("echo balloon-ok", COMMAND_TIMEOUT)
+    finally:
+        b.close()
+    assert hashlib.sha256(mem.read_bytes()).hexdigest() == digest, "the memory file changed"
