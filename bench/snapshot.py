@@ -7,11 +7,14 @@ vCPU) boots through the API to init's marker and idles at its shell; then
 - restore: in a new rvisor process, the time PUT /snapshot/load (resume_vm) takes, from the
   request to the answer, by which time every hart and device is loaded and the harts run
   (the guest's next instruction); the same from the process's start (socket ready, then the
-  load); and until the guest answers a command on its console.
+  load); and until the guest answers a command on its console;
+- side by side, QEMU (`-M virt`, the same kernel, initramfs and RAM): migration of the paused
+  guest to a file (`migrate exec:cat > FILE`) and a new process started with
+  `-incoming exec:cat FILE`, until QMP reports it running and until it answers.
 
 Medians of several restores. It prints figures and never fails on slowness; it exits 1 only
 when a guest does not boot or restore.
-Usage: bench/snapshot.py [--runs N] [--mem MIB] [--rvisor PATH]
+Usage: bench/snapshot.py [--runs N] [--mem MIB] [--rvisor PATH] [--no-qemu]
 """
 
 import argparse
@@ -74,11 +77,100 @@ def read_until(proc, pattern, timeout):
     return False
 
 
+class QMP:
+    """A minimal QMP client: one command at a time, events skipped."""
+
+    def __init__(self, path, timeout=30):
+        end = time.monotonic() + timeout
+        while True:
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                self.s.connect(path)
+                break
+            except OSError:
+                self.s.close()
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.0005)
+        self.f = self.s.makefile("rwb")
+        self.f.readline()  # the greeting
+        self.cmd("qmp_capabilities")
+
+    def cmd(self, name, **args):
+        self.f.write(json.dumps({"execute": name, "arguments": args}).encode() + b"\n")
+        self.f.flush()
+        while True:
+            r = json.loads(self.f.readline())
+            if "return" in r:
+                return r["return"]
+            if "error" in r:
+                raise RuntimeError(f"QMP {name}: {r['error']}")
+
+    def close(self):
+        self.s.close()
+
+
+def qemu_side(args, guest, work):
+    """QEMU's migration to a file and back (QEMU 7.2 has no file: URI: exec:cat), with the
+    same guest: (save seconds, file bytes, restore medians: to running, to an answer)."""
+    mig = os.path.join(work, "qemu.mig")
+    base = ["qemu-system-riscv64", "-M", "virt", "-m", f"{args.mem}M", "-nographic",
+            "-bios", "default", "-kernel", guest["RVISOR_KERNEL"], "-initrd",
+            guest["RVISOR_INITRD"], "-append", "console=ttyS0"]
+    qsock = os.path.join(work, "qmp.sock")
+    proc = spawn(base + ["-qmp", f"unix:{qsock},server=on,wait=off"])
+    try:
+        if not read_until(proc, re.escape(MARKER), 120):
+            return None
+        time.sleep(1)
+        q = QMP(qsock)
+        q.cmd("stop")
+        t0 = time.monotonic()
+        q.cmd("migrate", uri=f"exec:cat > {mig}")
+        while q.cmd("query-migrate").get("status") not in ("completed", "failed"):
+            time.sleep(0.001)
+        save = time.monotonic() - t0
+        q.close()
+    finally:
+        stop(proc)
+    size = os.stat(mig).st_size
+    running, answers = [], []
+    for i in range(args.runs):
+        qsock = os.path.join(work, f"qmp{i}.sock")
+        start = time.monotonic()
+        proc = spawn(base + ["-qmp", f"unix:{qsock},server=on,wait=off",
+                             "-incoming", f"exec:cat {mig}"])
+        try:
+            q = QMP(qsock)
+            while True:
+                st = q.cmd("query-status").get("status")
+                if st == "running":
+                    break
+                if st == "paused":  # loaded: it was saved stopped, as rvisor's is
+                    q.cmd("cont")
+                time.sleep(0.0005)
+            t1 = time.monotonic()
+            proc.stdin.write(b"echo restored-$((40+2))\n")
+            proc.stdin.flush()
+            if not read_until(proc, rb"restored-42", 60):
+                return None
+            t2 = time.monotonic()
+            q.close()
+        finally:
+            stop(proc)
+        running.append(t1 - start)
+        answers.append(t2 - t1)
+        print(f"qemu run {i + 1}: process start to running {(t1 - start) * 1000:.1f} ms, then "
+              f"a console command answered in {(t2 - t1) * 1000:.1f} ms", flush=True)
+    return save, size, statistics.median(running), statistics.median(answers)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=5, help="restores (default 5)")
     ap.add_argument("--mem", type=int, default=1024, help="guest RAM in MiB (default 1024)")
     ap.add_argument("--rvisor", default=str(REPO / "build" / "rvisor"), help="rvisor binary")
+    ap.add_argument("--no-qemu", action="store_true", help="skip QEMU's side")
     args = ap.parse_args()
     guest = load_guest_env()
     load_before = os.getloadavg()[0]
@@ -143,6 +235,19 @@ def main():
               f"{statistics.median(loads) * 1000:.2f} ms; process start to the guest running "
               f"{statistics.median(totals) * 1000:.2f} ms; first console answer after "
               f"{statistics.median(answers) * 1000:.1f} ms")
+        if args.no_qemu:
+            print("qemu: skipped (--no-qemu)")
+        else:
+            q = qemu_side(args, guest, work)
+            if q is None:
+                print("qemu: the guest did not boot or restore")
+                return 1
+            save, size, running, answer = q
+            print(f"qemu (migration to a file and back, the same guest): save {save * 1000:.1f} ms"
+                  f", file {size / 2**20:.1f} MiB; process start to running {running * 1000:.1f}"
+                  f" ms, first console answer after {answer * 1000:.1f} ms")
+            print(f"ratios rvisor/qemu: save {create / save:.2f}, process start to running "
+                  f"{statistics.median(totals) / running:.3f}")
     print(host_load_line(load_before))
     return 0
 
