@@ -11,8 +11,8 @@ packages=(
 	# unit tests (Capstone: the translator's encoder test decodes what it emits),
 	# formatting, sanitizers and fuzzing (libFuzzer runtime)
 	libcmocka-dev libcapstone-dev clang clang-format libclang-rt-14-dev
-	# bare-metal guest tests
-	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf device-tree-compiler
+	# bare-metal guest tests; gdb-multiarch drives the GDB stub's tests (test_gdb.py)
+	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf device-tree-compiler gdb-multiarch
 	# static riscv64 Linux programs run inside the guest (tests/integration/smp)
 	gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
 	# firmware for --firmware, and QEMU for side-by-side checks and benchmarks;

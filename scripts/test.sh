@@ -99,10 +99,13 @@ integration_interp() {
 		--accel interp
 }
 
-# The bad-input tests again, against rvisor built with ASan and UBSan.
+# The bad-input tests again, against rvisor built with ASan and UBSan: the command line and
+# bad GDB clients.
 bad_input_san() {
 	make -j2 BUILD=build-san SAN=1 &&
-		"$python" -m pytest tests/integration/test_bad_input.py --rvisor build-san/rvisor
+		"$python" -m pytest tests/integration/test_bad_input.py \
+			tests/integration/test_gdb.py::test_bad_clients \
+			tests/integration/test_gdb.py::test_bad_gdb_options --rvisor build-san/rvisor
 }
 
 echo "rvisor tests; logs in $logdir"

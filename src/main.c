@@ -14,6 +14,7 @@
 #include "host/sched.h"
 #include "jit/jit.h"
 #include "vmm/api.h"
+#include "vmm/gdbstub.h"
 #include "vmm/vm.h"
 
 #define MIN_MEM         (16ull << 20)
@@ -92,6 +93,13 @@ static void usage_run(FILE *f)
 	      "  -f, --firmware FILE  start this M-mode firmware at 0x80000000 instead of serving\n"
 	      "                       the SBI from rvisor (e.g. OpenSBI fw_dynamic.bin); without\n"
 	      "                       --kernel it runs a bare-metal program\n"
+	      "  --gdb tcp:HOST:PORT  serve GDB's remote protocol on HOST:PORT (HOST defaults to\n"
+	      "                       127.0.0.1, e.g. tcp::1234; port 0 picks a free one, named\n"
+	      "                       on stderr): one client at a time; connecting stops the\n"
+	      "                       guest, detaching lets it go on. Use gdb-multiarch with\n"
+	      "                       'target remote HOST:PORT'\n"
+	      "  --gdb-wait           with --gdb: start with every hart stopped until the\n"
+	      "                       debugger continues\n"
 	      "  -h, --help           show this text\n"
 	      "\n"
 	      "Console: when stdin is a terminal it is switched to raw mode; type Ctrl-A x to\n"
@@ -170,12 +178,16 @@ static int cmd_run(int argc, char **argv)
 	    {"transport", required_argument, NULL, 'T'},
 	    {"accel", required_argument, NULL, 'a'},
 	    {"jit-cache", required_argument, NULL, 'J'},
+	    {"gdb", required_argument, NULL, 'G'},
+	    {"gdb-wait", no_argument, NULL, 'w'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0, 0, 0, 0},
 	};
 	struct vm_config cfg = {.mem_size = DEFAULT_MEM, .ncpus = 1, .cmdline = DEFAULT_CMDLINE};
 	const char *mem_arg = "512M";
 	const char *affinity = NULL;
+	const char *gdb = NULL;
+	bool gdb_wait = false;
 	unsigned weight = 0;
 	int c;
 
@@ -203,6 +215,8 @@ static int cmd_run(int argc, char **argv)
 			break;
 		}
 		case 'A': affinity = optarg; break;
+		case 'G': gdb = optarg; break;
+		case 'w': gdb_wait = true; break;
 		case 'a':
 			if (!strcmp(optarg, "jit")) {
 				if (!jit_available())
@@ -308,6 +322,8 @@ static int cmd_run(int argc, char **argv)
 		return error("unexpected argument '%s' (see 'rvisor run --help')", argv[optind]);
 	if (!cfg.kernel && !cfg.firmware)
 		return error("no kernel given: use --kernel FILE (see 'rvisor run --help')");
+	if (gdb_wait && !gdb)
+		return error("--gdb-wait needs --gdb tcp:HOST:PORT (e.g. --gdb tcp::1234)");
 
 	uint64_t host_mem = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
 	if (cfg.mem_size < MIN_MEM)
@@ -338,17 +354,39 @@ static int cmd_run(int argc, char **argv)
 			return error("%s", werr);
 	}
 
+	/* The debugger's socket: a bad address or a port in use is the user's to fix. */
+	int gdb_fd = -1;
+	char err[512] = "", where[128] = "";
+	if (gdb && gdb_listen(gdb, &gdb_fd, where, sizeof(where), err, sizeof(err))) {
+		sched_release(&group);
+		return error("%s", err);
+	}
+
 	struct chr *console = chr_stdio_open();
 	if (!console) {
+		if (gdb_fd >= 0)
+			close(gdb_fd);
 		sched_release(&group);
 		return error("cannot open the console on stdin/stdout: %s", strerror(errno));
 	}
 
 	struct vm vm;
-	char err[512] = "";
+	struct gdb_server *gdb_srv = NULL;
 	int rc = vm_create(&vm, &cfg, console, err, sizeof(err));
+	if (!rc && gdb_fd >= 0) {
+		if (gdb_wait)
+			vm_start_paused(&vm); /* until the debugger continues */
+		gdb_srv = gdb_server_start(&vm, gdb_fd, err, sizeof(err));
+		gdb_fd = -1; /* the server's now, or closed */
+		rc = gdb_srv ? 0 : -1;
+		if (gdb_srv)
+			fprintf(stderr, "rvisor: gdb stub listening on tcp:%s%s\n", where,
+				gdb_wait ? ", the guest waits for the debugger" : "");
+	}
 	if (rc) {
 		chr_stdio_close(console); /* first: its input thread may call into devices */
+		if (gdb_fd >= 0)
+			close(gdb_fd);
 		vm_destroy(&vm);
 		sched_release(&group);
 		return error("%s", err);
@@ -358,6 +396,7 @@ static int cmd_run(int argc, char **argv)
 
 	int status = vm_run(&vm);
 	uint32_t code = vm.fail_code;
+	gdb_server_stop(gdb_srv, status); /* before the harts go */
 	chr_stdio_close(console);
 	vm_destroy(&vm);
 	sched_release(&group);

@@ -276,3 +276,35 @@ bool csr_write(struct hart *h, unsigned csr, uint64_t v)
 	}
 	return false;
 }
+
+bool csr_debug_read(struct hart *h, unsigned csr, uint64_t *val)
+{
+	uint8_t priv = h->priv, fs_off = h->fs_off;
+	h->priv = PRV_M; /* only chooses the access rules: nothing is recomputed from it */
+	h->fs_off = 0;
+	bool ok = csr_read(h, csr, val);
+	h->priv = priv;
+	h->fs_off = fs_off;
+	return ok;
+}
+
+bool csr_debug_write(struct hart *h, unsigned csr, uint64_t val)
+{
+	switch (csr) {
+	case CSR_FFLAGS: h->fflags = val & 0x1f; return true;
+	case CSR_FRM: h->frm = val & 7; return true;
+	case CSR_FCSR:
+		h->fflags = val & 0x1f;
+		h->frm = (val >> 5) & 7;
+		return true;
+	case CSR_MCYCLE:
+	case CSR_MINSTRET: h->instret = val - (uint64_t)(h->batch_len - h->budget); return true;
+	default: break;
+	}
+	uint8_t priv = h->priv;
+	h->priv = PRV_M;
+	bool ok = csr_write(h, csr, val);
+	h->priv = priv;
+	hart_update_mode(h); /* the write's own update saw M-mode */
+	return ok;
+}

@@ -169,4 +169,12 @@ bool csr_read(struct hart *h, unsigned csr, uint64_t *val);
  * privilege, or a CSR that does not exist). WARL fields are legalised as the spec allows. */
 bool csr_write(struct hart *h, unsigned csr, uint64_t val);
 
+/* For a debugger, with the hart not running: read or write csr as M-mode would, whatever the
+ * hart's privilege, counter enables or mstatus.FS (fflags, frm and fcsr are read and written
+ * without marking FS dirty). Writes are legalised as csr_write does; mcycle and minstret take
+ * the value as it is. Returns false for a CSR that does not exist or, on writes, is
+ * read-only. */
+bool csr_debug_read(struct hart *h, unsigned csr, uint64_t *val);
+bool csr_debug_write(struct hart *h, unsigned csr, uint64_t val);
+
 #endif

@@ -355,14 +355,23 @@ static void wfi_wait(struct hart *h)
 		h->wfi = false;
 }
 
+static void do_fence_requests(struct hart *h);
+
 /* Parked for a pause until resumed (or the VM exits). */
 static void paused_wait(struct hart *h)
 {
 	pthread_mutex_lock(&h->wait_lock);
 	h->parked = true;
 	pthread_cond_broadcast(&h->wait_cond);
-	while (atomic_load(&h->paused) && !atomic_load(&h->exit_req))
+	while (atomic_load(&h->paused) && !atomic_load(&h->exit_req)) {
+		/* A hart that asked this one for a fence (SBI RFENCE) waits until it is done: serve
+		 * it parked, or that hart could never reach its own park. */
+		if (atomic_load(&h->fence_req)) {
+			do_fence_requests(h);
+			continue;
+		}
 		pthread_cond_wait(&h->wait_cond, &h->wait_lock);
+	}
 	h->parked = false;
 	h->kicked = false;
 	pthread_mutex_unlock(&h->wait_lock);
@@ -393,11 +402,15 @@ static void stopped_wait(struct hart *h)
 
 static void do_fence_requests(struct hart *h)
 {
-	unsigned req = atomic_exchange(&h->fence_req, 0);
+	/* The bits are cleared once the fences are done: the hart waiting for them (sbi.c) goes
+	 * on only then. This hart runs no guest code meanwhile, so a request arriving during the
+	 * flush is served by it too. */
+	unsigned req = atomic_load(&h->fence_req);
 	if (req & HART_FENCE_TLB)
 		hart_flush_tlb(h);
 	if (req & HART_FENCE_ICACHE)
 		hart_flush_icache(h);
+	atomic_fetch_and(&h->fence_req, ~req);
 }
 
 /* Execute the instruction at h->pc when it straddles a page boundary (a 32-bit instruction
@@ -513,6 +526,78 @@ void hart_exec_one(struct hart *h)
 	exec_single(h, &in, f.op);
 }
 
+/* ---- the debugger's hooks (src/vmm/gdbstub.c) ---- */
+
+/* Stop for the debugger: park at the next instruction boundary, then tell it. */
+static void debug_stop(struct hart *h, enum hart_debug_event ev, uint64_t addr,
+		       enum hart_watch_kind kind)
+{
+	hart_set_paused(h, true, false);
+	h->debug->stop(h->debug->opaque, h, ev, addr, kind);
+}
+
+/* While a debugger has breakpoints or watchpoints set: interpret up to BATCH instructions one
+ * at a time, stopping before one at a breakpoint or about to touch a watched range (mmu.c).
+ * Returns early whenever hart_run has something to do (an interrupt now taken, WFI, a stop or
+ * pause request, a fence). Costs several times the interpreter's speed (each instruction is
+ * a batch of its own), and the translator stays unused meanwhile. */
+static void run_batch_debug(struct hart *h)
+{
+	const struct hart_debug *d = h->debug;
+	h->jit_link = NULL; /* the translator's last exit is not where the interpreter goes on */
+	for (unsigned n = 0; n < BATCH; n++) {
+		for (unsigned i = 0; i < d->nbp; i++) {
+			if (d->bp[i] == h->pc) {
+				debug_stop(h, HART_DEBUG_BREAKPOINT, h->pc, 0);
+				return;
+			}
+		}
+		run_batch_of(h, 1);
+		if (h->watch_hit) {
+			enum hart_watch_kind kind = h->watch_hit;
+			h->watch_hit = 0;
+			debug_stop(h, HART_DEBUG_WATCHPOINT, h->watch_addr, kind);
+			return;
+		}
+		if (h->wfi || enabled_interrupts(h) ||
+		    atomic_load_explicit(&h->exit_req, memory_order_relaxed) ||
+		    atomic_load_explicit(&h->paused, memory_order_relaxed) ||
+		    atomic_load_explicit(&h->fence_req, memory_order_relaxed) ||
+		    atomic_load_explicit(&h->stopped, memory_order_relaxed))
+			return;
+	}
+}
+
+uint64_t hart_debug_step(struct hart *h)
+{
+	if (atomic_load(&h->fence_req))
+		do_fence_requests(h);
+	h->wfi = false;
+	h->jit_link = NULL;
+	uint64_t before = h->instret;
+	run_batch_of(h, 1);
+	return h->instret - before;
+}
+
+void hart_debug_sync(struct hart *h)
+{
+	/* Every set, M-mode's (3) too, which hart_flush_tlb leaves alone; only the entries: the
+	 * used bits also tell dcache_get (mmu.c) which fetch entries to look at. */
+	for (unsigned s = 0; s < 4; s++) {
+		struct tlb_set *t = &h->tlb[s];
+		for (unsigned wd = 0; wd < TLB_ENTRIES / 64; wd++) {
+			for (uint64_t m = t->used[wd]; m; m &= m - 1) {
+				unsigned i = wd * 64 + (unsigned)__builtin_ctzll(m);
+				t->r[i].tag = TLB_INVALID;
+				t->w[i].tag = TLB_INVALID;
+			}
+		}
+	}
+	if (h->jit)
+		jit_sites_clear(h);
+	h->jit_link = NULL;
+}
+
 uint64_t hart_step(struct hart *h, uint64_t n)
 {
 	uint64_t done = 0;
@@ -551,7 +636,9 @@ enum hart_exit hart_run(struct hart *h)
 			wfi_wait(h);
 			continue;
 		}
-		if (h->jit)
+		if (h->debug && h->debug->active) /* a debugger's breakpoints or watchpoints */
+			run_batch_debug(h);
+		else if (h->jit)
 			jit_run_budget(h, JIT_BATCH);
 		else
 			run_batch(h);

@@ -85,6 +85,51 @@ struct hart_env {
 #define HART_FENCE_TLB    1u
 #define HART_FENCE_ICACHE 2u
 
+/* ---- a debugger's breakpoints and watchpoints (src/vmm/gdbstub.c) ---- */
+#define HART_DEBUG_BREAKPOINTS 64 /* at most this many breakpoints at once */
+#define HART_DEBUG_WATCHPOINTS 16 /* at most this many watchpoints at once */
+
+/* What a watchpoint watches, and what an access did: bits, so that an access watchpoint
+ * (both) matches either kind of access. */
+enum hart_watch_kind {
+	HART_WATCH_WRITE = 1,  /* stores, AMOs, SC (GDB's Z2) */
+	HART_WATCH_READ = 2,   /* loads, AMOs, LR (Z3) */
+	HART_WATCH_ACCESS = 3, /* either (Z4) */
+};
+
+/* A watched range of guest-virtual addresses [addr, addr + len) (len >= 1). */
+struct hart_watchpoint {
+	uint64_t addr, len;
+	enum hart_watch_kind kind;
+};
+
+/* Why a hart stopped for the debugger. */
+enum hart_debug_event {
+	HART_DEBUG_BREAKPOINT = 1, /* before executing the instruction at a breakpoint */
+	HART_DEBUG_WATCHPOINT,     /* before an access to a watched range (the instruction making
+				    * it has had no effect: RISC-V triggers fire before) */
+};
+
+/* The breakpoints and watchpoints a debugger set: every hart of a VM points at the same one
+ * (struct hart's debug). Changed only while every hart is parked (hart_set_paused), so the
+ * harts read it without locks. While active, hart_run interprets one instruction at a time
+ * (the translator stays unused) and compares the pc with each breakpoint before each
+ * instruction; loads and stores to a page holding a watched range take the MMU's slow path,
+ * which checks them (mmu.c) and abandons an instruction about to touch one. */
+struct hart_debug {
+	bool active; /* nbp + nwp > 0 */
+	unsigned nbp, nwp;
+	uint64_t bp[HART_DEBUG_BREAKPOINTS]; /* guest-virtual pcs */
+	struct hart_watchpoint wp[HART_DEBUG_WATCHPOINTS];
+	/* Called on the hart's thread when it stops for the debugger, at h->pc (addr: the
+	 * breakpoint's pc, or an address within both the access and the watched range; kind: the
+	 * watchpoint's). The hart has already asked itself to park; the callback tells the
+	 * debugger. */
+	void (*stop)(void *opaque, struct hart *h, enum hart_debug_event ev, uint64_t addr,
+		     enum hart_watch_kind kind);
+	void *opaque;
+};
+
 /* Why a hart's run loop returned. */
 enum hart_exit {
 	HART_RUNNING = 0,
@@ -155,6 +200,14 @@ struct hart {
 	uint64_t *jit_site_log[HART_SITE_LOG];
 	uint32_t jit_site_n;
 
+	/* A debugger's breakpoints and watchpoints, or NULL (no debugger: nothing is checked).
+	 * watch_hit is the kind of the watchpoint the instruction at pc was about to touch (0:
+	 * none), watch_addr the address to report; set by the MMU's slow path, cleared by
+	 * whoever reports it (hart_run, or the debugger after hart_debug_step). */
+	struct hart_debug *debug;
+	uint64_t watch_addr;
+	uint8_t watch_hit;
+
 	struct guest_mem *mem;
 	struct bus *bus;
 	struct hart_env env;
@@ -195,6 +248,19 @@ uint64_t hart_run_budget(struct hart *h, int32_t n);
  * decoded-instruction cache (fetch faults, page-straddling instructions included), and retire
  * it into the running batch. For the translator's fallback. */
 void hart_exec_one(struct hart *h);
+
+/* Debugger (src/vmm/gdbstub.c), with the hart parked or not yet running. Execute exactly one
+ * instruction at h->pc in the interpreter, whatever the accelerator, with no interrupt or timer
+ * checks (as QEMU's single step masks them), after any fence other harts asked for; a hart
+ * asleep in WFI wakes first (WFI may end at any time). A trap moves the pc to its vector.
+ * Breakpoints are not checked; watchpoints are: an instruction about to touch one does
+ * nothing and sets h->watch_hit. Returns the change of the retired-instruction count. */
+uint64_t hart_debug_step(struct hart *h);
+/* Debugger, with the hart parked: the breakpoints, watchpoints, registers or guest memory
+ * changed. Empties the data TLB of every privilege view (so that accesses to newly watched
+ * pages take the slow path) and the translator's memory-access sites, and forgets the
+ * translator's last block exit (the pc may have moved). */
+void hart_debug_sync(struct hart *h);
 
 /* Raise or lower interrupt-pending bits (MIP_*) from any thread, and wake the hart. */
 void hart_set_mip(struct hart *h, uint64_t bits, bool level);

@@ -36,11 +36,14 @@ static unsigned access_priv(const struct hart *h, enum mmu_access acc)
 	return h->priv;
 }
 
-int mmu_translate(struct hart *h, uint64_t gva, enum mmu_access acc, uint64_t *gpa)
+/* The page walk of mmu_translate at privilege priv. A debugger's walk (debug) checks no
+ * permission, sets no A/D bit and leaves h alone: it asks only where gva is mapped. */
+static inline __attribute__((always_inline)) int
+walk(struct hart *h, uint64_t gva, enum mmu_access acc, unsigned priv, bool debug, uint64_t *gpa)
 {
-	unsigned priv = access_priv(h, acc);
 	unsigned mode = h->satp >> SATP_MODE_SHIFT;
-	h->walk_level = 0;
+	if (!debug)
+		h->walk_level = 0;
 	if (priv == PRV_M || mode == SATP_MODE_BARE) {
 		*gpa = gva;
 		return 0;
@@ -67,6 +70,13 @@ retry:;
 				return fault_cause(acc, true);
 			a = ppn << 12;
 			continue;
+		}
+		if (debug) {
+			if (i > 0 && (ppn & ((1ull << (9 * i)) - 1)))
+				return fault_cause(acc, true);
+			uint64_t off_mask = (1ull << (12 + 9 * i)) - 1;
+			*gpa = ((ppn << 12) & ~off_mask) | (gva & off_mask);
+			return 0;
 		}
 		/* Leaf: permissions. */
 		bool ok;
@@ -101,6 +111,58 @@ retry:;
 	return fault_cause(acc, true);
 }
 
+int mmu_translate(struct hart *h, uint64_t gva, enum mmu_access acc, uint64_t *gpa)
+{
+	return walk(h, gva, acc, access_priv(h, acc), false, gpa);
+}
+
+int mmu_translate_debug(struct hart *h, uint64_t gva, uint64_t *gpa)
+{
+	return walk(h, gva, MMU_READ, h->priv, true, gpa);
+}
+
+/* ---- a debugger's watchpoints (struct hart_debug) ---- */
+
+/* Whether the 4 KiB page of gva holds a byte of a watched range: such a page never enters the
+ * data TLB, so that every access to it comes through the slow paths below. */
+static bool watched_page(const struct hart *h, uint64_t gva)
+{
+	const struct hart_debug *d = h->debug;
+	uint64_t page = gva & ~0xfffull;
+	for (unsigned i = 0; i < d->nwp; i++) {
+		uint64_t first = d->wp[i].addr & ~0xfffull;
+		uint64_t last = (d->wp[i].addr + d->wp[i].len - 1) & ~0xfffull;
+		if (first <= last ? page >= first && page <= last : page >= first || page <= last)
+			return true;
+	}
+	return false;
+}
+
+/* An access of size bytes at gva of kind (HART_WATCH_READ and/or _WRITE) is about to be made,
+ * before its translation (an address trigger comes before page faults: priv spec 3.1.15). If
+ * it touches a watched range: record the watchpoint (h->watch_hit, h->watch_addr: an address
+ * in both) and abandon the instruction before any of its effects, so that the hart stops at
+ * it, as RISC-V's debug triggers fire before the access; GDB then steps over it with its
+ * watchpoints removed. Returns true when abandoned. */
+static bool watch_stop(struct hart *h, uint64_t gva, unsigned size, unsigned kind)
+{
+	const struct hart_debug *d = h->debug;
+	if (__builtin_expect(!d || !d->nwp, 1))
+		return false;
+	for (unsigned i = 0; i < d->nwp; i++) {
+		const struct hart_watchpoint *w = &d->wp[i];
+		if ((w->kind & kind) && gva < w->addr + w->len && w->addr < gva + size) {
+			h->watch_hit = (uint8_t)w->kind;
+			h->watch_addr = gva > w->addr ? gva : w->addr;
+			h->pc_next = h->pc; /* it runs again once resumed */
+			hart_end_batch(h);
+			h->batch_len--; /* and does not retire now */
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Entry idx of set t came from a superpage at level (vpn: the page it was filled for). */
 static void note_superpage(struct tlb_set *t, unsigned idx, unsigned level, uint64_t vpn)
 {
@@ -125,7 +187,7 @@ static void note_level(struct hart *h, uint8_t *levels, unsigned idx, uint64_t v
 static void tlb_fill(struct hart *h, bool write, uint64_t gva, uint64_t gpa)
 {
 	uint8_t *hva = guest_mem_ptr(h->mem, gpa & ~0xfffull, 4096);
-	if (!hva)
+	if (!hva || (h->debug && h->debug->nwp && watched_page(h, gva)))
 		return;
 	unsigned idx = (gva >> 12) & (TLB_ENTRIES - 1);
 	struct tlb_entry *e = write ? &h->dtlb->w[idx] : &h->dtlb->r[idx];
@@ -160,6 +222,8 @@ static bool load_one(struct hart *h, uint64_t gva, unsigned size, uint64_t *val)
 
 bool mmu_load_slow(struct hart *h, uint64_t gva, unsigned size, uint64_t *val)
 {
+	if (watch_stop(h, gva, size, HART_WATCH_READ))
+		return false;
 	if (((gva & 0xfff) + size) <= 0x1000)
 		return load_one(h, gva, size, val);
 	/* Crosses a page: assemble byte by byte (each byte may fault). */
@@ -214,6 +278,8 @@ static bool store_phys(struct hart *h, uint64_t gva, uint64_t gpa, unsigned size
 
 bool mmu_store_slow(struct hart *h, uint64_t gva, unsigned size, uint64_t val)
 {
+	if (watch_stop(h, gva, size, HART_WATCH_WRITE))
+		return false;
 	uint64_t gpa;
 	if (((gva & 0xfff) + size) <= 0x1000) {
 		if (!store_translate(h, gva, &gpa))
@@ -236,6 +302,9 @@ bool mmu_store_slow(struct hart *h, uint64_t gva, unsigned size, uint64_t val)
 void *mmu_amo_ptr(struct hart *h, uint64_t gva, unsigned size, bool is_lr, uint64_t *gpa)
 {
 	enum mmu_access acc = is_lr ? MMU_READ : MMU_WRITE;
+	/* An SC or AMO counts as both a read and a write. */
+	if (watch_stop(h, gva, size, is_lr ? HART_WATCH_READ : HART_WATCH_ACCESS))
+		return NULL;
 	if (gva & (size - 1)) {
 		hart_trap(h, is_lr ? CAUSE_MISALIGNED_LOAD : CAUSE_MISALIGNED_STORE, gva);
 		return NULL;

@@ -12,7 +12,9 @@
 
 enum mmu_access { MMU_READ, MMU_WRITE, MMU_FETCH };
 
-/* Slow paths (mmu.c). Same contract as the inline versions below. */
+/* Slow paths (mmu.c). Same contract as the inline versions below; also where a debugger's
+ * watchpoints are checked (struct hart_debug): an access touching one returns false without
+ * an exception, having set h->watch_hit and left the instruction to run again. */
 bool mmu_load_slow(struct hart *h, uint64_t gva, unsigned size, uint64_t *val);
 bool mmu_store_slow(struct hart *h, uint64_t gva, unsigned size, uint64_t val);
 
@@ -20,6 +22,12 @@ bool mmu_store_slow(struct hart *h, uint64_t gva, unsigned size, uint64_t val);
  * guest-physical address in *gpa and returns 0; otherwise returns the exception cause
  * (CAUSE_*_PAGE_FAULT or CAUSE_*_ACCESS) without raising it. Sets A/D bits as needed. */
 int mmu_translate(struct hart *h, uint64_t gva, enum mmu_access acc, uint64_t *gpa);
+
+/* For a debugger: where the hart's current translation maps gva, as its instructions see
+ * memory (at h->priv; MPRV is not applied). Checks no permission (a debugger may read code
+ * and write read-only data), sets no A/D bit, raises nothing, changes nothing in h. Returns 0
+ * with *gpa set, or the load page-fault cause when gva is not mapped. */
+int mmu_translate_debug(struct hart *h, uint64_t gva, uint64_t *gpa);
 
 /* Host pointer of the guest-physical page holding the instruction at h->pc and its decoded
  * page, filling the fetch TLB. Returns NULL after raising a fetch exception. */
