@@ -774,7 +774,10 @@ uint64_t jit_run_budget(struct hart *h, int32_t n)
 		} else {
 			j->stats.dispatches++;
 			const struct jit_exit *link = (const struct jit_exit *)h->jit_link;
-			uint64_t target = h->pc; /* where the chainable exit went */
+			/* Where the chainable exit went: the pc may have moved since, e.g. to a
+			 * trap vector for an interrupt taken between batches, and then the exit
+			 * must not be chained to the block found here. */
+			uint64_t target = link ? link->target : h->pc;
 			struct jit_block *b = find_block(h);
 			if (!b) { /* a fetch trapped, or one instruction was interpreted */
 				h->jit_link = NULL;
@@ -782,7 +785,7 @@ uint64_t jit_run_budget(struct hart *h, int32_t n)
 			}
 			code = (const void *)b->code;
 			/* find_block may have flushed everything, which clears jit_link. */
-			if (link && h->jit_link && b->vpc == target &&
+			if (link && h->jit_link && b->vpc == target && h->pc == target &&
 			    link->gpa_page == (b->gpa & ~0xfffull)) {
 				jit_be_patch((uint8_t *)(uintptr_t)link->field_x - (j->rx - j->rw),
 					     link->field_x, b->code);
