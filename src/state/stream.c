@@ -220,6 +220,20 @@ bool state_peek(struct state_in *in, char *out)
 	return header(in, in->pos, out, &version, &len, &payload);
 }
 
+/* name as an error message may show it: bytes other than printable ASCII (a hostile file's
+ * control characters or terminal escapes) as \xNN. out holds 4 * STATE_NAME_MAX + 1 bytes. */
+static void printable_name(const char *name, char *out)
+{
+	for (; *name; name++) {
+		unsigned char c = (unsigned char)*name;
+		if (c >= 0x20 && c < 0x7f && c != '\\')
+			*out++ = (char)c;
+		else
+			out += sprintf(out, "\\x%02x", c);
+	}
+	*out = 0;
+}
+
 uint32_t state_enter(struct state_in *in, const char *name)
 {
 	char found[STATE_NAME_MAX + 1];
@@ -241,7 +255,9 @@ uint32_t state_enter(struct state_in *in, const char *name)
 		return 0;
 	}
 	if (strcmp(found, name)) {
-		in_fail(in, "section %s where section %s should be", found, name);
+		char shown[4 * STATE_NAME_MAX + 1];
+		printable_name(found, shown);
+		in_fail(in, "section %s where section %s should be", shown, name);
 		return 0;
 	}
 	if (len > in->len - payload) {

@@ -62,7 +62,7 @@ struct state_in {
 void state_in_init(struct state_in *in, const void *buf, size_t len);
 /* Enter the next section, which must be called name; returns its version, for the part to
  * check (0, with the stream failed, when the next section has another name or is cut
- * short). */
+ * short; the error shows the other name's bytes that are not printable ASCII as \xNN). */
 uint32_t state_enter(struct state_in *in, const char *name);
 /* The name of the next section (into out, STATE_NAME_MAX + 1 bytes) without entering it;
  * false at the end of the stream or on a malformed header. */

@@ -146,7 +146,8 @@ bool virtio_net_hold_rx(struct virtio_net *n, const struct virtq_req *req);
  * a header is returned as soon as it is popped, so the held ones are not always the last ones
  * popped. The load takes the MAC (the guest has read it; one not given in the configuration
  * is random per process), checks the MTU against the backend's, and takes each head again
- * from the receive queue (its chain parsed as virtio_chain does, with room for a header).
+ * from the receive queue (its chain parsed as virtio_chain does, with room for a header; a
+ * head given twice is refused, as it would be completed twice).
  * Saving fails the stream if a transmit request is in flight (virtio_net_quiesce was not
  * called). The backend's own state is not here. */
 void virtio_net_state_save(struct virtio_net *n, struct state_out *o);

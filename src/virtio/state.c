@@ -455,7 +455,13 @@ int virtio_net_state_load(struct virtio_net *n, struct state_in *in)
 	n->rx_epoch = __atomic_load_n(&n->epoch, __ATOMIC_ACQUIRE);
 	for (unsigned i = 0; i < nheld && ok; i++) {
 		uint16_t head = state_get_u16(in);
+		/* Each buffer in flight once: a head held twice would be completed twice (and
+		 * the count of heads would hide a buffer in flight that is never completed). */
+		bool again = false;
+		for (unsigned j = 0; j < n->nheld; j++)
+			again |= n->held[j].head == head;
 		ok = !in->failed &&
+		     state_check(in, !again, "the receive buffer at head %u is held twice", head) &&
 		     retake(in, t, VIRTIO_NET_RECEIVEQ, head, &n->rx_req, "a receive buffer");
 		ok = ok && state_check(in, virtio_net_hold_rx(n, &n->rx_req),
 				       "the receive buffer at head %u has room for less than a "
@@ -504,7 +510,10 @@ int virtio_console_state_load(struct virtio_console *c, struct state_in *in)
 	bool held = state_get_bool(in);
 	uint16_t head = state_get_u16(in);
 	struct virtio_transport *t = c->restore_t;
-	if (in->failed || !held_ok(in, t, VIRTIO_CONSOLE_RECEIVEQ, held, "receive buffers") ||
+	if (in->failed ||
+	    !state_check(in, held || !head,
+			 "no receive buffer is held, but its head is %u (0 when none)", head) ||
+	    !held_ok(in, t, VIRTIO_CONSOLE_RECEIVEQ, held, "receive buffers") ||
 	    !held_ok(in, t, VIRTIO_CONSOLE_TRANSMITQ, 0, "transmit requests"))
 		return -EINVAL;
 	bool ok = true;
@@ -611,7 +620,9 @@ int virtio_balloon_state_load(struct virtio_balloon *b, struct state_in *in)
 	pthread_mutex_lock(&b->lock);
 	struct virtio_transport *t = b->t;
 	pthread_mutex_unlock(&b->lock);
-	if (in->failed)
+	if (in->failed ||
+	    !state_check(in, held || !head,
+			 "no statistics request is held, but its head is %u (0 when none)", head))
 		return -EINVAL;
 	for (unsigned q = 0; q < BALLOON_QUEUES; q++)
 		if (!held_ok(in, t, q, q == BALLOON_Q_STATS ? held : 0,

@@ -5,8 +5,10 @@ fuzz_virtq.c); for the device fuzzers fuzz_blk, fuzz_net, fuzz_console and fuzz_
 well-formed requests of every kind a driver sends, some malformed ones and short driver
 scripts (input layout in fuzz_common.h); for fuzz_mmio driver register sequences (layout at
 the top of fuzz_mmio.c); for fuzz_pci configuration and BAR access scripts (fuzz_pci.c); for
-fuzz_api request sequences, good and bad (fuzz_api.c). Run it again after changing a layout; it leaves inputs it did not
-write (reproducers added by hand) alone.
+fuzz_api request sequences, good and bad (fuzz_api.c); for fuzz_state snapshot state streams
+that load, each section built as its save function writes it, with the guest RAM their rings,
+programs and page tables need (fuzz_state.c). Run it again after changing a layout; it leaves
+inputs it did not write (reproducers added by hand) alone.
 
 Usage: gen_corpus.py [TARGET...]   (default: all)"""
 import os
@@ -998,6 +1000,577 @@ def api_seeds():
     ])
 
 
+# ---- fuzz_state: snapshot state streams (layout at the top of fuzz_state.c) ----
+# Every section as its save function writes it (src/state/stream.h): u8 name length, the
+# name, u32 layout version, u64 payload length, the payload; every field little-endian.
+
+ALL64 = (1 << 64) - 1
+SEL_CHAIN, SEL_HART0, SEL_HART1, SEL_ACLINT, SEL_PLIC, SEL_UART, SEL_RTC, SEL_PCI_HOST, \
+    SEL_DEV0 = range(9)
+DEV_BLK, DEV_NET, DEV_CONSOLE, DEV_INPUT, DEV_BALLOON, DEV_RNG = range(6)
+NDEV = 6
+OPT_RNG_PRNG, OPT_BLK_RO, OPT_BALLOON_OOM = 1, 2, 4
+
+
+def section(name, payload, version=1):
+    name = name.encode()
+    return struct.pack("<B", len(name)) + name + struct.pack("<IQ", version, len(payload)) + \
+        payload
+
+
+def state_input(sel, stream, ram=b"", pci=0, options=0):
+    return struct.pack("<BBBBH", sel, pci, options, 0, len(stream)) + stream + bytes(ram)
+
+
+# Harts (src/cpu/hart_state.c). Programs (riscv64-linux-gnu-as -march=rv64gc, .option norvc)
+# and the data they use two pages on (auipc t0, 0x2).
+M_PROG = [
+    0x00002297,  # auipc t0,0x2
+    0x0002b503,  # ld a0,0(t0)
+    0x00750513,  # addi a0,a0,7
+    0x00a2b423,  # sd a0,8(t0)
+    0x1002b5af,  # lr.d a1,(t0)
+    0x0102b007,  # fld ft0,16(t0)
+    0x020070d3,  # fadd.d ft1,ft0,ft0
+    0x34002673,  # csrr a2,mscratch
+    0x00160613,  # addi a2,a2,1
+    0x34061073,  # csrw mscratch,a2
+    0x18a2b6af,  # sc.d a3,a0,(t0)
+    0x10000337,  # lui t1,0x10000: the UART
+    0x04100393,  # li t2,65
+    0x00730023,  # sb t2,0(t1)
+    0x00534383,  # lbu t2,5(t1)
+    0x0200c337,  # lui t1,0x200c: the ACLINT
+    0xff833383,  # ld t2,-8(t1): mtime
+    0x0c200337,  # lui t1,0xc200: PLIC context 0
+    0x00432383,  # lw t2,4(t1): claim
+    0x00732223,  # sw t2,4(t1): complete
+    0x10001337,  # lui t1,0x10001: virtio-mmio slot 0
+    0x00000393,  # li t2,0
+    0x04732823,  # sw t2,80(t1): QueueNotify
+    0x34402773,  # csrr a4,mip
+    0x10500073,  # wfi
+    0x00000073,  # ecall
+    0x0000006f,  # 1: j 1b
+]
+S_PROG = [
+    0x00002297,  # auipc t0,0x2
+    0x0002b503,  # ld a0,0(t0)
+    0x00750513,  # addi a0,a0,7
+    0x00a2b423,  # sd a0,8(t0)
+    0x1002a5af,  # lr.w a1,(t0)
+    0x0102b007,  # fld ft0,16(t0)
+    0x1a107153,  # fdiv.d ft2,ft0,ft1
+    0x001027f3,  # frflags a5
+    0x14002673,  # csrr a2,sscratch
+    0x00160613,  # addi a2,a2,1
+    0x14061073,  # csrw sscratch,a2
+    0x18a2a6af,  # sc.w a3,a0,(t0)
+    0x00a2b82f,  # amoadd.d a6,a0,(t0)
+    0xc02028f3,  # rdinstret a7
+    0xc01024f3,  # rdtime s1
+    0x12000073,  # sfence.vma
+    0x0000100f,  # fence.i
+    0x00000073,  # ecall
+    0x0000006f,  # 1: j 1b
+]
+U_PROG = [
+    0x00002297,  # auipc t0,0x2
+    0x0002b503,  # ld a0,0(t0)
+    0x00a2bc23,  # sd a0,24(t0)
+    0xc00025f3,  # rdcycle a1
+    0x00000073,  # ecall
+    0x00100073,  # ebreak
+    0x0000006f,  # 1: j 1b
+]
+M_TRAP = [0x34102e73, 0x004e0e13, 0x341e1073, 0x30200073]  # mepc += 4; mret
+S_TRAP = [0x14102e73, 0x004e0e13, 0x141e1073, 0x10200073]  # sepc += 4; sret
+
+# Where they go in RAM (offsets), and the page tables: VA 0x40000000 is a 1 GiB page on RAM.
+M_CODE, S_CODE, U_CODE, M_HANDLER, S_HANDLER = 0x0000, 0x0200, 0x0400, 0x0600, 0x0610
+SV39_S, SV39_U, SV48, SV57 = 0x1000, 0x3000, 0x4000, 0x5000
+VA_RAM = 0x40000000
+PTE_V, PTE_R, PTE_W, PTE_X, PTE_U, PTE_A, PTE_D = 1, 2, 4, 8, 16, 64, 128
+
+MISA = (2 << 62) | sum(1 << (ord(c) - ord("A")) for c in "ACDFIMSU")
+MSTATUS_RESET = (2 << 32) | (2 << 34)  # UXL = SXL = 64
+MSTATUS_SIE, MSTATUS_MIE, MSTATUS_SPIE, MSTATUS_MPIE, MSTATUS_SPP = 2, 8, 32, 128, 256
+MSTATUS_FS_INITIAL, MSTATUS_FS_DIRTY, MSTATUS_SUM = 1 << 13, 3 << 13, 1 << 18
+MPP_S, MPP_M = 1 << 11, 3 << 11
+MIP_SSIP, MIP_MSIP, MIP_STIP, MIP_MTIP, MIP_SEIP, MIP_MEIP = 2, 8, 32, 128, 512, 2048
+MENVCFG_STCE = 1 << 63
+SATP_SV39, SATP_SV48, SATP_SV57 = 8 << 60, 9 << 60, 10 << 60
+CSR_ORDER = ["mstatus", "mie", "mideleg", "medeleg", "mtvec", "mscratch", "mepc", "mcause",
+             "mtval", "stvec", "sscratch", "sepc", "scause", "stval", "satp", "mcounteren",
+             "scounteren", "mcountinhibit", "menvcfg", "senvcfg", "stimecmp", "mtval2",
+             "mtinst", "tselect"]
+TICKS = 1000000  # the harness's timebase at the start of an input
+
+
+def f64(x):
+    return struct.unpack("<Q", struct.pack("<d", x))[0]
+
+
+def hart_section(hartid, pc=RAM_BASE, x=None, f=None, fflags=0, frm=0, priv=3, mip=0,
+                 mtimecmp=ALL64, pmpcfg=None, pmpaddr=None, instret=0, reservation=ALL64,
+                 reservation_val=0, stopped=0, wfi=0, m_trap_fatal=0, tohost=0, **csrs):
+    """hart_state_save's fields; csrs by name (those not given as after hart_reset)."""
+    csr = {"mstatus": MSTATUS_RESET, "stimecmp": ALL64}
+    csr.update(csrs)
+    x = (x or {})
+    f = (f or {})
+    p = struct.pack("<QQQ", hartid, MISA, pc)
+    p += b"".join(struct.pack("<Q", x.get(i, 0)) for i in range(32))
+    p += b"".join(struct.pack("<Q", f.get(i, 0)) for i in range(32))
+    p += struct.pack("<BBBQ", fflags, frm, priv, mip)
+    p += b"".join(struct.pack("<Q", csr.get(name, 0)) for name in CSR_ORDER)
+    p += struct.pack("<Q", mtimecmp)
+    p += b"".join(struct.pack("<Q", v) for v in (pmpcfg or [0] * 16))
+    p += b"".join(struct.pack("<Q", v) for v in (pmpaddr or [0] * 64))
+    p += struct.pack("<QQQBBBQ", instret, reservation, reservation_val, stopped, wfi,
+                     m_trap_fatal, tohost)
+    return section("hart", p)
+
+
+def hart_m(hartid=0):
+    """M-mode running M_PROG: FP on, interrupts enabled (its timer due a few batches in), a
+    handler, LR/SC, PMP entries."""
+    pmpcfg = [0] * 16
+    pmpcfg[0] = 0x1f | (0x0f << 8)  # entry 0: RWX, NAPOT; entry 1: RWX, TOR
+    pmpaddr = [0] * 64
+    pmpaddr[0] = (RAM_BASE >> 2) | 0x1ffff  # 1 MiB NAPOT at RAM
+    pmpaddr[1] = (RAM_BASE + 0x200000) >> 2
+    return hart_section(hartid, pc=RAM_BASE + M_CODE, x={2: RAM_BASE + 0x8000, 10: 3},
+                        f={1: f64(2.5)}, fflags=0x10, frm=1,
+                        mstatus=MSTATUS_RESET | MSTATUS_FS_INITIAL | MSTATUS_MIE | MPP_M,
+                        mie=MIP_MTIP, mtvec=RAM_BASE + M_HANDLER,
+                        mscratch=5, mcounteren=7, mtimecmp=TICKS + 500, pmpcfg=pmpcfg,
+                        pmpaddr=pmpaddr, instret=77, reservation=RAM_BASE + 0x2008,
+                        reservation_val=9)
+
+
+def hart_s(hartid=1, satp=SATP_SV39 | ((RAM_BASE + SV39_S) >> 12), **kw):
+    """S-mode through a page table, with delegated traps and interrupts, Sstc (its timer
+    due a few batches in), LR/SC."""
+    args = dict(pc=VA_RAM + S_CODE, x={2: VA_RAM + 0x9000}, f={0: f64(1.5), 1: f64(3.0)},
+                fflags=1, priv=1,
+                mstatus=MSTATUS_RESET | MSTATUS_FS_DIRTY | MSTATUS_SUM | MSTATUS_SIE | MPP_S,
+                mie=MIP_SSIP | MIP_STIP | MIP_MTIP, mideleg=MIP_SSIP | MIP_STIP |
+                MIP_SEIP, medeleg=(1 << 2) | (1 << 3) | (1 << 8) | (1 << 12) | (1 << 13) |
+                (1 << 15), mtvec=RAM_BASE + M_HANDLER, stvec=VA_RAM + S_HANDLER,
+                sscratch=41, sepc=VA_RAM + S_CODE, scause=9, satp=satp, mcounteren=7,
+                scounteren=7, menvcfg=MENVCFG_STCE, stimecmp=TICKS + 300, instret=12345,
+                reservation=RAM_BASE + 0x2200, reservation_val=0x1234)
+    args.update(kw)
+    return hart_section(hartid, **args)
+
+
+def hart_u(hartid=1):
+    """U-mode on a user page, waiting in WFI with a timer interrupt due."""
+    return hart_section(hartid, pc=VA_RAM + U_CODE, priv=0, wfi=1, mip=MIP_STIP,
+                        mstatus=MSTATUS_RESET | MSTATUS_SPIE | MSTATUS_SIE,
+                        mie=MIP_STIP | MIP_SSIP, mideleg=MIP_SSIP | MIP_STIP | MIP_SEIP,
+                        medeleg=(1 << 8) | (1 << 3) | (1 << 13) | (1 << 15),
+                        stvec=VA_RAM + S_HANDLER | 1, mtvec=RAM_BASE + M_HANDLER,
+                        satp=SATP_SV39 | (5 << 44) | ((RAM_BASE + SV39_U) >> 12),
+                        mcounteren=1, scounteren=1, stimecmp=TICKS)
+
+
+def hart_ram():
+    """The programs, trap handlers, page tables and data of the hart seeds."""
+    ram = bytearray(0x6000)
+
+    def words(off, ws):
+        ram[off:off + 4 * len(ws)] = b"".join(struct.pack("<I", w) for w in ws)
+    words(M_CODE, M_PROG)
+    words(S_CODE, S_PROG)
+    words(U_CODE, U_PROG)
+    words(M_HANDLER, M_TRAP)
+    words(S_HANDLER, S_TRAP)
+    leaf = ((RAM_BASE >> 12) << 10) | PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D
+    struct.pack_into("<Q", ram, SV39_S + 8, leaf)             # VA 1 GiB-2 GiB on RAM
+    struct.pack_into("<Q", ram, SV39_U + 8, leaf | PTE_U)
+    struct.pack_into("<Q", ram, SV48, (((RAM_BASE + SV39_S) >> 12) << 10) | PTE_V)
+    struct.pack_into("<Q", ram, SV57, (((RAM_BASE + SV48) >> 12) << 10) | PTE_V)
+    for data in (0x2000, 0x2200, 0x2400):
+        struct.pack_into("<QQd", ram, data, 0x1234, 0, 1.5)
+    return ram
+
+
+# The platform devices (src/dev/).
+PLIC_SOURCES, PLIC_CONTEXTS = 96, 4
+F_FROZEN = 1767225600 * 10**9  # the RTC's frozen clock, as in fuzz_state.c
+
+
+def aclint_section(msip=(0, 0), mtimecmp=(ALL64, ALL64)):
+    return section("aclint", struct.pack("<I", len(msip)) + b"".join(
+        struct.pack("<IQ", s, c) for s, c in zip(msip, mtimecmp)))
+
+
+def plic_section(priority=None, pending=(), claimed=(), level=(), enable=None,
+                 threshold=None):
+    def words(srcs):
+        w = [0, 0, 0]
+        for s in srcs:
+            w[s // 32] |= 1 << (s % 32)
+        return struct.pack("<3I", *w)
+    priority = priority or {}
+    enable = enable or {}
+    threshold = threshold or {}
+    p = struct.pack("<II", PLIC_SOURCES, PLIC_CONTEXTS)
+    p += b"".join(struct.pack("<I", priority.get(s, 0)) for s in range(PLIC_SOURCES))
+    p += words(pending) + words(claimed) + words(level)
+    for c in range(PLIC_CONTEXTS):
+        p += words(enable.get(c, ())) + struct.pack("<I", threshold.get(c, 0))
+    return section("plic", p)
+
+
+def uart_section(ier=0, lcr=0, mcr=0, msr_delta=0, scr=0, fcr=0, dll=0, dlm=0, fifo=b"",
+                 rx_head=0, thr=0, overrun=False):
+    """The registers the device derives (LSR, IIR, MSR's modem inputs) as it derives them."""
+    assert len(fifo) <= (16 if fcr & 1 else 1)
+    lsr = (2 if overrun else 0) | 0x60 | (1 if fifo else 0)
+    if mcr & 0x10:  # loopback: the modem control outputs
+        modem = (0x10 if mcr & 2 else 0) | (0x20 if mcr & 1 else 0) | \
+            (0x40 if mcr & 4 else 0) | (0x80 if mcr & 8 else 0)
+    else:
+        modem = 0xb0
+    msr = modem | msr_delta
+    iir = 1
+    if ier & 4 and lsr & 0x1e:
+        iir = 6
+    elif ier & 1 and fifo:
+        iir = 4
+    elif ier & 2 and thr:
+        iir = 2
+    elif ier & 8 and msr & 0x0f:
+        iir = 0
+    iir |= 0xc0 if fcr & 1 else 0
+    ring = bytearray(16)
+    for i, c in enumerate(fifo):
+        ring[(rx_head + i) % 16] = c
+    return section("uart", struct.pack("<13B", ier, iir, lcr, mcr, lsr, msr, scr, fcr, dll, dlm,
+                                       rx_head, len(fifo), thr) + bytes(ring))
+
+
+def rtc_section(offset=0, alarm=0, time_high=0, set_high=0, set_high_valid=0, armed=0,
+                pending=0, enabled=0):
+    return section("rtc", struct.pack("<QQII4B", offset, alarm, time_high, set_high,
+                                      set_high_valid, armed, pending, enabled))
+
+
+# Virtio (src/virtio/state.c): device ids, queues, configuration sizes and feature offers.
+DEVICE_ID = [2, 1, 3, 18, 5, 4]
+NUM_QUEUES = [1, 2, 2, 2, 4, 1]
+CONFIG_SIZE = [72, 12, 12, 136, 8, 0]
+F_INDIRECT, F_EVENT_IDX, F_V1 = 1 << 28, 1 << 29, 1 << 32
+TRANSPORT_FEATURES = F_INDIRECT | F_EVENT_IDX | F_V1
+NET_MAC = bytes([0x52, 0x54, 0x00, 0x12, 0x34, 0x56])
+DISK_BYTES = 16 * 1024  # the harness's disk
+
+
+def offered(k, options):
+    own = {DEV_BLK: (1 << 2) | (1 << 6) | (1 << 9) | (
+        (1 << 5) if options & OPT_BLK_RO else (1 << 13) | (1 << 14)),
+        DEV_NET: 1 | 2 | 8 | 32 | (1 << 15) | (1 << 16), DEV_CONSOLE: 4, DEV_INPUT: 0,
+        DEV_BALLOON: 2 | 32 | (4 if options & OPT_BALLOON_OOM else 0), DEV_RNG: 0}[k]
+    return own | TRANSPORT_FEATURES
+
+
+def pci_config(k, num, command=0x6, bar=None, window=None):
+    """The configuration space virtio_pci_init and pci_host_add give device k (PCI device
+    number num), with the bits a guest writes: command, BAR 0 (64-bit), cache line, latency
+    timer, interrupt line, and the configuration access window (bar, offset, length, data)."""
+    c = bytearray(256)
+    did = DEVICE_ID[k]
+    cls = {1: 0x020000, 2: 0x018000, 3: 0x078000}.get(did, 0xff0000)
+    struct.pack_into("<HHHH", c, 0, 0x1af4, 0x1040 + did, command, 0x10)  # status: caps
+    c[8], c[9] = 1, cls & 0xff
+    struct.pack_into("<H", c, 0x0a, cls >> 8)
+    c[0x0c], c[0x0d] = 16, 0x40
+    bar = 0x40000000 + 0x4000 * num if bar is None else bar
+    struct.pack_into("<II", c, 0x10, (bar & 0xffffc000) | 0x0c, bar >> 32)
+    struct.pack_into("<HH", c, 0x2c, 0x1af4, 0x40 + did)
+    c[0x34] = 0x40
+    c[0x3c], c[0x3d] = 32 + num, 1
+    caps = [(16, 1, 0x0000, 0x3c), (20, 2, 0x3000, 4 * NUM_QUEUES[k]), (16, 3, 0x1000, 1)]
+    if CONFIG_SIZE[k]:
+        caps.append((16, 4, 0x2000, CONFIG_SIZE[k]))
+    caps.append((20, 5, 0, 0))
+    at = 0x40
+    for i, (length, ctype, offset, size) in enumerate(caps):
+        nxt = at + ((length + 3) & ~3) if i + 1 < len(caps) else 0
+        struct.pack_into("<BBBBBxxxII", c, at, 9, nxt, length, ctype, 0, offset, size)
+        if ctype == 2:
+            struct.pack_into("<I", c, at + 16, 4)  # notify_off_multiplier
+        if ctype == 5 and window:
+            struct.pack_into("<BxxxIII", c, at + 4, *window)
+        at = nxt
+    return section("virtio-pci", bytes(c))
+
+
+class StateRam:
+    """Guest RAM for the virtio sections: split virtqueues and their buffers (offsets)."""
+
+    def __init__(self, image=None, heap=0x0):
+        self.ram = bytearray(image or b"")
+        self.heap = heap
+
+    def put(self, off, data):
+        if off + len(data) > len(self.ram):
+            self.ram.extend(bytes(off + len(data) - len(self.ram)))
+        self.ram[off:off + len(data)] = data
+
+    def alloc(self, data, align=16):
+        if isinstance(data, int):
+            data = bytes(data)
+        off = (self.heap + align - 1) // align * align
+        self.heap = off + max(len(data), 1)
+        self.put(off, data)
+        return off
+
+    def queue(self, num=8, features=TRANSPORT_FEATURES):
+        q = {"num": num, "desc": self.alloc(16 * num, 16), "avail": self.alloc(6 + 2 * num, 2),
+             "used": self.alloc(6 + 8 * num, 4), "next": 0, "avail_idx": 0,
+             "event_idx": bool(features & F_EVENT_IDX),
+             "indirect": bool(features & F_INDIRECT), "last_avail": 0, "used_idx": 0}
+        return q
+
+    def chain(self, q, segs):
+        """Make a chain of (data or length, writable) buffers available; returns its head."""
+        head = q["next"]
+        for i, (data, writable) in enumerate(segs):
+            buf = self.alloc(data)
+            length = data if isinstance(data, int) else len(data)
+            idx = (head + i) % q["num"]
+            flags = (NEXT if i + 1 < len(segs) else 0) | (WRITE if writable else 0)
+            self.put(q["desc"] + 16 * idx, struct.pack("<QIHH", gpa(buf), length, flags,
+                                                       (idx + 1) % q["num"]))
+        q["next"] = (head + len(segs)) % q["num"]
+        self.put(q["avail"] + 4 + 2 * (q["avail_idx"] % q["num"]), struct.pack("<H", head))
+        q["avail_idx"] += 1
+        self.put(q["avail"] + 2, struct.pack("<H", q["avail_idx"] & 0xFFFF))
+        return head
+
+
+def transport_section(k, status=0, isr=0, generation=0, qsel=0, features=0, queues=None):
+    """Section "virtio": queues as StateRam.queue gives them (ready), or None for one the
+    driver never set up (as virtio_transport_init leaves it: size 1024)."""
+    queues = queues or [None] * NUM_QUEUES[k]
+    p = struct.pack("<8IQ", DEVICE_ID[k], NUM_QUEUES[k], status, isr, generation,
+                    1 if features else 0, 1 if features else 0, qsel, features)
+    for q in queues:
+        if q is None:
+            p += struct.pack("<H???QQQHHH?", 1024, False, False, False, 0, 0, 0, 0, 0, 0, False)
+        else:
+            p += struct.pack("<H???QQQHHH?", q["num"], True, q["event_idx"], q["indirect"],
+                             gpa(q["desc"]), gpa(q["avail"]), gpa(q["used"]), q["last_avail"],
+                             q["used_idx"], q["used_idx"], q["used_idx"] > 0)
+    return section("virtio", p)
+
+
+def device_section(k, options=0, **kw):
+    if k == DEV_BLK:
+        return section("virtio-blk", struct.pack("<Q?", DISK_BYTES // 512,
+                                                 bool(options & OPT_BLK_RO)) +
+                       b"fuzz-disk".ljust(20, b"\0"))
+    if k == DEV_NET:
+        heads = kw.get("heads", [])
+        return section("virtio-net", kw.get("mac", NET_MAC) + struct.pack(
+            "<HH", 1500, len(heads)) + b"".join(struct.pack("<H", h) for h in heads))
+    if k == DEV_CONSOLE:
+        return section("virtio-console", struct.pack("<?H", "head" in kw, kw.get("head", 0)))
+    if k == DEV_INPUT:
+        ev = kw.get("events", [])
+        return section("virtio-input", struct.pack("<BBI", kw.get("select", 0),
+                                                   kw.get("subsel", 0), len(ev)) +
+                       b"".join(struct.pack("<HHI", *e) for e in ev))
+    if k == DEV_BALLOON:
+        stats = kw.get("stats", {})
+        p = struct.pack("<IIQQQ", kw.get("target", 0), kw.get("actual", 0),
+                        kw.get("inflated", 0), kw.get("reported", 0), kw.get("updates", 0))
+        p += b"".join(struct.pack("<?Q", t in stats, stats.get(t, 0)) for t in range(16))
+        return section("virtio-balloon", p + struct.pack("<?H", "head" in kw, kw.get("head", 0)))
+    return section("virtio-rng", struct.pack("<Q", 0x9e3779b97f4a7c15 if options & OPT_RNG_PRNG
+                                             else 0))
+
+
+CHORD = [(1, 29, 1), (1, 56, 1), (1, 111, 1), (0, 0, 0), (1, 111, 0), (1, 56, 0), (1, 29, 0),
+         (0, 0, 0)]
+
+
+def busy_device(k, ram, options=0):
+    """Device k with a driver running: features negotiated, queues set up in ram, requests
+    waiting in them and those the device holds. Returns its transport's and its own sections'
+    arguments."""
+    feats = offered(k, options)
+    qs = [ram.queue(8, feats) for _ in range(NUM_QUEUES[k])]
+    dev = {}
+    isr = 1
+    if k == DEV_BLK:
+        for rtype, sector, out, din in ((0, 1, b"", 512), (1, 2, pattern(512, 5), 0),
+                                        (8, 0, b"", 20)):
+            segs = [(struct.pack("<IIQ", rtype, 0, sector), False)]
+            if out:
+                segs.append((out, False))
+            if din:
+                segs.append((din, True))
+            ram.chain(qs[0], segs + [(1, True)])
+    elif k == DEV_NET:
+        heads = [ram.chain(qs[0], [(12 + 1514, True)]) for _ in range(3)]
+        qs[0]["last_avail"] = 2  # two popped and held, one still in the ring
+        dev["heads"] = heads[:2]
+        frame = bytes(12) + b"\xff" * 6 + NET_MAC + b"\x08\x06" + bytes(46)
+        ram.chain(qs[1], [(frame, False)])
+    elif k == DEV_CONSOLE:
+        dev["head"] = ram.chain(qs[0], [(64, True)])
+        ram.chain(qs[0], [(8, True), (8, True)])
+        qs[0]["last_avail"] = 1
+        ram.chain(qs[1], [(b"hello from the guest\n", False)])
+    elif k == DEV_INPUT:
+        for _ in range(4):
+            ram.chain(qs[0], [(8, True)])
+        dev.update(select=0x11, subsel=1, events=CHORD)
+    elif k == DEV_BALLOON:
+        victim = (RAM_BASE + 0x80000) // 4096
+        ram.chain(qs[0], [(struct.pack("<II", victim, victim + 1), False)])
+        dev["head"] = ram.chain(qs[2], [(struct.pack("<HQ", 4, 12345), False)])
+        qs[2]["last_avail"] = 1
+        dev.update(target=64, actual=16, inflated=16, reported=2, updates=3,
+                   stats={4: 12345, 5: 99999})
+        isr = 3
+    else:
+        for n in (16, 64, 1):
+            ram.chain(qs[0], [(n, True)])
+    tr = dict(status=15, isr=isr, generation=2, features=feats, queues=qs)
+    return tr, dev
+
+
+def port_sections(k, num, on_pci, tr, window=None):
+    s = pci_config(k, num, window=window) if on_pci else b""
+    return s + transport_section(k, **tr)
+
+
+def pci_host_section(pci):
+    ids = [0x1af4 | (0x1040 + DEVICE_ID[k]) << 16 for k in range(NDEV) if pci & (1 << k)]
+    return section("pci-host", struct.pack("<I", len(ids)) + b"".join(
+        struct.pack("<I", i) for i in ids))
+
+
+def busy_plic():
+    """Sources pending, one claimed, contexts enabled with thresholds that mask some."""
+    return plic_section(priority={1: 1, 2: 2, 10: 7, 11: 3, 32: 5, 33: 4, 34: 1},
+                        pending=(10, 33), claimed=(1,), level=(1, 10, 33),
+                        enable={0: (1, 10, 11), 1: (32, 33, 34), 2: (2, 10), 3: (33,)},
+                        threshold={0: 0, 1: 2, 2: 7, 3: 0})
+
+
+def busy_uart():
+    """FIFOs on, every interrupt enabled, input waiting across the FIFO's end."""
+    return uart_section(ier=0x0f, lcr=0x03, mcr=0x0b, msr_delta=0x01, scr=0x5a, fcr=0xc1,
+                        dll=1, fifo=b"boot: ok\n", rx_head=12, thr=1)
+
+
+def busy_rtc():
+    """An alarm an hour ahead, armed, its interrupt enabled; a time high half staged."""
+    return rtc_section(offset=0x1000, alarm=F_FROZEN + 3600 * 10**9, time_high=F_FROZEN >> 32,
+                       set_high=0x12345678, set_high_valid=1, armed=1, enabled=1)
+
+
+def busy_platform():
+    return aclint_section((0, 1), (TICKS + 500, ALL64)) + busy_plic() + busy_uart() + busy_rtc()
+
+
+def pristine_platform():
+    return (aclint_section() + plic_section() +
+            uart_section() + rtc_section())
+
+
+def chain(pci=0, options=0, busy=True):
+    """The whole VM: harts, platform, PCI bridge, every device's transport and section."""
+    ram = StateRam(hart_ram() if busy else b"", heap=0x6000)
+    s = (hart_m(0) + hart_s(1)) if busy else (hart_section(0) + hart_section(1))
+    s += busy_platform() if busy else pristine_platform()
+    if pci:
+        s += pci_host_section(pci)
+    for k in range(NDEV):
+        on_pci = bool(pci & (1 << k))
+        num = bin(pci & ((1 << k) - 1)).count("1")  # its PCI device number
+        tr, dev = busy_device(k, ram, options) if busy else ({}, {})
+        s += port_sections(k, num, on_pci, tr) + device_section(k, options, **dev)
+    return state_input(SEL_CHAIN, s, ram.ram, pci, options)
+
+
+def one_device(k, on_pci, options=0, window=None):
+    ram = StateRam()
+    tr, dev = busy_device(k, ram, options)
+    s = port_sections(k, 0, on_pci, tr, window) + device_section(k, options, **dev)
+    return state_input(SEL_DEV0 + k, s, ram.ram, (1 << k) if on_pci else 0, options)
+
+
+def state_seeds():
+    yield "chain-pristine", chain(busy=False)
+    yield "chain-mmio", chain(options=OPT_RNG_PRNG)
+    yield "chain-pci", chain(pci=0x3f, options=OPT_BALLOON_OOM)
+    yield "chain-mixed", chain(pci=0x12, options=OPT_BLK_RO | OPT_RNG_PRNG)
+
+    ram = hart_ram()
+    yield "hart-m", state_input(SEL_HART0, hart_m(0), ram)
+    yield "hart-s-sv39", state_input(SEL_HART1, hart_s(1), ram)
+    yield "hart-s-sv48", state_input(SEL_HART1, hart_s(
+        1, satp=SATP_SV48 | ((RAM_BASE + SV48) >> 12)), ram)
+    yield "hart-s-sv57", state_input(SEL_HART0, hart_s(
+        0, satp=SATP_SV57 | (0x7f << 44) | ((RAM_BASE + SV57) >> 12)), ram)
+    yield "hart-u-wfi", state_input(SEL_HART1, hart_u(1), ram)
+    yield "hart-stopped", state_input(SEL_HART1, hart_section(1, stopped=1, pc=RAM_BASE), ram)
+    yield "hart-htif", state_input(SEL_HART0, hart_section(
+        0, pc=RAM_BASE + M_CODE, m_trap_fatal=1, tohost=RAM_BASE + 0x2100,
+        mstatus=MSTATUS_RESET | MPP_M), ram)
+
+    yield "aclint", state_input(SEL_ACLINT, aclint_section((1, 1), (0, TICKS + 10)))
+    yield "plic", state_input(SEL_PLIC, busy_plic())
+    yield "plic-all", state_input(SEL_PLIC, plic_section(
+        priority={s: 1 + s % 7 for s in range(1, PLIC_SOURCES)}, pending=range(1, 48),
+        claimed=range(48, 96), level=range(1, 96),
+        enable={c: range(1, 96) for c in range(PLIC_CONTEXTS)}, threshold={3: 7}))
+    yield "uart", state_input(SEL_UART, busy_uart())
+    yield "uart-loopback", state_input(SEL_UART, uart_section(
+        ier=0x07, lcr=0x83, mcr=0x1f, msr_delta=0x0f, fcr=0x00, dll=3, dlm=1, fifo=b"z",
+        rx_head=15, overrun=True))
+    yield "uart-full", state_input(SEL_UART, uart_section(
+        ier=0x05, fcr=0xc9, fifo=bytes(range(16)), rx_head=5, mcr=0x03))
+    yield "rtc-armed", state_input(SEL_RTC, busy_rtc())
+    yield "rtc-due", state_input(SEL_RTC, rtc_section(
+        offset=(-5 * 10**9) & ALL64, alarm=F_FROZEN - 10 * 10**9, armed=1, enabled=1))
+    yield "rtc-pending", state_input(SEL_RTC, rtc_section(
+        set_high=7, set_high_valid=1, pending=1, enabled=1))
+    yield "pci-host", state_input(SEL_PCI_HOST, pci_host_section(0x3f), pci=0x3f)
+    yield "pci-host-two", state_input(SEL_PCI_HOST, pci_host_section(0x21), pci=0x21)
+
+    for k in range(NDEV):
+        name = ("blk", "net", "console", "input", "balloon", "rng")[k]
+        yield "dev-" + name, one_device(k, False, OPT_BALLOON_OOM)
+        yield "dev-" + name + "-pci", one_device(k, True, OPT_RNG_PRNG,
+                                                 window=(0, 0x14, 1, 0))
+
+    # Refused: a receive buffer held twice (it would be completed twice); a head given with
+    # nothing held; a section whose name is a terminal escape (the error shows it escaped).
+    ram = StateRam()
+    tr, dev = busy_device(DEV_NET, ram)
+    yield "net-held-twice", state_input(SEL_DEV0 + DEV_NET, transport_section(DEV_NET, **tr) +
+                                        device_section(DEV_NET, heads=[dev["heads"][0]] * 2),
+                                        ram.ram)
+    for k, name in ((DEV_CONSOLE, "console"), (DEV_BALLOON, "balloon")):
+        ram = StateRam()
+        tr, dev = busy_device(k, ram)
+        tr["queues"][2 if k == DEV_BALLOON else 0]["last_avail"] = 0
+        sec = bytearray(device_section(k, **dev))
+        sec[-3:] = struct.pack("<?H", False, 5)  # nothing held, yet a head
+        yield name + "-head-not-held", state_input(SEL_DEV0 + k, transport_section(k, **tr) +
+                                                   bytes(sec), ram.ram)
+    yield "name-escape", state_input(SEL_UART, section("\x1b]0;x\x07\x1b[2J", bytes(29)))
+
+
 TARGETS = {
     "virtq": virtq_seeds,
     "blk": blk_seeds,
@@ -1007,6 +1580,7 @@ TARGETS = {
     "mmio": mmio_seeds,
     "pci": pci_seeds,
     "api": api_seeds,
+    "state": state_seeds,
 }
 
 

@@ -9,6 +9,8 @@
 #   mmio     the virtio-mmio register interface with each device behind it
 #   pci      the PCIe host bridge (ECAM, BARs, INTx) and the virtio-pci transport
 #   api      the control plane's request parser and handlers (Firecracker's API)
+#   state    the snapshot state loaders (harts, platform devices, virtio transports and
+#            devices) on hostile state streams, the loaded state then put to use
 # The device targets go through the real virtio-mmio transport (fuzz_common.h).
 #
 # Usage: tests/fuzz/run.sh [FUZZ_SECONDS]   (default 30)
@@ -25,7 +27,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
 out=${FUZZ_OUT:-build/fuzz}
 cc=${FUZZ_CC:-clang}
-targets=${FUZZ_TARGETS:-virtq blk net console rng mmio pci api}
+targets=${FUZZ_TARGETS:-virtq blk net console rng mmio pci api state}
 ntargets=$(echo "$targets" | wc -w)
 
 case $secs in
@@ -62,15 +64,16 @@ sources() {
 		echo "tests/fuzz/fuzz_pci.c src/dev/pci.c src/virtio/pci.c src/virtio/rng.c" \
 			"src/virtio/blk.c src/host/blk_file.c src/host/rate_limiter.c src/mem/bus.c $virtio"
 		;;
-	api)
+	api | state)
 		# The control plane links the whole VMM (it reaches vm_create); only its requests
-		# are fuzzed, before the start.
+		# are fuzzed, before the start. The state loaders reach every device and the harts
+		# (the translator is linked, never started).
 		if [ "$(uname -m)" = x86_64 ]; then
 			jit="src/jit/jit.c src/jit/x86_64/*.c"
 		else
 			jit=src/jit/none/jit_none.c
 		fi
-		echo "tests/fuzz/fuzz_api.c" $(ls src/*/*.c | grep -v '^src/jit/') $jit
+		echo "tests/fuzz/fuzz_$1.c" $(ls src/*/*.c | grep -v '^src/jit/') $jit
 		;;
 	*) return 1 ;;
 	esac
@@ -93,7 +96,7 @@ for t in $targets; do
 	fi
 	# shellcheck disable=SC2086 # word splitting of the flag and source lists is intended
 	libs=
-	[ "$t" = api ] && libs="-lfdt -lz -lm -lslirp -lmicrohttpd -ljansson"
+	case $t in api | state) libs="-lfdt -lz -lm -lslirp -lmicrohttpd -ljansson" ;; esac
 	# shellcheck disable=SC2086 # word splitting of the flag and source lists is intended
 	if ! $cc $cflags -o "$out/fuzz_$t" $src $libs; then
 		echo "fuzz_$t: build failed (needs clang with libFuzzer:" \
