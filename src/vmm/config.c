@@ -5,7 +5,9 @@
 
 #include "vmm/config.h"
 
-#define DRIVE_SYNTAX "use --drive path=FILE[,readonly=on][,id=NAME][,lock=off][,transport=mmio|pci]"
+#define DRIVE_SYNTAX   \
+	"use --drive " \
+	"path=FILE[,readonly=on][,id=NAME][,lock=off][,transport=mmio|pci][,format=raw]"
 
 int config_parse_transport(const char *text, enum vm_transport *t)
 {
@@ -56,6 +58,16 @@ int config_parse_drive(char *spec, struct vm_drive *d, char *err, size_t errlen)
 				return -EINVAL;
 			}
 			strcpy(d->id, val);
+		} else if (!strcmp(kv, "format")) {
+			if (strcmp(val, "raw")) {
+				snprintf(
+				    err, errlen,
+				    "--drive: format=%s: rvisor reads raw images only; convert "
+				    "it with qemu-img convert -O raw",
+				    val);
+				return -EINVAL;
+			}
+			d->format_raw = true;
 		} else if (!strcmp(kv, "transport")) {
 			if (config_parse_transport(val, &d->transport)) {
 				snprintf(err, errlen, "--drive: transport=%s must be mmio or pci",

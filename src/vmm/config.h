@@ -21,7 +21,7 @@ enum vm_transport { VM_TRANSPORT_DEFAULT, VM_TRANSPORT_MMIO, VM_TRANSPORT_PCI };
 int config_parse_transport(const char *text, enum vm_transport *t);
 
 /* A virtio-blk disk: --drive path=FILE[,readonly=on|off][,id=NAME][,lock=off]
- * [,transport=mmio|pci]. */
+ * [,transport=mmio|pci][,format=raw]. */
 struct vm_drive {
 	const char *path; /* image file or host block device (points into the option text) */
 	bool readonly;
@@ -31,6 +31,9 @@ struct vm_drive {
 	char id[DRIVE_ID_MAX + 1]; /* serial reported to the guest; "" when not given */
 	enum vm_transport transport;
 	struct rate_limiter_config limiter; /* none unless the API set one */
+	/* format=raw: the image is raw even if its first sector looks like another format's
+	 * header (rvisor otherwise refuses such an image, naming its format). */
+	bool format_raw;
 };
 
 /* Parse the text of one --drive option into *d. spec is modified in place (split at commas)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "host/blk_file.h"
 #include "state/stream.h"
@@ -229,7 +230,7 @@ struct vm_port {
 struct vm_disk {
 	struct blk_file file[2]; /* file[cur] is the disk's; the other takes a new medium */
 	unsigned cur;
-	bool readonly, lock; /* as the drive was given: a new medium is opened the same way */
+	bool readonly, lock, format_raw; /* as given: a new medium is opened the same way */
 	struct virtio_blk blk;
 	struct vm_port port;
 	bool file_open, blk_up;
@@ -342,10 +343,37 @@ static void destroy_port(struct vm_port *p)
 	p->up = false;
 }
 
-/* Open path for a disk (read-only or not) and, with lock, take its image locks. Returns 0,
- * or -errno with one sentence in err; f is closed again on failure. */
-static int open_medium(struct blk_file *f, const char *path, bool readonly, bool lock, char *err,
-		       size_t errlen)
+/* The format whose header the first bytes of an image hold, or NULL for none rvisor knows:
+ * images rvisor cannot read as raw (their magic numbers as their specifications define). */
+static const char *image_format(const uint8_t *b, size_t n)
+{
+	static const struct {
+		size_t off;
+		const char *magic;
+		size_t len;
+		const char *name;
+	} known[] = {
+	    {0, "QFI\xfb", 4, "qcow2"},
+	    {0, "QED\0", 4, "qed"},
+	    {0, "KDMV", 4, "vmdk"},
+	    {0, "# Disk DescriptorFile", 21, "vmdk"},
+	    {0x40, "\x7f\x10\xda\xbe", 4, "vdi"},
+	    {0, "vhdxfile", 8, "vhdx"},
+	    {0, "conectix", 8, "vpc"},
+	};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (known[i].off + known[i].len <= n &&
+		    !memcmp(b + known[i].off, known[i].magic, known[i].len))
+			return known[i].name;
+	return NULL;
+}
+
+/* Open path for a disk (read-only or not) and, with lock, take its image locks. Unless raw
+ * (format=raw), an image whose first sector is another format's header is refused, naming
+ * it and the conversion. Returns 0, or -errno with one sentence in err; f is closed again on
+ * failure. */
+static int open_medium(struct blk_file *f, const char *path, bool readonly, bool lock, bool raw,
+		       char *err, size_t errlen)
 {
 	int rc = blk_file_open(f, path, readonly);
 	if (rc == -EACCES || rc == -EROFS || rc == -EPERM)
@@ -361,6 +389,17 @@ static int open_medium(struct blk_file *f, const char *path, bool readonly, bool
 			    "drive '%s' cannot be used as a disk (%s): give a raw image file or a "
 			    "block device",
 			    path, strerror(-rc));
+	uint8_t head[512];
+	ssize_t got = raw ? 0 : pread(f->fd, head, sizeof(head), 0);
+	const char *format = got > 0 ? image_format(head, (size_t)got) : NULL;
+	if (format) {
+		blk_file_close(f);
+		return fail(err, errlen, -EINVAL,
+			    "drive '%s' is a %s image and rvisor reads raw images: convert it with "
+			    "'qemu-img convert -O raw %s %s.raw' and give the .raw file (or add "
+			    "format=raw if it is a raw image that only starts like one)",
+			    path, format, path, path);
+	}
 	bool writer = false;
 	rc = lock ? blk_file_lock(f, &writer) : 0;
 	if (rc)
@@ -386,7 +425,9 @@ static int add_disk(struct vm *vm, const struct vm_drive *d, char *err, size_t e
 	struct virtio_dev dev;
 	k->readonly = d->readonly;
 	k->lock = d->lock;
-	int rc = open_medium(&k->file[0], d->path, d->readonly, d->lock, err, errlen);
+	k->format_raw = d->format_raw;
+	int rc =
+	    open_medium(&k->file[0], d->path, d->readonly, d->lock, d->format_raw, err, errlen);
 	if (rc)
 		return rc;
 	k->file_open = true;
@@ -881,7 +922,8 @@ int vm_drive_set_path(struct vm *vm, unsigned drive, const char *path, char *err
 	struct vm_disk *k = &vm->virtio->disk[drive];
 	pthread_mutex_lock(&k->medium_lock);
 	unsigned next = k->cur ^ 1;
-	int rc = open_medium(&k->file[next], path, k->readonly, k->lock, err, errlen);
+	int rc =
+	    open_medium(&k->file[next], path, k->readonly, k->lock, k->format_raw, err, errlen);
 	if (!rc) {
 		virtio_blk_set_file(&k->blk, &k->file[next]); /* opened as the first: succeeds */
 		unsigned old = k->cur;

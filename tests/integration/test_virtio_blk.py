@@ -527,3 +527,34 @@ def test_host_block_device(request, vmm, guest, loop_device):
     assert data[7 * 4096 : 8 * 4096] == (b"rvisor\n" * 586)[:4096], "block 7 was not written"
     assert data[6 * 4096 : 7 * 4096] == bytes([6]) * 4096, "block 6 changed"
     assert data[8 * 4096 : 9 * 4096] == bytes([8]) * 4096, "block 8 changed"
+
+
+@pytest.mark.parametrize("fmt, header, offset", [
+    ("qcow2", b"QFI\xfb\x00\x00\x00\x03", 0),
+    ("vmdk", b"KDMV", 0),
+    ("vdi", b"\x7f\x10\xda\xbe", 0x40),
+    ("vhdx", b"vhdxfile", 0),
+])
+def test_drive_in_another_format(rvisor_only, rvisor, tiny_kernel, tmp_path, fmt, header,
+                                 offset):
+    """An image in a format rvisor does not read is refused naming the format and the
+    conversion; format=raw takes it as raw all the same."""
+    image = tmp_path / f"disk.{fmt}"
+    data = bytearray(1 << 20)
+    data[offset:offset + len(header)] = header
+    image.write_bytes(bytes(data))
+    refuse([rvisor, "run", "--kernel", str(tiny_kernel), "--drive", f"path={image}"], fmt)
+    r = subprocess.run([rvisor, "run", "--kernel", str(tiny_kernel), "--drive",
+                        f"path={image}"], stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=BAD_INPUT_TIMEOUT)
+    assert "qemu-img convert -O raw" in r.stderr, r.stderr
+    # format=raw: the VM starts (the kernel loops until the timeout stops it).
+    try:
+        r = subprocess.run([rvisor, "run", "--kernel", str(tiny_kernel), "--drive",
+                            f"path={image},format=raw"], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=2)
+        pytest.fail(f"format=raw: exit {r.returncode}: {r.stderr}")
+    except subprocess.TimeoutExpired:
+        pass
+    refuse([rvisor, "run", "--kernel", str(tiny_kernel), "--drive",
+            f"path={image},format=qcow2"], "format=qcow2")
