@@ -110,7 +110,7 @@ static void rx_refill(struct uart16550 *u)
 {
 	struct uart16550_regs *r = &u->regs;
 	unsigned cap = rx_capacity(r);
-	if (!u->chr || (r->mcr & UART_MCR_LOOP) || r->rx_count >= cap)
+	if (!u->chr || u->hold_input || (r->mcr & UART_MCR_LOOP) || r->rx_count >= cap)
 		return;
 	uint8_t buf[UART_FIFO_SIZE];
 	size_t n = u->chr->read(u->chr, buf, cap - r->rx_count);
@@ -188,7 +188,7 @@ static void uart_notify(void *opaque)
 	pthread_mutex_unlock(&u->lock);
 }
 
-int uart16550_init(struct uart16550 *u, struct chr *chr, struct irq_line irq)
+static int init(struct uart16550 *u, struct chr *chr, struct irq_line irq, bool hold_input)
 {
 	memset(u, 0, sizeof(*u));
 	int rc = pthread_mutex_init(&u->lock, NULL);
@@ -197,6 +197,7 @@ int uart16550_init(struct uart16550 *u, struct chr *chr, struct irq_line irq)
 	uart_reset(&u->regs);
 	u->chr = chr;
 	u->irq = irq;
+	u->hold_input = hold_input; /* before the backend can call uart_notify */
 	if (chr) {
 		/* The backend's thread may be running already: publish the opaque pointer
 		 * before the function that uses it. */
@@ -204,6 +205,16 @@ int uart16550_init(struct uart16550 *u, struct chr *chr, struct irq_line irq)
 		__atomic_store_n(&chr->notify, uart_notify, __ATOMIC_RELEASE);
 	}
 	return 0;
+}
+
+int uart16550_init(struct uart16550 *u, struct chr *chr, struct irq_line irq)
+{
+	return init(u, chr, irq, false);
+}
+
+int uart16550_init_for_restore(struct uart16550 *u, struct chr *chr, struct irq_line irq)
+{
+	return init(u, chr, irq, true);
 }
 
 /* The backend may already be closed and freed (the VMM closes it first), so it is not
@@ -342,6 +353,7 @@ int uart16550_restore(struct uart16550 *u, const struct uart16550_regs *in)
 		return -EINVAL;
 	pthread_mutex_lock(&u->lock);
 	u->regs = *in;
+	u->hold_input = false; /* what came meanwhile waited in the backend */
 	rx_refill(u);
 	uart_update(u);
 	pthread_mutex_unlock(&u->lock);

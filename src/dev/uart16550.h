@@ -29,11 +29,17 @@ struct uart16550 {
 	struct uart16550_regs regs;
 	struct chr *chr;
 	struct irq_line irq;
+	/* A restore is coming (uart16550_init_for_restore): host input stays in the backend,
+	 * not in a FIFO the restore would overwrite. uart16550_restore clears it. */
+	bool hold_input;
 };
 
 /* Initialise with host backend chr (may be NULL: output dropped, no input) and interrupt line
  * irq. Registers the chr's notify callback. Returns 0 or -errno. */
 int uart16550_init(struct uart16550 *u, struct chr *chr, struct irq_line irq);
+/* The same for a UART whose state a restore (uart16550_restore, uart16550_state_load) will
+ * set: until then host input stays in chr, so none is lost to the restore. */
+int uart16550_init_for_restore(struct uart16550 *u, struct chr *chr, struct irq_line irq);
 /* Release the lock; does not close chr. */
 void uart16550_destroy(struct uart16550 *u);
 /* MMIO callbacks; opaque is the struct uart16550. 1-byte accesses (4 allowed, low byte used). */

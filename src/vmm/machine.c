@@ -190,8 +190,9 @@ static int add_devices(struct vm *vm, char *err, size_t errlen)
 	rc = plic_init(&vm->plic, PLIC_NDEV + 1, 2 * vm->nharts, plic_out);
 	if (rc)
 		return fail(err, errlen, rc, "cannot create the PLIC (%s)", strerror(-rc));
-	rc = uart16550_init(&vm->uart, vm->cfg.virtio_console ? NULL : vm->console,
-			    (struct irq_line){plic_set_irq, &vm->plic, UART_IRQ});
+	rc = (vm->cfg.restore_mem ? uart16550_init_for_restore : uart16550_init)(
+	    &vm->uart, vm->cfg.virtio_console ? NULL : vm->console,
+	    (struct irq_line){plic_set_irq, &vm->plic, UART_IRQ});
 	if (rc)
 		return fail(err, errlen, rc, "cannot create the UART (%s)", strerror(-rc));
 	if ((rc =
