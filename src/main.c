@@ -15,6 +15,7 @@
 #include "jit/jit.h"
 #include "vmm/api.h"
 #include "vmm/gdbstub.h"
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
 #define MIN_MEM         (16ull << 20)
@@ -33,6 +34,7 @@ static void usage_main(FILE *f)
 	      "commands:\n"
 	      "  run       boot a virtual machine (see 'rvisor run --help')\n"
 	      "  restore   run a virtual machine from a snapshot (see 'rvisor restore --help')\n"
+	      "  rebase    make a Diff snapshot's memory file whole (see 'rvisor rebase --help')\n"
 	      "  help      show this text\n"
 	      "\n"
 	      "control plane (Firecracker's API and configuration file):\n"
@@ -457,9 +459,13 @@ static int cmd_api(int argc, char **argv)
 static int cmd_restore(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"snapshot", required_argument, NULL, 's'}, {"mem-file", required_argument, NULL, 'm'},
-	    {"paused", no_argument, NULL, 'p'},         {"api-sock", required_argument, NULL, 'a'},
-	    {"help", no_argument, NULL, 'h'},           {0, 0, 0, 0},
+	    {"snapshot", required_argument, NULL, 's'},
+	    {"mem-file", required_argument, NULL, 'm'},
+	    {"paused", no_argument, NULL, 'p'},
+	    {"api-sock", required_argument, NULL, 'a'},
+	    {"track-dirty-pages", no_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0, 0, 0, 0},
 	};
 	struct api_restore r = {0};
 	const char *sock = NULL;
@@ -472,14 +478,20 @@ static int cmd_restore(int argc, char **argv)
 		case 'm': r.mem_file = optarg; break;
 		case 'p': r.paused = true; break;
 		case 'a': sock = optarg; break;
+		case 't': r.track_dirty_pages = true; break;
 		case 'h':
 			fputs("usage: rvisor restore --snapshot FILE --mem-file FILE [--paused] "
 			      "[--api-sock PATH]\n"
+			      "                      [--track-dirty-pages]\n"
 			      "\n"
 			      "Restore a VM from a snapshot taken with the API's PUT "
 			      "/snapshot/create\n"
 			      "and run it (--paused: wait for PATCH /vm {\"state\": \"Resumed\"}\n"
-			      "on --api-sock).\n",
+			      "on --api-sock; --track-dirty-pages: keep a dirty log, so that a\n"
+			      "Diff snapshot of the restored VM holds only the pages written "
+			      "since).\n"
+			      "A Diff snapshot's memory file is first made whole with 'rvisor "
+			      "rebase'.\n",
 			      stdout);
 			return 0;
 		case ':':
@@ -501,6 +513,63 @@ static int cmd_restore(int argc, char **argv)
 	return api_main(sock, NULL, &r);
 }
 
+/* rvisor rebase --snapshot FILE --diff-file FILE --base-file FILE */
+static int cmd_rebase(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"snapshot", required_argument, NULL, 's'},
+	    {"diff-file", required_argument, NULL, 'd'},
+	    {"base-file", required_argument, NULL, 'b'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0, 0, 0, 0},
+	};
+	const char *state = NULL, *diff = NULL, *base = NULL;
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': state = optarg; break;
+		case 'd': diff = optarg; break;
+		case 'b': base = optarg; break;
+		case 'h':
+			fputs(
+			    "usage: rvisor rebase --snapshot FILE --diff-file FILE --base-file "
+			    "FILE\n"
+			    "\n"
+			    "Make a Diff snapshot's memory file whole: copy the pages the "
+			    "snapshot\n"
+			    "(--snapshot, its state file) lists from its memory file "
+			    "(--diff-file)\n"
+			    "onto the memory file of the snapshot taken just before it\n"
+			    "(--base-file: a Full one, or a Diff one rebased already), in place.\n"
+			    "--base-file is then the memory file to restore --snapshot with.\n"
+			    "A chain of Diff snapshots is rebased in the order they were taken.\n",
+			    stdout);
+			return 0;
+		case ':':
+			return error("option '%s' needs a value (see 'rvisor rebase --help')",
+				     argv[optind - 1]);
+		default:
+			return error("unknown option '%s' (see 'rvisor rebase --help')",
+				     argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return error("unexpected argument '%s' (see 'rvisor rebase --help')", argv[optind]);
+	if (!state || !diff || !base)
+		return error("rebase needs --snapshot FILE, --diff-file FILE and --base-file FILE");
+	struct vm_snapshot s;
+	char err[512];
+	int rc = vm_snapshot_open(&s, state, NULL, err, sizeof(err));
+	if (!rc)
+		rc = vm_snapshot_rebase(&s, diff, base, err, sizeof(err));
+	vm_snapshot_close(&s);
+	if (rc)
+		return error("%s", err);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -512,6 +581,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "restore"))
 		return cmd_restore(argc - 1, argv + 1);
+	if (!strcmp(cmd, "rebase"))
+		return cmd_rebase(argc - 1, argv + 1);
 	if (!strncmp(cmd, "--api-sock", 10) || !strncmp(cmd, "--config-file", 13) ||
 	    !strcmp(cmd, "--no-api"))
 		return cmd_api(argc, argv);

@@ -139,6 +139,19 @@ void hart_flush_tlb(struct hart *h)
 	hart_end_batch(h);
 }
 
+void hart_flush_write_tlb(struct hart *h)
+{
+	for (unsigned s = 0; s < 4; s++) {
+		struct tlb_set *t = &h->tlb[s];
+		for (unsigned wd = 0; wd < TLB_ENTRIES / 64; wd++)
+			for (uint64_t m = t->used[wd]; m; m &= m - 1)
+				t->w[wd * 64 + (unsigned)__builtin_ctzll(m)].tag = TLB_INVALID;
+	}
+	if (h->jit)
+		jit_sites_clear(h);
+	hart_end_batch(h);
+}
+
 /* Drop entry i of e if it came from a superpage (level > 0) holding vpn. */
 static void flush_if_covers(struct tlb_entry *e, const uint8_t *level, unsigned i, uint64_t vpn)
 {
@@ -410,6 +423,8 @@ static void do_fence_requests(struct hart *h)
 		hart_flush_tlb(h);
 	if (req & HART_FENCE_ICACHE)
 		hart_flush_icache(h);
+	if (req & HART_FENCE_DIRTY)
+		hart_flush_write_tlb(h);
 	atomic_fetch_and(&h->fence_req, ~req);
 }
 

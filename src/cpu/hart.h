@@ -84,6 +84,9 @@ struct hart_env {
 /* Fences another hart can ask for (SBI RFENCE); done at the next batch boundary. */
 #define HART_FENCE_TLB    1u
 #define HART_FENCE_ICACHE 2u
+/* Drop every write TLB entry (all privilege views) and the translator's site copies: the
+ * VM's dirty log was taken, so the next store to each page must reach the MMU and mark it. */
+#define HART_FENCE_DIRTY 4u
 
 /* ---- a debugger's breakpoints and watchpoints (src/vmm/gdbstub.c) ---- */
 #define HART_DEBUG_BREAKPOINTS 64 /* at most this many breakpoints at once */
@@ -294,6 +297,9 @@ void hart_flush_tlb(struct hart *h);
 /* Invalidate the TLB entries that may translate guest-virtual address gva (sfence.vma with
  * rs1 != x0; priv spec 4.2.1): its own 4 KiB entry and any entry from a superpage holding it. */
 void hart_flush_tlb_page(struct hart *h, uint64_t gva);
+/* Invalidate every write entry of every TLB set, the M-mode one included, and the
+ * translator's site copies (HART_FENCE_DIRTY). */
+void hart_flush_write_tlb(struct hart *h);
 /* Invalidate the decoded-instruction cache (fence.i asked by another hart, or through the
  * SBI: any code may have changed). */
 void hart_flush_icache(struct hart *h);

@@ -102,6 +102,7 @@ retry:;
 			if (!__atomic_compare_exchange_n(ptep, &pte, pte | want, false,
 							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 				goto retry;
+			guest_mem_mark_dirty(h->mem, pte_gpa, 8);
 		}
 		uint64_t off_mask = (1ull << (12 + 9 * i)) - 1;
 		*gpa = ((ppn << 12) & ~off_mask) | (gva & off_mask);
@@ -252,6 +253,8 @@ static bool store_phys(struct hart *h, uint64_t gva, uint64_t gpa, unsigned size
 {
 	uint8_t *p = guest_mem_ptr(h->mem, gpa, size);
 	if (p) {
+		/* Marked before a write entry lets later stores bypass this path. */
+		guest_mem_mark_dirty(h->mem, gpa, size);
 		mmu_write_le(p, size, val);
 		if (h->jit) /* before a write entry lets later stores bypass this path */
 			jit_note_write(h, gpa & ~0xfffull);
@@ -319,8 +322,11 @@ void *mmu_amo_ptr(struct hart *h, uint64_t gva, unsigned size, bool is_lr, uint6
 		hart_trap(h, is_lr ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS, gva);
 		return NULL;
 	}
-	if (!is_lr && h->jit)
-		jit_note_write(h, *gpa & ~0xfffull);
+	if (!is_lr) {
+		guest_mem_mark_dirty(h->mem, *gpa, size);
+		if (h->jit)
+			jit_note_write(h, *gpa & ~0xfffull);
+	}
 	return p;
 }
 

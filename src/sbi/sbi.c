@@ -112,6 +112,8 @@ static void fence_local(struct hart *h, unsigned what)
 		hart_flush_tlb(h);
 	if (what & HART_FENCE_ICACHE)
 		hart_flush_icache(h);
+	if (what & HART_FENCE_DIRTY) /* asked by the dirty log while this hart was waiting */
+		hart_flush_write_tlb(h);
 }
 
 /* A remote fence in two passes over the targets, so that they all flush at the same time:
@@ -189,6 +191,7 @@ static struct sbiret dbcn_rw(struct vm *vm, bool write, unsigned long n, unsigne
 		return ok(n);
 	}
 	atomic_fetch_add_explicit(&vm->mem.dma_writes, 1, memory_order_relaxed);
+	guest_mem_mark_dirty(&vm->mem, lo, n);
 	return ok(vm->console->read(vm->console, p, n));
 }
 

@@ -115,6 +115,7 @@ static int add_buffer(struct virtq_walk *w, const struct virtq_desc *d)
 	/* ndesc <= VIRTQ_MAX_SEGS bounds nout + nin, so the arrays cannot overflow. */
 	if (write) {
 		atomic_fetch_add_explicit(&w->q->mem->dma_writes, 1, memory_order_relaxed);
+		guest_mem_mark_dirty(w->q->mem, d->addr, d->len);
 		req->in[req->nin++] = (struct virtq_seg){hva, d->len};
 		req->in_len += d->len;
 	} else {
@@ -172,9 +173,12 @@ static int walk_chain(struct virtq_walk *w, const uint8_t *table, uint32_t entri
  * last_avail (2.7.10: avail_event). */
 static void set_avail_event(const struct virtq *q, uint8_t *used)
 {
-	if (q->event_idx)
+	if (q->event_idx) {
+		guest_mem_mark_dirty(
+		    q->mem, q->used_gpa + VIRTQ_USED_RING + (uint64_t)VIRTQ_USED_ELEM * q->num, 2);
 		store16(used + VIRTQ_USED_RING + (uint64_t)VIRTQ_USED_ELEM * q->num, q->last_avail,
 			__ATOMIC_RELAXED);
+	}
 }
 
 /* The head of the next available chain, without walking it: 1 and *head (below num), 0 if
@@ -250,12 +254,30 @@ int virtq_take_head(struct virtq *q, uint16_t *head)
 	return rc;
 }
 
+/* With the dirty log on: the pages the device may have written for these completions (their
+ * chains' device-writable buffers, walked again, and the used ring) are marked, since the
+ * device may have written them after a take of the log that followed their pop. A driver
+ * that rewrote a chain it had made available only loses its own pages' marks. */
+static void mark_completed(const struct virtq *q, const struct virtq_used_elem *elems, unsigned n)
+{
+	static _Thread_local struct virtq_req scratch;
+	guest_mem_mark_dirty(q->mem, q->used_gpa, used_bytes(q->num));
+	for (unsigned i = 0; i < n; i++) {
+		if (elems[i].id >= q->num)
+			continue;
+		/* Walking marks every device-writable buffer (add_buffer). */
+		(void)virtq_chain(q, (uint16_t)elems[i].id, &scratch);
+	}
+}
+
 void virtq_push_batch(struct virtq *q, const struct virtq_used_elem *elems, unsigned n)
 {
 	if (virtq_validate(q))
 		return;
 	uint8_t *used = guest_mem_ptr(q->mem, q->used_gpa, used_bytes(q->num));
 	uint16_t idx = q->used_idx;
+	if (q->mem->dirty)
+		mark_completed(q, elems, n);
 	for (unsigned i = 0; i < n; i++) {
 		if (elems[i].id >= q->num)
 			continue;

@@ -93,6 +93,7 @@ struct api {
 	/* PUT /snapshot/load: the main thread restores instead of booting. */
 	char load_state[STR_MAX], load_mem[STR_MAX];
 	bool load_resume;
+	bool load_track; /* the restored VM keeps a dirty log (track_dirty_pages) */
 	struct vm_snapshot snap;
 	bool snap_open;
 	pthread_t main_thread; /* waits for InstanceStart in sigtimedwait: SIGUSR1 wakes it */
@@ -876,32 +877,34 @@ static struct reply snapshot_create(struct api *a, json_t *b)
 	    get_str(b, "snapshot_path", true, state, sizeof(state), err, sizeof(err)) < 0 ||
 	    get_str(b, "mem_file_path", true, mem, sizeof(mem), err, sizeof(err)) < 0)
 		return fault(400, "%s", err);
-	if (!strcmp(type, "Diff"))
-		return fault(400, "Diff snapshots are not supported yet: take a Full one");
-	if (strcmp(type, "Full"))
+	bool diff = !strcmp(type, "Diff");
+	if (!diff && strcmp(type, "Full"))
 		return fault(400, "snapshot_type must be Full or Diff");
 	if (a->state != API_RUNNING || !a->paused)
 		return fault(400, "Create snapshot: the microVM must be paused first (PATCH /vm "
 				  "{\"state\": \"Paused\"}).");
 	uint64_t t0 = monotonic_ns();
-	if (vm_snapshot_save(a->vm, state, mem, err, sizeof(err)))
+	if (vm_snapshot_save(a->vm, state, mem, diff ? SNAPSHOT_DIFF : SNAPSHOT_FULL, err,
+			     sizeof(err)))
 		return fault(400, "%s", err);
-	log_line(a, 3, "Snapshot taken in %.1f ms: %s, memory %s.", (monotonic_ns() - t0) / 1e6,
-		 state, mem);
+	log_line(a, 3, "%s snapshot taken in %.1f ms: %s, memory %s.", diff ? "Diff" : "Full",
+		 (monotonic_ns() - t0) / 1e6, state, mem);
 	return NO_CONTENT;
 }
 
 /* PUT /snapshot/load: only into a control plane with nothing configured. Lock held. */
 static struct reply snapshot_load(struct api *a, json_t *b)
 {
-	static const char *const known[] = {"snapshot_path",         "mem_file_path", "mem_backend",
-					    "enable_diff_snapshots", "resume_vm",     NULL};
+	static const char *const known[] = {
+	    "snapshot_path", "mem_file_path",     "mem_backend", "enable_diff_snapshots",
+	    "resume_vm",     "track_dirty_pages", NULL};
 	char err[512], state[STR_MAX], mem[STR_MAX] = "";
-	bool diff = false, resume = false;
+	bool diff = false, track = false, resume = false;
 	if (!only_fields(b, known, err, sizeof(err)) ||
 	    get_str(b, "snapshot_path", true, state, sizeof(state), err, sizeof(err)) < 0 ||
 	    get_str(b, "mem_file_path", false, mem, sizeof(mem), err, sizeof(err)) < 0 ||
 	    get_bool(b, "enable_diff_snapshots", false, &diff, err, sizeof(err)) < 0 ||
+	    get_bool(b, "track_dirty_pages", false, &track, err, sizeof(err)) < 0 ||
 	    get_bool(b, "resume_vm", false, &resume, err, sizeof(err)) < 0)
 		return fault(400, "%s", err);
 	json_t *backend = json_object_get(b, "mem_backend");
@@ -920,8 +923,6 @@ static struct reply snapshot_load(struct api *a, json_t *b)
 	}
 	if (!*mem)
 		return fault(400, "missing field `mem_backend` (or `mem_file_path`)");
-	if (diff)
-		return fault(400, "enable_diff_snapshots: diff snapshots are not supported yet");
 	if (a->state != API_CONFIGURING)
 		return fault(400, AFTER_STARTED);
 	if (a->have_boot_source || a->ndrives || a->nnets || a->have_vsock || a->have_balloon)
@@ -933,6 +934,7 @@ static struct reply snapshot_load(struct api *a, json_t *b)
 	snprintf(a->load_state, sizeof(a->load_state), "%s", state);
 	snprintf(a->load_mem, sizeof(a->load_mem), "%s", mem);
 	a->load_resume = resume;
+	a->load_track = diff || track; /* the first is Firecracker's older name */
 	a->state = API_STARTING;
 	a->start_done = false;
 	pthread_cond_broadcast(&a->cond);
@@ -1328,6 +1330,7 @@ static int build_config(struct api *a, struct vm_config *cfg, char *cmdline, siz
 	cfg->vsock_cid = a->have_vsock ? a->vsock_cid : 0;
 	cfg->keyboard = true; /* for SendCtrlAltDel */
 	cfg->vsock_uds = a->vsock_uds;
+	cfg->track_dirty_pages = a->track_dirty_pages;
 	return 0;
 }
 
@@ -1336,6 +1339,7 @@ static void adopt_config(struct api *a, const struct vm_config *cfg)
 {
 	a->vcpus = cfg->ncpus;
 	a->mem_mib = (unsigned)(cfg->mem_size >> 20);
+	a->track_dirty_pages = cfg->track_dirty_pages;
 	a->ndrives = cfg->ndrives;
 	for (unsigned i = 0; i < cfg->ndrives; i++) {
 		struct api_drive *d = &a->drives[i];
@@ -1412,6 +1416,7 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 		snprintf(a.load_state, sizeof(a.load_state), "%s", restore->snapshot);
 		snprintf(a.load_mem, sizeof(a.load_mem), "%s", restore->mem_file);
 		a.load_resume = !restore->paused;
+		a.load_track = restore->track_dirty_pages;
 	}
 	if (config_file && apply_config_file(&a, config_file))
 		return VM_STATUS_ERROR;
@@ -1484,6 +1489,7 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 			rc = vm_snapshot_open(&a.snap, a.load_state, a.load_mem, err, sizeof(err));
 			a.snap_open = true;
 			cfg = a.snap.cfg;
+			cfg.track_dirty_pages = a.load_track;
 		} else {
 			rc = build_config(&a, &cfg, cmdline, sizeof(cmdline), err, sizeof(err));
 		}

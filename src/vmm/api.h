@@ -12,9 +12,10 @@
 
 /* `rvisor restore`: start from a snapshot (vmm/snapshot.h) instead of a configuration. */
 struct api_restore {
-	const char *snapshot; /* the state file */
-	const char *mem_file; /* the memory file, mapped copy-on-write */
-	bool paused;          /* stay paused until PATCH /vm {"state": "Resumed"} */
+	const char *snapshot;   /* the state file */
+	const char *mem_file;   /* the memory file, mapped copy-on-write */
+	bool paused;            /* stay paused until PATCH /vm {"state": "Resumed"} */
+	bool track_dirty_pages; /* keep a dirty log, for diff snapshots of the restored VM */
 };
 
 /* Run a VM under the control plane: serve the API on the Unix socket sock_path (NULL: no

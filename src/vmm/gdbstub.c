@@ -804,8 +804,10 @@ static size_t mem_access(struct hart *h, uint64_t addr, uint8_t *buf, size_t len
 			break;
 		if (op == MEM_READ)
 			memcpy(buf + done, p, chunk);
-		else if (op == MEM_WRITE)
+		else if (op == MEM_WRITE) {
+			guest_mem_mark_dirty(h->mem, gpa, chunk);
 			memcpy(p, buf + done, chunk);
+		}
 		done += chunk;
 	}
 	return done;

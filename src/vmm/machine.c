@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -808,6 +809,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 	if (cfg->deterministic && cfg->ncpus != 1)
 		return fail(err, errlen, -EINVAL, "a deterministic run has one hart, not %u",
 			    cfg->ncpus);
+	if (cfg->track_dirty_pages && cfg->nfs)
+		return fail(err, errlen, -EINVAL,
+			    "dirty page tracking cannot see what the daemon of virtio-fs '%s' "
+			    "writes into guest RAM: turn off track_dirty_pages or drop the share",
+			    cfg->fs[0].tag);
 	if (cfg->restore_mem) {
 		rc = guest_mem_init_file(&vm->mem, RAM_BASE, cfg->mem_size, cfg->restore_mem);
 		if (rc == -ERANGE)
@@ -828,6 +834,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 		return fail(err, errlen, rc,
 			    "cannot allocate %llu MiB of guest RAM (%s): lower --mem",
 			    (unsigned long long)(cfg->mem_size >> 20), strerror(-rc));
+	if (cfg->track_dirty_pages && guest_mem_dirty_enable(&vm->mem))
+		return fail(err, errlen, -ENOMEM, "out of memory for the dirty log of %llu MiB",
+			    (unsigned long long)(cfg->mem_size >> 20));
 	/* The device tree sits in the top 2 MiB of RAM, fw_dynamic_info just below it. */
 	vm->fdt_gpa = RAM_BASE + cfg->mem_size - 0x200000;
 
@@ -993,6 +1002,26 @@ void vm_pause(struct vm *vm)
 		__atomic_store_n(&vm->paused_at_ns, monotonic_ns(), __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+uint64_t vm_dirty_take(struct vm *vm, uint64_t *out)
+{
+	uint64_t n = guest_mem_dirty_take(&vm->mem, out);
+	if (!vm->mem.dirty)
+		return n;
+	/* A store through a write entry filled before the take would not mark its page: every
+	 * hart drops them (a parked hart serves this too; a stopped one does on its start). */
+	for (unsigned i = 0; i < vm->nharts; i++) {
+		atomic_fetch_or(&vm->harts[i].fence_req, HART_FENCE_DIRTY);
+		hart_kick(&vm->harts[i]);
+	}
+	for (unsigned i = 0; i < vm->nharts; i++) {
+		struct hart *h = &vm->harts[i];
+		while ((atomic_load(&h->fence_req) & HART_FENCE_DIRTY) &&
+		       !atomic_load(&h->stopped) && !atomic_load(&h->exit_req))
+			sched_yield();
+	}
+	return n;
 }
 
 void vm_resume(struct vm *vm)

@@ -22,6 +22,7 @@
 #define CONFIG_LAYOUT 1
 #define VM_LAYOUT     1
 #define INFO_LAYOUT   1
+#define MEMORY_LAYOUT 1
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -162,6 +163,63 @@ static int save_ram(const struct guest_mem *m, int fd)
 	return 0;
 }
 
+/* The pages set in dirty (a dirty log, bit n for the page at n * 4 KiB) into fd, sparse: each
+ * run of dirty pages is written whole, zero pages included, everything else stays a hole. */
+static int save_ram_diff(const struct guest_mem *m, const uint64_t *dirty, int fd)
+{
+	if (ftruncate(fd, (off_t)m->size) < 0)
+		return -errno;
+	uint64_t pages = m->size / PAGE;
+	for (uint64_t pg = 0; pg < pages;) {
+		if (!(dirty[pg / 64] >> (pg % 64) & 1)) {
+			pg++;
+			continue;
+		}
+		uint64_t end = pg + 1;
+		while (end < pages && (dirty[end / 64] >> (end % 64) & 1) && end - pg < 16384)
+			end++;
+		int rc = pwrite_all(fd, m->hva + pg * PAGE, (size_t)((end - pg) * PAGE), pg * PAGE);
+		if (rc)
+			return rc;
+		pg = end;
+	}
+	return 0;
+}
+
+/* The "memory" section: what the memory file holds (SNAPSHOT_FULL: all of RAM; SNAPSHOT_DIFF:
+ * only the pages listed, as runs of first page and count, the rest left to the memory file
+ * of the snapshot before). */
+static void save_memory(struct state_out *o, enum snapshot_type type, const uint64_t *dirty,
+			uint64_t pages)
+{
+	state_begin(o, "memory", MEMORY_LAYOUT);
+	state_put_u8(o, (uint8_t)type);
+	if (type == SNAPSHOT_DIFF) {
+		uint64_t runs = 0;
+		for (int pass = 0; pass < 2; pass++) {
+			if (pass)
+				state_put_u64(o, runs);
+			for (uint64_t pg = 0; pg < pages;) {
+				if (!(dirty[pg / 64] >> (pg % 64) & 1)) {
+					pg++;
+					continue;
+				}
+				uint64_t end = pg + 1;
+				while (end < pages && (dirty[end / 64] >> (end % 64) & 1))
+					end++;
+				if (pass) {
+					state_put_u64(o, pg);
+					state_put_u64(o, end - pg);
+				} else {
+					runs++;
+				}
+				pg = end;
+			}
+		}
+	}
+	state_end(o);
+}
+
 /* Create path's temporary sibling (owner-only); *tmp receives its name. */
 static int create_tmp(const char *path, char *tmp, size_t tmplen)
 {
@@ -171,12 +229,35 @@ static int create_tmp(const char *path, char *tmp, size_t tmplen)
 	return fd < 0 ? -errno : fd;
 }
 
-int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path, char *err,
-		     size_t errlen)
+/* Give the pages of a take back to the log (a snapshot that failed). */
+static void dirty_give_back(struct vm *vm, const uint64_t *dirty)
+{
+	uint64_t pages = vm->mem.size / PAGE;
+	for (uint64_t pg = 0; pg < pages; pg++)
+		if (dirty[pg / 64] >> (pg % 64) & 1)
+			guest_mem_mark_dirty(&vm->mem, vm->mem.base + pg * PAGE, PAGE);
+}
+
+int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path,
+		     enum snapshot_type type, char *err, size_t errlen)
 {
 	if (!__atomic_load_n(&vm->paused_at_ns, __ATOMIC_ACQUIRE))
 		return fail(err, errlen, -EBUSY, "the VM must be paused for a snapshot");
+	if (type == SNAPSHOT_DIFF && !vm->mem.dirty)
+		return fail(err, errlen, -EINVAL,
+			    "a diff snapshot needs dirty page tracking: start the VM with "
+			    "track_dirty_pages (or restore it with track_dirty_pages), or take a "
+			    "full snapshot");
 	vm_devices_quiesce(vm);
+	/* The pages written since the last snapshot; the log starts again from here (also for
+	 * a full snapshot, which the next diff builds on). */
+	uint64_t *dirty = NULL;
+	if (vm->mem.dirty) {
+		dirty = malloc(guest_mem_dirty_words(&vm->mem) * sizeof(*dirty));
+		if (!dirty)
+			return fail(err, errlen, -ENOMEM, "out of memory for the dirty log");
+		vm_dirty_take(vm, dirty);
+	}
 
 	struct state_out o;
 	state_out_init(&o);
@@ -200,6 +281,7 @@ int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path
 	for (unsigned i = 0; i < vm->nharts; i++)
 		hart_state_save(&vm->harts[i], &o);
 	vm_devices_state_save(vm, &o);
+	save_memory(&o, type, dirty, vm->mem.size / PAGE);
 	if (!o.failed) {
 		uint32_t crc = (uint32_t)crc32(0L, o.buf, (uInt)o.len);
 		state_put_u32(&o, crc);
@@ -207,6 +289,9 @@ int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path
 	if (o.failed) {
 		int rc = fail(err, errlen, -EINVAL, "cannot take a snapshot: %s", o.err);
 		state_out_free(&o);
+		if (dirty)
+			dirty_give_back(vm, dirty);
+		free(dirty);
 		return rc;
 	}
 
@@ -214,6 +299,9 @@ int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path
 	int sfd = create_tmp(state_path, tmp_state, sizeof(tmp_state));
 	if (sfd < 0) {
 		state_out_free(&o);
+		if (dirty)
+			dirty_give_back(vm, dirty);
+		free(dirty);
 		return fail(err, errlen, sfd,
 			    "cannot write the snapshot '%s' (%s): choose a path "
 			    "in a writable directory",
@@ -224,6 +312,9 @@ int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path
 		close(sfd);
 		unlink(tmp_state);
 		state_out_free(&o);
+		if (dirty)
+			dirty_give_back(vm, dirty);
+		free(dirty);
 		return fail(err, errlen, mfd,
 			    "cannot write the memory file '%s' (%s): choose a "
 			    "path in a writable directory",
@@ -235,7 +326,8 @@ int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path
 		rc = -errno;
 	if (!rc) {
 		what = mem_path;
-		rc = save_ram(&vm->mem, mfd);
+		rc = type == SNAPSHOT_DIFF ? save_ram_diff(&vm->mem, dirty, mfd)
+					   : save_ram(&vm->mem, mfd);
 		if (!rc && fsync(mfd))
 			rc = -errno;
 	}
@@ -244,6 +336,9 @@ int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path
 	state_out_free(&o);
 	if (!rc && (rename(tmp_mem, mem_path) || rename(tmp_state, state_path)))
 		rc = -errno;
+	if (rc && dirty)
+		dirty_give_back(vm, dirty);
+	free(dirty);
 	if (rc) {
 		unlink(tmp_state);
 		unlink(tmp_mem);
@@ -350,6 +445,62 @@ static int load_config(struct vm_snapshot *s, struct state_in *in)
 	return state_leave(in) ? 0 : -EINVAL;
 }
 
+/* The "memory" section (save_memory), in: the stream positioned at it. Fills s->type and, for
+ * a diff, s->runs (checked: in order, not overlapping, inside RAM). */
+static void load_memory(struct vm_snapshot *s, struct state_in *in)
+{
+	uint32_t version = state_enter(in, "memory");
+	if (!state_check(in, version == MEMORY_LAYOUT, "layout version %u (this rvisor reads %u)",
+			 version, MEMORY_LAYOUT))
+		return;
+	uint8_t type = state_get_u8(in);
+	state_check(in, type == SNAPSHOT_FULL || type == SNAPSHOT_DIFF, "memory file type %u",
+		    type);
+	s->type = (enum snapshot_type)type;
+	if (type == SNAPSHOT_DIFF && !in->failed) {
+		uint64_t n = state_get_u64(in), pages = s->cfg.mem_size / PAGE, next = 0;
+		/* Each run takes 16 bytes of the section. */
+		if (!state_check(in, n <= (in->end - in->pos) / 16, "%llu runs of pages",
+				 (unsigned long long)n))
+			return;
+		s->runs = calloc(n ? n : 1, sizeof(*s->runs));
+		if (!state_check(in, s->runs != NULL, "out of memory for %llu runs",
+				 (unsigned long long)n))
+			return;
+		s->nruns = n;
+		for (uint64_t i = 0; i < n && !in->failed; i++) {
+			s->runs[i].first = state_get_u64(in);
+			s->runs[i].count = state_get_u64(in);
+			state_check(in,
+				    s->runs[i].first >= next && s->runs[i].count &&
+					s->runs[i].first < pages &&
+					s->runs[i].count <= pages - s->runs[i].first,
+				    "a run of %llu pages at page %llu",
+				    (unsigned long long)s->runs[i].count,
+				    (unsigned long long)s->runs[i].first);
+			next = s->runs[i].first + s->runs[i].count;
+		}
+	}
+	state_leave(in);
+}
+
+/* Skip to the "memory" section, after the devices' sections, and load it; a snapshot without
+ * one (written before it existed) holds a full memory file. */
+static void find_memory(struct vm_snapshot *s, struct state_in *in)
+{
+	char name[STATE_NAME_MAX + 1];
+	s->type = SNAPSHOT_FULL;
+	while (!in->failed && in->pos < in->len && state_peek(in, name)) {
+		if (!strcmp(name, "memory")) {
+			load_memory(s, in);
+			return;
+		}
+		state_enter(in, name);
+		in->pos = in->end;
+		state_leave(in);
+	}
+}
+
 int vm_snapshot_open(struct vm_snapshot *s, const char *state_path, const char *mem_path, char *err,
 		     size_t errlen)
 {
@@ -411,6 +562,10 @@ int vm_snapshot_open(struct vm_snapshot *s, const char *state_path, const char *
 		return fail(err, errlen, rc, "snapshot '%s' is not usable: %s", state_path,
 			    in.failed ? in.err : strerror(-rc));
 	s->body = HEADER_BYTES + in.pos;
+	find_memory(s, &in);
+	if (in.failed)
+		return fail(err, errlen, -EINVAL, "snapshot '%s' is not usable: %s", state_path,
+			    in.err);
 	s->cfg.restore_mem = mem_path;
 	return 0;
 }
@@ -435,6 +590,12 @@ int vm_snapshot_load(struct vm *vm, struct vm_snapshot *s, char *err, size_t err
 		hart_state_load(&vm->harts[i], &in);
 	if (!in.failed)
 		vm_devices_state_load(vm, &in);
+	char next[STATE_NAME_MAX + 1];
+	if (!in.failed && in.pos < in.len && state_peek(&in, next) && !strcmp(next, "memory")) {
+		state_enter(&in, "memory"); /* read by vm_snapshot_open */
+		in.pos = in.end;
+		state_leave(&in);
+	}
 	if (!in.failed)
 		state_check(&in, in.pos == in.len, "%zu bytes after the last device's section",
 			    in.len - in.pos);
@@ -444,10 +605,77 @@ int vm_snapshot_load(struct vm *vm, struct vm_snapshot *s, char *err, size_t err
 	return 0;
 }
 
+static int file_of_size(const char *path, int flags, uint64_t size, char *err, size_t errlen)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+	if (fd < 0)
+		return fail(err, errlen, -errno, "cannot open '%s' (%s): check the path", path,
+			    strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
+		close(fd);
+		return fail(err, errlen, -EINVAL,
+			    "'%s' is not a memory file of this snapshot's %llu MiB of RAM", path,
+			    (unsigned long long)(size >> 20));
+	}
+	return fd;
+}
+
+int vm_snapshot_rebase(const struct vm_snapshot *s, const char *diff_path, const char *base_path,
+		       char *err, size_t errlen)
+{
+	if (s->type != SNAPSHOT_DIFF)
+		return fail(err, errlen, -EINVAL,
+			    "the snapshot is a full one: its memory file is whole already");
+	int dfd = file_of_size(diff_path, O_RDONLY, s->cfg.mem_size, err, errlen);
+	if (dfd < 0)
+		return dfd;
+	int bfd = file_of_size(base_path, O_RDWR, s->cfg.mem_size, err, errlen);
+	if (bfd < 0) {
+		close(dfd);
+		return bfd;
+	}
+	size_t bufsz = 1u << 20;
+	uint8_t *buf = malloc(bufsz);
+	int rc = buf ? 0 : -ENOMEM;
+	const char *what = diff_path;
+	for (uint64_t i = 0; i < s->nruns && !rc; i++) {
+		uint64_t off = s->runs[i].first * PAGE, left = s->runs[i].count * PAGE;
+		while (left && !rc) {
+			size_t n = left < bufsz ? (size_t)left : bufsz;
+			ssize_t got = pread(dfd, buf, n, (off_t)off);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got != (ssize_t)n) {
+				rc = got < 0 ? -errno : -EIO;
+				what = diff_path;
+				break;
+			}
+			rc = pwrite_all(bfd, buf, n, off);
+			what = base_path;
+			off += n;
+			left -= n;
+		}
+	}
+	if (!rc && fsync(bfd)) {
+		rc = -errno;
+		what = base_path;
+	}
+	free(buf);
+	close(dfd);
+	close(bfd);
+	if (rc)
+		return fail(err, errlen, rc, "cannot copy the diff's pages (%s on '%s')",
+			    strerror(-rc), what);
+	return 0;
+}
+
 void vm_snapshot_close(struct vm_snapshot *s)
 {
 	free(s->buf);
 	free(s->strings);
+	free(s->runs);
 	s->buf = NULL;
 	s->strings = NULL;
+	s->runs = NULL;
 }

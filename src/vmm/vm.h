@@ -70,6 +70,9 @@ struct vm_config {
 	 * is loaded (kernel and initrd are unused; firmware only says whether the SBI is
 	 * rvisor's) and the harts stay in reset until vm_snapshot_load. */
 	const char *restore_mem;
+	/* Keep a dirty log of guest RAM (Firecracker's track_dirty_pages), for diff snapshots
+	 * and migration: each page any writer touches is marked (guest_mem_mark_dirty). */
+	bool track_dirty_pages;
 };
 
 struct vm_virtio; /* the virtio devices (machine.c) */
@@ -120,6 +123,13 @@ struct vm {
  * no jump. From any thread while vm_run runs. */
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
+
+/* Take the dirty log: out (guest_mem_dirty_words(&vm->mem) words) receives the pages written
+ * since the last take (every page when the VM does not track them, or at the first take) and
+ * the log starts again, empty; before it returns every hart has dropped the write entries
+ * that would let a store skip marking. Any thread; the harts may be running (migration) or
+ * paused. Returns the number of dirty pages. */
+uint64_t vm_dirty_take(struct vm *vm, uint64_t *out);
 
 struct virtio_blk_stats;
 struct virtio_net_stats;
