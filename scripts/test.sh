@@ -105,7 +105,8 @@ bad_input_san() {
 	make -j2 BUILD=build-san SAN=1 &&
 		"$python" -m pytest tests/integration/test_bad_input.py \
 			tests/integration/test_gdb.py::test_bad_clients \
-			tests/integration/test_gdb.py::test_bad_gdb_options --rvisor build-san/rvisor
+			tests/integration/test_gdb.py::test_bad_gdb_options \
+			tests/integration/test_migrate.py::test_receive_bad_input --rvisor build-san/rvisor
 }
 
 echo "rvisor tests; logs in $logdir"

@@ -15,6 +15,7 @@
 #include "jit/jit.h"
 #include "vmm/api.h"
 #include "vmm/gdbstub.h"
+#include "vmm/migrate.h"
 #include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
@@ -35,6 +36,8 @@ static void usage_main(FILE *f)
 	      "  run       boot a virtual machine (see 'rvisor run --help')\n"
 	      "  restore   run a virtual machine from a snapshot (see 'rvisor restore --help')\n"
 	      "  rebase    make a Diff snapshot's memory file whole (see 'rvisor rebase --help')\n"
+	      "  receive   run a virtual machine migrating from another rvisor (see 'rvisor\n"
+	      "            receive --help')\n"
 	      "  help      show this text\n"
 	      "\n"
 	      "control plane (Firecracker's API and configuration file):\n"
@@ -513,6 +516,68 @@ static int cmd_restore(int argc, char **argv)
 	return api_main(sock, NULL, &r);
 }
 
+/* rvisor receive --listen URL [--paused --api-sock PATH] [--track-dirty-pages] */
+static int cmd_receive(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"listen", required_argument, NULL, 'l'},
+	    {"paused", no_argument, NULL, 'p'},
+	    {"api-sock", required_argument, NULL, 'a'},
+	    {"track-dirty-pages", no_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0, 0, 0, 0},
+	};
+	const char *url = NULL, *sock = NULL;
+	struct api_restore r = {0};
+	int c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': url = optarg; break;
+		case 'p': r.paused = true; break;
+		case 'a': sock = optarg; break;
+		case 't': r.track_dirty_pages = true; break;
+		case 'h':
+			fputs(
+			    "usage: rvisor receive --listen unix:PATH|tcp:HOST:PORT [--paused "
+			    "--api-sock PATH]\n"
+			    "                      [--track-dirty-pages]\n"
+			    "\n"
+			    "Wait at the address for one VM migrating from another rvisor (its "
+			    "API's\n"
+			    "PUT /migration/send {\"destination_url\": ADDRESS}), then run it "
+			    "here.\n"
+			    "The disks must be at the same paths on this host (shared storage).\n",
+			    stdout);
+			return 0;
+		case ':':
+			return error("option '%s' needs a value (see 'rvisor receive --help')",
+				     argv[optind - 1]);
+		default:
+			return error("unknown option '%s' (see 'rvisor receive --help')",
+				     argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return error("unexpected argument '%s' (see 'rvisor receive --help')",
+			     argv[optind]);
+	if (!url)
+		return error("receive needs --listen unix:PATH or --listen tcp:HOST:PORT");
+	if (r.paused && !sock)
+		return error("--paused needs --api-sock PATH: nothing else could resume the VM");
+	struct migrate_in in;
+	char err[512];
+	if (vm_migrate_receive(url, &in, err, sizeof(err))) {
+		vm_migrate_in_free(&in);
+		return error("%s", err);
+	}
+	r.migration = &in;
+	int status = api_main(sock, NULL, &r);
+	vm_migrate_in_free(&in);
+	return status;
+}
+
 /* rvisor rebase --snapshot FILE --diff-file FILE --base-file FILE */
 static int cmd_rebase(int argc, char **argv)
 {
@@ -583,6 +648,8 @@ int main(int argc, char **argv)
 		return cmd_restore(argc - 1, argv + 1);
 	if (!strcmp(cmd, "rebase"))
 		return cmd_rebase(argc - 1, argv + 1);
+	if (!strcmp(cmd, "receive"))
+		return cmd_receive(argc - 1, argv + 1);
 	if (!strncmp(cmd, "--api-sock", 10) || !strncmp(cmd, "--config-file", 13) ||
 	    !strcmp(cmd, "--no-api"))
 		return cmd_api(argc, argv);

@@ -126,6 +126,13 @@ fail:
 	return rc > 0 ? -EBUSY : rc;
 }
 
+void blk_file_unlock(struct blk_file *f)
+{
+	if (f->fd >= 0 && f->locked)
+		unlock_all(f->fd);
+	f->locked = false;
+}
+
 void blk_file_close(struct blk_file *f)
 {
 	if (f->fd >= 0)

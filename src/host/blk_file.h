@@ -34,6 +34,9 @@ int blk_file_open(struct blk_file *f, const char *path, bool readonly);
  * holds (*writer then tells whether that other user writes); or the -errno of fcntl, e.g.
  * -EINVAL or -ENOLCK on a file system without such locks. */
 int blk_file_lock(struct blk_file *f, bool *writer);
+/* Drop the locks blk_file_lock took (a migration hands the disk to the VM's new process,
+ * which locks it; blk_file_lock takes them again if the migration fails). */
+void blk_file_unlock(struct blk_file *f);
 /* Close the descriptor. Safe to call twice and on a zeroed struct with fd set to -1. */
 void blk_file_close(struct blk_file *f);
 

@@ -90,6 +90,40 @@ int guest_mem_init_file(struct guest_mem *m, uint64_t base, uint64_t size, const
 	return 0;
 }
 
+int guest_mem_adopt_fd(struct guest_mem *m, uint64_t base, uint64_t size, int fd)
+{
+	m->base = base;
+	m->size = 0;
+	m->hva = NULL;
+	m->fd = -1;
+	m->private_map = false;
+	m->dirty = NULL;
+	atomic_store(&m->dma_writes, 0);
+	struct stat st;
+	int rc = size == 0 || size % GUEST_MEM_PAGE || base % GUEST_MEM_PAGE ||
+			 size > (uint64_t)INT64_MAX || size > SIZE_MAX || base > UINT64_MAX - size
+		     ? -EINVAL
+		 : fstat(fd, &st) < 0           ? -errno
+		 : (uint64_t)st.st_size != size ? -ERANGE
+						: 0;
+	void *hva = MAP_FAILED;
+	if (!rc) {
+		hva = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+			   fd, 0);
+		if (hva == MAP_FAILED)
+			rc = -errno;
+	}
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	madvise(hva, (size_t)size, MADV_HUGEPAGE);
+	m->size = size;
+	m->hva = hva;
+	m->fd = fd;
+	return 0;
+}
+
 int guest_mem_discard(struct guest_mem *m, uint64_t gpa, uint64_t len)
 {
 	if (!guest_mem_ptr(m, gpa, len) || gpa % GUEST_MEM_PAGE || len % GUEST_MEM_PAGE)

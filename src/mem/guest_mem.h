@@ -33,6 +33,10 @@ int guest_mem_init(struct guest_mem *m, uint64_t base, uint64_t size);
  * a bad size or base or a path that is not a regular file, -ERANGE when the file is not size
  * bytes long, or the errno of open/mmap. */
 int guest_mem_init_file(struct guest_mem *m, uint64_t base, uint64_t size, const char *path);
+/* Take fd (a memfd or file of exactly size bytes, e.g. RAM received by a migration) as guest
+ * RAM at base, mapped shared: m owns fd from here (closed by guest_mem_destroy, also on
+ * failure). Returns 0, -EINVAL, -ERANGE for a file of another size, or the errno of mmap. */
+int guest_mem_adopt_fd(struct guest_mem *m, uint64_t base, uint64_t size, int fd);
 /* Give len bytes of RAM at gpa (both 4 KiB-aligned) back to the host (virtio-balloon): a hole
  * in the memfd, or, on a private mapping, the private copies dropped. What the guest reads
  * there afterwards is zeroes or the memory file's contents. Returns 0, -EINVAL for a range
@@ -69,7 +73,7 @@ static inline void *guest_mem_ptr(const struct guest_mem *m, uint64_t gpa, uint6
  * on; bytes outside RAM are ignored. Cheap when the page is already marked (a load). */
 static inline void guest_mem_mark_dirty(struct guest_mem *m, uint64_t gpa, uint64_t len)
 {
-	_Atomic uint64_t *log = m->dirty;
+	_Atomic uint64_t *log = __atomic_load_n(&m->dirty, __ATOMIC_ACQUIRE);
 	if (__builtin_expect(!log, 1) || !len)
 		return;
 	uint64_t off = gpa - m->base;

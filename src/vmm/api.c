@@ -24,6 +24,7 @@
 #include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
+#include "vmm/migrate.h"
 #include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
@@ -93,7 +94,8 @@ struct api {
 	/* PUT /snapshot/load: the main thread restores instead of booting. */
 	char load_state[STR_MAX], load_mem[STR_MAX];
 	bool load_resume;
-	bool load_track; /* the restored VM keeps a dirty log (track_dirty_pages) */
+	bool load_track;       /* the restored VM keeps a dirty log (track_dirty_pages) */
+	bool exit_after_reply; /* the VM migrated: end the process once the answer is sent */
 	struct vm_snapshot snap;
 	bool snap_open;
 	pthread_t main_thread; /* waits for InstanceStart in sigtimedwait: SIGUSR1 wakes it */
@@ -892,6 +894,35 @@ static struct reply snapshot_create(struct api *a, json_t *b)
 	return NO_CONTENT;
 }
 
+/* PUT /migration/send: the running (or paused) VM moves to the rvisor listening at
+ * destination_url; answered once the destination runs it, and this process then ends (status
+ * 0). Lock held, for the whole migration. */
+static struct reply migration_send(struct api *a, json_t *b)
+{
+	static const char *const known[] = {"destination_url", NULL};
+	char err[512], url[STR_MAX];
+	if (!only_fields(b, known, err, sizeof(err)) ||
+	    get_str(b, "destination_url", true, url, sizeof(url), err, sizeof(err)) < 0)
+		return fault(400, "%s", err);
+	struct migrate_stats st;
+	if (vm_migrate_send(a->vm, url, &st, err, sizeof(err))) {
+		log_line(a, 1, "Migration to %s failed: %s", url, err);
+		return fault(400, "%s", err);
+	}
+	log_line(a, 3,
+		 "Migrated to %s in %.1f ms: %u rounds, %llu pages, the last %llu with the guest "
+		 "stopped for %.1f ms, state %llu bytes.",
+		 url, st.total_ns / 1e6, st.rounds, (unsigned long long)st.pages_sent,
+		 (unsigned long long)st.last_pages, st.downtime_ns / 1e6,
+		 (unsigned long long)st.state_bytes);
+	fprintf(stderr,
+		"\r\nrvisor: the VM migrated to %s (%.1f ms, guest stopped %.1f ms); this process "
+		"ends\r\n",
+		url, st.total_ns / 1e6, st.downtime_ns / 1e6);
+	a->exit_after_reply = true;
+	return NO_CONTENT;
+}
+
 /* PUT /snapshot/load: only into a control plane with nothing configured. Lock held. */
 static struct reply snapshot_load(struct api *a, json_t *b)
 {
@@ -1036,6 +1067,8 @@ static struct reply route(struct api *a, const char *method, const char *url, js
 		return running ? snapshot_create(a, body) : fault(400, NOT_STARTED);
 	if (put && !strcmp(url, "/snapshot/load"))
 		return snapshot_load(a, body);
+	if (put && !strcmp(url, "/migration/send"))
+		return running ? migration_send(a, body) : fault(400, NOT_STARTED);
 	if (put && !strcmp(url, "/metrics"))
 		return pre ? put_metrics(a, body) : fault(400, AFTER_STARTED);
 	if (put && !strcmp(url, "/logger"))
@@ -1164,9 +1197,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
+	struct api *a = cls;
 	(void)c;
 	(void)toe;
+	/* The VM migrated and its answer went out: the process ends. */
+	pthread_mutex_lock(&a->lock);
+	if (a->exit_after_reply && a->vm) {
+		a->exit_after_reply = false;
+		vm_request_exit(a->vm, VM_STATUS_POWEROFF);
+	}
+	pthread_mutex_unlock(&a->lock);
 	struct request *req = *con_cls;
 	if (req) {
 		free(req->body);
@@ -1413,10 +1453,14 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 	static struct api a; /* large: not on the stack */
 	api_setup(&a, true);
 	if (restore) {
-		snprintf(a.load_state, sizeof(a.load_state), "%s", restore->snapshot);
-		snprintf(a.load_mem, sizeof(a.load_mem), "%s", restore->mem_file);
+		if (restore->snapshot)
+			snprintf(a.load_state, sizeof(a.load_state), "%s", restore->snapshot);
+		if (restore->mem_file)
+			snprintf(a.load_mem, sizeof(a.load_mem), "%s", restore->mem_file);
 		a.load_resume = !restore->paused;
 		a.load_track = restore->track_dirty_pages;
+		if (restore->migration)
+			snprintf(a.load_state, sizeof(a.load_state), "%s", "(the migrated state)");
 	}
 	if (config_file && apply_config_file(&a, config_file))
 		return VM_STATUS_ERROR;
@@ -1447,7 +1491,7 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 		 * after API_IDLE_S, and at most API_MAX_CLIENTS are open at once. */
 		httpd = MHD_start_daemon(
 		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, handle, &a,
-		    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+		    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed, &a,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_S,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CLIENTS, MHD_OPTION_END);
 		if (!httpd) {
@@ -1485,7 +1529,24 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 		char err[512] = "";
 		bool load = *a.load_state;
 		int rc;
-		if (load) {
+		struct migrate_in *mig = restore ? restore->migration : NULL;
+		if (load && mig) {
+			rc = vm_snapshot_parse(&a.snap, mig->state, mig->state_len, a.load_state,
+					       "the migrated memory", err, sizeof(err));
+			mig->state = NULL; /* a.snap's now */
+			a.snap_open = true;
+			cfg = a.snap.cfg;
+			cfg.track_dirty_pages = a.load_track;
+			cfg.restore_mem_fd = dup(mig->mem_fd);
+			if (!rc && cfg.mem_size != mig->mem_size) {
+				snprintf(
+				    err, sizeof(err),
+				    "the migrated state has %llu MiB of RAM, the memory %llu MiB",
+				    (unsigned long long)(cfg.mem_size >> 20),
+				    (unsigned long long)(mig->mem_size >> 20));
+				rc = -1;
+			}
+		} else if (load) {
 			rc = vm_snapshot_open(&a.snap, a.load_state, a.load_mem, err, sizeof(err));
 			a.snap_open = true;
 			cfg = a.snap.cfg;
@@ -1507,6 +1568,16 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 					vm_start_paused(&vm);
 					a.paused = true;
 				}
+				/* The source hands over only now: until its go, the guest is
+				 * its. */
+				if (!rc && mig && vm_migrate_answer(mig, true, NULL)) {
+					snprintf(
+					    err, sizeof(err),
+					    "the source did not hand the VM over: the guest runs "
+					    "there still");
+					rc = -1;
+					mig = NULL; /* answered */
+				}
 			}
 			if (rc) {
 				chr_stdio_close(console);
@@ -1514,6 +1585,8 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 				vm_destroy(&vm);
 			}
 		}
+		if (rc && mig)
+			vm_migrate_answer(mig, false, err);
 		if (rc && a.snap_open) {
 			vm_snapshot_close(&a.snap);
 			a.snap_open = false;

@@ -16,6 +16,9 @@ struct api_restore {
 	const char *mem_file;   /* the memory file, mapped copy-on-write */
 	bool paused;            /* stay paused until PATCH /vm {"state": "Resumed"} */
 	bool track_dirty_pages; /* keep a dirty log, for diff snapshots of the restored VM */
+	/* Instead of the two files: a migration received (vm_migrate_receive), answered once
+	 * the VM is made; the VM runs when the source says go. */
+	struct migrate_in *migration;
 };
 
 /* Run a VM under the control plane: serve the API on the Unix socket sock_path (NULL: no

@@ -814,7 +814,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 			    "dirty page tracking cannot see what the daemon of virtio-fs '%s' "
 			    "writes into guest RAM: turn off track_dirty_pages or drop the share",
 			    cfg->fs[0].tag);
-	if (cfg->restore_mem) {
+	if (cfg->restore_mem && cfg->restore_mem_fd > 2) {
+		rc = guest_mem_adopt_fd(&vm->mem, RAM_BASE, cfg->mem_size, cfg->restore_mem_fd);
+		if (rc)
+			return fail(err, errlen, rc, "cannot map %s (%s)", cfg->restore_mem,
+				    strerror(-rc));
+	} else if (cfg->restore_mem) {
 		rc = guest_mem_init_file(&vm->mem, RAM_BASE, cfg->mem_size, cfg->restore_mem);
 		if (rc == -ERANGE)
 			return fail(
@@ -1002,6 +1007,33 @@ void vm_pause(struct vm *vm)
 		__atomic_store_n(&vm->paused_at_ns, monotonic_ns(), __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+int vm_disks_hand_over(struct vm *vm, bool release, char *err, size_t errlen)
+{
+	struct vm_virtio *v = vm->virtio;
+	for (unsigned i = 0; v && i < v->ndisks; i++) {
+		struct vm_disk *d = &v->disk[i];
+		if (!d->file_open || !d->lock)
+			continue;
+		struct blk_file *f = &d->file[d->cur];
+		if (release) {
+			int rc = d->readonly ? 0 : blk_file_flush(f);
+			if (rc)
+				return fail(err, errlen, rc, "cannot flush drive '%s' (%s)",
+					    vm->cfg.drives[i].path, strerror(-rc));
+			blk_file_unlock(f);
+			continue;
+		}
+		bool writer;
+		int rc = f->locked ? 0 : blk_file_lock(f, &writer);
+		if (rc)
+			return fail(
+			    err, errlen, rc,
+			    "drive '%s' was taken by another process while handed over (%s)",
+			    vm->cfg.drives[i].path, strerror(-rc));
+	}
+	return 0;
 }
 
 uint64_t vm_dirty_take(struct vm *vm, uint64_t *out)

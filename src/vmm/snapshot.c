@@ -229,6 +229,63 @@ static int create_tmp(const char *path, char *tmp, size_t tmplen)
 	return fd < 0 ? -errno : fd;
 }
 
+/* The whole state file into o (its memory section of type, with the dirty log's pages for a
+ * diff), ending with the CRC; o->failed says why not. */
+static void build_state(struct vm *vm, enum snapshot_type type, const uint64_t *dirty,
+			struct state_out *o)
+{
+	state_out_init(o);
+	state_put_bytes(o, MAGIC, 8);
+	state_put_u32(o, SNAPSHOT_FORMAT);
+	state_put_u32(o, 0);
+	state_begin(o, "info", INFO_LAYOUT);
+	put_str(o, "rvisor " RVISOR_VER);
+#if defined(__x86_64__)
+	put_str(o, "x86_64");
+#elif defined(__aarch64__)
+	put_str(o, "aarch64");
+#else
+	put_str(o, "other");
+#endif
+	state_end(o);
+	save_config(vm, o);
+	state_begin(o, "vm", VM_LAYOUT);
+	state_put_u64(o, vm_time_now(vm));
+	state_end(o);
+	for (unsigned i = 0; i < vm->nharts; i++)
+		hart_state_save(&vm->harts[i], o);
+	vm_devices_state_save(vm, o);
+	save_memory(o, type, dirty, vm->mem.size / PAGE);
+	if (!o->failed) {
+		uint32_t crc = (uint32_t)crc32(0L, o->buf, (uInt)o->len);
+		state_put_u32(o, crc);
+	}
+}
+
+int vm_snapshot_state(struct vm *vm, uint8_t **buf, size_t *len, char *err, size_t errlen)
+{
+	struct state_out o;
+	build_state(vm, SNAPSHOT_FULL, NULL, &o);
+	if (o.failed) {
+		int rc = fail(err, errlen, -EINVAL, "cannot save the VM: %s", o.err);
+		state_out_free(&o);
+		return rc;
+	}
+	*buf = o.buf;
+	*len = o.len;
+	return 0;
+}
+
+int vm_snapshot_supported(struct vm *vm, char *err, size_t errlen)
+{
+	struct state_out o;
+	state_out_init(&o);
+	save_config(vm, &o);
+	int rc = o.failed ? fail(err, errlen, -EINVAL, "%s", o.err) : 0;
+	state_out_free(&o);
+	return rc;
+}
+
 /* Give the pages of a take back to the log (a snapshot that failed). */
 static void dirty_give_back(struct vm *vm, const uint64_t *dirty)
 {
@@ -260,32 +317,7 @@ int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path
 	}
 
 	struct state_out o;
-	state_out_init(&o);
-	state_put_bytes(&o, MAGIC, 8);
-	state_put_u32(&o, SNAPSHOT_FORMAT);
-	state_put_u32(&o, 0);
-	state_begin(&o, "info", INFO_LAYOUT);
-	put_str(&o, "rvisor " RVISOR_VER);
-#if defined(__x86_64__)
-	put_str(&o, "x86_64");
-#elif defined(__aarch64__)
-	put_str(&o, "aarch64");
-#else
-	put_str(&o, "other");
-#endif
-	state_end(&o);
-	save_config(vm, &o);
-	state_begin(&o, "vm", VM_LAYOUT);
-	state_put_u64(&o, vm_time_now(vm));
-	state_end(&o);
-	for (unsigned i = 0; i < vm->nharts; i++)
-		hart_state_save(&vm->harts[i], &o);
-	vm_devices_state_save(vm, &o);
-	save_memory(&o, type, dirty, vm->mem.size / PAGE);
-	if (!o.failed) {
-		uint32_t crc = (uint32_t)crc32(0L, o.buf, (uInt)o.len);
-		state_put_u32(&o, crc);
-	}
+	build_state(vm, type, dirty, &o);
 	if (o.failed) {
 		int rc = fail(err, errlen, -EINVAL, "cannot take a snapshot: %s", o.err);
 		state_out_free(&o);
@@ -535,6 +567,18 @@ int vm_snapshot_open(struct vm_snapshot *s, const char *state_path, const char *
 		got += (size_t)n;
 	}
 	close(fd);
+	return vm_snapshot_parse(s, s->buf, s->len, state_path, mem_path, err, errlen);
+}
+
+int vm_snapshot_parse(struct vm_snapshot *s, uint8_t *buf, size_t len, const char *state_path,
+		      const char *mem_path, char *err, size_t errlen)
+{
+	memset(s, 0, sizeof(*s));
+	s->buf = buf;
+	s->len = len;
+	if (len < HEADER_BYTES + 4 || len > SNAPSHOT_STATE_MAX)
+		return fail(err, errlen, -EINVAL, "'%s' is not an rvisor snapshot (its size)",
+			    state_path);
 	if (memcmp(s->buf, MAGIC, 8))
 		return fail(err, errlen, -EINVAL,
 			    "'%s' is not an rvisor snapshot (no magic number)", state_path);

@@ -65,6 +65,17 @@ struct vm_snapshot {
  * file, not a snapshot, another format version, a damaged file (CRC), a bad configuration. */
 int vm_snapshot_open(struct vm_snapshot *s, const char *state_path, const char *mem_path, char *err,
 		     size_t errlen);
+/* The same for a state already in memory: buf (len bytes, malloc'd; s owns it from here, also
+ * on failure), name naming it in messages. Memory file: mem_path. */
+int vm_snapshot_parse(struct vm_snapshot *s, uint8_t *buf, size_t len, const char *name,
+		      const char *mem_path, char *err, size_t errlen);
+/* The state of paused vm (quiesced by the caller) as a state file's bytes, memory section
+ * "full", into *buf (malloc'd) and *len: what a migration sends last. Returns 0, or -EINVAL
+ * with one sentence in err (a device that cannot be saved). */
+int vm_snapshot_state(struct vm *vm, uint8_t **buf, size_t *len, char *err, size_t errlen);
+/* 0 when vm's configuration can be saved (no virtio-fs, vsock or deterministic run), else
+ * -EINVAL with the sentence naming what cannot. */
+int vm_snapshot_supported(struct vm *vm, char *err, size_t errlen);
 /* Load the harts and devices of s into vm, created by vm_create(&s->cfg) and not run yet;
  * the guest's clock goes on from the saved time. Returns 0, or -EINVAL with one sentence in
  * err naming the section and the problem (the VM is then unusable: destroy it). */

@@ -70,6 +70,9 @@ struct vm_config {
 	 * is loaded (kernel and initrd are unused; firmware only says whether the SBI is
 	 * rvisor's) and the harts stay in reset until vm_snapshot_load. */
 	const char *restore_mem;
+	/* With restore_mem (then only a name for messages): guest RAM is this descriptor (above
+	 * 2; e.g. the memfd a migration filled), mapped shared; the VM owns it. */
+	int restore_mem_fd;
 	/* Keep a dirty log of guest RAM (Firecracker's track_dirty_pages), for diff snapshots
 	 * and migration: each page any writer touches is marked (guest_mem_mark_dirty). */
 	bool track_dirty_pages;
@@ -130,6 +133,12 @@ void vm_resume(struct vm *vm);
  * that would let a store skip marking. Any thread; the harts may be running (migration) or
  * paused. Returns the number of dirty pages. */
 uint64_t vm_dirty_take(struct vm *vm, uint64_t *out);
+
+/* A migration hands the disks to the VM's new process: with release, each disk's buffered
+ * writes are flushed and its image locks dropped (the VM is paused and must not run again
+ * unless the locks are taken back); without, the locks are taken again. Returns 0, or -errno
+ * with one sentence in err (a flush that failed; a disk another process locked meanwhile). */
+int vm_disks_hand_over(struct vm *vm, bool release, char *err, size_t errlen);
 
 struct virtio_blk_stats;
 struct virtio_net_stats;

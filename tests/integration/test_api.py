@@ -62,20 +62,20 @@ FULL_CONFIG = {
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=30)
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
         self.path = path
 
     def connect(self):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(30)
+        self.sock.settimeout(self.timeout)
         self.sock.connect(self.path)
 
 
-def call(sock, method, path, body=None, raw=None, schema=None):
+def call(sock, method, path, body=None, raw=None, schema=None, timeout=30):
     """(status, parsed JSON body or None); 400s are checked against the Error schema and
     200s against schema."""
-    conn = UnixHTTPConnection(sock)
+    conn = UnixHTTPConnection(sock, timeout)
     data = raw if raw is not None else (json.dumps(body) if body is not None else None)
     conn.request(method, path, body=data,
                  headers={"Content-Type": "application/json"} if data else {})

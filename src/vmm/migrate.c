@@ -1,0 +1,510 @@
+/* Live migration by pre-copy over a stream socket (migrate.h). */
+#include "vmm/migrate.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm/snapshot.h"
+
+#define MAGIC         "RVISORMG"
+#define PAGE          4096u
+#define IO_TIMEOUT_S  30           /* a peer silent this long has gone */
+#define CHUNK_PAGES   256          /* pages per record: 1 MiB */
+#define MAX_ROUNDS    30           /* passes while the guest runs */
+#define STOP_PAGES    2048         /* dirty pages left to stop and copy: 8 MiB */
+#define MAX_RAM_BYTES (1ull << 40) /* as a snapshot's configuration allows */
+#define STR_(x)       #x
+#define STR(x)        STR_(x)
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+/* ---- the socket ---- */
+
+/* "unix:PATH" or "tcp:HOST:PORT" into an address. Returns 0 or -EINVAL. */
+static int resolve(const char *url, struct sockaddr_storage *sa, socklen_t *len, bool passive)
+{
+	memset(sa, 0, sizeof(*sa));
+	if (!strncmp(url, "unix:", 5)) {
+		struct sockaddr_un *un = (struct sockaddr_un *)sa;
+		const char *path = url + 5;
+		if (!*path || strlen(path) >= sizeof(un->sun_path))
+			return -EINVAL;
+		un->sun_family = AF_UNIX;
+		strcpy(un->sun_path, path);
+		*len = sizeof(*un);
+		return 0;
+	}
+	if (strncmp(url, "tcp:", 4))
+		return -EINVAL;
+	char host[256];
+	const char *colon = strrchr(url + 4, ':');
+	if (!colon || (size_t)(colon - (url + 4)) >= sizeof(host) || !colon[1])
+		return -EINVAL;
+	memcpy(host, url + 4, (size_t)(colon - (url + 4)));
+	host[colon - (url + 4)] = 0;
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535 || (!passive && port == 0))
+		return -EINVAL;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)};
+	struct addrinfo *res;
+	if (getaddrinfo(*host ? host : NULL, colon + 1, &hints, &res) || !res)
+		return -EINVAL;
+	memcpy(sa, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static void set_timeouts(int fd)
+{
+	struct timeval tv = {.tv_sec = IO_TIMEOUT_S};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* fails on Unix: fine */
+}
+
+static int send_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Exactly len bytes; -ECONNRESET when the peer closed first, -EAGAIN on a timeout. */
+static int recv_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	while (len) {
+		ssize_t n = recv(fd, p, len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -ECONNRESET;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int send_record(int fd, enum migrate_record type, uint64_t a, uint64_t b)
+{
+	uint8_t r[24];
+	put32(r, type);
+	put32(r + 4, 0);
+	put64(r + 8, a);
+	put64(r + 16, b);
+	return send_all(fd, r, sizeof(r));
+}
+
+/* ---- sending ---- */
+
+static bool page_zero(const uint8_t *p)
+{
+	static const uint8_t zero[PAGE];
+	return !memcmp(p, zero, PAGE);
+}
+
+/* Send the pages set in bits (all of RAM when bits is NULL; then pages of zeroes are skipped,
+ * as the destination's RAM starts zeroed). Adds to *sent. */
+static int send_pages(int fd, const struct guest_mem *m, const uint64_t *bits, uint64_t *sent)
+{
+	uint64_t pages = m->size / PAGE;
+	for (uint64_t pg = 0; pg < pages;) {
+		bool want = bits ? bits[pg / 64] >> (pg % 64) & 1 : !page_zero(m->hva + pg * PAGE);
+		if (!want) {
+			pg++;
+			continue;
+		}
+		uint64_t end = pg + 1;
+		while (end < pages && end - pg < CHUNK_PAGES &&
+		       (bits ? bits[end / 64] >> (end % 64) & 1 : !page_zero(m->hva + end * PAGE)))
+			end++;
+		int rc = send_record(fd, MIGRATE_PAGES, pg, end - pg);
+		if (!rc)
+			rc = send_all(fd, m->hva + pg * PAGE, (size_t)((end - pg) * PAGE));
+		if (rc)
+			return rc;
+		*sent += end - pg;
+		pg = end;
+	}
+	return 0;
+}
+
+static int connect_url(const char *url, char *err, size_t errlen)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+	if (resolve(url, &sa, &len, false))
+		return fail(err, errlen, -EINVAL,
+			    "destination_url '%s' is not unix:PATH or tcp:HOST:PORT", url);
+	int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, len)) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return fail(err, errlen, -e,
+			    "cannot reach the destination %s (%s): start 'rvisor receive --listen "
+			    "%s' there first",
+			    url, strerror(e), url);
+	}
+	set_timeouts(fd);
+	return fd;
+}
+
+int vm_migrate_send(struct vm *vm, const char *url, struct migrate_stats *st, char *err,
+		    size_t errlen)
+{
+	memset(st, 0, sizeof(*st));
+	uint64_t t0 = monotonic_ns();
+	int rc = vm_snapshot_supported(vm, err, errlen);
+	if (rc)
+		return rc;
+	int fd = connect_url(url, err, errlen);
+	if (fd < 0)
+		return fd;
+	struct guest_mem *m = &vm->mem;
+	uint64_t *bits = malloc(guest_mem_dirty_words(m) * sizeof(*bits));
+	if (!bits || guest_mem_dirty_enable(m)) {
+		free(bits);
+		close(fd);
+		return fail(err, errlen, -ENOMEM, "out of memory for the dirty log");
+	}
+	bool was_paused = __atomic_load_n(&vm->paused_at_ns, __ATOMIC_ACQUIRE) != 0;
+	bool paused = was_paused, released = false;
+	uint8_t *state = NULL;
+	size_t state_len = 0;
+	const char *stage = "sending guest RAM";
+
+	uint8_t hdr[24];
+	memcpy(hdr, MAGIC, 8);
+	put32(hdr + 8, MIGRATE_VERSION);
+	put32(hdr + 12, 0);
+	put64(hdr + 16, m->size);
+	rc = send_all(fd, hdr, sizeof(hdr));
+	/* Round 1: all of RAM (what the log held before is beside the point: the destination
+	 * has nothing); the take starts the log and makes every hart mark its next stores. */
+	if (!rc) {
+		vm_dirty_take(vm, bits);
+		rc = send_pages(fd, m, NULL, &st->pages_sent);
+		st->rounds = 1;
+	}
+	/* Then what the guest wrote meanwhile, until little is left or it writes faster than
+	 * the link carries (the round cap). */
+	while (!rc && !paused && st->rounds < MAX_ROUNDS) {
+		uint64_t n = vm_dirty_take(vm, bits);
+		if (n <= STOP_PAGES) {
+			/* Few enough: those go with the last pass (the log keeps them). */
+			for (uint64_t w = 0; w < guest_mem_dirty_words(m); w++)
+				for (uint64_t b = bits[w]; b; b &= b - 1)
+					guest_mem_mark_dirty(
+					    m,
+					    m->base +
+						(w * 64 + (unsigned)__builtin_ctzll(b)) * PAGE,
+					    PAGE);
+			break;
+		}
+		rc = send_pages(fd, m, bits, &st->pages_sent);
+		st->rounds++;
+	}
+	/* Stop and copy: the guest stands still while the last pages and the state go. */
+	uint64_t t_pause = monotonic_ns();
+	if (!rc) {
+		if (!paused)
+			vm_pause(vm);
+		paused = true;
+		vm_devices_quiesce(vm);
+		vm_dirty_take(vm, bits);
+		uint64_t before = st->pages_sent;
+		rc = send_pages(fd, m, bits, &st->pages_sent);
+		st->last_pages = st->pages_sent - before;
+	}
+	if (!rc) {
+		stage = "saving the VM";
+		rc = vm_snapshot_state(vm, &state, &state_len, err, errlen);
+		if (rc) {
+			send_record(fd, MIGRATE_ABORT, 0, 0);
+			goto out;
+		}
+		st->state_bytes = state_len;
+		stage = "handing over the disks";
+		rc = vm_disks_hand_over(vm, true, err, errlen);
+		released = true;
+		if (rc) {
+			send_record(fd, MIGRATE_ABORT, 0, 0);
+			goto out;
+		}
+		stage = "sending the VM's state";
+		rc = send_record(fd, MIGRATE_STATE, state_len, 0);
+		if (!rc)
+			rc = send_all(fd, state, state_len);
+	}
+	if (!rc) {
+		stage = "waiting for the destination";
+		uint8_t ans[8];
+		rc = recv_all(fd, ans, sizeof(ans));
+		if (!rc && get32(ans)) {
+			char msg[400];
+			uint32_t n = get32(ans + 4);
+			size_t take = n < sizeof(msg) - 1 ? n : sizeof(msg) - 1;
+			if (recv_all(fd, msg, take))
+				take = 0;
+			msg[take] = 0;
+			for (size_t i = 0; i < take; i++)
+				if ((unsigned char)msg[i] < 0x20)
+					msg[i] = ' ';
+			rc = fail(err, errlen, -EREMOTEIO, "the destination %s refused the VM: %s",
+				  url, take ? msg : "(no reason given)");
+			goto out;
+		}
+		if (!rc) {
+			/* From here on the guest is the destination's. */
+			stage = "telling the destination to go";
+			rc = send_record(fd, MIGRATE_GO, 0, 0);
+			if (!rc) {
+				st->downtime_ns = monotonic_ns() - t_pause;
+				st->total_ns = monotonic_ns() - t0;
+				free(state);
+				free(bits);
+				close(fd);
+				return 0;
+			}
+		}
+	}
+	if (rc) /* a send or receive that failed */
+		fail(err, errlen, rc, "the migration to %s failed while %s: %s", url, stage,
+		     rc == -EPIPE || rc == -ECONNRESET ? "the destination went away"
+		     : rc == -EAGAIN || rc == -EWOULDBLOCK
+			 ? "the destination did not answer for " STR(IO_TIMEOUT_S) " s"
+			 : strerror(-rc));
+out:
+	/* The source keeps the guest: its disks back, running again if it was. */
+	if (released) {
+		char e2[256];
+		if (vm_disks_hand_over(vm, false, e2, sizeof(e2))) {
+			/* Someone holds the disks now: running would corrupt them. Stay paused. */
+			size_t l = strlen(err);
+			snprintf(err + l, errlen - l, "; %s: the VM stays paused", e2);
+			was_paused = true;
+		}
+	}
+	if (paused && !was_paused)
+		vm_resume(vm);
+	free(state);
+	free(bits);
+	close(fd);
+	return rc ? rc : -EIO;
+}
+
+/* ---- receiving ---- */
+
+static int listen_url(const char *url, char *err, size_t errlen)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+	if (resolve(url, &sa, &len, true))
+		return fail(err, errlen, -EINVAL, "--listen '%s' is not unix:PATH or tcp:HOST:PORT",
+			    url);
+	int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd >= 0 && sa.ss_family != AF_UNIX)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, len) ||
+	    (sa.ss_family == AF_UNIX && chmod(url + 5, 0600)) || listen(fd, 1)) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return fail(err, errlen, -e, "cannot listen at %s (%s): %s", url, strerror(e),
+			    e == EADDRINUSE ? "remove the old socket or choose another address"
+					    : "choose another address");
+	}
+	return fd;
+}
+
+int vm_migrate_receive(const char *url, struct migrate_in *in, char *err, size_t errlen)
+{
+	memset(in, 0, sizeof(*in));
+	in->fd = in->mem_fd = -1;
+	int lfd = listen_url(url, err, errlen);
+	if (lfd < 0)
+		return lfd;
+	fprintf(stderr, "rvisor: waiting for a migration at %s\n", url);
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	int e = errno;
+	close(lfd);
+	if (!strncmp(url, "unix:", 5))
+		unlink(url + 5);
+	if (fd < 0)
+		return fail(err, errlen, -e, "accepting the migration at %s failed (%s)", url,
+			    strerror(e));
+	set_timeouts(fd);
+	in->fd = fd;
+
+	const char *what = "the header";
+	uint8_t hdr[24];
+	int rc = recv_all(fd, hdr, sizeof(hdr));
+	if (rc)
+		goto cut;
+	if (memcmp(hdr, MAGIC, 8))
+		return fail(err, errlen, -EPROTO, "what came to %s is not an rvisor migration",
+			    url);
+	if (get32(hdr + 8) != MIGRATE_VERSION)
+		return fail(err, errlen, -EPROTO,
+			    "the source speaks migration version %u; this rvisor speaks %u",
+			    get32(hdr + 8), MIGRATE_VERSION);
+	in->mem_size = get64(hdr + 16);
+	if (!in->mem_size || in->mem_size % (2u << 20) || in->mem_size > MAX_RAM_BYTES)
+		return fail(err, errlen, -EPROTO,
+			    "the source's guest RAM of %llu bytes is not valid",
+			    (unsigned long long)in->mem_size);
+	in->mem_fd = memfd_create("rvisor-ram", MFD_CLOEXEC);
+	if (in->mem_fd < 0 || ftruncate(in->mem_fd, (off_t)in->mem_size))
+		return fail(err, errlen, -ENOMEM, "cannot make %llu MiB of guest RAM (%s)",
+			    (unsigned long long)(in->mem_size >> 20), strerror(errno));
+	uint8_t *ram = mmap(NULL, (size_t)in->mem_size, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_NORESERVE, in->mem_fd, 0);
+	if (ram == MAP_FAILED)
+		return fail(err, errlen, -ENOMEM, "cannot map %llu MiB of guest RAM (%s)",
+			    (unsigned long long)(in->mem_size >> 20), strerror(errno));
+	uint64_t pages = in->mem_size / PAGE;
+	for (;;) {
+		uint8_t r[24];
+		what = "a record";
+		if ((rc = recv_all(fd, r, sizeof(r))))
+			break;
+		uint32_t type = get32(r);
+		uint64_t a = get64(r + 8), b = get64(r + 16);
+		if (type == MIGRATE_PAGES) {
+			if (!b || a >= pages || b > pages - a || b > CHUNK_PAGES * 64ull) {
+				rc =
+				    fail(err, errlen, -EPROTO,
+					 "the source sent %llu pages at page %llu, outside its RAM",
+					 (unsigned long long)b, (unsigned long long)a);
+				break;
+			}
+			what = "guest RAM";
+			if ((rc = recv_all(fd, ram + a * PAGE, (size_t)(b * PAGE))))
+				break;
+		} else if (type == MIGRATE_STATE) {
+			if (!a || a > SNAPSHOT_STATE_MAX) {
+				rc = fail(err, errlen, -EPROTO, "the source's state of %llu bytes",
+					  (unsigned long long)a);
+				break;
+			}
+			what = "the VM's state";
+			in->state = malloc((size_t)a);
+			if (!in->state) {
+				rc = fail(err, errlen, -ENOMEM, "out of memory for the state");
+				break;
+			}
+			in->state_len = (size_t)a;
+			rc = recv_all(fd, in->state, in->state_len);
+			break;
+		} else if (type == MIGRATE_ABORT) {
+			rc = fail(err, errlen, -ECANCELED,
+				  "the source gave the migration up; the guest runs there still");
+			break;
+		} else {
+			rc =
+			    fail(err, errlen, -EPROTO, "the source sent a record of type %u", type);
+			break;
+		}
+	}
+	munmap(ram, (size_t)in->mem_size);
+	if (!rc)
+		return 0;
+	if (rc == -EPROTO || rc == -ECANCELED || rc == -ENOMEM)
+		return rc;
+cut:
+	return fail(err, errlen, rc, "the migration stream was cut short in %s (%s)", what,
+		    rc == -ECONNRESET ? "the source went away" : strerror(-rc));
+}
+
+int vm_migrate_answer(struct migrate_in *in, bool ok, const char *msg)
+{
+	size_t n = ok || !msg ? 0 : strlen(msg);
+	uint8_t ans[8];
+	put32(ans, ok ? 0 : 1);
+	put32(ans + 4, (uint32_t)n);
+	if (send_all(in->fd, ans, sizeof(ans)) || (n && send_all(in->fd, msg, n)) || !ok)
+		return -1;
+	uint8_t r[24];
+	/* The source only has to send one record; a slow one still gets IO_TIMEOUT_S. */
+	if (recv_all(in->fd, r, sizeof(r)) || get32(r) != MIGRATE_GO)
+		return -1;
+	return 0;
+}
+
+void vm_migrate_in_free(struct migrate_in *in)
+{
+	if (in->fd >= 0)
+		close(in->fd);
+	if (in->mem_fd >= 0)
+		close(in->mem_fd);
+	free(in->state);
+	in->fd = in->mem_fd = -1;
+	in->state = NULL;
+}

@@ -1,0 +1,244 @@
+"""Live migration (PUT /migration/send on the source, `rvisor receive` on the destination).
+
+The Debian guest, at its shell with two vCPUs, a writable disk and a loop rewriting a file in
+its RAM-backed /tmp as fast as it can (so pages keep changing during the pre-copy), moves to
+another rvisor process: the source answers 204 and ends with status 0, the destination's
+shell answers, the counter loop goes on from where it was, files written before keep their
+checksums, the disk carries what was written and the destination holds its lock. Failures
+leave the guest running at the source: nobody listening, a destination that goes away in the
+middle of the stream, one that refuses the VM (its disks are taken), a VM with a device that
+cannot move; a stream that is not a migration ends `rvisor receive` with one line.
+"""
+
+import os
+import re
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import HOST_FAULT, MARKER, Console
+from test_api import call
+from test_snapshot import BOOT_TIMEOUT, COMMAND_TIMEOUT, start_api
+
+
+@pytest.fixture
+def rv(request, vmm):
+    if vmm != "rvisor":
+        pytest.skip("migration is rvisor's")
+    return request.getfixturevalue("rvisor")
+
+
+def boot_source(rv, guest, tmp_path, disk=None):
+    sock = str(tmp_path / "src.sock")
+    a = start_api(rv, sock)
+    assert call(sock, "PUT", "/machine-config", {"vcpu_count": 2, "mem_size_mib": 256})[0] == 204
+    assert call(sock, "PUT", "/boot-source",
+                {"kernel_image_path": guest["RVISOR_KERNEL"],
+                 "initrd_path": guest["RVISOR_INITRD"], "boot_args": "console=ttyS0"})[0] == 204
+    if disk:
+        assert call(sock, "PUT", "/drives/data",
+                    {"drive_id": "data", "path_on_host": str(disk), "is_root_device": False,
+                     "is_read_only": False})[0] == 204
+    assert call(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
+    a.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
+    return a, sock
+
+
+def counter(console):
+    out = console.run("cat /tmp/count", COMMAND_TIMEOUT)
+    m = re.findall(rb"^(\d+)\r?$", out, re.M)
+    assert m, out
+    return int(m[-1])
+
+
+def wait_listening(path, proc, timeout=30):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if os.path.exists(path):
+            return
+        assert proc.poll() is None, "rvisor receive ended"
+        time.sleep(0.02)
+    raise AssertionError("rvisor receive does not listen")
+
+
+def test_migrate_a_busy_guest(rv, guest, tmp_path):
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(bytes(4 << 20))
+    a, sock = boot_source(rv, guest, tmp_path, disk)
+    dst = tmp_path / "dst.mig"
+    b = None
+    try:
+        a.run("head -c 2097152 /dev/urandom > /tmp/keep; "
+              "printf moved-with-its-disk | dd of=/dev/vda conv=notrunc 2>/dev/null; sync; "
+              "(i=0; while :; do i=$((i+1)); echo $i > /tmp/c; mv /tmp/c /tmp/count; "
+              "sleep 0.1; done) & "
+              "(while :; do head -c 4194304 /dev/urandom > /tmp/churn; done) & sleep 0.5",
+              COMMAND_TIMEOUT)
+        keep = a.run("sha256sum /tmp/keep", COMMAND_TIMEOUT)
+        keep = re.search(rb"([0-9a-f]{64})  /tmp/keep", keep).group(1)
+        count = counter(a)
+        b = Console([rv, "receive", "--listen", f"unix:{dst}"])
+        wait_listening(dst, b.proc)
+        t0 = time.monotonic()
+        status, err = call(sock, "PUT", "/migration/send", {"destination_url": f"unix:{dst}"},
+                           timeout=300)
+        took = time.monotonic() - t0
+        assert status == 204, (err, a.tail())
+        # The source ends by itself, successfully.
+        assert a.proc.wait(30) == 0, a.tail()
+        assert b"migrated to" in a.err, a.err
+        out = b.run("echo here-$((6*7)); cat /dev/vda | head -c 19; echo; "
+                    "sha256sum /tmp/keep", COMMAND_TIMEOUT)
+        assert b"here-42" in out and b"moved-with-its-disk" in out, out
+        assert keep in out, out
+        c2 = counter(b)
+        assert c2 >= count, (count, c2)
+        b.run("sleep 0.5", COMMAND_TIMEOUT)
+        assert counter(b) > c2, "the loop stopped"
+        # The destination holds the disk now: another VM cannot take it.
+        r = subprocess.run([rv, "run", "--kernel", guest["RVISOR_KERNEL"], "--drive",
+                            f"path={disk}"], capture_output=True, timeout=60)
+        assert r.returncode == 1 and b"in use" in r.stderr, r.stderr
+        print(f"migration of a busy 256 MiB guest: {took * 1000:.0f} ms")
+    finally:
+        a.close()
+        if b:
+            b.close()
+    assert not HOST_FAULT.search(a.err), a.tail()
+    assert not HOST_FAULT.search(b.err), b.tail()
+
+
+def fake_destination(path, behaviour, result):
+    """A destination that takes the stream and then: 'vanish' after the first 8 MiB, or
+    'refuse' once the state came, answering status 1 with a reason."""
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+
+    def serve():
+        c, _ = srv.accept()
+        got = 0
+        try:
+            hdr = c.recv(24, socket.MSG_WAITALL)
+            result["header"] = hdr
+            while True:
+                rec = c.recv(24, socket.MSG_WAITALL)
+                if len(rec) < 24:
+                    break
+                kind, _, x, y = struct.unpack("<IIQQ", rec)
+                n = y * 4096 if kind == 1 else x if kind == 2 else 0
+                while n:
+                    part = c.recv(min(n, 1 << 20))
+                    if not part:
+                        return
+                    n -= len(part)
+                    got += len(part)
+                    if behaviour == "vanish" and got >= 8 << 20:
+                        return
+                if kind == 2:
+                    result["state"] = x
+                    reason = b"no room for it"
+                    c.sendall(struct.pack("<II", 1, len(reason)) + reason)
+                    return
+        finally:
+            c.close()
+            srv.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return t
+
+
+@pytest.mark.parametrize("behaviour, mentions", [
+    ("nobody", "cannot reach"),
+    ("bad-url", "unix:PATH or tcp:HOST:PORT"),
+    ("vanish", "went away"),
+    ("refuse", "no room for it"),
+])
+def test_failed_migration_leaves_the_guest_running(rv, guest, tmp_path, behaviour, mentions):
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(bytes(1 << 20))
+    a, sock = boot_source(rv, guest, tmp_path, disk)
+    dst = str(tmp_path / "fake.mig")
+    try:
+        a.run("(i=0; while :; do i=$((i+1)); echo $i > /tmp/c; mv /tmp/c /tmp/count; "
+              "sleep 0.1; done) & sleep 0.3", COMMAND_TIMEOUT)
+        result = {}
+        fake = behaviour in ("vanish", "refuse")
+        if fake:
+            t = fake_destination(dst, behaviour, result)
+        url = "ftp:x" if behaviour == "bad-url" else f"unix:{dst}"
+        status, err = call(sock, "PUT", "/migration/send", {"destination_url": url},
+                           timeout=300)
+        assert status == 400 and mentions in err["fault_message"], err
+        if fake:
+            t.join(30)
+            assert result["header"][:8] == b"RVISORMG", result
+        if behaviour == "refuse":
+            assert result.get("state", 0) > 0, result
+        # The guest runs on at the source, and still owns its disk.
+        c = counter(a)
+        a.run("sleep 0.5", COMMAND_TIMEOUT)
+        assert counter(a) > c, "the guest did not run on"
+        assert call(sock, "GET", "/")[1]["state"] == "Running"
+        r = subprocess.run([rv, "run", "--kernel", guest["RVISOR_KERNEL"], "--drive",
+                            f"path={disk}"], capture_output=True, timeout=60)
+        assert r.returncode == 1 and b"in use" in r.stderr, r.stderr
+        a.run("printf still-mine | dd of=/dev/vda conv=notrunc 2>/dev/null; sync",
+              COMMAND_TIMEOUT)
+    finally:
+        a.close()
+    assert disk.read_bytes()[:10] == b"still-mine"
+    assert not HOST_FAULT.search(a.err), a.tail()
+
+
+def test_device_that_cannot_move(rv, guest, tmp_path):
+    sock = str(tmp_path / "v.sock")
+    a = start_api(rv, sock)
+    try:
+        assert call(sock, "PUT", "/boot-source",
+                    {"kernel_image_path": guest["RVISOR_KERNEL"],
+                     "initrd_path": guest["RVISOR_INITRD"], "boot_args": "console=ttyS0"})[0] == 204
+        assert call(sock, "PUT", "/vsock",
+                    {"guest_cid": 3, "uds_path": str(tmp_path / "vs.sock")})[0] == 204
+        assert call(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
+        a.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
+        status, err = call(sock, "PUT", "/migration/send",
+                           {"destination_url": f"unix:{tmp_path / 'x.mig'}"})
+        assert status == 400 and "vsock" in err["fault_message"], err
+        assert b"still-here-2" in a.run("echo still-here-$((1+1))", COMMAND_TIMEOUT)
+    finally:
+        a.close()
+
+
+def test_receive_bad_input(rv, tmp_path):
+    for args, mentions in ((["--listen", "ftp:nowhere"], b"unix:PATH"),
+                           ([], b"--listen"),
+                           (["--bogus"], b"unknown option"),
+                           (["--listen", f"unix:{tmp_path}/no/such/dir/s"], b"cannot listen")):
+        r = subprocess.run([rv, "receive", *args], capture_output=True, timeout=30)
+        assert r.returncode == 1 and mentions in r.stderr, (args, r.stderr)
+    # A peer that sends something else, or too little, or pages outside RAM: one line, status 1.
+    for payload, mentions in ((b"GET / HTTP/1.1\r\n\r\n" + bytes(8), b"not an rvisor migration"),
+                              (b"RVISORMG" + struct.pack("<IIQ", 1, 0, 256 << 20) + b"\x01",
+                               b"cut short"),
+                              (b"RVISORMG" + struct.pack("<IIQ", 1, 0, 256 << 20) +
+                               struct.pack("<IIQQ", 1, 0, 65535, 2), b"outside its RAM"),
+                              (b"RVISORMG" + struct.pack("<IIQ", 1, 0, 3), b"not valid"),
+                              (b"RVISORMG" + struct.pack("<IIQ", 9, 0, 256 << 20), b"version")):
+        path = tmp_path / "r.mig"
+        p = subprocess.Popen([rv, "receive", "--listen", f"unix:{path}"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_listening(path, p)
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(str(path))
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        _, err = p.communicate(timeout=60)
+        s.close()
+        assert p.returncode == 1 and mentions in err, (payload[:30], err)
+        assert not HOST_FAULT.search(err), err
