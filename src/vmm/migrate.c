@@ -168,11 +168,51 @@ static bool page_zero(const uint8_t *p)
 	return !memcmp(p, zero, PAGE);
 }
 
+/* Pages first .. end - 1, those holding anything but zeroes. */
+static int send_range(int fd, const struct guest_mem *m, uint64_t first, uint64_t end,
+		      uint64_t *sent)
+{
+	for (uint64_t pg = first; pg < end;) {
+		if (page_zero(m->hva + pg * PAGE)) {
+			pg++;
+			continue;
+		}
+		uint64_t last = pg + 1;
+		while (last < end && last - pg < CHUNK_PAGES && !page_zero(m->hva + last * PAGE))
+			last++;
+		int rc = send_record(fd, MIGRATE_PAGES, pg, last - pg);
+		if (!rc)
+			rc = send_all(fd, m->hva + pg * PAGE, (size_t)((last - pg) * PAGE));
+		if (rc)
+			return rc;
+		*sent += last - pg;
+		pg = last;
+	}
+	return 0;
+}
+
 /* Send the pages set in bits (all of RAM when bits is NULL; then pages of zeroes are skipped,
- * as the destination's RAM starts zeroed). Adds to *sent. */
+ * as the destination's RAM starts zeroed, and a memfd's holes are not even read: reading
+ * them would allocate them). Adds to *sent. */
 static int send_pages(int fd, const struct guest_mem *m, const uint64_t *bits, uint64_t *sent)
 {
 	uint64_t pages = m->size / PAGE;
+	if (!bits && !m->private_map) {
+		uint64_t off = 0;
+		while (off < m->size) {
+			off_t d = lseek(m->fd, (off_t)off, SEEK_DATA);
+			if (d < 0)
+				break; /* ENXIO: only holes from here on */
+			off_t h = lseek(m->fd, d, SEEK_HOLE);
+			uint64_t first = (uint64_t)d / PAGE;
+			uint64_t end = h < 0 ? pages : ((uint64_t)h + PAGE - 1) / PAGE;
+			int rc = send_range(fd, m, first, end < pages ? end : pages, sent);
+			if (rc)
+				return rc;
+			off = end * PAGE;
+		}
+		return 0;
+	}
 	for (uint64_t pg = 0; pg < pages;) {
 		bool want = bits ? bits[pg / 64] >> (pg % 64) & 1 : !page_zero(m->hva + pg * PAGE);
 		if (!want) {
@@ -368,13 +408,37 @@ static int listen_url(const char *url, char *err, size_t errlen)
 	if (resolve(url, &sa, &len, true))
 		return fail(err, errlen, -EINVAL, "--listen '%s' is not unix:PATH or tcp:HOST:PORT",
 			    url);
+	/* A Unix socket is made under a temporary name and renamed into place once it listens,
+	 * so a source that sees the path can connect. An existing path is not replaced. */
+	bool un = sa.ss_family == AF_UNIX;
+	const char *path = url + 5;
+	char tmp[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
+	if (un) {
+		struct stat st;
+		if (!lstat(path, &st)) {
+			errno = EADDRINUSE;
+			return fail(err, errlen, -EADDRINUSE,
+				    "cannot listen at %s: the path exists; remove it or choose "
+				    "another",
+				    url);
+		}
+		struct sockaddr_un *a = (struct sockaddr_un *)&sa;
+		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid()) >=
+		    sizeof(a->sun_path))
+			return fail(err, errlen, -ENAMETOOLONG,
+				    "--listen '%s': the path is too long", url);
+		unlink(tmp);
+		strcpy(a->sun_path, tmp);
+	}
 	int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int one = 1;
-	if (fd >= 0 && sa.ss_family != AF_UNIX)
+	if (fd >= 0 && !un)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, len) ||
-	    (sa.ss_family == AF_UNIX && chmod(url + 5, 0600)) || listen(fd, 1)) {
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, len) || (un && chmod(tmp, 0600)) ||
+	    listen(fd, 1) || (un && rename(tmp, path))) {
 		int e = errno;
+		if (un)
+			unlink(tmp);
 		if (fd >= 0)
 			close(fd);
 		return fail(err, errlen, -e, "cannot listen at %s (%s): %s", url, strerror(e),
