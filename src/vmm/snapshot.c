@@ -19,7 +19,7 @@
 #define PAGE          4096u
 #define TICK_NS       100u /* the 10 MHz timebase */
 #define RVISOR_VER    "0.1"
-#define CONFIG_LAYOUT 1
+#define CONFIG_LAYOUT 2 /* 2: each drive's format=raw; 1 is still read */
 #define VM_LAYOUT     1
 #define INFO_LAYOUT   1
 #define MEMORY_LAYOUT 1
@@ -84,6 +84,7 @@ static void save_config(const struct vm *vm, struct state_out *o)
 		state_put_bool(o, d->lock);
 		state_put_bytes(o, d->id, sizeof(d->id));
 		state_put_u8(o, (uint8_t)d->transport);
+		state_put_bool(o, d->format_raw);
 	}
 	state_put_u32(o, c->nnets);
 	for (unsigned i = 0; i < c->nnets; i++) {
@@ -411,8 +412,8 @@ static int load_config(struct vm_snapshot *s, struct state_in *in)
 	struct vm_config *c = &s->cfg;
 	memset(c, 0, sizeof(*c));
 	uint32_t version = state_enter(in, "config");
-	if (!state_check(in, version == CONFIG_LAYOUT, "layout version %u (this rvisor reads %u)",
-			 version, CONFIG_LAYOUT))
+	if (!state_check(in, version == 1 || version == CONFIG_LAYOUT,
+			 "layout version %u (this rvisor reads 1 to %u)", version, CONFIG_LAYOUT))
 		return -EINVAL;
 	size_t left = in->end - in->pos + 1; /* the strings fit in the section's bytes */
 	s->strings = calloc(1, left);
@@ -446,6 +447,8 @@ static int load_config(struct vm_snapshot *s, struct state_in *in)
 		state_get_bytes(in, d->id, sizeof(d->id));
 		d->id[sizeof(d->id) - 1] = 0;
 		get_transport(in, &d->transport);
+		if (version >= 2)
+			d->format_raw = state_get_bool(in);
 		state_check(in, d->path && *d->path, "drive %u has no path", i);
 	}
 	c->nnets = state_get_u32(in);
