@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "mem/guest_mem.h"
@@ -735,10 +736,69 @@ int virtio_input_state_load(struct virtio_input *kbd, struct state_in *in)
 
 void virtio_vsock_state_save(struct virtio_vsock *v, struct state_out *o)
 {
-	state_out_fail(o,
-		       "virtio-vsock (guest CID %" PRIu64 "): its connections to host programs "
-		       "cannot be saved; remove --vsock to take snapshots",
-		       v->guest_cid);
+	char name[48];
+	snprintf(name, sizeof(name), "virtio-vsock (guest CID %" PRIu64 ")", v->guest_cid);
+	/* The device is paused: its thread waits, holding nothing it is in the middle of. */
+	pthread_mutex_lock(&v->run_lock);
+	struct virtio_transport *t = atomic_load(&v->t);
+	struct queue_view rx = queue_view(t, VSOCK_Q_RX);
+	bool spare = v->have_spare && rx.ready && v->spare.epoch == rx.epoch;
+	uint16_t head = spare ? v->spare.head : 0;
+	bool reset = atomic_load(&v->event_reset);
+	pthread_mutex_unlock(&v->run_lock);
+	if (!save_held_ok(o, t, VSOCK_Q_RX, spare, name) ||
+	    !save_held_ok(o, t, VSOCK_Q_TX, 0, name) || !save_held_ok(o, t, VSOCK_Q_EVENT, 0, name))
+		return;
+	state_begin(o, "virtio-vsock", LAYOUT);
+	state_put_u64(o, v->guest_cid);
+	state_put_bool(o, t != NULL); /* the driver notified it: it has rings */
+	state_put_bool(o, spare);
+	state_put_u16(o, head);
+	state_put_bool(o, reset);
+	state_end(o);
+}
+
+int virtio_vsock_state_load(struct virtio_vsock *v, struct state_in *in)
+{
+	if (!enter(in, "virtio-vsock"))
+		return -EINVAL;
+	uint64_t cid = state_get_u64(in);
+	bool active = state_get_bool(in);
+	bool spare = state_get_bool(in);
+	uint16_t head = state_get_u16(in);
+	state_get_bool(in); /* a reset not delivered yet: one is sent anyway */
+	struct virtio_transport *t = v->restore_t;
+	if (in->failed ||
+	    !state_check(in, cid == v->guest_cid,
+			 "guest CID %" PRIu64 ", but this VM's is %" PRIu64, cid, v->guest_cid) ||
+	    !state_check(in, !spare || active, "a receive buffer held before any notification") ||
+	    !held_ok(in, t, VSOCK_Q_RX, spare, "receive buffers") ||
+	    !held_ok(in, t, VSOCK_Q_TX, 0, "transmit requests") ||
+	    !held_ok(in, t, VSOCK_Q_EVENT, 0, "event buffers"))
+		return -EINVAL;
+	bool ok = true;
+	pthread_mutex_lock(&v->run_lock);
+	v->have_spare = false;
+	if (spare) {
+		ok =
+		    retake(in, t, VSOCK_Q_RX, head, &v->spare, "the held receive buffer") &&
+		    state_check(
+			in, v->spare.in_len >= 44,
+			"the held receive buffer at head %u has room for less than a header", head);
+		v->have_spare = ok;
+	}
+	ok = ok && state_leave(in);
+	if (ok && active) {
+		atomic_store(&v->t, t);
+		/* The connections to host programs stayed with the saved VM. */
+		atomic_store(&v->event_reset, true);
+	}
+	pthread_mutex_unlock(&v->run_lock);
+	uint64_t one = 1;
+	if (ok && write(v->wake_fd, &one, sizeof(one)) < 0) {
+		/* the counter is full: the thread is awake already */
+	}
+	return ok ? 0 : -EINVAL;
 }
 
 void virtio_fs_state_save(struct virtio_fs *fs, struct state_out *o)

@@ -42,8 +42,10 @@
 #define SHUT_RCV_FLAG  1
 #define SHUT_SEND_FLAG 2
 
-#define Q_RX 0
-#define Q_TX 1
+#define Q_RX                  VSOCK_Q_RX
+#define Q_TX                  VSOCK_Q_TX
+#define Q_EVT                 VSOCK_Q_EVENT
+#define EVENT_TRANSPORT_RESET 0 /* struct virtio_vsock_event's id (5.10.6.7) */
 
 enum conn_state {
 	C_FREE,
@@ -448,6 +450,24 @@ static void drop_all(struct virtio_vsock *v)
 	v->have_spare = false; /* the old rings' buffer: gone with them */
 }
 
+/* Tell the guest's driver that every connection is gone (after a restore): one event buffer
+ * gets the TRANSPORT_RESET event; without one the event waits for the driver's next. */
+static void send_reset_event(struct virtio_vsock *v, struct virtio_transport *t)
+{
+	while (virtio_pop(t, Q_EVT, &v->req) > 0) {
+		uint8_t ev[4];
+		put32(ev, EVENT_TRANSPORT_RESET);
+		if (v->req.in_len < sizeof(ev)) { /* too small: returned unused */
+			virtio_complete(t, Q_EVT, v->req.epoch, v->req.head, 0);
+			continue;
+		}
+		virtq_write(&v->req, 0, ev, sizeof(ev));
+		virtio_complete(t, Q_EVT, v->req.epoch, v->req.head, sizeof(ev));
+		atomic_store(&v->event_reset, false);
+		return;
+	}
+}
+
 static void *vsock_main(void *arg)
 {
 	struct virtio_vsock *v = arg;
@@ -503,6 +523,8 @@ static void *vsock_main(void *arg)
 			pthread_mutex_unlock(&v->run_lock);
 			continue;
 		}
+		if (atomic_load(&v->event_reset))
+			send_reset_event(v, t);
 		while (virtio_pop(t, Q_TX, &v->req) > 0) {
 			guest_packet(v, &v->req);
 			virtio_complete(t, Q_TX, v->req.epoch, v->req.head, 0);
@@ -552,6 +574,12 @@ static void vsock_queue_notify(void *opaque, struct virtio_transport *t, unsigne
 	if (write(v->wake_fd, &one, sizeof(one)) < 0) {
 		/* the counter is full: the thread is awake already */
 	}
+}
+
+static void vsock_restored(void *opaque, struct virtio_transport *t)
+{
+	struct virtio_vsock *v = opaque;
+	v->restore_t = t;
 }
 
 static void vsock_reset(void *opaque)
@@ -622,7 +650,8 @@ int virtio_vsock_init(struct virtio_vsock *v, uint64_t guest_cid, const char *ud
 				   .opaque = v,
 				   .config_read = vsock_config_read,
 				   .queue_notify = vsock_queue_notify,
-				   .reset = vsock_reset};
+				   .reset = vsock_reset,
+				   .restored = vsock_restored};
 	return 0;
 }
 

@@ -24,6 +24,9 @@ struct virtio_transport;
 #define VSOCK_MAX_CONNS   64
 #define VSOCK_BUF_ALLOC   (64 * 1024) /* bytes of guest data rvisor buffers per connection */
 #define VSOCK_MAX_PENDING 256         /* control packets waiting for a receive buffer */
+#define VSOCK_Q_RX        0           /* the receive, transmit and event queues (5.10.2) */
+#define VSOCK_Q_TX        1
+#define VSOCK_Q_EVENT     2
 
 struct vsock_conn;
 
@@ -48,6 +51,10 @@ struct virtio_vsock {
 	uint8_t *bounce;        /* host data on its way to a receive buffer */
 	bool have_spare;
 	uint64_t connections; /* connections made, both ways (for metrics and tests) */
+	/* A VIRTIO_VSOCK_EVENT_TRANSPORT_RESET to deliver on the event queue (after a restore:
+	 * the guest's connections to host programs are gone). */
+	_Atomic bool event_reset;
+	struct virtio_transport *restore_t; /* the transport a snapshot was loaded into */
 };
 
 /* Listen on uds_path (it must not exist) for host programs and fill dev for a transport's
@@ -62,8 +69,15 @@ void virtio_vsock_set_paused(struct virtio_vsock *v, bool paused);
 /* Stop the thread, close every connection and the listening socket (removing its path).
  * Call before the transport is destroyed. */
 void virtio_vsock_destroy(struct virtio_vsock *v);
-/* Snapshots (see transport.h): not in this version. Fails the stream with a sentence naming
- * the device and why (its connections to host programs cannot be saved). */
+struct state_in;
+/* Snapshots (see transport.h), as Firecracker does them: the device is saved (its guest CID
+ * and the receive buffer it holds), its connections to host programs are not. The paused
+ * device's section "virtio-vsock"; a restored device tells the guest's driver with a
+ * TRANSPORT_RESET event (5.10.6.7) that every connection is gone, once the driver has an
+ * event buffer. The host programs of the saved VM keep theirs until it ends. Load returns 0
+ * or -EINVAL with the stream failed (a CID other than this device's, a held buffer that does
+ * not fit the queue). */
 void virtio_vsock_state_save(struct virtio_vsock *v, struct state_out *o);
+int virtio_vsock_state_load(struct virtio_vsock *v, struct state_in *in);
 
 #endif

@@ -1403,6 +1403,10 @@ static void adopt_config(struct api *a, const struct vm_config *cfg)
 	a->balloon_mib = cfg->balloon_mib;
 	a->deflate_on_oom = cfg->balloon_deflate_on_oom;
 	a->stats_interval_s = cfg->balloon_stats_s;
+	a->have_vsock = cfg->vsock_cid != 0;
+	a->vsock_cid = (unsigned)cfg->vsock_cid;
+	if (cfg->vsock_cid)
+		snprintf(a->vsock_uds, sizeof(a->vsock_uds), "%s", cfg->vsock_uds);
 }
 
 static void on_quit(void *opaque)

@@ -1111,8 +1111,6 @@ void vm_devices_state_save(struct vm *vm, struct state_out *o)
 		return;
 	for (unsigned i = 0; i < v->nshares; i++)
 		virtio_fs_state_save(&v->share[i].fs, o); /* fails: not saved yet */
-	if (v->vsock_up)
-		virtio_vsock_state_save(&v->vsock, o); /* fails: not saved yet */
 	if (v->pci_up)
 		pci_host_state_save(&v->pci, o);
 	for (unsigned i = 0; i < v->ndisks; i++) {
@@ -1134,6 +1132,10 @@ void vm_devices_state_save(struct vm *vm, struct state_out *o)
 	if (v->balloon_up) {
 		port_save(&v->balloon_port, o);
 		virtio_balloon_state_save(&v->balloon, o);
+	}
+	if (v->vsock_up) {
+		port_save(&v->vsock_port, o);
+		virtio_vsock_state_save(&v->vsock, o);
 	}
 	port_save(&v->rng_port, o);
 	virtio_rng_state_save(&v->rng, o);
@@ -1175,6 +1177,10 @@ int vm_devices_state_load(struct vm *vm, struct state_in *in)
 	if (v->balloon_up) {
 		LOAD(port_load(&v->balloon_port, in));
 		LOAD(virtio_balloon_state_load(&v->balloon, in));
+	}
+	if (v->vsock_up) {
+		LOAD(port_load(&v->vsock_port, in));
+		LOAD(virtio_vsock_state_load(&v->vsock, in));
 	}
 	LOAD(port_load(&v->rng_port, in));
 	LOAD(virtio_rng_state_load(&v->rng, in));

@@ -263,6 +263,13 @@ int vm_migrate_send(struct vm *vm, const char *url, struct migrate_stats *st, ch
 	int rc = vm_snapshot_supported(vm, err, errlen);
 	if (rc)
 		return rc;
+	if (vm->cfg.vsock_cid)
+		return fail(
+		    err, errlen, -EINVAL,
+		    "the vsock device cannot migrate yet: its socket path '%s' is held here "
+		    "until this process ends; take a snapshot, stop the VM, and restore it "
+		    "instead",
+		    vm->cfg.vsock_uds);
 	int fd = connect_url(url, err, errlen);
 	if (fd < 0)
 		return fd;

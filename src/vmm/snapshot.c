@@ -19,7 +19,7 @@
 #define PAGE          4096u
 #define TICK_NS       100u /* the 10 MHz timebase */
 #define RVISOR_VER    "0.1"
-#define CONFIG_LAYOUT 2 /* 2: each drive's format=raw; 1 is still read */
+#define CONFIG_LAYOUT 2 /* 2: each drive's format=raw, the vsock; 1 is still read */
 #define VM_LAYOUT     1
 #define INFO_LAYOUT   1
 #define MEMORY_LAYOUT 1
@@ -62,9 +62,6 @@ static void save_config(const struct vm *vm, struct state_out *o)
 			       "virtio-fs '%s' cannot be saved: its daemon holds the guest's "
 			       "requests and memory; take snapshots without --fs",
 			       c->fs[0].tag);
-	if (c->vsock_cid)
-		state_out_fail(o, "the vsock device cannot be saved: its host connections cannot; "
-				  "take snapshots without --vsock");
 	state_begin(o, "config", CONFIG_LAYOUT);
 	state_put_u64(o, c->mem_size);
 	state_put_u32(o, c->ncpus);
@@ -105,6 +102,8 @@ static void save_config(const struct vm *vm, struct state_out *o)
 		}
 		state_put_u8(o, (uint8_t)n->transport);
 	}
+	state_put_u64(o, c->vsock_cid);
+	put_str(o, c->vsock_cid ? c->vsock_uds : NULL);
 	state_end(o);
 }
 
@@ -476,6 +475,14 @@ static int load_config(struct vm_snapshot *s, struct state_in *in)
 			state_check(in, f->host_port && f->guest_port, "a forwarded port 0");
 		}
 		get_transport(in, &n->transport);
+	}
+	if (version >= 2) {
+		c->vsock_cid = state_get_u64(in);
+		const char *uds = get_str(in, &pool, &left);
+		state_check(in, !c->vsock_cid || (c->vsock_cid >= 3 && c->vsock_cid <= UINT32_MAX),
+			    "vsock guest CID %llu", (unsigned long long)c->vsock_cid);
+		state_check(in, !c->vsock_cid || (uds && *uds), "a vsock without a socket path");
+		c->vsock_uds = c->vsock_cid ? uds : NULL;
 	}
 	return state_leave(in) ? 0 : -EINVAL;
 }

@@ -6,9 +6,9 @@ continues there: a command typed after the restore runs, a background loop start
 goes on counting, what was written to the disk is there, and the guest's clock goes on from
 the snapshot's time; the memory file, mapped copy-on-write, stays unchanged. A second
 restore of the snapshot while the first runs is refused: the disk is in use. Bad snapshots (damaged, cut short, another format
-version, a memory file of the wrong size), requests in the wrong state and a VM with a device
-that cannot be saved are refused with a 400 naming the problem, and the running VM is
-untouched.
+version, a memory file of the wrong size) and requests in the wrong state are refused with a
+400 naming the problem, and the running VM is untouched. (A VM with a vsock is snapshotted in
+test_vsock.py.)
 """
 
 import gzip
@@ -216,29 +216,6 @@ def test_wrong_states(rv, guest, tmp_path):
         assert status == 400 and "mem_backend" in err["fault_message"], err
     finally:
         d.close()
-
-
-def test_device_that_cannot_be_saved(rv, guest, tmp_path):
-    """A VM with a vsock: the snapshot is refused naming the device; the VM runs on."""
-    sock = str(tmp_path / "e.sock")
-    e = start_api(rv, sock)
-    try:
-        assert call(sock, "PUT", "/boot-source",
-                    {"kernel_image_path": guest["RVISOR_KERNEL"],
-                     "initrd_path": guest["RVISOR_INITRD"], "boot_args": "console=ttyS0"})[0] == 204
-        assert call(sock, "PUT", "/vsock",
-                    {"guest_cid": 3, "uds_path": str(tmp_path / "v.sock")})[0] == 204
-        assert call(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
-        e.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
-        assert call(sock, "PATCH", "/vm", {"state": "Paused"})[0] == 204
-        status, err = call(sock, "PUT", "/snapshot/create",
-                           {"snapshot_path": str(tmp_path / "s"), "mem_file_path": str(tmp_path / "m")})
-        assert status == 400 and "vsock" in err["fault_message"], err
-        assert not (tmp_path / "s").exists() and not (tmp_path / "m").exists()
-        assert call(sock, "PATCH", "/vm", {"state": "Resumed"})[0] == 204
-        assert b"still-here" in e.run("echo still-here", COMMAND_TIMEOUT)
-    finally:
-        e.close()
 
 
 def test_snapshot_during_disk_traffic(rv, guest, tmp_path):

@@ -9,6 +9,9 @@ vmw_vsock_virtio_transport, and a small static AF_VSOCK program in the guest (sm
 - Refusals: the guest connecting to a port no host program listens on gets an error; a host
   CONNECT to a port the guest does not listen on ends without "OK"; a malformed line is
   closed at once. The VM keeps running through all of them.
+- Snapshots: a VM with a vsock and a connection open is snapshotted and restored in another
+  process; the guest's end of the old connection is reset (the device tells the driver), and
+  new connections both ways work at the same socket path.
 """
 
 import os
@@ -40,6 +43,7 @@ def vsock_vm(request, vmm, guest, tmp_path_factory):
     assert build.returncode == 0, f"smp/build.sh failed:\n{build.stdout}{build.stderr}"
     shared = Shared()
     shared.uds = str(out / "v.sock")
+    shared.initrd = str(out / "initramfs.gz")
     argv = boot_argv(vmm, request.getfixturevalue("rvisor"), guest, firmware=False,
                      accel=request.getfixturevalue("accel"))
     argv[argv.index("--initrd") + 1] = str(out / "initramfs.gz")
@@ -148,3 +152,92 @@ def test_bad_vsock_option(request, vmm, tmp_path, spec):
                        text=True, timeout=30)
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 1 and len(lines) == 1 and "vsock" in lines[0], r.stderr
+
+
+def host_connect(uds, port, timeout=COMMAND_TIMEOUT):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(uds)
+    s.sendall(b"CONNECT %d\n" % port)
+    line = b""
+    while not line.endswith(b"\n"):
+        b = s.recv(1)
+        assert b, f"closed before OK: {line}"
+        line += b
+    assert re.fullmatch(rb"OK \d+\n", line), line
+    return s
+
+
+def test_snapshot_with_a_vsock(vsock_vm, request, guest, tmp_path):
+    vm(vsock_vm)  # the initramfs with /smp/vsock is built
+    from test_api import call
+    from test_snapshot import restore, start_api
+    rv = request.getfixturevalue("rvisor")
+    uds = str(tmp_path / "s.vsock")
+    sock = str(tmp_path / "a.sock")
+    a = start_api(rv, sock)
+    try:
+        assert call(sock, "PUT", "/boot-source",
+                    {"kernel_image_path": guest["RVISOR_KERNEL"], "initrd_path": vsock_vm.initrd,
+                     "boot_args": "console=ttyS0"})[0] == 204
+        assert call(sock, "PUT", "/vsock", {"guest_cid": 3, "uds_path": uds})[0] == 204
+        assert call(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
+        a.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
+        if b"listening on 6000" not in a.run("/smp/vsock listen 6000 1 & sleep 0",
+                                             COMMAND_TIMEOUT):
+            a.expect(rb"vsock: listening on 6000", COMMAND_TIMEOUT, "the guest's listener")
+        old = host_connect(uds, 6000)
+        old.sendall(b"sent-before-the-snapshot")  # the guest reads on, waiting for more
+        assert call(sock, "PATCH", "/vm", {"state": "Paused"})[0] == 204
+        status, err = call(sock, "PUT", "/snapshot/create",
+                           {"snapshot_path": str(tmp_path / "s.state"),
+                            "mem_file_path": str(tmp_path / "s.mem")})
+        assert status == 204, err
+    finally:
+        a.close()
+    # The saved VM was killed, so its socket stayed: a restore says so, and works once the
+    # stale socket is removed.
+    assert os.path.exists(uds)
+    c = start_api(rv, str(tmp_path / "c.sock"))
+    try:
+        status, err = call(str(tmp_path / "c.sock"), "PUT", "/snapshot/load",
+                           {"snapshot_path": str(tmp_path / "s.state"),
+                            "mem_file_path": str(tmp_path / "s.mem"), "resume_vm": True})
+        assert status == 400 and uds in err["fault_message"] and \
+            "remove the old socket" in err["fault_message"], err
+    finally:
+        c.close()
+    os.unlink(uds)
+    b = restore(rv, str(tmp_path / "b.sock"), tmp_path / "s.state", tmp_path / "s.mem")
+    try:
+        # The old connection is gone in the guest: its reader ends (the echo cannot go).
+        b.expect(rb"vsock: (write failed|served)", COMMAND_TIMEOUT,
+                 "the old connection's end in the guest")
+        old.close()
+        if b"listening on 6001" not in b.run("/smp/vsock listen 6001 1 & sleep 0",
+                                             COMMAND_TIMEOUT):
+            b.expect(rb"vsock: listening on 6001", COMMAND_TIMEOUT, "the guest's new listener")
+        with host_connect(uds, 6001) as s:
+            s.sendall(b"after-the-restore")
+            s.shutdown(socket.SHUT_WR)
+            assert recv_all(s) == b"echo:after-the-restore", b.tail()
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(f"{uds}_5000")
+        server.listen(1)
+
+        def answer():
+            c, _ = server.accept()
+            c.sendall(b"host-echo:" + recv_all(c))
+            c.close()
+
+        t = threading.Thread(target=answer, daemon=True)
+        t.start()
+        out = b.run("/smp/vsock connect 5000 from-the-restored-guest", COMMAND_TIMEOUT)
+        t.join(10)
+        server.close()
+        assert b"host-echo:from-the-restored-guest" in out, b.tail()
+        status, cfg = call(str(tmp_path / "b.sock"), "GET", "/vm/config")
+        assert cfg["vsock"]["guest_cid"] == 3 and cfg["vsock"]["uds_path"] == uds, cfg
+    finally:
+        b.close()
+    assert not HOST_FAULT.search(b.err), b.tail()

@@ -1230,31 +1230,76 @@ static void test_rng_bad(void **state)
 	state_out_free(&o);
 }
 
-/* ---- devices that cannot be saved ---- */
+/* ---- vsock: saved without its connections; virtio-fs: not saved ---- */
 
-static void test_not_saved(void **state)
+static void vsock_up(struct virtio_vsock *v, const char *name, uint64_t cid)
+{
+	struct virtio_dev dev;
+	char err[200], path[96];
+	snprintf(path, sizeof(path), "%s-%d", name, (int)getpid());
+	unlink(path);
+	assert_int_equal(virtio_vsock_init(v, cid, path, &dev, err, sizeof(err)), 0);
+}
+
+static void test_vsock_state(void **state)
 {
 	(void)state;
-	struct virtio_vsock *v = calloc(1, sizeof(*v));
-	struct virtio_fs *fs = calloc(1, sizeof(*fs));
-	assert_non_null(v);
-	assert_non_null(fs);
-	v->guest_cid = 3;
-	memcpy(fs->tag, "share", 5);
+	struct virtio_vsock *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	assert_non_null(a);
+	assert_non_null(b);
+	vsock_up(a, "/tmp/rvisor-test-vsock-a", 3);
+	vsock_up(b, "/tmp/rvisor-test-vsock-b", 3);
+	/* Never notified: saved as a device with no rings, loaded as one. */
 	struct state_out o;
 	state_out_init(&o);
-	virtio_vsock_state_save(v, &o);
-	assert_true(o.failed);
-	assert_err(o.err, "virtio-vsock (guest CID 3)");
-	assert_err(o.err, "remove --vsock to take snapshots");
+	virtio_vsock_state_save(a, &o);
+	assert_false(o.failed);
+	struct state_in in;
+	state_in_init(&in, o.buf, o.len);
+	assert_int_equal(virtio_vsock_state_load(b, &in), 0);
+	assert_false(atomic_load(&b->event_reset)); /* no driver: nothing to tell */
+	virtio_vsock_destroy(b);
+	/* Another guest CID is refused, naming both. */
+	vsock_up(b, "/tmp/rvisor-test-vsock-b", 4);
+	state_in_init(&in, o.buf, o.len);
+	assert_int_equal(virtio_vsock_state_load(b, &in), -EINVAL);
+	assert_err(in.err, "guest CID 3, but this VM's is 4");
 	state_out_free(&o);
+	/* A held receive buffer without rings, or with rings that hold none: refused. */
+	for (int active = 0; active < 2; active++) {
+		state_out_init(&o);
+		state_begin(&o, "virtio-vsock", 1);
+		state_put_u64(&o, 4);
+		state_put_bool(&o, active);
+		state_put_bool(&o, true);
+		state_put_u16(&o, 0);
+		state_put_bool(&o, false);
+		state_end(&o);
+		state_in_init(&in, o.buf, o.len);
+		assert_int_equal(virtio_vsock_state_load(b, &in), -EINVAL);
+		assert_err(in.err, active ? "in flight" : "held before any notification");
+		assert_false(b->have_spare);
+		state_out_free(&o);
+	}
+	virtio_vsock_destroy(a);
+	virtio_vsock_destroy(b);
+	free(a);
+	free(b);
+}
+
+static void test_fs_not_saved(void **state)
+{
+	(void)state;
+	struct virtio_fs *fs = calloc(1, sizeof(*fs));
+	assert_non_null(fs);
+	memcpy(fs->tag, "share", 5);
+	struct state_out o;
 	state_out_init(&o);
 	virtio_fs_state_save(fs, &o);
 	assert_true(o.failed);
 	assert_err(o.err, "virtio-fs 'share'");
 	assert_err(o.err, "remove --fs to take snapshots");
 	state_out_free(&o);
-	free(v);
 	free(fs);
 }
 
@@ -1270,7 +1315,8 @@ int main(void)
 	    cmocka_unit_test(test_rng_pci),
 	    cmocka_unit_test_setup_teardown(test_transport_bad, rng_setup, rng_teardown),
 	    cmocka_unit_test_setup_teardown(test_rng_bad, rng_setup, rng_teardown),
-	    cmocka_unit_test(test_not_saved),
+	    cmocka_unit_test(test_vsock_state),
+	    cmocka_unit_test(test_fs_not_saved),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
