@@ -4,6 +4,8 @@ vCPU) boots through the API to init's marker and idles at its shell; then
 
 - full snapshot: the time PUT /snapshot/create takes on the paused guest, the state file's
   size, and the memory file's size on disk (sparse: pages never touched are holes);
+- diff snapshots (the guest tracks its dirty pages): after it idled a second at its shell,
+  and after it wrote 16 MiB to a file in its RAM: time and memory file size on disk;
 - restore: in a new rvisor process, the time PUT /snapshot/load (resume_vm) takes, from the
   request to the answer, by which time every hart and device is loaded and the harts run
   (the guest's next instruction); the same from the process's start (socket ready, then the
@@ -182,7 +184,8 @@ def main():
             if not wait_socket(sock, proc):
                 print("rvisor did not serve the API")
                 return 1
-            request(sock, "PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": args.mem})
+            request(sock, "PUT", "/machine-config", {"vcpu_count": 1, "mem_size_mib": args.mem,
+                                                     "track_dirty_pages": True})
             request(sock, "PUT", "/boot-source", {"kernel_image_path": guest["RVISOR_KERNEL"],
                                                   "initrd_path": guest["RVISOR_INITRD"],
                                                   "boot_args": "console=ttyS0"})
@@ -196,12 +199,37 @@ def main():
             request(sock, "PUT", "/snapshot/create", {"snapshot_path": state,
                                                       "mem_file_path": mem})
             create = time.monotonic() - t0
+            # A diff after the guest ran on for a second at its shell, and after it wrote
+            # 16 MiB to a file in its RAM.
+            diffs = []
+            for what, cmd in (("idle 1 s", b"sleep 1; echo ok-$((6*7))\n"),
+                              ("16 MiB written", b"head -c 16777216 /dev/urandom > /tmp/f; "
+                                                 b"echo ok-$((6*7))\n")):
+                request(sock, "PATCH", "/vm", {"state": "Resumed"})
+                proc.stdin.write(cmd)
+                proc.stdin.flush()
+                if not read_until(proc, rb"ok-42", 60):
+                    print("the guest did not answer")
+                    return 1
+                request(sock, "PATCH", "/vm", {"state": "Paused"})
+                # New names: replacing an older file costs the file system more than writing
+                # (ext4 waits on the rename here).
+                dstate, dmem = f"{state}.diff{len(diffs)}", f"{mem}.diff{len(diffs)}"
+                t0 = time.monotonic()
+                request(sock, "PUT", "/snapshot/create", {"snapshot_type": "Diff",
+                                                          "snapshot_path": dstate,
+                                                          "mem_file_path": dmem})
+                diffs.append((what, time.monotonic() - t0,
+                              os.stat(dmem).st_blocks * 512 / 2**20))
         finally:
             stop(proc)
         st = os.stat(mem)
         print(f"full snapshot of a {args.mem} MiB guest idle at its shell: {create * 1000:.1f} ms;"
               f" state file {os.stat(state).st_size / 1024:.1f} KiB, memory file "
               f"{st.st_size >> 20} MiB of which {st.st_blocks * 512 / 2**20:.1f} MiB on disk")
+        for what, took, size in diffs:
+            print(f"diff snapshot after {what}: {took * 1000:.1f} ms, memory file {size:.1f} MiB "
+                  f"on disk")
 
         loads, totals, answers = [], [], []
         for i in range(args.runs):
