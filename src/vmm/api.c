@@ -6,6 +6,7 @@
 #include "vmm/api.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -96,6 +97,10 @@ struct api {
 	bool load_resume;
 	bool load_track;       /* the restored VM keeps a dirty log (track_dirty_pages) */
 	bool exit_after_reply; /* the VM migrated: end the process once the answer is sent */
+	/* PUT /migration/receive: the socket the main thread waits at for the source. */
+	int recv_lfd;
+	char recv_url[STR_MAX];
+	struct migrate_in recv_in;
 	struct vm_snapshot snap;
 	bool snap_open;
 	pthread_t main_thread; /* waits for InstanceStart in sigtimedwait: SIGUSR1 wakes it */
@@ -923,6 +928,41 @@ static struct reply migration_send(struct api *a, json_t *b)
 	return NO_CONTENT;
 }
 
+/* PUT /migration/receive: only into a control plane with nothing configured: listen at
+ * listen_url and answer at once; the main thread takes the migration when the source comes
+ * and runs the VM (GET / says "Running" from then on; a failed migration is logged and the
+ * control plane waits to be configured again). Lock held. */
+static struct reply migration_receive(struct api *a, json_t *b)
+{
+	static const char *const known[] = {"listen_url", NULL};
+	char err[512], url[STR_MAX];
+	if (!only_fields(b, known, err, sizeof(err)) ||
+	    get_str(b, "listen_url", true, url, sizeof(url), err, sizeof(err)) < 0)
+		return fault(400, "%s", err);
+	if (a->state != API_CONFIGURING)
+		return fault(400, AFTER_STARTED);
+	if (a->have_boot_source || a->ndrives || a->nnets || a->have_vsock || a->have_balloon)
+		return fault(400, "Receiving a migration is not allowed after configuring "
+				  "boot-specific resources.");
+	if (!a->can_start)
+		return fault(400,
+			     "this control plane serves requests only: it cannot start a guest");
+	int lfd = vm_migrate_listen(url, err, sizeof(err));
+	if (lfd < 0)
+		return fault(400, "%s", err);
+	a->recv_lfd = lfd;
+	snprintf(a->recv_url, sizeof(a->recv_url), "%s", url);
+	snprintf(a->load_state, sizeof(a->load_state), "%s", "(the migrated state)");
+	a->load_resume = true; /* the guest goes on running, as it did at the source */
+	a->load_track = false;
+	a->state = API_STARTING;
+	a->start_done = false;
+	pthread_cond_broadcast(&a->cond);
+	pthread_kill(a->main_thread, SIGUSR1);
+	log_line(a, 3, "Waiting for a migration at %s.", url);
+	return NO_CONTENT;
+}
+
 /* PUT /snapshot/load: only into a control plane with nothing configured. Lock held. */
 static struct reply snapshot_load(struct api *a, json_t *b)
 {
@@ -1067,6 +1107,8 @@ static struct reply route(struct api *a, const char *method, const char *url, js
 		return running ? snapshot_create(a, body) : fault(400, NOT_STARTED);
 	if (put && !strcmp(url, "/snapshot/load"))
 		return snapshot_load(a, body);
+	if (put && !strcmp(url, "/migration/receive"))
+		return migration_receive(a, body);
 	if (put && !strcmp(url, "/migration/send"))
 		return running ? migration_send(a, body) : fault(400, NOT_STARTED);
 	if (put && !strcmp(url, "/metrics"))
@@ -1456,6 +1498,8 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 {
 	static struct api a; /* large: not on the stack */
 	api_setup(&a, true);
+	a.recv_lfd = -1;
+	a.recv_in.fd = a.recv_in.mem_fd = -1;
 	if (restore) {
 		if (restore->snapshot)
 			snprintf(a.load_state, sizeof(a.load_state), "%s", restore->snapshot);
@@ -1534,6 +1578,42 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 		bool load = *a.load_state;
 		int rc;
 		struct migrate_in *mig = restore ? restore->migration : NULL;
+		if (a.recv_lfd >= 0) {
+			/* PUT /migration/receive: wait for the source without the lock (the API
+			 * answers meanwhile), and for a signal that ends the process. */
+			int lfd = a.recv_lfd;
+			a.recv_lfd = -1;
+			pthread_mutex_unlock(&a.lock);
+			struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+			while (sig <= 0 && poll(&pfd, 1, 100) <= 0) {
+				struct timespec zero = {0, 0};
+				sig = sigtimedwait(&sigs, NULL, &zero);
+				if (sig == SIGUSR1)
+					sig = 0;
+			}
+			rc = sig > 0
+				 ? -EINTR
+				 : vm_migrate_accept(lfd, a.recv_url, &a.recv_in, err, sizeof(err));
+			if (sig > 0) {
+				close(lfd);
+				if (!strncmp(a.recv_url, "unix:", 5))
+					unlink(a.recv_url + 5);
+			}
+			pthread_mutex_lock(&a.lock);
+			if (sig > 0) {
+				status = 128 + sig;
+				break;
+			}
+			if (rc) {
+				log_line(&a, 1, "Receiving the migration failed: %s", err);
+				fprintf(stderr, "rvisor: %s\n", err);
+				vm_migrate_in_free(&a.recv_in);
+				a.load_state[0] = 0;
+				a.state = API_CONFIGURING;
+				continue;
+			}
+			mig = &a.recv_in;
+		}
 		if (load && mig) {
 			rc = vm_snapshot_parse(&a.snap, mig->state, mig->state_len, a.load_state,
 					       "the migrated memory", err, sizeof(err));
@@ -1640,6 +1720,9 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 	}
 	if (a.snap_open)
 		vm_snapshot_close(&a.snap); /* after the VM: its configuration points into it */
+	vm_migrate_in_free(&a.recv_in);
+	if (a.recv_lfd >= 0)
+		close(a.recv_lfd);
 	if (a.metrics_fd >= 0)
 		close(a.metrics_fd);
 	if (a.log_fd >= 0)

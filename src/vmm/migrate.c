@@ -455,6 +455,11 @@ static int listen_url(const char *url, char *err, size_t errlen)
 	return fd;
 }
 
+int vm_migrate_listen(const char *url, char *err, size_t errlen)
+{
+	return listen_url(url, err, errlen);
+}
+
 int vm_migrate_receive(const char *url, struct migrate_in *in, char *err, size_t errlen)
 {
 	memset(in, 0, sizeof(*in));
@@ -463,6 +468,13 @@ int vm_migrate_receive(const char *url, struct migrate_in *in, char *err, size_t
 	if (lfd < 0)
 		return lfd;
 	fprintf(stderr, "rvisor: waiting for a migration at %s\n", url);
+	return vm_migrate_accept(lfd, url, in, err, errlen);
+}
+
+int vm_migrate_accept(int lfd, const char *url, struct migrate_in *in, char *err, size_t errlen)
+{
+	memset(in, 0, sizeof(*in));
+	in->fd = in->mem_fd = -1;
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	int e = errno;
 	close(lfd);

@@ -61,6 +61,12 @@ struct migrate_in {
  * with one sentence in err (a URL that does not parse or cannot be listened at, a stream that
  * is not a migration or is cut short, a source that gave up). */
 int vm_migrate_receive(const char *url, struct migrate_in *in, char *err, size_t errlen);
+/* The same in two steps, for a caller that waits for the source itself (the API): listen at
+ * url (a socket that accepts at once, or -errno with one sentence in err); then, once the
+ * socket is readable, take the migration from it (closes lfd, removes a Unix socket's path;
+ * what vm_migrate_receive returns). */
+int vm_migrate_listen(const char *url, char *err, size_t errlen);
+int vm_migrate_accept(int lfd, const char *url, struct migrate_in *in, char *err, size_t errlen);
 /* Answer the source: ok (the VM was made from what came and is ready, paused) or the reason it
  * was not (msg). With ok, waits for MIGRATE_GO: returns 0 when it came (run the guest), -1 when
  * the source gave up or went away (the source keeps the guest: do not run it). */

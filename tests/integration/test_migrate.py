@@ -242,3 +242,52 @@ def test_receive_bad_input(rv, tmp_path):
         s.close()
         assert p.returncode == 1 and mentions in err, (payload[:30], err)
         assert not HOST_FAULT.search(err), err
+
+
+def test_receive_through_the_api(rv, guest, tmp_path):
+    """An orchestrator's way: the destination is a control plane told to receive
+    (PUT /migration/receive), answering at once and running the VM once it came."""
+    a, sock = boot_source(rv, guest, tmp_path)
+    dsock = str(tmp_path / "dst.sock")
+    b = start_api(rv, dsock)
+    try:
+        a.run("(i=0; while :; do i=$((i+1)); echo $i > /tmp/c; mv /tmp/c /tmp/count; "
+              "sleep 0.1; done) & sleep 0.3", COMMAND_TIMEOUT)
+        status, err = call(dsock, "PUT", "/migration/receive", {"listen_url": "ftp:x"})
+        assert status == 400 and "unix:PATH" in err["fault_message"], err
+        dst = tmp_path / "api.mig"
+        assert call(dsock, "PUT", "/migration/receive", {"listen_url": f"unix:{dst}"})[0] == 204
+        assert call(dsock, "GET", "/")[1]["state"] == "Not started"
+        status, err = call(dsock, "PUT", "/migration/receive", {"listen_url": f"unix:{dst}"})
+        assert status == 400, err  # one at a time
+        count = counter(a)
+        assert call(sock, "PUT", "/migration/send", {"destination_url": f"unix:{dst}"},
+                    timeout=300)[0] == 204
+        assert a.proc.wait(30) == 0, a.tail()
+        end = time.monotonic() + 30
+        while call(dsock, "GET", "/")[1]["state"] != "Running":
+            assert time.monotonic() < end, b.tail()
+            time.sleep(0.05)
+        assert counter(b) >= count
+        assert call(dsock, "GET", "/machine-config")[1]["vcpu_count"] == 2
+        assert b"api-42" in b.run("echo api-$((6*7))", COMMAND_TIMEOUT)
+    finally:
+        a.close()
+        b.close()
+    assert not HOST_FAULT.search(b.err), b.tail()
+
+
+def test_receive_refused_after_configuring(rv, guest, tmp_path):
+    dsock = str(tmp_path / "d.sock")
+    d = start_api(rv, dsock)
+    try:
+        assert call(dsock, "PUT", "/boot-source",
+                    {"kernel_image_path": guest["RVISOR_KERNEL"]})[0] == 204
+        status, err = call(dsock, "PUT", "/migration/receive",
+                           {"listen_url": f"unix:{tmp_path / 'x.mig'}"})
+        assert status == 400 and "after configuring" in err["fault_message"], err
+        status, err = call(dsock, "PUT", "/migration/send",
+                           {"destination_url": f"unix:{tmp_path / 'x.mig'}"})
+        assert status == 400 and "before starting" in err["fault_message"], err
+    finally:
+        d.close()
