@@ -484,6 +484,13 @@ int vm_migrate_accept(int lfd, const char *url, struct migrate_in *in, char *err
 		return fail(err, errlen, -e, "accepting the migration at %s failed (%s)", url,
 			    strerror(e));
 	set_timeouts(fd);
+	return vm_migrate_read(fd, url, in, err, errlen);
+}
+
+int vm_migrate_read(int fd, const char *url, struct migrate_in *in, char *err, size_t errlen)
+{
+	memset(in, 0, sizeof(*in));
+	in->mem_fd = -1;
 	in->fd = fd;
 
 	const char *what = "the header";

@@ -67,6 +67,9 @@ int vm_migrate_receive(const char *url, struct migrate_in *in, char *err, size_t
  * what vm_migrate_receive returns). */
 int vm_migrate_listen(const char *url, char *err, size_t errlen);
 int vm_migrate_accept(int lfd, const char *url, struct migrate_in *in, char *err, size_t errlen);
+/* Take a migration from the connected stream fd (in owns it from here): what
+ * vm_migrate_accept does after accepting; url only names the source in messages. */
+int vm_migrate_read(int fd, const char *url, struct migrate_in *in, char *err, size_t errlen);
 /* Answer the source: ok (the VM was made from what came and is ready, paused) or the reason it
  * was not (msg). With ok, waits for MIGRATE_GO: returns 0 when it came (run the guest), -1 when
  * the source gave up or went away (the source keeps the guest: do not run it). */

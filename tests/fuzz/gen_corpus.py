@@ -7,7 +7,9 @@ scripts (input layout in fuzz_common.h); for fuzz_mmio driver register sequences
 the top of fuzz_mmio.c); for fuzz_pci configuration and BAR access scripts (fuzz_pci.c); for
 fuzz_api request sequences, good and bad (fuzz_api.c); for fuzz_state snapshot state streams
 that load, each section built as its save function writes it, with the guest RAM their rings,
-programs and page tables need (fuzz_state.c). Run it again after changing a layout; it leaves
+programs and page tables need (fuzz_state.c); for fuzz_loader Image (plain and gzip'd), ELF,
+raw and initrd files, good and bad (fuzz_loader.c); for fuzz_migrate migration streams, good
+and bad (fuzz_migrate.c). Run it again after changing a layout; it leaves
 inputs it did not write (reproducers added by hand) alone.
 
 Usage: gen_corpus.py [TARGET...]   (default: all)"""
@@ -1571,6 +1573,54 @@ def state_seeds():
     yield "name-escape", state_input(SEL_UART, section("\x1b]0;x\x07\x1b[2J", bytes(29)))
 
 
+def image_header(text_offset=0, image_size=0x1000):
+    """A Linux RISC-V Image header (64 bytes) as the kernel's boot-image-header documents."""
+    return struct.pack("<IIQQQIIQQQI", 0x0000006f, 0, text_offset, image_size, 0, 2, 0, 0,
+                       0x5643534952, 0x05435352, 0)[:64].ljust(64, b"\0")
+
+
+def elf64(entry=RAM_BASE, paddr=RAM_BASE, body=b"\x13\x00\x00\x00" * 4, machine=243):
+    """A minimal ELF64 executable for EM_RISCV with one PT_LOAD."""
+    ehdr = struct.pack("<16sHHIQQQIHHHHHH", b"\x7fELF\x02\x01\x01" + bytes(9), 2, machine, 1,
+                       entry, 64, 0, 0, 64, 56, 1, 64, 0, 0)
+    phdr = struct.pack("<IIQQQQQQ", 1, 5, 120, paddr, paddr, len(body), len(body), 0x1000)
+    return ehdr + phdr + body
+
+
+def loader_seeds():
+    import gzip
+    img = image_header() + bytes(0x1000 - 64)
+    for which in (0, 1):
+        yield f"image-{which}", bytes([which]) + img
+        yield f"image-gz-{which}", bytes([which]) + gzip.compress(img, mtime=0)
+        yield f"elf-{which}", bytes([which]) + elf64()
+        yield f"raw-{which}", bytes([which]) + b"\x13\x00\x00\x00" * 8
+    yield "image-too-big", b"\0" + image_header(image_size=64 << 20) + bytes(64)
+    yield "elf-outside-ram", b"\0" + elf64(paddr=0x1000)
+    yield "elf-other-machine", b"\0" + elf64(machine=62)
+    yield "initrd", b"\x02" + bytes(range(256)) * 16
+    yield "initrd-empty", b"\x02"
+
+
+def migrate_seeds():
+    hdr = b"RVISORMG" + struct.pack("<IIQ", 1, 0, 2 << 20)
+
+    def rec(kind, a=0, b=0):
+        return struct.pack("<IIQQ", kind, 0, a, b)
+
+    state = b"RVISORVM" + bytes(24)
+    yield "pages-then-state", hdr + rec(1, 0, 1) + bytes(range(256)) * 16 + rec(2, len(state)) + state
+    yield "two-page-runs", hdr + rec(1, 3, 2) + b"\xaa" * 8192 + rec(1, 511, 1) + b"\x55" * 4096 + \
+        rec(2, 4) + b"RVIS"
+    yield "abort", hdr + rec(4)
+    yield "page-outside", hdr + rec(1, 512, 1) + bytes(4096)
+    yield "cut-short", hdr + rec(1, 0, 2) + bytes(100)
+    yield "bad-magic", b"RVISORVX" + hdr[8:]
+    yield "bad-version", b"RVISORMG" + struct.pack("<IIQ", 7, 0, 2 << 20)
+    yield "bad-size", b"RVISORMG" + struct.pack("<IIQ", 1, 0, 12345)
+    yield "unknown-record", hdr + rec(9, 1, 1)
+
+
 TARGETS = {
     "virtq": virtq_seeds,
     "blk": blk_seeds,
@@ -1581,6 +1631,8 @@ TARGETS = {
     "pci": pci_seeds,
     "api": api_seeds,
     "state": state_seeds,
+    "loader": loader_seeds,
+    "migrate": migrate_seeds,
 }
 
 

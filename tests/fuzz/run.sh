@@ -11,6 +11,8 @@
 #   api      the control plane's request parser and handlers (Firecracker's API)
 #   state    the snapshot state loaders (harts, platform devices, virtio transports and
 #            devices) on hostile state streams, the loaded state then put to use
+#   loader   the guest image loaders (Image, gzip'd Image, ELF, raw, initrd)
+#   migrate  the receiving side of a live migration on hostile streams
 # The device targets go through the real virtio-mmio transport (fuzz_common.h).
 #
 # Usage: tests/fuzz/run.sh [FUZZ_SECONDS]   (default 30)
@@ -27,7 +29,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
 out=${FUZZ_OUT:-build/fuzz}
 cc=${FUZZ_CC:-clang}
-targets=${FUZZ_TARGETS:-virtq blk net console rng mmio pci api state}
+targets=${FUZZ_TARGETS:-virtq blk net console rng mmio pci api state loader migrate}
 ntargets=$(echo "$targets" | wc -w)
 
 case $secs in
@@ -64,7 +66,8 @@ sources() {
 		echo "tests/fuzz/fuzz_pci.c src/dev/pci.c src/virtio/pci.c src/virtio/rng.c" \
 			"src/virtio/blk.c src/host/blk_file.c src/host/rate_limiter.c src/mem/bus.c $virtio"
 		;;
-	api | state)
+	loader) echo "tests/fuzz/fuzz_loader.c src/vmm/boot.c src/mem/guest_mem.c" ;;
+	api | state | migrate)
 		# The control plane links the whole VMM (it reaches vm_create); only its requests
 		# are fuzzed, before the start. The state loaders reach every device and the harts
 		# (the translator is linked, never started).
@@ -96,7 +99,10 @@ for t in $targets; do
 	fi
 	# shellcheck disable=SC2086 # word splitting of the flag and source lists is intended
 	libs=
-	case $t in api | state) libs="-lfdt -lz -lm -lslirp -lmicrohttpd -ljansson" ;; esac
+	case $t in
+	api | state | migrate) libs="-lfdt -lz -lm -lslirp -lmicrohttpd -ljansson" ;;
+	loader) libs="-lz" ;;
+	esac
 	# shellcheck disable=SC2086 # word splitting of the flag and source lists is intended
 	if ! $cc $cflags -o "$out/fuzz_$t" $src $libs; then
 		echo "fuzz_$t: build failed (needs clang with libFuzzer:" \
