@@ -904,11 +904,17 @@ static struct reply snapshot_create(struct api *a, json_t *b)
  * 0). Lock held, for the whole migration. */
 static struct reply migration_send(struct api *a, json_t *b)
 {
-	static const char *const known[] = {"destination_url", NULL};
+	/* "local" is Cloud Hypervisor's (same-host memory sharing): accepted when false. */
+	static const char *const known[] = {"destination_url", "local", NULL};
 	char err[512], url[STR_MAX];
+	bool local = false;
 	if (!only_fields(b, known, err, sizeof(err)) ||
-	    get_str(b, "destination_url", true, url, sizeof(url), err, sizeof(err)) < 0)
+	    get_str(b, "destination_url", true, url, sizeof(url), err, sizeof(err)) < 0 ||
+	    get_bool(b, "local", false, &local, err, sizeof(err)) < 0)
 		return fault(400, "%s", err);
+	if (local)
+		return fault(400, "local: a migration sharing memory on one host is not supported: "
+				  "leave local out (the memory is sent)");
 	struct migrate_stats st;
 	if (vm_migrate_send(a->vm, url, &st, err, sizeof(err))) {
 		log_line(a, 1, "Migration to %s failed: %s", url, err);
@@ -934,11 +940,17 @@ static struct reply migration_send(struct api *a, json_t *b)
  * control plane waits to be configured again). Lock held. */
 static struct reply migration_receive(struct api *a, json_t *b)
 {
-	static const char *const known[] = {"listen_url", NULL};
-	char err[512], url[STR_MAX];
+	/* receiver_url is Cloud Hypervisor's name for it (PUT /vm.receive-migration). */
+	static const char *const known[] = {"listen_url", "receiver_url", NULL};
+	char err[512], url[STR_MAX] = "", alt[STR_MAX] = "";
 	if (!only_fields(b, known, err, sizeof(err)) ||
-	    get_str(b, "listen_url", true, url, sizeof(url), err, sizeof(err)) < 0)
+	    get_str(b, "listen_url", false, url, sizeof(url), err, sizeof(err)) < 0 ||
+	    get_str(b, "receiver_url", false, alt, sizeof(alt), err, sizeof(err)) < 0)
 		return fault(400, "%s", err);
+	if (!*url)
+		snprintf(url, sizeof(url), "%s", alt);
+	if (!*url)
+		return fault(400, "missing field `listen_url` (or `receiver_url`)");
 	if (a->state != API_CONFIGURING)
 		return fault(400, AFTER_STARTED);
 	if (a->have_boot_source || a->ndrives || a->nnets || a->have_vsock || a->have_balloon)
@@ -1107,8 +1119,13 @@ static struct reply route(struct api *a, const char *method, const char *url, js
 		return running ? snapshot_create(a, body) : fault(400, NOT_STARTED);
 	if (put && !strcmp(url, "/snapshot/load"))
 		return snapshot_load(a, body);
-	if (put && !strcmp(url, "/migration/receive"))
+	/* Cloud Hypervisor's names for the same requests are accepted too. */
+	if (put && (!strcmp(url, "/migration/receive") || !strcmp(url, "/vm.receive-migration") ||
+		    !strcmp(url, "/api/v1/vm.receive-migration")))
 		return migration_receive(a, body);
+	if (put &&
+	    (!strcmp(url, "/vm.send-migration") || !strcmp(url, "/api/v1/vm.send-migration")))
+		return running ? migration_send(a, body) : fault(400, NOT_STARTED);
 	if (put && !strcmp(url, "/migration/send"))
 		return running ? migration_send(a, body) : fault(400, NOT_STARTED);
 	if (put && !strcmp(url, "/metrics"))

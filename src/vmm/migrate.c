@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "vmm/snapshot.h"
 
 #define MAGIC         "RVISORMG"
@@ -150,14 +152,37 @@ static int recv_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
-static int send_record(int fd, enum migrate_record type, uint64_t a, uint64_t b)
+/* A record's header; crc is the CRC-32 (zlib's) of the bytes that follow it, 0 for none. */
+static int send_record_crc(int fd, enum migrate_record type, uint32_t crc, uint64_t a, uint64_t b)
 {
 	uint8_t r[24];
 	put32(r, type);
-	put32(r + 4, 0);
+	put32(r + 4, crc);
 	put64(r + 8, a);
 	put64(r + 16, b);
 	return send_all(fd, r, sizeof(r));
+}
+
+static int send_record(int fd, enum migrate_record type, uint64_t a, uint64_t b)
+{
+	return send_record_crc(fd, type, 0, a, b);
+}
+
+/* A record with its bytes. Guest RAM may change under a running guest while it goes: the
+ * bytes are copied first (up to CHUNK_PAGES pages, into a buffer of the thread's), so that
+ * the CRC covers exactly what is sent. */
+static int send_data(int fd, enum migrate_record type, uint64_t a, uint64_t b, const void *p,
+		     size_t len)
+{
+	static _Thread_local uint8_t *bounce;
+	if (len <= (size_t)CHUNK_PAGES * PAGE) {
+		if (!bounce && !(bounce = malloc((size_t)CHUNK_PAGES * PAGE)))
+			return -ENOMEM;
+		memcpy(bounce, p, len);
+		p = bounce;
+	}
+	int rc = send_record_crc(fd, type, (uint32_t)crc32(0L, p, (uInt)len), a, b);
+	return rc ? rc : send_all(fd, p, len);
 }
 
 /* ---- sending ---- */
@@ -180,9 +205,8 @@ static int send_range(int fd, const struct guest_mem *m, uint64_t first, uint64_
 		uint64_t last = pg + 1;
 		while (last < end && last - pg < CHUNK_PAGES && !page_zero(m->hva + last * PAGE))
 			last++;
-		int rc = send_record(fd, MIGRATE_PAGES, pg, last - pg);
-		if (!rc)
-			rc = send_all(fd, m->hva + pg * PAGE, (size_t)((last - pg) * PAGE));
+		int rc = send_data(fd, MIGRATE_PAGES, pg, last - pg, m->hva + pg * PAGE,
+				   (size_t)((last - pg) * PAGE));
 		if (rc)
 			return rc;
 		*sent += last - pg;
@@ -223,9 +247,8 @@ static int send_pages(int fd, const struct guest_mem *m, const uint64_t *bits, u
 		while (end < pages && end - pg < CHUNK_PAGES &&
 		       (bits ? bits[end / 64] >> (end % 64) & 1 : !page_zero(m->hva + end * PAGE)))
 			end++;
-		int rc = send_record(fd, MIGRATE_PAGES, pg, end - pg);
-		if (!rc)
-			rc = send_all(fd, m->hva + pg * PAGE, (size_t)((end - pg) * PAGE));
+		int rc = send_data(fd, MIGRATE_PAGES, pg, end - pg, m->hva + pg * PAGE,
+				   (size_t)((end - pg) * PAGE));
 		if (rc)
 			return rc;
 		*sent += end - pg;
@@ -253,6 +276,26 @@ static int connect_url(const char *url, char *err, size_t errlen)
 	}
 	set_timeouts(fd);
 	return fd;
+}
+
+/* A destination that refused the stream before its end answered why and closed: that answer,
+ * if it is waiting in the socket, into why (printable). */
+static bool peer_reason(int fd, char *why, size_t len)
+{
+	uint8_t ans[8];
+	struct timeval tv = {.tv_sec = 1};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (recv_all(fd, ans, sizeof(ans)) || !get32(ans))
+		return false;
+	uint32_t n = get32(ans + 4);
+	size_t take = n < len - 1 ? n : len - 1;
+	if (recv_all(fd, why, take))
+		take = 0;
+	why[take] = 0;
+	for (size_t i = 0; i < take; i++)
+		if ((unsigned char)why[i] < 0x20)
+			why[i] = ' ';
+	return take > 0;
 }
 
 int vm_migrate_send(struct vm *vm, const char *url, struct migrate_stats *st, char *err,
@@ -345,9 +388,7 @@ int vm_migrate_send(struct vm *vm, const char *url, struct migrate_stats *st, ch
 			goto out;
 		}
 		stage = "sending the VM's state";
-		rc = send_record(fd, MIGRATE_STATE, state_len, 0);
-		if (!rc)
-			rc = send_all(fd, state, state_len);
+		rc = send_data(fd, MIGRATE_STATE, state_len, 0, state, state_len);
 	}
 	if (!rc) {
 		stage = "waiting for the destination";
@@ -381,7 +422,10 @@ int vm_migrate_send(struct vm *vm, const char *url, struct migrate_stats *st, ch
 			}
 		}
 	}
-	if (rc) /* a send or receive that failed */
+	char why[300];
+	if (rc && (rc == -EPIPE || rc == -ECONNRESET) && peer_reason(fd, why, sizeof(why)))
+		fail(err, errlen, rc, "the destination %s refused the VM: %s", url, why);
+	else if (rc) /* a send or receive that failed */
 		fail(err, errlen, rc, "the migration to %s failed while %s: %s", url, stage,
 		     rc == -EPIPE || rc == -ECONNRESET ? "the destination went away"
 		     : rc == -EAGAIN || rc == -EWOULDBLOCK
@@ -538,6 +582,13 @@ int vm_migrate_read(int fd, const char *url, struct migrate_in *in, char *err, s
 			what = "guest RAM";
 			if ((rc = recv_all(fd, ram + a * PAGE, (size_t)(b * PAGE))))
 				break;
+			if ((uint32_t)crc32(0L, ram + a * PAGE, (uInt)(b * PAGE)) != get32(r + 4)) {
+				rc = fail(err, errlen, -EBADMSG,
+					  "%llu pages at page %llu were damaged on the way (their "
+					  "CRC-32 does not match)",
+					  (unsigned long long)b, (unsigned long long)a);
+				break;
+			}
 		} else if (type == MIGRATE_STATE) {
 			if (!a || a > SNAPSHOT_STATE_MAX) {
 				rc = fail(err, errlen, -EPROTO, "the source's state of %llu bytes",
@@ -552,6 +603,12 @@ int vm_migrate_read(int fd, const char *url, struct migrate_in *in, char *err, s
 			}
 			in->state_len = (size_t)a;
 			rc = recv_all(fd, in->state, in->state_len);
+			if (!rc &&
+			    (uint32_t)crc32(0L, in->state, (uInt)in->state_len) != get32(r + 4))
+				rc = fail(
+				    err, errlen, -EBADMSG,
+				    "the VM's state was damaged on the way (its CRC-32 does not "
+				    "match)");
 			break;
 		} else if (type == MIGRATE_ABORT) {
 			rc = fail(err, errlen, -ECANCELED,
@@ -566,7 +623,12 @@ int vm_migrate_read(int fd, const char *url, struct migrate_in *in, char *err, s
 	munmap(ram, (size_t)in->mem_size);
 	if (!rc)
 		return 0;
-	if (rc == -EPROTO || rc == -ECANCELED || rc == -ENOMEM)
+	if (rc == -EPROTO || rc == -EBADMSG || rc == -ENOMEM) {
+		/* The source is still there: tell it why, so its answer names the reason. */
+		vm_migrate_answer(in, false, err);
+		return rc;
+	}
+	if (rc == -ECANCELED)
 		return rc;
 cut:
 	return fail(err, errlen, rc, "the migration stream was cut short in %s (%s)", what,

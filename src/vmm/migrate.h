@@ -5,12 +5,15 @@
  * image locks dropped here, taken there), and the destination resumes the guest.
  *
  * The stream: a header "RVISORMG", u32 version (MIGRATE_VERSION), u32 0, u64 RAM bytes; then
- * records of u32 type, u32 0, u64 a, u64 b: MIGRATE_PAGES (a: first 4 KiB page from the start
+ * records of u32 type, u32 CRC-32 (zlib's) of the bytes that follow the record (0 when none;
+ * a mismatch is refused), u64 a, u64 b: MIGRATE_PAGES (a: first 4 KiB page from the start
  * of RAM, b: count; count * 4096 bytes follow), MIGRATE_STATE (a: bytes of state that
  * follow), MIGRATE_GO, MIGRATE_ABORT. After the state the destination answers u32 status
  * (0: it holds the VM, paused, disks locked) and u32 length plus that many bytes of message;
  * the source then sends MIGRATE_GO (the destination runs the guest, the source never again)
- * or, on a refusal, takes its disks back and resumes. All fields little-endian. */
+ * or, on a refusal, takes its disks back and resumes. A destination that refuses the stream
+ * before the state (damaged, malformed) sends the same answer and closes. All fields
+ * little-endian. */
 #ifndef RVISOR_VMM_MIGRATE_H
 #define RVISOR_VMM_MIGRATE_H
 
@@ -19,7 +22,7 @@
 
 #include "vmm/vm.h"
 
-#define MIGRATE_VERSION 1
+#define MIGRATE_VERSION 2 /* 2: records carry the CRC-32 of their bytes */
 
 enum migrate_record {
 	MIGRATE_PAGES = 1,

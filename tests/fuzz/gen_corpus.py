@@ -1603,21 +1603,25 @@ def loader_seeds():
 
 
 def migrate_seeds():
-    hdr = b"RVISORMG" + struct.pack("<IIQ", 1, 0, 2 << 20)
+    import zlib
+    hdr = b"RVISORMG" + struct.pack("<IIQ", 2, 0, 2 << 20)
 
-    def rec(kind, a=0, b=0):
-        return struct.pack("<IIQQ", kind, 0, a, b)
+    def rec(kind, a=0, b=0, data=b""):
+        crc = zlib.crc32(data) if data else 0
+        return struct.pack("<IIQQ", kind, crc, a, b) + data
 
     state = b"RVISORVM" + bytes(24)
-    yield "pages-then-state", hdr + rec(1, 0, 1) + bytes(range(256)) * 16 + rec(2, len(state)) + state
-    yield "two-page-runs", hdr + rec(1, 3, 2) + b"\xaa" * 8192 + rec(1, 511, 1) + b"\x55" * 4096 + \
-        rec(2, 4) + b"RVIS"
+    page = bytes(range(256)) * 16
+    yield "pages-then-state", hdr + rec(1, 0, 1, page) + rec(2, len(state), 0, state)
+    yield "two-page-runs", hdr + rec(1, 3, 2, b"\xaa" * 8192) + rec(1, 511, 1, b"\x55" * 4096) + \
+        rec(2, 4, 0, b"RVIS")
+    yield "damaged-page", hdr + struct.pack("<IIQQ", 1, 1, 0, 1) + page
     yield "abort", hdr + rec(4)
     yield "page-outside", hdr + rec(1, 512, 1) + bytes(4096)
     yield "cut-short", hdr + rec(1, 0, 2) + bytes(100)
     yield "bad-magic", b"RVISORVX" + hdr[8:]
     yield "bad-version", b"RVISORMG" + struct.pack("<IIQ", 7, 0, 2 << 20)
-    yield "bad-size", b"RVISORMG" + struct.pack("<IIQ", 1, 0, 12345)
+    yield "bad-size", b"RVISORMG" + struct.pack("<IIQ", 2, 0, 12345)
     yield "unknown-record", hdr + rec(9, 1, 1)
 
 

@@ -224,11 +224,14 @@ def test_receive_bad_input(rv, tmp_path):
         assert r.returncode == 1 and mentions in r.stderr, (args, r.stderr)
     # A peer that sends something else, or too little, or pages outside RAM: one line, status 1.
     for payload, mentions in ((b"GET / HTTP/1.1\r\n\r\n" + bytes(8), b"not an rvisor migration"),
-                              (b"RVISORMG" + struct.pack("<IIQ", 1, 0, 256 << 20) + b"\x01",
+                              (b"RVISORMG" + struct.pack("<IIQ", 2, 0, 256 << 20) + b"\x01",
                                b"cut short"),
-                              (b"RVISORMG" + struct.pack("<IIQ", 1, 0, 256 << 20) +
+                              (b"RVISORMG" + struct.pack("<IIQ", 2, 0, 256 << 20) +
                                struct.pack("<IIQQ", 1, 0, 65535, 2), b"outside its RAM"),
-                              (b"RVISORMG" + struct.pack("<IIQ", 1, 0, 3), b"not valid"),
+                              (b"RVISORMG" + struct.pack("<IIQ", 2, 0, 3), b"not valid"),
+                              (b"RVISORMG" + struct.pack("<IIQ", 2, 0, 256 << 20) +
+                               struct.pack("<IIQQ", 1, 12345, 0, 1) + bytes(4096),
+                               b"damaged on the way"),
                               (b"RVISORMG" + struct.pack("<IIQ", 9, 0, 256 << 20), b"version")):
         path = tmp_path / "r.mig"
         p = subprocess.Popen([rv, "receive", "--listen", f"unix:{path}"],
@@ -256,12 +259,17 @@ def test_receive_through_the_api(rv, guest, tmp_path):
         status, err = call(dsock, "PUT", "/migration/receive", {"listen_url": "ftp:x"})
         assert status == 400 and "unix:PATH" in err["fault_message"], err
         dst = tmp_path / "api.mig"
-        assert call(dsock, "PUT", "/migration/receive", {"listen_url": f"unix:{dst}"})[0] == 204
+        # Cloud Hypervisor's names for the two requests, this time.
+        assert call(dsock, "PUT", "/vm.receive-migration",
+                    {"receiver_url": f"unix:{dst}"})[0] == 204
         assert call(dsock, "GET", "/")[1]["state"] == "Not started"
         status, err = call(dsock, "PUT", "/migration/receive", {"listen_url": f"unix:{dst}"})
         assert status == 400, err  # one at a time
         count = counter(a)
-        assert call(sock, "PUT", "/migration/send", {"destination_url": f"unix:{dst}"},
+        status, err = call(sock, "PUT", "/vm.send-migration",
+                           {"destination_url": f"unix:{dst}", "local": True})
+        assert status == 400 and "local" in err["fault_message"], err
+        assert call(sock, "PUT", "/vm.send-migration", {"destination_url": f"unix:{dst}"},
                     timeout=300)[0] == 204
         assert a.proc.wait(30) == 0, a.tail()
         end = time.monotonic() + 30
@@ -291,3 +299,65 @@ def test_receive_refused_after_configuring(rv, guest, tmp_path):
         assert status == 400 and "before starting" in err["fault_message"], err
     finally:
         d.close()
+
+
+def test_a_damaged_stream_is_refused(rv, guest, tmp_path):
+    """A byte flipped on the way (a proxy in between): the destination refuses it and never
+    runs the guest, the source says why and keeps running."""
+    a, sock = boot_source(rv, guest, tmp_path)
+    dst = tmp_path / "real.mig"
+    proxy_path = str(tmp_path / "proxy.mig")
+    b = subprocess.Popen([rv, "receive", "--listen", f"unix:{dst}"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        wait_listening(dst, b)
+        srv = socket.socket(socket.AF_UNIX)
+        srv.bind(proxy_path)
+        srv.listen(1)
+
+        def pipe(src, to, flip_at):
+            seen = 0
+            try:
+                while True:
+                    data = src.recv(65536)
+                    if not data:
+                        break
+                    if seen <= flip_at < seen + len(data):
+                        data = bytearray(data)
+                        data[flip_at - seen] ^= 0x20
+                    seen += len(data)
+                    to.sendall(data)
+            except OSError:
+                pass
+            for s_ in (src, to):
+                try:
+                    s_.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        def proxy():
+            c, _ = srv.accept()
+            d = socket.socket(socket.AF_UNIX)
+            d.connect(str(dst))
+            t = threading.Thread(target=pipe, args=(d, c, 1 << 62), daemon=True)
+            t.start()
+            pipe(c, d, 1 << 20)  # a byte of guest RAM, 1 MiB into the stream
+            t.join(30)
+
+        t = threading.Thread(target=proxy, daemon=True)
+        t.start()
+        status, err = call(sock, "PUT", "/migration/send",
+                           {"destination_url": f"unix:{proxy_path}"}, timeout=300)
+        assert status == 400, err
+        assert "damaged" in err["fault_message"] or "went away" in err["fault_message"], err
+        _, berr = b.communicate(timeout=60)
+        assert b.returncode == 1 and b"damaged on the way" in berr, berr
+        assert b"here-42" in a.run("echo here-$((6*7))", COMMAND_TIMEOUT)
+        assert call(sock, "GET", "/")[1]["state"] == "Running"
+        t.join(10)
+    finally:
+        a.close()
+        if b.poll() is None:
+            b.kill()
+            b.wait()
+    assert not HOST_FAULT.search(a.err), a.tail()
