@@ -1,7 +1,9 @@
 /* The pure instruction decoder: raw instruction bits to struct insn_fields. It follows the
  * RISC-V unprivileged spec's opcode map and instruction listings ("RV32/64G Instruction Set
  * Listings" for RV64I, M, A, F, D, Zicsr, Zifencei; "RVC Instruction Set Listings" for C on
- * RV64) and the privileged spec's instruction listing (SRET, MRET, WFI, SFENCE.VMA).
+ * RV64), the chapters of Zba/Zbb/Zbs ("B" Extension for Bit Manipulation), Zicond, Zimop,
+ * Zcmop, Zcb, Zawrs, and Zicbom/Zicboz (the CMO specification), and the privileged spec's
+ * instruction listing (SRET, MRET, WFI, SFENCE.VMA).
  *
  * One function per major opcode (one per quadrant for C), the mnemonic on each case. Fields an
  * instruction does not use are left 0, so two encodings of the same instruction (for example a
@@ -10,6 +12,7 @@
 #include <stdbool.h>
 
 #include "cpu/insn.h"
+#include "cpu/isa.h"
 
 /* Major opcodes, inst[6:0] (unprivileged spec, "RISC-V base opcode map"). */
 enum {
@@ -214,6 +217,20 @@ static void decode_store_fp(uint32_t raw, struct insn_fields *out)
 	s_type(out, op, raw);
 }
 
+/* CBO (MISC-MEM, funct3 2; CMO spec 2.1): inst[31:20] selects cbo.inval (0), cbo.clean (1),
+ * cbo.flush (2) or cbo.zero (4); rd must be 0. The others are reserved. */
+static void decode_cbo(uint32_t raw, struct insn_fields *out)
+{
+	enum insn_op op = OP_ILLEGAL;
+	switch (raw >> 20) {
+	case 0: op = OP_CBO_INVAL; break;
+	case 1: op = OP_CBO_CLEAN; break;
+	case 2: op = OP_CBO_FLUSH; break;
+	case 4: op = OP_CBO_ZERO; break;
+	}
+	emit(out, raw, rd(raw) ? OP_ILLEGAL : op, 0, rs1(raw), 0, 0);
+}
+
 /* MISC-MEM. FENCE keeps fm/pred/succ (inst[31:20]) in imm; its rd and rs1 and the fields of
  * FENCE.I are reserved for finer-grain fences and, as the spec requires, ignored. Reserved fm
  * values act as a normal fence, so every FENCE encoding is valid. */
@@ -222,10 +239,28 @@ static void decode_misc_mem(uint32_t raw, struct insn_fields *out)
 	switch (funct3(raw)) {
 	case 0: emit(out, raw, OP_FENCE, 0, 0, 0, raw >> 20); break;
 	case 1: emit(out, raw, OP_FENCE_I, 0, 0, 0, 0); break;
+	case 2: decode_cbo(raw, out); break;
 	default: illegal(out, raw); break;
 	}
 }
 
+/* Zbb's unary ops (OP-IMM and OP-IMM-32, funct3 1, inst[31:20] = 0x600 + selector): clz,
+ * ctz, cpop, and for OP-IMM only sext.b, sext.h. */
+static enum insn_op zbb_unary(uint32_t raw, bool w)
+{
+	switch (raw >> 20) {
+	case 0x600: return w ? OP_CLZW : OP_CLZ;
+	case 0x601: return w ? OP_CTZW : OP_CTZ;
+	case 0x602: return w ? OP_CPOPW : OP_CPOP;
+	case 0x604: return w ? OP_ILLEGAL : OP_SEXT_B;
+	case 0x605: return w ? OP_ILLEGAL : OP_SEXT_H;
+	default: return OP_ILLEGAL;
+	}
+}
+
+/* OP-IMM. Prefetch.i/r/w (Zicbop) are ORI with rd = 0, hints decoded as ORI. The shifts by an
+ * immediate take funct6 (inst[31:26]) and a 6-bit shamt; Zbb and Zbs add their own funct6
+ * values, and orc.b and rev8 a whole inst[31:20]. */
 static void decode_op_imm(uint32_t raw, struct insn_fields *out)
 {
 	unsigned funct6 = bits(raw, 31, 26);
@@ -236,24 +271,50 @@ static void decode_op_imm(uint32_t raw, struct insn_fields *out)
 	case 4: i_type(out, OP_XORI, raw); break;
 	case 6: i_type(out, OP_ORI, raw); break;
 	case 7: i_type(out, OP_ANDI, raw); break;
-	case 1: shift(out, funct6 == 0x00 ? OP_SLLI : OP_ILLEGAL, raw, 6); break;
+	case 1:
+		switch (funct6) {
+		case 0x00: shift(out, OP_SLLI, raw, 6); break;
+		case 0x0a: shift(out, OP_BSETI, raw, 6); break;
+		case 0x12: shift(out, OP_BCLRI, raw, 6); break;
+		case 0x1a: shift(out, OP_BINVI, raw, 6); break;
+		case 0x18: emit(out, raw, zbb_unary(raw, false), rd(raw), rs1(raw), 0, 0); break;
+		default: illegal(out, raw); break;
+		}
+		break;
 	case 5:
 		switch (funct6) {
 		case 0x00: shift(out, OP_SRLI, raw, 6); break;
 		case 0x10: shift(out, OP_SRAI, raw, 6); break;
+		case 0x18: shift(out, OP_RORI, raw, 6); break;
+		case 0x12: shift(out, OP_BEXTI, raw, 6); break;
+		case 0x0a: /* orc.b: inst[31:20] = 0x287 */
+			emit(out, raw, (raw >> 20) == 0x287 ? OP_ORC_B : OP_ILLEGAL, rd(raw),
+			     rs1(raw), 0, 0);
+			break;
+		case 0x1a: /* rev8 (RV64): inst[31:20] = 0x6b8 */
+			emit(out, raw, (raw >> 20) == 0x6b8 ? OP_REV8 : OP_ILLEGAL, rd(raw),
+			     rs1(raw), 0, 0);
+			break;
 		default: illegal(out, raw); break;
 		}
 		break;
 	}
 }
 
-/* OP-IMM-32: shamt[5] (inst[25]) set is reserved, which the funct7 checks cover. */
+/* OP-IMM-32: shamt[5] (inst[25]) set is reserved, which the funct7 checks cover; slli.uw
+ * (funct6 000010) alone takes a 6-bit shamt. */
 static void decode_op_imm_32(uint32_t raw, struct insn_fields *out)
 {
+	if (funct3(raw) == 1 && bits(raw, 31, 26) == 0x02) {
+		shift(out, OP_SLLI_UW, raw, 6);
+		return;
+	}
 	switch (KEY(funct7(raw), funct3(raw))) {
 	case KEY(0x00, 1): shift(out, OP_SLLIW, raw, 5); break;
 	case KEY(0x00, 5): shift(out, OP_SRLIW, raw, 5); break;
 	case KEY(0x20, 5): shift(out, OP_SRAIW, raw, 5); break;
+	case KEY(0x30, 5): shift(out, OP_RORIW, raw, 5); break;
+	case KEY(0x30, 1): emit(out, raw, zbb_unary(raw, true), rd(raw), rs1(raw), 0, 0); break;
 	default: i_type(out, funct3(raw) == 0 ? OP_ADDIW : OP_ILLEGAL, raw); break;
 	}
 }
@@ -280,6 +341,24 @@ static void decode_op(uint32_t raw, struct insn_fields *out)
 	case KEY(0x01, 5): op = OP_DIVU; break;
 	case KEY(0x01, 6): op = OP_REM; break;
 	case KEY(0x01, 7): op = OP_REMU; break;
+	case KEY(0x10, 2): op = OP_SH1ADD; break;
+	case KEY(0x10, 4): op = OP_SH2ADD; break;
+	case KEY(0x10, 6): op = OP_SH3ADD; break;
+	case KEY(0x20, 7): op = OP_ANDN; break;
+	case KEY(0x20, 6): op = OP_ORN; break;
+	case KEY(0x20, 4): op = OP_XNOR; break;
+	case KEY(0x05, 6): op = OP_MAX; break;
+	case KEY(0x05, 7): op = OP_MAXU; break;
+	case KEY(0x05, 4): op = OP_MIN; break;
+	case KEY(0x05, 5): op = OP_MINU; break;
+	case KEY(0x30, 1): op = OP_ROL; break;
+	case KEY(0x30, 5): op = OP_ROR; break;
+	case KEY(0x24, 1): op = OP_BCLR; break;
+	case KEY(0x24, 5): op = OP_BEXT; break;
+	case KEY(0x34, 1): op = OP_BINV; break;
+	case KEY(0x14, 1): op = OP_BSET; break;
+	case KEY(0x07, 5): op = OP_CZERO_EQZ; break;
+	case KEY(0x07, 7): op = OP_CZERO_NEZ; break;
 	default: op = OP_ILLEGAL; break;
 	}
 	r_type(out, op, raw);
@@ -299,6 +378,15 @@ static void decode_op_32(uint32_t raw, struct insn_fields *out)
 	case KEY(0x01, 5): op = OP_DIVUW; break;
 	case KEY(0x01, 6): op = OP_REMW; break;
 	case KEY(0x01, 7): op = OP_REMUW; break;
+	case KEY(0x04, 0): op = OP_ADD_UW; break;
+	case KEY(0x10, 2): op = OP_SH1ADD_UW; break;
+	case KEY(0x10, 4): op = OP_SH2ADD_UW; break;
+	case KEY(0x10, 6): op = OP_SH3ADD_UW; break;
+	case KEY(0x30, 1): op = OP_ROLW; break;
+	case KEY(0x30, 5): op = OP_RORW; break;
+	case KEY(0x04, 4): /* zext.h (RV64): rs2 = 0 */
+		emit(out, raw, rs2(raw) ? OP_ILLEGAL : OP_ZEXT_H, rd(raw), rs1(raw), 0, 0);
+		return;
 	default: op = OP_ILLEGAL; break;
 	}
 	r_type(out, op, raw);
@@ -361,9 +449,29 @@ static void decode_priv(uint32_t raw, struct insn_fields *out)
 	case 0x10200073: emit(out, raw, OP_SRET, 0, 0, 0, 0); return;
 	case 0x30200073: emit(out, raw, OP_MRET, 0, 0, 0, 0); return;
 	case 0x10500073: emit(out, raw, OP_WFI, 0, 0, 0, 0); return;
+	case 0x00d00073: emit(out, raw, OP_WRS_NTO, 0, 0, 0, 0); return; /* Zawrs */
+	case 0x01d00073: emit(out, raw, OP_WRS_STO, 0, 0, 0, 0); return;
 	}
 	if (funct7(raw) == 0x09 && rd(raw) == 0) /* SFENCE.VMA rs1, rs2 */
 		emit(out, raw, OP_SFENCE_VMA, 0, rs1(raw), rs2(raw), 0);
+	else
+		illegal(out, raw);
+}
+
+/* Zimop (SYSTEM, funct3 4, inst[31] = 1, inst[29:28] = 0): mop.r.N (inst[25:22] = 0111; N =
+ * inst[30|27:26|21:20], 0..31) and mop.rr.N (inst[25] = 1; N = inst[30|27:26], 0..7), N in
+ * imm. Everything else under funct3 4 is illegal. */
+static void decode_mop(uint32_t raw, struct insn_fields *out)
+{
+	if (bits(raw, 31, 31) != 1 || bits(raw, 29, 28) != 0) {
+		illegal(out, raw);
+		return;
+	}
+	unsigned n = bits(raw, 30, 30) << 2 | bits(raw, 27, 26);
+	if (bits(raw, 25, 25))
+		emit(out, raw, OP_MOP_RR_N, rd(raw), rs1(raw), rs2(raw), n);
+	else if (bits(raw, 25, 22) == 0x7)
+		emit(out, raw, OP_MOP_R_N, rd(raw), rs1(raw), 0, n << 2 | bits(raw, 21, 20));
 	else
 		illegal(out, raw);
 }
@@ -375,6 +483,7 @@ static void decode_system(uint32_t raw, struct insn_fields *out)
 	enum insn_op op;
 	switch (funct3(raw)) {
 	case 0: decode_priv(raw, out); return;
+	case 4: decode_mop(raw, out); return;
 	case 1: op = OP_CSRRW; break;
 	case 2: op = OP_CSRRS; break;
 	case 3: op = OP_CSRRC; break;
@@ -563,6 +672,23 @@ static inline uint32_t c_uimm_sdsp(uint32_t c)
 	return bits(c, 12, 10) << 3 | bits(c, 9, 7) << 6;
 }
 
+/* Quadrant 0, funct3 100: Zcb's byte and halfword loads and stores (funct6 = c[15:10]):
+ * c.lbu (100000; uimm[0|1] = c[6|5]), c.lhu and c.lh (100001, c[6] = 0 / 1; uimm[1] = c[5]),
+ * c.sb (100010), c.sh (100011, c[6] = 0). The rest (c[12] = 1, c.sh with c[6] = 1) is
+ * reserved. */
+static void decode_c0_zcb(uint32_t c, struct insn_fields *out)
+{
+	unsigned rs1 = c_rs1p(c), r = c_rdp(c);
+	uint32_t ub = bits(c, 6, 6) | bits(c, 5, 5) << 1, uh = bits(c, 5, 5) << 1;
+	switch (bits(c, 12, 10)) {
+	case 0: emit(out, c, OP_LBU, r, rs1, 0, ub); break;                         /* C.LBU */
+	case 1: emit(out, c, bits(c, 6, 6) ? OP_LH : OP_LHU, r, rs1, 0, uh); break; /* C.LHU/LH */
+	case 2: emit(out, c, OP_SB, 0, rs1, r, ub); break;                          /* C.SB */
+	case 3: emit(out, c, bits(c, 6, 6) ? OP_ILLEGAL : OP_SH, 0, rs1, r, uh); break; /* C.SH */
+	default: illegal(out, c); break;
+	}
+}
+
 /* Quadrant 0: stack-pointer-based ADDI and register-based loads and stores. */
 static void decode_c0(uint32_t c, struct insn_fields *out)
 {
@@ -577,7 +703,24 @@ static void decode_c0(uint32_t c, struct insn_fields *out)
 	case 5: emit(out, c, OP_FSD, 0, c_rs1p(c), c_rdp(c), c_uimm_d(c)); break; /* C.FSD */
 	case 6: emit(out, c, OP_SW, 0, c_rs1p(c), c_rdp(c), c_uimm_w(c)); break;  /* C.SW */
 	case 7: emit(out, c, OP_SD, 0, c_rs1p(c), c_rdp(c), c_uimm_d(c)); break;  /* C.SD */
-	default: illegal(out, c); break;                                          /* reserved */
+	case 4: decode_c0_zcb(c, out); break;
+	}
+}
+
+/* Quadrant 1, funct6 100111, funct2 11: Zcb's unary ops on rd' (c[4:2] selects). Each is
+ * the 32-bit instruction it expands to (zext.b is andi 255, zext.w is add.uw with x0, not is
+ * xori -1); c[4:2] = 110 and 111 are reserved. */
+static void decode_c1_zcb_unary(uint32_t c, struct insn_fields *out)
+{
+	unsigned r = c_rs1p(c);
+	switch (bits(c, 4, 2)) {
+	case 0: emit(out, c, OP_ANDI, r, r, 0, 255); break; /* C.ZEXT.B */
+	case 1: emit(out, c, OP_SEXT_B, r, r, 0, 0); break; /* C.SEXT.B */
+	case 2: emit(out, c, OP_ZEXT_H, r, r, 0, 0); break; /* C.ZEXT.H */
+	case 3: emit(out, c, OP_SEXT_H, r, r, 0, 0); break; /* C.SEXT.H */
+	case 4: emit(out, c, OP_ADD_UW, r, r, 0, 0); break; /* C.ZEXT.W */
+	case 5: emit(out, c, OP_XORI, r, r, 0, -1); break;  /* C.NOT */
+	default: illegal(out, c); break;
 	}
 }
 
@@ -598,7 +741,9 @@ static void decode_c1_arith(uint32_t c, struct insn_fields *out)
 	case KEY(0, 3): op = OP_AND; break;  /* C.AND */
 	case KEY(1, 0): op = OP_SUBW; break; /* C.SUBW */
 	case KEY(1, 1): op = OP_ADDW; break; /* C.ADDW */
-	default: op = OP_ILLEGAL; break;     /* reserved */
+	case KEY(1, 2): op = OP_MUL; break;  /* C.MUL (Zcb) */
+	case KEY(1, 3): decode_c1_zcb_unary(c, out); return;
+	default: op = OP_ILLEGAL; break; /* reserved */
 	}
 	emit(out, c, op, r, r, c_rdp(c), 0);
 }
@@ -616,6 +761,8 @@ static void decode_c1(uint32_t c, struct insn_fields *out)
 		if (r == 2) /* C.ADDI16SP */
 			emit(out, c, c_nzimm_addi16sp(c) ? OP_ADDI : OP_ILLEGAL, 2, 2, 0,
 			     c_nzimm_addi16sp(c));
+		else if (!imm6 && (r & 1) && r < 16) /* C.MOP.N (Zcmop): N = c[10:8], rd odd */
+			emit(out, c, OP_C_MOP_N, 0, 0, 0, 2 * bits(c, 10, 8) + 1);
 		else /* C.LUI */
 			emit(out, c, imm6 ? OP_LUI : OP_ILLEGAL, r, 0, 0, imm6 * 4096);
 		break;
@@ -706,6 +853,51 @@ void decode(uint32_t raw, struct insn_fields *out)
 	}
 }
 
+uint64_t insn_op_ext(unsigned op)
+{
+	if (op >= OP_ADD_UW && op <= OP_SLLI_UW)
+		return ISA_EXT(zba);
+	if (op >= OP_ANDN && op <= OP_REV8)
+		return ISA_EXT(zbb);
+	if (op >= OP_BCLR && op <= OP_BSETI)
+		return ISA_EXT(zbs);
+	switch (op) {
+	case OP_CZERO_EQZ:
+	case OP_CZERO_NEZ: return ISA_EXT(zicond);
+	case OP_MOP_R_N:
+	case OP_MOP_RR_N: return ISA_EXT(zimop);
+	case OP_C_MOP_N: return ISA_EXT(zcmop);
+	case OP_WRS_NTO:
+	case OP_WRS_STO: return ISA_EXT(zawrs);
+	case OP_CBO_INVAL:
+	case OP_CBO_CLEAN:
+	case OP_CBO_FLUSH: return ISA_EXT(zicbom);
+	case OP_CBO_ZERO: return ISA_EXT(zicboz);
+	default: return 0;
+	}
+}
+
+/* Whether compressed encoding c is one of Zcb's (quadrant 0 funct3 100; quadrant 1 funct6
+ * 100111 with funct2 10 or 11). */
+static bool is_zcb(uint32_t c)
+{
+	if ((c & 3) == 0)
+		return bits(c, 15, 13) == 4;
+	return (c & 3) == 1 && bits(c, 15, 10) == 0x27 && bits(c, 6, 6) == 1;
+}
+
+void decode_isa(uint32_t raw, uint64_t ext, struct insn_fields *out)
+{
+	decode(raw, out);
+	if (out->op == OP_ILLEGAL)
+		return;
+	uint64_t need = insn_op_ext(out->op);
+	if (out->len == 2 && is_zcb(raw & 0xffff))
+		need |= ISA_EXT(zcb);
+	if (need & ~ext)
+		illegal(out, out->len == 2 ? raw & 0xffff : raw);
+}
+
 /* Assembler mnemonics in the order of INSN_OPS (the unit test checks each against its op's
  * name). */
 static const char *const op_names[] = {
@@ -731,7 +923,15 @@ static const char *const op_names[] = {
     "fnmsub.d",   "fnmadd.d",  "fadd.d",    "fsub.d",    "fmul.d",    "fdiv.d",    "fsqrt.d",
     "fsgnj.d",    "fsgnjn.d",  "fsgnjx.d",  "fmin.d",    "fmax.d",    "fcvt.w.d",  "fcvt.wu.d",
     "fcvt.l.d",   "fcvt.lu.d", "fcvt.d.w",  "fcvt.d.wu", "fcvt.d.l",  "fcvt.d.lu", "fcvt.s.d",
-    "fcvt.d.s",   "fmv.x.d",   "fmv.d.x",   "feq.d",     "flt.d",     "fle.d",     "fclass.d"};
+    "fcvt.d.s",   "fmv.x.d",   "fmv.d.x",   "feq.d",     "flt.d",     "fle.d",     "fclass.d",
+    "add.uw",     "sh1add",    "sh2add",    "sh3add",    "sh1add.uw", "sh2add.uw", "sh3add.uw",
+    "slli.uw",    "andn",      "orn",       "xnor",      "clz",       "clzw",      "ctz",
+    "ctzw",       "cpop",      "cpopw",     "max",       "maxu",      "min",       "minu",
+    "sext.b",     "sext.h",    "zext.h",    "rol",       "rolw",      "ror",       "rori",
+    "roriw",      "rorw",      "orc.b",     "rev8",      "bclr",      "bclri",     "bext",
+    "bexti",      "binv",      "binvi",     "bset",      "bseti",     "czero.eqz", "czero.nez",
+    "mop.r.n",    "mop.rr.n",  "c.mop.n",   "wrs.nto",   "wrs.sto",   "cbo.inval", "cbo.clean",
+    "cbo.flush",  "cbo.zero"};
 _Static_assert(sizeof(op_names) / sizeof(op_names[0]) == OP_COUNT, "one name per op");
 
 const char *insn_op_name(unsigned op)

@@ -165,6 +165,7 @@ struct hart {
 	uint64_t reservation_val; /* value LR read: SC succeeds only if memory still holds it */
 	uint64_t mhartid;
 	uint64_t misa;
+	uint64_t isa_ext; /* extensions beyond RV64GC (ISA_EXT_* of cpu/isa.h): what decodes */
 
 	/* ---- cold ---- */
 	/* What the hart handed to the hypervisor (a hardware VMM's exits), counted by the
@@ -226,7 +227,8 @@ struct hart {
 	bool kicked;
 };
 
-/* Initialise a hart: zeroed state, misa = RV64IMAFDC + S + U, in M-mode at pc 0.
+/* Initialise a hart: zeroed state, misa = RV64IMAFDC + S + U, no extension beyond RV64GC
+ * (set isa_ext before it runs), in M-mode at pc 0.
  * mem and bus are the VM's guest RAM and MMIO bus. Returns 0 or -ENOMEM. */
 int hart_init(struct hart *h, uint64_t hartid, struct guest_mem *mem, struct bus *bus,
 	      const struct hart_env *env);
