@@ -763,7 +763,13 @@ static void start_harts(struct vm *vm, const struct layout *l)
 		 * which does not probe without the PMU extension, so without this user-mode
 		 * rdtime (the vDSO clock) would trap. */
 		h->scounteren = 7;
+		/* As firmware does: Sstc for S-mode, and the cache-block operations the hart
+		 * has (CBIE = 11: cbo.inval invalidates). */
 		h->menvcfg = MENVCFG_STCE;
+		if (h->isa_ext & ISA_EXT(zicbom))
+			h->menvcfg |= MENVCFG_CBIE | MENVCFG_CBCFE;
+		if (h->isa_ext & ISA_EXT(zicboz))
+			h->menvcfg |= MENVCFG_CBZE;
 		h->priv = PRV_S;
 		hart_update_mode(h);
 		if (i != 0)
