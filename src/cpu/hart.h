@@ -317,13 +317,14 @@ uint64_t hart_instret(const struct hart *h);
 void hart_update_timers(struct hart *h, uint64_t now);
 
 /* Snapshots (src/cpu/hart_state.c; the stream is src/state/stream.h). Append the hart's
- * section "hart" (layout version 1): everything architectural (pc, x, f, fcsr, privilege,
- * every CSR, instret, the LR/SC reservation), the guest-visible run state (HSM stopped, WFI)
- * and what booting set up (m_trap_fatal, tohost_gpa). Call with the hart not running (the VM
- * paused); a failure (out of memory) is recorded in o. */
+ * section "hart" (layout version 2): everything architectural (pc, x, f, fcsr, privilege,
+ * every CSR, instret, the LR/SC reservation, the extensions isa_ext), the guest-visible run
+ * state (HSM stopped, WFI) and what booting set up (m_trap_fatal, tohost_gpa). Call with the hart
+ * not running (the VM paused); a failure (out of memory) is recorded in o. */
 void hart_state_save(const struct hart *h, struct state_out *o);
-/* Read the next section "hart" into h, a hart set up by hart_init for the same VM
- * configuration (same mhartid and misa) and not running. Every value is checked first (priv
+/* Read the next section "hart" (layout version 1 or 2; a version-1 hart is plain RV64GC)
+ * into h, a hart set up by hart_init for the same VM configuration (same mhartid and misa)
+ * and not running; h takes the section's extensions. Every value is checked first (priv
  * U, S or M; CSRs as the CSR writes would have legalised them, satp in a mode the MMU walks;
  * fcsr fields; an even pc; x0 zero; the reservation and tohost in RAM): a bad one fails the
  * stream naming the field, leaves h as it was and returns -EINVAL (so does a malformed or

@@ -5,7 +5,9 @@ RV64GC), with the built-in SBI and with OpenSBI: the kernel reads them from the 
 alternatives), and userspace runs. `--cpu rv64gc` lists none of them.
 """
 
+import json
 import re
+import subprocess
 
 import pytest
 
@@ -89,6 +91,38 @@ def test_rv64gc_lists_none(vmm, rvisor, guest, accel):
         names = isa.split("_")[1:]
         for ext in NEW:
             assert ext not in names, f"{ext} listed under --cpu rv64gc: {isa}"
+        console.send("poweroff -f\n")
+        assert console.wait(EXIT_TIMEOUT) == 0, console.tail()
+    finally:
+        console.close()
+
+
+def test_config_file_cpu(vmm, rvisor, guest, tmp_path):
+    """The configuration file's machine-config takes rvisor_cpu (rvisor's key, beside
+    Firecracker's): "max" boots with the extensions; a bad value is one line, exit status 1."""
+    if vmm != "rvisor":
+        pytest.skip("the configuration file is rvisor's")
+
+    def write(cpu):
+        cfg = tmp_path / f"vm-{cpu}.json"
+        cfg.write_text(json.dumps({
+            "boot-source": {"kernel_image_path": guest["RVISOR_KERNEL"],
+                            "initrd_path": guest["RVISOR_INITRD"],
+                            "boot_args": "console=ttyS0"},
+            "machine-config": {"vcpu_count": 1, "mem_size_mib": 256, "rvisor_cpu": cpu}}))
+        return str(cfg)
+
+    r = subprocess.run([rvisor, "--config-file", write("rv64gcv"), "--no-api"],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    lines = [ln for ln in r.stderr.decode(errors="replace").splitlines() if ln.strip()]
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert "rvisor_cpu 'rv64gcv'" in lines[0] and "rv64gc, max" in lines[0], lines[0]
+
+    console = Console([rvisor, "--config-file", write("max"), "--no-api"])
+    try:
+        console.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
+        isa = isa_line(console.run("cat /proc/cpuinfo", COMMAND_TIMEOUT))
+        assert "zbb" in isa.split("_"), isa
         console.send("poweroff -f\n")
         assert console.wait(EXIT_TIMEOUT) == 0, console.tail()
     finally:
