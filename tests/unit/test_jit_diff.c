@@ -2562,7 +2562,8 @@ static void test_lockstep_sees_tampering(void **state)
 static void test_lockstep_sees_injected_fault(void **state)
 {
 	(void)state;
-	static const uint16_t ops[] = {OP_ADD, OP_SLLI, OP_LD, OP_SW};
+	static const uint16_t ops[] = {OP_ADD,    OP_SLLI,      OP_LD, OP_SW,
+				       OP_SH2ADD, OP_CZERO_NEZ, OP_ROR};
 	uint64_t seed = run_seed();
 	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		struct pair *p = pair_new(seed, 2000 + i, ITEMS, true, NULL);
