@@ -199,6 +199,7 @@ static void decode_load_fp(uint32_t raw, struct insn_fields *out)
 {
 	enum insn_op op;
 	switch (funct3(raw)) {
+	case 1: op = OP_FLH; break; /* Zfhmin */
 	case 2: op = OP_FLW; break;
 	case 3: op = OP_FLD; break;
 	default: op = OP_ILLEGAL; break;
@@ -210,6 +211,7 @@ static void decode_store_fp(uint32_t raw, struct insn_fields *out)
 {
 	enum insn_op op;
 	switch (funct3(raw)) {
+	case 1: op = OP_FSH; break; /* Zfhmin */
 	case 2: op = OP_FSW; break;
 	case 3: op = OP_FSD; break;
 	default: op = OP_ILLEGAL; break;
@@ -516,15 +518,44 @@ static enum insn_op fcvt_int(unsigned sel, bool d, bool to_int)
 	return sel < 4 ? (enum insn_op)ops[d][to_int][sel] : OP_ILLEGAL;
 }
 
-/* OP-FP: funct5 inst[31:27] selects the operation, fmt inst[26:25] the format (S or D). Where
- * funct3 is not a rounding mode it selects a sub-operation; where rs2 is not a source it is a
- * selector that must hold a defined value. */
+/* OP-FP with fmt H (inst[26:25] = 10): Zfhmin's moves and conversions only. */
+static void decode_op_fp_h(uint32_t raw, struct insn_fields *out)
+{
+	unsigned f3 = funct3(raw), sel = rs2(raw);
+	switch (bits(raw, 31, 27)) {
+	case 0x08: /* FCVT.H.S (rs2 0), FCVT.H.D (rs2 1) */
+		fp_rm(out,
+		      sel == 0   ? OP_FCVT_H_S
+		      : sel == 1 ? OP_FCVT_H_D
+				 : OP_ILLEGAL,
+		      raw, false);
+		return;
+	case 0x1c: /* FMV.X.H */
+		emit(out, raw, sel == 0 && f3 == 0 ? OP_FMV_X_H : OP_ILLEGAL, rd(raw), rs1(raw), 0,
+		     0);
+		return;
+	case 0x1e: /* FMV.H.X */
+		emit(out, raw, sel == 0 && f3 == 0 ? OP_FMV_H_X : OP_ILLEGAL, rd(raw), rs1(raw), 0,
+		     0);
+		return;
+	default: illegal(out, raw); return;
+	}
+}
+
+/* OP-FP: funct5 inst[31:27] selects the operation, fmt inst[26:25] the format (S or D; H for
+ * Zfhmin). Where funct3 is not a rounding mode it selects a sub-operation; where rs2 is not a
+ * source it is a selector that must hold a defined value. Zfa adds rs2 and funct3 values to
+ * several of them; its RV32-only fmvh.x.d and fmvp.d.x stay illegal. */
 static void decode_op_fp(uint32_t raw, struct insn_fields *out)
 {
 	unsigned fmt = bits(raw, 26, 25), f3 = funct3(raw), sel = rs2(raw);
 	bool d = fmt == 1;
 	enum insn_op op = OP_ILLEGAL;
 
+	if (fmt == 2) {
+		decode_op_fp_h(raw, out);
+		return;
+	}
 	if (fmt > 1) {
 		illegal(out, raw);
 		return;
@@ -539,14 +570,27 @@ static void decode_op_fp(uint32_t raw, struct insn_fields *out)
 			op = d ? OP_FSQRT_D : OP_FSQRT_S;
 		fp_rm(out, op, raw, false);
 		return;
-	case 0x08: /* FCVT.S.D (fmt S, rs2 selects D) and FCVT.D.S (fmt D, rs2 selects S) */
+	case 0x08: /* FCVT.S.D (fmt S, rs2 selects D) and FCVT.D.S (fmt D, rs2 selects S); from H
+		    * (rs2 2, Zfhmin); FROUND (rs2 4), FROUNDNX (rs2 5) (Zfa) */
 		if (!d && sel == 1)
 			op = OP_FCVT_S_D;
 		else if (d && sel == 0)
 			op = OP_FCVT_D_S;
+		else if (sel == 2)
+			op = d ? OP_FCVT_D_H : OP_FCVT_S_H;
+		else if (sel == 4)
+			op = d ? OP_FROUND_D : OP_FROUND_S;
+		else if (sel == 5)
+			op = d ? OP_FROUNDNX_D : OP_FROUNDNX_S;
 		fp_rm(out, op, raw, false);
 		return;
-	case 0x18: fp_rm(out, fcvt_int(sel, d, true), raw, false); return;
+	case 0x18:
+		if (d && sel == 8) { /* FCVTMOD.W.D (Zfa): rm must be RTZ */
+			fp_rm(out, f3 == 1 ? OP_FCVTMOD_W_D : OP_ILLEGAL, raw, false);
+			return;
+		}
+		fp_rm(out, fcvt_int(sel, d, true), raw, false);
+		return;
 	case 0x1a: fp_rm(out, fcvt_int(sel, d, false), raw, false); return;
 	case 0x04: /* sign injection */
 		if (f3 == 0)
@@ -562,6 +606,10 @@ static void decode_op_fp(uint32_t raw, struct insn_fields *out)
 			op = d ? OP_FMIN_D : OP_FMIN_S;
 		else if (f3 == 1)
 			op = d ? OP_FMAX_D : OP_FMAX_S;
+		else if (f3 == 2) /* Zfa */
+			op = d ? OP_FMINM_D : OP_FMINM_S;
+		else if (f3 == 3)
+			op = d ? OP_FMAXM_D : OP_FMAXM_S;
 		r_type(out, op, raw);
 		return;
 	case 0x14: /* comparisons */
@@ -571,6 +619,10 @@ static void decode_op_fp(uint32_t raw, struct insn_fields *out)
 			op = d ? OP_FLT_D : OP_FLT_S;
 		else if (f3 == 2)
 			op = d ? OP_FEQ_D : OP_FEQ_S;
+		else if (f3 == 4) /* Zfa */
+			op = d ? OP_FLEQ_D : OP_FLEQ_S;
+		else if (f3 == 5)
+			op = d ? OP_FLTQ_D : OP_FLTQ_S;
 		r_type(out, op, raw);
 		return;
 	case 0x1c: /* FMV.X.W / FMV.X.D and FCLASS */
@@ -580,9 +632,11 @@ static void decode_op_fp(uint32_t raw, struct insn_fields *out)
 			op = d ? OP_FCLASS_D : OP_FCLASS_S;
 		emit(out, raw, op, rd(raw), rs1(raw), 0, 0);
 		return;
-	case 0x1e: /* FMV.W.X / FMV.D.X */
+	case 0x1e: /* FMV.W.X / FMV.D.X; FLI (Zfa: rs2 1, the constant's index in rs1) */
 		if (sel == 0 && f3 == 0)
 			op = d ? OP_FMV_D_X : OP_FMV_W_X;
+		else if (sel == 1 && f3 == 0)
+			op = d ? OP_FLI_D : OP_FLI_S;
 		emit(out, raw, op, rd(raw), rs1(raw), 0, 0);
 		return;
 	default: illegal(out, raw); return;
@@ -873,8 +927,13 @@ uint64_t insn_op_ext(unsigned op)
 	case OP_CBO_CLEAN:
 	case OP_CBO_FLUSH: return ISA_EXT(zicbom);
 	case OP_CBO_ZERO: return ISA_EXT(zicboz);
-	default: return 0;
+	default: break;
 	}
+	if (op >= OP_FLH && op <= OP_FCVT_H_D)
+		return ISA_EXT(zfhmin);
+	if (op >= OP_FLI_S && op <= OP_FLTQ_D)
+		return ISA_EXT(zfa);
+	return 0;
 }
 
 /* Whether compressed encoding c is one of Zcb's (quadrant 0 funct3 100; quadrant 1 funct6
@@ -901,37 +960,40 @@ void decode_isa(uint32_t raw, uint64_t ext, struct insn_fields *out)
 /* Assembler mnemonics in the order of INSN_OPS (the unit test checks each against its op's
  * name). */
 static const char *const op_names[] = {
-    "illegal",    "lui",       "auipc",     "jal",       "jalr",      "beq",       "bne",
-    "blt",        "bge",       "bltu",      "bgeu",      "lb",        "lh",        "lw",
-    "ld",         "lbu",       "lhu",       "lwu",       "sb",        "sh",        "sw",
-    "sd",         "addi",      "slti",      "sltiu",     "xori",      "ori",       "andi",
-    "slli",       "srli",      "srai",      "add",       "sub",       "sll",       "slt",
-    "sltu",       "xor",       "srl",       "sra",       "or",        "and",       "addiw",
-    "slliw",      "srliw",     "sraiw",     "addw",      "subw",      "sllw",      "srlw",
-    "sraw",       "fence",     "fence.i",   "ecall",     "ebreak",    "csrrw",     "csrrs",
-    "csrrc",      "csrrwi",    "csrrsi",    "csrrci",    "mul",       "mulh",      "mulhsu",
-    "mulhu",      "div",       "divu",      "rem",       "remu",      "mulw",      "divw",
-    "divuw",      "remw",      "remuw",     "lr.w",      "sc.w",      "amoswap.w", "amoadd.w",
-    "amoxor.w",   "amoand.w",  "amoor.w",   "amomin.w",  "amomax.w",  "amominu.w", "amomaxu.w",
-    "lr.d",       "sc.d",      "amoswap.d", "amoadd.d",  "amoxor.d",  "amoand.d",  "amoor.d",
-    "amomin.d",   "amomax.d",  "amominu.d", "amomaxu.d", "sret",      "mret",      "wfi",
-    "sfence.vma", "flw",       "fsw",       "fmadd.s",   "fmsub.s",   "fnmsub.s",  "fnmadd.s",
-    "fadd.s",     "fsub.s",    "fmul.s",    "fdiv.s",    "fsqrt.s",   "fsgnj.s",   "fsgnjn.s",
-    "fsgnjx.s",   "fmin.s",    "fmax.s",    "fcvt.w.s",  "fcvt.wu.s", "fcvt.l.s",  "fcvt.lu.s",
-    "fcvt.s.w",   "fcvt.s.wu", "fcvt.s.l",  "fcvt.s.lu", "fmv.x.w",   "fmv.w.x",   "feq.s",
-    "flt.s",      "fle.s",     "fclass.s",  "fld",       "fsd",       "fmadd.d",   "fmsub.d",
-    "fnmsub.d",   "fnmadd.d",  "fadd.d",    "fsub.d",    "fmul.d",    "fdiv.d",    "fsqrt.d",
-    "fsgnj.d",    "fsgnjn.d",  "fsgnjx.d",  "fmin.d",    "fmax.d",    "fcvt.w.d",  "fcvt.wu.d",
-    "fcvt.l.d",   "fcvt.lu.d", "fcvt.d.w",  "fcvt.d.wu", "fcvt.d.l",  "fcvt.d.lu", "fcvt.s.d",
-    "fcvt.d.s",   "fmv.x.d",   "fmv.d.x",   "feq.d",     "flt.d",     "fle.d",     "fclass.d",
-    "add.uw",     "sh1add",    "sh2add",    "sh3add",    "sh1add.uw", "sh2add.uw", "sh3add.uw",
-    "slli.uw",    "andn",      "orn",       "xnor",      "clz",       "clzw",      "ctz",
-    "ctzw",       "cpop",      "cpopw",     "max",       "maxu",      "min",       "minu",
-    "sext.b",     "sext.h",    "zext.h",    "rol",       "rolw",      "ror",       "rori",
-    "roriw",      "rorw",      "orc.b",     "rev8",      "bclr",      "bclri",     "bext",
-    "bexti",      "binv",      "binvi",     "bset",      "bseti",     "czero.eqz", "czero.nez",
-    "mop.r.n",    "mop.rr.n",  "c.mop.n",   "wrs.nto",   "wrs.sto",   "cbo.inval", "cbo.clean",
-    "cbo.flush",  "cbo.zero"};
+    "illegal",    "lui",       "auipc",     "jal",        "jalr",      "beq",        "bne",
+    "blt",        "bge",       "bltu",      "bgeu",       "lb",        "lh",         "lw",
+    "ld",         "lbu",       "lhu",       "lwu",        "sb",        "sh",         "sw",
+    "sd",         "addi",      "slti",      "sltiu",      "xori",      "ori",        "andi",
+    "slli",       "srli",      "srai",      "add",        "sub",       "sll",        "slt",
+    "sltu",       "xor",       "srl",       "sra",        "or",        "and",        "addiw",
+    "slliw",      "srliw",     "sraiw",     "addw",       "subw",      "sllw",       "srlw",
+    "sraw",       "fence",     "fence.i",   "ecall",      "ebreak",    "csrrw",      "csrrs",
+    "csrrc",      "csrrwi",    "csrrsi",    "csrrci",     "mul",       "mulh",       "mulhsu",
+    "mulhu",      "div",       "divu",      "rem",        "remu",      "mulw",       "divw",
+    "divuw",      "remw",      "remuw",     "lr.w",       "sc.w",      "amoswap.w",  "amoadd.w",
+    "amoxor.w",   "amoand.w",  "amoor.w",   "amomin.w",   "amomax.w",  "amominu.w",  "amomaxu.w",
+    "lr.d",       "sc.d",      "amoswap.d", "amoadd.d",   "amoxor.d",  "amoand.d",   "amoor.d",
+    "amomin.d",   "amomax.d",  "amominu.d", "amomaxu.d",  "sret",      "mret",       "wfi",
+    "sfence.vma", "flw",       "fsw",       "fmadd.s",    "fmsub.s",   "fnmsub.s",   "fnmadd.s",
+    "fadd.s",     "fsub.s",    "fmul.s",    "fdiv.s",     "fsqrt.s",   "fsgnj.s",    "fsgnjn.s",
+    "fsgnjx.s",   "fmin.s",    "fmax.s",    "fcvt.w.s",   "fcvt.wu.s", "fcvt.l.s",   "fcvt.lu.s",
+    "fcvt.s.w",   "fcvt.s.wu", "fcvt.s.l",  "fcvt.s.lu",  "fmv.x.w",   "fmv.w.x",    "feq.s",
+    "flt.s",      "fle.s",     "fclass.s",  "fld",        "fsd",       "fmadd.d",    "fmsub.d",
+    "fnmsub.d",   "fnmadd.d",  "fadd.d",    "fsub.d",     "fmul.d",    "fdiv.d",     "fsqrt.d",
+    "fsgnj.d",    "fsgnjn.d",  "fsgnjx.d",  "fmin.d",     "fmax.d",    "fcvt.w.d",   "fcvt.wu.d",
+    "fcvt.l.d",   "fcvt.lu.d", "fcvt.d.w",  "fcvt.d.wu",  "fcvt.d.l",  "fcvt.d.lu",  "fcvt.s.d",
+    "fcvt.d.s",   "fmv.x.d",   "fmv.d.x",   "feq.d",      "flt.d",     "fle.d",      "fclass.d",
+    "add.uw",     "sh1add",    "sh2add",    "sh3add",     "sh1add.uw", "sh2add.uw",  "sh3add.uw",
+    "slli.uw",    "andn",      "orn",       "xnor",       "clz",       "clzw",       "ctz",
+    "ctzw",       "cpop",      "cpopw",     "max",        "maxu",      "min",        "minu",
+    "sext.b",     "sext.h",    "zext.h",    "rol",        "rolw",      "ror",        "rori",
+    "roriw",      "rorw",      "orc.b",     "rev8",       "bclr",      "bclri",      "bext",
+    "bexti",      "binv",      "binvi",     "bset",       "bseti",     "czero.eqz",  "czero.nez",
+    "mop.r.n",    "mop.rr.n",  "c.mop.n",   "wrs.nto",    "wrs.sto",   "cbo.inval",  "cbo.clean",
+    "cbo.flush",  "cbo.zero",  "flh",       "fsh",        "fmv.x.h",   "fmv.h.x",    "fcvt.s.h",
+    "fcvt.h.s",   "fcvt.d.h",  "fcvt.h.d",  "fli.s",      "fli.d",     "fminm.s",    "fmaxm.s",
+    "fminm.d",    "fmaxm.d",   "fround.s",  "froundnx.s", "fround.d",  "froundnx.d", "fcvtmod.w.d",
+    "fleq.s",     "fltq.s",    "fleq.d",    "fltq.d"};
 _Static_assert(sizeof(op_names) / sizeof(op_names[0]) == OP_COUNT, "one name per op");
 
 const char *insn_op_name(unsigned op)

@@ -69,7 +69,7 @@ static uint64_t widen_h(struct hart *h, bool d, uint64_t v)
 	if (e == 0 && frac == 0)
 		return sign;
 	int exp = (int)e - 15;
-	if (e == 0) { /* subnormal: normalise */
+	if (e == 0) {                                /* subnormal: normalise */
 		int lz = __builtin_clzll(frac) - 54; /* leading zeros within the 10 bits */
 		frac = (frac << (lz + 1)) & 0x3ff;
 		exp = -14 - (lz + 1);
@@ -100,8 +100,8 @@ static uint64_t narrow_h(struct hart *h, bool d, uint64_t v, unsigned rm)
 		int lz = __builtin_clzll(frac);
 		r = fpu_round_pack(FP_FMT_H, neg, 65 - bias - p - lz, frac << lz, rm, &fl);
 	} else {
-		r = fpu_round_pack(FP_FMT_H, neg, e - bias, (frac | 1ull << (p - 1)) << (64 - p), rm,
-				   &fl);
+		r = fpu_round_pack(FP_FMT_H, neg, e - bias, (frac | 1ull << (p - 1)) << (64 - p),
+				   rm, &fl);
 	}
 	fp_flags(h, fl);
 	return r;
@@ -134,11 +134,22 @@ HANDLER(FCVT_H_D)
 
 /* fli's 32 constants (Zfa, table "Immediates for FLI"): index 1 is the smallest positive
  * normal, 30 infinity, 31 the canonical NaN. */
-static const double fli_table[32] = {
-    -1.0,   0.0 /* min normal */,
-    0x1p-16, 0x1p-15, 0x1p-8, 0x1p-7, 0.0625, 0.125, 0.25, 0.3125, 0.375, 0.4375, 0.5, 0.625,
-    0.75,   0.875, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 8.0, 16.0, 128.0, 256.0, 0x1p15,
-    0x1p16, 0.0 /* inf */, 0.0 /* NaN */};
+static const double fli_table[32] = {-1.0,          0.0 /* min normal */,
+				     0x1p-16,       0x1p-15,
+				     0x1p-8,        0x1p-7,
+				     0.0625,        0.125,
+				     0.25,          0.3125,
+				     0.375,         0.4375,
+				     0.5,           0.625,
+				     0.75,          0.875,
+				     1.0,           1.25,
+				     1.5,           1.75,
+				     2.0,           2.5,
+				     3.0,           4.0,
+				     8.0,           16.0,
+				     128.0,         256.0,
+				     0x1p15,        0x1p16,
+				     0.0 /* inf */, 0.0 /* NaN */};
 
 static uint64_t fli_value(bool d, unsigned i)
 {
@@ -180,11 +191,11 @@ static uint64_t fp_minmax_m(struct hart *h, bool d, uint64_t a, uint64_t b, bool
 	}
 	return (f_key(d, a) < f_key(d, b)) != max ? a : b;
 }
-#define MINMAXM(name, d, max)                                                              \
-	HANDLER(name)                                                                      \
-	{                                                                                  \
-		if (fp_enabled(h))                                                         \
-			fp_wr(h, d, in->rd,                                                \
+#define MINMAXM(name, d, max)                                                                      \
+	HANDLER(name)                                                                              \
+	{                                                                                          \
+		if (fp_enabled(h))                                                                 \
+			fp_wr(h, d, in->rd,                                                        \
 			      fp_minmax_m(h, d, fp_rs(h, d, in->rs1), fp_rs(h, d, in->rs2), max)); \
 	}
 MINMAXM(FMINM_S, false, false)
@@ -235,12 +246,13 @@ static uint64_t fp_round(struct hart *h, bool d, uint64_t v, unsigned rm, bool n
 	}
 	return r | (neg ? SIGN(d) : 0);
 }
-#define ROUND(name, d, nx)                                                                  \
-	HANDLER(name)                                                                       \
-	{                                                                                   \
-		int rm = fp_rm(h, in);                                                      \
-		if (rm >= 0)                                                                \
-			fp_wr(h, d, in->rd, fp_round(h, d, fp_rs(h, d, in->rs1), (unsigned)rm, nx)); \
+#define ROUND(name, d, nx)                                                             \
+	HANDLER(name)                                                                  \
+	{                                                                              \
+		int rm = fp_rm(h, in);                                                 \
+		if (rm >= 0)                                                           \
+			fp_wr(h, d, in->rd,                                            \
+			      fp_round(h, d, fp_rs(h, d, in->rs1), (unsigned)rm, nx)); \
 	}
 ROUND(FROUND_S, false, false)
 ROUND(FROUNDNX_S, false, true)
@@ -267,8 +279,9 @@ HANDLER(FCVTMOD_W_D)
 		if (!f_iszero(true, v))
 			fl = FFLAG_NX;
 	} else {
-		unsigned __int128 m = e <= 52 ? (unsigned __int128)(sig >> (52 - e))
-					      : (unsigned __int128)sig << (e - 52 > 75 ? 75 : e - 52);
+		unsigned __int128 m = e <= 52
+					  ? (unsigned __int128)(sig >> (52 - e))
+					  : (unsigned __int128)sig << (e - 52 > 75 ? 75 : e - 52);
 		bool frac = e < 52 && (sig & ((1ull << (52 - e)) - 1));
 		bool fits = e < 31 || (e == 31 && neg && m == (unsigned __int128)1 << 31);
 		lo = (uint32_t)(e - 52 > 75 ? 0 : (uint64_t)m);
@@ -292,11 +305,12 @@ static uint64_t fp_cmp_q(struct hart *h, bool d, uint64_t a, uint64_t b, bool le
 		return le;
 	return le ? f_key(d, a) <= f_key(d, b) : f_key(d, a) < f_key(d, b);
 }
-#define CMPQ(name, d, le)                                                                    \
-	HANDLER(name)                                                                        \
-	{                                                                                    \
-		if (fp_enabled(h))                                                           \
-			h->x[in->rd] = fp_cmp_q(h, d, fp_rs(h, d, in->rs1), fp_rs(h, d, in->rs2), le); \
+#define CMPQ(name, d, le)                                                                   \
+	HANDLER(name)                                                                       \
+	{                                                                                   \
+		if (fp_enabled(h))                                                          \
+			h->x[in->rd] =                                                      \
+			    fp_cmp_q(h, d, fp_rs(h, d, in->rs1), fp_rs(h, d, in->rs2), le); \
 	}
 CMPQ(FLEQ_S, false, true)
 CMPQ(FLTQ_S, false, false)

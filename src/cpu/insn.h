@@ -1,6 +1,7 @@
 /* Instruction representation shared by the decoder, the interpreter and the translator.
  * The op list follows the RISC-V unprivileged spec (RV64I, M, A, F, D, Zicsr, Zifencei; then
- * Zba, Zbb, Zbs, Zicond, Zimop, Zcmop, Zawrs, Zicbom, Zicboz) and the privileged spec (SRET,
+ * Zba, Zbb, Zbs, Zicond, Zimop, Zcmop, Zawrs, Zicbom, Zicboz, Zfhmin, Zfa) and the privileged
+ * spec (SRET,
  * MRET, WFI, SFENCE.VMA); compressed (C, Zcb) forms decode to these ops. Hints that are base
  * instructions (Zihintpause's pause is a FENCE, Zihintntl's ntl.* are ADDs to x0, Zicbop's
  * prefetch.* are ORIs to x0) decode as those. */
@@ -52,7 +53,11 @@
 	X(CZERO_EQZ) X(CZERO_NEZ)                                                             \
 	X(MOP_R_N) X(MOP_RR_N) X(C_MOP_N)                                                     \
 	X(WRS_NTO) X(WRS_STO)                                                                 \
-	X(CBO_INVAL) X(CBO_CLEAN) X(CBO_FLUSH) X(CBO_ZERO)
+	X(CBO_INVAL) X(CBO_CLEAN) X(CBO_FLUSH) X(CBO_ZERO)                                     \
+	X(FLH) X(FSH) X(FMV_X_H) X(FMV_H_X) X(FCVT_S_H) X(FCVT_H_S) X(FCVT_D_H) X(FCVT_H_D)    \
+	X(FLI_S) X(FLI_D) X(FMINM_S) X(FMAXM_S) X(FMINM_D) X(FMAXM_D)                         \
+	X(FROUND_S) X(FROUNDNX_S) X(FROUND_D) X(FROUNDNX_D) X(FCVTMOD_W_D)                    \
+	X(FLEQ_S) X(FLTQ_S) X(FLEQ_D) X(FLTQ_D)
 // clang-format on
 
 /* enum insn_op: OP_<name> for each entry of INSN_OPS, then OP_COUNT. */

@@ -54,6 +54,8 @@ static const struct {
     {"zihintpause", ISA_EXT_BIT_zihintpause},
     {"zimop", ISA_EXT_BIT_zimop},
     {"zawrs", ISA_EXT_BIT_zawrs},
+    {"zfa", ISA_EXT_BIT_zfa},
+    {"zfhmin", ISA_EXT_BIT_zfhmin},
     {"zcb", ISA_EXT_BIT_zcb},
     {"zcmop", ISA_EXT_BIT_zcmop},
     {"zba", ISA_EXT_BIT_zba},

@@ -15,7 +15,7 @@
 #define ISA_EXTS(X)                                                                            \
 	X(zba, 0) X(zbb, 1) X(zbs, 2) X(zicond, 3) X(zcb, 4) X(zimop, 5) X(zcmop, 6)          \
 	X(zihintpause, 7) X(zihintntl, 8) X(zawrs, 9) X(zicbom, 10) X(zicbop, 11)             \
-	X(zicboz, 12) X(zkt, 13)
+	X(zicboz, 12) X(zkt, 13) X(zfa, 14) X(zfhmin, 15)
 // clang-format on
 
 /* ISA_EXT_<name>: the bit of each extension. */
@@ -27,10 +27,11 @@ enum isa_ext_bit {
 #define ISA_EXT(name) (1ull << ISA_EXT_BIT_##name)
 
 /* Every extension this build implements (the `--cpu max` set). */
-#define ISA_EXT_ALL                                                                    \
-	(ISA_EXT(zba) | ISA_EXT(zbb) | ISA_EXT(zbs) | ISA_EXT(zicond) | ISA_EXT(zcb) | \
-	 ISA_EXT(zimop) | ISA_EXT(zcmop) | ISA_EXT(zihintpause) | ISA_EXT(zihintntl) | \
-	 ISA_EXT(zawrs) | ISA_EXT(zicbom) | ISA_EXT(zicbop) | ISA_EXT(zicboz) | ISA_EXT(zkt))
+#define ISA_EXT_ALL                                                                            \
+	(ISA_EXT(zba) | ISA_EXT(zbb) | ISA_EXT(zbs) | ISA_EXT(zicond) | ISA_EXT(zcb) |         \
+	 ISA_EXT(zimop) | ISA_EXT(zcmop) | ISA_EXT(zihintpause) | ISA_EXT(zihintntl) |         \
+	 ISA_EXT(zawrs) | ISA_EXT(zicbom) | ISA_EXT(zicbop) | ISA_EXT(zicboz) | ISA_EXT(zkt) | \
+	 ISA_EXT(zfa) | ISA_EXT(zfhmin))
 /* Plain RV64GC (with what rvisor always had: Zicntr, Zicsr, Zifencei, Sstc): none. */
 #define ISA_EXT_RV64GC 0ull
 

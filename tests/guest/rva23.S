@@ -1,6 +1,6 @@
 /* RVA23's scalar extensions beyond RV64GC, with --cpu max (rva23.rvisor-args): known answers
- * worked out from the specifications for Zba, Zbb, Zbs (the "B" chapter), Zicond, Zcb, Zimop
- * and Zcmop; the hints (Zihintpause, Zihintntl, Zicbop) doing nothing; Zawrs with
+ * worked out from the specifications for Zba, Zbb, Zbs (the "B" chapter), Zicond, Zcb, Zimop,
+ * Zcmop, Zfhmin and Zfa; the hints (Zihintpause, Zihintntl, Zicbop) doing nothing; Zawrs with
  * mstatus.TW; Zicboz and Zicbom (the CMO specification): cbo.zero zeroing exactly its
  * naturally aligned 64-byte block, the menvcfg/senvcfg enables (CBIE, CBCFE, CBZE) per mode,
  * and under Sv39 the store page faults they raise, precise (stval = rs1, nothing written).
@@ -63,6 +63,14 @@ test_main:
 	SAY("menvcfg and senvcfg enables")
 	call cbo_paging
 	SAY("cache-block operations under Sv39")
+	li t0, MSTATUS_FS_DIRTY
+	csrs mstatus, t0
+	call zfhmin
+	SAY("Zfhmin")
+	call zfa
+	SAY("Zfa")
+	li t0, MSTATUS_FS
+	csrc mstatus, t0
 	ld ra, 8(sp)
 	addi sp, sp, 16
 	ret
@@ -593,7 +601,100 @@ s_clean_unmapped:
 	addi sp, sp, 16
 	ret
 
+#define PROBE_FLH flh f1, 0(a0)
+/* Zfhmin: halves NaN-boxed in the f registers, converted exactly to S and D and back with
+ * rounding. */
+zfhmin:
+	la a0, half_data
+	REQUIRE(PROBE_FLH, "Zfhmin")
+	csrw fflags, zero
+	flh f1, 0(a0) /* 1.0 */
+	fmv.x.h t0, f1
+	CHECK(t0, 0x3c00)
+	fmv.x.d t0, f1 /* boxed: the upper 48 bits are ones */
+	CHECK(t0, 0xffffffffffff3c00)
+	fcvt.s.h f2, f1
+	fmv.x.w t0, f2
+	CHECK(t0, 0x3f800000)
+	fcvt.d.h f3, f1
+	fmv.x.d t0, f3
+	CHECK(t0, 0x3ff0000000000000)
+	fcvt.h.d f4, f3
+	fmv.x.h t0, f4
+	CHECK(t0, 0x3c00)
+	li t0, 0xbf800000 /* -1.0, but not NaN-boxed as a half: reads as the canonical NaN */
+	fmv.d.x f5, t0
+	fcvt.s.h f2, f5
+	fmv.x.w t0, f2
+	CHECK(t0, 0x7fc00000)
+	CHECK_CSR(fflags, 0)
+	li t0, 0x3eaaaaab /* 1/3: rounds to 0x3555, inexact */
+	fmv.w.x f5, t0
+	fcvt.h.s f6, f5, rne
+	fmv.x.h t0, f6
+	CHECK(t0, 0x3555)
+	CHECK_CSR(fflags, 1)
+	fsh f6, 2(a0)
+	lhu t0, 2(a0)
+	CHECK(t0, 0x3555)
+	li t0, 0x12348001
+	fmv.h.x f6, t0
+	fmv.x.d t0, f6
+	CHECK(t0, 0xffffffffffff8001)
+	fmv.x.h t0, f6
+	CHECK(t0, 0xffffffffffff8001)
+	ret
+
+/* Zfa, encoded from its listings (binutils 2.40 does not know it). */
+zfa:
+	REQUIRE(.4byte 0xf01803d3, "Zfa") /* fli.s f7, 1.0 */
+	csrw fflags, zero
+	.4byte 0xf01803d3 /* fli.s f7, 1.0 (index 16) */
+	fmv.x.d t0, f7
+	CHECK(t0, 0xffffffff3f800000)
+	.4byte 0xf21f8453 /* fli.d f8, nan (index 31) */
+	fmv.x.d t0, f8
+	CHECK(t0, 0x7ff8000000000000)
+	.4byte 0xf21104d3 /* fli.d f9, 0x1p-16 (index 2) */
+	fmv.x.d t0, f9
+	CHECK(t0, 0x3ef0000000000000)
+	li t0, 0x4004000000000000 /* 2.5 */
+	fmv.d.x f10, t0
+	.4byte 0x424505d3 /* fround.d f11, f10, rne */
+	fmv.x.d t0, f11
+	CHECK(t0, 0x4000000000000000)
+	CHECK_CSR(fflags, 0)
+	.4byte 0x424545d3 /* fround.d f11, f10, rmm */
+	fmv.x.d t0, f11
+	CHECK(t0, 0x4008000000000000)
+	.4byte 0x425505d3 /* froundnx.d f11, f10, rne: inexact */
+	CHECK_CSR(fflags, 1)
+	csrw fflags, zero
+	li t0, 0x41f0000000500000 /* 2^32 + 5 */
+	fmv.d.x f12, t0
+	.4byte 0xc28612d3 /* fcvtmod.w.d t0, f12, rtz: modulo 2^32, invalid */
+	CHECK(t0, 5)
+	CHECK_CSR(fflags, 0x10)
+	csrw fflags, zero
+	li t0, 0xffffffff7fc00001 /* a quiet NaN, boxed */
+	fmv.d.x f14, t0
+	.4byte 0x28e3a6d3 /* fminm.s f13, f7, f14: a NaN operand gives the canonical NaN */
+	fmv.x.d t0, f13
+	CHECK(t0, 0xffffffff7fc00000)
+	.4byte 0xa07752d3 /* fltq.s t0, f14, f7: quiet, no invalid */
+	CHECK(t0, 0)
+	CHECK_CSR(fflags, 0)
+	.4byte 0xa073c2d3 /* fleq.s t0, f7, f7 */
+	CHECK(t0, 1)
+	.4byte 0xa284c2d3 /* fleq.d t0, f9, f8: NaN */
+	CHECK(t0, 0)
+	CHECK_CSR(fflags, 0)
+	ret
+
 	.data
+	.balign 8
+half_data:
+	.2byte 0x3c00, 0
 	.balign 8
 zcb_data:
 	.8byte 0x8786858483828180

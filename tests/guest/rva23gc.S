@@ -1,8 +1,8 @@
 /* The same machine as plain RV64GC (--cpu rv64gc, rva23gc.rvisor-args): every encoding of the
- * extensions --cpu max adds (Zba, Zbb, Zbs, Zicond, Zcb, Zimop, Zcmop, Zawrs, Zicbom, Zicboz)
- * raises illegal-instruction, with mtval 0 or the instruction's bits; the hints that are base
- * instructions (pause, ntl.*, prefetch.*) still run as such; menvcfg's and senvcfg's
- * cache-block enables read as zero. */
+ * extensions --cpu max adds (Zba, Zbb, Zbs, Zicond, Zcb, Zimop, Zcmop, Zawrs, Zicbom, Zicboz,
+ * Zfhmin, Zfa) raises illegal-instruction, with mtval 0 or the instruction's bits; the hints
+ * that are base instructions (pause, ntl.*, prefetch.*) still run as such; menvcfg's and
+ * senvcfg's cache-block enables read as zero. */
 #include "common.h"
 
 DEFINE_TEST("rva23gc")
@@ -57,6 +57,18 @@ test_main:
 	ILLEGAL(.2byte 0x9d4d; .2byte 0x0001) /* c.mul a0, a1 */
 	ILLEGAL(.2byte 0x6081; .2byte 0x0001) /* c.mop.1 */
 	SAY("Zcb and Zcmop are illegal")
+	li t0, MSTATUS_FS_DIRTY /* FP on: only the extensions are missing */
+	csrs mstatus, t0
+	mv a0, s0
+	ILLEGAL(.4byte 0x00051087) /* flh f1, 0(a0) */
+	ILLEGAL(.4byte 0x40208153) /* fcvt.s.h f2, f1 */
+	ILLEGAL(.4byte 0xe40082d3) /* fmv.x.h t0, f1 */
+	ILLEGAL(.4byte 0xf01803d3) /* fli.s f7, 1.0 */
+	ILLEGAL(.4byte 0x424505d3) /* fround.d f11, f10, rne */
+	ILLEGAL(.4byte 0xa07752d3) /* fltq.s t0, f14, f7 */
+	li t0, MSTATUS_FS
+	csrc mstatus, t0
+	SAY("Zfhmin and Zfa are illegal")
 	li a0, 5
 	pause
 	.4byte 0x00500033 /* ntl.all */

@@ -18,7 +18,7 @@ COMMAND_TIMEOUT = 60
 EXIT_TIMEOUT = 60
 
 NEW = ["zicbom", "zicbop", "zicboz", "zicond", "zihintntl", "zihintpause", "zimop", "zawrs",
-       "zcb", "zcmop", "zba", "zbb", "zbs", "zkt"]
+       "zfa", "zfhmin", "zcb", "zcmop", "zba", "zbb", "zbs", "zkt"]
 OLD = ["zicntr", "zicsr", "zifencei", "sstc"]
 
 

@@ -266,6 +266,14 @@ static const struct decode_case assembled[] = {
     {0x7c336013, OP_ORI, 0, 6, 0, 0, 0, 4, 1987, "prefetch.w 1984(x6)"},
     {0x00d00073, OP_WRS_NTO, 0, 0, 0, 0, 0, 4, 0, "wrs.nto"},
     {0x01d00073, OP_WRS_STO, 0, 0, 0, 0, 0, 4, 0, "wrs.sto"},
+    {0x00211087, OP_FLH, 1, 2, 0, 0, 0, 4, 2, "flh f1, 2(x2)"},
+    {0xfe319fa7, OP_FSH, 0, 3, 3, 0, 0, 4, -1, "fsh f3, -1(x3)"},
+    {0xe4020253, OP_FMV_X_H, 4, 4, 0, 0, 0, 4, 0, "fmv.x.h x4, f4"},
+    {0xf40282d3, OP_FMV_H_X, 5, 5, 0, 0, 0, 4, 0, "fmv.h.x f5, x5"},
+    {0x40238353, OP_FCVT_S_H, 6, 7, 0, 0, 0, 4, 0, "fcvt.s.h f6, f7"},
+    {0x440413d3, OP_FCVT_H_S, 7, 8, 0, 0, 1, 4, 0, "fcvt.h.s f7, f8, rtz"},
+    {0x42248453, OP_FCVT_D_H, 8, 9, 0, 0, 0, 4, 0, "fcvt.d.h f8, f9"},
+    {0x441524d3, OP_FCVT_H_D, 9, 10, 0, 0, 2, 4, 0, "fcvt.h.d f9, f10, rdn"},
     {0x0040, OP_ADDI, 8, 2, 0, 0, 0, 2, 4, "c.addi4spn x8, x2, 4"},
     {0x0024, OP_ADDI, 9, 2, 0, 0, 0, 2, 8, "c.addi4spn x9, x2, 8"},
     {0x1808, OP_ADDI, 10, 2, 0, 0, 0, 2, 48, "c.addi4spn x10, x2, 48"},
@@ -445,6 +453,30 @@ static const struct decode_case handmade[] = {
     {0x00200033, OP_ADD, 0, 0, 2, 0, 0, 4, 0, "ntl.p1"},
     {0x00500033, OP_ADD, 0, 0, 5, 0, 0, 4, 0, "ntl.all"},
     {0x9016, OP_ADD, 0, 0, 5, 0, 0, 2, 0, "c.ntl.all"},
+    /* Zfhmin and Zfa (binutils 2.40 has neither Zfa nor the H conversions' rm forms here). */
+    {0x00211087, OP_FLH, 1, 2, 0, 0, 0, 4, 2, "flh f1, 2(x2)"},
+    {0xfe319fa7, OP_FSH, 0, 3, 3, 0, 0, 4, -1, "fsh f3, -1(x3)"},
+    {0xe4020253, OP_FMV_X_H, 4, 4, 0, 0, 0, 4, 0, "fmv.x.h x4, f4"},
+    {0xf40282d3, OP_FMV_H_X, 5, 5, 0, 0, 0, 4, 0, "fmv.h.x f5, x5"},
+    {0x40230353, OP_FCVT_S_H, 6, 6, 0, 0, 0, 4, 0, "fcvt.s.h f6, f6 (rm rne)"},
+    {0x440393d3, OP_FCVT_H_S, 7, 7, 0, 0, 1, 4, 0, "fcvt.h.s f7, f7, rtz"},
+    {0x4224f453, OP_FCVT_D_H, 8, 9, 0, 0, 7, 4, 0, "fcvt.d.h f8, f9, dyn"},
+    {0x441524d3, OP_FCVT_H_D, 9, 10, 0, 0, 2, 4, 0, "fcvt.h.d f9, f10, rdn"},
+    {0xf01000d3, OP_FLI_S, 1, 0, 0, 0, 0, 4, 0, "fli.s f1, -1.0"},
+    {0xf21f8fd3, OP_FLI_D, 31, 31, 0, 0, 0, 4, 0, "fli.d f31, nan"},
+    {0x283120d3, OP_FMINM_S, 1, 2, 3, 0, 0, 4, 0, "fminm.s f1, f2, f3"},
+    {0x28313153, OP_FMAXM_S, 2, 2, 3, 0, 0, 4, 0, "fmaxm.s f2, f2, f3"},
+    {0x2a3121d3, OP_FMINM_D, 3, 2, 3, 0, 0, 4, 0, "fminm.d f3, f2, f3"},
+    {0x2a313253, OP_FMAXM_D, 4, 2, 3, 0, 0, 4, 0, "fmaxm.d f4, f2, f3"},
+    {0x404282d3, OP_FROUND_S, 5, 5, 0, 0, 0, 4, 0, "fround.s f5, f5, rne"},
+    {0x40533353, OP_FROUNDNX_S, 6, 6, 0, 0, 3, 4, 0, "froundnx.s f6, f6, rup"},
+    {0x424443d3, OP_FROUND_D, 7, 8, 0, 0, 4, 4, 0, "fround.d f7, f8, rmm"},
+    {0x4254f453, OP_FROUNDNX_D, 8, 9, 0, 0, 7, 4, 0, "froundnx.d f8, f9, dyn"},
+    {0xc28514d3, OP_FCVTMOD_W_D, 9, 10, 0, 0, 1, 4, 0, "fcvtmod.w.d x9, f10, rtz"},
+    {0xa0b5c553, OP_FLEQ_S, 10, 11, 11, 0, 0, 4, 0, "fleq.s x10, f11, f11"},
+    {0xa0c5d5d3, OP_FLTQ_S, 11, 11, 12, 0, 0, 4, 0, "fltq.s x11, f11, f12"},
+    {0xa2d6c653, OP_FLEQ_D, 12, 13, 13, 0, 0, 4, 0, "fleq.d x12, f13, f13"},
+    {0xa2e6d6d3, OP_FLTQ_D, 13, 13, 14, 0, 0, 4, 0, "fltq.d x13, f13, f14"},
 };
 
 /* Whether a compressed encoding is one of Zcb's (Zcb spec: quadrant 0 funct3 100, quadrant 1
@@ -494,10 +526,8 @@ static const uint32_t reserved[] = {
     0x00007003, /* LOAD funct3 111 */
     0x00004023, /* STORE funct3 100 */
     0x00007023, /* STORE funct3 111 */
-    0x00001007, /* FLH */
     0x00004007, /* FLQ */
     0x00000007, /* vector load width */
-    0x00001027, /* FSH */
     0x00004027, /* FSQ */
     /* MISC-MEM */
     0x0030200f, /* CBO with inst[31:20] = 3 */
@@ -580,28 +610,35 @@ static const uint32_t reserved[] = {
     0x5a100053, /* FSQRT.D with rs2 = 1 */
     0x20003053, /* FSGNJ funct3 011 */
     0x22007053, /* FSGNJ.D funct3 111 */
-    0x28002053, /* FMINM.S (Zfa) */
-    0x2a003053, /* FMAXM.D (Zfa) */
     0xa0003053, /* compare funct3 011 */
-    0xa0004053, /* FLTQ.S (Zfa) */
     0xc0400053, /* FCVT.?.S with rs2 = 4 */
-    0xc2801053, /* FCVTMOD.W.D (Zfa) */
     0xc3f00053, /* FCVT.?.D with rs2 = 31 */
     0xd0400053, /* FCVT.S.? with rs2 = 4 */
     0xd2500053, /* FCVT.D.? with rs2 = 5 */
     0x40000053, /* FCVT.S.S */
-    0x40200053, /* FCVT.S.H */
-    0x40400053, /* FROUND.S (Zfa) */
     0x42100053, /* FCVT.D.D */
     0x42300053, /* FCVT.D.Q */
-    0x42500053, /* FROUNDNX.D (Zfa) */
     0xe0100053, /* FMV.X.W with rs2 = 1 */
     0xe0002053, /* FMV.X.W funct3 010 */
     0xe0101053, /* FCLASS.S with rs2 = 1 */
     0xe2002053, /* FMV.X.D funct3 010 */
-    0xe2100053, /* FMV.X.D with rs2 = 1 (FMVH.X.D, Zfa) */
+    0xe2100053, /* FMV.X.D with rs2 = 1 (FMVH.X.D: Zfa on RV32 only) */
+    0xb2000053, /* FMVP.D.X (Zfa on RV32 only) */
+    0xc2800053, /* FCVTMOD.W.D with rm RNE (only RTZ is defined) */
+    0xc2807053, /* FCVTMOD.W.D with rm DYN */
+    0xc0801053, /* FCVTMOD with fmt S */
+    0x04400053, /* FADD.H */
+    0x44300053, /* FCVT.H.Q */
+    0x44400053, /* FROUND.H (Zfh, not Zfhmin) */
+    0xf4101053, /* FMV.H.X with funct3 001 */
+    0xe4100053, /* FMV.X.H with rs2 = 1 */
+    0xa4000053, /* FLE.H (Zfh) */
+    0x2c002053, /* FMINM.H (Zfh) */
+    0xf4100053, /* FLI.H (Zfh) */
+    0x2a006053, /* FMIN funct3 110 */
+    0xa0006053, /* compare funct3 110 */
+    0x40600053, /* FCVT with rs2 = 6 */
     0xf0001053, /* FMV.W.X funct3 001 */
-    0xf0100053, /* FMV.W.X with rs2 = 1 (FLI.S, Zfa) */
     0xf2001053, /* FMV.D.X funct3 001 */
     0x30000053, /* funct5 00110 */
     0x68000053, /* funct5 01101 */
@@ -834,7 +871,8 @@ static void check_well_formed(uint32_t raw, const struct insn_fields *f)
 	case OP_SFENCE_VMA: lo = hi = 0; break;
 	default:
 		if (f->op <= OP_SD || (f->op >= OP_ADDI && f->op <= OP_ANDI) || f->op == OP_ADDIW ||
-		    f->op == OP_FLW || f->op == OP_FSW || f->op == OP_FLD || f->op == OP_FSD)
+		    f->op == OP_FLW || f->op == OP_FSW || f->op == OP_FLD || f->op == OP_FSD ||
+		    f->op == OP_FLH || f->op == OP_FSH)
 			lo = -2048, hi = 2047;
 		else
 			lo = hi = 0; /* register-only formats */

@@ -230,6 +230,29 @@ static uint32_t assemble_ext(const struct insn_fields *f)
 	case OP_CBO_CLEAN: return enc_i(OPC_MISC_MEM, 2, 0, rs1, 1);
 	case OP_CBO_FLUSH: return enc_i(OPC_MISC_MEM, 2, 0, rs1, 2);
 	case OP_CBO_ZERO: return enc_i(OPC_MISC_MEM, 2, 0, rs1, 4);
+	case OP_FLH: return enc_i(OPC_LOAD_FP, 1, rd, rs1, imm);
+	case OP_FSH: return enc_s(OPC_STORE_FP, 1, rs1, rs2, imm);
+	case OP_FMV_X_H: return enc_fp(0x1c, 2, 0, rd, rs1, 0);
+	case OP_FMV_H_X: return enc_fp(0x1e, 2, 0, rd, rs1, 0);
+	case OP_FCVT_S_H: return enc_fp(0x08, 0, f->rm, rd, rs1, 2);
+	case OP_FCVT_D_H: return enc_fp(0x08, 1, f->rm, rd, rs1, 2);
+	case OP_FCVT_H_S: return enc_fp(0x08, 2, f->rm, rd, rs1, 0);
+	case OP_FCVT_H_D: return enc_fp(0x08, 2, f->rm, rd, rs1, 1);
+	case OP_FLI_S: return enc_fp(0x1e, 0, 0, rd, rs1, 1);
+	case OP_FLI_D: return enc_fp(0x1e, 1, 0, rd, rs1, 1);
+	case OP_FMINM_S: return enc_fp(0x05, 0, 2, rd, rs1, rs2);
+	case OP_FMAXM_S: return enc_fp(0x05, 0, 3, rd, rs1, rs2);
+	case OP_FMINM_D: return enc_fp(0x05, 1, 2, rd, rs1, rs2);
+	case OP_FMAXM_D: return enc_fp(0x05, 1, 3, rd, rs1, rs2);
+	case OP_FROUND_S: return enc_fp(0x08, 0, f->rm, rd, rs1, 4);
+	case OP_FROUNDNX_S: return enc_fp(0x08, 0, f->rm, rd, rs1, 5);
+	case OP_FROUND_D: return enc_fp(0x08, 1, f->rm, rd, rs1, 4);
+	case OP_FROUNDNX_D: return enc_fp(0x08, 1, f->rm, rd, rs1, 5);
+	case OP_FCVTMOD_W_D: return enc_fp(0x18, 1, f->rm, rd, rs1, 8);
+	case OP_FLEQ_S: return enc_fp(0x14, 0, 4, rd, rs1, rs2);
+	case OP_FLTQ_S: return enc_fp(0x14, 0, 5, rd, rs1, rs2);
+	case OP_FLEQ_D: return enc_fp(0x14, 1, 4, rd, rs1, rs2);
+	case OP_FLTQ_D: return enc_fp(0x14, 1, 5, rd, rs1, rs2);
 	default: break;
 	}
 	fail_msg("assemble: no encoding for op %u", f->op);
@@ -1552,6 +1575,60 @@ static void gen_ext(struct gen *g, unsigned op)
 	emit(g, op, pick_rd(g), rs1, rs2, 0);
 }
 
+/* Zfhmin and Zfa, with halves (NaN-boxed or not) among the operand patterns. */
+static void gen_zf(struct gen *g, unsigned op)
+{
+	unsigned a = below(g, 32), b = below(g, 32);
+	for (unsigned k = 0; k < 2; k++) {
+		unsigned r = k ? b : a;
+		if (chance(g, 1, 3)) {
+			unsigned t = pick_tmp(g, 0);
+			static const uint16_t halves[] = {0x3c00, 0x7bff, 0x7c00, 0x7c01, 0x7e00,
+							  0x0001, 0x8400, 0x3555, 0xfc00};
+			uint64_t hv = chance(g, 1, 2) ? halves[below(g, 9)] : below(g, 0x10000);
+			emit_li(g, t, (chance(g, 7, 8) ? 0xffffffffffff0000ull : 0) | hv);
+			emit(g, OP_FMV_D_X, r, t, 0, 0);
+		} else if (chance(g, 1, 3)) {
+			set_freg(g, r);
+		}
+	}
+	switch (op) {
+	case OP_FLH: {
+		unsigned base = pick_tmp(g, 0);
+		int64_t imm = imm12(g);
+		emit_li(g, base, data_addr(g, 2, false) - (uint64_t)imm);
+		emit(g, op, a, base, 0, imm);
+		return;
+	}
+	case OP_FSH: {
+		unsigned base = pick_tmp(g, 0);
+		int64_t imm = imm12(g);
+		emit_li(g, base, data_addr(g, 2, false) - (uint64_t)imm);
+		emit(g, op, 0, base, b, imm);
+		return;
+	}
+	case OP_FMV_H_X: {
+		unsigned x = below(g, 32);
+		maybe_set(g, x);
+		emit(g, op, a, x, 0, 0);
+		return;
+	}
+	case OP_FMV_X_H:
+	case OP_FLEQ_S:
+	case OP_FLTQ_S:
+	case OP_FLEQ_D:
+	case OP_FLTQ_D: emit_fp(g, op, pick_rd(g), a, op == OP_FMV_X_H ? 0 : b, 0, 0); return;
+	case OP_FCVTMOD_W_D: emit_fp(g, op, pick_rd(g), a, 0, 0, RM_RTZ); return;
+	case OP_FLI_S:
+	case OP_FLI_D: emit(g, op, below(g, 32), below(g, 32), 0, 0); return;
+	case OP_FMINM_S:
+	case OP_FMAXM_S:
+	case OP_FMINM_D:
+	case OP_FMAXM_D: emit_fp(g, op, below(g, 32), a, b, 0, 0); return;
+	default: emit_fp(g, op, below(g, 32), a, 0, 0, pick_rm(g)); return; /* rounding ops */
+	}
+}
+
 /* One instruction of the given op with chosen operands (and what it needs before it). */
 static void gen_op(struct gen *g, unsigned op)
 {
@@ -1562,6 +1639,8 @@ static void gen_op(struct gen *g, unsigned op)
 		gen_amo(g, op);
 	} else if (op >= OP_CSRRW && op <= OP_CSRRCI) {
 		gen_csr(g, op);
+	} else if (op >= OP_FLH) {
+		gen_zf(g, op);
 	} else if (op >= OP_ADD_UW) {
 		gen_ext(g, op);
 	} else if (op >= OP_FMADD_S) {
