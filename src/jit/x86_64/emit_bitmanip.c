@@ -104,38 +104,53 @@ static void bit_imm(struct jit_buf *b, unsigned digit, unsigned n)
 	x_u8(b, (uint8_t)(n & 63));
 }
 
+/* The shifted adds (and add.uw): one lea rd, [x[rs2] + x[rs1] << scale] on the registers
+ * that cache them, the .uw forms zero-extending x[rs1] into eax first. */
+static unsigned emit_shadd(struct ctx *c, const struct jit_insn *i, unsigned scale, bool uw)
+{
+	struct jit_buf *b = c->hot;
+	const struct insn_fields *f = &i->f;
+	int base = x86_cached(c, f->rs2), index = x86_cached(c, f->rs1);
+	if (base < 0) {
+		x86_get_x(c, b, RCX, f->rs2);
+		base = RCX;
+	}
+	if (uw || index < 0) {
+		if (index < 0)
+			x86_get_x(c, b, RAX, f->rs1);
+		else
+			x_mov(b, false, RAX, (unsigned)index); /* zero-extends */
+		if (uw && index < 0)
+			x_mov(b, false, RAX, RAX);
+		index = RAX;
+	}
+	unsigned d = x86_dst_reg(c, f->rd);
+	x_op_memx(b, 0, true, (const uint8_t[]){0x8d}, 1, d, (unsigned)base, (unsigned)index, scale,
+		  0, false);
+	return d;
+}
+
 unsigned x86_emit_bitmanip(struct ctx *c, const struct jit_insn *i)
 {
 	struct jit_buf *b = c->hot;
 	const struct insn_fields *f = &i->f;
 	unsigned op = f->op, n = (unsigned)f->imm;
-	if (op == OP_MOP_R_N || op == OP_MOP_RR_N) {
-		x_mov_imm(b, RAX, 0);
-		return RAX;
+	switch (op) {
+	case OP_MOP_R_N:
+	case OP_MOP_RR_N: x_mov_imm(b, RAX, 0); return RAX;
+	case OP_ADD_UW: return emit_shadd(c, i, 0, true);
+	case OP_SH1ADD: return emit_shadd(c, i, 1, false);
+	case OP_SH2ADD: return emit_shadd(c, i, 2, false);
+	case OP_SH3ADD: return emit_shadd(c, i, 3, false);
+	case OP_SH1ADD_UW: return emit_shadd(c, i, 1, true);
+	case OP_SH2ADD_UW: return emit_shadd(c, i, 2, true);
+	case OP_SH3ADD_UW: return emit_shadd(c, i, 3, true);
+	default: break;
 	}
 	x86_get_x(c, b, RAX, f->rs1);
 	if (x86_bitmanip_reads_rs2(op))
 		x86_get_x(c, b, RCX, f->rs2);
 	switch (op) {
-	case OP_ADD_UW:
-	case OP_SH1ADD_UW:
-	case OP_SH2ADD_UW:
-	case OP_SH3ADD_UW:
-		x_mov(b, false, RAX, RAX); /* zero-extend the word */
-		__attribute__((fallthrough));
-	case OP_SH1ADD:
-	case OP_SH2ADD:
-	case OP_SH3ADD: {
-		static const uint8_t scale[] = {
-		    [OP_ADD_UW - OP_ADD_UW] = 0,    [OP_SH1ADD - OP_ADD_UW] = 1,
-		    [OP_SH2ADD - OP_ADD_UW] = 2,    [OP_SH3ADD - OP_ADD_UW] = 3,
-		    [OP_SH1ADD_UW - OP_ADD_UW] = 1, [OP_SH2ADD_UW - OP_ADD_UW] = 2,
-		    [OP_SH3ADD_UW - OP_ADD_UW] = 3};
-		/* lea rax, [rcx + rax << scale] */
-		x_op_memx(b, 0, true, (const uint8_t[]){0x8d}, 1, RAX, RCX, RAX,
-			  scale[op - OP_ADD_UW], 0, false);
-		break;
-	}
 	case OP_SLLI_UW:
 		x_mov(b, false, RAX, RAX);
 		x_shift_imm(b, true, SH_SHL, RAX, n & 63);
