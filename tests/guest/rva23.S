@@ -435,6 +435,25 @@ cbo_m:
 	cbo.inval (t0)
 	call count_zero
 	CHECK(a0, 0)
+	/* cbo.zero over code that has run (and been translated): after fence.i the block is
+	 * fetched afresh, all zeroes, an illegal instruction */
+	la t0, code_buf
+	li t1, 0x00700513 /* li a0, 7 */
+	sw t1, 0(t0)
+	li t1, 0x00008067 /* ret */
+	sw t1, 4(t0)
+	fence.i
+	li a0, 0
+	jalr t0
+	CHECK(a0, 7)
+	la t0, code_buf
+	cbo.zero (t0)
+	fence.i
+	EXPECT_TRAP(1f)
+	jalr t0
+	FAIL_HERE()
+1:	CHECK_TRAP_CAUSE(CAUSE_ILLEGAL_INSTRUCTION)
+	CHECK_TRAP_EPC(code_buf)
 	ld ra, 8(sp)
 	addi sp, sp, 16
 	ret
@@ -701,6 +720,9 @@ zcb_data:
 	.balign 64
 cbo_buf:
 	.skip 192
+	.balign 64
+code_buf:
+	.skip 64
 	.balign 4096
 cbo_root:
 	.skip 4096
