@@ -19,17 +19,6 @@ const struct isa_cpu *isa_cpu_find(const char *name)
 	return NULL;
 }
 
-static const char *const ext_names[] = {
-#define ISA_EXT_NAME(name, bit) [bit] = #name,
-    ISA_EXTS(ISA_EXT_NAME)
-#undef ISA_EXT_NAME
-};
-
-const char *isa_ext_name(unsigned bit)
-{
-	return bit < sizeof(ext_names) / sizeof(ext_names[0]) ? ext_names[bit] : NULL;
-}
-
 /* Every name in canonical order: single letters, then Z extensions by the category letter
  * that follows the Z (in the order I M A F D Q L C B K J T P V H), alphabetically within a
  * category, then S extensions. bit < 0: every hart has it. */

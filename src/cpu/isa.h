@@ -56,9 +56,6 @@ extern const struct isa_cpu isa_cpus[];
 /* The model called name, or NULL. */
 const struct isa_cpu *isa_cpu_find(const char *name);
 
-/* Name of extension bit (0..63), or NULL for a bit no extension has. */
-const char *isa_ext_name(unsigned bit);
-
 /* The extensions a hart with extension set ext has, in the ISA string's canonical order
  * (unprivileged spec, "ISA Extension Naming Conventions"): the single letters i, m, a, f, d, c,
  * then the multi-letter ones, those of RV64GC included (zicntr, zicsr, zifencei, sstc). Fills
