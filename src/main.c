@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cpu/isa.h"
 #include "host/chr.h"
 #include "host/sched.h"
 #include "jit/jit.h"
@@ -94,6 +95,9 @@ static void usage_run(FILE *f)
 	      "  --accel jit|interp   run guest code as translated host code (jit, the default\n"
 	      "                       where this host has a translator) or interpreted\n"
 	      "  --jit-cache SIZE     translated-code cache per hart, 1M to 1G (default 64M)\n"
+	      "  --cpu max|rv64gc     the harts' ISA: every extension rvisor implements (Zba,\n"
+	      "                       Zbb, Zbs, Zicond, Zcb, Zicboz, Zfa..., the default) or\n"
+	      "                       plain RV64GC\n"
 	      "  --cpu-affinity LIST  run the vCPU threads only on these host CPUs, e.g. 0-3,6\n"
 	      "  --cpu-weight N       host CPU share, 1 to 10000 (default 100), as cgroup v2\n"
 	      "                       cpu.weight where the host allows it, else as a nice value\n"
@@ -184,6 +188,7 @@ static int cmd_run(int argc, char **argv)
 	    {"console", required_argument, NULL, 'C'},
 	    {"transport", required_argument, NULL, 'T'},
 	    {"accel", required_argument, NULL, 'a'},
+	    {"cpu", required_argument, NULL, 'P'},
 	    {"jit-cache", required_argument, NULL, 'J'},
 	    {"gdb", required_argument, NULL, 'G'},
 	    {"gdb-wait", no_argument, NULL, 'w'},
@@ -236,6 +241,12 @@ static int cmd_run(int argc, char **argv)
 			} else {
 				return error("--accel '%s' is not one of: jit, interp", optarg);
 			}
+			break;
+		case 'P':
+			if (!isa_cpu_find(optarg))
+				return error("--cpu '%s' is not one of: %s", optarg,
+					     ISA_CPU_CHOICES);
+			cfg.cpu = optarg;
 			break;
 		case 'J': {
 			uint64_t v;

@@ -4,6 +4,7 @@
  * counters (Zicntr), fcsr, and Sstc's stimecmp. */
 #include "cpu/csr.h"
 #include "cpu/hart.h"
+#include "cpu/isa.h"
 
 #define SSTATUS_MASK                                                                        \
 	(MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_UBE | MSTATUS_SPP | MSTATUS_VS | MSTATUS_FS | \
@@ -174,6 +175,21 @@ static bool write_satp(struct hart *h, uint64_t v)
 	return true;
 }
 
+/* menvcfg or senvcfg (old value old) written with v: the fields in base, and the cache-block
+ * enables of the extensions the hart has (CBIE, CBCFE with Zicbom; CBZE with Zicboz; read-only
+ * zero without). CBIE is WARL: the reserved value 10 leaves the field as it was. */
+static uint64_t envcfg_legal(const struct hart *h, uint64_t old, uint64_t v, uint64_t base)
+{
+	uint64_t writable = base;
+	if (h->isa_ext & ISA_EXT(zicbom))
+		writable |= MENVCFG_CBIE | MENVCFG_CBCFE;
+	if (h->isa_ext & ISA_EXT(zicboz))
+		writable |= MENVCFG_CBZE;
+	if (((v & MENVCFG_CBIE) >> MENVCFG_CBIE_SHIFT) == 2)
+		v = (v & ~MENVCFG_CBIE) | (old & MENVCFG_CBIE);
+	return v & writable;
+}
+
 bool csr_write(struct hart *h, unsigned csr, uint64_t v)
 {
 	if (((csr >> 8) & 3) > h->priv || (csr >> 10) == 3)
@@ -204,7 +220,7 @@ bool csr_write(struct hart *h, unsigned csr, uint64_t v)
 		return true;
 	case CSR_STVEC: h->stvec = (v & 3) >= 2 ? (v & ~3ull) : v; return true;
 	case CSR_SCOUNTEREN: h->scounteren = v & 0xffffffff; return true;
-	case CSR_SENVCFG: h->senvcfg = v & MENVCFG_FIOM; return true;
+	case CSR_SENVCFG: h->senvcfg = envcfg_legal(h, h->senvcfg, v, MENVCFG_FIOM); return true;
 	case CSR_SSCRATCH: h->sscratch = v; return true;
 	case CSR_SEPC: h->sepc = v & ~1ull; return true;
 	case CSR_SCAUSE: h->scause = v; return true;
@@ -232,7 +248,9 @@ bool csr_write(struct hart *h, unsigned csr, uint64_t v)
 	}
 	case CSR_MTVEC: h->mtvec = (v & 3) >= 2 ? (v & ~3ull) : v; return true;
 	case CSR_MCOUNTEREN: h->mcounteren = v & 0xffffffff; return true;
-	case CSR_MENVCFG: h->menvcfg = v & (MENVCFG_FIOM | MENVCFG_STCE); return true;
+	case CSR_MENVCFG:
+		h->menvcfg = envcfg_legal(h, h->menvcfg, v, MENVCFG_FIOM | MENVCFG_STCE);
+		return true;
 	case CSR_MCOUNTINHIBIT: h->mcountinhibit = v & 0xfffffffd; return true;
 	case CSR_MSCRATCH: h->mscratch = v; return true;
 	case CSR_MEPC: h->mepc = v & ~1ull; return true;

@@ -150,6 +150,13 @@ enum {
 /* menvcfg (priv spec 3.1.18, Sstc). */
 #define MENVCFG_FIOM (1ull << 0)
 #define MENVCFG_STCE (1ull << 63)
+/* Zicbom and Zicboz enables, in menvcfg and senvcfg alike (priv spec 3.1.18, 4.1.10):
+ * CBIE (2 bits: 00 cbo.inval illegal, 01 it flushes, 11 it invalidates; 10 reserved), CBCFE
+ * (cbo.clean and cbo.flush allowed), CBZE (cbo.zero allowed), for the modes below. */
+#define MENVCFG_CBIE_SHIFT 4
+#define MENVCFG_CBIE       (3ull << MENVCFG_CBIE_SHIFT)
+#define MENVCFG_CBCFE      (1ull << 6)
+#define MENVCFG_CBZE       (1ull << 7)
 
 /* fcsr (unprivileged spec 11.2). */
 #define FFLAG_NX (1u << 0)

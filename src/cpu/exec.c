@@ -608,7 +608,23 @@ static bool rd_is_fp(unsigned op)
 	case OP_FCVT_D_LU:
 	case OP_FCVT_S_D:
 	case OP_FCVT_D_S:
-	case OP_FMV_D_X: return true;
+	case OP_FMV_D_X:
+	case OP_FLH:
+	case OP_FMV_H_X:
+	case OP_FCVT_S_H:
+	case OP_FCVT_H_S:
+	case OP_FCVT_D_H:
+	case OP_FCVT_H_D:
+	case OP_FLI_S:
+	case OP_FLI_D:
+	case OP_FMINM_S:
+	case OP_FMAXM_S:
+	case OP_FMINM_D:
+	case OP_FMAXM_D:
+	case OP_FROUND_S:
+	case OP_FROUNDNX_S:
+	case OP_FROUND_D:
+	case OP_FROUNDNX_D: return true;
 	default: return false;
 	}
 }
@@ -616,7 +632,8 @@ static bool rd_is_fp(unsigned op)
 /* FP ops other than loads and stores carry rm (and rs3) in imm. */
 static bool fp_uses_rm(unsigned op)
 {
-	return op >= OP_FMADD_S && op <= OP_FCLASS_D && op != OP_FLD && op != OP_FSD;
+	return (op >= OP_FMADD_S && op <= OP_FCLASS_D && op != OP_FLD && op != OP_FSD) ||
+	       (op >= OP_FMV_X_H && op <= OP_FLTQ_D);
 }
 
 void exec_compact(const struct insn_fields *f, struct insn *out)

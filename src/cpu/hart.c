@@ -441,7 +441,7 @@ static void exec_straddling(struct hart *h, uint16_t lo)
 	memcpy(&hi, (const void *)(e->addend + h->pc + 2), 2);
 	struct insn_fields f;
 	struct insn in;
-	decode((uint32_t)lo | (uint32_t)hi << 16, &f);
+	decode_isa((uint32_t)lo | (uint32_t)hi << 16, h->isa_ext, &f);
 	exec_compact(&f, &in);
 	h->pc_next = h->pc + 4;
 	exec_single(h, &in, f.op);
@@ -489,7 +489,7 @@ static void run_batch_of(struct hart *h, int32_t n)
 			/* Remember the bytes decoded, for revalidation after fence.i. */
 			memcpy(page->dp->raw + (pc & 0xfff), &raw, insn_length(lo));
 			struct insn_fields f;
-			decode(raw, &f);
+			decode_isa(raw, h->isa_ext, &f);
 			exec_compact(&f, in);
 		}
 		h->pc_next = pc + in->len;
@@ -535,7 +535,7 @@ void hart_exec_one(struct hart *h)
 	}
 	struct insn_fields f;
 	struct insn in;
-	decode(raw, &f);
+	decode_isa(raw, h->isa_ext, &f);
 	exec_compact(&f, &in);
 	h->pc_next = h->pc + in.len;
 	exec_single(h, &in, f.op);

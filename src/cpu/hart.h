@@ -168,6 +168,7 @@ struct hart {
 	uint64_t reservation_val; /* value LR read: SC succeeds only if memory still holds it */
 	uint64_t mhartid;
 	uint64_t misa;
+	uint64_t isa_ext; /* extensions beyond RV64GC (ISA_EXT_* of cpu/isa.h): what decodes */
 
 	/* ---- cold ---- */
 	/* What the hart handed to the hypervisor (a hardware VMM's exits), counted by the
@@ -229,7 +230,8 @@ struct hart {
 	bool kicked;
 };
 
-/* Initialise a hart: zeroed state, misa = RV64IMAFDC + S + U, in M-mode at pc 0.
+/* Initialise a hart: zeroed state, misa = RV64IMAFDC + S + U, no extension beyond RV64GC
+ * (set isa_ext before it runs), in M-mode at pc 0.
  * mem and bus are the VM's guest RAM and MMIO bus. Returns 0 or -ENOMEM. */
 int hart_init(struct hart *h, uint64_t hartid, struct guest_mem *mem, struct bus *bus,
 	      const struct hart_env *env);
@@ -321,13 +323,14 @@ uint64_t hart_instret(const struct hart *h);
 void hart_update_timers(struct hart *h, uint64_t now);
 
 /* Snapshots (src/cpu/hart_state.c; the stream is src/state/stream.h). Append the hart's
- * section "hart" (layout version 1): everything architectural (pc, x, f, fcsr, privilege,
- * every CSR, instret, the LR/SC reservation), the guest-visible run state (HSM stopped, WFI)
- * and what booting set up (m_trap_fatal, tohost_gpa). Call with the hart not running (the VM
- * paused); a failure (out of memory) is recorded in o. */
+ * section "hart" (layout version 2): everything architectural (pc, x, f, fcsr, privilege,
+ * every CSR, instret, the LR/SC reservation, the extensions isa_ext), the guest-visible run
+ * state (HSM stopped, WFI) and what booting set up (m_trap_fatal, tohost_gpa). Call with the hart
+ * not running (the VM paused); a failure (out of memory) is recorded in o. */
 void hart_state_save(const struct hart *h, struct state_out *o);
-/* Read the next section "hart" into h, a hart set up by hart_init for the same VM
- * configuration (same mhartid and misa) and not running. Every value is checked first (priv
+/* Read the next section "hart" (layout version 1 or 2; a version-1 hart is plain RV64GC)
+ * into h, a hart set up by hart_init for the same VM configuration (same mhartid and misa)
+ * and not running; h takes the section's extensions. Every value is checked first (priv
  * U, S or M; CSRs as the CSR writes would have legalised them, satp in a mode the MMU walks;
  * fcsr fields; an even pc; x0 zero; the reservation and tohost in RAM): a bad one fails the
  * stream naming the field, leaves h as it was and returns -EINVAL (so does a malformed or

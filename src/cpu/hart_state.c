@@ -1,7 +1,7 @@
 /* A hart's section of the VM state stream (src/state/stream.h): its architectural state,
  * written by hart_state_save and checked and applied by hart_state_load.
  *
- * Section "hart", layout version 1, every integer little-endian:
+ * Section "hart", layout version 2, every integer little-endian:
  *   u64 mhartid, u64 misa            (identity: must match the hart loading it)
  *   u64 pc
  *   u64 x[0..31], u64 f[0..31]
@@ -14,6 +14,8 @@
  *   u64 reservation, u64 reservation_val
  *   u8 stopped, u8 wfi               (SBI HSM stopped; asleep in WFI)
  *   u8 m_trap_fatal, u64 tohost_gpa  (set up by booting: restoring does not boot)
+ *   u64 isa_ext                      (version 2 only: the extensions beyond RV64GC, ISA_EXT_*
+ *                                     bits; a version-1 section is a plain RV64GC hart)
  *
  * Deliberately not saved, because none of it is architectural and all of it is rebuilt:
  *   - pc_next: between instructions it is pc (the load sets it so);
@@ -38,10 +40,11 @@
 
 #include "cpu/csr.h"
 #include "cpu/hart.h"
+#include "cpu/isa.h"
 #include "mem/guest_mem.h"
 #include "state/stream.h"
 
-#define HART_STATE_VERSION 1
+#define HART_STATE_VERSION 2
 
 #define CSR_ANY 0 /* a field that holds any value (0 is not a CSR number used here) */
 /* The interrupt-pending bits a hart has (priv spec 3.1.9). */
@@ -108,6 +111,7 @@ struct hart_image {
 	uint64_t instret, reservation, reservation_val;
 	uint8_t stopped, wfi, m_trap_fatal;
 	uint64_t tohost_gpa;
+	uint64_t isa_ext;
 };
 
 void hart_state_save(const struct hart *h, struct state_out *o)
@@ -138,10 +142,11 @@ void hart_state_save(const struct hart *h, struct state_out *o)
 	state_put_u8(o, h->wfi);
 	state_put_u8(o, h->m_trap_fatal);
 	state_put_u64(o, h->tohost_gpa);
+	state_put_u64(o, h->isa_ext);
 	state_end(o);
 }
 
-static void read_image(struct state_in *in, struct hart_image *im)
+static void read_image(struct state_in *in, uint32_t version, struct hart_image *im)
 {
 	im->mhartid = state_get_u64(in);
 	im->misa = state_get_u64(in);
@@ -168,6 +173,7 @@ static void read_image(struct state_in *in, struct hart_image *im)
 	im->wfi = state_get_u8(in);
 	im->m_trap_fatal = state_get_u8(in);
 	im->tohost_gpa = state_get_u64(in);
+	im->isa_ext = version >= 2 ? state_get_u64(in) : ISA_EXT_RV64GC;
 }
 
 /* Whether v is a value the field at off can hold: what writing CSR csr from M-mode leaves
@@ -196,6 +202,10 @@ static bool check_core(const struct hart *h, struct state_in *in, const struct h
 			   "hart %" PRIu64 ": misa 0x%" PRIx64
 			   ", this machine's harts have 0x%" PRIx64,
 			   id, im->misa, h->misa) &&
+	       state_check(in, !(im->isa_ext & ~ISA_EXT_ALL),
+			   "hart %" PRIu64 ": isa_ext 0x%" PRIx64
+			   " has extensions this build does not implement (it has 0x%" PRIx64 ")",
+			   id, im->isa_ext, (uint64_t)ISA_EXT_ALL) &&
 	       state_check(in, !(im->pc & 1), "hart %" PRIu64 ": pc 0x%" PRIx64 " is odd", id,
 			   im->pc) &&
 	       state_check(in, im->x[0] == 0, "hart %" PRIu64 ": x0 is 0x%" PRIx64 ", not 0", id,
@@ -213,8 +223,19 @@ static bool check_core(const struct hart *h, struct state_in *in, const struct h
 			   im->mip);
 }
 
-/* The CSRs: each a value its CSR write leaves (satp's mode one the MMU walks). */
+/* The CSRs: each a value its CSR write leaves (satp's mode one the MMU walks), for a hart
+ * with the image's extensions (which decide, e.g., menvcfg's cache-block enables). */
+static bool check_csrs_of(struct hart *h, struct state_in *in, const struct hart_image *im);
 static bool check_csrs(struct hart *h, struct state_in *in, const struct hart_image *im)
+{
+	uint64_t ext = h->isa_ext;
+	h->isa_ext = im->isa_ext;
+	bool ok = check_csrs_of(h, in, im);
+	h->isa_ext = ext;
+	return ok;
+}
+
+static bool check_csrs_of(struct hart *h, struct state_in *in, const struct hart_image *im)
 {
 	uint64_t id = h->mhartid;
 	for (unsigned i = 0; i < NCSR_FIELDS; i++) {
@@ -326,6 +347,9 @@ static void apply_image(struct hart *h, const struct hart_image *im)
 	h->wfi = im->wfi;
 	h->m_trap_fatal = im->m_trap_fatal;
 	h->tohost_gpa = im->tohost_gpa;
+	/* What decodes changes with the extensions: the caches emptied next hold no decoding
+	 * of the old set (a hart being restored has run nothing yet in any case). */
+	h->isa_ext = im->isa_ext;
 	empty_caches(h);
 	hart_update_mode(h);
 }
@@ -333,11 +357,12 @@ static void apply_image(struct hart *h, const struct hart_image *im)
 int hart_state_load(struct hart *h, struct state_in *in)
 {
 	uint32_t version = state_enter(in, "hart");
-	if (!state_check(in, version == HART_STATE_VERSION,
-			 "layout version %u, this build reads %u", version, HART_STATE_VERSION))
+	if (!state_check(in, version >= 1 && version <= HART_STATE_VERSION,
+			 "layout version %u, this build reads 1 to %u", version,
+			 HART_STATE_VERSION))
 		return -EINVAL;
 	struct hart_image im;
-	read_image(in, &im);
+	read_image(in, version, &im);
 	/* The first bad value fails the stream naming it; h is probed (csr_legal) but left as
 	 * it was. */
 	if (in->failed || !check_core(h, in, &im) || !check_csrs(h, in, &im) ||

@@ -1,6 +1,10 @@
-/* Instruction representation shared by the decoder, the interpreter and (later) the translator.
- * The op list follows the RISC-V unprivileged spec (RV64I, M, A, F, D, Zicsr, Zifencei) and the
- * privileged spec (SRET, MRET, WFI, SFENCE.VMA); compressed (C) forms decode to these ops. */
+/* Instruction representation shared by the decoder, the interpreter and the translator.
+ * The op list follows the RISC-V unprivileged spec (RV64I, M, A, F, D, Zicsr, Zifencei; then
+ * Zba, Zbb, Zbs, Zicond, Zimop, Zcmop, Zawrs, Zicbom, Zicboz, Zfhmin, Zfa) and the privileged
+ * spec (SRET,
+ * MRET, WFI, SFENCE.VMA); compressed (C, Zcb) forms decode to these ops. Hints that are base
+ * instructions (Zihintpause's pause is a FENCE, Zihintntl's ntl.* are ADDs to x0, Zicbop's
+ * prefetch.* are ORIs to x0) decode as those. */
 #ifndef RVISOR_CPU_INSN_H
 #define RVISOR_CPU_INSN_H
 
@@ -39,7 +43,21 @@
 	X(FCVT_W_D) X(FCVT_WU_D) X(FCVT_L_D) X(FCVT_LU_D)                                     \
 	X(FCVT_D_W) X(FCVT_D_WU) X(FCVT_D_L) X(FCVT_D_LU)                                     \
 	X(FCVT_S_D) X(FCVT_D_S)                                                               \
-	X(FMV_X_D) X(FMV_D_X) X(FEQ_D) X(FLT_D) X(FLE_D) X(FCLASS_D)
+	X(FMV_X_D) X(FMV_D_X) X(FEQ_D) X(FLT_D) X(FLE_D) X(FCLASS_D)                          \
+	X(ADD_UW) X(SH1ADD) X(SH2ADD) X(SH3ADD) X(SH1ADD_UW) X(SH2ADD_UW) X(SH3ADD_UW)        \
+	X(SLLI_UW)                                                                            \
+	X(ANDN) X(ORN) X(XNOR) X(CLZ) X(CLZW) X(CTZ) X(CTZW) X(CPOP) X(CPOPW)                 \
+	X(MAX) X(MAXU) X(MIN) X(MINU) X(SEXT_B) X(SEXT_H) X(ZEXT_H)                           \
+	X(ROL) X(ROLW) X(ROR) X(RORI) X(RORIW) X(RORW) X(ORC_B) X(REV8)                       \
+	X(BCLR) X(BCLRI) X(BEXT) X(BEXTI) X(BINV) X(BINVI) X(BSET) X(BSETI)                   \
+	X(CZERO_EQZ) X(CZERO_NEZ)                                                             \
+	X(MOP_R_N) X(MOP_RR_N) X(C_MOP_N)                                                     \
+	X(WRS_NTO) X(WRS_STO)                                                                 \
+	X(CBO_INVAL) X(CBO_CLEAN) X(CBO_FLUSH) X(CBO_ZERO)                                     \
+	X(FLH) X(FSH) X(FMV_X_H) X(FMV_H_X) X(FCVT_S_H) X(FCVT_H_S) X(FCVT_D_H) X(FCVT_H_D)    \
+	X(FLI_S) X(FLI_D) X(FMINM_S) X(FMAXM_S) X(FMINM_D) X(FMAXM_D)                         \
+	X(FROUND_S) X(FROUNDNX_S) X(FROUND_D) X(FROUNDNX_D) X(FCVTMOD_W_D)                    \
+	X(FLEQ_S) X(FLTQ_S) X(FLEQ_D) X(FLTQ_D)
 // clang-format on
 
 /* enum insn_op: OP_<name> for each entry of INSN_OPS, then OP_COUNT. */
@@ -61,9 +79,19 @@ struct insn_fields {
 	int64_t imm;
 };
 
-/* Decode one instruction. raw holds 32 bits starting at the pc (only the low 16 are used when
- * they denote a compressed instruction). Never fails: unknown encodings give OP_ILLEGAL. */
+/* Decode one instruction with every extension the decoder knows. raw holds 32 bits starting at
+ * the pc (only the low 16 are used when they denote a compressed instruction). Never fails:
+ * unknown encodings give OP_ILLEGAL. */
 void decode(uint32_t raw, struct insn_fields *out);
+
+/* Decode one instruction for a hart whose extensions beyond RV64GC are ext (ISA_EXT_* bits,
+ * cpu/isa.h): as decode, except that an encoding of an extension not in ext is OP_ILLEGAL
+ * (with imm = raw, as any illegal encoding). */
+void decode_isa(uint32_t raw, uint64_t ext, struct insn_fields *out);
+
+/* The ISA_EXT_* bits an op needs (0: RV64GC has it). Compressed encodings may need more
+ * (Zcb): decode_isa checks those. */
+uint64_t insn_op_ext(unsigned op);
 
 /* Length in bytes (2 or 4) of the instruction whose first halfword is lo16. */
 static inline unsigned insn_length(uint16_t lo16)

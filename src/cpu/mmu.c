@@ -4,6 +4,7 @@
  * decoded-instruction page lookup for fetches. */
 #include <string.h>
 
+#include "cpu/isa.h"
 #include "cpu/mmu.h"
 #include "mem/bus.h"
 #include "mem/guest_mem.h"
@@ -299,6 +300,35 @@ bool mmu_store_slow(struct hart *h, uint64_t gva, unsigned size, uint64_t val)
 		    !store_phys(h, a, gpa, 1, (val >> (8 * i)) & 0xff))
 			return false;
 	}
+	return true;
+}
+
+bool mmu_cbo(struct hart *h, uint64_t gva, bool zero)
+{
+	uint64_t base = gva & ~(uint64_t)(ISA_CBO_BLOCK - 1), gpa;
+	if (zero && watch_stop(h, base, ISA_CBO_BLOCK, HART_WATCH_WRITE))
+		return false;
+	int cause = mmu_translate(h, base, zero ? MMU_WRITE : MMU_READ, &gpa);
+	if (cause && !zero)
+		cause = mmu_translate(h, base, MMU_WRITE, &gpa);
+	if (cause) { /* reported as a store fault, whatever was tried */
+		hart_trap(h,
+			  cause == CAUSE_LOAD_PAGE_FAULT ? CAUSE_STORE_PAGE_FAULT
+			  : cause == CAUSE_LOAD_ACCESS   ? CAUSE_STORE_ACCESS
+							 : (uint64_t)cause,
+			  gva);
+		return false;
+	}
+	if (!zero)
+		return true;
+	uint8_t *p = guest_mem_ptr(h->mem, gpa, ISA_CBO_BLOCK);
+	if (!p) {
+		hart_trap(h, CAUSE_STORE_ACCESS, gva);
+		return false;
+	}
+	memset(p, 0, ISA_CBO_BLOCK);
+	if (h->jit)
+		jit_note_write(h, gpa & ~0xfffull);
 	return true;
 }
 

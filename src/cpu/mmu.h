@@ -99,6 +99,15 @@ static inline bool mmu_store(struct hart *h, uint64_t gva, unsigned size, uint64
 	return mmu_store_slow(h, gva, size, val);
 }
 
+/* A cache-block operation (CMO spec: Zicbom, Zicboz) on the ISA_CBO_BLOCK-byte block holding
+ * gva, translated at the hart's effective data privilege. zero (cbo.zero): checked as a store
+ * (setting A and D), then the block is zeroed (translations of code in it dropped, as for any
+ * store); a block outside RAM raises a store access fault. Otherwise (cbo.clean, flush, inval):
+ * allowed when a load or a store would be, and nothing else happens on this coherent memory.
+ * A refused access raises a store page fault or store access fault with tval = gva. Returns
+ * false after raising an exception. */
+bool mmu_cbo(struct hart *h, uint64_t gva, bool zero);
+
 /* Host pointer for an atomic access (LR/SC, AMO) of size bytes at gva, which must be
  * naturally aligned and in RAM; raises the exception and returns NULL otherwise (load
  * faults for LR, store/AMO faults for SC and AMOs). Also returns the guest-physical address

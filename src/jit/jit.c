@@ -556,7 +556,7 @@ static bool follow_jump(struct jit_insn *ins, unsigned n, uint64_t vpc, unsigned
  * or an instruction already in the block (the run falls into it). Widens *lo..*hi, the span
  * of bytes decoded. */
 static void decode_run(struct jit_insn *ins, unsigned *n, uint64_t vpc, const uint8_t *hva_page,
-		       unsigned off, unsigned *lo, unsigned *hi)
+		       unsigned off, unsigned *lo, unsigned *hi, uint64_t ext)
 {
 	unsigned n0 = *n;
 	uint64_t page = vpc & ~0xfffull;
@@ -575,7 +575,7 @@ static void decode_run(struct jit_insn *ins, unsigned *n, uint64_t vpc, const ui
 			raw |= (uint32_t)hi16 << 16;
 		}
 		struct jit_insn *i = &ins[*n];
-		decode(raw, &i->f);
+		decode_isa(raw, ext, &i->f);
 		i->pc = page + off;
 		i->follow = false;
 		off += len;
@@ -602,13 +602,13 @@ static void decode_run(struct jit_insn *ins, unsigned *n, uint64_t vpc, const ui
  * entered in its middle), in the order found, while the size and span limits allow. The back
  * end turns every branch, jump or fall-through to an instruction of the block into a jump
  * inside the block: loops and if-then shapes run without leaving it. Returns the
- * instruction count; *lo..*hi is the span of page offsets decoded. */
+ * instruction count; *lo..*hi is the span of page offsets decoded. ext: the hart's isa_ext. */
 static unsigned decode_block(struct jit_insn *ins, uint64_t vpc, const uint8_t *hva_page,
-			     unsigned *lo, unsigned *hi)
+			     unsigned *lo, unsigned *hi, uint64_t ext)
 {
 	unsigned n = 0;
 	*lo = *hi = (unsigned)(vpc & 0xfff);
-	decode_run(ins, &n, vpc, hva_page, *lo, lo, hi);
+	decode_run(ins, &n, vpc, hva_page, *lo, lo, hi, ext);
 	for (unsigned k = 0; k < n && n + 4 <= MAX_BLOCK_INSNS; k++) {
 		const struct insn_fields *f = &ins[k].f;
 		if (f->op < OP_BEQ || f->op > OP_BGEU)
@@ -619,7 +619,7 @@ static unsigned decode_block(struct jit_insn *ins, uint64_t vpc, const uint8_t *
 		if (target > ins[k].pc || !within_span(vpc, *lo, *hi, target) ||
 		    in_block(ins, n, target))
 			continue;
-		decode_run(ins, &n, vpc, hva_page, (unsigned)(target & 0xfff), lo, hi);
+		decode_run(ins, &n, vpc, hva_page, (unsigned)(target & 0xfff), lo, hi, ext);
 	}
 	return n;
 }
@@ -653,7 +653,7 @@ static struct jit_block *translate(struct hart *h, uint64_t vpc, uint64_t gpa,
 	uint64_t t0 = now_ns();
 	struct jit_insn ins[MAX_BLOCK_INSNS];
 	unsigned span_lo, span_hi; /* the span of bytes decoded */
-	unsigned n = decode_block(ins, vpc, hva_page, &span_lo, &span_hi);
+	unsigned n = decode_block(ins, vpc, hva_page, &span_lo, &span_hi, h->isa_ext);
 
 	uint8_t *hot0 = j->hot.p, *cold0 = j->cold.p;
 	struct jit_site *site0 = j->site_pool.next;

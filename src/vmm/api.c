@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpu/isa.h"
 #include "host/chr.h"
 #include "virtio/balloon.h"
 #include "virtio/blk.h"
@@ -67,6 +68,7 @@ struct api {
 	unsigned vcpus;
 	unsigned mem_mib;
 	bool track_dirty_pages;
+	char cpu[16]; /* rvisor_cpu: a --cpu model, or "" for the default */
 	struct api_drive drives[VM_MAX_DRIVES];
 	unsigned ndrives;
 	struct api_net nets[VM_MAX_NETS];
@@ -301,9 +303,11 @@ static struct reply put_boot_source(struct api *a, json_t *b)
 
 static struct reply put_machine_config(struct api *a, json_t *b, bool patch)
 {
-	static const char *const known[] = {"vcpu_count",        "mem_size_mib", "smt",
-					    "track_dirty_pages", "cpu_template", NULL};
-	char err[256];
+	static const char *const known[] = {
+	    "vcpu_count",   "mem_size_mib", "smt", "track_dirty_pages",
+	    "cpu_template", "rvisor_cpu",   NULL};
+	char err[256], cpu[sizeof(a->cpu)];
+	snprintf(cpu, sizeof(cpu), "%s", a->cpu);
 	unsigned vcpus = a->vcpus, mem = a->mem_mib;
 	bool smt = false, dirty = a->track_dirty_pages;
 	json_t *tmpl = json_object_get(b, "cpu_template");
@@ -311,8 +315,11 @@ static struct reply put_machine_config(struct api *a, json_t *b, bool patch)
 	    get_uint(b, "vcpu_count", !patch, 1, VM_MAX_HARTS, &vcpus, err, sizeof(err)) < 0 ||
 	    get_uint(b, "mem_size_mib", !patch, 16, 1u << 20, &mem, err, sizeof(err)) < 0 ||
 	    get_bool(b, "smt", false, &smt, err, sizeof(err)) < 0 ||
-	    get_bool(b, "track_dirty_pages", false, &dirty, err, sizeof(err)) < 0)
+	    get_bool(b, "track_dirty_pages", false, &dirty, err, sizeof(err)) < 0 ||
+	    get_str(b, "rvisor_cpu", false, cpu, sizeof(cpu), err, sizeof(err)) < 0)
 		return fault(400, "%s", err);
+	if (*cpu && !isa_cpu_find(cpu))
+		return fault(400, "rvisor_cpu '%s' is not one of: %s", cpu, ISA_CPU_CHOICES);
 	if (smt)
 		return fault(400, "smt is not supported: RISC-V harts have no SMT siblings");
 	if (tmpl && !json_is_null(tmpl) &&
@@ -324,6 +331,7 @@ static struct reply put_machine_config(struct api *a, json_t *b, bool patch)
 	a->vcpus = vcpus;
 	a->mem_mib = mem;
 	a->track_dirty_pages = dirty;
+	snprintf(a->cpu, sizeof(a->cpu), "%s", cpu);
 	return NO_CONTENT;
 }
 
@@ -801,8 +809,11 @@ static const char *state_name(const struct api *a)
 
 static json_t *machine_config_json(const struct api *a)
 {
-	return json_pack("{s:i,s:i,s:b,s:b}", "vcpu_count", a->vcpus, "mem_size_mib", a->mem_mib,
-			 "smt", 0, "track_dirty_pages", a->track_dirty_pages);
+	json_t *j = json_pack("{s:i,s:i,s:b,s:b}", "vcpu_count", a->vcpus, "mem_size_mib",
+			      a->mem_mib, "smt", 0, "track_dirty_pages", a->track_dirty_pages);
+	if (j && *a->cpu)
+		json_object_set_new(j, "rvisor_cpu", json_string(a->cpu));
+	return j;
 }
 
 static json_t *vm_config_json(const struct api *a)
@@ -1389,6 +1400,7 @@ static int build_config(struct api *a, struct vm_config *cfg, char *cmdline, siz
 	cfg->initrd = *a->initrd ? a->initrd : NULL;
 	cfg->mem_size = (uint64_t)a->mem_mib << 20;
 	cfg->ncpus = a->vcpus;
+	cfg->cpu = *a->cpu ? a->cpu : NULL;
 	snprintf(cmdline, len, "%s", a->boot_args);
 	for (unsigned pass = 0; pass < 2; pass++) {
 		for (unsigned i = 0; i < a->ndrives; i++) {

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpu/isa.h"
 #include "host/blk_file.h"
 #include "state/stream.h"
 #include "host/chr.h"
@@ -72,10 +73,6 @@ _Static_assert(VIRTIO_IRQ + FDT_MAX_VIRTIO + 2 <= PLIC_NDEV, "every virtio slot 
 #define KERNEL_OFFSET    0x200000ull /* where a kernel goes above firmware: 2 MiB */
 #define FDT_MAX          0x10000ull
 #define FW_DYNAMIC_MAGIC 0x4942534full /* OpenSBI fw_dynamic_info, version 2 */
-
-static const char *const isa_extensions[] = {"i", "m",      "a",     "f",        "d",
-					     "c", "zicntr", "zicsr", "zifencei", "sstc"};
-#define ISA_STRING "rv64imafdc_zicntr_zicsr_zifencei_sstc"
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
@@ -675,13 +672,18 @@ static int load_images(struct vm *vm, struct layout *l, char *err, size_t errlen
 static int build_fdt(struct vm *vm, const struct layout *l, char *err, size_t errlen)
 {
 	uint8_t seed[32];
+	/* What hart 0 has, every hart has (vm_create gives them one model). */
+	char isa[256];
+	const char *isa_extensions[ISA_MAX_NAMES];
+	uint64_t ext = vm->harts[0].isa_ext;
+	isa_string(ext, isa, sizeof(isa));
 	struct fdt_board b = {
 	    .nharts = vm->nharts,
 	    .ram_base = RAM_BASE,
 	    .ram_size = vm->cfg.mem_size,
-	    .isa = ISA_STRING,
+	    .isa = isa,
 	    .isa_extensions = isa_extensions,
-	    .n_isa_extensions = sizeof(isa_extensions) / sizeof(isa_extensions[0]),
+	    .n_isa_extensions = isa_names(ext, isa_extensions, ISA_MAX_NAMES),
 	    .mmu_type = "riscv,sv57",
 	    .timebase_hz = TIMEBASE_HZ,
 	    .clint_base = ACLINT_BASE,
@@ -762,7 +764,13 @@ static void start_harts(struct vm *vm, const struct layout *l)
 		 * which does not probe without the PMU extension, so without this user-mode
 		 * rdtime (the vDSO clock) would trap. */
 		h->scounteren = 7;
+		/* As firmware does: Sstc for S-mode, and the cache-block operations the hart
+		 * has (CBIE = 11: cbo.inval invalidates). */
 		h->menvcfg = MENVCFG_STCE;
+		if (h->isa_ext & ISA_EXT(zicbom))
+			h->menvcfg |= MENVCFG_CBIE | MENVCFG_CBCFE;
+		if (h->isa_ext & ISA_EXT(zicboz))
+			h->menvcfg |= MENVCFG_CBZE;
 		h->priv = PRV_S;
 		hart_update_mode(h);
 		if (i != 0)
@@ -806,6 +814,10 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 	if (cfg->ncpus < 1 || cfg->ncpus > VM_MAX_HARTS)
 		return fail(err, errlen, -EINVAL, "--cpus %u is out of range: use 1 to %d",
 			    cfg->ncpus, VM_MAX_HARTS);
+	const struct isa_cpu *cpu = isa_cpu_find(cfg->cpu ? cfg->cpu : ISA_CPU_DEFAULT);
+	if (!cpu)
+		return fail(err, errlen, -EINVAL, "--cpu '%s' is not one of: %s", cfg->cpu,
+			    ISA_CPU_CHOICES);
 	if (cfg->deterministic && cfg->ncpus != 1)
 		return fail(err, errlen, -EINVAL, "a deterministic run has one hart, not %u",
 			    cfg->ncpus);
@@ -859,6 +871,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 		rc = hart_init(&vm->harts[i], i, &vm->mem, &vm->bus, &env);
 		if (rc)
 			return fail(err, errlen, rc, "out of memory creating hart %u", i);
+		vm->harts[i].isa_ext = cpu->ext;
 		if (cfg->accel == VM_ACCEL_JIT ||
 		    (cfg->accel == VM_ACCEL_DEFAULT && jit_available())) {
 			size_t cache = cfg->jit_cache ? cfg->jit_cache : JIT_CACHE_DEFAULT;

@@ -60,6 +60,10 @@ struct vm_config {
 	 * the virtio-console and the virtio-rng always follow it. */
 	enum vm_transport transport;
 	enum vm_accel accel; /* how harts run guest code */
+	/* The CPU model (--cpu: a name of isa_cpus in cpu/isa.h), or NULL for ISA_CPU_DEFAULT:
+	 * the extensions every hart has and the device tree advertises. A restored snapshot's
+	 * harts take theirs from the snapshot. */
+	const char *cpu;
 	/* A reproducible run, for the translator's lockstep check against the interpreter:
 	 * one hart; time counted from retired instructions (hart 0's, plus idle_ticks), the RTC
 	 * frozen at a fixed date, fixed bytes from virtio-rng and in the device tree's seed. The

@@ -13,7 +13,9 @@ GUEST_SRCS := $(filter-out $(GUEST_DIR)/common.S,$(sort $(wildcard $(GUEST_DIR)/
 GUEST_NAMES := $(GUEST_SRCS:$(GUEST_DIR)/%.S=%)
 GUEST_ELFS := $(GUEST_NAMES:%=$(GUEST_BUILD)/%.elf)
 
-GUEST_MARCH = $(if $(filter rvc,$*),rv64gc,rv64g)
+# rva23*.S use the extensions binutils 2.40 knows (the others are written as .insn/.2byte).
+GUEST_RVA23 := rv64g_zba_zbb_zbs_zicbom_zicboz_zicbop_zawrs_zihintpause_zfhmin
+GUEST_MARCH = $(if $(filter rvc,$*),rv64gc,$(if $(filter rva23%,$*),$(GUEST_RVA23),rv64g))
 GUEST_CFLAGS = -march=$(GUEST_MARCH) -mabi=lp64d -mcmodel=medany -nostdlib -nostartfiles \
 	-ffreestanding -static -I$(GUEST_DIR) -Wa,--fatal-warnings \
 	-T $(GUEST_DIR)/link.ld -Wl,--no-relax -Wl,--build-id=none

@@ -14,7 +14,8 @@
 # tests/guest/NAME.count exists, each of its lines "COUNT<tab>TEXT" requires TEXT to appear as a
 # whole output line exactly COUNT times.
 # Where tests/guest/NAME.rvisor-args exists, its words are added to rvisor's command line (e.g. a
-# small --jit-cache, so that the translator's cache fills up and is flushed).
+# small --jit-cache, so that the translator's cache fills up and is flushed); NAME.qemu-args
+# does the same for QEMU's (e.g. a -cpu with extensions turned off).
 # Prints one line per test and "N passed, N failed"; exits 1 if any test failed.
 set -u
 
@@ -95,7 +96,10 @@ run_one() {
 			--mem 64M </dev/null >"$3" 2>"$3.err"
 		;;
 	qemu)
-		timeout "$TIMEOUT" qemu-system-riscv64 -M virt -bios "$2" -nographic -m 64M \
+		extra=
+		[ -f "$here/$1.qemu-args" ] && extra=$(cat "$here/$1.qemu-args")
+		# $extra is split into words on purpose
+		timeout "$TIMEOUT" qemu-system-riscv64 -M virt $extra -bios "$2" -nographic -m 64M \
 			</dev/null >"$3" 2>"$3.err"
 		;;
 	esac

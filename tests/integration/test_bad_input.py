@@ -184,6 +184,25 @@ def test_bad_accel(rvisor, tiny_kernel, value):
     assert f"--accel '{value}'" in lines[0] and "jit, interp" in lines[0], err
 
 
+@pytest.mark.parametrize("value", ["rv64gcv", "", "MAX", "rva23", "rv64gc,zba"])
+def test_bad_cpu(rvisor, tiny_kernel, value):
+    """An unknown CPU model is refused, naming the value and the choices."""
+    try:
+        r = subprocess.run(
+            [rvisor, "run", "--kernel", tiny_kernel, "--cpu", value],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"--cpu {value!r} ran instead of being refused")
+    err = r.stderr.decode(errors="replace")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert r.returncode == 1, err
+    assert len(lines) == 1, err
+    assert f"--cpu '{value}'" in lines[0] and "rv64gc, max" in lines[0], err
+
+
 @pytest.mark.parametrize("value", ["0", "512K", "2G", "lots", "-1M"])
 def test_bad_jit_cache(rvisor, tiny_kernel, value):
     refuse(rvisor, ["run", "--kernel", tiny_kernel, "--jit-cache", value], "--jit-cache")

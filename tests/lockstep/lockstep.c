@@ -5,7 +5,7 @@
  * both harts' architectural state must be equal; every --ram-every instructions, and at the
  * end, their whole RAM and their console output too.
  *
- *   lockstep --kernel IMAGE [--initrd FILE] [--cmdline STR] [--mem SIZE_MIB]
+ *   lockstep --kernel IMAGE [--initrd FILE] [--cmdline STR] [--mem SIZE_MIB] [--cpu NAME]
  *            [--insns N] [--ram-every N] [--until TEXT] [--inject-fault OP]
  *
  * --inject-fault OP (a mnemonic as insn_op_name spells it, e.g. add) makes the translator
@@ -219,7 +219,8 @@ static bool same_ram(const struct vm *a, const struct vm *b)
 
 static int usage(void)
 {
-	fputs("usage: lockstep --kernel IMAGE [--initrd FILE] [--cmdline STR] [--mem MIB] "
+	fputs("usage: lockstep --kernel IMAGE [--initrd FILE] [--cmdline STR] [--mem MIB] [--cpu "
+	      "NAME] "
 	      "[--insns N] [--ram-every N] [--until TEXT] [--inject-fault OP]\n",
 	      stderr);
 	return 2;
@@ -236,6 +237,7 @@ int main(int argc, char **argv)
 	    {"ram-every", required_argument, NULL, 'r'},
 	    {"until", required_argument, NULL, 'u'},
 	    {"inject-fault", required_argument, NULL, 'f'},
+	    {"cpu", required_argument, NULL, 'p'},
 	    {0, 0, 0, 0},
 	};
 	struct vm_config cfg = {.cmdline = "console=ttyS0",
@@ -255,6 +257,7 @@ int main(int argc, char **argv)
 		case 'r': ram_every = strtoull(optarg, NULL, 0); break;
 		case 'u': until = optarg; break;
 		case 'f': inject = optarg; break;
+		case 'p': cfg.cpu = optarg; break;
 		default: return usage();
 		}
 	}

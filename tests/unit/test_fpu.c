@@ -1124,10 +1124,179 @@ static void test_fs_off_and_dirty(void **state)
 	assert_int_equal(hart_mstatus_read(h) >> 63, 1);
 }
 
+/* ---- Zfhmin: halves NaN-boxed in the f registers, conversions to and from S and D ---- */
+
+#define HBOX 0xffffffffffff0000ull
+
+/* Convert f1 (raw bits) with fn into f4 in mode rm; returns f4, the flags in *fl. */
+static uint64_t cvt(struct hart *h, insn_fn fn, uint64_t f1, unsigned rm, uint32_t *fl)
+{
+	h->f[1] = f1;
+	h->f[4] = 0;
+	h->fflags = 0;
+	run(h, fn, 4, 1, 0, 0, rm);
+	assert_int_equal(h->mcause, 0);
+	*fl = h->fflags;
+	return h->f[4];
+}
+
+static void test_zfhmin(void **state)
+{
+	struct hart *h = *state;
+	uint32_t fl;
+	/* widening is exact; NaNs become canonical, only sNaN signals */
+	assert_int_equal(cvt(h, exec_FCVT_S_H, HBOX | 0x3c00, RNE, &fl), BOX | 0x3f800000);
+	assert_int_equal(cvt(h, exec_FCVT_S_H, HBOX | 0xc000, RNE, &fl), BOX | 0xc0000000);
+	assert_int_equal(cvt(h, exec_FCVT_S_H, HBOX | 0x0001, RNE, &fl), BOX | 0x33800000);
+	assert_int_equal(cvt(h, exec_FCVT_S_H, HBOX | 0x03ff, RNE, &fl), BOX | 0x387fc000);
+	assert_int_equal(fl, 0);
+	assert_int_equal(cvt(h, exec_FCVT_S_H, HBOX | 0x7c00, RNE, &fl), BOX | 0x7f800000);
+	assert_int_equal(cvt(h, exec_FCVT_S_H, HBOX | 0x7e01, RNE, &fl), BOX | S_CANON);
+	assert_int_equal(fl, 0);
+	assert_int_equal(cvt(h, exec_FCVT_S_H, HBOX | 0x7c01, RNE, &fl), BOX | S_CANON);
+	assert_int_equal(fl, NV);
+	/* a half that is not NaN-boxed reads as the canonical (quiet) NaN */
+	assert_int_equal(cvt(h, exec_FCVT_S_H, 0x3c00, RNE, &fl), BOX | S_CANON);
+	assert_int_equal(fl, 0);
+	assert_int_equal(cvt(h, exec_FCVT_D_H, HBOX | 0x3c00, RNE, &fl), 0x3ff0000000000000ull);
+	assert_int_equal(cvt(h, exec_FCVT_D_H, HBOX | 0x8001, RNE, &fl), 0xbe70000000000000ull);
+	/* narrowing rounds in the instruction's mode */
+	assert_int_equal(cvt(h, exec_FCVT_H_S, BOX | 0x3f800000, RNE, &fl), HBOX | 0x3c00);
+	assert_int_equal(fl, 0);
+	assert_int_equal(cvt(h, exec_FCVT_H_S, BOX | 0x477fe000, RNE, &fl), HBOX | 0x7bff);
+	assert_int_equal(fl, 0);
+	assert_int_equal(cvt(h, exec_FCVT_H_S, BOX | 0x477ff000, RNE, &fl), HBOX | 0x7c00);
+	assert_int_equal(fl, OF | NX);
+	/* toward zero, 65520 rounds to 65504 itself: inexact, not an overflow */
+	assert_int_equal(cvt(h, exec_FCVT_H_S, BOX | 0x477ff000, RTZ, &fl), HBOX | 0x7bff);
+	assert_int_equal(fl, NX);
+	assert_int_equal(cvt(h, exec_FCVT_H_S, BOX | 0x47800000, RTZ, &fl), HBOX | 0x7bff);
+	assert_int_equal(fl, OF | NX);
+	assert_int_equal(cvt(h, exec_FCVT_H_S, BOX | 0x3eaaaaab, RNE, &fl), HBOX | 0x3555);
+	assert_int_equal(fl, NX);
+	assert_int_equal(cvt(h, exec_FCVT_H_S, BOX | 0x33000000, RNE, &fl), HBOX | 0x0000);
+	assert_int_equal(fl, UF | NX);
+	assert_int_equal(cvt(h, exec_FCVT_H_S, BOX | 0x33000000, RUP, &fl), HBOX | 0x0001);
+	assert_int_equal(fl, UF | NX);
+	assert_int_equal(cvt(h, exec_FCVT_H_S, BOX | 0x7f800001, RNE, &fl), HBOX | 0x7e00);
+	assert_int_equal(fl, NV);
+	assert_int_equal(cvt(h, exec_FCVT_H_D, 0x3ff8000000000000ull, RNE, &fl), HBOX | 0x3e00);
+	assert_int_equal(cvt(h, exec_FCVT_H_D, 0x8000000000000000ull, RNE, &fl), HBOX | 0x8000);
+	assert_int_equal(cvt(h, exec_FCVT_H_D, 0x0000000000000001ull, RDN, &fl), HBOX | 0x0000);
+	assert_int_equal(fl, UF | NX);
+	/* moves: bits only */
+	assert_int_equal(op_x(h, exec_FMV_X_H, HBOX | 0x8001, 0, 0), 0xffffffffffff8001ull);
+	assert_int_equal(op_x(h, exec_FMV_X_H, 0x7fff, 0, 0), 0x7fff);
+	assert_int_equal(op_from_x(h, exec_FMV_H_X, 0x12345678, 0), HBOX | 0x5678);
+	/* a reserved rounding mode is illegal even for an exact conversion */
+	h->f[1] = HBOX | 0x3c00;
+	run(h, exec_FCVT_S_H, 4, 1, 0, 0, 5);
+	assert_int_equal(h->mcause, CAUSE_ILLEGAL_INSTRUCTION);
+}
+
+/* ---- Zfa ---- */
+
+static uint64_t fli(struct hart *h, insn_fn fn, unsigned index)
+{
+	h->f[4] = 0;
+	run(h, fn, 4, index, 0, 0, 0);
+	return h->f[4];
+}
+
+static void test_zfa(void **state)
+{
+	struct hart *h = *state;
+	assert_int_equal(fli(h, exec_FLI_S, 0), BOX | 0xbf800000);
+	assert_int_equal(fli(h, exec_FLI_S, 1), BOX | 0x00800000);
+	assert_int_equal(fli(h, exec_FLI_S, 2), BOX | 0x37800000);
+	assert_int_equal(fli(h, exec_FLI_S, 9), BOX | 0x3ea00000);
+	assert_int_equal(fli(h, exec_FLI_S, 28), BOX | 0x47000000);
+	assert_int_equal(fli(h, exec_FLI_S, 29), BOX | 0x47800000);
+	assert_int_equal(fli(h, exec_FLI_S, 30), BOX | 0x7f800000);
+	assert_int_equal(fli(h, exec_FLI_S, 31), BOX | S_CANON);
+	assert_int_equal(fli(h, exec_FLI_D, 0), 0xbff0000000000000ull);
+	assert_int_equal(fli(h, exec_FLI_D, 1), 0x0010000000000000ull);
+	assert_int_equal(fli(h, exec_FLI_D, 16), 0x3ff0000000000000ull);
+	assert_int_equal(fli(h, exec_FLI_D, 26), 0x4060000000000000ull);
+	assert_int_equal(fli(h, exec_FLI_D, 31), D_CANON);
+
+	/* minimum/maximum: any NaN gives the canonical NaN */
+	assert_int_equal(op_s(h, exec_FMINM_S, 0x3f800000, 0x7fc00001, 0, 0), S_CANON);
+	assert_int_equal(h->fflags, 0);
+	assert_int_equal(op_s(h, exec_FMAXM_S, 0x3f800000, 0x7f800001, 0, 0), S_CANON);
+	assert_int_equal(h->fflags, NV);
+	assert_int_equal(op_s(h, exec_FMINM_S, 0x80000000, 0x00000000, 0, 0), 0x80000000);
+	assert_int_equal(op_s(h, exec_FMAXM_S, 0x80000000, 0x00000000, 0, 0), 0x00000000);
+	assert_int_equal(op_d(h, exec_FMAXM_D, 0x3ff0000000000000ull, 0x4000000000000000ull, 0, 0),
+			 0x4000000000000000ull);
+	assert_int_equal(op_d(h, exec_FMINM_D, 0x3ff0000000000000ull, D_CANON, 0, 0), D_CANON);
+
+	/* round to integral, in the format */
+	assert_int_equal(op_s(h, exec_FROUND_S, 0x40200000, 0, 0, RNE), 0x40000000);
+	assert_int_equal(h->fflags, 0);
+	assert_int_equal(op_s(h, exec_FROUNDNX_S, 0x40200000, 0, 0, RNE), 0x40000000);
+	assert_int_equal(h->fflags, NX);
+	assert_int_equal(op_s(h, exec_FROUND_S, 0x40200000, 0, 0, RMM), 0x40400000);
+	assert_int_equal(op_s(h, exec_FROUND_S, 0xc0200000, 0, 0, RDN), 0xc0400000);
+	assert_int_equal(op_s(h, exec_FROUND_S, 0xbe800000, 0, 0, RNE), 0x80000000);
+	assert_int_equal(op_s(h, exec_FROUND_S, 0xbe800000, 0, 0, RUP), 0x80000000);
+	assert_int_equal(op_s(h, exec_FROUND_S, 0x3f000000, 0, 0, RNE), 0x00000000);
+	assert_int_equal(op_s(h, exec_FROUND_S, 0x3f400000, 0, 0, RNE), 0x3f800000);
+	assert_int_equal(op_s(h, exec_FROUND_S, 0x00000001, 0, 0, RUP), 0x3f800000);
+	assert_int_equal(op_s(h, exec_FROUND_S, 0x501502f9, 0, 0, RNE), 0x501502f9);
+	assert_int_equal(op_s(h, exec_FROUNDNX_S, 0x7f800000, 0, 0, RNE), 0x7f800000);
+	assert_int_equal(h->fflags, 0);
+	assert_int_equal(op_s(h, exec_FROUND_S, 0x7f800001, 0, 0, RNE), S_CANON);
+	assert_int_equal(h->fflags, NV);
+	assert_int_equal(op_d(h, exec_FROUND_D, 0x3ff8000000000000ull, 0, 0, RNE),
+			 0x4000000000000000ull);
+	assert_int_equal(op_d(h, exec_FROUNDNX_D, 0xbff8000000000000ull, 0, 0, RTZ),
+			 0xbff0000000000000ull);
+	assert_int_equal(h->fflags, NX);
+	assert_int_equal(op_d(h, exec_FROUND_D, 0x432ffffffffffffeull, 0, 0, RNE),
+			 0x432ffffffffffffeull); /* 2^52 + ..., integral already */
+
+	/* fcvtmod.w.d: modulo 2^32, sign-extended */
+	assert_int_equal(op_x(h, exec_FCVTMOD_W_D, 0x3ff8000000000000ull, 0, RTZ), 1);
+	assert_int_equal(h->fflags, NX);
+	assert_int_equal(op_x(h, exec_FCVTMOD_W_D, 0xbff8000000000000ull, 0, RTZ), ~0ull);
+	assert_int_equal(op_x(h, exec_FCVTMOD_W_D, 0x41f0000000500000ull, 0, RTZ), 5);
+	assert_int_equal(h->fflags, NV);
+	assert_int_equal(op_x(h, exec_FCVTMOD_W_D, 0x41f00000002c0000ull, 0, RTZ), 2);
+	assert_int_equal(h->fflags, NV);
+	assert_int_equal(op_x(h, exec_FCVTMOD_W_D, 0xc1e0000000000000ull, 0, RTZ),
+			 0xffffffff80000000ull);
+	assert_int_equal(h->fflags, 0);
+	assert_int_equal(op_x(h, exec_FCVTMOD_W_D, 0x41e0000000000000ull, 0, RTZ),
+			 0xffffffff80000000ull);
+	assert_int_equal(h->fflags, NV);
+	assert_int_equal(op_x(h, exec_FCVTMOD_W_D, 0x7ff0000000000000ull, 0, RTZ), 0);
+	assert_int_equal(h->fflags, NV);
+	assert_int_equal(op_x(h, exec_FCVTMOD_W_D, D_CANON, 0, RTZ), 0);
+	assert_int_equal(op_x(h, exec_FCVTMOD_W_D, 0x44f0000000000000ull, 0, RTZ), 0);
+	assert_int_equal(h->fflags, NV);
+	assert_int_equal(op_x(h, exec_FCVTMOD_W_D, 0x4340000000000001ull, 0, RTZ), 2);
+	assert_int_equal(op_x(h, exec_FCVTMOD_W_D, 0x8000000000000000ull, 0, RTZ), 0);
+	assert_int_equal(h->fflags, 0);
+
+	/* quiet comparisons */
+	assert_int_equal(op_x(h, exec_FLEQ_S, BOX | 0x3f800000, BOX | 0x3f800000, 0), 1);
+	assert_int_equal(op_x(h, exec_FLTQ_S, BOX | 0x3f800000, BOX | 0x3f800000, 0), 0);
+	assert_int_equal(op_x(h, exec_FLTQ_S, BOX | 0x7fc00000, BOX | 0x3f800000, 0), 0);
+	assert_int_equal(h->fflags, 0);
+	assert_int_equal(op_x(h, exec_FLEQ_S, BOX | 0x7f800001, BOX | 0x3f800000, 0), 0);
+	assert_int_equal(h->fflags, NV);
+	assert_int_equal(op_x(h, exec_FLEQ_D, 0x8000000000000000ull, 0, 0), 1);
+	assert_int_equal(op_x(h, exec_FLTQ_D, 0x8000000000000000ull, 0, 0), 0);
+	assert_int_equal(op_x(h, exec_FLTQ_D, 0x3ff0000000000000ull, 0x4000000000000000ull, 0), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_nan_boxing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_zfhmin, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_zfa, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_canonical_nan, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sign_injection, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rounding_single, setup, teardown),

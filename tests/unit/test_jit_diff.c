@@ -28,6 +28,7 @@
 #include "cpu/csr.h"
 #include "cpu/hart.h"
 #include "cpu/insn.h"
+#include "cpu/isa.h"
 #include "jit/jit.h"
 #include "mem/bus.h"
 #include "mem/guest_mem.h"
@@ -167,6 +168,97 @@ static uint32_t enc_fp(unsigned funct5, unsigned fmt, unsigned f3, unsigned rd, 
 static const uint8_t amo_funct5[11] = {0x02, 0x03, 0x01, 0x00, 0x04, 0x0c,
 				       0x08, 0x10, 0x14, 0x18, 0x1c};
 
+/* The 32-bit encoding of an instruction of the extensions beyond RV64GC (Zba, Zbb, Zbs,
+ * Zicond, Zimop, Zawrs, Zicbom, Zicboz; their chapters' encodings). */
+static uint32_t assemble_ext(const struct insn_fields *f)
+{
+	unsigned rd = f->rd, rs1 = f->rs1, rs2 = f->rs2;
+	int64_t imm = f->imm;
+	switch (f->op) {
+	case OP_ADD_UW: return enc_r(OPC_OP_32, 0, 0x04, rd, rs1, rs2);
+	case OP_SH1ADD: return enc_r(OPC_OP, 2, 0x10, rd, rs1, rs2);
+	case OP_SH2ADD: return enc_r(OPC_OP, 4, 0x10, rd, rs1, rs2);
+	case OP_SH3ADD: return enc_r(OPC_OP, 6, 0x10, rd, rs1, rs2);
+	case OP_SH1ADD_UW: return enc_r(OPC_OP_32, 2, 0x10, rd, rs1, rs2);
+	case OP_SH2ADD_UW: return enc_r(OPC_OP_32, 4, 0x10, rd, rs1, rs2);
+	case OP_SH3ADD_UW: return enc_r(OPC_OP_32, 6, 0x10, rd, rs1, rs2);
+	case OP_SLLI_UW: return enc_i(OPC_OP_IMM_32, 1, rd, rs1, 0x080 | (imm & 63));
+	case OP_ANDN: return enc_r(OPC_OP, 7, 0x20, rd, rs1, rs2);
+	case OP_ORN: return enc_r(OPC_OP, 6, 0x20, rd, rs1, rs2);
+	case OP_XNOR: return enc_r(OPC_OP, 4, 0x20, rd, rs1, rs2);
+	case OP_CLZ: return enc_i(OPC_OP_IMM, 1, rd, rs1, 0x600);
+	case OP_CTZ: return enc_i(OPC_OP_IMM, 1, rd, rs1, 0x601);
+	case OP_CPOP: return enc_i(OPC_OP_IMM, 1, rd, rs1, 0x602);
+	case OP_SEXT_B: return enc_i(OPC_OP_IMM, 1, rd, rs1, 0x604);
+	case OP_SEXT_H: return enc_i(OPC_OP_IMM, 1, rd, rs1, 0x605);
+	case OP_CLZW: return enc_i(OPC_OP_IMM_32, 1, rd, rs1, 0x600);
+	case OP_CTZW: return enc_i(OPC_OP_IMM_32, 1, rd, rs1, 0x601);
+	case OP_CPOPW: return enc_i(OPC_OP_IMM_32, 1, rd, rs1, 0x602);
+	case OP_MAX: return enc_r(OPC_OP, 6, 0x05, rd, rs1, rs2);
+	case OP_MAXU: return enc_r(OPC_OP, 7, 0x05, rd, rs1, rs2);
+	case OP_MIN: return enc_r(OPC_OP, 4, 0x05, rd, rs1, rs2);
+	case OP_MINU: return enc_r(OPC_OP, 5, 0x05, rd, rs1, rs2);
+	case OP_ZEXT_H: return enc_r(OPC_OP_32, 4, 0x04, rd, rs1, 0);
+	case OP_ROL: return enc_r(OPC_OP, 1, 0x30, rd, rs1, rs2);
+	case OP_ROR: return enc_r(OPC_OP, 5, 0x30, rd, rs1, rs2);
+	case OP_ROLW: return enc_r(OPC_OP_32, 1, 0x30, rd, rs1, rs2);
+	case OP_RORW: return enc_r(OPC_OP_32, 5, 0x30, rd, rs1, rs2);
+	case OP_RORI: return enc_i(OPC_OP_IMM, 5, rd, rs1, 0x600 | (imm & 63));
+	case OP_RORIW: return enc_i(OPC_OP_IMM_32, 5, rd, rs1, 0x600 | (imm & 31));
+	case OP_ORC_B: return enc_i(OPC_OP_IMM, 5, rd, rs1, 0x287);
+	case OP_REV8: return enc_i(OPC_OP_IMM, 5, rd, rs1, 0x6b8);
+	case OP_BCLR: return enc_r(OPC_OP, 1, 0x24, rd, rs1, rs2);
+	case OP_BEXT: return enc_r(OPC_OP, 5, 0x24, rd, rs1, rs2);
+	case OP_BINV: return enc_r(OPC_OP, 1, 0x34, rd, rs1, rs2);
+	case OP_BSET: return enc_r(OPC_OP, 1, 0x14, rd, rs1, rs2);
+	case OP_BCLRI: return enc_i(OPC_OP_IMM, 1, rd, rs1, 0x480 | (imm & 63));
+	case OP_BEXTI: return enc_i(OPC_OP_IMM, 5, rd, rs1, 0x480 | (imm & 63));
+	case OP_BINVI: return enc_i(OPC_OP_IMM, 1, rd, rs1, 0x680 | (imm & 63));
+	case OP_BSETI: return enc_i(OPC_OP_IMM, 1, rd, rs1, 0x280 | (imm & 63));
+	case OP_CZERO_EQZ: return enc_r(OPC_OP, 5, 0x07, rd, rs1, rs2);
+	case OP_CZERO_NEZ: return enc_r(OPC_OP, 7, 0x07, rd, rs1, rs2);
+	case OP_MOP_R_N:
+		return 1u << 31 | ((uint32_t)imm >> 4 & 1) << 30 | ((uint32_t)imm >> 2 & 3) << 26 |
+		       7u << 22 | ((uint32_t)imm & 3) << 20 | rs1 << 15 | 4u << 12 | rd << 7 |
+		       OPC_SYSTEM;
+	case OP_MOP_RR_N:
+		return 1u << 31 | ((uint32_t)imm >> 2 & 1) << 30 | ((uint32_t)imm & 3) << 26 |
+		       1u << 25 | rs2 << 20 | rs1 << 15 | 4u << 12 | rd << 7 | OPC_SYSTEM;
+	case OP_WRS_NTO: return 0x00d00073;
+	case OP_WRS_STO: return 0x01d00073;
+	case OP_CBO_INVAL: return enc_i(OPC_MISC_MEM, 2, 0, rs1, 0);
+	case OP_CBO_CLEAN: return enc_i(OPC_MISC_MEM, 2, 0, rs1, 1);
+	case OP_CBO_FLUSH: return enc_i(OPC_MISC_MEM, 2, 0, rs1, 2);
+	case OP_CBO_ZERO: return enc_i(OPC_MISC_MEM, 2, 0, rs1, 4);
+	case OP_FLH: return enc_i(OPC_LOAD_FP, 1, rd, rs1, imm);
+	case OP_FSH: return enc_s(OPC_STORE_FP, 1, rs1, rs2, imm);
+	case OP_FMV_X_H: return enc_fp(0x1c, 2, 0, rd, rs1, 0);
+	case OP_FMV_H_X: return enc_fp(0x1e, 2, 0, rd, rs1, 0);
+	case OP_FCVT_S_H: return enc_fp(0x08, 0, f->rm, rd, rs1, 2);
+	case OP_FCVT_D_H: return enc_fp(0x08, 1, f->rm, rd, rs1, 2);
+	case OP_FCVT_H_S: return enc_fp(0x08, 2, f->rm, rd, rs1, 0);
+	case OP_FCVT_H_D: return enc_fp(0x08, 2, f->rm, rd, rs1, 1);
+	case OP_FLI_S: return enc_fp(0x1e, 0, 0, rd, rs1, 1);
+	case OP_FLI_D: return enc_fp(0x1e, 1, 0, rd, rs1, 1);
+	case OP_FMINM_S: return enc_fp(0x05, 0, 2, rd, rs1, rs2);
+	case OP_FMAXM_S: return enc_fp(0x05, 0, 3, rd, rs1, rs2);
+	case OP_FMINM_D: return enc_fp(0x05, 1, 2, rd, rs1, rs2);
+	case OP_FMAXM_D: return enc_fp(0x05, 1, 3, rd, rs1, rs2);
+	case OP_FROUND_S: return enc_fp(0x08, 0, f->rm, rd, rs1, 4);
+	case OP_FROUNDNX_S: return enc_fp(0x08, 0, f->rm, rd, rs1, 5);
+	case OP_FROUND_D: return enc_fp(0x08, 1, f->rm, rd, rs1, 4);
+	case OP_FROUNDNX_D: return enc_fp(0x08, 1, f->rm, rd, rs1, 5);
+	case OP_FCVTMOD_W_D: return enc_fp(0x18, 1, f->rm, rd, rs1, 8);
+	case OP_FLEQ_S: return enc_fp(0x14, 0, 4, rd, rs1, rs2);
+	case OP_FLTQ_S: return enc_fp(0x14, 0, 5, rd, rs1, rs2);
+	case OP_FLEQ_D: return enc_fp(0x14, 1, 4, rd, rs1, rs2);
+	case OP_FLTQ_D: return enc_fp(0x14, 1, 5, rd, rs1, rs2);
+	default: break;
+	}
+	fail_msg("assemble: no encoding for op %u", f->op);
+	return 0;
+}
+
 /* The 32-bit encoding of the instruction f describes (fields as the decoder gives them);
  * aqrl goes into the aq/rl bits of AMOs, which the decoder ignores. */
 static uint32_t assemble(const struct insn_fields *f, unsigned aqrl)
@@ -206,6 +298,8 @@ static uint32_t assemble(const struct insn_fields *f, unsigned aqrl)
 		return enc_r(OPC_AMO, 2, amo_funct5[op - OP_LR_W] << 2 | aqrl, rd, rs1, rs2);
 	if (op >= OP_LR_D && op <= OP_AMOMAXU_D)
 		return enc_r(OPC_AMO, 3, amo_funct5[op - OP_LR_D] << 2 | aqrl, rd, rs1, rs2);
+	if (op >= OP_ADD_UW)
+		return assemble_ext(f);
 	d = op >= OP_FLD; /* FP ops of the D half */
 	switch (op) {
 	case OP_ILLEGAL: return (uint32_t)imm;
@@ -1127,7 +1221,8 @@ static const struct {
     {CSR_MTVEC, CSR_READ, 0},
     {CSR_MCOUNTEREN, CSR_READ, 0},
     {CSR_SCOUNTEREN, CSR_READ, 0},
-    {CSR_MENVCFG, CSR_READ, 0},
+    {CSR_MENVCFG, CSR_BITS, MENVCFG_CBIE | MENVCFG_CBCFE | MENVCFG_CBZE},
+    {CSR_SENVCFG, CSR_BITS, MENVCFG_CBIE | MENVCFG_CBCFE | MENVCFG_CBZE},
     {CSR_STIMECMP, CSR_ANY, 0},
     {CSR_PMPCFG0, CSR_ANY, 0},
     {CSR_PMPADDR0, CSR_ANY, 0},
@@ -1395,6 +1490,145 @@ static void gen_illegal(struct gen *g)
 	}
 }
 
+/* Zcb's compressed forms of op, on c (x8..x15), when it has one; returns whether emitted. */
+static bool gen_zcb(struct gen *g, unsigned op, unsigned c)
+{
+	static const struct {
+		uint16_t op, sel;
+	} unary[] = {{OP_SEXT_B, 1}, {OP_ZEXT_H, 2}, {OP_SEXT_H, 3}, {OP_ADD_UW, 4}};
+	for (unsigned i = 0; i < sizeof(unary) / sizeof(unary[0]); i++) {
+		if (unary[i].op != op)
+			continue;
+		uint16_t raw = (uint16_t)(0x9c61 | (c - 8) << 7 | unary[i].sel << 2);
+		emit_c(g, raw, op, c, c, 0, 0);
+		return true;
+	}
+	return false;
+}
+
+/* The Zicbom/Zicboz instructions: rs1 anywhere in a data page (or a faulting address); they
+ * act on its naturally aligned 64-byte block. */
+static void gen_cbo(struct gen *g, unsigned op)
+{
+	unsigned base = pick_tmp(g, 0);
+	emit_li(g, base, data_addr(g, 1, false));
+	emit(g, op, 0, base, 0, 0);
+}
+
+/* The instructions of the extensions beyond RV64GC, with Zcb's compressed forms and the
+ * compressed ones that expand to base instructions (c.zext.b, c.not, c.mul). */
+static void gen_ext(struct gen *g, unsigned op)
+{
+	unsigned rs1 = below(g, 32), rs2 = below(g, 32), c;
+	maybe_set(g, rs1);
+	if (rs2 != rs1)
+		maybe_set(g, rs2);
+	if (chance(g, 1, 3) && (c = pick_creg(g, 0)) && gen_zcb(g, op, c))
+		return;
+	switch (op) {
+	case OP_SLLI_UW:
+	case OP_RORI:
+	case OP_BCLRI:
+	case OP_BEXTI:
+	case OP_BINVI:
+	case OP_BSETI: emit(g, op, pick_rd(g), rs1, 0, shamt(g, false)); return;
+	case OP_RORIW: emit(g, op, pick_rd(g), rs1, 0, shamt(g, true)); return;
+	case OP_CLZ:
+	case OP_CLZW:
+	case OP_CTZ:
+	case OP_CTZW:
+	case OP_CPOP:
+	case OP_CPOPW:
+	case OP_SEXT_B:
+	case OP_SEXT_H:
+	case OP_ZEXT_H:
+	case OP_ORC_B:
+	case OP_REV8: emit(g, op, pick_rd(g), rs1, 0, 0); return;
+	case OP_MOP_R_N: emit(g, op, pick_rd(g), rs1, 0, below(g, 32)); return;
+	case OP_MOP_RR_N: emit(g, op, pick_rd(g), rs1, rs2, below(g, 8)); return;
+	case OP_C_MOP_N: {
+		unsigned n = below(g, 8);
+		emit_c(g, (uint16_t)(0x6081 | n << 8), op, 0, 0, 0, 2 * n + 1);
+		return;
+	}
+	case OP_WRS_NTO:
+	case OP_WRS_STO: emit(g, op, 0, 0, 0, 0); return;
+	case OP_CBO_INVAL:
+	case OP_CBO_CLEAN:
+	case OP_CBO_FLUSH:
+	case OP_CBO_ZERO: gen_cbo(g, op); return;
+	default: break;
+	}
+	/* Zcb's forms of base instructions: c.zext.b (andi 255), c.not (xori -1), c.mul. */
+	if (chance(g, 1, 4) && (c = pick_creg(g, 0))) {
+		switch (below(g, 3)) {
+		case 0: emit_c(g, (uint16_t)(0x9c61 | (c - 8) << 7), OP_ANDI, c, c, 0, 255); break;
+		case 1: emit_c(g, (uint16_t)(0x9c75 | (c - 8) << 7), OP_XORI, c, c, 0, -1); break;
+		default: {
+			unsigned s = 8 + below(g, 8);
+			emit_c(g, (uint16_t)(0x9c41 | (c - 8) << 7 | (s - 8) << 2), OP_MUL, c, c, s,
+			       0);
+			break;
+		}
+		}
+	}
+	emit(g, op, pick_rd(g), rs1, rs2, 0);
+}
+
+/* Zfhmin and Zfa, with halves (NaN-boxed or not) among the operand patterns. */
+static void gen_zf(struct gen *g, unsigned op)
+{
+	unsigned a = below(g, 32), b = below(g, 32);
+	for (unsigned k = 0; k < 2; k++) {
+		unsigned r = k ? b : a;
+		if (chance(g, 1, 3)) {
+			unsigned t = pick_tmp(g, 0);
+			static const uint16_t halves[] = {0x3c00, 0x7bff, 0x7c00, 0x7c01, 0x7e00,
+							  0x0001, 0x8400, 0x3555, 0xfc00};
+			uint64_t hv = chance(g, 1, 2) ? halves[below(g, 9)] : below(g, 0x10000);
+			emit_li(g, t, (chance(g, 7, 8) ? 0xffffffffffff0000ull : 0) | hv);
+			emit(g, OP_FMV_D_X, r, t, 0, 0);
+		} else if (chance(g, 1, 3)) {
+			set_freg(g, r);
+		}
+	}
+	switch (op) {
+	case OP_FLH: {
+		unsigned base = pick_tmp(g, 0);
+		int64_t imm = imm12(g);
+		emit_li(g, base, data_addr(g, 2, false) - (uint64_t)imm);
+		emit(g, op, a, base, 0, imm);
+		return;
+	}
+	case OP_FSH: {
+		unsigned base = pick_tmp(g, 0);
+		int64_t imm = imm12(g);
+		emit_li(g, base, data_addr(g, 2, false) - (uint64_t)imm);
+		emit(g, op, 0, base, b, imm);
+		return;
+	}
+	case OP_FMV_H_X: {
+		unsigned x = below(g, 32);
+		maybe_set(g, x);
+		emit(g, op, a, x, 0, 0);
+		return;
+	}
+	case OP_FMV_X_H:
+	case OP_FLEQ_S:
+	case OP_FLTQ_S:
+	case OP_FLEQ_D:
+	case OP_FLTQ_D: emit_fp(g, op, pick_rd(g), a, op == OP_FMV_X_H ? 0 : b, 0, 0); return;
+	case OP_FCVTMOD_W_D: emit_fp(g, op, pick_rd(g), a, 0, 0, RM_RTZ); return;
+	case OP_FLI_S:
+	case OP_FLI_D: emit(g, op, below(g, 32), below(g, 32), 0, 0); return;
+	case OP_FMINM_S:
+	case OP_FMAXM_S:
+	case OP_FMINM_D:
+	case OP_FMAXM_D: emit_fp(g, op, below(g, 32), a, b, 0, 0); return;
+	default: emit_fp(g, op, below(g, 32), a, 0, 0, pick_rm(g)); return; /* rounding ops */
+	}
+}
+
 /* One instruction of the given op with chosen operands (and what it needs before it). */
 static void gen_op(struct gen *g, unsigned op)
 {
@@ -1405,6 +1639,10 @@ static void gen_op(struct gen *g, unsigned op)
 		gen_amo(g, op);
 	} else if (op >= OP_CSRRW && op <= OP_CSRRCI) {
 		gen_csr(g, op);
+	} else if (op >= OP_FLH) {
+		gen_zf(g, op);
+	} else if (op >= OP_ADD_UW) {
+		gen_ext(g, op);
 	} else if (op >= OP_FMADD_S) {
 		gen_fp(g, op);
 	} else if (op == OP_JAL || op == OP_JALR || (op >= OP_BEQ && op <= OP_BGEU)) {
@@ -1809,6 +2047,7 @@ struct start_state {
 	uint64_t x[32], f[32];
 	uint32_t fflags, frm;
 	uint64_t counteren;
+	uint64_t envcfg[2]; /* menvcfg, senvcfg */
 };
 
 /* Side 0 runs under the translator (or, in self-test mode, the interpreter through
@@ -1849,6 +2088,7 @@ static struct side *side_new(void)
 	assert_int_equal(bus_add(&s->bus, MMIO_BASE, MMIO_SIZE, &fake_ops, &s->dev, "fake"), 0);
 	struct hart_env env = {.opaque = s, .time_now = fixed_time};
 	assert_int_equal(hart_init(&s->h, 0, &s->mem, &s->bus, &env), 0);
+	s->h.isa_ext = ISA_EXT_ALL;
 	return s;
 }
 
@@ -1866,6 +2106,8 @@ static void apply_start(struct hart *h, const struct start_state *st)
 	h->satp = SATP_VALUE;
 	h->mstatus |= FS_INITIAL << MSTATUS_FS_SHIFT;
 	h->mcounteren = h->scounteren = st->counteren;
+	h->menvcfg = st->envcfg[0];
+	h->senvcfg = st->envcfg[1];
 	hart_flush_tlb(h);
 	hart_update_mode(h);
 }
@@ -1912,6 +2154,10 @@ static struct pair *pair_new(uint64_t seed, unsigned round, unsigned items, bool
 	st.fflags = below(g, 32);
 	st.frm = chance(g, 1, 4) ? 5 + below(g, 3) : below(g, 5);
 	st.counteren = chance(g, 1, 2) ? 7 : 0;
+	/* The cache-block enables: mostly on, so that S-mode runs the CBOs. */
+	for (unsigned i = 0; i < 2; i++)
+		st.envcfg[i] = chance(g, 3, 4) ? MENVCFG_CBIE | MENVCFG_CBCFE | MENVCFG_CBZE
+					       : rnd(g) & (MENVCFG_CBCFE | MENVCFG_CBZE);
 	p->end_pc = gen_program(g, items);
 	memcpy(p->smc_slot, g->smc_slot, sizeof(p->smc_slot));
 	p->smc_slots = g->smc_slots;
@@ -2001,6 +2247,8 @@ static void compare_harts(const struct hart *a, const struct hart *b, struct dif
 	cmp_field(d, "medeleg", a->medeleg, b->medeleg);
 	cmp_field(d, "mideleg", a->mideleg, b->mideleg);
 	cmp_field(d, "stimecmp", a->stimecmp, b->stimecmp);
+	cmp_field(d, "menvcfg", a->menvcfg, b->menvcfg);
+	cmp_field(d, "senvcfg", a->senvcfg, b->senvcfg);
 	cmp_field(d, "pmpcfg0", a->pmpcfg[0], b->pmpcfg[0]);
 	cmp_field(d, "pmpaddr0", a->pmpaddr[0], b->pmpaddr[0]);
 	cmp_field(d, "instret", a->instret, b->instret);
@@ -2393,7 +2641,8 @@ static void test_lockstep_sees_tampering(void **state)
 static void test_lockstep_sees_injected_fault(void **state)
 {
 	(void)state;
-	static const uint16_t ops[] = {OP_ADD, OP_SLLI, OP_LD, OP_SW};
+	static const uint16_t ops[] = {OP_ADD,    OP_SLLI,      OP_LD, OP_SW,
+				       OP_SH2ADD, OP_CZERO_NEZ, OP_ROR};
 	uint64_t seed = run_seed();
 	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		struct pair *p = pair_new(seed, 2000 + i, ITEMS, true, NULL);

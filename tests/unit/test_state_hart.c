@@ -17,6 +17,7 @@
 
 #include "cpu/csr.h"
 #include "cpu/hart.h"
+#include "cpu/isa.h"
 #include "jit/jit.h"
 #include "mem/bus.h"
 #include "mem/guest_mem.h"
@@ -313,6 +314,7 @@ static void assert_same_hart(const struct hart *x, const struct hart *y)
 	assert_int_equal(x->wfi, y->wfi);
 	assert_int_equal(x->m_trap_fatal, y->m_trap_fatal);
 	assert_int_equal(x->tohost_gpa, y->tohost_gpa);
+	assert_int_equal(x->isa_ext, y->isa_ext);
 	/* derived */
 	assert_int_equal(x->fs_off, y->fs_off);
 	assert_int_equal(x->dtlb - x->tlb, y->dtlb - y->tlb);
@@ -330,10 +332,14 @@ static void test_every_field_round_trips(void **state)
 	a->mtval2 = 0x55;
 	a->mtinst = 0x66;
 	a->tselect = 0x77;
+	/* The extensions, and the menvcfg fields that exist only with them. */
+	a->isa_ext = ISA_EXT_ALL;
+	assert_true(csr_debug_write(a, CSR_MENVCFG, a->menvcfg | MENVCFG_CBIE | MENVCFG_CBZE));
+	assert_int_equal(b->isa_ext, ISA_EXT_RV64GC);
 	save(f, a);
 	/* The section: one "hart" section of the documented length, nothing else. */
-	assert_int_equal(f->o.len, HEADER + 1422);
-	assert_memory_equal(f->o.buf, "\x04hart\x01\x00\x00\x00", 9);
+	assert_int_equal(f->o.len, HEADER + 1430);
+	assert_memory_equal(f->o.buf, "\x04hart\x02\x00\x00\x00", 9);
 	struct state_in in;
 	assert_int_equal(load(b, f->o.buf, f->o.len, &in), 0);
 	assert_false(in.failed);
@@ -481,6 +487,35 @@ static void put_le(uint8_t *p, uint64_t v, unsigned bytes)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* A version-1 section (without isa_ext) loads as a plain RV64GC hart, into a hart that had
+ * every extension; menvcfg's cache-block enables are refused for an RV64GC hart. */
+static void test_version_1_is_rv64gc(void **state)
+{
+	struct fixture *f = *state;
+	prepare_a(f);
+	save(f, f->a.h);
+	size_t len = f->o.len - 8;
+	uint8_t *buf = malloc(len);
+	assert_non_null(buf);
+	memcpy(buf, f->o.buf, len);
+	put_le(buf + 5, 1, 4);
+	put_le(buf + 9, len - HEADER, 8);
+	struct hart *b = f->b.h;
+	b->isa_ext = ISA_EXT_ALL;
+	struct state_in in;
+	assert_int_equal(load(b, buf, len, &in), 0);
+	assert_int_equal(b->isa_ext, ISA_EXT_RV64GC);
+	free(buf);
+
+	/* Version 2, RV64GC, with CBZE set in menvcfg: not a value its menvcfg can hold. */
+	struct hart *a = f->a.h;
+	a->isa_ext = ISA_EXT_ALL;
+	assert_true(csr_debug_write(a, CSR_MENVCFG, MENVCFG_CBZE));
+	a->isa_ext = ISA_EXT_RV64GC;
+	save(f, a);
+	assert_rejected(f, f->o.buf, f->o.len, "menvcfg");
+}
+
 static void test_rejects_malformed_sections(void **state)
 {
 	struct fixture *f = *state;
@@ -503,8 +538,10 @@ static void test_rejects_malformed_sections(void **state)
 	assert_rejected(f, buf, len + 1, "past its fields");
 	/* Another layout version. */
 	memcpy(buf, f->o.buf, len);
-	put_le(buf + 5, 2, 4);
-	assert_rejected(f, buf, len, "layout version 2");
+	put_le(buf + 5, 3, 4);
+	assert_rejected(f, buf, len, "layout version 3");
+	put_le(buf + 5, 0, 4);
+	assert_rejected(f, buf, len, "layout version 0");
 	/* Another section. */
 	memcpy(buf, f->o.buf, len);
 	memcpy(buf + 1, "hurt", 4);
@@ -513,9 +550,13 @@ static void test_rejects_malformed_sections(void **state)
 	const char *flags[] = {"stopped", "wfi", "m_trap_fatal"};
 	for (unsigned i = 0; i < 3; i++) {
 		memcpy(buf, f->o.buf, len);
-		buf[len - 11 + i] = 2;
+		buf[len - 19 + i] = 2;
 		assert_rejected(f, buf, len, flags[i]);
 	}
+	/* Extensions this build does not implement. */
+	memcpy(buf, f->o.buf, len);
+	put_le(buf + len - 8, 1ull << 63, 8);
+	assert_rejected(f, buf, len, "isa_ext");
 	free(buf);
 
 	/* b is still loadable, and loads. */
@@ -645,6 +686,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rejects_malformed_sections, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rejects_bad_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rejects_another_hart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_version_1_is_rv64gc, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -849,6 +849,10 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	case OP_FLD:
 	case OP_FSD: x86_emit_fp_mem(c, i, idx); return true;
 	default:
+		if (op >= OP_ADD_UW && x86_bitmanip_inline(op)) {
+			r = x86_emit_bitmanip(c, i);
+			break;
+		}
 		if (x86_fp_inline_arith(op) && (f->rm == 0 || f->rm == 7)) { /* RNE or DYN */
 			x86_emit_fp_arith(c, i, idx);
 			return true;
@@ -871,7 +875,8 @@ static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 /* Ops that read or write x registers through h->x (handlers), where caching gains little. */
 static bool is_native(unsigned op)
 {
-	return op < OP_FENCE || (op >= OP_MUL && op <= OP_REMUW);
+	return op < OP_FENCE || (op >= OP_MUL && op <= OP_REMUW) ||
+	       (op >= OP_ADD_UW && x86_bitmanip_inline(op));
 }
 
 /* Note instruction `to` as the target of a jump inside the block from instruction from; a
@@ -935,7 +940,7 @@ static void allocate(struct ctx *c, const struct jit_insn *ins, unsigned n)
 		reads2 |=
 		    (f->op >= OP_SB && f->op <= OP_SD) || (f->op >= OP_ADD && f->op <= OP_AND);
 		reads2 |= (f->op >= OP_ADDW && f->op <= OP_SRAW) ||
-			  (f->op >= OP_MUL && f->op <= OP_REMUW);
+			  (f->op >= OP_MUL && f->op <= OP_REMUW) || x86_bitmanip_reads_rs2(f->op);
 		bool reads1 = f->op != OP_LUI && f->op != OP_AUIPC && f->op != OP_JAL;
 		if (reads1 && rs1) {
 			uses[rs1] += weight;

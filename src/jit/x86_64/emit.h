@@ -1,6 +1,7 @@
-/* What the x86-64 back end's two halves share: emit.c (block structure, registers, exits,
- * handler calls, integer instructions) and emit_mem.c (loads and stores with their sites'
- * copies of TLB entries, F and D). Private to src/jit/x86_64/. */
+/* What the x86-64 back end's parts share: emit.c (block structure, registers, exits, handler
+ * calls, integer instructions), emit_mem.c (loads and stores with their sites' copies of TLB
+ * entries, F and D) and emit_bitmanip.c (Zba, Zbb, Zbs, Zicond, Zimop). Private to
+ * src/jit/x86_64/. */
 #ifndef RVISOR_JIT_X86_64_EMIT_H
 #define RVISOR_JIT_X86_64_EMIT_H
 
@@ -119,6 +120,13 @@ void x86_emit_fp(struct ctx *c, const struct jit_insn *i, unsigned idx);
 bool x86_fp_inline_arith(unsigned op);
 void x86_emit_fp_arith(struct ctx *c, const struct jit_insn *i, unsigned idx);
 void x86_emit_fp_mem(struct ctx *c, const struct jit_insn *i, unsigned idx);
+/* emit_bitmanip.c: Zba, Zbb, Zbs, Zicond and Zimop. x86_bitmanip_inline: whether op is
+ * emitted inline on this host (else it goes through its handler); x86_bitmanip_reads_rs2:
+ * whether it reads x[rs2]; x86_emit_bitmanip: emit it, returning the host register holding
+ * the value for rd. */
+bool x86_bitmanip_inline(unsigned op);
+bool x86_bitmanip_reads_rs2(unsigned op);
+unsigned x86_emit_bitmanip(struct ctx *c, const struct jit_insn *i);
 /* The shared site-miss routines of struct jit_tramp, into b. */
 void x86_emit_site_miss_routines(struct jit_buf *b, struct jit_tramp *t);
 
