@@ -326,6 +326,7 @@ bool mmu_cbo(struct hart *h, uint64_t gva, bool zero)
 		hart_trap(h, CAUSE_STORE_ACCESS, gva);
 		return false;
 	}
+	guest_mem_mark_dirty(h->mem, gpa, ISA_CBO_BLOCK);
 	memset(p, 0, ISA_CBO_BLOCK);
 	if (h->jit)
 		jit_note_write(h, gpa & ~0xfffull);

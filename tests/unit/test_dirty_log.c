@@ -4,7 +4,7 @@
  * page-table page); after a take, the hart must drop its write TLB entries
  * (hart_flush_write_tlb, what HART_FENCE_DIRTY asks for), or a store through an entry filled
  * before the take would not mark its page again - shown here, so a missing flush cannot go
- * unnoticed; AMOs, discards and ranges across pages mark too. */
+ * unnoticed; AMOs, cbo.zero, discards and ranges across pages mark too. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +17,7 @@
 
 #include "cpu/csr.h"
 #include "cpu/hart.h"
+#include "cpu/isa.h"
 #include "jit/jit.h"
 #include "mem/bus.h"
 #include "mem/guest_mem.h"
@@ -242,6 +243,49 @@ static void test_amo_jit(void **state)
 	amo_marks(true);
 }
 
+/* cbo.zero x1 (Zicboz: MISC-MEM, funct3 2, imm 4). */
+static uint32_t cbo_zero(unsigned rs1)
+{
+	return 4u << 20 | rs1 << 15 | 2u << 12 | 0x0f;
+}
+
+static void cbo_zero_marks(bool jit)
+{
+	struct rig r;
+	if (rig_init(&r, jit))
+		skip();
+	struct hart *h = &r.h;
+	/* cbo.zero of a block in DATA, then a loop that writes nothing. */
+	put32(&r.mem, CODE, cbo_zero(1));
+	put32(&r.mem, CODE + 4, addi(2, 2, 1));
+	put32(&r.mem, CODE + 8, jal0(-4));
+	memset(r.mem.hva + (DATA - RAM_BASE), 0xab, 4096);
+	h->isa_ext = ISA_EXT_ALL; /* Zicboz among them */
+	h->priv = PRV_M;          /* M-mode may always use the CBOs */
+	h->pc = h->pc_next = CODE;
+	hart_update_mode(h);
+	h->x[1] = DATA + 0x140;
+	run(&r, 50);
+	assert_int_equal(h->pc == CODE + 4 || h->pc == CODE + 8, true);
+	assert_int_equal(r.mem.hva[DATA - RAM_BASE + 0x140], 0);
+	assert_int_equal(r.mem.hva[DATA - RAM_BASE + 0x180], 0xab);
+	assert_int_equal(guest_mem_dirty_take(&r.mem, r.taken), 1);
+	assert_true(page_in(&r, DATA));
+	rig_destroy(&r);
+}
+
+static void test_cbo_zero_interp(void **state)
+{
+	(void)state;
+	cbo_zero_marks(false);
+}
+
+static void test_cbo_zero_jit(void **state)
+{
+	(void)state;
+	cbo_zero_marks(true);
+}
+
 static void test_ranges_and_discard(void **state)
 {
 	(void)state;
@@ -290,6 +334,8 @@ int main(void)
 	    cmocka_unit_test(test_jit_sv39),
 	    cmocka_unit_test(test_amo_interp),
 	    cmocka_unit_test(test_amo_jit),
+	    cmocka_unit_test(test_cbo_zero_interp),
+	    cmocka_unit_test(test_cbo_zero_jit),
 	    cmocka_unit_test(test_ranges_and_discard),
 	    cmocka_unit_test(test_no_log_means_all_dirty),
 	};
