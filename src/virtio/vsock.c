@@ -519,6 +519,10 @@ static void *vsock_main(void *arg)
 			pthread_mutex_unlock(&v->run_lock);
 			continue;
 		}
+		/* A restore may have given the device its transport while this thread waited
+		 * (it polled without one): look again. */
+		if (!t)
+			t = atomic_load(&v->t);
 		if (!t) {
 			pthread_mutex_unlock(&v->run_lock);
 			continue;
