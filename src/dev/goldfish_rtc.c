@@ -10,6 +10,7 @@
 
 #include "dev/goldfish_rtc.h"
 #include "state/stream.h"
+#include "host/seccomp.h"
 
 #define NS_PER_SEC        1000000000ull
 #define RTC_STATE_VERSION 1
@@ -57,6 +58,7 @@ static void alarm_changed(struct goldfish_rtc *r)
 static void *alarm_thread(void *arg)
 {
 	struct goldfish_rtc *r = arg;
+	seccomp_enter(SECCOMP_DEVICE);
 	pthread_mutex_lock(&r->lock);
 	while (!r->stop) {
 		if (!r->regs.alarm_armed) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "host/chr.h"
+#include "host/seccomp.h"
 
 #define CHR_STDIO_RING    4096 /* bytes of input buffered ahead of the guest */
 #define CHR_STDIO_ESCAPE  0x01 /* Ctrl-A */
@@ -210,6 +211,7 @@ static bool chr_stdio_input(struct chr_stdio *s, uint8_t byte)
 static void *chr_stdio_reader(void *arg)
 {
 	struct chr_stdio *s = arg;
+	seccomp_enter(SECCOMP_CONSOLE);
 	uint8_t buf[256];
 
 	for (;;) {

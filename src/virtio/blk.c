@@ -13,6 +13,7 @@
 
 #include "host/blk_file.h"
 #include "virtio/transport.h"
+#include "host/seccomp.h"
 
 #define BLK_HDR_SIZE 16 /* type, reserved, sector: the device-readable head of a request */
 #define BLK_DWZ_SIZE 16 /* struct virtio_blk_discard_write_zeroes */
@@ -324,6 +325,7 @@ int virtio_blk_set_file(struct virtio_blk *b, struct blk_file *file)
 static void *worker_main(void *opaque)
 {
 	struct virtio_blk *b = opaque;
+	seccomp_enter(SECCOMP_DEVICE);
 
 	pthread_mutex_lock(&b->lock);
 	for (;;) {

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "virtio/transport.h"
+#include "host/seccomp.h"
 
 /* The shadow rings of queue q at FS_RING_SIZE * q in the shared memfd: avail first, used at
  * FS_USED_OFF (room for VIRTQ_MAX_SIZE entries each). Guest-physical addresses above any RAM
@@ -315,6 +316,7 @@ static bool relay_used(struct virtio_fs *fs, unsigned q)
 static void *fs_thread(void *arg)
 {
 	struct virtio_fs *fs = arg;
+	seccomp_enter(SECCOMP_DEVICE);
 	struct pollfd p[VIRTIO_FS_QUEUES + 2];
 	for (unsigned q = 0; q < VIRTIO_FS_QUEUES; q++)
 		p[q] = (struct pollfd){.fd = fs->call[q], .events = POLLIN};

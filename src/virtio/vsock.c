@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "virtio/transport.h"
+#include "host/seccomp.h"
 
 /* struct virtio_vsock_hdr (5.10.6), packed little-endian, and its fields' offsets. */
 #define HDR_SIZE       44
@@ -451,6 +452,7 @@ static void drop_all(struct virtio_vsock *v)
 static void *vsock_main(void *arg)
 {
 	struct virtio_vsock *v = arg;
+	seccomp_enter(SECCOMP_DEVICE);
 	struct pollfd p[VSOCK_MAX_CONNS + 2];
 	int slot[VSOCK_MAX_CONNS + 2];
 	bool starved = false; /* no receive buffer: host data waits for the guest */

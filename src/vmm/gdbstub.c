@@ -22,6 +22,7 @@
 #include "mem/guest_mem.h"
 #include "vmm/gdbstub.h"
 #include "vmm/vm.h"
+#include "host/seccomp.h"
 
 /* ---- packet layer ---- */
 
@@ -1430,6 +1431,7 @@ static void drop_client(struct gdb_server *srv)
 static void *server_main(void *arg)
 {
 	struct gdb_server *srv = arg;
+	seccomp_enter(SECCOMP_GDB);
 	char buf[4096];
 	for (;;) {
 		struct pollfd p[4] = {

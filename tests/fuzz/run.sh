@@ -46,7 +46,9 @@ cflags="$base -fsanitize=fuzzer,address,undefined"
 # The shared harness checks every input with loops over guest RAM: it is built without
 # coverage instrumentation, which would only slow it and steer the fuzzer toward the checks.
 common=$out/fuzz_common.o
-virtio="src/virtio/mmio.c src/virtio/transport.c src/virtio/virtq.c $common"
+# Device threads install their seccomp filters (none: the level stays 0 in a fuzzer).
+seccomp="src/host/seccomp.c src/host/seccomp_hook/none.c"
+virtio="src/virtio/mmio.c src/virtio/transport.c src/virtio/virtq.c $seccomp $common"
 
 # The sources each target links: its own, and the device code it drives.
 sources() {
@@ -73,7 +75,8 @@ sources() {
 		else
 			jit=src/jit/none/jit_none.c
 		fi
-		echo "tests/fuzz/fuzz_$1.c" $(ls src/*/*.c | grep -v '^src/jit/') $jit
+		echo "tests/fuzz/fuzz_$1.c" $(ls src/*/*.c | grep -v '^src/jit/') $jit \
+			src/host/seccomp_hook/none.c
 		;;
 	*) return 1 ;;
 	esac
@@ -95,8 +98,8 @@ for t in $targets; do
 		continue
 	fi
 	# shellcheck disable=SC2086 # word splitting of the flag and source lists is intended
-	libs=
-	case $t in api | state) libs="-lfdt -lz -lm -lslirp -lmicrohttpd -ljansson" ;; esac
+	libs=-lseccomp
+	case $t in api | state) libs="-lfdt -lz -lm -lslirp -lmicrohttpd -ljansson -lseccomp" ;; esac
 	# shellcheck disable=SC2086 # word splitting of the flag and source lists is intended
 	if ! $cc $cflags -o "$out/fuzz_$t" $src $libs; then
 		echo "fuzz_$t: build failed (needs clang with libFuzzer:" \
