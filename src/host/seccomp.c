@@ -32,7 +32,8 @@
 
 #include "host/seccomp.h"
 
-#define SECCOMP_MAX_NR 512 /* the x86-64 system call numbers are below this */
+#define SECCOMP_MAX_NR  512 /* the x86-64 system call numbers are below this */
+#define SECCOMP_SI_CODE 1   /* si_code of a SIGSYS from a filter (the kernel's SYS_SECCOMP) */
 
 struct seccomp_prog {
 	struct sock_filter *insns;
@@ -251,11 +252,15 @@ static int build_prog(enum seccomp_kind kind, bool args, struct seccomp_prog *ou
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
 	if (!ctx)
 		return -ENOMEM;
+	/* A call through another ABI (int 0x80's i386 table, x32) is never rvisor's: the whole
+	 * process goes at once, as the handler could not name the call right. */
+	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	if (rc)
+		goto out;
 	/* Only the control plane and the main thread open files for writing (snapshots,
 	 * metrics, a disk put in place of another; the main thread's last lines). */
 	bool writes = kind == SECCOMP_API || kind == SECCOMP_MAIN;
-	int rc =
-	    add_list(ctx, calls_base, sizeof(calls_base) / sizeof(calls_base[0]), args, writes);
+	rc = add_list(ctx, calls_base, sizeof(calls_base) / sizeof(calls_base[0]), args, writes);
 	if (!rc)
 		rc = add_list(ctx, kind_lists[kind].calls, kind_lists[kind].n, args, writes);
 	/* clone3 passes its flags in memory, where no filter can look: answering ENOSYS makes
@@ -319,6 +324,12 @@ static void on_sigsys(int sig, siginfo_t *info, void *uctx)
 	int nr = info->si_syscall;
 	const char *name =
 	    nr >= 0 && nr < SECCOMP_MAX_NR && seccomp_names[nr] ? seccomp_names[nr] : "?";
+	if (info->si_code != SECCOMP_SI_CODE) {
+		/* Not from a filter (kill -SYS): the default action, a core dump. */
+		signal(SIGSYS, SIG_DFL);
+		raise(SIGSYS);
+		return;
+	}
 	put_str(line, sizeof(line), &pos, "rvisor: seccomp: the ");
 	put_str(line, sizeof(line), &pos,
 		seccomp_kind_name((enum seccomp_kind)seccomp_thread_kind));
