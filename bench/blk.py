@@ -252,7 +252,7 @@ def main():
     ap.add_argument("--mem", default="512M", help="guest RAM for both VMMs (default 512M)")
     ap.add_argument("--no-qemu", action="store_true", help="skip the QEMU side")
     ap.add_argument("--rvisor-args", default="",
-                    help="more rvisor run options, one string (e.g. '--no-seccomp')")
+                    help="more rvisor run options, one string (e.g. --rvisor-args=--no-seccomp)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per boot or command")
     args = ap.parse_args()
     if args.size < 1 or args.repeat < 1 or args.seconds <= 0:

@@ -152,7 +152,7 @@ def main():
                     help="rvisor's --accel (default: rvisor's own default)")
     ap.add_argument("--no-qemu", action="store_true", help="skip the QEMU side")
     ap.add_argument("--rvisor-args", default="",
-                    help="more rvisor run options, one string (e.g. '--no-seccomp')")
+                    help="more rvisor run options, one string (e.g. --rvisor-args=--no-seccomp)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per boot (default 300)")
     args = ap.parse_args()
 
