@@ -180,6 +180,18 @@ static const struct seccomp_list kind_lists[SECCOMP_KINDS] = {
 static const unsigned long allowed_ioctls[] = {TCGETS,   TCSETS,  TCSETSW,     TCSETSF,
 					       FIONREAD, FIONBIO, BLKGETSIZE64};
 
+/* Argument checks, every field named (libseccomp's SCMP_An macros leave one out). */
+static struct scmp_arg_cmp arg_eq(unsigned arg, uint64_t value)
+{
+	return (struct scmp_arg_cmp){.arg = arg, .op = SCMP_CMP_EQ, .datum_a = value, .datum_b = 0};
+}
+
+static struct scmp_arg_cmp arg_masked(unsigned arg, uint64_t mask, uint64_t value)
+{
+	return (struct scmp_arg_cmp){
+	    .arg = arg, .op = SCMP_CMP_MASKED_EQ, .datum_a = mask, .datum_b = value};
+}
+
 /* Add one call, at level 2 with the conditions on its arguments where there are any. */
 static int add_call(scmp_filter_ctx ctx, int nr, bool args, bool writes)
 {
@@ -189,17 +201,15 @@ static int add_call(scmp_filter_ctx ctx, int nr, bool args, bool writes)
 	if (nr == SCMP_SYS(mmap) || nr == SCMP_SYS(mprotect))
 		/* No thread maps code after start-up: the translator's cache is mapped
 		 * executable once, when the VM is built. */
-		return seccomp_rule_add(ctx, allow, nr, 1,
-					SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+		return seccomp_rule_add(ctx, allow, nr, 1, arg_masked(2, PROT_EXEC, 0));
 	if (nr == SCMP_SYS(clone))
 		/* Threads only: a new process or namespace is never made. */
 		return seccomp_rule_add(ctx, allow, nr, 1,
-					SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+					arg_masked(0, CLONE_THREAD, CLONE_THREAD));
 	if (nr == SCMP_SYS(socket)) {
 		int domains[] = {AF_UNIX, AF_INET, AF_INET6};
 		for (size_t i = 0; i < sizeof(domains) / sizeof(domains[0]); i++) {
-			int rc =
-			    seccomp_rule_add(ctx, allow, nr, 1, SCMP_A0(SCMP_CMP_EQ, domains[i]));
+			int rc = seccomp_rule_add(ctx, allow, nr, 1, arg_eq(0, domains[i]));
 			if (rc)
 				return rc;
 		}
@@ -207,8 +217,7 @@ static int add_call(scmp_filter_ctx ctx, int nr, bool args, bool writes)
 	}
 	if (nr == SCMP_SYS(ioctl)) {
 		for (size_t i = 0; i < sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]); i++) {
-			int rc = seccomp_rule_add(ctx, allow, nr, 1,
-						  SCMP_A1(SCMP_CMP_EQ, allowed_ioctls[i]));
+			int rc = seccomp_rule_add(ctx, allow, nr, 1, arg_eq(1, allowed_ioctls[i]));
 			if (rc)
 				return rc;
 		}
@@ -217,7 +226,7 @@ static int add_call(scmp_filter_ctx ctx, int nr, bool args, bool writes)
 	if (nr == SCMP_SYS(prctl)) {
 		int opts[] = {PR_SET_NAME, PR_SET_NO_NEW_PRIVS, PR_GET_NAME};
 		for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-			int rc = seccomp_rule_add(ctx, allow, nr, 1, SCMP_A0(SCMP_CMP_EQ, opts[i]));
+			int rc = seccomp_rule_add(ctx, allow, nr, 1, arg_eq(0, opts[i]));
 			if (rc)
 				return rc;
 		}
@@ -226,12 +235,10 @@ static int add_call(scmp_filter_ctx ctx, int nr, bool args, bool writes)
 	if (nr == SCMP_SYS(openat) && !writes)
 		/* Read-only opens only: glibc's malloc reads a /proc file, libslirp
 		 * /etc/resolv.conf. */
-		return seccomp_rule_add(
-		    ctx, allow, nr, 1,
-		    SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC, 0));
-	if (nr == SCMP_SYS(seccomp))
 		return seccomp_rule_add(ctx, allow, nr, 1,
-					SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER));
+					arg_masked(2, O_ACCMODE | O_CREAT | O_TRUNC, 0));
+	if (nr == SCMP_SYS(seccomp))
+		return seccomp_rule_add(ctx, allow, nr, 1, arg_eq(0, SECCOMP_SET_MODE_FILTER));
 	return seccomp_rule_add(ctx, allow, nr, 0);
 }
 

@@ -18,8 +18,9 @@ enum seccomp_level {
 	SECCOMP_LEVEL_ARGS = 2,
 };
 
-/* The level when no option names one. Sanitizer builds (make SAN=1) default to none: at exit
- * LeakSanitizer stops the process's threads with a ptrace helper that no filter allows. */
+/* The level when no option names one. Sanitizer builds (make SAN=1) default to none: their
+ * runtimes make calls no filter allows (sigaltstack as a thread ends, LeakSanitizer's ptrace
+ * helper at exit). */
 #if defined(__SANITIZE_ADDRESS__)
 #define SECCOMP_LEVEL_DEFAULT SECCOMP_LEVEL_NONE
 #else
