@@ -9,8 +9,8 @@
 #include <time.h>
 
 #include "dev/goldfish_rtc.h"
-#include "state/stream.h"
 #include "host/seccomp.h"
+#include "state/stream.h"
 
 #define NS_PER_SEC        1000000000ull
 #define RTC_STATE_VERSION 1

@@ -12,8 +12,8 @@
 #include <sys/uio.h>
 
 #include "host/blk_file.h"
-#include "virtio/transport.h"
 #include "host/seccomp.h"
+#include "virtio/transport.h"
 
 #define BLK_HDR_SIZE 16 /* type, reserved, sector: the device-readable head of a request */
 #define BLK_DWZ_SIZE 16 /* struct virtio_blk_discard_write_zeroes */

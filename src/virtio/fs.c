@@ -24,8 +24,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "virtio/transport.h"
 #include "host/seccomp.h"
+#include "virtio/transport.h"
 
 /* The shadow rings of queue q at FS_RING_SIZE * q in the shared memfd: avail first, used at
  * FS_USED_OFF (room for VIRTQ_MAX_SIZE entries each). Guest-physical addresses above any RAM

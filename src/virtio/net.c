@@ -15,8 +15,8 @@
 #include <time.h>
 
 #include "host/net.h"
-#include "virtio/transport.h"
 #include "host/seccomp.h"
+#include "virtio/transport.h"
 
 /* Offsets in struct virtio_net_hdr (5.1.6). */
 enum {

@@ -17,8 +17,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "virtio/transport.h"
 #include "host/seccomp.h"
+#include "virtio/transport.h"
 
 /* struct virtio_vsock_hdr (5.10.6), packed little-endian, and its fields' offsets. */
 #define HDR_SIZE       44

@@ -19,10 +19,10 @@
 #include "cpu/csr.h"
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
+#include "host/seccomp.h"
 #include "mem/guest_mem.h"
 #include "vmm/gdbstub.h"
 #include "vmm/vm.h"
-#include "host/seccomp.h"
 
 /* ---- packet layer ---- */
 

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "vmm/vm.h"
 #include "host/seccomp.h"
+#include "vmm/vm.h"
 
 void vm_request_exit(struct vm *vm, int status)
 {
