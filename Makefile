@@ -9,7 +9,15 @@ ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
-LDLIBS := -lfdt -lz -lm -lslirp -lmicrohttpd -ljansson -pthread
+LDLIBS := -lfdt -lz -lm -lslirp -lmicrohttpd -ljansson $(shell pkg-config --libs libseccomp) -pthread
+
+# `make TEST_HOOKS=1` (use its own BUILD directory) compiles the hooks tests/integration/
+# test_seccomp.py drives: a forbidden system call on a chosen thread. Normal builds have none.
+ifeq ($(TEST_HOOKS),1)
+HOOK_SRCS := src/host/seccomp_hook/test.c
+else
+HOOK_SRCS := src/host/seccomp_hook/none.c
+endif
 
 # The translator: its front end and the back end of this host's ISA, or, on a host without
 # one, the interface alone (every hart interprets).
@@ -19,7 +27,7 @@ JIT_SRCS := src/jit/jit.c $(wildcard src/jit/x86_64/*.c)
 else
 JIT_SRCS := src/jit/none/jit_none.c
 endif
-SRCS := $(sort $(filter-out src/jit/%,$(wildcard src/*/*.c)) $(JIT_SRCS))
+SRCS := $(sort $(filter-out src/jit/%,$(wildcard src/*/*.c)) $(JIT_SRCS) $(HOOK_SRCS))
 OBJS := $(SRCS:%.c=$(BUILD)/%.o)
 MAIN := $(BUILD)/src/main.o
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))

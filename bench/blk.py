@@ -17,6 +17,7 @@ its page cache (what both VMMs' buffered backends do underneath) and with O_DIRE
 It prints figures and never fails on slowness; it exits 1 only when a VM does not boot or a
 workload reports an error.
 Usage: bench/blk.py [--size MIB] [--seconds S] [--repeat N] [--rvisor PATH] [--no-qemu]
+[--rvisor-args ARGS]
 """
 
 import argparse
@@ -250,6 +251,8 @@ def main():
     ap.add_argument("--rvisor", default=str(REPO / "build" / "rvisor"), help="rvisor binary")
     ap.add_argument("--mem", default="512M", help="guest RAM for both VMMs (default 512M)")
     ap.add_argument("--no-qemu", action="store_true", help="skip the QEMU side")
+    ap.add_argument("--rvisor-args", default="",
+                    help="more rvisor run options, one string (e.g. --rvisor-args=--no-seccomp)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per boot or command")
     args = ap.parse_args()
     if args.size < 1 or args.repeat < 1 or args.seconds <= 0:
@@ -272,6 +275,7 @@ def main():
             argv = [args.rvisor, "run", "--kernel", kernel, "--initrd", str(initrd), "--mem",
                     args.mem, "--cmdline", "console=ttyS0", "--drive",
                     f"path={image},transport={transport}"]
+            argv += shlex.split(args.rvisor_args)
             key = f"rvisor-{transport}"
             results[key] = medians(bench_vm(key, argv, args, size))
             failed |= results[key] is None

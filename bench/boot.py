@@ -11,7 +11,7 @@ the guest RAM (memfd) mapping.
 
 It prints figures and never fails on slowness; it exits 1 only when a VM does not reach the
 marker at all. Usage: bench/boot.py [--runs N] [--rvisor PATH] [--accel jit|interp] [--no-qemu]
-[--timeout S]
+[--timeout S] [--rvisor-args ARGS]
 """
 
 import argparse
@@ -151,6 +151,8 @@ def main():
     ap.add_argument("--accel", choices=("jit", "interp"),
                     help="rvisor's --accel (default: rvisor's own default)")
     ap.add_argument("--no-qemu", action="store_true", help="skip the QEMU side")
+    ap.add_argument("--rvisor-args", default="",
+                    help="more rvisor run options, one string (e.g. --rvisor-args=--no-seccomp)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per boot (default 300)")
     args = ap.parse_args()
 
@@ -163,6 +165,7 @@ def main():
                    "--mem", args.mem, "--cmdline", "console=ttyS0"]
     if args.accel:
         rvisor_argv += ["--accel", args.accel]
+    rvisor_argv += shlex.split(args.rvisor_args)
     rv_time, rv_mem = bench("rvisor", rvisor_argv, args.runs, args.timeout, True)
     failed |= rv_time is None
 

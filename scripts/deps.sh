@@ -5,9 +5,10 @@
 set -euo pipefail
 
 packages=(
-	# build (libmicrohttpd and jansson: the API server's HTTP and JSON)
+	# build (libmicrohttpd and jansson: the API server's HTTP and JSON; libseccomp: the
+	# threads' system call filters)
 	build-essential make git pkg-config libfdt-dev zlib1g-dev libslirp-dev libmicrohttpd-dev
-	libjansson-dev
+	libjansson-dev libseccomp-dev
 	# unit tests (Capstone: the translator's encoder test decodes what it emits),
 	# formatting, sanitizers and fuzzing (libFuzzer runtime)
 	libcmocka-dev libcapstone-dev clang clang-format libclang-rt-14-dev

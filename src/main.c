@@ -13,6 +13,7 @@
 #include "cpu/isa.h"
 #include "host/chr.h"
 #include "host/sched.h"
+#include "host/seccomp.h"
 #include "jit/jit.h"
 #include "vmm/api.h"
 #include "vmm/gdbstub.h"
@@ -47,6 +48,10 @@ static void usage_main(FILE *f)
 	      "  --config-file FILE  configure from FILE (boot-source, machine-config, drives,\n"
 	      "                      network-interfaces) and start the guest at once\n"
 	      "  --no-api            with --config-file: serve no API\n"
+	      "  --seccomp-level N   system call filters on every thread: 0 none, 1 call\n"
+	      "                      numbers, 2 numbers and arguments (default 2); also for\n"
+	      "                      run and restore\n"
+	      "  --no-seccomp        the same as --seccomp-level 0\n"
 	      "\n"
 	      "options:\n"
 	      "  -h, --help     show this text\n"
@@ -111,6 +116,9 @@ static void usage_run(FILE *f)
 	      "                       'target remote HOST:PORT'\n"
 	      "  --gdb-wait           with --gdb: start with every hart stopped until the\n"
 	      "                       debugger continues\n"
+	      "  --seccomp-level N    system call filters on every thread: 0 none, 1 call\n"
+	      "                       numbers, 2 numbers and arguments (default)\n"
+	      "  --no-seccomp         no filters (--seccomp-level 0)\n"
 	      "  -h, --help           show this text\n"
 	      "\n"
 	      "Console: when stdin is a terminal it is switched to raw mode; type Ctrl-A x to\n"
@@ -118,7 +126,8 @@ static void usage_run(FILE *f)
 	      "\n"
 	      "Exit status: 0 the guest powered off (or a test passed), 1 bad usage or input,\n"
 	      "2 the guest reported failure, 3 the guest asked for a reboot, 4 the guest crashed\n"
-	      "beyond recovery, 5 quit from the console, 128+N stopped by signal N.\n",
+	      "beyond recovery, 5 quit from the console, 6 a thread made a system call its\n"
+	      "seccomp filter forbids, 128+N stopped by signal N.\n",
 	      f);
 }
 
@@ -163,6 +172,28 @@ static bool parse_size(const char *s, uint64_t *out)
 	return true;
 }
 
+/* --seccomp-level N: 0, 1 or 2. Returns false (with the error line printed) otherwise. */
+static bool parse_seccomp_level(const char *arg, int *level)
+{
+	if (arg[0] >= '0' && arg[0] <= '2' && !arg[1]) {
+		*level = arg[0] - '0';
+		return true;
+	}
+	error("--seccomp-level '%s' is not one of: 0 (no filters), 1 (system call numbers), 2 "
+	      "(numbers and arguments)",
+	      arg);
+	return false;
+}
+
+/* Compile the threads' filters before any thread exists. */
+static int setup_seccomp(int level)
+{
+	char err[256];
+	if (seccomp_setup(level, err, sizeof(err)))
+		return error("%s (--no-seccomp runs without filters)", err);
+	return 0;
+}
+
 static void on_quit(void *opaque)
 {
 	vm_request_exit(opaque, VM_STATUS_QUIT);
@@ -192,6 +223,8 @@ static int cmd_run(int argc, char **argv)
 	    {"jit-cache", required_argument, NULL, 'J'},
 	    {"gdb", required_argument, NULL, 'G'},
 	    {"gdb-wait", no_argument, NULL, 'w'},
+	    {"seccomp-level", required_argument, NULL, 'L'},
+	    {"no-seccomp", no_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0, 0, 0, 0},
 	};
@@ -201,6 +234,7 @@ static int cmd_run(int argc, char **argv)
 	const char *gdb = NULL;
 	bool gdb_wait = false;
 	unsigned weight = 0;
+	int seccomp = SECCOMP_LEVEL_DEFAULT;
 	int c;
 
 	opterr = 0;
@@ -228,6 +262,11 @@ static int cmd_run(int argc, char **argv)
 		}
 		case 'A': affinity = optarg; break;
 		case 'G': gdb = optarg; break;
+		case 'L':
+			if (!parse_seccomp_level(optarg, &seccomp))
+				return VM_STATUS_ERROR;
+			break;
+		case 'S': seccomp = SECCOMP_LEVEL_NONE; break;
 		case 'w': gdb_wait = true; break;
 		case 'a':
 			if (!strcmp(optarg, "jit")) {
@@ -354,6 +393,9 @@ static int cmd_run(int argc, char **argv)
 		return error("--mem %s is not a multiple of 2M: round it, e.g. %" PRIu64 "M",
 			     mem_arg, (uint64_t)(((cfg.mem_size + 0x1fffff) >> 20) & ~1ull));
 
+	if (setup_seccomp(seccomp))
+		return VM_STATUS_ERROR;
+
 	/* Placement first: every thread created from here on inherits it. */
 	struct sched_group group = {0};
 	if (affinity) {
@@ -436,10 +478,13 @@ static int cmd_api(int argc, char **argv)
 	    {"api-sock", required_argument, NULL, 's'},
 	    {"config-file", required_argument, NULL, 'c'},
 	    {"no-api", no_argument, NULL, 'n'},
+	    {"seccomp-level", required_argument, NULL, 'L'},
+	    {"no-seccomp", no_argument, NULL, 'S'},
 	    {0, 0, 0, 0},
 	};
 	const char *sock = NULL, *config = NULL;
 	bool no_api = false;
+	int seccomp = SECCOMP_LEVEL_DEFAULT;
 	int c;
 	opterr = 0;
 	optind = 1;
@@ -448,6 +493,11 @@ static int cmd_api(int argc, char **argv)
 		case 's': sock = optarg; break;
 		case 'c': config = optarg; break;
 		case 'n': no_api = true; break;
+		case 'L':
+			if (!parse_seccomp_level(optarg, &seccomp))
+				return VM_STATUS_ERROR;
+			break;
+		case 'S': seccomp = SECCOMP_LEVEL_NONE; break;
 		case ':':
 			return error("option '%s' needs a value (see 'rvisor --help')",
 				     argv[optind - 1]);
@@ -466,6 +516,8 @@ static int cmd_api(int argc, char **argv)
 	if (!no_api && !sock)
 		return error(
 		    "--config-file without --no-api needs --api-sock PATH (or add --no-api)");
+	if (setup_seccomp(seccomp))
+		return VM_STATUS_ERROR;
 	return api_main(sock, config, NULL);
 }
 
@@ -479,10 +531,13 @@ static int cmd_restore(int argc, char **argv)
 	    {"api-sock", required_argument, NULL, 'a'},
 	    {"track-dirty-pages", no_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"seccomp-level", required_argument, NULL, 'L'},
+	    {"no-seccomp", no_argument, NULL, 'S'},
 	    {0, 0, 0, 0},
 	};
 	struct api_restore r = {0};
 	const char *sock = NULL;
+	int seccomp = SECCOMP_LEVEL_DEFAULT;
 	int c;
 	opterr = 0;
 	optind = 1;
@@ -493,20 +548,26 @@ static int cmd_restore(int argc, char **argv)
 		case 'p': r.paused = true; break;
 		case 'a': sock = optarg; break;
 		case 't': r.track_dirty_pages = true; break;
+		case 'L':
+			if (!parse_seccomp_level(optarg, &seccomp))
+				return VM_STATUS_ERROR;
+			break;
+		case 'S': seccomp = SECCOMP_LEVEL_NONE; break;
 		case 'h':
-			fputs("usage: rvisor restore --snapshot FILE --mem-file FILE [--paused] "
-			      "[--api-sock PATH]\n"
-			      "                      [--track-dirty-pages]\n"
-			      "\n"
-			      "Restore a VM from a snapshot taken with the API's PUT "
-			      "/snapshot/create\n"
-			      "and run it (--paused: wait for PATCH /vm {\"state\": \"Resumed\"}\n"
-			      "on --api-sock; --track-dirty-pages: keep a dirty log, so that a\n"
-			      "Diff snapshot of the restored VM holds only the pages written "
-			      "since).\n"
-			      "A Diff snapshot's memory file is first made whole with 'rvisor "
-			      "rebase'.\n",
-			      stdout);
+			fputs(
+			    "usage: rvisor restore --snapshot FILE --mem-file FILE [--paused] "
+			    "[--api-sock PATH]\n"
+			    "       [--track-dirty-pages] [--seccomp-level 0|1|2 | --no-seccomp]\n"
+			    "\n"
+			    "Restore a VM from a snapshot taken with the API's PUT "
+			    "/snapshot/create\n"
+			    "and run it (--paused: wait for PATCH /vm {\"state\": \"Resumed\"}\n"
+			    "on --api-sock; --track-dirty-pages: keep a dirty log, so that a\n"
+			    "Diff snapshot of the restored VM holds only the pages written "
+			    "since).\n"
+			    "A Diff snapshot's memory file is first made whole with 'rvisor "
+			    "rebase'.\n",
+			    stdout);
 			return 0;
 		case ':':
 			return error("option '%s' needs a value (see 'rvisor restore --help')",
@@ -524,6 +585,8 @@ static int cmd_restore(int argc, char **argv)
 			     "PUT /snapshot/create wrote)");
 	if (r.paused && !sock)
 		return error("--paused needs --api-sock PATH: nothing else could resume the VM");
+	if (setup_seccomp(seccomp))
+		return VM_STATUS_ERROR;
 	return api_main(sock, NULL, &r);
 }
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "dev/goldfish_rtc.h"
+#include "host/seccomp.h"
 #include "state/stream.h"
 
 #define NS_PER_SEC        1000000000ull
@@ -57,6 +58,7 @@ static void alarm_changed(struct goldfish_rtc *r)
 static void *alarm_thread(void *arg)
 {
 	struct goldfish_rtc *r = arg;
+	seccomp_enter(SECCOMP_DEVICE);
 	pthread_mutex_lock(&r->lock);
 	while (!r->stop) {
 		if (!r->regs.alarm_armed) {

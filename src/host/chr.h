@@ -6,8 +6,9 @@
 #include <stddef.h>
 
 struct chr {
-	/* Write len bytes of guest output to the host. Never blocks the caller for long; output
-	 * that cannot be written (host side closed) is dropped. Thread-safe. */
+	/* Write len bytes of guest output to the host. Never waits for the host side: output
+	 * that cannot be taken (a reader that does not read, or is gone) is dropped. Thread-safe.
+	 */
 	void (*write)(struct chr *c, const void *buf, size_t len);
 	/* Copy up to len bytes of pending host input into buf; returns the count (0: none).
 	 * Never blocks. Thread-safe. */
@@ -20,7 +21,8 @@ struct chr {
 	void *quit_opaque;
 };
 
-/* Open the stdio backend: output to stdout, input from stdin through a reader thread. When
+/* Open the stdio backend: output to stdout through a 64 KiB ring and a writer thread (a full
+ * ring drops output, reported on stderr), input from stdin through a reader thread. When
  * stdin is a terminal it is put in raw mode (restored by chr_stdio_close and at exit) and
  * Ctrl-A x quits, Ctrl-A Ctrl-A sends a Ctrl-A. A pipe or /dev/null on stdin works too (EOF
  * simply ends input). Returns the backend or NULL with errno set. */

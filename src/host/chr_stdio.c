@@ -1,6 +1,14 @@
-/* The stdio character backend: guest output to stdout, host input from stdin through a reader
- * thread and a bounded ring. On a terminal, stdin goes to raw mode and Ctrl-A starts an escape
- * (x: quit, Ctrl-A: send a Ctrl-A, h: help), in the manner of QEMU's -serial mon:stdio. */
+/* The stdio character backend: guest output to stdout through a bounded ring and a writer
+ * thread, host input from stdin through a reader thread and a bounded ring. On a terminal,
+ * stdin goes to raw mode and Ctrl-A starts an escape (x: quit, Ctrl-A: send a Ctrl-A, h:
+ * help), in the manner of QEMU's -serial mon:stdio.
+ *
+ * A hart writing to the console only copies into the output ring: a reader that stops
+ * reading stdout (a full pipe, a terminal on hold) or goes away never stops the guest. When
+ * the ring is full, output is dropped and counted, with one line on stderr; when the reader
+ * has caught up, another line says how much was lost. stdout keeps its blocking mode (its
+ * file description may be the terminal's, shared with stdin and the shell): only the writer
+ * thread ever waits on it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -9,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,10 +25,13 @@
 #include <unistd.h>
 
 #include "host/chr.h"
+#include "host/seccomp.h"
 
-#define CHR_STDIO_RING    4096 /* bytes of input buffered ahead of the guest */
-#define CHR_STDIO_ESCAPE  0x01 /* Ctrl-A */
-#define CHR_STDIO_TIMEOUT 1000 /* ms a full stdout may hold up the writer before output drops */
+#define CHR_STDIO_RING     4096  /* bytes of input buffered ahead of the guest */
+#define CHR_STDIO_ESCAPE   0x01  /* Ctrl-A */
+#define CHR_STDIO_OUT_RING 65536 /* bytes of output buffered for a slow stdout */
+#define CHR_STDIO_CHUNK    4096  /* at most one pipe buffer per write, so it rarely blocks */
+#define CHR_STDIO_TIMEOUT  1000  /* ms without progress after which closing drops output */
 
 /* Plain newlines: the terminal keeps output post-processing (ONLCR) in raw mode. */
 static const char chr_stdio_help[] = "\n"
@@ -39,8 +51,16 @@ struct chr_stdio {
 	struct chr chr; /* first: the struct chr * handed out points here */
 
 	pthread_mutex_t out_lock;
-	bool out_gone; /* stdout closed or failing: output is dropped */
-	bool out_pipe; /* stdout is a pipe or socket: writes may raise SIGPIPE */
+	pthread_cond_t out_ready; /* signalled when output is queued, or on close */
+	uint8_t out_ring[CHR_STDIO_OUT_RING];
+	size_t out_head, out_count;
+	bool out_gone;     /* stdout closed or failing: output is dropped */
+	bool out_stop;     /* closing: the writer drains what it can and ends */
+	bool out_dropping; /* the ring filled up: output is being dropped */
+	bool out_warned;   /* the line about an unread stdout was printed */
+	uint64_t out_lost; /* bytes dropped in this episode */
+	pthread_t writer;
+	bool writer_started;
 
 	pthread_mutex_t in_lock;
 	pthread_cond_t in_room; /* signalled when the guest drains the ring, or on close */
@@ -69,62 +89,112 @@ static void chr_stdio_on_exit(int status, void *arg)
 	chr_stdio_tty_restore(arg);
 }
 
-/* Write all of buf to fd 1, waiting at most CHR_STDIO_TIMEOUT for room at a time. Returns
- * false if stdout is gone for good. Called with out_lock held, which orders the output of
- * concurrent writers. */
-static bool chr_stdio_write_all(const uint8_t *buf, size_t len)
+static void chr_stdio_say(const char *msg)
 {
-	while (len) {
-		ssize_t n = write(STDOUT_FILENO, buf, len);
-		if (n > 0) {
-			buf += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd p = {.fd = STDOUT_FILENO, .events = POLLOUT};
-			int r = poll(&p, 1, CHR_STDIO_TIMEOUT);
-			if (r > 0 && !(p.revents & (POLLERR | POLLNVAL)))
-				continue;
-			if (r < 0 && errno == EINTR)
-				continue;
-			return r == 0; /* a stuck reader: drop this output, try the next */
-		}
-		return false;
-	}
-	return true;
+	ssize_t n = write(STDERR_FILENO, msg, strlen(msg));
+	(void)n;
 }
 
+/* Queue guest output; never waits for stdout. What does not fit is dropped and counted. */
 static void chr_stdio_write(struct chr *c, const void *buf, size_t len)
 {
 	struct chr_stdio *s = (struct chr_stdio *)c;
-	sigset_t pipe_set, old;
+	const uint8_t *src = buf;
+	bool warn = false;
 
 	pthread_mutex_lock(&s->out_lock);
 	if (s->out_gone || !len) {
 		pthread_mutex_unlock(&s->out_lock);
 		return;
 	}
-	/* A reader that went away must not kill the VM with SIGPIPE: block it for this write
-	 * on this thread and swallow the one the write raised. */
-	if (s->out_pipe) {
-		sigemptyset(&pipe_set);
-		sigaddset(&pipe_set, SIGPIPE);
-		pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	size_t room = CHR_STDIO_OUT_RING - s->out_count;
+	size_t n = len < room ? len : room;
+	size_t tail = (s->out_head + s->out_count) % CHR_STDIO_OUT_RING;
+	size_t first = n < CHR_STDIO_OUT_RING - tail ? n : CHR_STDIO_OUT_RING - tail;
+	memcpy(s->out_ring + tail, src, first);
+	memcpy(s->out_ring, src + first, n - first);
+	s->out_count += n;
+	if (n < len) {
+		s->out_lost += len - n;
+		s->out_dropping = true;
+		warn = !s->out_warned;
+		s->out_warned = true;
 	}
-	bool ok = chr_stdio_write_all(buf, len);
-	if (s->out_pipe) {
-		if (!ok && errno == EPIPE) {
-			struct timespec zero = {0, 0};
-			sigtimedwait(&pipe_set, NULL, &zero);
-		}
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	}
-	if (!ok)
-		s->out_gone = true;
+	if (n)
+		pthread_cond_signal(&s->out_ready);
 	pthread_mutex_unlock(&s->out_lock);
+	if (warn)
+		chr_stdio_say("rvisor: console output is not being read: guest output is dropped "
+			      "until it is (64 KiB buffered); the guest runs on\n");
+}
+
+/* The writer thread: moves the ring to stdout, waiting on stdout itself so no hart does. On
+ * close it drains the ring while stdout takes it, giving up after CHR_STDIO_TIMEOUT without
+ * progress. */
+static void *chr_stdio_writer(void *arg)
+{
+	struct chr_stdio *s = arg;
+	uint8_t chunk[CHR_STDIO_CHUNK];
+	seccomp_enter(SECCOMP_CONSOLE);
+
+	for (;;) {
+		pthread_mutex_lock(&s->out_lock);
+		while (!s->out_count && !s->out_stop)
+			pthread_cond_wait(&s->out_ready, &s->out_lock);
+		if (!s->out_count) {
+			pthread_mutex_unlock(&s->out_lock);
+			break;
+		}
+		size_t len = s->out_count < CHR_STDIO_CHUNK ? s->out_count : CHR_STDIO_CHUNK;
+		size_t first = CHR_STDIO_OUT_RING - s->out_head;
+		if (first > len)
+			first = len;
+		memcpy(chunk, s->out_ring + s->out_head, first);
+		memcpy(chunk + first, s->out_ring, len - first);
+		bool stopping = s->out_stop;
+		pthread_mutex_unlock(&s->out_lock);
+
+		/* Closing makes wake[0] readable for good: then wait on stdout alone, bounded. */
+		struct pollfd p[2] = {{.fd = STDOUT_FILENO, .events = POLLOUT},
+				      {.fd = s->wake[0], .events = POLLIN}};
+		int r = poll(p, stopping ? 1 : 2, stopping ? CHR_STDIO_TIMEOUT : -1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0)
+			break; /* closing, and stdout took nothing for a while */
+		if (r > 0 && !p[0].revents)
+			continue; /* woken by close: look at the ring again */
+		ssize_t n = r < 0 ? -1 : write(STDOUT_FILENO, chunk, len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
+		if (n <= 0) {
+			/* EPIPE (SIGPIPE is blocked on this thread), EIO from a hung-up terminal.
+			 */
+			pthread_mutex_lock(&s->out_lock);
+			s->out_gone = true;
+			s->out_count = 0;
+			pthread_mutex_unlock(&s->out_lock);
+			chr_stdio_say("rvisor: console output is closed: the rest of the guest's "
+				      "output is dropped; the guest runs on\n");
+			break;
+		}
+		char line[160] = "";
+		pthread_mutex_lock(&s->out_lock);
+		s->out_head = (s->out_head + (size_t)n) % CHR_STDIO_OUT_RING;
+		s->out_count -= (size_t)n;
+		if (s->out_dropping && !s->out_count) {
+			snprintf(line, sizeof(line),
+				 "rvisor: console output is being read again; %llu bytes of guest "
+				 "output were dropped\n",
+				 (unsigned long long)s->out_lost);
+			s->out_dropping = false;
+			s->out_lost = 0;
+		}
+		pthread_mutex_unlock(&s->out_lock);
+		if (*line)
+			chr_stdio_say(line);
+	}
+	return NULL;
 }
 
 static size_t chr_stdio_read(struct chr *c, void *buf, size_t len)
@@ -210,6 +280,7 @@ static bool chr_stdio_input(struct chr_stdio *s, uint8_t byte)
 static void *chr_stdio_reader(void *arg)
 {
 	struct chr_stdio *s = arg;
+	seccomp_enter(SECCOMP_CONSOLE);
 	uint8_t buf[256];
 
 	for (;;) {
@@ -278,11 +349,10 @@ struct chr *chr_stdio_open(void)
 	s->chr.write = chr_stdio_write;
 	s->chr.read = chr_stdio_read;
 	s->wake[0] = s->wake[1] = -1;
-	if (fstat(STDOUT_FILENO, &st) == 0)
-		s->out_pipe = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
-	else
+	if (fstat(STDOUT_FILENO, &st) != 0)
 		s->out_gone = true;
 	pthread_mutex_init(&s->out_lock, NULL);
+	pthread_cond_init(&s->out_ready, NULL);
 	pthread_mutex_init(&s->in_lock, NULL);
 	pthread_cond_init(&s->in_room, NULL);
 	if (pipe2(s->wake, O_CLOEXEC) < 0) {
@@ -291,14 +361,19 @@ struct chr *chr_stdio_open(void)
 	}
 	s->tty = chr_stdio_tty_open();
 
-	/* The reader thread takes no signals: the VMM waits for them on its own thread. */
+	/* The threads take no signals: the VMM waits for them on its own thread, and a write to
+	 * a pipe whose reader went away fails with EPIPE instead of raising SIGPIPE. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(&s->reader, NULL, chr_stdio_reader, s);
+	s->reader_started = !rc;
+	if (!rc) {
+		rc = pthread_create(&s->writer, NULL, chr_stdio_writer, s);
+		s->writer_started = !rc;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc)
 		goto fail;
-	s->reader_started = true;
 	return &s->chr;
 
 fail:
@@ -316,17 +391,24 @@ void chr_stdio_close(struct chr *c)
 	s->stop = true;
 	pthread_cond_broadcast(&s->in_room);
 	pthread_mutex_unlock(&s->in_lock);
+	pthread_mutex_lock(&s->out_lock);
+	s->out_stop = true;
+	pthread_cond_broadcast(&s->out_ready);
+	pthread_mutex_unlock(&s->out_lock);
 	if (s->wake[1] >= 0) {
 		close(s->wake[1]); /* the reader's poll sees POLLHUP on the other end */
 		s->wake[1] = -1;
 	}
 	if (s->reader_started)
 		pthread_join(s->reader, NULL);
+	if (s->writer_started)
+		pthread_join(s->writer, NULL);
 	chr_stdio_tty_restore(s->tty);
 	if (s->wake[0] >= 0)
 		close(s->wake[0]);
 	pthread_cond_destroy(&s->in_room);
 	pthread_mutex_destroy(&s->in_lock);
+	pthread_cond_destroy(&s->out_ready);
 	pthread_mutex_destroy(&s->out_lock);
 	free(s);
 }

@@ -26,6 +26,7 @@
 #include <slirp/libslirp.h>
 
 #include "host/net.h"
+#include "host/seccomp.h"
 
 #define SLIRP_GUEST_ERRORS_SHOWN 8 /* messages about guest misbehaviour printed at most */
 #define SLIRP_TIMERS_PER_ROUND   64
@@ -325,6 +326,7 @@ static bool txq_drain(struct net_slirp *s)
 static void *poll_thread(void *opaque)
 {
 	struct net_slirp *s = opaque;
+	seccomp_enter(SECCOMP_DEVICE);
 	uint64_t drain;
 
 	pthread_mutex_lock(&s->lock);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "host/net.h"
+#include "host/seccomp.h"
 
 #define TUN_PATH "/dev/net/tun"
 
@@ -58,6 +59,7 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 static void *reader_main(void *opaque)
 {
 	struct net_tap *t = opaque;
+	seccomp_enter(SECCOMP_DEVICE);
 
 	for (;;) {
 		struct pollfd p[2] = {{.fd = t->fd, .events = POLLIN},

@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 
 #include "host/blk_file.h"
+#include "host/seccomp.h"
 #include "virtio/transport.h"
 
 #define BLK_HDR_SIZE 16 /* type, reserved, sector: the device-readable head of a request */
@@ -324,6 +325,7 @@ int virtio_blk_set_file(struct virtio_blk *b, struct blk_file *file)
 static void *worker_main(void *opaque)
 {
 	struct virtio_blk *b = opaque;
+	seccomp_enter(SECCOMP_DEVICE);
 
 	pthread_mutex_lock(&b->lock);
 	for (;;) {

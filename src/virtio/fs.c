@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "host/seccomp.h"
 #include "virtio/transport.h"
 
 /* The shadow rings of queue q at FS_RING_SIZE * q in the shared memfd: avail first, used at
@@ -315,6 +316,7 @@ static bool relay_used(struct virtio_fs *fs, unsigned q)
 static void *fs_thread(void *arg)
 {
 	struct virtio_fs *fs = arg;
+	seccomp_enter(SECCOMP_DEVICE);
 	struct pollfd p[VIRTIO_FS_QUEUES + 2];
 	for (unsigned q = 0; q < VIRTIO_FS_QUEUES; q++)
 		p[q] = (struct pollfd){.fd = fs->call[q], .events = POLLIN};

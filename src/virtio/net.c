@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "host/net.h"
+#include "host/seccomp.h"
 #include "virtio/transport.h"
 
 /* Offsets in struct virtio_net_hdr (5.1.6). */
@@ -270,6 +271,7 @@ static void transmit(struct virtio_net *n, struct virtio_transport *t, bool drai
 static void *tx_retry_main(void *arg)
 {
 	struct virtio_net *n = arg;
+	seccomp_enter(SECCOMP_DEVICE);
 	pthread_mutex_lock(&n->limit_lock);
 	while (!n->tx_stop) {
 		uint64_t now = monotonic_ns();

@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "host/seccomp.h"
 #include "virtio/transport.h"
 
 /* struct virtio_vsock_hdr (5.10.6), packed little-endian, and its fields' offsets. */
@@ -471,6 +472,7 @@ static void send_reset_event(struct virtio_vsock *v, struct virtio_transport *t)
 static void *vsock_main(void *arg)
 {
 	struct virtio_vsock *v = arg;
+	seccomp_enter(SECCOMP_DEVICE);
 	struct pollfd p[VSOCK_MAX_CONNS + 2];
 	int slot[VSOCK_MAX_CONNS + 2];
 	bool starved = false; /* no receive buffer: host data waits for the guest */

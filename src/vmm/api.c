@@ -1,13 +1,15 @@
 /* Firecracker's API on a Unix socket and its configuration file (see api.h). Requests are
- * served on libmicrohttpd's thread; the main thread waits for InstanceStart, creates the VM
- * and runs it. Every body is parsed with jansson and checked field by field: a wrong type,
+ * served on the HTTP thread (libmicrohttpd, driven by a thread of ours so that it runs under
+ * the control plane's seccomp filter); the main thread waits for InstanceStart, creates the
+ * VM and runs it. Every body is parsed with jansson and checked field by field: a wrong type,
  * a missing required field or an unknown one is a 400 with a fault_message naming it, as is
  * a request in the wrong state ("not supported before/after starting the microVM"). */
 #include "vmm/api.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <signal.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -23,6 +26,7 @@
 
 #include "cpu/isa.h"
 #include "host/chr.h"
+#include "host/seccomp.h"
 #include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
@@ -730,6 +734,7 @@ static int flush_metrics(struct api *a)
 static void *metrics_main(void *arg)
 {
 	struct api *a = arg;
+	seccomp_enter(SECCOMP_API);
 	pthread_mutex_lock(&a->lock);
 	while (!a->stopping) {
 		struct timespec ts;
@@ -1285,6 +1290,72 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* The HTTP thread: libmicrohttpd driven from a thread of ours (its epoll descriptor, its
+ * timeout), so the thread installs the control plane's seccomp filter before any request. */
+struct api_http {
+	struct MHD_Daemon *daemon;
+	int stop_fd; /* an eventfd: readable when the thread must end */
+	pthread_t thread;
+};
+
+static void *http_main(void *arg)
+{
+	struct api_http *h = arg;
+	seccomp_enter(SECCOMP_API);
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info)
+		return NULL;
+	for (;;) {
+		struct pollfd p[2] = {{info->epoll_fd, POLLIN, 0}, {h->stop_fd, POLLIN, 0}};
+		MHD_UNSIGNED_LONG_LONG timeout;
+		int ms = -1;
+		if (MHD_get_timeout(h->daemon, &timeout) == MHD_YES)
+			ms = timeout > INT_MAX ? INT_MAX : (int)timeout;
+		if (poll(p, 2, ms) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		MHD_run(h->daemon);
+	}
+	return NULL;
+}
+
+/* Start the daemon on the listening socket fd and its thread. Returns 0 or -1. */
+static int http_start(struct api_http *h, struct api *a, int fd)
+{
+	/* One thread polls every connection (epoll: no FD_SETSIZE ceiling), so a client that
+	 * sends nothing, or half a request, holds up no other; idle ones are closed after
+	 * API_IDLE_S, and at most API_MAX_CLIENTS are open at once. */
+	h->daemon = MHD_start_daemon(MHD_USE_EPOLL, 0, NULL, NULL, handle, a,
+				     MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+				     completed, a, MHD_OPTION_CONNECTION_TIMEOUT,
+				     (unsigned)API_IDLE_S, MHD_OPTION_CONNECTION_LIMIT,
+				     (unsigned)API_MAX_CLIENTS, MHD_OPTION_END);
+	if (!h->daemon)
+		return -1;
+	h->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (h->stop_fd >= 0 && !pthread_create(&h->thread, NULL, http_main, h))
+		return 0;
+	if (h->stop_fd >= 0)
+		close(h->stop_fd);
+	MHD_stop_daemon(h->daemon);
+	h->daemon = NULL;
+	return -1;
+}
+
+static void http_stop(struct api_http *h)
+{
+	if (!h->daemon)
+		return;
+	uint64_t one = 1;
+	if (write(h->stop_fd, &one, sizeof(one)) != sizeof(one))
+		abort(); /* an eventfd write of 1 cannot fail */
+	pthread_join(h->thread, NULL);
+	close(h->stop_fd);
+	MHD_stop_daemon(h->daemon);
+	h->daemon = NULL;
+}
+
 static int listen_unix(const char *path)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -1553,7 +1624,7 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
 	a.main_thread = pthread_self();
 
-	struct MHD_Daemon *httpd = NULL;
+	struct api_http http = {0};
 	if (sock_path) {
 		int fd = listen_unix(sock_path);
 		if (fd < 0) {
@@ -1563,15 +1634,7 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 						    : "choose a path in a writable directory");
 			return VM_STATUS_ERROR;
 		}
-		/* One thread polls every connection (epoll: no FD_SETSIZE ceiling), so a client
-		 * that sends nothing, or half a request, holds up no other; idle ones are closed
-		 * after API_IDLE_S, and at most API_MAX_CLIENTS are open at once. */
-		httpd = MHD_start_daemon(
-		    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, handle, &a,
-		    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed, &a,
-		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_S,
-		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_MAX_CLIENTS, MHD_OPTION_END);
-		if (!httpd) {
+		if (http_start(&http, &a, fd)) {
 			close(fd);
 			unlink(sock_path);
 			fprintf(stderr, "rvisor: error: cannot serve the API on %s\n", sock_path);
@@ -1731,8 +1794,7 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 		a.state = API_EXITED;
 		pthread_mutex_unlock(&a.lock);
 	}
-	if (httpd)
-		MHD_stop_daemon(httpd);
+	http_stop(&http);
 	pthread_mutex_lock(&a.lock);
 	a.stopping = true;
 	flush_metrics(&a); /* the last counters, with the devices still there */

@@ -19,6 +19,7 @@
 #include "cpu/csr.h"
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
+#include "host/seccomp.h"
 #include "mem/guest_mem.h"
 #include "vmm/gdbstub.h"
 #include "vmm/vm.h"
@@ -1432,6 +1433,7 @@ static void drop_client(struct gdb_server *srv)
 static void *server_main(void *arg)
 {
 	struct gdb_server *srv = arg;
+	seccomp_enter(SECCOMP_GDB);
 	char buf[4096];
 	for (;;) {
 		struct pollfd p[4] = {

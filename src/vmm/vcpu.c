@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "host/seccomp.h"
 #include "vmm/vm.h"
 
 void vm_request_exit(struct vm *vm, int status)
@@ -25,6 +26,7 @@ void vm_request_exit(struct vm *vm, int status)
 
 static void *vcpu_thread(void *arg)
 {
+	seccomp_enter(SECCOMP_VCPU);
 	hart_run(arg);
 	return NULL;
 }
@@ -54,6 +56,8 @@ int vm_run(struct vm *vm)
 			break;
 	if (started < vm->nharts)
 		vm_request_exit(vm, VM_STATUS_ERROR);
+	/* Every thread of the VM exists now: this one narrows to waiting and tearing down. */
+	seccomp_enter(SECCOMP_MAIN);
 
 	for (;;) {
 		pthread_mutex_lock(&vm->lock);

@@ -48,7 +48,9 @@ cflags="$base -fsanitize=fuzzer,address,undefined"
 # The shared harness checks every input with loops over guest RAM: it is built without
 # coverage instrumentation, which would only slow it and steer the fuzzer toward the checks.
 common=$out/fuzz_common.o
-virtio="src/virtio/mmio.c src/virtio/transport.c src/virtio/virtq.c $common"
+# Device threads install their seccomp filters (none: the level stays 0 in a fuzzer).
+seccomp="src/host/seccomp.c src/host/seccomp_hook/none.c"
+virtio="src/virtio/mmio.c src/virtio/transport.c src/virtio/virtq.c $seccomp $common"
 
 # The sources each target links: its own, and the device code it drives.
 sources() {
@@ -76,7 +78,8 @@ sources() {
 		else
 			jit=src/jit/none/jit_none.c
 		fi
-		echo "tests/fuzz/fuzz_$1.c" $(ls src/*/*.c | grep -v '^src/jit/') $jit
+		echo "tests/fuzz/fuzz_$1.c" $(ls src/*/*.c | grep -v '^src/jit/') $jit \
+			src/host/seccomp_hook/none.c
 		;;
 	*) return 1 ;;
 	esac
@@ -98,10 +101,10 @@ for t in $targets; do
 		continue
 	fi
 	# shellcheck disable=SC2086 # word splitting of the flag and source lists is intended
-	libs=
+	libs=-lseccomp
 	case $t in
-	api | state | migrate) libs="-lfdt -lz -lm -lslirp -lmicrohttpd -ljansson" ;;
-	loader) libs="-lz" ;;
+	api | state | migrate) libs="-lfdt -lz -lm -lslirp -lmicrohttpd -ljansson -lseccomp" ;;
+	loader) libs="-lz -lseccomp" ;;
 	esac
 	# shellcheck disable=SC2086 # word splitting of the flag and source lists is intended
 	if ! $cc $cflags -o "$out/fuzz_$t" $src $libs; then

@@ -206,3 +206,14 @@ def test_bad_cpu(rvisor, tiny_kernel, value):
 @pytest.mark.parametrize("value", ["0", "512K", "2G", "lots", "-1M"])
 def test_bad_jit_cache(rvisor, tiny_kernel, value):
     refuse(rvisor, ["run", "--kernel", tiny_kernel, "--jit-cache", value], "--jit-cache")
+
+
+@pytest.mark.parametrize("value", ["3", "-1", "two", "", "22"])
+@pytest.mark.parametrize("command", ["run", "restore", "api"])
+def test_bad_seccomp_level(rvisor, tiny_kernel, tmp_path, command, value):
+    args = {
+        "run": ["run", "--kernel", tiny_kernel],
+        "restore": ["restore", "--snapshot", "S", "--mem-file", "M"],
+        "api": ["--api-sock", str(tmp_path / "api.sock")],
+    }[command]
+    refuse(rvisor, args + ["--seccomp-level", value], f"--seccomp-level '{value}'")
