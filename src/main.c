@@ -599,10 +599,13 @@ static int cmd_receive(int argc, char **argv)
 	    {"api-sock", required_argument, NULL, 'a'},
 	    {"track-dirty-pages", no_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"seccomp-level", required_argument, NULL, 'L'},
+	    {"no-seccomp", no_argument, NULL, 'S'},
 	    {0, 0, 0, 0},
 	};
 	const char *url = NULL, *sock = NULL;
 	struct api_restore r = {0};
+	int seccomp = SECCOMP_LEVEL_DEFAULT;
 	int c;
 	opterr = 0;
 	optind = 1;
@@ -612,11 +615,16 @@ static int cmd_receive(int argc, char **argv)
 		case 'p': r.paused = true; break;
 		case 'a': sock = optarg; break;
 		case 't': r.track_dirty_pages = true; break;
+		case 'L':
+			if (!parse_seccomp_level(optarg, &seccomp))
+				return VM_STATUS_ERROR;
+			break;
+		case 'S': seccomp = SECCOMP_LEVEL_NONE; break;
 		case 'h':
 			fputs(
 			    "usage: rvisor receive --listen unix:PATH|tcp:HOST:PORT [--paused "
 			    "--api-sock PATH]\n"
-			    "                      [--track-dirty-pages]\n"
+			    "       [--track-dirty-pages] [--seccomp-level 0|1|2 | --no-seccomp]\n"
 			    "\n"
 			    "Wait at the address for one VM migrating from another rvisor (its "
 			    "API's\n"
@@ -640,6 +648,8 @@ static int cmd_receive(int argc, char **argv)
 		return error("receive needs --listen unix:PATH or --listen tcp:HOST:PORT");
 	if (r.paused && !sock)
 		return error("--paused needs --api-sock PATH: nothing else could resume the VM");
+	if (setup_seccomp(seccomp))
+		return VM_STATUS_ERROR;
 	struct migrate_in in;
 	char err[512];
 	if (vm_migrate_receive(url, &in, err, sizeof(err))) {
