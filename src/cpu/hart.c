@@ -628,6 +628,38 @@ uint64_t hart_step(struct hart *h, uint64_t n)
 	return done;
 }
 
+/* Auto-converge: after each 10 ms of running, sleep so that the hart runs only
+ * 100 - throttle_pct percent of the time (in stretches of at most 40 ms, so a pause or an
+ * exit waits no longer than that). */
+static void throttle(struct hart *h)
+{
+	unsigned pct = atomic_load_explicit(&h->throttle_pct, memory_order_relaxed);
+	if (!pct) {
+		h->throttle_mark = 0;
+		return;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (!h->throttle_mark) {
+		h->throttle_mark = now;
+		return;
+	}
+	uint64_t ran = now - h->throttle_mark;
+	if (ran < 10000000ull)
+		return;
+	if (pct > 99)
+		pct = 99;
+	uint64_t nap = ran * pct / (100 - pct);
+	if (nap > 40000000ull)
+		nap = 40000000ull;
+	struct timespec d = {(time_t)(nap / 1000000000ull), (long)(nap % 1000000000ull)};
+	nanosleep(&d, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	h->throttle_mark = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	atomic_fetch_add_explicit(&h->throttled_ns, h->throttle_mark - now, memory_order_relaxed);
+}
+
 enum hart_exit hart_run(struct hart *h)
 {
 	for (;;) {
@@ -657,5 +689,7 @@ enum hart_exit hart_run(struct hart *h)
 			jit_run_budget(h, JIT_BATCH);
 		else
 			run_batch(h);
+		if (atomic_load_explicit(&h->throttle_pct, memory_order_relaxed))
+			throttle(h);
 	}
 }

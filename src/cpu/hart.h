@@ -223,8 +223,13 @@ struct hart {
 	_Atomic int stopped;        /* HSM: hart is stopped (not started or hart_stop) */
 	_Atomic unsigned fence_req; /* HART_FENCE_* bits asked by other harts (SBI RFENCE) */
 	_Atomic int paused;         /* the VMM paused the VM: stay parked (hart_set_paused) */
-	bool parked;                /* parked for a pause (under wait_lock) */
-	bool wfi;                   /* sleeping in WFI until an interrupt is pending */
+	/* Auto-converge (a live migration whose guest writes faster than the link carries):
+	 * the share of time, in percent (0-99), the hart sleeps instead of running. */
+	_Atomic unsigned throttle_pct;
+	uint64_t throttle_mark;        /* CLOCK_MONOTONIC ns when the running stretch began, or 0 */
+	_Atomic uint64_t throttled_ns; /* time slept for it, in all */
+	bool parked;                   /* parked for a pause (under wait_lock) */
+	bool wfi;                      /* sleeping in WFI until an interrupt is pending */
 	pthread_mutex_t wait_lock;
 	pthread_cond_t wait_cond;
 	bool kicked;

@@ -921,31 +921,37 @@ static struct reply snapshot_create(struct api *a, json_t *b)
 static struct reply migration_send(struct api *a, json_t *b)
 {
 	/* "local" is Cloud Hypervisor's (same-host memory sharing): accepted when false. */
-	static const char *const known[] = {"destination_url", "local", NULL};
+	static const char *const known[] = {"destination_url", "local", "max_bandwidth_mib", NULL};
 	char err[512], url[STR_MAX];
 	bool local = false;
+	json_t *bw = json_object_get(b, "max_bandwidth_mib");
 	if (!only_fields(b, known, err, sizeof(err)) ||
 	    get_str(b, "destination_url", true, url, sizeof(url), err, sizeof(err)) < 0 ||
 	    get_bool(b, "local", false, &local, err, sizeof(err)) < 0)
 		return fault(400, "%s", err);
+	if (bw && (!json_is_integer(bw) || json_integer_value(bw) < 1 ||
+		   json_integer_value(bw) > 1000000))
+		return fault(400, "max_bandwidth_mib must be an integer from 1 to 1000000 (MiB/s)");
+	uint64_t max_bw = bw ? (uint64_t)json_integer_value(bw) << 20 : 0;
 	if (local)
 		return fault(400, "local: a migration sharing memory on one host is not supported: "
 				  "leave local out (the memory is sent)");
 	struct migrate_stats st;
-	if (vm_migrate_send(a->vm, url, &st, err, sizeof(err))) {
+	if (vm_migrate_send(a->vm, url, max_bw, &st, err, sizeof(err))) {
 		log_line(a, 1, "Migration to %s failed: %s", url, err);
 		return fault(400, "%s", err);
 	}
 	log_line(a, 3,
 		 "Migrated to %s in %.1f ms: %u rounds, %llu pages, the last %llu with the guest "
-		 "stopped for %.1f ms, state %llu bytes.",
+		 "stopped for %.1f ms, state %llu bytes, harts slowed by %u%%.",
 		 url, st.total_ns / 1e6, st.rounds, (unsigned long long)st.pages_sent,
 		 (unsigned long long)st.last_pages, st.downtime_ns / 1e6,
-		 (unsigned long long)st.state_bytes);
+		 (unsigned long long)st.state_bytes, st.throttle_pct);
 	fprintf(stderr,
-		"\r\nrvisor: the VM migrated to %s (%.1f ms, guest stopped %.1f ms); this process "
-		"ends\r\n",
-		url, st.total_ns / 1e6, st.downtime_ns / 1e6);
+		"\r\nrvisor: the VM migrated to %s (%.1f ms, %u rounds, guest stopped %.1f ms, "
+		"harts slowed by %u%% to converge, sleeping %.0f ms); this process ends\r\n",
+		url, st.total_ns / 1e6, st.rounds, st.downtime_ns / 1e6, st.throttle_pct,
+		st.throttled_ns / 1e6);
 	a->exit_after_reply = true;
 	return NO_CONTENT;
 }

@@ -23,10 +23,12 @@
 
 #define MAGIC         "RVISORMG"
 #define PAGE          4096u
-#define IO_TIMEOUT_S  30           /* a peer silent this long has gone */
-#define CHUNK_PAGES   256          /* pages per record: 1 MiB */
-#define MAX_ROUNDS    30           /* passes while the guest runs */
-#define STOP_PAGES    2048         /* dirty pages left to stop and copy: 8 MiB */
+#define IO_TIMEOUT_S  30   /* a peer silent this long has gone */
+#define CHUNK_PAGES   256  /* pages per record: 1 MiB */
+#define MAX_ROUNDS    30   /* passes while the guest runs */
+#define STOP_PAGES    2048 /* dirty pages left to stop and copy: 8 MiB */
+#define THROTTLE_STEP 20   /* auto-converge: percent more sleep each time */
+#define THROTTLE_MAX  80
 #define MAX_RAM_BYTES (1ull << 40) /* as a snapshot's configuration allows */
 #define STR_(x)       #x
 #define STR(x)        STR_(x)
@@ -168,6 +170,26 @@ static int send_record(int fd, enum migrate_record type, uint64_t a, uint64_t b)
 	return send_record_crc(fd, type, 0, a, b);
 }
 
+/* The bandwidth cap of the migration this thread runs (bytes per second, 0: none): bytes
+ * sent since t0 never run ahead of it. */
+static _Thread_local struct {
+	uint64_t limit, t0, bytes;
+} pace;
+
+static void pace_after(size_t len)
+{
+	if (!pace.limit)
+		return;
+	pace.bytes += len;
+	uint64_t due = pace.t0 + (uint64_t)((double)pace.bytes * 1e9 / (double)pace.limit);
+	uint64_t now = monotonic_ns();
+	if (due > now) {
+		struct timespec d = {(time_t)((due - now) / 1000000000ull),
+				     (long)((due - now) % 1000000000ull)};
+		nanosleep(&d, NULL);
+	}
+}
+
 /* A record with its bytes. Guest RAM may change under a running guest while it goes: the
  * bytes are copied first (up to CHUNK_PAGES pages, into a buffer of the thread's), so that
  * the CRC covers exactly what is sent. */
@@ -182,7 +204,11 @@ static int send_data(int fd, enum migrate_record type, uint64_t a, uint64_t b, c
 		p = bounce;
 	}
 	int rc = send_record_crc(fd, type, (uint32_t)crc32(0L, p, (uInt)len), a, b);
-	return rc ? rc : send_all(fd, p, len);
+	if (!rc)
+		rc = send_all(fd, p, len);
+	if (!rc)
+		pace_after(len);
+	return rc;
 }
 
 /* ---- sending ---- */
@@ -298,11 +324,31 @@ static bool peer_reason(int fd, char *why, size_t len)
 	return take > 0;
 }
 
-int vm_migrate_send(struct vm *vm, const char *url, struct migrate_stats *st, char *err,
-		    size_t errlen)
+/* Auto-converge: every hart sleeps pct percent of its time (0: none). */
+static void set_throttle(struct vm *vm, unsigned pct)
+{
+	for (unsigned i = 0; i < vm->nharts; i++)
+		atomic_store(&vm->harts[i].throttle_pct, pct);
+}
+
+/* Time the harts slept for auto-converge, in all (ns). */
+static uint64_t throttled_ns(const struct vm *vm)
+{
+	uint64_t ns = 0;
+	for (unsigned i = 0; i < vm->nharts; i++)
+		ns += atomic_load(&vm->harts[i].throttled_ns);
+	return ns;
+}
+
+int vm_migrate_send(struct vm *vm, const char *url, uint64_t max_bandwidth,
+		    struct migrate_stats *st, char *err, size_t errlen)
 {
 	memset(st, 0, sizeof(*st));
 	uint64_t t0 = monotonic_ns();
+	pace.limit = max_bandwidth;
+	pace.t0 = t0;
+	pace.bytes = 0;
+	uint64_t slept0 = throttled_ns(vm);
 	int rc = vm_snapshot_supported(vm, err, errlen);
 	if (rc)
 		return rc;
@@ -344,8 +390,20 @@ int vm_migrate_send(struct vm *vm, const char *url, struct migrate_stats *st, ch
 	}
 	/* Then what the guest wrote meanwhile, until little is left or it writes faster than
 	 * the link carries (the round cap). */
+	uint64_t prev = UINT64_MAX;
+	unsigned slow = 0;
 	while (!rc && !paused && st->rounds < MAX_ROUNDS) {
 		uint64_t n = vm_dirty_take(vm, bits);
+		/* Two rounds in a row that did not shrink by a tenth: the guest writes about as
+		 * fast as the link carries. Slow its harts down, more each time (QEMU calls it
+		 * auto-converge). */
+		slow = n * 10 > prev * 9 ? slow + 1 : 0;
+		prev = n;
+		if (slow >= 2 && st->throttle_pct < THROTTLE_MAX) {
+			st->throttle_pct += THROTTLE_STEP;
+			set_throttle(vm, st->throttle_pct);
+			slow = 0;
+		}
 		if (n <= STOP_PAGES) {
 			/* Few enough: those go with the last pass (the log keeps them). */
 			for (uint64_t w = 0; w < guest_mem_dirty_words(m); w++)
@@ -360,8 +418,10 @@ int vm_migrate_send(struct vm *vm, const char *url, struct migrate_stats *st, ch
 		rc = send_pages(fd, m, bits, &st->pages_sent);
 		st->rounds++;
 	}
-	/* Stop and copy: the guest stands still while the last pages and the state go. */
+	/* Stop and copy: the guest stands still while the last pages and the state go, at the
+	 * link's full speed. */
 	uint64_t t_pause = monotonic_ns();
+	pace.limit = 0;
 	if (!rc) {
 		if (!paused)
 			vm_pause(vm);
@@ -413,6 +473,8 @@ int vm_migrate_send(struct vm *vm, const char *url, struct migrate_stats *st, ch
 			stage = "telling the destination to go";
 			rc = send_record(fd, MIGRATE_GO, 0, 0);
 			if (!rc) {
+				set_throttle(vm, 0);
+				st->throttled_ns = throttled_ns(vm) - slept0;
 				st->downtime_ns = monotonic_ns() - t_pause;
 				st->total_ns = monotonic_ns() - t0;
 				free(state);
@@ -432,7 +494,9 @@ int vm_migrate_send(struct vm *vm, const char *url, struct migrate_stats *st, ch
 			 ? "the destination did not answer for " STR(IO_TIMEOUT_S) " s"
 			 : strerror(-rc));
 out:
-	/* The source keeps the guest: its disks back, running again if it was. */
+	/* The source keeps the guest: its disks back, running again (at full speed) if it
+	 * was. */
+	set_throttle(vm, 0);
 	if (released) {
 		char e2[256];
 		if (vm_disks_hand_over(vm, false, e2, sizeof(e2))) {

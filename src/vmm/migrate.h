@@ -33,22 +33,29 @@ enum migrate_record {
 
 /* What a migration did, for the log and the benchmark. */
 struct migrate_stats {
-	unsigned rounds;      /* passes over RAM while the guest ran, the first included */
-	uint64_t pages_sent;  /* 4 KiB pages, all rounds and the last one */
-	uint64_t last_pages;  /* pages sent while the VM was paused */
-	uint64_t total_ns;    /* from the call to the destination's taking over */
-	uint64_t downtime_ns; /* from the pause to MIGRATE_GO */
-	uint64_t state_bytes; /* size of the state */
+	unsigned rounds;       /* passes over RAM while the guest ran, the first included */
+	uint64_t pages_sent;   /* 4 KiB pages, all rounds and the last one */
+	uint64_t last_pages;   /* pages sent while the VM was paused */
+	uint64_t total_ns;     /* from the call to the destination's taking over */
+	uint64_t downtime_ns;  /* from the pause to MIGRATE_GO */
+	uint64_t state_bytes;  /* size of the state */
+	unsigned throttle_pct; /* auto-converge: the share of time the harts last slept (0: the
+				* dirty rounds shrank without it) */
+	uint64_t throttled_ns; /* the time the harts slept for it, summed over the harts */
 };
 
 /* Migrate vm (running or paused) to the rvisor listening at url ("unix:PATH" or
- * "tcp:HOST:PORT"). Turns the VM's dirty log on if it was off. On success the destination
- * runs the guest and vm stays paused for good, its disks unlocked: the caller ends it. On
- * failure vm is as before (running again if it was), with one sentence in err: a URL that
- * does not parse, a destination that cannot be reached or went away, its refusal and reason,
- * a device that cannot be saved. Returns 0 or -errno. */
-int vm_migrate_send(struct vm *vm, const char *url, struct migrate_stats *st, char *err,
-		    size_t errlen);
+ * "tcp:HOST:PORT"), sending at most max_bandwidth bytes per second while the guest runs (0:
+ * no cap; the last pass, with the guest stopped, is never capped). Turns the VM's dirty log on
+ * if it was off. When two dirty rounds in a row do not shrink by a tenth, the harts are slowed
+ * (each sleeps 20% of its time, then 40%, up to 80%) until the rounds converge; they run at
+ * full speed again when the migration ends either way. On success the destination runs the
+ * guest and vm stays paused for good, its disks unlocked: the caller ends it. On failure vm
+ * is as before (running again if it was), with one sentence in err: a URL that does not
+ * parse, a destination that cannot be reached or went away, its refusal and reason, a device
+ * that cannot be saved. Returns 0 or -errno. */
+int vm_migrate_send(struct vm *vm, const char *url, uint64_t max_bandwidth,
+		    struct migrate_stats *st, char *err, size_t errlen);
 
 /* The receiving side's connection and what came over it. */
 struct migrate_in {

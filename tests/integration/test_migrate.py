@@ -361,3 +361,41 @@ def test_a_damaged_stream_is_refused(rv, guest, tmp_path):
             b.kill()
             b.wait()
     assert not HOST_FAULT.search(a.err), a.tail()
+
+
+def test_auto_converge_under_a_bandwidth_cap(rv, guest, tmp_path):
+    """A guest that writes memory faster than a capped link carries: the dirty rounds do not
+    shrink, so the source slows the harts until they do; the migration completes, the guest
+    runs on at the destination at full speed, and the source says how much it slowed them."""
+    a, sock = boot_source(rv, guest, tmp_path)
+    dst = tmp_path / "cap.mig"
+    b = None
+    try:
+        a.run("(while :; do head -c 4194304 /dev/urandom > /tmp/churn; done) & "
+              "(i=0; while :; do i=$((i+1)); echo $i > /tmp/c; mv /tmp/c /tmp/count; "
+              "sleep 0.1; done) & sleep 1", COMMAND_TIMEOUT)
+        status, err = call(sock, "PUT", "/migration/send",
+                           {"destination_url": f"unix:{dst}", "max_bandwidth_mib": 0})
+        assert status == 400 and "max_bandwidth_mib" in err["fault_message"], err
+        b = Console([rv, "receive", "--listen", f"unix:{dst}"])
+        wait_listening(dst, b.proc)
+        assert call(sock, "PUT", "/migration/send",
+                    {"destination_url": f"unix:{dst}", "max_bandwidth_mib": 8},
+                    timeout=600)[0] == 204
+        assert a.proc.wait(60) == 0, a.tail()
+        m = re.search(rb"(\d+) rounds, guest stopped [0-9.]+ ms, harts slowed by (\d+)% to "
+                      rb"converge, sleeping (\d+) ms", a.err)
+        assert m, a.err
+        rounds, slowed, slept = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        assert slowed >= 20, a.err
+        assert slept > 0, "the harts were never slowed: " + a.err.decode(errors="replace")
+        c = counter(b)
+        b.run("sleep 1", COMMAND_TIMEOUT)
+        assert counter(b) >= c + 5, "the guest runs slowly at the destination"
+        print(f"capped migration: {rounds} rounds, harts slowed by {slowed}%, "
+              f"slept {slept} ms")
+    finally:
+        a.close()
+        if b:
+            b.close()
+    assert not HOST_FAULT.search(a.err), a.tail()
