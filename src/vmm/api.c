@@ -1746,6 +1746,11 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 				rc = vm_snapshot_load(&vm, &a.snap, err, sizeof(err));
 				if (!rc)
 					adopt_config(&a, &cfg);
+				/* The CPU model is the harts' (a snapshot's configuration does not
+				 * name one): GET /machine-config shows it. */
+				for (const struct isa_cpu *m = isa_cpus; !rc && m->name; m++)
+					if (m->ext == vm.harts[0].isa_ext)
+						snprintf(a.cpu, sizeof(a.cpu), "%s", m->name);
 				if (!rc && !a.load_resume) {
 					vm_start_paused(&vm);
 					a.paused = true;

@@ -277,7 +277,8 @@ def test_receive_through_the_api(rv, guest, tmp_path):
             assert time.monotonic() < end, b.tail()
             time.sleep(0.05)
         assert counter(b) >= count
-        assert call(dsock, "GET", "/machine-config")[1]["vcpu_count"] == 2
+        mc = call(dsock, "GET", "/machine-config")[1]
+        assert mc["vcpu_count"] == 2 and mc.get("rvisor_cpu") == "max", mc
         assert b"api-42" in b.run("echo api-$((6*7))", COMMAND_TIMEOUT)
     finally:
         a.close()
