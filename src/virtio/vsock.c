@@ -499,7 +499,11 @@ static void *vsock_main(void *arg)
 			p[np] = (struct pollfd){.fd = c->fd, .events = ev};
 			slot[np++] = (int)i;
 		}
-		if (poll(p, np, -1) < 0 && errno != EINTR)
+		/* A TRANSPORT_RESET still to deliver (after a restore) is retried every 100 ms:
+		 * the wake-up that announced it may have been taken by a device reset, and the
+		 * driver may not have an event buffer yet. */
+		int wait_ms = atomic_load(&v->event_reset) ? 100 : -1;
+		if (poll(p, np, wait_ms) < 0 && errno != EINTR)
 			break;
 		if (atomic_load(&v->stop))
 			break;
