@@ -101,8 +101,26 @@ struct api {
 	/* PUT /snapshot/load: the main thread restores instead of booting. */
 	char load_state[STR_MAX], load_mem[STR_MAX];
 	bool load_resume;
-	bool load_track;       /* the restored VM keeps a dirty log (track_dirty_pages) */
-	bool exit_after_reply; /* the VM migrated: end the process once the answer is sent */
+	bool load_track; /* the restored VM keeps a dirty log (track_dirty_pages) */
+	/* PUT /migration/send runs on a thread of its own, so that GET /migration reports on
+	 * it; its HTTP request waits, suspended, for the answer. */
+	struct migrate_progress mig;
+	pthread_t mig_thread;
+	bool mig_thread_up;    /* started and not yet joined */
+	bool mig_active;       /* running: other changes to the VM are refused */
+	bool mig_done;         /* ended: the answer below waits for its request */
+	bool mig_ok;           /* it ended with the destination running the guest */
+	char mig_url[STR_MAX]; /* destination_url */
+	uint64_t mig_bw;       /* max_bandwidth_mib, in bytes per second (0: no cap) */
+	uint64_t mig_end_ns;   /* CLOCK_MONOTONIC when it ended */
+	struct migrate_stats mig_stats;
+	char mig_err[512];
+	unsigned mig_status; /* the answer to PUT /migration/send */
+	char *mig_body;
+	struct MHD_Connection *mig_conn;  /* that request, once suspended to wait */
+	struct MHD_Connection *exit_conn; /* the VM migrated: the process ends once the answer
+					   * on this connection went out */
+	int wake_fd; /* the HTTP thread's wake-up (an eventfd), once it runs; else -1 */
 	/* PUT /migration/receive: the socket the main thread waits at for the source. */
 	int recv_lfd;
 	char recv_url[STR_MAX];
@@ -915,9 +933,60 @@ static struct reply snapshot_create(struct api *a, json_t *b)
 	return NO_CONTENT;
 }
 
+/* The migration's thread: runs it, then leaves the answer for the request that started it
+ * and wakes that request if it is waiting. */
+static void *migration_main(void *arg)
+{
+	struct api *a = arg;
+	seccomp_enter(SECCOMP_API);
+	char err[512] = "";
+	struct migrate_stats st;
+	/* vm, mig_url and mig_bw stay as they are while the migration runs. */
+	int rc = vm_migrate_send(a->vm, a->mig_url, a->mig_bw, &a->mig, &st, err, sizeof(err));
+	pthread_mutex_lock(&a->lock);
+	a->mig_end_ns = monotonic_ns();
+	a->mig_stats = st;
+	struct reply r = NO_CONTENT;
+	if (rc) {
+		log_line(a, 1, "Migration to %s failed: %s", a->mig_url, err);
+		snprintf(a->mig_err, sizeof(a->mig_err), "%s", err);
+		r = fault(400, "%s", err);
+	} else {
+		log_line(a, 3,
+			 "Migrated to %s in %.1f ms: %u rounds, %llu pages, the last %llu with the "
+			 "guest stopped for %.1f ms, state %llu bytes, harts slowed by %u%%.",
+			 a->mig_url, st.total_ns / 1e6, st.rounds,
+			 (unsigned long long)st.pages_sent, (unsigned long long)st.last_pages,
+			 st.downtime_ns / 1e6, (unsigned long long)st.state_bytes, st.throttle_pct);
+		fprintf(stderr,
+			"\r\nrvisor: the VM migrated to %s (%.1f ms, %u rounds, guest stopped %.1f "
+			"ms, harts slowed by %u%% to converge, sleeping %.0f ms); this process "
+			"ends\r\n",
+			a->mig_url, st.total_ns / 1e6, st.rounds, st.downtime_ns / 1e6,
+			st.throttle_pct, st.throttled_ns / 1e6);
+	}
+	a->mig_ok = !rc;
+	a->mig_status = r.status;
+	a->mig_body = r.body;
+	a->mig_active = false;
+	a->mig_done = true;
+	struct MHD_Connection *c = a->mig_conn;
+	a->mig_conn = NULL;
+	pthread_mutex_unlock(&a->lock);
+	if (c) {
+		MHD_resume_connection(c);
+		/* The HTTP thread may be asleep with nothing else to do: wake it to answer. */
+		uint64_t one = 1;
+		if (a->wake_fd >= 0 && write(a->wake_fd, &one, sizeof(one)) != sizeof(one))
+			abort(); /* an eventfd write of 1 cannot fail */
+	}
+	return NULL;
+}
+
 /* PUT /migration/send: the running (or paused) VM moves to the rvisor listening at
- * destination_url; answered once the destination runs it, and this process then ends (status
- * 0). Lock held, for the whole migration. */
+ * destination_url, on a thread of its own; answered (status 0 here: later, by the HTTP layer)
+ * once the destination runs it or the migration failed. On success this process then ends
+ * (status 0). Lock held. */
 static struct reply migration_send(struct api *a, json_t *b)
 {
 	/* "local" is Cloud Hypervisor's (same-host memory sharing): accepted when false. */
@@ -932,27 +1001,85 @@ static struct reply migration_send(struct api *a, json_t *b)
 	if (bw && (!json_is_integer(bw) || json_integer_value(bw) < 1 ||
 		   json_integer_value(bw) > 1000000))
 		return fault(400, "max_bandwidth_mib must be an integer from 1 to 1000000 (MiB/s)");
-	uint64_t max_bw = bw ? (uint64_t)json_integer_value(bw) << 20 : 0;
 	if (local)
 		return fault(400, "local: a migration sharing memory on one host is not supported: "
 				  "leave local out (the memory is sent)");
-	struct migrate_stats st;
-	if (vm_migrate_send(a->vm, url, max_bw, &st, err, sizeof(err))) {
-		log_line(a, 1, "Migration to %s failed: %s", url, err);
-		return fault(400, "%s", err);
+	if (a->mig_active || (a->mig_done && a->mig_ok))
+		return fault(400, "A migration to %s is %s.", a->mig_url,
+			     a->mig_active ? "in progress already" : "done");
+	if (a->mig_thread_up) { /* the last one, ended: its thread is finishing */
+		pthread_join(a->mig_thread, NULL);
+		a->mig_thread_up = false;
 	}
-	log_line(a, 3,
-		 "Migrated to %s in %.1f ms: %u rounds, %llu pages, the last %llu with the guest "
-		 "stopped for %.1f ms, state %llu bytes, harts slowed by %u%%.",
-		 url, st.total_ns / 1e6, st.rounds, (unsigned long long)st.pages_sent,
-		 (unsigned long long)st.last_pages, st.downtime_ns / 1e6,
-		 (unsigned long long)st.state_bytes, st.throttle_pct);
-	fprintf(stderr,
-		"\r\nrvisor: the VM migrated to %s (%.1f ms, %u rounds, guest stopped %.1f ms, "
-		"harts slowed by %u%% to converge, sleeping %.0f ms); this process ends\r\n",
-		url, st.total_ns / 1e6, st.rounds, st.downtime_ns / 1e6, st.throttle_pct,
-		st.throttled_ns / 1e6);
-	a->exit_after_reply = true;
+	free(a->mig_body);
+	a->mig_body = NULL;
+	memset(&a->mig, 0, sizeof(a->mig));
+	memset(&a->mig_stats, 0, sizeof(a->mig_stats));
+	snprintf(a->mig_url, sizeof(a->mig_url), "%s", url);
+	a->mig_bw = bw ? (uint64_t)json_integer_value(bw) << 20 : 0;
+	a->mig_err[0] = 0;
+	a->mig_done = a->mig_ok = false;
+	a->mig_active = true;
+	atomic_store(&a->mig.stage, MIGRATE_CONNECTING);
+	if (pthread_create(&a->mig_thread, NULL, migration_main, a)) {
+		a->mig_active = false;
+		return fault(400, "cannot start the migration's thread: out of resources");
+	}
+	a->mig_thread_up = true;
+	return (struct reply){0, NULL};
+}
+
+/* GET /migration: where the migration stands (the last one, once it ended). */
+static struct reply migration_status(struct api *a)
+{
+	static const char *const stages[] = {
+	    [MIGRATE_IDLE] = "none",         [MIGRATE_CONNECTING] = "connecting",
+	    [MIGRATE_PRECOPY] = "precopy",   [MIGRATE_STOP_COPY] = "stop-and-copy",
+	    [MIGRATE_HANDOVER] = "handover", [MIGRATE_COMPLETED] = "completed",
+	    [MIGRATE_FAILED] = "failed",     [MIGRATE_CANCELLED] = "cancelled"};
+	if (!a->mig_active && !a->mig_done)
+		return json_reply(json_pack("{s:s}", "state", "None"));
+	unsigned stage = atomic_load(&a->mig.stage);
+	if (stage > MIGRATE_CANCELLED)
+		stage = MIGRATE_IDLE;
+	const char *state = a->mig_active                ? "Active"
+			    : a->mig_ok                  ? "Completed"
+			    : stage == MIGRATE_CANCELLED ? "Cancelled"
+							 : "Failed";
+	uint64_t start = atomic_load(&a->mig.start_ns);
+	uint64_t end = a->mig_active ? monotonic_ns() : a->mig_end_ns;
+	json_t *o = json_pack(
+	    "{s:s,s:s,s:s,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:I}", "state", state, "stage",
+	    stages[stage], "destination_url", a->mig_url, "elapsed_ms",
+	    start && end > start ? (double)(end - start) / 1e6 : 0.0, "ram_bytes",
+	    (json_int_t)a->vm->mem.size, "rounds", (json_int_t)atomic_load(&a->mig.rounds),
+	    "bytes_sent", (json_int_t)atomic_load(&a->mig.bytes_sent), "pages_sent",
+	    (json_int_t)atomic_load(&a->mig.pages_sent), "dirty_pages",
+	    (json_int_t)atomic_load(&a->mig.dirty_pages), "dirty_pages_rate",
+	    (json_int_t)atomic_load(&a->mig.dirty_rate), "bandwidth_bytes_per_s",
+	    (json_int_t)atomic_load(&a->mig.bandwidth), "expected_downtime_ms",
+	    (double)atomic_load(&a->mig.expected_downtime_ns) / 1e6, "throttle_percent",
+	    (json_int_t)atomic_load(&a->mig.throttle_pct));
+	if (o && a->mig_ok)
+		json_object_set_new(o, "downtime_ms",
+				    json_real((double)a->mig_stats.downtime_ns / 1e6));
+	if (o && a->mig_done && !a->mig_ok)
+		json_object_set_new(o, "error", json_string(a->mig_err));
+	return json_reply(o);
+}
+
+/* PUT /migration/cancel: the running migration gives up at its next record (before the state
+ * is sent; later it is too late) and the guest keeps running here. */
+static struct reply migration_cancel(struct api *a, json_t *b)
+{
+	static const char *const known[] = {NULL};
+	char err[256];
+	if (b && !only_fields(b, known, err, sizeof(err)))
+		return fault(400, "%s", err);
+	if (!a->mig_active)
+		return fault(400, "No migration is in progress.");
+	atomic_store(&a->mig.cancel, true);
+	log_line(a, 3, "Cancelling the migration to %s.", a->mig_url);
 	return NO_CONTENT;
 }
 
@@ -1108,6 +1235,13 @@ static struct reply route(struct api *a, const char *method, const char *url, js
 	bool pre = a->state == API_CONFIGURING, running = a->state == API_RUNNING;
 	if ((put || patch) && !json_is_object(body))
 		return fault(400, "the request body must be a JSON object");
+	/* While a migration runs, the VM is not changed (its cancellation and /actions aside). */
+	if (a->mig_active && (put || patch) && strcmp(url, "/migration/cancel") &&
+	    strcmp(url, "/actions"))
+		return fault(400,
+			     "A migration to %s is in progress: wait for its end, or PUT "
+			     "/migration/cancel.",
+			     a->mig_url);
 	if (get && !strcmp(url, "/")) {
 		return json_reply(json_pack("{s:s,s:s,s:s,s:s}", "id", "anonymous-instance",
 					    "state", state_name(a), "vmm_version", API_VERSION,
@@ -1150,6 +1284,10 @@ static struct reply route(struct api *a, const char *method, const char *url, js
 		return running ? migration_send(a, body) : fault(400, NOT_STARTED);
 	if (put && !strcmp(url, "/migration/send"))
 		return running ? migration_send(a, body) : fault(400, NOT_STARTED);
+	if (get && !strcmp(url, "/migration"))
+		return running ? migration_status(a) : fault(400, NOT_STARTED);
+	if (put && !strcmp(url, "/migration/cancel"))
+		return running ? migration_cancel(a, body) : fault(400, NOT_STARTED);
 	if (put && !strcmp(url, "/metrics"))
 		return pre ? put_metrics(a, body) : fault(400, AFTER_STARTED);
 	if (put && !strcmp(url, "/logger"))
@@ -1224,6 +1362,7 @@ struct request {
 	char *body;
 	size_t len;
 	bool too_big;
+	bool waiting; /* PUT /migration/send, suspended until the migration ends */
 };
 
 static enum MHD_Result send_reply(struct MHD_Connection *c, struct reply r)
@@ -1270,8 +1409,26 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (req->too_big)
 		return send_reply(c,
 				  fault(400, "the request body is larger than %d bytes", BODY_MAX));
-	struct reply r;
-	r.status = api_request(a, method, url, req->body, req->len, &r.body);
+	struct reply r = {0, NULL};
+	if (!req->waiting)
+		r.status = api_request(a, method, url, req->body, req->len, &r.body);
+	if (r.status)
+		return send_reply(c, r);
+	/* A migration began (or, resumed here, ended): its answer, once there is one. */
+	pthread_mutex_lock(&a->lock);
+	if (!a->mig_done) {
+		req->waiting = true;
+		a->mig_conn = c;
+		MHD_suspend_connection(c);
+		pthread_mutex_unlock(&a->lock);
+		return MHD_YES;
+	}
+	r.status = a->mig_status;
+	r.body = a->mig_body;
+	a->mig_body = NULL;
+	if (a->mig_ok)
+		a->exit_conn = c;
+	pthread_mutex_unlock(&a->lock);
 	return send_reply(c, r);
 }
 
@@ -1279,12 +1436,11 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
 	struct api *a = cls;
-	(void)c;
 	(void)toe;
-	/* The VM migrated and its answer went out: the process ends. */
+	/* The VM migrated and the answer saying so went out: the process ends. */
 	pthread_mutex_lock(&a->lock);
-	if (a->exit_after_reply && a->vm) {
-		a->exit_after_reply = false;
+	if (a->exit_conn == c && a->vm) {
+		a->exit_conn = NULL;
 		vm_request_exit(a->vm, VM_STATUS_POWEROFF);
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -1301,6 +1457,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 struct api_http {
 	struct MHD_Daemon *daemon;
 	int stop_fd; /* an eventfd: readable when the thread must end */
+	int wake_fd; /* an eventfd: readable when a suspended request was resumed (api.wake_fd) */
 	pthread_t thread;
 };
 
@@ -1312,14 +1469,18 @@ static void *http_main(void *arg)
 	if (!info)
 		return NULL;
 	for (;;) {
-		struct pollfd p[2] = {{info->epoll_fd, POLLIN, 0}, {h->stop_fd, POLLIN, 0}};
+		struct pollfd p[3] = {
+		    {info->epoll_fd, POLLIN, 0}, {h->stop_fd, POLLIN, 0}, {h->wake_fd, POLLIN, 0}};
 		MHD_UNSIGNED_LONG_LONG timeout;
 		int ms = -1;
 		if (MHD_get_timeout(h->daemon, &timeout) == MHD_YES)
 			ms = timeout > INT_MAX ? INT_MAX : (int)timeout;
-		if (poll(p, 2, ms) < 0 && errno != EINTR)
+		if (poll(p, 3, ms) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents)
+			break;
+		uint64_t n;
+		if (p[2].revents && read(h->wake_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 			break;
 		MHD_run(h->daemon);
 	}
@@ -1332,18 +1493,23 @@ static int http_start(struct api_http *h, struct api *a, int fd)
 	/* One thread polls every connection (epoll: no FD_SETSIZE ceiling), so a client that
 	 * sends nothing, or half a request, holds up no other; idle ones are closed after
 	 * API_IDLE_S, and at most API_MAX_CLIENTS are open at once. */
-	h->daemon = MHD_start_daemon(MHD_USE_EPOLL, 0, NULL, NULL, handle, a,
-				     MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-				     completed, a, MHD_OPTION_CONNECTION_TIMEOUT,
-				     (unsigned)API_IDLE_S, MHD_OPTION_CONNECTION_LIMIT,
-				     (unsigned)API_MAX_CLIENTS, MHD_OPTION_END);
+	h->daemon = MHD_start_daemon(
+	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, handle, a,
+	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed, a,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_S, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)API_MAX_CLIENTS, MHD_OPTION_END);
 	if (!h->daemon)
 		return -1;
 	h->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (h->stop_fd >= 0 && !pthread_create(&h->thread, NULL, http_main, h))
+	h->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	a->wake_fd = h->wake_fd;
+	if (h->stop_fd >= 0 && h->wake_fd >= 0 && !pthread_create(&h->thread, NULL, http_main, h))
 		return 0;
+	a->wake_fd = -1;
 	if (h->stop_fd >= 0)
 		close(h->stop_fd);
+	if (h->wake_fd >= 0)
+		close(h->wake_fd);
 	MHD_stop_daemon(h->daemon);
 	h->daemon = NULL;
 	return -1;
@@ -1358,6 +1524,7 @@ static void http_stop(struct api_http *h)
 		abort(); /* an eventfd write of 1 cannot fail */
 	pthread_join(h->thread, NULL);
 	close(h->stop_fd);
+	close(h->wake_fd);
 	MHD_stop_daemon(h->daemon);
 	h->daemon = NULL;
 }
@@ -1569,7 +1736,7 @@ static void api_setup(struct api *a, bool can_start)
 	pthread_cond_init(&a->cond, NULL);
 	a->vcpus = 1;
 	a->mem_mib = 128;
-	a->metrics_fd = a->log_fd = -1;
+	a->metrics_fd = a->log_fd = a->wake_fd = -1;
 	a->can_start = can_start;
 }
 
@@ -1591,6 +1758,7 @@ void api_free(struct api *a)
 	pthread_mutex_unlock(&a->lock);
 	if (a->metrics_thread_up)
 		pthread_join(a->metrics_thread, NULL);
+	free(a->mig_body);
 	if (a->metrics_fd >= 0)
 		close(a->metrics_fd);
 	if (a->log_fd >= 0)
@@ -1803,7 +1971,14 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 		status = vm_run(&vm);
 		pthread_mutex_lock(&a.lock);
 		a.state = API_EXITED;
+		/* A migration still running gives up (at its next record); its request gets its
+		 * answer before the HTTP server stops. */
+		atomic_store(&a.mig.cancel, true);
+		bool mig_up = a.mig_thread_up;
+		a.mig_thread_up = false;
 		pthread_mutex_unlock(&a.lock);
+		if (mig_up)
+			pthread_join(a.mig_thread, NULL);
 	}
 	http_stop(&http);
 	pthread_mutex_lock(&a.lock);
@@ -1823,6 +1998,7 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 	if (a.snap_open)
 		vm_snapshot_close(&a.snap); /* after the VM: its configuration points into it */
 	vm_migrate_in_free(&a.recv_in);
+	free(a.mig_body);
 	if (a.recv_lfd >= 0)
 		close(a.recv_lfd);
 	if (a.metrics_fd >= 0)

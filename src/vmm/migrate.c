@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,18 +171,23 @@ static int send_record(int fd, enum migrate_record type, uint64_t a, uint64_t b)
 	return send_record_crc(fd, type, 0, a, b);
 }
 
-/* The bandwidth cap of the migration this thread runs (bytes per second, 0: none): bytes
- * sent since t0 never run ahead of it. */
-static _Thread_local struct {
+/* One migration's sending side: the connection, the bandwidth cap (bytes sent since t0 never
+ * run ahead of limit bytes per second; 0: none), the buffer page data is copied into before
+ * it goes, and the progress that other threads read. */
+struct sender {
+	int fd;
 	uint64_t limit, t0, bytes;
-} pace;
+	uint8_t *bounce; /* CHUNK_PAGES pages */
+	struct migrate_progress *prog;
+	uint64_t pages; /* 4 KiB pages sent, all rounds */
+};
 
-static void pace_after(size_t len)
+static void pace_after(struct sender *s, size_t len)
 {
-	if (!pace.limit)
+	s->bytes += len;
+	if (!s->limit)
 		return;
-	pace.bytes += len;
-	uint64_t due = pace.t0 + (uint64_t)((double)pace.bytes * 1e9 / (double)pace.limit);
+	uint64_t due = s->t0 + (uint64_t)((double)s->bytes * 1e9 / (double)s->limit);
 	uint64_t now = monotonic_ns();
 	if (due > now) {
 		struct timespec d = {(time_t)((due - now) / 1000000000ull),
@@ -191,23 +197,24 @@ static void pace_after(size_t len)
 }
 
 /* A record with its bytes. Guest RAM may change under a running guest while it goes: the
- * bytes are copied first (up to CHUNK_PAGES pages, into a buffer of the thread's), so that
- * the CRC covers exactly what is sent. */
-static int send_data(int fd, enum migrate_record type, uint64_t a, uint64_t b, const void *p,
-		     size_t len)
+ * bytes are copied first (up to CHUNK_PAGES pages), so that the CRC covers exactly what is
+ * sent. -ECANCELED once the migration was cancelled. */
+static int send_data(struct sender *s, enum migrate_record type, uint64_t a, uint64_t b,
+		     const void *p, size_t len)
 {
-	static _Thread_local uint8_t *bounce;
+	if (atomic_load_explicit(&s->prog->cancel, memory_order_relaxed))
+		return -ECANCELED;
 	if (len <= (size_t)CHUNK_PAGES * PAGE) {
-		if (!bounce && !(bounce = malloc((size_t)CHUNK_PAGES * PAGE)))
-			return -ENOMEM;
-		memcpy(bounce, p, len);
-		p = bounce;
+		memcpy(s->bounce, p, len);
+		p = s->bounce;
 	}
-	int rc = send_record_crc(fd, type, (uint32_t)crc32(0L, p, (uInt)len), a, b);
+	int rc = send_record_crc(s->fd, type, (uint32_t)crc32(0L, p, (uInt)len), a, b);
 	if (!rc)
-		rc = send_all(fd, p, len);
-	if (!rc)
-		pace_after(len);
+		rc = send_all(s->fd, p, len);
+	if (!rc) {
+		pace_after(s, len);
+		atomic_store_explicit(&s->prog->bytes_sent, s->bytes, memory_order_relaxed);
+	}
 	return rc;
 }
 
@@ -219,9 +226,19 @@ static bool page_zero(const uint8_t *p)
 	return !memcmp(p, zero, PAGE);
 }
 
+/* Pages run .. run + n - 1 of RAM, in one record. */
+static int send_run(struct sender *s, const struct guest_mem *m, uint64_t run, uint64_t n)
+{
+	int rc = send_data(s, MIGRATE_PAGES, run, n, m->hva + run * PAGE, (size_t)(n * PAGE));
+	if (!rc) {
+		s->pages += n;
+		atomic_store_explicit(&s->prog->pages_sent, s->pages, memory_order_relaxed);
+	}
+	return rc;
+}
+
 /* Pages first .. end - 1, those holding anything but zeroes. */
-static int send_range(int fd, const struct guest_mem *m, uint64_t first, uint64_t end,
-		      uint64_t *sent)
+static int send_range(struct sender *s, const struct guest_mem *m, uint64_t first, uint64_t end)
 {
 	for (uint64_t pg = first; pg < end;) {
 		if (page_zero(m->hva + pg * PAGE)) {
@@ -231,11 +248,9 @@ static int send_range(int fd, const struct guest_mem *m, uint64_t first, uint64_
 		uint64_t last = pg + 1;
 		while (last < end && last - pg < CHUNK_PAGES && !page_zero(m->hva + last * PAGE))
 			last++;
-		int rc = send_data(fd, MIGRATE_PAGES, pg, last - pg, m->hva + pg * PAGE,
-				   (size_t)((last - pg) * PAGE));
+		int rc = send_run(s, m, pg, last - pg);
 		if (rc)
 			return rc;
-		*sent += last - pg;
 		pg = last;
 	}
 	return 0;
@@ -243,8 +258,8 @@ static int send_range(int fd, const struct guest_mem *m, uint64_t first, uint64_
 
 /* Send the pages set in bits (all of RAM when bits is NULL; then pages of zeroes are skipped,
  * as the destination's RAM starts zeroed, and a memfd's holes are not even read: reading
- * them would allocate them). Adds to *sent. */
-static int send_pages(int fd, const struct guest_mem *m, const uint64_t *bits, uint64_t *sent)
+ * them would allocate them). */
+static int send_pages(struct sender *s, const struct guest_mem *m, const uint64_t *bits)
 {
 	uint64_t pages = m->size / PAGE;
 	if (!bits && !m->private_map) {
@@ -256,7 +271,7 @@ static int send_pages(int fd, const struct guest_mem *m, const uint64_t *bits, u
 			off_t h = lseek(m->fd, d, SEEK_HOLE);
 			uint64_t first = (uint64_t)d / PAGE;
 			uint64_t end = h < 0 ? pages : ((uint64_t)h + PAGE - 1) / PAGE;
-			int rc = send_range(fd, m, first, end < pages ? end : pages, sent);
+			int rc = send_range(s, m, first, end < pages ? end : pages);
 			if (rc)
 				return rc;
 			off = end * PAGE;
@@ -273,11 +288,9 @@ static int send_pages(int fd, const struct guest_mem *m, const uint64_t *bits, u
 		while (end < pages && end - pg < CHUNK_PAGES &&
 		       (bits ? bits[end / 64] >> (end % 64) & 1 : !page_zero(m->hva + end * PAGE)))
 			end++;
-		int rc = send_data(fd, MIGRATE_PAGES, pg, end - pg, m->hva + pg * PAGE,
-				   (size_t)((end - pg) * PAGE));
+		int rc = send_run(s, m, pg, end - pg);
 		if (rc)
 			return rc;
-		*sent += end - pg;
 		pg = end;
 	}
 	return 0;
@@ -341,34 +354,43 @@ static uint64_t throttled_ns(const struct vm *vm)
 }
 
 int vm_migrate_send(struct vm *vm, const char *url, uint64_t max_bandwidth,
-		    struct migrate_stats *st, char *err, size_t errlen)
+		    struct migrate_progress *prog, struct migrate_stats *st, char *err,
+		    size_t errlen)
 {
+	struct migrate_progress own = {0};
+	if (!prog)
+		prog = &own;
 	memset(st, 0, sizeof(*st));
 	uint64_t t0 = monotonic_ns();
-	pace.limit = max_bandwidth;
-	pace.t0 = t0;
-	pace.bytes = 0;
+	atomic_store(&prog->start_ns, t0);
+	atomic_store(&prog->stage, MIGRATE_CONNECTING);
 	uint64_t slept0 = throttled_ns(vm);
 	int rc = vm_snapshot_supported(vm, err, errlen);
-	if (rc)
+	if (!rc && vm->cfg.vsock_cid)
+		rc = fail(err, errlen, -EINVAL,
+			  "the vsock device cannot migrate yet: its socket path '%s' is held here "
+			  "until this process ends; take a snapshot, stop the VM, and restore it "
+			  "instead",
+			  vm->cfg.vsock_uds);
+	struct sender s = {.fd = -1, .limit = max_bandwidth, .t0 = t0, .prog = prog};
+	if (!rc)
+		rc = s.fd = connect_url(url, err, errlen);
+	if (rc < 0) {
+		atomic_store(&prog->stage, MIGRATE_FAILED);
 		return rc;
-	if (vm->cfg.vsock_cid)
-		return fail(
-		    err, errlen, -EINVAL,
-		    "the vsock device cannot migrate yet: its socket path '%s' is held here "
-		    "until this process ends; take a snapshot, stop the VM, and restore it "
-		    "instead",
-		    vm->cfg.vsock_uds);
-	int fd = connect_url(url, err, errlen);
-	if (fd < 0)
-		return fd;
+	}
+	rc = 0;
 	struct guest_mem *m = &vm->mem;
 	uint64_t *bits = malloc(guest_mem_dirty_words(m) * sizeof(*bits));
-	if (!bits || guest_mem_dirty_enable(m)) {
+	s.bounce = malloc((size_t)CHUNK_PAGES * PAGE);
+	if (!bits || !s.bounce || guest_mem_dirty_enable(m)) {
 		free(bits);
-		close(fd);
+		free(s.bounce);
+		close(s.fd);
+		atomic_store(&prog->stage, MIGRATE_FAILED);
 		return fail(err, errlen, -ENOMEM, "out of memory for the dirty log");
 	}
+	atomic_store(&prog->stage, MIGRATE_PRECOPY);
 	bool was_paused = __atomic_load_n(&vm->paused_at_ns, __ATOMIC_ACQUIRE) != 0;
 	bool paused = was_paused, released = false;
 	uint8_t *state = NULL;
@@ -380,12 +402,14 @@ int vm_migrate_send(struct vm *vm, const char *url, uint64_t max_bandwidth,
 	put32(hdr + 8, MIGRATE_VERSION);
 	put32(hdr + 12, 0);
 	put64(hdr + 16, m->size);
-	rc = send_all(fd, hdr, sizeof(hdr));
+	rc = send_all(s.fd, hdr, sizeof(hdr));
 	/* Round 1: all of RAM (what the log held before is beside the point: the destination
 	 * has nothing); the take starts the log and makes every hart mark its next stores. */
+	uint64_t t_round = monotonic_ns(), bytes_round = 0;
 	if (!rc) {
 		vm_dirty_take(vm, bits);
-		rc = send_pages(fd, m, NULL, &st->pages_sent);
+		atomic_store(&prog->rounds, 1);
+		rc = send_pages(&s, m, NULL);
 		st->rounds = 1;
 	}
 	/* Then what the guest wrote meanwhile, until little is left or it writes faster than
@@ -394,6 +418,17 @@ int vm_migrate_send(struct vm *vm, const char *url, uint64_t max_bandwidth,
 	unsigned slow = 0;
 	while (!rc && !paused && st->rounds < MAX_ROUNDS) {
 		uint64_t n = vm_dirty_take(vm, bits);
+		/* What the last round shows: the guest's write rate, the link's speed, and so
+		 * how long the guest would stand still if it stopped now. */
+		uint64_t now = monotonic_ns(), dt = now - t_round ? now - t_round : 1;
+		uint64_t bw = (uint64_t)((double)(s.bytes - bytes_round) * 1e9 / (double)dt);
+		atomic_store(&prog->dirty_pages, n);
+		atomic_store(&prog->dirty_rate, (uint64_t)((double)n * 1e9 / (double)dt));
+		atomic_store(&prog->bandwidth, bw);
+		atomic_store(&prog->expected_downtime_ns,
+			     bw ? (uint64_t)((double)n * PAGE * 1e9 / (double)bw) : 0);
+		t_round = now;
+		bytes_round = s.bytes;
 		/* Two rounds in a row that did not shrink by a tenth: the guest writes about as
 		 * fast as the link carries. Slow its harts down, more each time (QEMU calls it
 		 * auto-converge). */
@@ -402,6 +437,7 @@ int vm_migrate_send(struct vm *vm, const char *url, uint64_t max_bandwidth,
 		if (slow >= 2 && st->throttle_pct < THROTTLE_MAX) {
 			st->throttle_pct += THROTTLE_STEP;
 			set_throttle(vm, st->throttle_pct);
+			atomic_store(&prog->throttle_pct, st->throttle_pct);
 			slow = 0;
 		}
 		if (n <= STOP_PAGES) {
@@ -415,28 +451,33 @@ int vm_migrate_send(struct vm *vm, const char *url, uint64_t max_bandwidth,
 					    PAGE);
 			break;
 		}
-		rc = send_pages(fd, m, bits, &st->pages_sent);
 		st->rounds++;
+		atomic_store(&prog->rounds, st->rounds);
+		rc = send_pages(&s, m, bits);
 	}
+	if (!rc && atomic_load(&prog->cancel))
+		rc = -ECANCELED;
 	/* Stop and copy: the guest stands still while the last pages and the state go, at the
 	 * link's full speed. */
 	uint64_t t_pause = monotonic_ns();
-	pace.limit = 0;
+	s.limit = 0;
 	if (!rc) {
+		atomic_store(&prog->stage, MIGRATE_STOP_COPY);
 		if (!paused)
 			vm_pause(vm);
 		paused = true;
 		vm_devices_quiesce(vm);
-		vm_dirty_take(vm, bits);
-		uint64_t before = st->pages_sent;
-		rc = send_pages(fd, m, bits, &st->pages_sent);
-		st->last_pages = st->pages_sent - before;
+		uint64_t n = vm_dirty_take(vm, bits);
+		atomic_store(&prog->dirty_pages, n);
+		uint64_t before = s.pages;
+		rc = send_pages(&s, m, bits);
+		st->last_pages = s.pages - before;
 	}
 	if (!rc) {
 		stage = "saving the VM";
 		rc = vm_snapshot_state(vm, &state, &state_len, err, errlen);
 		if (rc) {
-			send_record(fd, MIGRATE_ABORT, 0, 0);
+			send_record(s.fd, MIGRATE_ABORT, 0, 0);
 			goto out;
 		}
 		st->state_bytes = state_len;
@@ -444,21 +485,22 @@ int vm_migrate_send(struct vm *vm, const char *url, uint64_t max_bandwidth,
 		rc = vm_disks_hand_over(vm, true, err, errlen);
 		released = true;
 		if (rc) {
-			send_record(fd, MIGRATE_ABORT, 0, 0);
+			send_record(s.fd, MIGRATE_ABORT, 0, 0);
 			goto out;
 		}
 		stage = "sending the VM's state";
-		rc = send_data(fd, MIGRATE_STATE, state_len, 0, state, state_len);
+		rc = send_data(&s, MIGRATE_STATE, state_len, 0, state, state_len);
 	}
 	if (!rc) {
 		stage = "waiting for the destination";
+		atomic_store(&prog->stage, MIGRATE_HANDOVER);
 		uint8_t ans[8];
-		rc = recv_all(fd, ans, sizeof(ans));
+		rc = recv_all(s.fd, ans, sizeof(ans));
 		if (!rc && get32(ans)) {
 			char msg[400];
 			uint32_t n = get32(ans + 4);
 			size_t take = n < sizeof(msg) - 1 ? n : sizeof(msg) - 1;
-			if (recv_all(fd, msg, take))
+			if (recv_all(s.fd, msg, take))
 				take = 0;
 			msg[take] = 0;
 			for (size_t i = 0; i < take; i++)
@@ -471,21 +513,29 @@ int vm_migrate_send(struct vm *vm, const char *url, uint64_t max_bandwidth,
 		if (!rc) {
 			/* From here on the guest is the destination's. */
 			stage = "telling the destination to go";
-			rc = send_record(fd, MIGRATE_GO, 0, 0);
+			rc = send_record(s.fd, MIGRATE_GO, 0, 0);
 			if (!rc) {
 				set_throttle(vm, 0);
+				st->pages_sent = s.pages;
 				st->throttled_ns = throttled_ns(vm) - slept0;
 				st->downtime_ns = monotonic_ns() - t_pause;
 				st->total_ns = monotonic_ns() - t0;
+				atomic_store(&prog->stage, MIGRATE_COMPLETED);
 				free(state);
 				free(bits);
-				close(fd);
+				free(s.bounce);
+				close(s.fd);
 				return 0;
 			}
 		}
 	}
 	char why[300];
-	if (rc && (rc == -EPIPE || rc == -ECONNRESET) && peer_reason(fd, why, sizeof(why)))
+	if (rc == -ECANCELED) {
+		send_record(s.fd, MIGRATE_ABORT, 0, 0);
+		fail(err, errlen, rc,
+		     "the migration to %s was cancelled while %s; the guest runs here still", url,
+		     stage);
+	} else if (rc && (rc == -EPIPE || rc == -ECONNRESET) && peer_reason(s.fd, why, sizeof(why)))
 		fail(err, errlen, rc, "the destination %s refused the VM: %s", url, why);
 	else if (rc) /* a send or receive that failed */
 		fail(err, errlen, rc, "the migration to %s failed while %s: %s", url, stage,
@@ -497,6 +547,7 @@ out:
 	/* The source keeps the guest: its disks back, running again (at full speed) if it
 	 * was. */
 	set_throttle(vm, 0);
+	atomic_store(&prog->throttle_pct, 0);
 	if (released) {
 		char e2[256];
 		if (vm_disks_hand_over(vm, false, e2, sizeof(e2))) {
@@ -508,9 +559,12 @@ out:
 	}
 	if (paused && !was_paused)
 		vm_resume(vm);
+	st->pages_sent = s.pages;
+	atomic_store(&prog->stage, rc == -ECANCELED ? MIGRATE_CANCELLED : MIGRATE_FAILED);
 	free(state);
 	free(bits);
-	close(fd);
+	free(s.bounce);
+	close(s.fd);
 	return rc ? rc : -EIO;
 }
 

@@ -17,6 +17,8 @@
 #ifndef RVISOR_VMM_MIGRATE_H
 #define RVISOR_VMM_MIGRATE_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,18 +46,51 @@ struct migrate_stats {
 	uint64_t throttled_ns; /* the time the harts slept for it, summed over the harts */
 };
 
+/* Where a migration stands. */
+enum migrate_stage {
+	MIGRATE_IDLE = 0,   /* none started */
+	MIGRATE_CONNECTING, /* checking the VM can go, reaching the destination */
+	MIGRATE_PRECOPY,    /* sending RAM, round after round, while the guest runs */
+	MIGRATE_STOP_COPY,  /* the guest paused: the last dirty pages and the state */
+	MIGRATE_HANDOVER,   /* waiting for the destination to take the VM */
+	MIGRATE_COMPLETED,  /* the destination runs the guest */
+	MIGRATE_FAILED,     /* the guest runs here still (or stays paused, as it was) */
+	MIGRATE_CANCELLED,  /* given up on request: the guest runs here still */
+};
+
+/* A migration's progress, written by the thread that runs vm_migrate_send and read by any
+ * other (GET /migration) while it runs: each field is current on its own, not all of them at
+ * one instant. Zero it before the call. */
+struct migrate_progress {
+	_Atomic unsigned stage;       /* enum migrate_stage */
+	_Atomic unsigned rounds;      /* passes over RAM begun while the guest runs */
+	_Atomic uint64_t start_ns;    /* CLOCK_MONOTONIC when it began */
+	_Atomic uint64_t bytes_sent;  /* page and state bytes sent (record headers aside) */
+	_Atomic uint64_t pages_sent;  /* 4 KiB pages sent, every round */
+	_Atomic uint64_t dirty_pages; /* pages the last dirty-log take found (this round's) */
+	_Atomic uint64_t dirty_rate;  /* pages per second the guest wrote in the last round */
+	_Atomic uint64_t bandwidth;   /* bytes per second sent in the last round */
+	_Atomic uint64_t expected_downtime_ns; /* dirty_pages at bandwidth: the guest's stop if
+						* it stopped now */
+	_Atomic unsigned throttle_pct; /* auto-converge: the share of time the harts sleep */
+	_Atomic bool cancel;           /* set by another thread: give up at the next record
+					* (before the state goes; after it, too late) */
+};
+
 /* Migrate vm (running or paused) to the rvisor listening at url ("unix:PATH" or
  * "tcp:HOST:PORT"), sending at most max_bandwidth bytes per second while the guest runs (0:
  * no cap; the last pass, with the guest stopped, is never capped). Turns the VM's dirty log on
  * if it was off. When two dirty rounds in a row do not shrink by a tenth, the harts are slowed
  * (each sleeps 20% of its time, then 40%, up to 80%) until the rounds converge; they run at
- * full speed again when the migration ends either way. On success the destination runs the
- * guest and vm stays paused for good, its disks unlocked: the caller ends it. On failure vm
- * is as before (running again if it was), with one sentence in err: a URL that does not
- * parse, a destination that cannot be reached or went away, its refusal and reason, a device
- * that cannot be saved. Returns 0 or -errno. */
+ * full speed again when the migration ends either way. prog (or NULL) is kept up to date as it
+ * goes, and its cancel flag is obeyed. On success the destination runs the guest and vm stays
+ * paused for good, its disks unlocked: the caller ends it. On failure vm is as before (running
+ * again if it was), with one sentence in err: a URL that does not parse, a destination that
+ * cannot be reached or went away, its refusal and reason, a device that cannot be saved, a
+ * cancellation (-ECANCELED). Returns 0 or -errno. */
 int vm_migrate_send(struct vm *vm, const char *url, uint64_t max_bandwidth,
-		    struct migrate_stats *st, char *err, size_t errlen);
+		    struct migrate_progress *prog, struct migrate_stats *st, char *err,
+		    size_t errlen);
 
 /* The receiving side's connection and what came over it. */
 struct migrate_in {

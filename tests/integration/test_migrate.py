@@ -65,6 +65,38 @@ def wait_listening(path, proc, timeout=30):
     raise AssertionError("rvisor receive does not listen")
 
 
+def start_send(sock, body):
+    """PUT /migration/send on a thread of its own (it answers when the migration ends): the
+    thread's .result is (status, body) once it did."""
+    t = threading.Thread(target=lambda: setattr(
+        t, "result", call(sock, "PUT", "/migration/send", body, timeout=600)), daemon=True)
+    t.result = None
+    t.start()
+    return t
+
+
+def watch_progress(sock, send, until, timeout=300):
+    """GET /migration while the send runs, until until(progress) holds or the send ended;
+    returns the answers that showed it active."""
+    seen = []
+    end = time.monotonic() + timeout
+    while send.is_alive() and time.monotonic() < end:
+        try:
+            status, p = call(sock, "GET", "/migration")
+        except OSError:
+            # The source ends once its guest moved: between the check and the request.
+            send.join(30)
+            assert not send.is_alive(), "the source went away with its migration running"
+            break
+        assert status == 200, p
+        if p["state"] == "Active":
+            seen.append(p)
+            if until(p):
+                break
+        time.sleep(0.1)
+    return seen
+
+
 def test_migrate_a_busy_guest(rv, guest, tmp_path):
     disk = tmp_path / "disk.img"
     disk.write_bytes(bytes(4 << 20))
@@ -365,24 +397,50 @@ def test_a_damaged_stream_is_refused(rv, guest, tmp_path):
 
 
 def test_auto_converge_under_a_bandwidth_cap(rv, guest, tmp_path):
-    """A guest that writes memory faster than a capped link carries: the dirty rounds do not
-    shrink, so the source slows the harts until they do; the migration completes, the guest
-    runs on at the destination at full speed, and the source says how much it slowed them."""
+    """A guest that writes memory faster than a capped link carries (it rewrites 10 MiB of
+    its /tmp in place, at memory speed, over and over): the dirty rounds do not shrink, so the
+    source slows the harts, more every two rounds; the migration completes (at the round cap:
+    even slowed, this guest outruns 8 MiB/s), the guest runs on at the destination at full
+    speed, and the source says how much it slowed them. GET /migration reports all along."""
     a, sock = boot_source(rv, guest, tmp_path)
     dst = tmp_path / "cap.mig"
     b = None
     try:
-        a.run("(while :; do head -c 4194304 /dev/urandom > /tmp/churn; done) & "
+        a.run("dd if=/dev/zero of=/tmp/churn bs=1M count=10 2>/dev/null; "
+              "(while :; do dd if=/dev/zero of=/tmp/churn bs=1M count=10 conv=notrunc "
+              "2>/dev/null; done) & echo $! > /tmp/churn.pid; "
               "(i=0; while :; do i=$((i+1)); echo $i > /tmp/c; mv /tmp/c /tmp/count; "
               "sleep 0.1; done) & sleep 1", COMMAND_TIMEOUT)
         status, err = call(sock, "PUT", "/migration/send",
                            {"destination_url": f"unix:{dst}", "max_bandwidth_mib": 0})
         assert status == 400 and "max_bandwidth_mib" in err["fault_message"], err
+        assert call(sock, "GET", "/migration")[1] == {"state": "None"}
         b = Console([rv, "receive", "--listen", f"unix:{dst}"])
         wait_listening(dst, b.proc)
-        assert call(sock, "PUT", "/migration/send",
-                    {"destination_url": f"unix:{dst}", "max_bandwidth_mib": 8},
-                    timeout=600)[0] == 204
+        send = start_send(sock, {"destination_url": f"unix:{dst}", "max_bandwidth_mib": 8})
+        # While it runs, the API answers: no to changes (asked during the first pass over
+        # RAM, which takes seconds at 8 MiB/s), and where the migration stands.
+        seen = watch_progress(sock, send, lambda p: p["bytes_sent"] > 0)
+        assert seen and seen[-1]["rounds"] == 1, seen
+        status, err = call(sock, "PATCH", "/vm", {"state": "Paused"})
+        assert status == 400 and "in progress" in err["fault_message"], err
+        status, err = call(sock, "PUT", "/migration/send", {"destination_url": f"unix:{dst}"})
+        assert status == 400 and "in progress" in err["fault_message"], err
+        seen += watch_progress(sock, send, lambda p: False)
+        first, last = seen[0], seen[-1]
+        assert first["destination_url"] == f"unix:{dst}", first
+        assert first["ram_bytes"] == 256 << 20, first
+        assert last["rounds"] >= 2, last
+        assert last["bytes_sent"] > first["bytes_sent"], (first, last)
+        assert max(p["dirty_pages_rate"] for p in seen) > 0, seen
+        assert max(p["bandwidth_bytes_per_s"] for p in seen) > 0, seen
+        assert max(p["throttle_percent"] for p in seen) >= 20, seen
+        # While the guest runs, pages go at most at the cap on average since the start (the
+        # stop and copy then goes at full speed).
+        pre = [p for p in seen if p["stage"] == "precopy"][-1]
+        assert pre["bytes_sent"] <= (8 << 20) * (pre["elapsed_ms"] / 1000 + 1), pre
+        send.join(600)
+        assert send.result and send.result[0] == 204, (send.result, a.tail())
         assert a.proc.wait(60) == 0, a.tail()
         m = re.search(rb"(\d+) rounds, guest stopped [0-9.]+ ms, harts slowed by (\d+)% to "
                       rb"converge, sleeping (\d+) ms", a.err)
@@ -390,6 +448,9 @@ def test_auto_converge_under_a_bandwidth_cap(rv, guest, tmp_path):
         rounds, slowed, slept = int(m.group(1)), int(m.group(2)), int(m.group(3))
         assert slowed >= 20, a.err
         assert slept > 0, "the harts were never slowed: " + a.err.decode(errors="replace")
+        # Without the churn, the counter loop (0.1 s sleeps) ticks at its pace: the harts
+        # are not held back at the destination.
+        b.run("kill $(cat /tmp/churn.pid)", COMMAND_TIMEOUT)
         c = counter(b)
         b.run("sleep 1", COMMAND_TIMEOUT)
         assert counter(b) >= c + 5, "the guest runs slowly at the destination"
@@ -399,4 +460,60 @@ def test_auto_converge_under_a_bandwidth_cap(rv, guest, tmp_path):
         a.close()
         if b:
             b.close()
+    assert not HOST_FAULT.search(a.err), a.tail()
+
+
+def test_cancel_a_migration(rv, guest, tmp_path):
+    """PUT /migration/cancel while the pages go: the send answers 400 saying so, GET
+    /migration says Cancelled, the guest runs on at the source, the destination gives up with
+    one line, and a new migration can then go through."""
+    a, sock = boot_source(rv, guest, tmp_path)
+    dst = tmp_path / "cancel.mig"
+    b = None
+    try:
+        a.run("(i=0; while :; do i=$((i+1)); echo $i > /tmp/c; mv /tmp/c /tmp/count; "
+              "sleep 0.1; done) & sleep 0.3", COMMAND_TIMEOUT)
+        status, err = call(sock, "PUT", "/migration/cancel", {})
+        assert status == 400 and "No migration" in err["fault_message"], err
+        b = subprocess.Popen([rv, "receive", "--listen", f"unix:{dst}"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        wait_listening(dst, b)
+        # 1 MiB/s: the first pass over RAM takes seconds.
+        send = start_send(sock, {"destination_url": f"unix:{dst}", "max_bandwidth_mib": 1})
+        seen = watch_progress(sock, send, lambda p: p["bytes_sent"] >= 1 << 20)
+        assert seen and seen[-1]["stage"] == "precopy", seen
+        assert call(sock, "PUT", "/migration/cancel", {})[0] == 204
+        send.join(60)
+        assert not send.is_alive(), "the cancelled send did not answer"
+        status, err = send.result
+        assert status == 400 and "cancelled" in err["fault_message"], err
+        status, p = call(sock, "GET", "/migration")
+        assert status == 200 and p["state"] == "Cancelled", p
+        assert "cancelled" in p["error"], p
+        # The destination gave up, with a line, and took nothing.
+        out, errb = b.communicate(timeout=60)
+        assert b.returncode == 1, (b.returncode, errb)
+        assert errb.count(b"error") == 1 and b"gave the migration up" in errb, errb
+        # The guest runs on here.
+        c = counter(a)
+        a.run("sleep 0.5", COMMAND_TIMEOUT)
+        assert counter(a) > c, "the guest stopped at the source"
+        assert a.proc.poll() is None
+        # And can still move.
+        dst2 = tmp_path / "again.mig"
+        b2 = Console([rv, "receive", "--listen", f"unix:{dst2}"])
+        try:
+            wait_listening(dst2, b2.proc)
+            assert call(sock, "PUT", "/migration/send", {"destination_url": f"unix:{dst2}"},
+                        timeout=300)[0] == 204
+            assert a.proc.wait(30) == 0, a.tail()
+            assert b"here-42" in b2.run("echo here-$((6*7))", COMMAND_TIMEOUT)
+        finally:
+            b2.close()
+    finally:
+        a.close()
+        if b and b.poll() is None:
+            b.kill()
+            b.wait()
     assert not HOST_FAULT.search(a.err), a.tail()
