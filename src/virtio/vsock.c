@@ -602,6 +602,41 @@ static void vsock_reset(void *opaque)
 	}
 }
 
+/* Listen on v->uds_path for host programs (the path must not exist). Returns 0, or -errno with
+ * one sentence in err. */
+static int listen_uds(struct virtio_vsock *v, char *err, size_t errlen)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	strcpy(addr.sun_path, v->uds_path); /* its length was checked at init */
+	v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (v->listen_fd < 0 || bind(v->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) ||
+	    listen(v->listen_fd, 16)) {
+		int rc = -errno;
+		snprintf(err, errlen, "vsock: cannot listen on '%s' (%s): %s", v->uds_path,
+			 strerror(-rc),
+			 rc == -EADDRINUSE ? "remove the old socket or choose another path"
+					   : "choose a path in a writable directory");
+		if (v->listen_fd >= 0)
+			close(v->listen_fd);
+		v->listen_fd = -1;
+		return rc;
+	}
+	return 0;
+}
+
+int virtio_vsock_hand_over(struct virtio_vsock *v, bool release, char *err, size_t errlen)
+{
+	if (release) {
+		if (v->listen_fd >= 0) {
+			close(v->listen_fd);
+			unlink(v->uds_path);
+			v->listen_fd = -1;
+		}
+		return 0;
+	}
+	return v->listen_fd >= 0 ? 0 : listen_uds(v, err, errlen);
+}
+
 int virtio_vsock_init(struct virtio_vsock *v, uint64_t guest_cid, const char *uds_path,
 		      struct virtio_dev *dev, char *err, size_t errlen)
 {
@@ -623,7 +658,6 @@ int virtio_vsock_init(struct virtio_vsock *v, uint64_t guest_cid, const char *ud
 		return -ENAMETOOLONG;
 	}
 	strcpy(v->uds_path, uds_path);
-	strcpy(addr.sun_path, uds_path);
 	v->conns = calloc(VSOCK_MAX_CONNS, sizeof(*v->conns));
 	v->pending = calloc(VSOCK_MAX_PENDING, sizeof(*v->pending));
 	v->bounce = malloc(VSOCK_BUF_ALLOC);
@@ -634,20 +668,14 @@ int virtio_vsock_init(struct virtio_vsock *v, uint64_t guest_cid, const char *ud
 	}
 	for (unsigned i = 0; i < VSOCK_MAX_CONNS; i++)
 		v->conns[i].fd = -1;
-	v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (v->listen_fd < 0 || bind(v->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) ||
-	    listen(v->listen_fd, 16)) {
-		int rc = -errno;
-		snprintf(err, errlen, "vsock: cannot listen on '%s' (%s): %s", uds_path,
-			 strerror(-rc),
-			 rc == -EADDRINUSE ? "remove the old socket or choose another path"
-					   : "choose a path in a writable directory");
+	int rc = listen_uds(v, err, errlen);
+	if (rc) {
 		v->uds_path[0] = 0; /* nothing of ours to remove there */
 		virtio_vsock_destroy(v);
 		return rc;
 	}
 	v->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	int rc = v->wake_fd < 0 ? -errno : -pthread_create(&v->thread, NULL, vsock_main, v);
+	rc = v->wake_fd < 0 ? -errno : -pthread_create(&v->thread, NULL, vsock_main, v);
 	if (rc) {
 		snprintf(err, errlen, "vsock: cannot start its thread (%s)", strerror(-rc));
 		virtio_vsock_destroy(v);

@@ -66,6 +66,12 @@ int virtio_vsock_init(struct virtio_vsock *v, uint64_t guest_cid, const char *ud
  * accepts no connection (host programs' data waits in their sockets); returns once the
  * work in progress is done. */
 void virtio_vsock_set_paused(struct virtio_vsock *v, bool paused);
+/* A migration hands the host side to the VM's new process: with release, the listening
+ * socket is closed and its path removed (so the destination, on this host too, can listen
+ * there), the connections staying as they are; without, the listener is made again at the
+ * same path. Only while the device is paused (virtio_vsock_set_paused). Returns 0, or -errno
+ * with one sentence in err (the path was taken meanwhile). */
+int virtio_vsock_hand_over(struct virtio_vsock *v, bool release, char *err, size_t errlen);
 /* Stop the thread, close every connection and the listening socket (removing its path).
  * Call before the transport is destroyed. */
 void virtio_vsock_destroy(struct virtio_vsock *v);

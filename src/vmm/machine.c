@@ -1022,9 +1022,14 @@ void vm_pause(struct vm *vm)
 	pthread_mutex_unlock(&vm->pause_lock);
 }
 
-int vm_disks_hand_over(struct vm *vm, bool release, char *err, size_t errlen)
+int vm_hand_over(struct vm *vm, bool release, char *err, size_t errlen)
 {
 	struct vm_virtio *v = vm->virtio;
+	if (v && v->vsock_up) {
+		int rc = virtio_vsock_hand_over(&v->vsock, release, err, errlen);
+		if (rc)
+			return rc;
+	}
 	for (unsigned i = 0; v && i < v->ndisks; i++) {
 		struct vm_disk *d = &v->disk[i];
 		if (!d->file_open || !d->lock)

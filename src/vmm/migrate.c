@@ -366,12 +366,6 @@ int vm_migrate_send(struct vm *vm, const char *url, uint64_t max_bandwidth,
 	atomic_store(&prog->stage, MIGRATE_CONNECTING);
 	uint64_t slept0 = throttled_ns(vm);
 	int rc = vm_snapshot_supported(vm, err, errlen);
-	if (!rc && vm->cfg.vsock_cid)
-		rc = fail(err, errlen, -EINVAL,
-			  "the vsock device cannot migrate yet: its socket path '%s' is held here "
-			  "until this process ends; take a snapshot, stop the VM, and restore it "
-			  "instead",
-			  vm->cfg.vsock_uds);
 	struct sender s = {.fd = -1, .limit = max_bandwidth, .t0 = t0, .prog = prog};
 	if (!rc)
 		rc = s.fd = connect_url(url, err, errlen);
@@ -481,8 +475,8 @@ int vm_migrate_send(struct vm *vm, const char *url, uint64_t max_bandwidth,
 			goto out;
 		}
 		st->state_bytes = state_len;
-		stage = "handing over the disks";
-		rc = vm_disks_hand_over(vm, true, err, errlen);
+		stage = "handing over the disks and the vsock";
+		rc = vm_hand_over(vm, true, err, errlen);
 		released = true;
 		if (rc) {
 			send_record(s.fd, MIGRATE_ABORT, 0, 0);
@@ -550,7 +544,7 @@ out:
 	atomic_store(&prog->throttle_pct, 0);
 	if (released) {
 		char e2[256];
-		if (vm_disks_hand_over(vm, false, e2, sizeof(e2))) {
+		if (vm_hand_over(vm, false, e2, sizeof(e2))) {
 			/* Someone holds the disks now: running would corrupt them. Stay paused. */
 			size_t l = strlen(err);
 			snprintf(err + l, errlen - l, "; %s: the VM stays paused", e2);

@@ -138,11 +138,13 @@ void vm_resume(struct vm *vm);
  * paused. Returns the number of dirty pages. */
 uint64_t vm_dirty_take(struct vm *vm, uint64_t *out);
 
-/* A migration hands the disks to the VM's new process: with release, each disk's buffered
- * writes are flushed and its image locks dropped (the VM is paused and must not run again
- * unless the locks are taken back); without, the locks are taken again. Returns 0, or -errno
- * with one sentence in err (a flush that failed; a disk another process locked meanwhile). */
-int vm_disks_hand_over(struct vm *vm, bool release, char *err, size_t errlen);
+/* A migration hands the host resources the VM holds to its new process: with release, each
+ * disk's buffered writes are flushed and its image locks dropped, and the vsock's listening
+ * socket is closed and its path removed (the VM is paused and must not run again unless they
+ * are taken back); without, the locks are taken and the vsock listens again. Returns 0, or
+ * -errno with one sentence in err (a flush that failed; a disk another process locked, or the
+ * vsock path another took, meanwhile). */
+int vm_hand_over(struct vm *vm, bool release, char *err, size_t errlen);
 
 struct virtio_blk_stats;
 struct virtio_net_stats;

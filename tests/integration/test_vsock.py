@@ -13,6 +13,8 @@ vmw_vsock_virtio_transport, and a small static AF_VSOCK program in the guest (sm
   holds it without answering) is snapshotted and restored in another process; the guest's
   end of the old connection is reset (the device tells the driver: its read fails), and new
   connections both ways work at the same socket path.
+- Live migration to another process on this host: the same, the socket path handed over;
+  after a destination that refused the VM, the source listens at its path again.
 """
 
 import os
@@ -249,4 +251,90 @@ def test_snapshot_with_a_vsock(vsock_vm, request, guest, tmp_path):
         assert cfg["vsock"]["guest_cid"] == 3 and cfg["vsock"]["uds_path"] == uds, cfg
     finally:
         b.close()
+    assert not HOST_FAULT.search(b.err), b.tail()
+
+
+def test_migrate_with_a_vsock(vsock_vm, request, guest, tmp_path):
+    """Live migration of a VM with a vsock to another process on this host: the source hands
+    its socket path over (closes and removes its listener just before the state goes), the
+    destination listens there; the guest's old connection is reset as after a restore, and
+    new connections work both ways at the same path."""
+    vm(vsock_vm)  # the initramfs with /smp/vsock is built
+    from test_api import call
+    from test_migrate import fake_destination, wait_listening
+    from test_snapshot import start_api
+    rv = request.getfixturevalue("rvisor")
+    uds = str(tmp_path / "m.vsock")
+    sock = str(tmp_path / "a.sock")
+    dst = tmp_path / "dst.mig"
+    a = start_api(rv, sock)
+    b = None
+    try:
+        assert call(sock, "PUT", "/boot-source",
+                    {"kernel_image_path": guest["RVISOR_KERNEL"], "initrd_path": vsock_vm.initrd,
+                     "boot_args": "console=ttyS0"})[0] == 204
+        assert call(sock, "PUT", "/vsock", {"guest_cid": 3, "uds_path": uds})[0] == 204
+        assert call(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
+        a.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
+        held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        held.bind(f"{uds}_5000")
+        held.listen(1)
+        a.send("/smp/vsock connect 5000 sent-before-the-migration &\n")
+        held.settimeout(COMMAND_TIMEOUT)
+        old, _ = held.accept()
+        old.settimeout(COMMAND_TIMEOUT)
+        assert recv_all(old) == b"sent-before-the-migration"
+        held.close()
+        os.unlink(f"{uds}_5000")
+        # A destination that refuses the VM, after the source let its path go: the source
+        # listens there again, and a host program reaches the guest through it.
+        result = {}
+        fake = str(tmp_path / "fake.mig")
+        t = fake_destination(fake, "refuse", result)
+        status, err = call(sock, "PUT", "/migration/send", {"destination_url": f"unix:{fake}"},
+                           timeout=300)
+        assert status == 400 and "no room for it" in err["fault_message"], err
+        t.join(30)
+        if b"listening on 6002" not in a.run("/smp/vsock listen 6002 1 & sleep 0",
+                                             COMMAND_TIMEOUT):
+            a.expect(rb"vsock: listening on 6002", COMMAND_TIMEOUT, "the guest's listener")
+        with host_connect(uds, 6002) as s:
+            s.sendall(b"after-a-refusal")
+            s.shutdown(socket.SHUT_WR)
+            assert recv_all(s) == b"echo:after-a-refusal", a.tail()
+        b = Console([rv, "receive", "--listen", f"unix:{dst}"])
+        wait_listening(dst, b.proc)
+        status, err = call(sock, "PUT", "/migration/send", {"destination_url": f"unix:{dst}"},
+                           timeout=300)
+        assert status == 204, (err, a.tail())
+        assert a.proc.wait(30) == 0, a.tail()
+        old.close()
+        b.expect(rb"vsock: read failed", COMMAND_TIMEOUT, "the old connection's end in the guest")
+        if b"listening on 6001" not in b.run("/smp/vsock listen 6001 1 & sleep 0",
+                                             COMMAND_TIMEOUT):
+            b.expect(rb"vsock: listening on 6001", COMMAND_TIMEOUT, "the guest's new listener")
+        with host_connect(uds, 6001) as s:
+            s.sendall(b"after-the-migration")
+            s.shutdown(socket.SHUT_WR)
+            assert recv_all(s) == b"echo:after-the-migration", b.tail()
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(f"{uds}_5000")
+        server.listen(1)
+
+        def answer():
+            c, _ = server.accept()
+            c.sendall(b"host-echo:" + recv_all(c))
+            c.close()
+
+        t = threading.Thread(target=answer, daemon=True)
+        t.start()
+        out = b.run("/smp/vsock connect 5000 from-the-migrated-guest", COMMAND_TIMEOUT)
+        t.join(10)
+        server.close()
+        assert b"host-echo:from-the-migrated-guest" in out, b.tail()
+    finally:
+        a.close()
+        if b:
+            b.close()
+    assert not HOST_FAULT.search(a.err), a.tail()
     assert not HOST_FAULT.search(b.err), b.tail()
