@@ -13,6 +13,9 @@ struct chr {
 	/* Copy up to len bytes of pending host input into buf; returns the count (0: none).
 	 * Never blocks. Thread-safe. */
 	size_t (*read)(struct chr *c, void *buf, size_t len);
+	/* The size of the host terminal behind the backend, in character cells: 0 with *cols and
+	 * *rows set, or -1 when there is none (a pipe, a file). NULL: never one. Thread-safe. */
+	int (*size)(struct chr *c, unsigned *cols, unsigned *rows);
 	/* Set by the frontend device: called (on a backend thread) when input becomes available. */
 	void (*notify)(void *opaque);
 	void *notify_opaque;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -310,6 +311,18 @@ static void *chr_stdio_reader(void *arg)
 	return NULL;
 }
 
+/* TIOCGWINSZ on the terminal: stdout's, else stdin's. */
+static int chr_stdio_size(struct chr *c, unsigned *cols, unsigned *rows)
+{
+	(void)c;
+	struct winsize ws;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 && ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) < 0)
+		return -1;
+	*cols = ws.ws_col;
+	*rows = ws.ws_row;
+	return 0;
+}
+
 /* Raw mode on a terminal stdin; output post-processing stays on so "\n" still starts a new
  * line. Returns NULL (no escape processing) when stdin is not a terminal. */
 static struct chr_stdio_tty *chr_stdio_tty_open(void)
@@ -348,6 +361,7 @@ struct chr *chr_stdio_open(void)
 		return NULL;
 	s->chr.write = chr_stdio_write;
 	s->chr.read = chr_stdio_read;
+	s->chr.size = chr_stdio_size;
 	s->wake[0] = s->wake[1] = -1;
 	if (fstat(STDOUT_FILENO, &st) != 0)
 		s->out_gone = true;

@@ -217,10 +217,11 @@ static const struct seccomp_list kind_lists[SECCOMP_KINDS] = {
 };
 
 /* The ioctls rvisor makes after start-up: isatty and tcgetattr (TCGETS), tcsetattr
- * (TCSETS, TCSETSW, TCSETSF), FIONREAD and FIONBIO on sockets, and a block device's size
- * (BLKGETSIZE64) when the API puts a disk on one. */
-static const unsigned long allowed_ioctls[] = {TCGETS,   TCSETS,  TCSETSW,     TCSETSF,
-					       FIONREAD, FIONBIO, BLKGETSIZE64};
+ * (TCSETS, TCSETSW, TCSETSF), FIONREAD and FIONBIO on sockets, a block device's size
+ * (BLKGETSIZE64) when the API puts a disk on one, and the terminal's size (TIOCGWINSZ) when
+ * it is resized. */
+static const unsigned long allowed_ioctls[] = {TCGETS,   TCSETS,  TCSETSW,      TCSETSF,
+					       FIONREAD, FIONBIO, BLKGETSIZE64, TIOCGWINSZ};
 
 /* Argument checks, every field named (libseccomp's SCMP_An macros leave one out). */
 static struct scmp_arg_cmp arg_eq(unsigned arg, uint64_t value)

@@ -106,14 +106,32 @@ static void console_queue_notify(void *opaque, struct virtio_transport *t, unsig
 		transmit(c, t);
 }
 
-/* cols and rows need VIRTIO_CONSOLE_F_SIZE and max_nr_ports F_MULTIPORT, neither offered:
- * they read as zero, as does emerg_wr (write-only). */
+/* cols (offset 0) and rows (2), VIRTIO_CONSOLE_F_SIZE, are the host terminal's; max_nr_ports
+ * needs F_MULTIPORT, not offered, and reads as zero, as does emerg_wr (write-only). */
 static uint32_t console_config_read(void *opaque, uint32_t off, unsigned size)
 {
-	(void)opaque;
-	(void)off;
-	(void)size;
-	return 0;
+	struct virtio_console *c = opaque;
+	uint32_t size_word = __atomic_load_n(&c->size, __ATOMIC_ACQUIRE);
+	uint8_t cfg[VIRTIO_CONSOLE_CONFIG_SIZE] = {0};
+	for (unsigned i = 0; i < 4; i++)
+		cfg[i] = (uint8_t)(size_word >> (8 * i));
+	uint32_t v = 0;
+	for (unsigned i = 0; i < size && off + i < sizeof(cfg); i++)
+		v |= (uint32_t)cfg[off + i] << (8 * i);
+	return v;
+}
+
+void virtio_console_resize(struct virtio_console *c)
+{
+	unsigned cols, rows;
+	if (!c->chr->size || c->chr->size(c->chr, &cols, &rows))
+		return;
+	uint32_t word = (cols > 0xffff ? 0xffff : cols) | (rows > 0xffff ? 0xffff : rows) << 16;
+	if (__atomic_exchange_n(&c->size, word, __ATOMIC_ACQ_REL) == word)
+		return;
+	struct virtio_transport *t = __atomic_load_n(&c->t, __ATOMIC_ACQUIRE);
+	if (t)
+		virtio_config_changed(t);
 }
 
 /* VIRTIO_CONSOLE_F_EMERG_WRITE (5.3.6): a write to emerg_wr outputs its low byte, with or
@@ -159,7 +177,7 @@ int virtio_console_init(struct virtio_console *c, struct chr *chr, struct virtio
 	}
 	*dev = (struct virtio_dev){
 	    .device_id = VIRTIO_ID_CONSOLE,
-	    .features = 1ull << VIRTIO_CONSOLE_F_EMERG_WRITE,
+	    .features = 1ull << VIRTIO_CONSOLE_F_EMERG_WRITE | 1ull << VIRTIO_CONSOLE_F_SIZE,
 	    .num_queues = 2,
 	    .config_size = VIRTIO_CONSOLE_CONFIG_SIZE,
 	    .opaque = c,
@@ -169,6 +187,7 @@ int virtio_console_init(struct virtio_console *c, struct chr *chr, struct virtio
 	    .reset = console_reset,
 	    .restored = console_restored,
 	};
+	virtio_console_resize(c); /* the terminal's size, if the backend is one */
 	/* The backend's thread reads notify with an atomic load (chr_stdio). */
 	__atomic_store_n(&chr->notify_opaque, c, __ATOMIC_RELAXED);
 	__atomic_store_n(&chr->notify, console_input, __ATOMIC_RELEASE);

@@ -52,13 +52,22 @@ struct virtio_console {
 
 	pthread_mutex_t tx_lock; /* guards tx_req: several vCPUs may notify */
 	struct virtq_req tx_req;
+
+	/* The host terminal's size for the config space: cols in bits 0-15, rows in 16-31 (0:
+	 * unknown, as when the backend is no terminal). */
+	uint32_t size;
 };
 
 /* Set up the port on chr and fill dev for a transport's init (virtio_mmio_init, virtio_pci_init).
- * Offers VIRTIO_CONSOLE_F_EMERG_WRITE. Takes chr->notify (one frontend per chr: do not give the
+ * Offers VIRTIO_CONSOLE_F_EMERG_WRITE and VIRTIO_CONSOLE_F_SIZE (the backend's terminal size,
+ * 0 x 0 when it is none). Takes chr->notify (one frontend per chr: do not give the
  * same chr to the UART as well if it is to read input). Returns 0 or the -errno of
  * pthread_mutex_init. */
 int virtio_console_init(struct virtio_console *c, struct chr *chr, struct virtio_dev *dev);
+/* Read the backend's terminal size (chr->size) into cols and rows; when it changed, tell
+ * the driver (a configuration change, virtio 1.2 section 5.3.6: Linux resizes hvc0 and its
+ * programs get SIGWINCH). Nothing when the backend is no terminal. */
+void virtio_console_resize(struct virtio_console *c);
 /* Release what virtio_console_init set up. The chr is not touched (it may be closed
  * already): before this, the chr must have stopped calling notify, by being closed (as
  * chr_stdio_close does) or by the caller clearing chr->notify. Call with the vCPUs stopped,

@@ -1794,7 +1794,8 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGUSR1); /* InstanceStart's wake-up */
+	sigaddset(&sigs, SIGUSR1);  /* InstanceStart's wake-up */
+	sigaddset(&sigs, SIGWINCH); /* blocked in every thread: vm_run takes it */
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
 	a.main_thread = pthread_self();
 
@@ -1830,7 +1831,7 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 			pthread_mutex_unlock(&a.lock);
 			struct timespec ts = {0, 100 * 1000 * 1000};
 			sig = sigtimedwait(&sigs, NULL, &ts);
-			if (sig == SIGUSR1)
+			if (sig == SIGUSR1 || sig == SIGWINCH)
 				sig = 0; /* look at the state again */
 			pthread_mutex_lock(&a.lock);
 		}
@@ -1854,7 +1855,7 @@ int api_main(const char *sock_path, const char *config_file, const struct api_re
 			while (sig <= 0 && poll(&pfd, 1, 100) <= 0) {
 				struct timespec zero = {0, 0};
 				sig = sigtimedwait(&sigs, NULL, &zero);
-				if (sig == SIGUSR1)
+				if (sig == SIGUSR1 || sig == SIGWINCH)
 					sig = 0;
 			}
 			rc = sig > 0

@@ -484,6 +484,12 @@ static int add_console(struct vm *vm, char *err, size_t errlen)
 	return add_port(vm, &vm->virtio->con_port, &dev, VM_TRANSPORT_DEFAULT, err, errlen);
 }
 
+void vm_console_resized(struct vm *vm)
+{
+	if (vm->virtio && vm->virtio->con_up)
+		virtio_console_resize(&vm->virtio->con);
+}
+
 static int add_virtio(struct vm *vm, char *err, size_t errlen)
 {
 	struct virtio_dev dev;

@@ -38,7 +38,8 @@ int vm_run(struct vm *vm)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGUSR1); /* vm_request_exit's wake-up */
+	sigaddset(&sigs, SIGUSR1);  /* vm_request_exit's wake-up */
+	sigaddset(&sigs, SIGWINCH); /* the terminal's new size, for a virtio console */
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
 	pthread_mutex_lock(&vm->lock);
 	vm->waiter = pthread_self();
@@ -67,7 +68,9 @@ int vm_run(struct vm *vm)
 			break;
 		struct timespec ts = {0, 100 * 1000 * 1000};
 		int sig = sigtimedwait(&sigs, NULL, &ts);
-		if (sig > 0 && sig != SIGUSR1)
+		if (sig == SIGWINCH)
+			vm_console_resized(vm);
+		else if (sig > 0 && sig != SIGUSR1)
 			vm_request_exit(vm, 128 + sig);
 	}
 	for (unsigned i = 0; i < started; i++)

@@ -138,6 +138,10 @@ void vm_resume(struct vm *vm);
  * paused. Returns the number of dirty pages. */
 uint64_t vm_dirty_take(struct vm *vm, uint64_t *out);
 
+/* The host terminal was resized (SIGWINCH): a virtio console passes its new size to the
+ * guest (VIRTIO_CONSOLE_F_SIZE, a configuration change); the UART has no such thing. */
+void vm_console_resized(struct vm *vm);
+
 /* A migration hands the host resources the VM holds to its new process: with release, each
  * disk's buffered writes are flushed and its image locks dropped, and the vsock's listening
  * socket is closed and its path removed (the VM is paused and must not run again unless they
