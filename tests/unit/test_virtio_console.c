@@ -39,6 +39,7 @@ struct fake_chr {
 	size_t nout;
 	uint8_t *in; /* FAKE_IN bytes */
 	size_t in_head, in_tail;
+	unsigned cols, rows; /* the "terminal" size */
 };
 
 static void fake_write(struct chr *c, const void *buf, size_t len)
@@ -60,6 +61,14 @@ static size_t fake_read(struct chr *c, void *buf, size_t len)
 	f->in_head += n;
 	pthread_mutex_unlock(&f->lock);
 	return n;
+}
+
+static int fake_size(struct chr *c, unsigned *cols, unsigned *rows)
+{
+	struct fake_chr *f = (struct fake_chr *)c;
+	*cols = f->cols;
+	*rows = f->rows;
+	return 0;
 }
 
 /* Queue host input and tell the frontend, as a backend's reader thread does. */
@@ -131,14 +140,49 @@ static void test_identity(void **state)
 {
 	struct fixture *f = *state;
 	assert_int_equal(vdrv_read(&f->drv, REG_DEVICE_ID), VIRTIO_ID_CONSOLE);
-	assert_int_equal(vdrv_offered(&f->drv) & 0xffffff, 1u << VIRTIO_CONSOLE_F_EMERG_WRITE);
+	assert_int_equal(vdrv_offered(&f->drv) & 0xffffff,
+			 1u << VIRTIO_CONSOLE_F_EMERG_WRITE | 1u << VIRTIO_CONSOLE_F_SIZE);
 	assert_true(vdrv_offered(&f->drv) & (1ull << VIRTIO_F_VERSION_1));
-	/* cols, rows (no F_SIZE), max_nr_ports (no F_MULTIPORT) and emerg_wr read as 0. */
+	/* cols and rows (a backend that is no terminal: 0 x 0), max_nr_ports (no F_MULTIPORT)
+	 * and emerg_wr read as 0. */
 	for (unsigned off = 0; off < VIRTIO_CONSOLE_CONFIG_SIZE; off += 4)
 		assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG + off, 4), 0);
 	assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG + 12, 4), 0);
 	assert_ptr_equal(f->chr.chr.notify_opaque, &f->con);
 	assert_non_null(f->chr.chr.notify);
+}
+
+/* A terminal backend: its size in cols (offset 0) and rows (2); a resize is a configuration
+ * change (a new generation, the config interrupt); the same size again changes nothing. */
+static void test_size(void **state)
+{
+	struct fixture *f = *state;
+	f->chr.chr.size = fake_size;
+	f->chr.cols = 100;
+	f->chr.rows = 30;
+	/* The transport becomes known to the device with the first notification. */
+	uint64_t a = vdrv_alloc(&f->drv, 1);
+	struct vdrv_seg s = {a, 1, false};
+	uint16_t head = vdrv_add_chain(&f->drv, TXQ, &s, 1);
+	vdrv_notify(&f->drv, TXQ);
+	assert_int_equal(vdrv_take_used(&f->drv, TXQ, head), 0);
+	vdrv_write(&f->drv, REG_INTERRUPT_ACK, vdrv_read(&f->drv, REG_INTERRUPT_STATUS));
+	uint32_t gen = vdrv_read(&f->drv, REG_CONFIG_GENERATION);
+	virtio_console_resize(&f->con);
+	assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG + 0, 2), 100);
+	assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG + 2, 2), 30);
+	assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG + 0, 4), 30u << 16 | 100);
+	assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG + 4, 4), 0);
+	assert_int_not_equal(vdrv_read(&f->drv, REG_CONFIG_GENERATION), gen);
+	assert_true(vdrv_read(&f->drv, REG_INTERRUPT_STATUS) & VIRTIO_INT_CONFIG);
+	vdrv_write(&f->drv, REG_INTERRUPT_ACK, VIRTIO_INT_CONFIG);
+	gen = vdrv_read(&f->drv, REG_CONFIG_GENERATION);
+	virtio_console_resize(&f->con);
+	assert_int_equal(vdrv_read(&f->drv, REG_CONFIG_GENERATION), gen);
+	assert_false(vdrv_read(&f->drv, REG_INTERRUPT_STATUS) & VIRTIO_INT_CONFIG);
+	f->chr.cols = 70000; /* beyond a u16: the largest */
+	virtio_console_resize(&f->con);
+	assert_int_equal(virtio_mmio_ops.read(&f->t, REG_CONFIG + 0, 2), 0xffff);
 }
 
 static void test_tx(void **state)
@@ -347,6 +391,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_identity, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_size, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tx, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rx, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rx_chain, setup, teardown),
