@@ -180,14 +180,27 @@ static ALWAYS_INLINE uint32_t host_fflags(void)
 #define FP_BARRIER(v) __asm__ volatile("" : "+m"(v) : : "memory")
 #endif
 
-/* Square roots in the host's FP unit (errno, which a NaN result may set, is not read). */
+/* Square roots in the host's FP unit. On aarch64, FSQRT itself: the C library's sqrt would
+ * first compare the operand with zero, to set errno for a negative one. */
 static ALWAYS_INLINE float host_sqrtf(float x)
 {
+#if defined(__aarch64__)
+	float r;
+	__asm__("fsqrt %s0, %s1" : "=w"(r) : "w"(x));
+	return r;
+#else
 	return __builtin_sqrtf(x);
+#endif
 }
 static ALWAYS_INLINE double host_sqrt(double x)
 {
+#if defined(__aarch64__)
+	double r;
+	__asm__("fsqrt %d0, %d1" : "=w"(r) : "w"(x));
+	return r;
+#else
 	return __builtin_sqrt(x);
+#endif
 }
 #endif
 
