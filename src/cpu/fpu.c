@@ -1,26 +1,28 @@
 /* The F and D extensions (unprivileged spec 20191213, chapters 11 and 12): interpreter handlers
  * for FP loads/stores, arithmetic, fused multiply-add, conversions, moves, sign injection,
  * min/max, comparisons and classification, with NaN boxing, canonical NaNs and the accrued
- * exception flags of fcsr. Arithmetic runs on the host's SSE unit under the guest's rounding
- * mode (flags from MXCSR, or ruled out from the result); RMM arithmetic rounds to odd in the
- * x87 80-bit format and then rounds in software; conversions, sign injection, min/max,
- * comparisons and classification are done in software. Needs an x86-64 host. */
-#include <emmintrin.h>
+ * exception flags of fcsr. Arithmetic runs on the host's FP unit under the guest's rounding
+ * mode (flags from the host, or ruled out from the result); RMM arithmetic rounds to odd in
+ * long double and then rounds in software; conversions, sign injection, min/max, comparisons
+ * and classification are done in software. Two host paths, chosen at compile time:
+ *  - x86-64: SSE arithmetic under MXCSR (stmxcsr/ldmxcsr), RMM through the x87 80-bit format;
+ *  - any other host (aarch64 is the one tested): arithmetic under the C floating-point
+ *    environment (fesetround, fetestexcept), results the host found tiny before rounding
+ *    recomputed exactly, RMM through long double as IEEE binary128 (software on aarch64).
+ * Other long double formats are refused at build time. */
 #include <fenv.h>
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 
 #include "cpu/exec.h"
 #include "cpu/fpu.h"
 #include "cpu/mmu.h"
-
-#if !defined(__x86_64__)
-#error "fpu.c drives the host's SSE (MXCSR) and x87 units: it needs an x86-64 host"
-#endif
-_Static_assert(LDBL_MANT_DIG == 64, "RMM arithmetic rounds to odd in the x87 80-bit format");
 
 #define HANDLER(name) void exec_##name(struct hart *h, const struct insn *in)
 
@@ -68,15 +70,19 @@ static uint64_t round_pack(bool d, bool neg, int exp, uint64_t sig, unsigned rm,
 }
 
 /* ---- host arithmetic ----
- * The host's MXCSR (Intel SDM vol. 1, 10.2.3) holds round-to-nearest, all exceptions masked,
- * FTZ and DAZ clear whenever no FP handler runs; nothing else in rvisor changes it. Reading it
- * (stmxcsr) is slow on some hosts, so the fast path does not: when the guest has already
- * accrued NX, the only flags an operation could add are OF, UF, NV and DZ, and a result that
- * is finite, below the largest finite value and above the smallest normal one (or any finite
- * sum, as sums that are tiny are exact) rules them all out. Anything else is recomputed on the
- * slow path, which collects the host's flags. */
+ * Between FP handlers the host's FP unit holds round-to-nearest, all exceptions masked (no
+ * traps), flush-to-zero and default-NaN modes off; nothing else in rvisor changes that. The
+ * fast path does not read the host's flags: when the guest has already accrued NX, the only
+ * flags an operation could add are OF, UF, NV and DZ, and a result that is finite, below the
+ * largest finite value and above the smallest normal one (or any finite sum, as sums that are
+ * tiny are exact) rules them all out. Anything else is recomputed on the slow path, which
+ * collects the host's flags. */
 
 enum fop { FOP_ADD, FOP_SUB, FOP_MUL, FOP_DIV, FOP_SQRT, FOP_FMA };
+
+#if defined(__x86_64__)
+/* x86-64: the SSE unit under MXCSR (Intel SDM vol. 1, 10.2.3). Reading MXCSR (stmxcsr) is slow
+ * on some hosts, which is why the fast path above does not. */
 
 /* MXCSR: flags IE DE ZE OE UE PE in bits 0-5, masks in bits 7-12, rounding in bits 13-14. */
 #define MXCSR_FLAGS   0x3fu
@@ -111,9 +117,92 @@ static const uint8_t mxcsr_fflags[64] = {M2F16(0), M2F16(16), M2F16(32), M2F16(4
 #define F2M16(f) F2M4(f), F2M4((f) + 4), F2M4((f) + 8), F2M4((f) + 12)
 static const uint8_t fflags_mxcsr[32] = {F2M16(0), F2M16(16)};
 
+/* The fast path's switch to rounding mode rm (not RNE) and back. */
+static ALWAYS_INLINE void host_round_set(unsigned rm)
+{
+	mxcsr_write(MXCSR_DEFAULT | mxcsr_rc[rm]);
+}
+static ALWAYS_INLINE void host_round_default(void)
+{
+	mxcsr_write(MXCSR_DEFAULT);
+}
+
 /* Keeps the compiler from moving FP operations across the MXCSR accesses (gcc does not honour
  * FENV_ACCESS): the value must be in an SSE register at this point, and may have changed. */
 #define FP_BARRIER(v) __asm__ volatile("" : "+x"(v))
+
+static ALWAYS_INLINE float host_sqrtf(float x)
+{
+	return _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(x)));
+}
+static ALWAYS_INLINE double host_sqrt(double x)
+{
+	__m128d t = _mm_set_sd(x);
+	return _mm_cvtsd_f64(_mm_sqrt_sd(t, t));
+}
+
+#else
+/* Other hosts: the C floating-point environment (C17 7.6: fesetround, feclearexcept,
+ * fetestexcept). An aarch64 host's FPCR/FPSR (Arm ARM, "Floating-point exception traps" and
+ * "Floating-point Control Register") detects tininess before rounding where RISC-V detects it
+ * after rounding (spec 11.6), which matters only when a result rounds to the smallest normal
+ * magnitude: the slow path recomputes exactly then. */
+
+static const int host_rounding[4] = {[RM_RNE] = FE_TONEAREST,
+				     [RM_RTZ] = FE_TOWARDZERO,
+				     [RM_RDN] = FE_DOWNWARD,
+				     [RM_RUP] = FE_UPWARD};
+
+static ALWAYS_INLINE void host_round_set(unsigned rm)
+{
+	fesetround(host_rounding[rm]);
+}
+static ALWAYS_INLINE void host_round_default(void)
+{
+	fesetround(FE_TONEAREST);
+}
+
+/* The accrued flags of the host's FP environment as fflags. */
+static ALWAYS_INLINE uint32_t host_fflags(void)
+{
+	int ex = fetestexcept(FE_ALL_EXCEPT);
+	return ((ex & FE_INEXACT) ? FFLAG_NX : 0) | ((ex & FE_UNDERFLOW) ? FFLAG_UF : 0) |
+	       ((ex & FE_OVERFLOW) ? FFLAG_OF : 0) | ((ex & FE_DIVBYZERO) ? FFLAG_DZ : 0) |
+	       ((ex & FE_INVALID) ? FFLAG_NV : 0);
+}
+
+/* Keeps the compiler from moving FP operations across the environment's calls (gcc does not
+ * honour FENV_ACCESS): the value must be in an FP register (aarch64) or memory at this point,
+ * ordered with every memory access and call, and may have changed. */
+#if defined(__aarch64__)
+#define FP_BARRIER(v) __asm__ volatile("" : "+w"(v) : : "memory")
+#else
+#define FP_BARRIER(v) __asm__ volatile("" : "+m"(v) : : "memory")
+#endif
+
+/* Square roots in the host's FP unit. On aarch64, FSQRT itself: the C library's sqrt would
+ * first compare the operand with zero, to set errno for a negative one. */
+static ALWAYS_INLINE float host_sqrtf(float x)
+{
+#if defined(__aarch64__)
+	float r;
+	__asm__("fsqrt %s0, %s1" : "=w"(r) : "w"(x));
+	return r;
+#else
+	return __builtin_sqrtf(x);
+#endif
+}
+static ALWAYS_INLINE double host_sqrt(double x)
+{
+#if defined(__aarch64__)
+	double r;
+	__asm__("fsqrt %d0, %d1" : "=w"(r) : "w"(x));
+	return r;
+#else
+	return __builtin_sqrt(x);
+#endif
+}
+#endif
 
 static ALWAYS_INLINE float f32_compute(enum fop op, float x, float y, float z)
 {
@@ -126,7 +215,7 @@ static ALWAYS_INLINE float f32_compute(enum fop op, float x, float y, float z)
 	case FOP_SUB: r = x - y; break;
 	case FOP_MUL: r = x * y; break;
 	case FOP_DIV: r = x / y; break;
-	case FOP_SQRT: r = _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(x))); break;
+	case FOP_SQRT: r = host_sqrtf(x); break;
 	default: r = fmaf(x, y, z); break;
 	}
 	FP_BARRIER(r);
@@ -144,11 +233,7 @@ static ALWAYS_INLINE double f64_compute(enum fop op, double x, double y, double 
 	case FOP_SUB: r = x - y; break;
 	case FOP_MUL: r = x * y; break;
 	case FOP_DIV: r = x / y; break;
-	case FOP_SQRT: {
-		__m128d t = _mm_set_sd(x);
-		r = _mm_cvtsd_f64(_mm_sqrt_sd(t, t));
-		break;
-	}
+	case FOP_SQRT: r = host_sqrt(x); break;
 	default: r = fma(x, y, z); break;
 	}
 	FP_BARRIER(r);
@@ -162,13 +247,20 @@ static inline uint32_t fma_inf_zero(bool d, uint64_t a, uint64_t b)
 											: 0;
 }
 
+/* The slow paths of one op (SLOW_PATHS below): a, b, c are the operands, rm the rounding
+ * mode. */
+typedef uint64_t (*fp_slow_fn)(struct hart *h, unsigned rm, uint64_t a, uint64_t b, uint64_t c);
+
+#if defined(__x86_64__)
 /* Slow path: set the host rounding mode with no flags the guest has not seen (leftover flags
  * it already has may stay), compute, collect the flags, and return to round-to-nearest.
  * Instantiated out of line for each op (SLOW_PATHS below): with d and op constant, no FP
- * operation but the intended one can run and raise flags. */
+ * operation but the intended one can run and raise flags. exact is unused: MXCSR detects
+ * tininess after rounding, as RISC-V does. */
 static ALWAYS_INLINE uint64_t host_flags_op(struct hart *h, bool d, unsigned rm, enum fop op,
-					    uint64_t a, uint64_t b, uint64_t c)
+					    uint64_t a, uint64_t b, uint64_t c, fp_slow_fn exact)
 {
+	(void)exact;
 	uint32_t want = MXCSR_DEFAULT | mxcsr_rc[rm];
 	if ((mxcsr_read() & ~(uint32_t)fflags_mxcsr[h->fflags & 31]) != want)
 		mxcsr_write(want);
@@ -186,8 +278,34 @@ static ALWAYS_INLINE uint64_t host_flags_op(struct hart *h, bool d, unsigned rm,
 	h->fflags |= fl;
 	return v;
 }
-
-typedef uint64_t (*fp_slow_fn)(struct hart *h, unsigned rm, uint64_t a, uint64_t b, uint64_t c);
+#else
+/* Slow path: clear the host's flags, compute in mode rm, collect the flags, and return to
+ * round-to-nearest. Instantiated out of line for each op (SLOW_PATHS below): with d and op
+ * constant, no FP operation but the intended one can run and raise flags. A result of the
+ * smallest normal magnitude with UF raised may be one the host found tiny before rounding
+ * only: exact (arith_odd for this op) computes it again, with RISC-V's tininess. */
+static ALWAYS_INLINE uint64_t host_flags_op(struct hart *h, bool d, unsigned rm, enum fop op,
+					    uint64_t a, uint64_t b, uint64_t c, fp_slow_fn exact)
+{
+	if (rm != RM_RNE)
+		host_round_set(rm);
+	feclearexcept(FE_ALL_EXCEPT);
+	uint64_t v = d ? f64_bits(f64_compute(op, f64_val(a), f64_val(b), f64_val(c)))
+		       : f32_bits(f32_compute(op, f32_val(a), f32_val(b), f32_val(c)));
+	uint32_t fl = host_fflags();
+	if (rm != RM_RNE)
+		host_round_default();
+	if (f_isnan(d, v)) {
+		v = CANON(d);
+		if (op == FOP_FMA)
+			fl |= fma_inf_zero(d, a, b);
+	} else if ((fl & FFLAG_UF) && (v & MAG(d)) == (d ? 1ull << 52 : 1ull << 23)) {
+		return exact(h, rm, a, b, c);
+	}
+	h->fflags |= fl;
+	return v;
+}
+#endif
 
 /* Fast path (see above); rm is not RMM. slow is host_flags_op for this op. */
 static ALWAYS_INLINE uint64_t host_op(struct hart *h, bool d, unsigned rm, enum fop op, uint64_t a,
@@ -195,11 +313,11 @@ static ALWAYS_INLINE uint64_t host_op(struct hart *h, bool d, unsigned rm, enum 
 {
 	if (__builtin_expect(h->fflags & FFLAG_NX, 1)) {
 		if (rm != RM_RNE)
-			mxcsr_write(MXCSR_DEFAULT | mxcsr_rc[rm]);
+			host_round_set(rm);
 		uint64_t v = d ? f64_bits(f64_compute(op, f64_val(a), f64_val(b), f64_val(c)))
 			       : f32_bits(f32_compute(op, f32_val(a), f32_val(b), f32_val(c)));
 		if (rm != RM_RNE)
-			mxcsr_write(MXCSR_DEFAULT);
+			host_round_default();
 		uint64_t m = v & MAG(d);
 		uint64_t min_normal = d ? 1ull << 52 : 1ull << 23;
 		if (__builtin_expect(m < (d ? F64_MAXFIN : F32_MAXFIN) &&
@@ -210,10 +328,20 @@ static ALWAYS_INLINE uint64_t host_op(struct hart *h, bool d, unsigned rm, enum 
 	return slow(h, rm, a, b, c);
 }
 
-/* ---- RMM arithmetic: round to odd in the 64-bit x87 significand (exact under the
- * 80-bit exponent range for any binary32/binary64 operands), then round to nearest, ties to
- * max magnitude, in software. Rounding to odd with two or more extra bits and then rounding
- * again gives the correctly rounded result (Boldo & Melquiond, 2008). ---- */
+/* ---- exact arithmetic: round to odd in long double, toward zero with the inexact flag ORed
+ * into the last bit, then round to the format in software. long double is the x87 80-bit
+ * format (64-bit significand) on x86-64 and IEEE binary128 (113 bits, in software) on aarch64;
+ * the exponent range of either holds any result of binary32/binary64 operands without overflow
+ * or underflow. Rounding to odd with two or more extra bits and then rounding again gives the
+ * correctly rounded result (Boldo & Melquiond, 2008). This is how RMM arithmetic is done (no
+ * host rounds that way), and on hosts other than x86-64 how a result is recomputed whose
+ * tininess the host judged before rounding. ---- */
+
+#if defined(__x86_64__)
+_Static_assert(LDBL_MANT_DIG == 64, "RMM arithmetic rounds to odd in the x87 80-bit format");
+#elif LDBL_MANT_DIG != 113
+#error "fpu.c rounds to odd in long double: it needs the x87 80-bit format or IEEE binary128"
+#endif
 
 #define SLOW_BARRIER(v) __asm__ volatile("" : "+m"(v) : : "memory")
 
@@ -222,11 +350,64 @@ static long double ld_of(bool d, uint64_t v)
 	return d ? (long double)f64_val(v) : (long double)f32_val(v);
 }
 
-static ALWAYS_INLINE uint64_t arith_rmm(struct hart *h, bool d, enum fop op, uint64_t a, uint64_t b,
-					uint64_t c)
+/* The long double r as in fpu_unpack_binary128. */
+static ALWAYS_INLINE enum fpu_class ld_unpack(long double r, bool *neg, int *exp, uint64_t *sig)
+{
+#if LDBL_MANT_DIG == 64
+	uint64_t m;
+	uint16_t se;
+	memcpy(&m, &r, 8);
+	memcpy(&se, (const char *)&r + 8, 2);
+	*neg = se >> 15;
+	int e = se & 0x7fff;
+	if (e == 0x7fff)
+		return (m << 1) ? FPU_NAN : FPU_INF;
+	if (m == 0)
+		return FPU_ZERO;
+	if (e == 0)
+		e = 1;
+	int lz = __builtin_clzll(m);
+	*sig = m << lz;
+	*exp = e - lz - 16383;
+	return FPU_FINITE;
+#else
+	uint64_t w[2];
+	memcpy(w, &r, 16);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return fpu_unpack_binary128(w[1], w[0], neg, exp, sig);
+#else
+	return fpu_unpack_binary128(w[0], w[1], neg, exp, sig);
+#endif
+#endif
+}
+
+enum fpu_class fpu_unpack_binary128(uint64_t hi, uint64_t lo, bool *neg, int *exp, uint64_t *sig)
+{
+	*neg = hi >> 63;
+	int e = (int)((hi >> 48) & 0x7fff);
+	unsigned __int128 m = (unsigned __int128)(hi & ((1ull << 48) - 1)) << 64 | lo;
+	if (e == 0x7fff)
+		return m ? FPU_NAN : FPU_INF;
+	if (m == 0 && e == 0)
+		return FPU_ZERO;
+	if (e == 0)
+		e = 1; /* subnormal: no hidden bit */
+	else
+		m |= (unsigned __int128)1 << 112;
+	int lz = (uint64_t)(m >> 64) ? __builtin_clzll((uint64_t)(m >> 64))
+				     : 64 + __builtin_clzll((uint64_t)m);
+	m <<= lz;
+	*sig = (uint64_t)(m >> 64) | ((uint64_t)m != 0);
+	*exp = e - 16383 + 15 - lz;
+	return FPU_FINITE;
+}
+
+/* op on a, b, c of format d, correctly rounded in mode rm with its flags. */
+static ALWAYS_INLINE uint64_t arith_odd(struct hart *h, bool d, enum fop op, unsigned rm,
+					uint64_t a, uint64_t b, uint64_t c)
 {
 	long double x, y, z, r;
-	fesetenv(FE_DFL_ENV); /* x87 at 64-bit precision, no flags */
+	fesetenv(FE_DFL_ENV); /* round-to-nearest (x87: at 64-bit precision), no flags */
 	fesetround(FE_TOWARDZERO);
 	SLOW_BARRIER(a);
 	SLOW_BARRIER(b);
@@ -247,56 +428,49 @@ static ALWAYS_INLINE uint64_t arith_rmm(struct hart *h, bool d, enum fop op, uin
 	fesetenv(FE_DFL_ENV);
 
 	uint32_t fl = ((ex & FE_INVALID) ? FFLAG_NV : 0) | ((ex & FE_DIVBYZERO) ? FFLAG_DZ : 0);
-	uint64_t sig;
-	uint16_t se;
-	memcpy(&sig, &r, 8);
-	memcpy(&se, (const char *)&r + 8, 2);
-	bool neg = se >> 15;
-	int e = se & 0x7fff;
-	uint64_t v;
-	if (e == 0x7fff) {
-		if (sig << 1) {
-			v = CANON(d);
-			if (op == FOP_FMA)
-				fl |= fma_inf_zero(d, a, b);
-		} else {
-			v = (neg ? SIGN(d) : 0) | EXPM(d);
-		}
-	} else if (sig == 0) {
-		v = neg ? SIGN(d) : 0; /* exact zero: RTZ and RMM agree on its sign */
-	} else {
-		if (e == 0)
-			e = 1;
-		int lz = __builtin_clzll(sig);
-		sig <<= lz;
+	bool neg = false;
+	int e = 0;
+	uint64_t sig = 0, v;
+	switch (ld_unpack(r, &neg, &e, &sig)) {
+	case FPU_NAN:
+		v = CANON(d);
+		if (op == FOP_FMA)
+			fl |= fma_inf_zero(d, a, b);
+		break;
+	case FPU_INF: v = (neg ? SIGN(d) : 0) | EXPM(d); break;
+	case FPU_ZERO: /* exact: only RMM, whose sign RTZ gives (a recomputed result is not 0) */
+		v = neg ? SIGN(d) : 0;
+		break;
+	default:
 		if (ex & FE_INEXACT)
 			sig |= 1;
-		v = round_pack(d, neg, e - lz - 16383, sig, RM_RMM, &fl);
+		v = round_pack(d, neg, e, sig, rm, &fl);
+		break;
 	}
 	h->fflags |= fl;
 	return v;
 }
 
-/* The out-of-line slow paths of one op: host_flags_op and arith_rmm with d and op fixed. */
-#define SLOW_PATHS(name, d, op)                                                               \
-	static __attribute__((noinline))                                                      \
-	uint64_t slow_##name(struct hart *h, unsigned rm, uint64_t a, uint64_t b, uint64_t c) \
-	{                                                                                     \
-		return host_flags_op(h, d, rm, op, a, b, c);                                  \
-	}                                                                                     \
-	static __attribute__((noinline, cold))                                                \
-	uint64_t rmm_##name(struct hart *h, unsigned rm, uint64_t a, uint64_t b, uint64_t c)  \
-	{                                                                                     \
-		(void)rm;                                                                     \
-		return arith_rmm(h, d, op, a, b, c);                                          \
+/* The out-of-line slow paths of one op, with d and op fixed: arith_odd (exact_NAME) and
+ * host_flags_op (slow_NAME). */
+#define SLOW_PATHS(name, d, op)                                                                \
+	static __attribute__((noinline, cold))                                                 \
+	uint64_t exact_##name(struct hart *h, unsigned rm, uint64_t a, uint64_t b, uint64_t c) \
+	{                                                                                      \
+		return arith_odd(h, d, op, rm, a, b, c);                                       \
+	}                                                                                      \
+	static __attribute__((noinline))                                                       \
+	uint64_t slow_##name(struct hart *h, unsigned rm, uint64_t a, uint64_t b, uint64_t c)  \
+	{                                                                                      \
+		return host_flags_op(h, d, rm, op, a, b, c, exact_##name);                     \
 	}
 
 /* Arithmetic in mode rm (already checked legal) with the slow paths of this op. */
 static ALWAYS_INLINE uint64_t fp_arith(struct hart *h, bool d, unsigned rm, enum fop op, uint64_t a,
-				       uint64_t b, uint64_t c, fp_slow_fn slow, fp_slow_fn rmm)
+				       uint64_t b, uint64_t c, fp_slow_fn slow, fp_slow_fn exact)
 {
 	if (__builtin_expect(rm == RM_RMM, 0))
-		return rmm(h, rm, a, b, c);
+		return exact(h, rm, a, b, c);
 	return host_op(h, d, rm, op, a, b, c, slow);
 }
 
@@ -327,16 +501,16 @@ HANDLER(FSD)
 
 /* ---- computational instructions (spec 11.6, 12.4) ---- */
 
-#define ARITH2(name, d, op)                                                              \
-	SLOW_PATHS(name, d, op)                                                          \
-	HANDLER(name)                                                                    \
-	{                                                                                \
-		int rm = fp_rm(h, in);                                                   \
-		if (rm < 0)                                                              \
-			return;                                                          \
-		uint64_t r = fp_arith(h, d, (unsigned)rm, op, fp_rs(h, d, in->rs1),      \
-				      fp_rs(h, d, in->rs2), 0, slow_##name, rmm_##name); \
-		fp_wr(h, d, in->rd, r);                                                  \
+#define ARITH2(name, d, op)                                                                \
+	SLOW_PATHS(name, d, op)                                                            \
+	HANDLER(name)                                                                      \
+	{                                                                                  \
+		int rm = fp_rm(h, in);                                                     \
+		if (rm < 0)                                                                \
+			return;                                                            \
+		uint64_t r = fp_arith(h, d, (unsigned)rm, op, fp_rs(h, d, in->rs1),        \
+				      fp_rs(h, d, in->rs2), 0, slow_##name, exact_##name); \
+		fp_wr(h, d, in->rd, r);                                                    \
 	}
 ARITH2(FADD_S, false, FOP_ADD)
 ARITH2(FSUB_S, false, FOP_SUB)
@@ -355,7 +529,7 @@ ARITH2(FDIV_D, true, FOP_DIV)
 		if (rm < 0)                                                                     \
 			return;                                                                 \
 		uint64_t r = fp_arith(h, d, (unsigned)rm, FOP_SQRT, fp_rs(h, d, in->rs1), 0, 0, \
-				      slow_##name, rmm_##name);                                 \
+				      slow_##name, exact_##name);                               \
 		fp_wr(h, d, in->rd, r);                                                         \
 	}
 SQRT(FSQRT_S, false)
@@ -374,7 +548,7 @@ SLOW_PATHS(fma_d, true, FOP_FMA)
 		uint64_t a = fp_rs(h, d, in->rs1) ^ ((neg_prod) ? SIGN(d) : 0);                \
 		uint64_t c = fp_rs(h, d, INSN_RS3(in)) ^ ((neg_add) ? SIGN(d) : 0);            \
 		uint64_t r = fp_arith(h, d, (unsigned)rm, FOP_FMA, a, fp_rs(h, d, in->rs2), c, \
-				      slow_fma_##sfx, rmm_fma_##sfx);                          \
+				      slow_fma_##sfx, exact_fma_##sfx);                        \
 		fp_wr(h, d, in->rd, r);                                                        \
 	}
 FMA(FMADD_S, false, s, false, false)

@@ -177,4 +177,14 @@ struct fp_fmt {
 uint64_t fpu_round_pack(struct fp_fmt f, bool neg, int exp, uint64_t sig, unsigned rm,
 			uint32_t *fl);
 
+/* The class of a value fpu_unpack_binary128 unpacked. */
+enum fpu_class { FPU_ZERO, FPU_FINITE, FPU_INF, FPU_NAN };
+
+/* Unpack an IEEE 754 binary128 value (IEEE 754-2008 3.4: sign, 15-bit exponent biased by
+ * 16383, 112-bit trailing significand) given as its upper and lower 64-bit halves. A finite
+ * nonzero value (normal or subnormal) is (-1)^neg * sig * 2^(exp - 63) with bit 63 of sig set
+ * and the significand bits below sig's 64 ORed into bit 0, as fpu_round_pack takes it; *neg is
+ * set for every class, *exp and *sig for FPU_FINITE only. */
+enum fpu_class fpu_unpack_binary128(uint64_t hi, uint64_t lo, bool *neg, int *exp, uint64_t *sig);
+
 #endif

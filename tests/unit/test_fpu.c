@@ -3,8 +3,11 @@
  * maximumNumber, saturating conversions, classification, fused multiply-add and the rules on
  * rm and mstatus.FS. The handlers are called directly on a bare hart; expected values are
  * worked out from the spec and IEEE 754, except in one randomized test that checks the software
- * conversions against the host's IEEE conversions. */
+ * conversions against the host's IEEE conversions, and the unpacking of binary128 values (how
+ * hosts other than x86-64 do RMM arithmetic) with known encodings and against the host's
+ * binary64 multiplication. */
 #include <fenv.h>
+#include <float.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +19,7 @@
 
 #include "cpu/csr.h"
 #include "cpu/exec.h"
+#include "cpu/fpu.h"
 #include "cpu/hart.h"
 
 enum { RNE = RM_RNE, RTZ = RM_RTZ, RDN = RM_RDN, RUP = RM_RUP, RMM = RM_RMM, DYN = RM_DYN };
@@ -1076,6 +1080,113 @@ static void test_fcvt_random(void **state)
 	}
 }
 
+/* ---- binary128 unpacking (the exact path on hosts whose long double is binary128) ---- */
+
+struct q128 {
+	uint64_t hi, lo;
+	enum fpu_class cls;
+	bool neg;
+	int exp;
+	uint64_t sig;
+};
+
+/* A binary128 value with its upper and lower halves, little-endian in memory. */
+#if LDBL_MANT_DIG == 113
+typedef long double quad;
+#define HAVE_QUAD 1
+#elif defined(__SIZEOF_FLOAT128__)
+typedef __float128 quad;
+#define HAVE_QUAD 1
+#endif
+
+static void test_unpack_binary128(void **state)
+{
+	(void)state;
+	static const struct q128 known[] = {
+	    {0x3fff000000000000ull, 0, FPU_FINITE, false, 0, 1ull << 63}, /* 1 */
+	    {0xbfff800000000000ull, 0, FPU_FINITE, true, 0, 3ull << 62},  /* -1.5 */
+	    /* 1 + 2^-63 is the last bit kept; 2^-64 and 2^-112 below it fold into bit 0 */
+	    {0x3fff000000000000ull, 1ull << 49, FPU_FINITE, false, 0, (1ull << 63) | 1},
+	    {0x3fff000000000000ull, 1ull << 48, FPU_FINITE, false, 0, (1ull << 63) | 1},
+	    {0x3fff000000000000ull, 1, FPU_FINITE, false, 0, (1ull << 63) | 1},
+	    {0x3fff000000000000ull, 2ull << 49, FPU_FINITE, false, 0, (1ull << 63) | 2},
+	    {0x4000ffffffffffffull, 0xfffe000000000000ull, FPU_FINITE, false, 1, ~0ull},
+	    {0x4000ffffffffffffull, 0xfffc000000000000ull, FPU_FINITE, false, 1, ~1ull},
+	    {0x7ffeffffffffffffull, ~0ull, FPU_FINITE, false, 16383, ~0ull},   /* largest */
+	    {0x0001000000000000ull, 0, FPU_FINITE, false, -16382, 1ull << 63}, /* smallest normal */
+	    {0x0000800000000000ull, 0, FPU_FINITE, false, -16383, 1ull << 63}, /* subnormals */
+	    {0x8000ffffffffffffull, ~0ull, FPU_FINITE, true, -16383, ~0ull},
+	    {0, 1, FPU_FINITE, false, -16494, 1ull << 63},
+	    {0, 3, FPU_FINITE, false, -16493, 3ull << 62},
+	    {0, 0, FPU_ZERO, false, 0, 0},
+	    {1ull << 63, 0, FPU_ZERO, true, 0, 0},
+	    {0x7fff000000000000ull, 0, FPU_INF, false, 0, 0},
+	    {0xffff000000000000ull, 0, FPU_INF, true, 0, 0},
+	    {0x7fff800000000000ull, 0, FPU_NAN, false, 0, 0},
+	    {0x7fff000000000000ull, 1, FPU_NAN, false, 0, 0}, /* signaling */
+	};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		const struct q128 *t = &known[i];
+		bool neg = !t->neg;
+		int exp = 12345;
+		uint64_t sig = 12345;
+		assert_int_equal(fpu_unpack_binary128(t->hi, t->lo, &neg, &exp, &sig), t->cls);
+		assert_int_equal(neg, t->neg);
+		if (t->cls == FPU_FINITE) {
+			assert_int_equal(exp, t->exp);
+			assert_int_equal(sig, t->sig);
+		}
+	}
+
+#ifdef HAVE_QUAD
+	/* A product of two binary64 values is exact in binary128: unpacked and rounded with
+	 * fpu_round_pack it must give the host's binary64 product in every rounding mode, with
+	 * its flags, subnormal and overflowing results included. (UF only where the host detects
+	 * tininess after rounding, as RISC-V does: x86-64.) */
+	static const int host_rm[4] = {FE_TONEAREST, FE_TOWARDZERO, FE_DOWNWARD, FE_UPWARD};
+	uint64_t seed = 0x2545f4914f6cdd1dull;
+	for (int i = 0; i < 20000; i++) {
+		unsigned rm = (unsigned)i & 3;
+		uint64_t ab = rnd(&seed), bb = rnd(&seed);
+		int ea = (int)(rnd(&seed) % 1081) - 540, target = (int)(rnd(&seed) % 2120) - 1090;
+		int eb = target - ea < -1022 ? -1022 : target - ea > 1023 ? 1023 : target - ea;
+		if (i & 8) /* all-ones significands: results next to powers of two */
+			ab |= (1ull << 52) - 1;
+		ab = (ab & 0x800fffffffffffffull) | (uint64_t)(ea + 1023) << 52;
+		bb = (bb & 0x800fffffffffffffull) | (uint64_t)(eb + 1023) << 52;
+		double a, b;
+		memcpy(&a, &ab, 8);
+		memcpy(&b, &bb, 8);
+		volatile double va = a, vb = b;
+		fesetround(host_rm[rm]);
+		feclearexcept(FE_ALL_EXCEPT);
+		volatile double vp = va * vb;
+		uint32_t want_fl = host_flags(fetestexcept(FE_ALL_EXCEPT));
+		fesetround(FE_TONEAREST);
+		double p = vp;
+		uint64_t want;
+		memcpy(&want, &p, 8);
+
+		quad q = (quad)a * (quad)b;
+		uint64_t w[2];
+		memcpy(w, &q, 16);
+		bool neg;
+		int exp;
+		uint64_t sig;
+		assert_int_equal(fpu_unpack_binary128(w[1], w[0], &neg, &exp, &sig), FPU_FINITE);
+		uint32_t fl = 0;
+		uint64_t got = fpu_round_pack(FP_FMT_D, neg, exp, sig, rm, &fl);
+#if !defined(__x86_64__)
+		fl &= ~(uint32_t)UF;
+		want_fl &= ~(uint32_t)UF;
+#endif
+		if (got != want || fl != want_fl)
+			fail_msg("%a * %a rm %u: got %#llx/%#x want %#llx/%#x", a, b, rm,
+				 (unsigned long long)got, fl, (unsigned long long)want, want_fl);
+	}
+#endif
+}
+
 /* ---- mstatus.FS (priv spec 3.1.6.6) ---- */
 
 static void test_fs_off_and_dirty(void **state)
@@ -1313,6 +1424,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_fcvt_from_int, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fcvt_s_d_d_s, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fcvt_random, setup, teardown),
+	    cmocka_unit_test(test_unpack_binary128),
 	    cmocka_unit_test_setup_teardown(test_fs_off_and_dirty, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
