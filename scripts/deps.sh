@@ -16,6 +16,9 @@ packages=(
 	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf device-tree-compiler gdb-multiarch
 	# static riscv64 Linux programs run inside the guest (tests/integration/smp)
 	gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
+	# the arm64 build (scripts/cross-aarch64.sh), run under qemu-user (below) by
+	# tests/integration/test_cross_isa.py
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 	# firmware for --firmware, and QEMU for side-by-side checks and benchmarks;
 	# qemu-system-common holds bookworm's virtiofsd (/usr/lib/qemu/virtiofsd), the daemon
 	# of the virtio-fs tests (trixie moved it to its own package: see below)

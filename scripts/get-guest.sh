@@ -60,50 +60,6 @@ aptdir=$cache/apt
 debs=$cache/debs
 env_file=$cache/guest.env
 
-# Print the URI of the main Debian archive from the host's apt sources: the first enabled
-# "deb" entry whose suite is a release (no -security/-updates/-backports suffix) and whose
-# components include main. Reads one-line (.list) and deb822 (.sources) files.
-host_mirror() {
-	local files=()
-	[[ -f /etc/apt/sources.list ]] && files+=(/etc/apt/sources.list)
-	local f
-	for f in /etc/apt/sources.list.d/*.list; do [[ -f $f ]] && files+=("$f"); done
-	for f in "${files[@]}"; do
-		awk '
-			{ sub(/#.*/, "") }
-			$1 == "deb" {
-				i = 2
-				if ($i ~ /^\[/) { while ($i !~ /\]$/ && i < NF) i++; i++ }
-				uri = $i; s = $(i + 1); main = 0
-				for (j = i + 2; j <= NF; j++) if ($j == "main") main = 1
-				if (main && s !~ /[-\/]/) { print uri; exit }
-			}' "$f"
-	done
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[[ -f $f ]] || continue
-		awk '
-			function flush(   n, i, s, ok) {
-				if (types ~ /(^| )deb( |$)/ && comps ~ /(^| )main( |$)/ && enabled !~ /^no$/) {
-					n = split(suites, s, " "); ok = 0
-					for (i = 1; i <= n; i++) if (s[i] !~ /[-\/]/) ok = 1
-					if (ok && uris != "") { split(uris, u, " "); print u[1]; exit }
-				}
-				types = uris = suites = comps = enabled = ""
-			}
-			/^[ \t]*#/ { next }
-			/^[ \t]*$/ { flush(); next }
-			/^[A-Za-z-]+:/ {
-				key = tolower($1); sub(/:.*/, "", key); val = $0; sub(/^[^:]*:[ \t]*/, "", val)
-				if (key == "types") types = val
-				else if (key == "uris") uris = val
-				else if (key == "suites") suites = val
-				else if (key == "components") comps = val
-				else if (key == "enabled") enabled = tolower(val)
-			}
-			END { flush() }' "$f"
-	done
-}
-
 print_env() {
 	cat "$env_file"
 }

@@ -33,13 +33,14 @@ find_tool() {
 	return 1
 }
 
-# guest_apt_opts APTDIR MIRROR: set the array apt_opts to the options of the private apt the
-# guest packages come through: its own sources, lists, package cache and (empty) dpkg status
-# under APTDIR, riscv64 only; everything else (proxies, timeouts) comes from the host's apt
-# configuration. MIRROR is the archive URI (a dated snapshot gets Check-Valid-Until=false).
-# get-guest.sh fills APTDIR's lists; make-rootfs.sh reads them.
+# guest_apt_opts APTDIR MIRROR [ARCH]: set the array apt_opts to the options of the private
+# apt the guest packages come through: its own sources, lists, package cache and (empty) dpkg
+# status under APTDIR, one architecture only (ARCH, default riscv64); everything else
+# (proxies, timeouts) comes from the host's apt configuration. MIRROR is the archive URI (a
+# dated snapshot gets Check-Valid-Until=false). get-guest.sh fills APTDIR's lists;
+# make-rootfs.sh reads them. cross-aarch64.sh has its own, for arm64.
 guest_apt_opts() {
-	local aptdir=$1 mirror=$2
+	local aptdir=$1 mirror=$2 arch=${3:-riscv64}
 	apt_opts=(
 		-o "Dir::State=$aptdir/state"
 		-o "Dir::State::status=$aptdir/state/status"
@@ -50,8 +51,8 @@ guest_apt_opts() {
 		-o "Dir::Etc::preferencesparts=$aptdir/etc/preferences.d"
 		-o "Dir::Etc::trusted=$aptdir/etc/trusted.gpg"
 		-o "Dir::Etc::trustedparts=$aptdir/etc/trusted.gpg.d"
-		-o "APT::Architecture=riscv64"
-		-o "APT::Architectures=riscv64"
+		-o "APT::Architecture=$arch"
+		-o "APT::Architectures=$arch"
 		-o "APT::Default-Release="
 		-o "Acquire::Languages=none"
 		-o "Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false"
@@ -97,4 +98,48 @@ busybox_install() {
 		grep -qE "(^|/)$path\$" <<<"$applets" || die "busybox lacks the $path applet"
 	done
 	echo "$n"
+}
+
+# Print the URI of the main Debian archive from the host's apt sources: the first enabled
+# "deb" entry whose suite is a release (no -security/-updates/-backports suffix) and whose
+# components include main. Reads one-line (.list) and deb822 (.sources) files.
+host_mirror() {
+	local files=()
+	[[ -f /etc/apt/sources.list ]] && files+=(/etc/apt/sources.list)
+	local f
+	for f in /etc/apt/sources.list.d/*.list; do [[ -f $f ]] && files+=("$f"); done
+	for f in "${files[@]}"; do
+		awk '
+			{ sub(/#.*/, "") }
+			$1 == "deb" {
+				i = 2
+				if ($i ~ /^\[/) { while ($i !~ /\]$/ && i < NF) i++; i++ }
+				uri = $i; s = $(i + 1); main = 0
+				for (j = i + 2; j <= NF; j++) if ($j == "main") main = 1
+				if (main && s !~ /[-\/]/) { print uri; exit }
+			}' "$f"
+	done
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[[ -f $f ]] || continue
+		awk '
+			function flush(   n, i, s, ok) {
+				if (types ~ /(^| )deb( |$)/ && comps ~ /(^| )main( |$)/ && enabled !~ /^no$/) {
+					n = split(suites, s, " "); ok = 0
+					for (i = 1; i <= n; i++) if (s[i] !~ /[-\/]/) ok = 1
+					if (ok && uris != "") { split(uris, u, " "); print u[1]; exit }
+				}
+				types = uris = suites = comps = enabled = ""
+			}
+			/^[ \t]*#/ { next }
+			/^[ \t]*$/ { flush(); next }
+			/^[A-Za-z-]+:/ {
+				key = tolower($1); sub(/:.*/, "", key); val = $0; sub(/^[^:]*:[ \t]*/, "", val)
+				if (key == "types") types = val
+				else if (key == "uris") uris = val
+				else if (key == "suites") suites = val
+				else if (key == "components") comps = val
+				else if (key == "enabled") enabled = tolower(val)
+			}
+			END { flush() }' "$f"
+	done
 }

@@ -88,6 +88,11 @@ guest_tests() {
 
 # Every integration test, under rvisor's default accelerator (the translator where the host
 # has one).
+# The arm64 build (scripts/cross-aarch64.sh), interpreting under qemu-user: slower.
+guest_tests_aarch64() {
+	TIMEOUT=120 sh tests/guest/run.sh build-aarch64/rvisor-user
+}
+
 integration() {
 	"$python" -m pytest tests/integration
 }
@@ -119,6 +124,8 @@ stage fuzz plain make fuzz FUZZ_SECONDS=90
 stage guest-tests-interp plain guest_tests interp
 stage guest-tests-jit plain guest_tests jit
 stage get-guest none scripts/get-guest.sh
+stage cross-aarch64 none scripts/cross-aarch64.sh
+stage guest-tests-aarch64 plain guest_tests_aarch64
 stage integration pytest integration
 stage integration-interp pytest integration_interp
 stage bad-input-san pytest bad_input_san
