@@ -7,8 +7,10 @@ in a new PID namespace, and the test drives it through <root>/run/rvisor.socket 
 While the guest runs, /proc shows the rvisor process with the given uid/gid, no capability,
 its own mount and PID namespaces, the chroot as its root, the cgroup's files holding the values
 asked and the rlimits; a drive outside the jail cannot be named. Ctrl-Alt-Del ends the guest
-and the jailer passes rvisor's status (3) on. Bad flags and failed steps exit 1 with one line
-naming them and leave no jail directory or cgroup behind.
+and the jailer passes rvisor's status (3) on. With --daemonize and --netns the jailer returns
+at once, and rvisor runs in its own session, its stdio on /dev/null, in the network namespace
+given. Bad flags and failed steps exit 1 with one line naming them and leave no jail
+directory or cgroup behind.
 
 The jailer needs root (namespaces, device nodes, cgroups): the tests skip without it.
 """
@@ -16,7 +18,10 @@ The jailer needs root (namespaces, device nodes, cgroups): the tests skip withou
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -58,6 +63,30 @@ def place(src, dst):
         os.link(src, dst)
     except OSError:
         shutil.copy(src, dst)
+
+
+def alive(pid):
+    """Whether pid runs (neither gone nor a zombie)."""
+    try:
+        return status_fields(pid)["State"][0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def remove_cgroup(path):
+    """rmdir the jail's cgroup (retrying while a killed process is reaped), then its parent
+    if no other VM's cgroup is in it."""
+    deadline = time.monotonic() + 10
+    while path.exists():
+        try:
+            path.rmdir()
+        except OSError:
+            assert time.monotonic() < deadline, f"{path} stays busy"
+            time.sleep(0.05)
+    try:
+        path.parent.rmdir()
+    except OSError:
+        pass
 
 
 def status_fields(pid):
@@ -147,8 +176,57 @@ def test_boot_in_jail(jailer, rvisor, guest, tmp_path):
         assert not HOST_FAULT.search(console.err), console.tail()
     finally:
         console.close()
-        if cgroup_dir and cgroup_dir.exists():
-            cgroup_dir.rmdir()
+        if cgroup_dir:
+            remove_cgroup(cgroup_dir)
+
+
+def test_daemonize_in_netns(jailer, rvisor, tmp_path):
+    ip = shutil.which("ip") or "/usr/sbin/ip"
+    if not os.access(ip, os.X_OK):
+        pytest.skip("no ip(8) to make a network namespace")
+    name = f"rvisor-jailer-test-{os.getpid()}"
+    assert subprocess.run([ip, "netns", "add", name], capture_output=True).returncode == 0
+    netns = Path("/run/netns") / name
+    base = tmp_path / "jails"
+    root = base / "rvisor" / "daemon" / "root"
+    mnt = cgroup2_mount()
+    pid = None
+    try:
+        r = subprocess.run([jailer, "--id", "daemon", "--exec-file", rvisor, "--uid", str(UID),
+                            "--gid", str(GID), "--chroot-base-dir", str(base), "--daemonize",
+                            "--netns", str(netns), "--", "--api-sock", "/run/rvisor.socket"],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        assert r.returncode == 0 and not r.stderr, r
+        pid = int((root / "rvisor.pid").read_text())
+        sock = str(root / "run" / "rvisor.socket")
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket(socket.AF_UNIX) as s:
+                try:
+                    s.connect(sock)
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "the API socket did not appear"
+                    time.sleep(0.05)
+        status, info = call(sock, "GET", "/")
+        assert status == 200 and info["state"] == "Not started", info
+        assert os.readlink(f"/proc/{pid}/ns/net") == f"net:[{os.stat(netns).st_ino}]"
+        assert os.getsid(pid) == pid
+        for fd in (0, 1, 2):
+            assert os.readlink(f"/proc/{pid}/fd/{fd}") == "/dev/null", fd
+        assert status_fields(pid)["Uid"] == [str(UID)] * 4
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while alive(pid):
+            assert time.monotonic() < deadline, "rvisor did not end on SIGTERM"
+            time.sleep(0.05)
+        pid = None
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+        subprocess.run([ip, "netns", "delete", name], capture_output=True)
+        if mnt:
+            remove_cgroup(mnt / "rvisor" / "daemon")
 
 
 @pytest.mark.parametrize("args,mentions", [
@@ -219,10 +297,8 @@ def test_id_in_use(jailer, rvisor, tmp_path):
         assert (root / "rvisor").is_file() and (root / "dev/net/tun").exists()
     finally:
         mnt = cgroup2_mount()
-        for d in ((mnt / "rvisor-jailer-test" / "twice"), (mnt / "rvisor-jailer-test")) \
-                if mnt else ():
-            if d.exists():
-                d.rmdir()
+        if mnt:
+            remove_cgroup(mnt / "rvisor-jailer-test" / "twice")
 
 
 def test_not_root_refused(jailer, rvisor, tmp_path):

@@ -6,7 +6,10 @@ refused with a 400 that names Landlock and --landlock-rule, and nothing is creat
 while a snapshot inside the allowed directory is written. With --no-landlock the same
 snapshot path outside works. A read-only rule does not allow writing: a writable drive there
 is refused. On the command line (`rvisor run`, restricted to its own files by default) a rule
-naming a path that does not exist is an error of one line, exit status 1.
+naming a path that does not exist is an error of one line, exit status 1; and, through the
+test hook of `make TEST_HOOKS=1` (RVISOR_TEST_OPEN=KIND:PATH makes the first thread of that
+kind open PATH), the main, vCPU and disk threads of a running `rvisor run` cannot open a host
+file outside its rules, can with --no-landlock, and can once a rule names it.
 The kernel must have Landlock (the tests skip otherwise).
 """
 
@@ -19,6 +22,7 @@ import pytest
 
 from conftest import HOST_FAULT, MARKER, Console, rvisor_run
 from test_api import call, wait_socket
+from test_seccomp import hooked, program  # noqa: F401 (fixtures: the TEST_HOOKS build)
 
 BOOT_TIMEOUT = 120
 COMMAND_TIMEOUT = 60
@@ -157,3 +161,23 @@ def test_bad_rule_syntax(rv, tmp_path):
     r = subprocess.run([rv, "--api-sock", str(tmp_path / "a.sock"), "--landlock-rule", ":rw"],
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
     assert r.returncode == 1 and b"--landlock-rule ':rw'" in r.stderr, r
+
+
+@pytest.mark.parametrize("kind", ["main", "vcpu", "device"])
+def test_every_thread_is_restricted(hooked, program, tmp_path, accel, kind):  # noqa: F811
+    """rvisor run: a thread of each kind opens a host file the VM was not given."""
+    target = tmp_path / "host-secret"
+    target.write_text("not the guest's")
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(bytes(1 << 20))
+    base = rvisor_run(hooked, accel) + ["--firmware", program, "--mem", "64M",
+                                        "--drive", f"path={disk}"]
+    env = dict(os.environ, RVISOR_TEST_OPEN=f"{kind}:{target}")
+    line = f"rvisor: test hook: open {target} on the {kind} thread: "
+    for extra, result in (([], "Permission denied"), (["--no-landlock"], "OK"),
+                          (["--landlock-rule", f"{target}:ro"], "OK")):
+        r = subprocess.run(base + extra, stdin=subprocess.DEVNULL, capture_output=True,
+                           env=env, timeout=60)
+        err = r.stderr.decode(errors="replace")
+        assert r.returncode == 0, err
+        assert line + result in err.splitlines(), (extra, err)
