@@ -101,6 +101,8 @@ int landlock_add_system(struct landlock_rules *r, char *err, size_t errlen)
 	for (size_t i = 0; i < sizeof(etc) / sizeof(etc[0]); i++)
 		if (!access(etc[i], F_OK) && landlock_add(r, etc[i], LANDLOCK_RO, err, errlen))
 			return -1;
+	if (LANDLOCK_SANITIZER_PROC && landlock_add(r, "/proc", LANDLOCK_RO, err, errlen))
+		return -1;
 	const char *dump = getenv("RVISOR_JIT_DUMP");
 	if (dump && *dump && landlock_add_dir_of(r, dump, LANDLOCK_RW, err, errlen))
 		return -1;

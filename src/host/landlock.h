@@ -13,6 +13,14 @@
 
 #define LANDLOCK_MAX_RULES 64
 
+/* Sanitizer builds (make SAN=1) may also read /proc: LeakSanitizer reads /proc/PID/task and
+ * /proc/PID/maps at exit, AddressSanitizer the maps when it reports. */
+#if defined(__SANITIZE_ADDRESS__)
+#define LANDLOCK_SANITIZER_PROC 1
+#else
+#define LANDLOCK_SANITIZER_PROC 0
+#endif
+
 /* What a rule allows, as rvisor's options name it. */
 enum landlock_mode {
 	LANDLOCK_RO,    /* read files, list directories */
@@ -49,8 +57,9 @@ int landlock_add_dir_of(struct landlock_rules *r, const char *path, enum landloc
 /* Add, read-only, what the C library may open lazily while rvisor runs (its own directory,
  * for the name-service modules; /etc/hosts, /etc/resolv.conf and the other files name
  * resolution reads), and the files rvisor's debugging environment variables name
- * (RVISOR_JIT_DUMP's file, RVISOR_JIT_PERFMAP's /tmp/perf-PID.map), read-write. Paths that do
- * not exist are left out. Returns 0, or -1 with err set. */
+ * (RVISOR_JIT_DUMP's file, RVISOR_JIT_PERFMAP's /tmp/perf-PID.map), read-write; /proc in
+ * sanitizer builds (LANDLOCK_SANITIZER_PROC). Paths that do not exist are left out. Returns 0, or
+ * -1 with err set. */
 int landlock_add_system(struct landlock_rules *r, char *err, size_t errlen);
 
 /* Parse --landlock-rule PATH[:ro|:rw] (default rw) and add it. Returns 0, or -1 with err set
