@@ -9,7 +9,7 @@ its own mount and PID namespaces, the chroot as its root, the cgroup's files hol
 asked and the rlimits; a drive outside the jail cannot be named. Ctrl-Alt-Del ends the guest
 and the jailer passes rvisor's status (3) on. With --daemonize and --netns the jailer returns
 at once, and rvisor runs in its own session, its stdio on /dev/null, in the network namespace
-given. Bad flags and failed steps exit 1 with one line naming them and leave no jail
+given, without the descriptor the jailer inherited. Bad flags and failed steps exit 1 with one line naming them and leave no jail
 directory or cgroup behind.
 
 The jailer needs root (namespaces, device nodes, cgroups): the tests skip without it.
@@ -191,11 +191,13 @@ def test_daemonize_in_netns(jailer, rvisor, tmp_path):
     root = base / "rvisor" / "daemon" / "root"
     mnt = cgroup2_mount()
     pid = None
+    canary = open(tmp_path / "inherited-canary", "w")  # an fd the jailer must not pass on
     try:
         r = subprocess.run([jailer, "--id", "daemon", "--exec-file", rvisor, "--uid", str(UID),
                             "--gid", str(GID), "--chroot-base-dir", str(base), "--daemonize",
                             "--netns", str(netns), "--", "--api-sock", "/run/rvisor.socket"],
-                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
+                           pass_fds=(canary.fileno(),))
         assert r.returncode == 0 and not r.stderr, r
         pid = int((root / "rvisor.pid").read_text())
         sock = str(root / "run" / "rvisor.socket")
@@ -214,6 +216,8 @@ def test_daemonize_in_netns(jailer, rvisor, tmp_path):
         assert os.getsid(pid) == pid
         for fd in (0, 1, 2):
             assert os.readlink(f"/proc/{pid}/fd/{fd}") == "/dev/null", fd
+        held = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        assert not [h for h in held if "inherited-canary" in h], held
         assert status_fields(pid)["Uid"] == [str(UID)] * 4
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
@@ -222,6 +226,7 @@ def test_daemonize_in_netns(jailer, rvisor, tmp_path):
             time.sleep(0.05)
         pid = None
     finally:
+        canary.close()
         if pid:
             os.kill(pid, signal.SIGKILL)
         subprocess.run([ip, "netns", "delete", name], capture_output=True)
