@@ -27,7 +27,7 @@ JIT_SRCS := src/jit/jit.c $(wildcard src/jit/x86_64/*.c)
 else
 JIT_SRCS := src/jit/none/jit_none.c
 endif
-SRCS := $(sort $(filter-out src/jit/%,$(wildcard src/*/*.c)) $(JIT_SRCS) $(HOOK_SRCS))
+SRCS := $(sort $(filter-out src/jit/% src/jailer/%,$(wildcard src/*/*.c)) $(JIT_SRCS) $(HOOK_SRCS))
 OBJS := $(SRCS:%.c=$(BUILD)/%.o)
 MAIN := $(BUILD)/src/main.o
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -35,7 +35,13 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
 LOCKSTEP := $(BUILD)/tests/lockstep/lockstep
 
-all: $(BUILD)/rvisor $(LOCKSTEP)
+# rvisor-jailer: a program of its own (src/jailer/), with no library beyond libc.
+JAILER_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/jailer/*.c))
+
+all: $(BUILD)/rvisor $(BUILD)/rvisor-jailer $(LOCKSTEP)
+
+$(BUILD)/rvisor-jailer: $(JAILER_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^
 
 $(BUILD)/rvisor: $(OBJS) $(MAIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -88,4 +94,4 @@ clean:
 .PHONY: all unit unit-build format format-check clean
 .SECONDARY:
 
--include $(OBJS:.o=.d) $(MAIN:.o=.d) $(VDRV:.o=.d)
+-include $(OBJS:.o=.d) $(MAIN:.o=.d) $(VDRV:.o=.d) $(JAILER_OBJS:.o=.d)

@@ -104,6 +104,13 @@ integration_interp() {
 		--accel interp
 }
 
+# The API's life cycle and snapshots again with the API modes under Landlock, allowed only the
+# temporary directories and the guest images (rvisor run is under it in every stage).
+integration_landlock() {
+	"$python" -m pytest tests/integration/test_api.py tests/integration/test_snapshot.py \
+		--landlock
+}
+
 # The bad-input tests again, against rvisor built with ASan and UBSan: the command line and
 # bad GDB clients.
 bad_input_san() {
@@ -128,6 +135,7 @@ stage cross-aarch64 none scripts/cross-aarch64.sh
 stage guest-tests-aarch64 plain guest_tests_aarch64
 stage integration pytest integration
 stage integration-interp pytest integration_interp
+stage integration-landlock pytest integration_landlock
 stage bad-input-san pytest bad_input_san
 
 echo

@@ -12,12 +12,14 @@
 
 #include "cpu/isa.h"
 #include "host/chr.h"
+#include "host/landlock.h"
 #include "host/sched.h"
 #include "host/seccomp.h"
 #include "jit/jit.h"
 #include "vmm/api.h"
 #include "vmm/gdbstub.h"
 #include "vmm/migrate.h"
+#include "vmm/sandbox.h"
 #include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
@@ -52,6 +54,13 @@ static void usage_main(FILE *f)
 	      "                      numbers, 2 numbers and arguments (default 2); also for\n"
 	      "                      run and restore\n"
 	      "  --no-seccomp        the same as --seccomp-level 0\n"
+	      "  --landlock-rule PATH[:ro|:rw]\n"
+	      "                      with the API (and restore, receive): restrict rvisor's file\n"
+	      "                      access with Landlock to the API socket's directory and\n"
+	      "                      each such PATH (read-write unless :ro), where the files\n"
+	      "                      the API will name must lie (repeatable); without it the\n"
+	      "                      API's rvisor is not restricted\n"
+	      "  --no-landlock       no Landlock restriction\n"
 	      "\n"
 	      "options:\n"
 	      "  -h, --help     show this text\n"
@@ -119,6 +128,11 @@ static void usage_run(FILE *f)
 	      "  --seccomp-level N    system call filters on every thread: 0 none, 1 call\n"
 	      "                       numbers, 2 numbers and arguments (default)\n"
 	      "  --no-seccomp         no filters (--seccomp-level 0)\n"
+	      "  --landlock-rule PATH[:ro|:rw]\n"
+	      "                       also allow PATH (read-write unless :ro): rvisor keeps,\n"
+	      "                       through Landlock, access only to the files given above\n"
+	      "                       and these (repeatable)\n"
+	      "  --no-landlock        no Landlock restriction\n"
 	      "  -h, --help           show this text\n"
 	      "\n"
 	      "Console: when stdin is a terminal it is switched to raw mode; type Ctrl-A x to\n"
@@ -194,6 +208,27 @@ static int setup_seccomp(int level)
 	return 0;
 }
 
+/* Landlock in the API's modes (see sandbox_enter_api), unless --no-landlock. */
+static int api_landlock(struct landlock_rules *ll, bool on, const char *sock,
+			const char *const *files, int nfiles)
+{
+	char err[512];
+	if (on && sandbox_enter_api(ll, sock, files, nfiles, err, sizeof(err)))
+		return error("%s", err);
+	return 0;
+}
+
+/* --landlock-rule ARG into ll; false (the error printed) when malformed. */
+static bool parse_landlock_rule(struct landlock_rules *ll, const char *arg)
+{
+	char err[256];
+	if (landlock_add_option(ll, arg, err, sizeof(err))) {
+		error("%s", err);
+		return false;
+	}
+	return true;
+}
+
 static void on_quit(void *opaque)
 {
 	vm_request_exit(opaque, VM_STATUS_QUIT);
@@ -225,6 +260,8 @@ static int cmd_run(int argc, char **argv)
 	    {"gdb-wait", no_argument, NULL, 'w'},
 	    {"seccomp-level", required_argument, NULL, 'L'},
 	    {"no-seccomp", no_argument, NULL, 'S'},
+	    {"landlock-rule", required_argument, NULL, 'R'},
+	    {"no-landlock", no_argument, NULL, 'X'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0, 0, 0, 0},
 	};
@@ -235,6 +272,8 @@ static int cmd_run(int argc, char **argv)
 	bool gdb_wait = false;
 	unsigned weight = 0;
 	int seccomp = SECCOMP_LEVEL_DEFAULT;
+	static struct landlock_rules ll; /* large: not on the stack */
+	bool landlock = true;
 	int c;
 
 	opterr = 0;
@@ -267,6 +306,11 @@ static int cmd_run(int argc, char **argv)
 				return VM_STATUS_ERROR;
 			break;
 		case 'S': seccomp = SECCOMP_LEVEL_NONE; break;
+		case 'R':
+			if (!parse_landlock_rule(&ll, optarg))
+				return VM_STATUS_ERROR;
+			break;
+		case 'X': landlock = false; break;
 		case 'w': gdb_wait = true; break;
 		case 'a':
 			if (!strcmp(optarg, "jit")) {
@@ -422,6 +466,19 @@ static int cmd_run(int argc, char **argv)
 		return error("%s", err);
 	}
 
+	/* From here on rvisor keeps only the files it was given (and those already open). */
+	if (landlock &&
+	    (sandbox_add_config(&ll, &cfg, err, sizeof(err)) ||
+	     (group.path[0] &&
+	      (landlock_add(&ll, group.parent_procs, LANDLOCK_RW, err, sizeof(err)) ||
+	       landlock_add_dir_of(&ll, group.path, LANDLOCK_RMDIR, err, sizeof(err)))) ||
+	     sandbox_enter(&ll, err, sizeof(err)))) {
+		if (gdb_fd >= 0)
+			close(gdb_fd);
+		sched_release(&group);
+		return error("%s", err);
+	}
+
 	struct chr *console = chr_stdio_open();
 	if (!console) {
 		if (gdb_fd >= 0)
@@ -480,11 +537,15 @@ static int cmd_api(int argc, char **argv)
 	    {"no-api", no_argument, NULL, 'n'},
 	    {"seccomp-level", required_argument, NULL, 'L'},
 	    {"no-seccomp", no_argument, NULL, 'S'},
+	    {"landlock-rule", required_argument, NULL, 'R'},
+	    {"no-landlock", no_argument, NULL, 'X'},
 	    {0, 0, 0, 0},
 	};
 	const char *sock = NULL, *config = NULL;
 	bool no_api = false;
 	int seccomp = SECCOMP_LEVEL_DEFAULT;
+	static struct landlock_rules ll; /* large: not on the stack */
+	bool landlock = true;
 	int c;
 	opterr = 0;
 	optind = 1;
@@ -498,6 +559,11 @@ static int cmd_api(int argc, char **argv)
 				return VM_STATUS_ERROR;
 			break;
 		case 'S': seccomp = SECCOMP_LEVEL_NONE; break;
+		case 'R':
+			if (!parse_landlock_rule(&ll, optarg))
+				return VM_STATUS_ERROR;
+			break;
+		case 'X': landlock = false; break;
 		case ':':
 			return error("option '%s' needs a value (see 'rvisor --help')",
 				     argv[optind - 1]);
@@ -518,6 +584,9 @@ static int cmd_api(int argc, char **argv)
 		    "--config-file without --no-api needs --api-sock PATH (or add --no-api)");
 	if (setup_seccomp(seccomp))
 		return VM_STATUS_ERROR;
+	const char *files[] = {config};
+	if (api_landlock(&ll, landlock, sock, files, 1))
+		return VM_STATUS_ERROR;
 	return api_main(sock, config, NULL);
 }
 
@@ -533,11 +602,15 @@ static int cmd_restore(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {"seccomp-level", required_argument, NULL, 'L'},
 	    {"no-seccomp", no_argument, NULL, 'S'},
+	    {"landlock-rule", required_argument, NULL, 'R'},
+	    {"no-landlock", no_argument, NULL, 'X'},
 	    {0, 0, 0, 0},
 	};
 	struct api_restore r = {0};
 	const char *sock = NULL;
 	int seccomp = SECCOMP_LEVEL_DEFAULT;
+	static struct landlock_rules ll; /* large: not on the stack */
+	bool landlock = true;
 	int c;
 	opterr = 0;
 	optind = 1;
@@ -553,6 +626,11 @@ static int cmd_restore(int argc, char **argv)
 				return VM_STATUS_ERROR;
 			break;
 		case 'S': seccomp = SECCOMP_LEVEL_NONE; break;
+		case 'R':
+			if (!parse_landlock_rule(&ll, optarg))
+				return VM_STATUS_ERROR;
+			break;
+		case 'X': landlock = false; break;
 		case 'h':
 			fputs(
 			    "usage: rvisor restore --snapshot FILE --mem-file FILE [--paused] "
@@ -587,6 +665,9 @@ static int cmd_restore(int argc, char **argv)
 		return error("--paused needs --api-sock PATH: nothing else could resume the VM");
 	if (setup_seccomp(seccomp))
 		return VM_STATUS_ERROR;
+	const char *files[] = {r.snapshot, r.mem_file};
+	if (api_landlock(&ll, landlock, sock, files, 2))
+		return VM_STATUS_ERROR;
 	return api_main(sock, NULL, &r);
 }
 
@@ -601,11 +682,15 @@ static int cmd_receive(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {"seccomp-level", required_argument, NULL, 'L'},
 	    {"no-seccomp", no_argument, NULL, 'S'},
+	    {"landlock-rule", required_argument, NULL, 'R'},
+	    {"no-landlock", no_argument, NULL, 'X'},
 	    {0, 0, 0, 0},
 	};
 	const char *url = NULL, *sock = NULL;
 	struct api_restore r = {0};
 	int seccomp = SECCOMP_LEVEL_DEFAULT;
+	static struct landlock_rules ll; /* large: not on the stack */
+	bool landlock = true;
 	int c;
 	opterr = 0;
 	optind = 1;
@@ -620,6 +705,11 @@ static int cmd_receive(int argc, char **argv)
 				return VM_STATUS_ERROR;
 			break;
 		case 'S': seccomp = SECCOMP_LEVEL_NONE; break;
+		case 'R':
+			if (!parse_landlock_rule(&ll, optarg))
+				return VM_STATUS_ERROR;
+			break;
+		case 'X': landlock = false; break;
 		case 'h':
 			fputs(
 			    "usage: rvisor receive --listen unix:PATH|tcp:HOST:PORT [--paused "
@@ -657,6 +747,15 @@ static int cmd_receive(int argc, char **argv)
 		return error("%s", err);
 	}
 	r.migration = &in;
+	if (ll.n && !strncmp(url, "unix:", 5) &&
+	    landlock_add_dir_of(&ll, url + 5, LANDLOCK_RW, err, sizeof(err))) {
+		vm_migrate_in_free(&in);
+		return error("%s", err);
+	}
+	if (api_landlock(&ll, landlock, sock, NULL, 0)) {
+		vm_migrate_in_free(&in);
+		return VM_STATUS_ERROR;
+	}
 	int status = api_main(sock, NULL, &r);
 	vm_migrate_in_free(&in);
 	return status;

@@ -37,8 +37,8 @@ void state_out_fail(struct state_out *o, const char *fmt, ...)
 
 static void put(struct state_out *o, const void *p, size_t len)
 {
-	if (o->failed)
-		return;
+	if (o->failed || !len)
+		return; /* an empty field may come with no buffer at all (memcpy's NULL is UB) */
 	if (len > o->cap - o->len) {
 		size_t cap = o->cap ? o->cap : 4096;
 		while (len > cap - o->len) {

@@ -26,6 +26,7 @@
 
 #include "cpu/isa.h"
 #include "host/chr.h"
+#include "host/landlock.h"
 #include "host/seccomp.h"
 #include "virtio/balloon.h"
 #include "virtio/blk.h"
@@ -301,6 +302,17 @@ static int get_rate_limiter(json_t *o, struct rate_limiter_config *out, char *er
 
 /* ---- the configuration (pre-boot; also the configuration file's sections) ---- */
 
+/* Open path with flags and close it again: 0, or -1 with errno (unlike access(2), this sees
+ * what rvisor itself may open, Landlock's rules included). */
+static int try_open(const char *path, int flags)
+{
+	int fd = open(path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 static struct reply put_boot_source(struct api *a, json_t *b)
 {
 	static const char *const known[] = {"kernel_image_path", "boot_args", "initrd_path", NULL};
@@ -310,12 +322,12 @@ static struct reply put_boot_source(struct api *a, json_t *b)
 	    get_str(b, "initrd_path", false, initrd, sizeof(initrd), err, sizeof(err)) < 0 ||
 	    get_str(b, "boot_args", false, args, sizeof(args), err, sizeof(err)) < 0)
 		return fault(400, "%s", err);
-	if (access(kernel, R_OK))
-		return fault(400, "The kernel file cannot be opened: %s: %s", kernel,
-			     strerror(errno));
-	if (*initrd && access(initrd, R_OK))
-		return fault(400, "The initrd file cannot be opened: %s: %s", initrd,
-			     strerror(errno));
+	if (try_open(kernel, O_RDONLY))
+		return fault(400, "The kernel file cannot be opened: %s: %s%s", kernel,
+			     strerror(errno), landlock_hint(errno));
+	if (*initrd && try_open(initrd, O_RDONLY))
+		return fault(400, "The initrd file cannot be opened: %s: %s%s", initrd,
+			     strerror(errno), landlock_hint(errno));
 	strcpy(a->kernel, kernel);
 	strcpy(a->initrd, initrd);
 	strcpy(a->boot_args, *args ? args : DEFAULT_ARGS);
@@ -386,9 +398,9 @@ static struct reply put_drive(struct api *a, const char *id, json_t *b)
 		return fault(400, "%s", err);
 	if (json_object_get(b, "partuuid"))
 		return fault(400, "partuuid is not supported: the root device is /dev/vda");
-	if (access(path, ro ? R_OK : R_OK | W_OK))
-		return fault(400, "Unable to open the drive's backing file %s: %s", path,
-			     strerror(errno));
+	if (try_open(path, ro ? O_RDONLY : O_RDWR))
+		return fault(400, "Unable to open the drive's backing file %s: %s%s", path,
+			     strerror(errno), landlock_hint(errno));
 	unsigned k = 0;
 	while (k < a->ndrives && strcmp(a->drives[k].id, id))
 		k++;
@@ -781,7 +793,8 @@ static struct reply put_metrics(struct api *a, json_t *b)
 		return fault(400, "Reinitialization of metrics not allowed.");
 	int fd = open_sink(path);
 	if (fd < 0)
-		return fault(400, "Cannot open the metrics file %s: %s", path, strerror(errno));
+		return fault(400, "Cannot open the metrics file %s: %s%s", path, strerror(errno),
+			     landlock_hint(errno));
 	a->metrics_fd = fd;
 	if (!pthread_create(&a->metrics_thread, NULL, metrics_main, a))
 		a->metrics_thread_up = true;
@@ -810,7 +823,8 @@ static struct reply put_logger(struct api *a, json_t *b)
 		return fault(400, "level must be one of Off, Error, Warning, Info, Debug, Trace");
 	int fd = open_sink(path);
 	if (fd < 0)
-		return fault(400, "Cannot open the log file %s: %s", path, strerror(errno));
+		return fault(400, "Cannot open the log file %s: %s%s", path, strerror(errno),
+			     landlock_hint(errno));
 	if (a->log_fd >= 0)
 		close(a->log_fd);
 	a->log_fd = fd;

@@ -16,6 +16,7 @@
 #include "host/blk_file.h"
 #include "state/stream.h"
 #include "host/chr.h"
+#include "host/landlock.h"
 #include "host/net.h"
 #include "host/net_slirp.h"
 #include "host/net_tap.h"
@@ -377,9 +378,9 @@ static int open_medium(struct blk_file *f, const char *path, bool readonly, bool
 	int rc = blk_file_open(f, path, readonly);
 	if (rc == -EACCES || rc == -EROFS || rc == -EPERM)
 		return fail(err, errlen, rc,
-			    "drive '%s' cannot be opened %s (%s): check its permissions%s", path,
+			    "drive '%s' cannot be opened %s (%s)%s: check its permissions%s", path,
 			    readonly ? "for reading" : "for writing", strerror(-rc),
-			    readonly ? "" : " or add readonly=on");
+			    landlock_hint(-rc), readonly ? "" : " or add readonly=on");
 	if (rc == -ENOENT)
 		return fail(err, errlen, rc, "drive '%s': no such file (check --drive path=)",
 			    path);

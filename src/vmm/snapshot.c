@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "host/landlock.h"
 #include "state/stream.h"
 
 #define MAGIC         "RVISORVM"
@@ -335,9 +336,9 @@ int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path
 			dirty_give_back(vm, dirty);
 		free(dirty);
 		return fail(err, errlen, sfd,
-			    "cannot write the snapshot '%s' (%s): choose a path "
+			    "cannot write the snapshot '%s' (%s)%s: choose a path "
 			    "in a writable directory",
-			    state_path, strerror(-sfd));
+			    state_path, strerror(-sfd), landlock_hint(-sfd));
 	}
 	int mfd = create_tmp(mem_path, tmp_mem, sizeof(tmp_mem));
 	if (mfd < 0) {
@@ -348,9 +349,9 @@ int vm_snapshot_save(struct vm *vm, const char *state_path, const char *mem_path
 			dirty_give_back(vm, dirty);
 		free(dirty);
 		return fail(err, errlen, mfd,
-			    "cannot write the memory file '%s' (%s): choose a "
+			    "cannot write the memory file '%s' (%s)%s: choose a "
 			    "path in a writable directory",
-			    mem_path, strerror(-mfd));
+			    mem_path, strerror(-mfd), landlock_hint(-mfd));
 	}
 	int rc = pwrite_all(sfd, o.buf, o.len, 0);
 	const char *what = state_path;
@@ -550,8 +551,8 @@ int vm_snapshot_open(struct vm_snapshot *s, const char *state_path, const char *
 	int fd = open(state_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fail(err, errlen, -errno,
-			    "cannot open the snapshot '%s' (%s): check the path", state_path,
-			    strerror(errno));
+			    "cannot open the snapshot '%s' (%s)%s: check the path", state_path,
+			    strerror(errno), landlock_hint(errno));
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < HEADER_BYTES + 4 ||
 	    (uint64_t)st.st_size > SNAPSHOT_STATE_MAX) {

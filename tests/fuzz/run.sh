@@ -78,7 +78,7 @@ sources() {
 		else
 			jit=src/jit/none/jit_none.c
 		fi
-		echo "tests/fuzz/fuzz_$1.c" $(ls src/*/*.c | grep -v '^src/jit/') $jit \
+		echo "tests/fuzz/fuzz_$1.c" $(ls src/*/*.c | grep -v -e '^src/jit/' -e '^src/jailer/') $jit \
 			src/host/seccomp_hook/none.c
 		;;
 	*) return 1 ;;

@@ -4,7 +4,10 @@ and a console that drives a running VM through pipes with a timeout on every wai
 The tests target build/rvisor. For checking the harness itself they can drive QEMU instead:
 `--vmm qemu` (or RVISOR_TEST_VMM=qemu); tests of rvisor's own command line are then skipped.
 `--accel jit|interp` (or RVISOR_ACCEL) runs every guest under that accelerator; without it
-rvisor picks its own default.
+rvisor picks its own default. `--landlock` (or RVISOR_TEST_LANDLOCK=1) runs every rvisor that
+serves the API (--api-sock, --config-file, restore, receive) under Landlock, allowed only
+pytest's temporary directories (read-write) and the guest images (read-only); `rvisor run` is
+under Landlock in any case.
 """
 
 import os
@@ -39,6 +42,13 @@ def pytest_addoption(parser):
         help="rvisor's --accel for every guest (default: none given, rvisor's own default)",
     )
     parser.addoption(
+        "--landlock",
+        action="store_true",
+        default=os.environ.get("RVISOR_TEST_LANDLOCK", "") not in ("", "0"),
+        help="run rvisor's API modes under Landlock (--landlock-rule for the temporary "
+             "directories and the guest images)",
+    )
+    parser.addoption(
         "--rvisor",
         default=os.environ.get("RVISOR_BIN", str(REPO / "build" / "rvisor")),
         help="path of the rvisor binary (default build/rvisor)",
@@ -52,7 +62,36 @@ def pytest_configure(config):
 
 
 def pytest_report_header(config):
-    return f"rvisor accelerator: {config.getoption('--accel') or 'rvisor default'}"
+    return (f"rvisor accelerator: {config.getoption('--accel') or 'rvisor default'}"
+            + (", API modes under Landlock" if config.getoption("--landlock") else ""))
+
+
+API_MODES = ("--api-sock", "--config-file", "--no-api", "restore", "receive")
+
+
+@pytest.fixture(autouse=True)
+def landlock_rules(request, monkeypatch, tmp_path_factory):
+    """With --landlock: every rvisor started in an API mode (and not given Landlock options
+    of its own) gets --landlock-rule options for the temporary directories (read-write) and
+    the guest images (read-only)."""
+    if not request.config.getoption("--landlock"):
+        return
+    rvisor_bin = request.config.getoption("--rvisor")
+    # /etc/hostname: the tests' stock read-only file.
+    rules = ["--landlock-rule", f"{tmp_path_factory.getbasetemp()}:rw",
+             "--landlock-rule", "/etc/hostname:ro"]
+    if cache_dir().is_dir():
+        rules += ["--landlock-rule", f"{cache_dir()}:ro"]
+    popen = subprocess.Popen
+
+    def popen_with_rules(argv, *args, **kwargs):
+        if (isinstance(argv, (list, tuple)) and len(argv) > 1 and str(argv[0]) == rvisor_bin
+                and any(str(argv[1]).startswith(m) for m in API_MODES)
+                and not {"--no-landlock", "--landlock-rule", "--help"} & set(map(str, argv))):
+            argv = list(argv) + rules
+        return popen(argv, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", popen_with_rules)
 
 
 def cache_dir():

@@ -2,7 +2,11 @@
  * test_seccomp.py): RVISOR_TEST_SECCOMP=KIND makes the first thread of that kind call execve
  * once its filter is in force; KIND:exec maps memory executable instead (forbidden at level 2).
  * Either should end the process with SECCOMP_EXIT_STATUS; if the call returns, a line says so
- * and the VM runs on, which the test sees as a failure. */
+ * and the VM runs on, which the test sees as a failure. RVISOR_TEST_OPEN=KIND:PATH makes the
+ * first thread of that kind open PATH for reading and say on stderr whether it could
+ * (tests/integration/test_landlock.py: Landlock holds on every thread). */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,9 +17,27 @@
 
 #include "host/seccomp.h"
 
+/* RVISOR_TEST_OPEN=KIND:PATH on the first thread of kind. */
+static void open_hook(enum seccomp_kind kind)
+{
+	static atomic_bool done[SECCOMP_KINDS];
+	const char *want = getenv("RVISOR_TEST_OPEN");
+	const char *name = seccomp_kind_name(kind);
+	size_t n = strlen(name);
+	if (!want || strncmp(want, name, n) || want[n] != ':' || atomic_exchange(&done[kind], true))
+		return;
+	int fd = open(want + n + 1, O_RDONLY | O_CLOEXEC);
+	int e = errno;
+	fprintf(stderr, "rvisor: test hook: open %s on the %s thread: %s\n", want + n + 1, name,
+		fd >= 0 ? "OK" : strerror(e));
+	if (fd >= 0)
+		close(fd);
+}
+
 void seccomp_test_hook(enum seccomp_kind kind)
 {
 	static atomic_bool done;
+	open_hook(kind);
 	const char *want = getenv("RVISOR_TEST_SECCOMP");
 	const char *name = seccomp_kind_name(kind);
 	size_t n = strlen(name);
