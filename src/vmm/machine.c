@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cpu/isa.h"
+#include "cpu/pmp.h"
 #include "host/blk_file.h"
 #include "state/stream.h"
 #include "host/chr.h"
@@ -771,6 +772,9 @@ static void start_harts(struct vm *vm, const struct layout *l)
 			h->menvcfg |= MENVCFG_CBIE | MENVCFG_CBCFE;
 		if (h->isa_ext & ISA_EXT(zicboz))
 			h->menvcfg |= MENVCFG_CBZE;
+		/* As firmware does before entering S-mode: PMP entry 0 gives S and U all of
+		 * memory (with no entry enabled they could reach nothing). */
+		pmp_allow_all(h, 0);
 		h->priv = PRV_S;
 		hart_update_mode(h);
 		if (i != 0)

@@ -1224,7 +1224,9 @@ static const struct {
     {CSR_MENVCFG, CSR_BITS, MENVCFG_CBIE | MENVCFG_CBCFE | MENVCFG_CBZE},
     {CSR_SENVCFG, CSR_BITS, MENVCFG_CBIE | MENVCFG_CBCFE | MENVCFG_CBZE},
     {CSR_STIMECMP, CSR_ANY, 0},
-    {CSR_PMPCFG0, CSR_ANY, 0},
+    /* R, W, X of entries 0-7 only: their A field stays OFF, so a write changes no permission
+     * (entry 15 gives all, apply_start) but flushes every TLB */
+    {CSR_PMPCFG0, CSR_BITS, 0x0707070707070707ull},
     {CSR_PMPADDR0, CSR_ANY, 0},
     {CSR_PMPCFG0 + 1, CSR_ANY, 0}, /* does not exist on RV64 */
     {0x7ff, CSR_ANY, 0},           /* does not exist */
@@ -2108,6 +2110,10 @@ static void apply_start(struct hart *h, const struct start_state *st)
 	h->mcounteren = h->scounteren = st->counteren;
 	h->menvcfg = st->envcfg[0];
 	h->senvcfg = st->envcfg[1];
+	/* PMP entry 15 opens everything to S and U, as firmware does: every S and U TLB fill
+	 * then goes through the PMP check, on both sides. */
+	assert_true(csr_write(h, CSR_PMPADDR0 + 15, ~0ull));
+	assert_true(csr_write(h, CSR_PMPCFG0 + 2, 0x1full << 56));
 	hart_flush_tlb(h);
 	hart_update_mode(h);
 }

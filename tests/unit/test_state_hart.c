@@ -103,6 +103,10 @@ static void machine_init(struct machine *m, uint64_t hartid)
 	assert_non_null(m->h);
 	struct hart_env env = {.opaque = m, .time_now = fake_time};
 	assert_int_equal(hart_init(m->h, hartid, &m->mem, &m->bus, &env), 0);
+	/* PMP entry 0 gives S and U all memory, as M-mode firmware would (with every entry OFF
+	 * they could reach nothing). */
+	assert_true(csr_write(m->h, CSR_PMPADDR0, ~0ull));
+	assert_true(csr_write(m->h, CSR_PMPCFG0, 0x1f));
 	m->now = 777;
 }
 
@@ -204,8 +208,10 @@ static void busy_state(struct machine *m, uint64_t satp)
 	assert_true(csr_write(h, CSR_MENVCFG, MENVCFG_STCE | MENVCFG_FIOM));
 	assert_true(csr_write(h, CSR_SENVCFG, MENVCFG_FIOM));
 	assert_true(csr_write(h, CSR_STIMECMP, 1000000000));
+	/* PMP entry 8 gives S all memory (NAPOT over everything); entry 5 is OFF. */
 	assert_true(csr_write(h, CSR_PMPCFG0 + 2, 0x1f));
-	assert_true(csr_write(h, CSR_PMPADDR0 + 5, ~0ull));
+	assert_true(csr_write(h, CSR_PMPADDR0 + 8, ~0ull));
+	assert_true(csr_write(h, CSR_PMPADDR0 + 5, 0x12345));
 	assert_true(csr_write(h, CSR_SATP, satp));
 	atomic_store(&h->mtimecmp, 5000);
 	hart_set_mip(h, MIP_SSIP | MIP_SEIP, true);
