@@ -253,6 +253,9 @@ static uint32_t assemble_ext(const struct insn_fields *f)
 	case OP_FLTQ_S: return enc_fp(0x14, 0, 5, rd, rs1, rs2);
 	case OP_FLEQ_D: return enc_fp(0x14, 1, 4, rd, rs1, rs2);
 	case OP_FLTQ_D: return enc_fp(0x14, 1, 5, rd, rs1, rs2);
+	case OP_SINVAL_VMA: return enc_r(OPC_SYSTEM, 0, 0x0b, 0, rs1, rs2);
+	case OP_SFENCE_W_INVAL: return 0x18000073;
+	case OP_SFENCE_INVAL_IR: return 0x18100073;
 	default: break;
 	}
 	fail_msg("assemble: no encoding for op %u", f->op);
@@ -1634,14 +1637,21 @@ static void gen_zf(struct gen *g, unsigned op)
 /* One instruction of the given op with chosen operands (and what it needs before it). */
 static void gen_op(struct gen *g, unsigned op)
 {
-	if ((op >= OP_LB && op <= OP_SD) || op == OP_FLW || op == OP_FSW || op == OP_FLD ||
-	    op == OP_FSD) {
+	if (op == OP_SINVAL_VMA) { /* Svinval: as sfence.vma, all or one data page */
+		unsigned rs1 = chance(g, 1, 2) ? 0 : pick_tmp(g, 0);
+		if (rs1)
+			emit_li(g, rs1, DATA_PAGE(below(g, DATA_PAGES)));
+		emit(g, op, 0, rs1, chance(g, 1, 2) ? 0 : below(g, 32), 0);
+	} else if (op == OP_SFENCE_W_INVAL || op == OP_SFENCE_INVAL_IR) {
+		emit(g, op, 0, 0, 0, 0);
+	} else if ((op >= OP_LB && op <= OP_SD) || op == OP_FLW || op == OP_FSW || op == OP_FLD ||
+		   op == OP_FSD) {
 		gen_mem(g, op);
 	} else if (op >= OP_LR_W && op <= OP_AMOMAXU_D) {
 		gen_amo(g, op);
 	} else if (op >= OP_CSRRW && op <= OP_CSRRCI) {
 		gen_csr(g, op);
-	} else if (op >= OP_FLH) {
+	} else if (op >= OP_FLH && op <= OP_FLTQ_D) {
 		gen_zf(g, op);
 	} else if (op >= OP_ADD_UW) {
 		gen_ext(g, op);
