@@ -5,14 +5,15 @@
  * bytes (G = 0); pmpcfg4..14 and pmpaddr16..63 read as zero and ignore writes, as the spec
  * allows for entries that are not implemented. As the spec says for a hart with PMP entries,
  * an S or U access that no entry matches fails, so S and U can reach nothing until M-mode
- * software enables an entry (OpenSBI does, and QEMU behaves the same); where rvisor itself
- * serves the SBI, the harts start with entry 0 giving S and U everything, as that firmware
- * would have programmed. An M-mode access obeys R, W and X of locked entries only, and
- * fails, as any access, when the entry deciding it matches only part of it.
+ * software enables an entry (OpenSBI does; QEMU 7.2 even makes mret to S or U illegal then);
+ * where rvisor itself serves the SBI, the harts start with entry 0 giving S and U everything,
+ * as that firmware would have programmed. An M-mode access obeys R, W and X of locked entries
+ * only, and fails, as any access, when the entry deciding it matches only part of it.
  *
  * The checks cost nothing on the TLB hit paths: an access is checked when its translation is
  * cached (mmu.c), and a 4 KiB page enters a TLB only when PMP gives the access the same
- * answer over the whole page; any PMP CSR write empties every TLB (hart_flush_pmp). */
+ * answer over the whole page; a PMP CSR write that changes a value empties every TLB
+ * (hart_flush_pmp). */
 #ifndef RVISOR_CPU_PMP_H
 #define RVISOR_CPU_PMP_H
 
