@@ -1,10 +1,11 @@
 /* Control and status registers: access rules (priv spec 2.1: the privilege and read-only bits
  * of the CSR number), the WARL legalisation of each field, and the side effects of writes
  * (TLB and mode updates). Covers the machine and supervisor CSRs of priv spec 3 and 4, the
- * counters (Zicntr), fcsr, and Sstc's stimecmp. */
+ * counters (Zicntr), fcsr, and Sstc's stimecmp; the PMP CSRs are pmp.c's. */
 #include "cpu/csr.h"
 #include "cpu/hart.h"
 #include "cpu/isa.h"
+#include "cpu/pmp.h"
 
 #define SSTATUS_MASK                                                                        \
 	(MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_UBE | MSTATUS_SPP | MSTATUS_VS | MSTATUS_FS | \
@@ -126,16 +127,8 @@ bool csr_read(struct hart *h, unsigned csr, uint64_t *val)
 		*val = 0;
 		return true;
 	}
-	if (csr >= CSR_PMPCFG0 && csr <= CSR_PMPCFG15) {
-		if (csr & 1) /* RV64 has only the even pmpcfg registers */
-			return false;
-		*val = h->pmpcfg[csr - CSR_PMPCFG0];
-		return true;
-	}
-	if (csr >= CSR_PMPADDR0 && csr <= CSR_PMPADDR63) {
-		*val = h->pmpaddr[csr - CSR_PMPADDR0];
-		return true;
-	}
+	if (csr >= CSR_PMPCFG0 && csr <= CSR_PMPADDR63)
+		return pmp_csr_read(h, csr, val);
 	return false;
 }
 
@@ -273,25 +266,8 @@ bool csr_write(struct hart *h, unsigned csr, uint64_t v)
 	if ((csr >= CSR_MHPMCOUNTER3 && csr <= CSR_MHPMCOUNTER31) ||
 	    (csr >= CSR_MHPMEVENT3 && csr <= CSR_MHPMEVENT31))
 		return true; /* not implemented: hardwired to zero */
-	if (csr >= CSR_PMPCFG0 && csr <= CSR_PMPCFG15) {
-		if (csr & 1)
-			return false;
-		/* PMP is not enforced; the registers hold what firmware writes (W without R is
-		 * reserved: clear W). */
-		uint64_t nv = 0;
-		for (unsigned i = 0; i < 8; i++) {
-			uint8_t b = (uint8_t)(v >> (8 * i));
-			if ((b & 3) == 2)
-				b &= ~2u;
-			nv |= (uint64_t)(b & 0x9f) << (8 * i);
-		}
-		h->pmpcfg[csr - CSR_PMPCFG0] = nv;
-		return true;
-	}
-	if (csr >= CSR_PMPADDR0 && csr <= CSR_PMPADDR63) {
-		h->pmpaddr[csr - CSR_PMPADDR0] = v & ((1ull << 54) - 1);
-		return true;
-	}
+	if (csr >= CSR_PMPCFG0 && csr <= CSR_PMPADDR63)
+		return pmp_csr_write(h, csr, v);
 	return false;
 }
 

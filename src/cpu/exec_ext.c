@@ -279,3 +279,24 @@ HANDLER(CBO_ZERO)
 	if (cbo_enabled(h, MENVCFG_CBZE))
 		mmu_cbo(h, RS1, true);
 }
+
+/* ---- Svinval (privileged spec, "Svinval"). The TLBs have no invalidation separate from its
+ * ordering: sinval.vma does what sfence.vma does, under the same rules (illegal in U-mode, and
+ * in S-mode while mstatus.TVM is set), and the two fences around it order nothing more; they
+ * are illegal in U-mode. ---- */
+HANDLER(SINVAL_VMA)
+{
+	exec_SFENCE_VMA(h, in);
+}
+HANDLER(SFENCE_W_INVAL)
+{
+	(void)in;
+	if (h->priv == PRV_U)
+		exec_illegal(h);
+}
+HANDLER(SFENCE_INVAL_IR)
+{
+	(void)in;
+	if (h->priv == PRV_U)
+		exec_illegal(h);
+}

@@ -9,6 +9,7 @@
 #include "cpu/exec.h"
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
+#include "cpu/pmp.h"
 #include "jit/jit.h"
 
 #define BATCH     1024 /* instructions between interrupt and timer checks */
@@ -66,6 +67,7 @@ void hart_reset(struct hart *h, uint64_t reset_pc)
 	h->reservation = ~0ull;
 	memset(h->pmpcfg, 0, sizeof(h->pmpcfg));
 	memset(h->pmpaddr, 0, sizeof(h->pmpaddr));
+	pmp_update(h);
 	h->wfi = false;
 	for (unsigned i = 0; i < DCACHE_PAGES; i++)
 		h->dcache[i].gpa = ~0ull;
@@ -100,8 +102,8 @@ void hart_update_mode(struct hart *h)
 	unsigned dpriv = h->priv;
 	if (dpriv == PRV_M && (h->mstatus & MSTATUS_MPRV))
 		dpriv = (h->mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT;
-	bool paging = (h->satp >> SATP_MODE_SHIFT) != SATP_MODE_BARE;
-	unsigned set = dpriv == PRV_M || !paging ? 3 : dpriv;
+	/* S and U have their own sets even without paging: PMP may allow them less than M. */
+	unsigned set = dpriv == PRV_M ? 3 : dpriv;
 	if (set == PRV_S && (h->mstatus & MSTATUS_SUM))
 		set = 2;
 	/* Translated code's TLB copies (jit_sites_clear) may not hold in another set; from S to
@@ -109,14 +111,15 @@ void hart_update_mode(struct hart *h)
 	if (h->jit_site_n && h->dtlb != &h->tlb[set] && !(h->dtlb == &h->tlb[1] && set == 2))
 		jit_sites_clear(h);
 	h->dtlb = &h->tlb[set];
-	h->itlb = h->itlb_set[h->priv == PRV_M || !paging ? 3 : h->priv];
+	h->itlb = h->itlb_set[h->priv == PRV_M ? 3 : h->priv];
 	h->fs_off = (h->mstatus & MSTATUS_FS) == 0;
 }
 
 void hart_flush_tlb(struct hart *h)
 {
-	/* Set 3 maps M-mode and bare accesses one to one: no satp, sfence.vma or status bit
-	 * changes it, so only the U and S sets (0 to 2) are flushed. */
+	/* Set 3 maps M-mode accesses one to one: no satp, sfence.vma or status bit changes it,
+	 * so only the U and S sets (0 to 2) are flushed (a PMP change flushes it:
+	 * hart_flush_pmp). */
 	for (unsigned s = 0; s < 3; s++) {
 		struct tlb_set *t = &h->tlb[s];
 		memset(t->super, 0, sizeof(t->super));
@@ -137,6 +140,20 @@ void hart_flush_tlb(struct hart *h)
 		jit_sites_clear(h);
 	}
 	hart_end_batch(h);
+}
+
+void hart_flush_pmp(struct hart *h)
+{
+	struct tlb_set *m = &h->tlb[3];
+	for (unsigned wd = 0; wd < TLB_ENTRIES / 64; wd++) {
+		for (uint64_t b = m->used[wd]; b; b &= b - 1) {
+			unsigned i = wd * 64 + (unsigned)__builtin_ctzll(b);
+			m->r[i].tag = m->w[i].tag = TLB_INVALID;
+			h->itlb_set[3][i].tag = TLB_INVALID;
+		}
+		m->used[wd] = 0;
+	}
+	hart_flush_tlb(h); /* sets 0-2, the translator's caches, the end of the batch */
 }
 
 void hart_flush_write_tlb(struct hart *h)

@@ -65,6 +65,13 @@ struct tlb_set {
 					   * (lo > hi: none since the last full flush) */
 };
 
+/* One enabled PMP entry (priv spec 3.7) decoded into the byte range it matches,
+ * [lo, hi) guest-physical, and its pmpcfg byte (R, W, X, A, L). */
+struct pmp_rule {
+	uint64_t lo, hi;
+	uint8_t cfg;
+};
+
 /* Callbacks from the hart to its VM (the VMM wires these). All are called on the hart's
  * own thread. */
 struct hart_env {
@@ -178,13 +185,18 @@ struct hart {
 		uint64_t mmio; /* loads and stores to device registers (not RAM) */
 		uint64_t wfi;  /* WFI instructions (the hart may sleep) */
 	} exits;
-	uint64_t pmpcfg[16];
-	uint64_t pmpaddr[64];
+	uint64_t pmpcfg[16];  /* only pmpcfg0 and pmpcfg2 are implemented (src/cpu/pmp.h) */
+	uint64_t pmpaddr[64]; /* only pmpaddr0-15 */
+	/* Derived from them by pmp_update: the enabled entries that match some address, in
+	 * priority order. */
+	struct pmp_rule pmp_rule[16];
+	uint8_t pmp_nrules;
 	uint64_t mtval2, mtinst, tselect;
 	uint8_t walk_level; /* leaf level of the last successful page walk (0 when bare) */
 	uint64_t code_gen;  /* bumped by fence.i: decoded pages of older generations are stale */
 	/* Indexed by privilege view: 0 U, 1 S, 2 S with mstatus.SUM set (it may reach U pages),
-	 * 3 M (bare, no paging). Toggling SUM (Linux does around every access to user memory)
+	 * 3 M (no paging; S and U without paging use their own sets, as PMP may treat them
+	 * differently). Toggling SUM (Linux does around every access to user memory)
 	 * switches between sets 1 and 2 instead of flushing. */
 	struct tlb_set tlb[4];
 	struct itlb_entry itlb_set[4][TLB_ENTRIES];
@@ -299,6 +311,10 @@ static inline void hart_end_batch(struct hart *h)
 	h->budget = 0;
 }
 
+/* Invalidate every entry of every TLB set, the M-mode one included, the fetch TLBs, and the
+ * translator's jump cache, fetch TLB and site copies: a pmpcfg or pmpaddr write changed what
+ * may be cached (priv spec 3.7.2). Ends the batch. */
+void hart_flush_pmp(struct hart *h);
 /* Invalidate all TLB entries (sfence.vma, satp writes). */
 void hart_flush_tlb(struct hart *h);
 /* Invalidate the TLB entries that may translate guest-virtual address gva (sfence.vma with

@@ -9,7 +9,8 @@
  *   u64 mip
  *   u64 each of csr_fields below, in order (mstatus ... tselect)
  *   u64 mtimecmp
- *   u64 pmpcfg[0..15], u64 pmpaddr[0..63]
+ *   u64 pmpcfg[0..15], u64 pmpaddr[0..63] (all 64 entries' places; only 0-15 exist: a
+ *                                    load drops the rest, which older builds kept)
  *   u64 instret                      (hart_instret: a running batch counted)
  *   u64 reservation, u64 reservation_val
  *   u8 stopped, u8 wfi               (SBI HSM stopped; asleep in WFI)
@@ -41,6 +42,7 @@
 #include "cpu/csr.h"
 #include "cpu/hart.h"
 #include "cpu/isa.h"
+#include "cpu/pmp.h"
 #include "mem/guest_mem.h"
 #include "state/stream.h"
 
@@ -192,6 +194,18 @@ static bool csr_legal(struct hart *h, unsigned csr, size_t off, uint64_t v)
 	return ok;
 }
 
+/* Whether v is a pmpcfg value the CSR can hold: in each entry's byte, bits 5-6 clear and
+ * not the reserved W without R (priv spec 3.7.1). */
+static bool pmpcfg_legal(uint64_t v)
+{
+	for (unsigned i = 0; i < 8; i++) {
+		unsigned b = (unsigned)(v >> (8 * i)) & 0xff;
+		if ((b & 0x60) || (b & 3) == 2)
+			return false;
+	}
+	return true;
+}
+
 /* The identity, pc, registers, fcsr, privilege and mip. */
 static bool check_core(const struct hart *h, struct state_in *in, const struct hart_image *im)
 {
@@ -255,11 +269,12 @@ static bool check_csrs_of(struct hart *h, struct state_in *in, const struct hart
 						      id, c->name, v))
 			return false;
 	}
+	/* PMP: checked here rather than by a probing write, which a locked entry of this hart
+	 * would ignore. Entries 16-63 are checked as the CSRs held them before PMP was enforced
+	 * (any legal value), and dropped by the load. */
 	for (unsigned i = 0; i < NPMPCFG; i++) {
-		size_t off = offsetof(struct hart, pmpcfg) + i * sizeof(uint64_t);
 		/* RV64 has only the even pmpcfg registers: the odd ones stay zero. */
-		bool ok =
-		    i % 2 ? im->pmpcfg[i] == 0 : csr_legal(h, CSR_PMPCFG0 + i, off, im->pmpcfg[i]);
+		bool ok = i % 2 ? im->pmpcfg[i] == 0 : pmpcfg_legal(im->pmpcfg[i]);
 		if (!state_check(in, ok,
 				 "hart %" PRIu64 ": pmpcfg%u 0x%" PRIx64
 				 " is not a value the CSR can hold",
@@ -267,8 +282,7 @@ static bool check_csrs_of(struct hart *h, struct state_in *in, const struct hart
 			return false;
 	}
 	for (unsigned i = 0; i < NPMPADDR; i++) {
-		size_t off = offsetof(struct hart, pmpaddr) + i * sizeof(uint64_t);
-		if (!state_check(in, csr_legal(h, CSR_PMPADDR0 + i, off, im->pmpaddr[i]),
+		if (!state_check(in, im->pmpaddr[i] < 1ull << 54,
 				 "hart %" PRIu64 ": pmpaddr%u 0x%" PRIx64
 				 " is not a value the CSR can hold",
 				 id, i, im->pmpaddr[i]))
@@ -337,8 +351,17 @@ static void apply_image(struct hart *h, const struct hart_image *im)
 	for (unsigned i = 0; i < NCSR_FIELDS; i++)
 		*field_at(h, csr_fields[i].off) = im->csr[i];
 	atomic_store(&h->mtimecmp, im->mtimecmp);
-	memcpy(h->pmpcfg, im->pmpcfg, sizeof(im->pmpcfg));
-	memcpy(h->pmpaddr, im->pmpaddr, sizeof(im->pmpaddr));
+	/* Only entries 0-15 are implemented (pmp.h); an older snapshot may hold the others. */
+	memset(h->pmpcfg, 0, sizeof(h->pmpcfg));
+	memset(h->pmpaddr, 0, sizeof(h->pmpaddr));
+	memcpy(h->pmpcfg, im->pmpcfg, PMP_ENTRIES / 4 * sizeof(uint64_t));
+	memcpy(h->pmpaddr, im->pmpaddr, PMP_ENTRIES * sizeof(uint64_t));
+	pmp_update(h);
+	/* A hart whose SBI rvisor serves (no M-mode software) starts with PMP entry 0 over all
+	 * memory (machine.c). Builds that did not enforce PMP left every entry OFF, which now
+	 * denies S and U everything: such a hart gets the entry its machine would have given. */
+	if (im->m_trap_fatal && !h->pmpcfg[0] && !h->pmpcfg[2])
+		pmp_allow_all(h, 0);
 	h->batch_len = h->budget = 0; /* so that hart_instret is instret */
 	h->instret = im->instret;
 	h->reservation = im->reservation;

@@ -57,7 +57,8 @@
 	X(FLH) X(FSH) X(FMV_X_H) X(FMV_H_X) X(FCVT_S_H) X(FCVT_H_S) X(FCVT_D_H) X(FCVT_H_D)    \
 	X(FLI_S) X(FLI_D) X(FMINM_S) X(FMAXM_S) X(FMINM_D) X(FMAXM_D)                         \
 	X(FROUND_S) X(FROUNDNX_S) X(FROUND_D) X(FROUNDNX_D) X(FCVTMOD_W_D)                    \
-	X(FLEQ_S) X(FLTQ_S) X(FLEQ_D) X(FLTQ_D)
+	X(FLEQ_S) X(FLTQ_S) X(FLEQ_D) X(FLTQ_D)                                               \
+	X(SINVAL_VMA) X(SFENCE_W_INVAL) X(SFENCE_INVAL_IR)
 // clang-format on
 
 /* enum insn_op: OP_<name> for each entry of INSN_OPS, then OP_COUNT. */

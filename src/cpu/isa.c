@@ -52,6 +52,7 @@ static const struct {
     {"zbs", ISA_EXT_BIT_zbs},
     {"zkt", ISA_EXT_BIT_zkt},
     {"sstc", -1},
+    {"svinval", ISA_EXT_BIT_svinval},
 };
 _Static_assert(sizeof(order) / sizeof(order[0]) <= ISA_MAX_NAMES, "ISA_MAX_NAMES");
 

@@ -1,11 +1,14 @@
 /* Address translation and the memory slow paths: Sv39/Sv48/Sv57 page-table walks with the
  * permission and A/D rules of priv spec 4.3.2, 4.4-4.6 (A/D updated by the walker, atomically),
- * TLB refills, RAM vs MMIO dispatch, page-crossing and misaligned accesses, and the
- * decoded-instruction page lookup for fetches. */
+ * PMP checks (priv spec 3.7: of each access and of the walk's own accesses, made when a
+ * translation is cached, so that TLB hits cost nothing), TLB refills, RAM vs MMIO dispatch,
+ * page-crossing and misaligned accesses, and the decoded-instruction page lookup for
+ * fetches. */
 #include <string.h>
 
 #include "cpu/isa.h"
 #include "cpu/mmu.h"
+#include "cpu/pmp.h"
 #include "mem/bus.h"
 #include "mem/guest_mem.h"
 #include "jit/jit.h"
@@ -37,6 +40,23 @@ static unsigned access_priv(const struct hart *h, enum mmu_access acc)
 	return h->priv;
 }
 
+static const unsigned pmp_perm[] = {[MMU_READ] = PMP_R, [MMU_WRITE] = PMP_W, [MMU_FETCH] = PMP_X};
+
+/* PMP for an access of kind acc of size bytes at gpa (not crossing a page), at the hart's
+ * effective privilege for acc. */
+static inline enum pmp_result pmp_access(const struct hart *h, uint64_t gpa, unsigned size,
+					 enum mmu_access acc)
+{
+	return pmp_check(h, gpa, size, pmp_perm[acc], access_priv(h, acc));
+}
+
+/* Whether PMP lets the page walker make an access needing perm to the PTE at pte_gpa: the
+ * walk's implicit accesses are checked as S-mode accesses (priv spec 3.7.1, 4.3.2). */
+static inline bool pmp_pte_ok(const struct hart *h, uint64_t pte_gpa, unsigned perm)
+{
+	return pmp_check(h, pte_gpa, 8, perm, PRV_S) != PMP_DENY;
+}
+
 /* The page walk of mmu_translate at privilege priv. A debugger's walk (debug) checks no
  * permission, sets no A/D bit and leaves h alone: it asks only where gva is mapped. */
 static inline __attribute__((always_inline)) int
@@ -60,7 +80,8 @@ retry:;
 	for (int i = (int)levels - 1; i >= 0; i--) {
 		uint64_t pte_gpa = a + (((gva >> (12 + 9 * i)) & 0x1ff) << 3);
 		uint64_t *ptep = guest_mem_ptr(h->mem, pte_gpa, 8);
-		if (!ptep)
+		/* A PTE outside RAM, or one PMP denies: an access fault of the access's type. */
+		if (!ptep || (!debug && !pmp_pte_ok(h, pte_gpa, PMP_R)))
 			return fault_cause(acc, false);
 		uint64_t pte = __atomic_load_n(ptep, __ATOMIC_ACQUIRE);
 		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte & PTE_RESERVED))
@@ -100,6 +121,8 @@ retry:;
 			return fault_cause(acc, true);
 		uint64_t want = PTE_A | (acc == MMU_WRITE ? PTE_D : 0);
 		if ((pte & want) != want) {
+			if (!pmp_pte_ok(h, pte_gpa, PMP_W))
+				return fault_cause(acc, false);
 			if (!__atomic_compare_exchange_n(ptep, &pte, pte | want, false,
 							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 				goto retry;
@@ -204,6 +227,9 @@ static bool load_one(struct hart *h, uint64_t gva, unsigned size, uint64_t *val)
 {
 	uint64_t gpa;
 	int cause = mmu_translate(h, gva, MMU_READ, &gpa);
+	enum pmp_result pmp = cause ? PMP_DENY : pmp_access(h, gpa, size, MMU_READ);
+	if (!cause && pmp == PMP_DENY)
+		cause = CAUSE_LOAD_ACCESS;
 	if (cause) {
 		hart_trap(h, (uint64_t)cause, gva);
 		return false;
@@ -211,7 +237,8 @@ static bool load_one(struct hart *h, uint64_t gva, unsigned size, uint64_t *val)
 	const uint8_t *p = guest_mem_ptr(h->mem, gpa, size);
 	if (p) {
 		*val = mmu_read_le(p, size);
-		tlb_fill(h, false, gva, gpa);
+		if (pmp == PMP_ALLOW_PAGE) /* else every access to the page comes here */
+			tlb_fill(h, false, gva, gpa);
 		return true;
 	}
 	hart_count(&h->exits.mmio);
@@ -240,9 +267,14 @@ bool mmu_load_slow(struct hart *h, uint64_t gva, unsigned size, uint64_t *val)
 	return true;
 }
 
-static bool store_translate(struct hart *h, uint64_t gva, uint64_t *gpa)
+/* Translate a store of size bytes at gva (not crossing a page) and check it against PMP;
+ * *pmp says whether its page may be cached. Returns false after raising the exception. */
+static bool store_translate(struct hart *h, uint64_t gva, unsigned size, uint64_t *gpa,
+			    enum pmp_result *pmp)
 {
 	int cause = mmu_translate(h, gva, MMU_WRITE, gpa);
+	if (!cause && (*pmp = pmp_access(h, *gpa, size, MMU_WRITE)) == PMP_DENY)
+		cause = CAUSE_STORE_ACCESS;
 	if (cause) {
 		hart_trap(h, (uint64_t)cause, gva);
 		return false;
@@ -250,7 +282,9 @@ static bool store_translate(struct hart *h, uint64_t gva, uint64_t *gpa)
 	return true;
 }
 
-static bool store_phys(struct hart *h, uint64_t gva, uint64_t gpa, unsigned size, uint64_t val)
+/* The store of size bytes at gva, translated to gpa; cache: PMP allows the whole page. */
+static bool store_phys(struct hart *h, uint64_t gva, uint64_t gpa, unsigned size, uint64_t val,
+		       bool cache)
 {
 	uint8_t *p = guest_mem_ptr(h->mem, gpa, size);
 	if (p) {
@@ -267,7 +301,7 @@ static bool store_phys(struct hart *h, uint64_t gva, uint64_t gpa, unsigned size
 				if (v)
 					h->env.htif_tohost(h->env.opaque, h, v);
 			}
-		} else {
+		} else if (cache) {
 			tlb_fill(h, true, gva, gpa);
 		}
 		return true;
@@ -285,19 +319,20 @@ bool mmu_store_slow(struct hart *h, uint64_t gva, unsigned size, uint64_t val)
 	if (watch_stop(h, gva, size, HART_WATCH_WRITE))
 		return false;
 	uint64_t gpa;
+	enum pmp_result pmp;
 	if (((gva & 0xfff) + size) <= 0x1000) {
-		if (!store_translate(h, gva, &gpa))
+		if (!store_translate(h, gva, size, &gpa, &pmp))
 			return false;
-		return store_phys(h, gva, gpa, size, val);
+		return store_phys(h, gva, gpa, size, val, pmp == PMP_ALLOW_PAGE);
 	}
-	/* Crosses a page: check that both pages are writable before writing anything. */
-	uint64_t last = gva + size - 1, gpa2;
-	if (!store_translate(h, gva, &gpa) || !store_translate(h, last, &gpa2))
-		return false;
+	/* Crosses a page: check that every byte may be written before writing anything. */
+	for (unsigned i = 0; i < size; i++)
+		if (!store_translate(h, gva + i, 1, &gpa, &pmp))
+			return false;
 	for (unsigned i = 0; i < size; i++) {
 		uint64_t a = gva + i;
-		if (!store_translate(h, a, &gpa) ||
-		    !store_phys(h, a, gpa, 1, (val >> (8 * i)) & 0xff))
+		if (!store_translate(h, a, 1, &gpa, &pmp) ||
+		    !store_phys(h, a, gpa, 1, (val >> (8 * i)) & 0xff, pmp == PMP_ALLOW_PAGE))
 			return false;
 	}
 	return true;
@@ -309,8 +344,13 @@ bool mmu_cbo(struct hart *h, uint64_t gva, bool zero)
 	if (zero && watch_stop(h, base, ISA_CBO_BLOCK, HART_WATCH_WRITE))
 		return false;
 	int cause = mmu_translate(h, base, zero ? MMU_WRITE : MMU_READ, &gpa);
-	if (cause && !zero)
+	if (!cause && pmp_access(h, gpa, ISA_CBO_BLOCK, zero ? MMU_WRITE : MMU_READ) == PMP_DENY)
+		cause = CAUSE_LOAD_ACCESS;
+	if (cause && !zero) {
 		cause = mmu_translate(h, base, MMU_WRITE, &gpa);
+		if (!cause && pmp_access(h, gpa, ISA_CBO_BLOCK, MMU_WRITE) == PMP_DENY)
+			cause = CAUSE_STORE_ACCESS;
+	}
 	if (cause) { /* reported as a store fault, whatever was tried */
 		hart_trap(h,
 			  cause == CAUSE_LOAD_PAGE_FAULT ? CAUSE_STORE_PAGE_FAULT
@@ -344,6 +384,8 @@ void *mmu_amo_ptr(struct hart *h, uint64_t gva, unsigned size, bool is_lr, uint6
 		return NULL;
 	}
 	int cause = mmu_translate(h, gva, acc, gpa);
+	if (!cause && pmp_access(h, *gpa, size, acc) == PMP_DENY)
+		cause = is_lr ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS;
 	if (cause) {
 		hart_trap(h, (uint64_t)cause, gva);
 		return NULL;
@@ -423,7 +465,16 @@ struct itlb_entry *mmu_fetch_lookup(struct hart *h, uint64_t gva)
 		return NULL;
 	}
 	uint8_t *hva = guest_mem_ptr(h->mem, gpa & ~0xfffull, 4096);
-	if (!hva) {
+	enum pmp_result pmp = PMP_DENY;
+	if (hva) {
+		/* The instruction at pc (its bytes in this page), or the upper half of one that
+		 * straddles into it. */
+		unsigned off = gva & 0xfff, size = 2;
+		if (gva == h->pc && off <= 0xffc)
+			size = insn_length(hva[off] | hva[off + 1] << 8);
+		pmp = pmp_access(h, gpa, size, MMU_FETCH);
+	}
+	if (pmp == PMP_DENY) {
 		hart_trap(h, CAUSE_FETCH_ACCESS, gva);
 		return NULL;
 	}
@@ -431,7 +482,11 @@ struct itlb_entry *mmu_fetch_lookup(struct hart *h, uint64_t gva)
 	struct itlb_entry *e = &h->itlb[idx];
 	unsigned view = (unsigned)(h->itlb - h->itlb_set[0]) / TLB_ENTRIES;
 	h->tlb[view].used[idx / 64] |= 1ull << (idx % 64);
-	e->tag = gva >> 12;
+	/* A page PMP does not allow whole is never cached: the entry serves this one
+	 * instruction, and the batch ends after it, so that the next one is checked. */
+	e->tag = pmp == PMP_ALLOW_PAGE ? gva >> 12 : TLB_INVALID;
+	if (pmp != PMP_ALLOW_PAGE)
+		hart_end_batch(h);
 	e->addend = (uintptr_t)hva - (gva & ~0xfffull);
 	e->dp = dcache_get(h, gpa & ~0xfffull, hva);
 	/* The fetch set has the index of the data set of the same privilege view. */

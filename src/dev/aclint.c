@@ -1,6 +1,7 @@
 /* ACLINT MSWI and MTIMER devices (RISC-V ACLINT spec 1.0, chapters 2 and 3) in the SiFive
  * CLINT-compatible layout: msip words, then mtimecmp registers, then mtime. The 64-bit timer
- * registers accept 8-byte accesses and 4-byte accesses to either half (RV32 software). */
+ * registers accept 8-byte accesses and 4-byte accesses to either half (RV32 software). And
+ * the SSWI device (chapter 4): SETSSIP words in a window of their own. */
 #include <errno.h>
 #include <string.h>
 
@@ -129,6 +130,31 @@ const struct mmio_ops aclint_ops = {
     .write = aclint_write,
     .min_size = 4,
     .max_size = 8,
+};
+
+static uint64_t sswi_read(void *opaque, uint64_t offset, unsigned size)
+{
+	(void)opaque;
+	(void)offset;
+	(void)size;
+	return 0; /* SETSSIP always reads as zero */
+}
+
+static void sswi_write(void *opaque, uint64_t offset, unsigned size, uint64_t value)
+{
+	struct aclint *a = opaque;
+	uint64_t hart = offset / 4;
+	/* Writing 0 has no effect: software clears SSIP through sip. */
+	if (size != 4 || offset % 4 || hart >= a->nharts || !(value & 1) || !a->cb.set_ssip)
+		return;
+	a->cb.set_ssip(a->cb.opaque, (unsigned)hart);
+}
+
+const struct mmio_ops aclint_sswi_ops = {
+    .read = sswi_read,
+    .write = sswi_write,
+    .min_size = 4,
+    .max_size = 4,
 };
 
 void aclint_save(struct aclint *a, struct aclint_regs *out)

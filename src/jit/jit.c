@@ -13,6 +13,7 @@
 
 #include "cpu/hart.h"
 #include "cpu/mmu.h"
+#include "cpu/pmp.h"
 #include "jit/backend.h"
 #include "jit/jit.h"
 #include "mem/guest_mem.h"
@@ -691,22 +692,34 @@ static struct jit_block *translate(struct hart *h, uint64_t vpc, uint64_t gpa,
 }
 
 /* Translate h->pc to a guest-physical address for fetching, through the translator's own
- * fetch TLB. Returns false after raising the fetch exception. */
-static bool fetch_gpa(struct hart *h, unsigned view, uint64_t *gpa)
+ * fetch TLB, which holds only pages PMP lets the hart execute whole. Returns 1, or 0 after
+ * raising the fetch exception, or -1 when PMP allows only part of the page: then the
+ * instruction at pc was run by the interpreter (which checks it), never translated. */
+static int fetch_gpa(struct hart *h, unsigned view, uint64_t *gpa)
 {
 	struct jit *j = h->jit;
 	uint64_t pc = h->pc;
 	struct jit_ftlb *e = &j->ftlb[view][(pc >> 12) & (FTLB_ENTRIES - 1)];
 	if (e->tag == pc >> 12 && e->gen == h->jit_vgen) {
 		*gpa = e->gpa_page | (pc & 0xfff);
-		return true;
+		return 1;
 	}
 	int cause = mmu_translate(h, pc, MMU_FETCH, gpa);
 	if (!cause && !guest_mem_ptr(h->mem, *gpa & ~0xfffull, 4096))
 		cause = CAUSE_FETCH_ACCESS;
+	if (!cause) {
+		enum pmp_result pmp = pmp_check(h, *gpa, 2, PMP_X, h->priv);
+		if (pmp == PMP_DENY) {
+			cause = CAUSE_FETCH_ACCESS;
+		} else if (pmp == PMP_ALLOW) {
+			hart_exec_one(h);
+			j->stats.interp_insns++;
+			return -1;
+		}
+	}
 	if (cause) {
 		hart_trap(h, (uint64_t)cause, pc);
-		return false;
+		return 0;
 	}
 	e->tag = pc >> 12;
 	e->gpa_page = *gpa & ~0xfffull;
@@ -726,7 +739,7 @@ static bool fetch_gpa(struct hart *h, unsigned view, uint64_t *gpa)
 			j->nsuper = MAX_SUPER + 1;
 		}
 	}
-	return true;
+	return 1;
 }
 
 /* The block to run at h->pc, translated if needed; NULL when a fetch trapped or the
@@ -735,8 +748,10 @@ static struct jit_block *find_block(struct hart *h)
 {
 	struct jit *j = h->jit;
 	uint64_t pc = h->pc, gpa;
-	if (!fetch_gpa(h, fetch_view(h), &gpa)) {
-		h->pc = h->pc_next;
+	int fetched = fetch_gpa(h, fetch_view(h), &gpa);
+	if (fetched <= 0) {
+		if (!fetched)
+			h->pc = h->pc_next;
 		return NULL;
 	}
 	const uint8_t *hva_page = guest_mem_ptr(h->mem, gpa & ~0xfffull, 4096);

@@ -1,7 +1,8 @@
 /* Device tree of the virt-style board, written with libfdt's sequential-write API (Devicetree
  * Specification 0.4; Linux bindings riscv/cpus.yaml, riscv/extensions.yaml, sifive,plic-1.0.0,
- * sifive,clint0, syscon-poweroff/-reboot, virtio/mmio, google,goldfish-rtc). Phandles are fixed
- * up front so every reference can be written before or after the node it names. */
+ * sifive,clint0, riscv,aclint-sswi, syscon-poweroff/-reboot, virtio/mmio,
+ * google,goldfish-rtc). Phandles are fixed up front so every reference can be written before or
+ * after the node it names. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -17,6 +18,7 @@
 #define CBO_BLOCK_SIZE 64   /* Zicbom/Zicboz/Zicbop cache-block size in bytes */
 
 /* RISC-V interrupt causes that interrupts-extended cells name (priv spec 3.1.9). */
+#define IRQ_S_SOFT  1
 #define IRQ_M_SOFT  3
 #define IRQ_M_TIMER 7
 #define IRQ_S_EXT   9
@@ -250,6 +252,24 @@ static int add_soc(void *fdt, const struct fdt_board *b)
 	TRY(prop_reg(fdt, b->clint_base, b->clint_size));
 	TRY(prop_irqs_per_hart(fdt, b, IRQ_M_SOFT, IRQ_M_TIMER));
 	TRY(fdt_end_node(fdt));
+
+	/* ACLINT SSWI (ACLINT spec 4; the binding QEMU's virt board uses): each hart's
+	 * S-software interrupt. */
+	if (b->sswi_size) {
+		fdt32_t *cells;
+		TRY(begin_node_at(fdt, "sswi", b->sswi_base));
+		TRY(fdt_property_string(fdt, "compatible", "riscv,aclint-sswi"));
+		TRY(prop_reg(fdt, b->sswi_base, b->sswi_size));
+		TRY(fdt_property_placeholder(fdt, "interrupts-extended", (int)(b->nharts * 2 * 4),
+					     (void **)&cells));
+		for (unsigned i = 0; i < b->nharts; i++) {
+			cells[2 * i + 0] = cpu_to_fdt32(ph_intc(i));
+			cells[2 * i + 1] = cpu_to_fdt32(IRQ_S_SOFT);
+		}
+		TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
+		TRY(fdt_property_u32(fdt, "#interrupt-cells", 0));
+		TRY(fdt_end_node(fdt));
+	}
 
 	/* Context 2n is hart n's M-mode, 2n+1 its S-mode (dev/plic.h). */
 	TRY(begin_node_at(fdt, "plic", b->plic_base));

@@ -20,6 +20,7 @@ struct fdt_board {
 	const char *mmu_type; /* "riscv,sv57" */
 	uint32_t timebase_hz;
 	uint64_t clint_base, clint_size;
+	uint64_t sswi_base, sswi_size; /* ACLINT SSWI (riscv,aclint-sswi); none when size is 0 */
 	uint64_t plic_base, plic_size;
 	unsigned plic_ndev; /* riscv,ndev: highest source id */
 	uint64_t uart_base, uart_size;

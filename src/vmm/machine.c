@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cpu/isa.h"
+#include "cpu/pmp.h"
 #include "host/blk_file.h"
 #include "state/stream.h"
 #include "host/chr.h"
@@ -37,9 +38,11 @@
 #include "vmm/vm.h"
 
 /* ---- memory map (DESIGN.md) ---- */
-#define SYSCON_BASE   0x00100000ull
-#define RTC_BASE      0x00101000ull
-#define ACLINT_BASE   0x02000000ull
+#define SYSCON_BASE 0x00100000ull
+#define RTC_BASE    0x00101000ull
+#define ACLINT_BASE 0x02000000ull
+/* ACLINT SSWI: where QEMU's virt board puts it (aclint=on), free in this layout too. */
+#define SSWI_BASE     0x02f00000ull
 #define PLIC_BASE     0x0c000000ull
 #define UART_BASE     0x10000000ull
 #define VIRTIO_BASE   0x10001000ull /* slot n at VIRTIO_BASE + n * VIRTIO_MMIO_SIZE */
@@ -114,6 +117,13 @@ static void aclint_set_msip(void *opaque, unsigned hart, bool level)
 		hart_set_mip(&vm->harts[hart], MIP_MSIP, level);
 }
 
+static void aclint_set_ssip(void *opaque, unsigned hart)
+{
+	struct vm *vm = opaque;
+	if (hart < vm->nharts)
+		hart_set_mip(&vm->harts[hart], MIP_SSIP, true);
+}
+
 static void aclint_set_mtimecmp(void *opaque, unsigned hart, uint64_t value)
 {
 	struct vm *vm = opaque;
@@ -176,7 +186,8 @@ static void hart_fatal(void *opaque, struct hart *h, uint64_t cause, uint64_t tv
 /* ---- devices ---- */
 static int add_devices(struct vm *vm, char *err, size_t errlen)
 {
-	struct aclint_cb acb = {vm, vm_time_now, aclint_set_msip, aclint_set_mtimecmp};
+	struct aclint_cb acb = {vm, vm_time_now, aclint_set_msip, aclint_set_mtimecmp,
+				aclint_set_ssip};
 	struct irq_line plic_out[PLIC_MAX_CONTEXTS];
 	int rc;
 
@@ -198,6 +209,8 @@ static int add_devices(struct vm *vm, char *err, size_t errlen)
 		 bus_add(&vm->bus, SYSCON_BASE, SYSCON_SIZE, &syscon_ops, &vm->syscon, "syscon")) ||
 	    (rc =
 		 bus_add(&vm->bus, ACLINT_BASE, ACLINT_SIZE, &aclint_ops, &vm->aclint, "aclint")) ||
+	    (rc = bus_add(&vm->bus, SSWI_BASE, ACLINT_SSWI_SIZE, &aclint_sswi_ops, &vm->aclint,
+			  "aclint-sswi")) ||
 	    (rc = bus_add(&vm->bus, PLIC_BASE, PLIC_SIZE, &plic_ops, &vm->plic, "plic")) ||
 	    (rc = bus_add(&vm->bus, UART_BASE, UART16550_SIZE, &uart16550_ops, &vm->uart, "uart")))
 		return fail(err, errlen, rc, "cannot map devices (%s)", strerror(-rc));
@@ -695,6 +708,8 @@ static int build_fdt(struct vm *vm, const struct layout *l, char *err, size_t er
 	    .timebase_hz = TIMEBASE_HZ,
 	    .clint_base = ACLINT_BASE,
 	    .clint_size = ACLINT_SIZE,
+	    .sswi_base = SSWI_BASE,
+	    .sswi_size = ACLINT_SSWI_SIZE,
 	    .plic_base = PLIC_BASE,
 	    .plic_size = PLIC_SIZE,
 	    .plic_ndev = PLIC_NDEV,
@@ -778,6 +793,9 @@ static void start_harts(struct vm *vm, const struct layout *l)
 			h->menvcfg |= MENVCFG_CBIE | MENVCFG_CBCFE;
 		if (h->isa_ext & ISA_EXT(zicboz))
 			h->menvcfg |= MENVCFG_CBZE;
+		/* As firmware does before entering S-mode: PMP entry 0 gives S and U all of
+		 * memory (with no entry enabled they could reach nothing). */
+		pmp_allow_all(h, 0);
 		h->priv = PRV_S;
 		hart_update_mode(h);
 		if (i != 0)

@@ -409,7 +409,7 @@ static void add_port(unsigned k, const struct virtio_dev *dev)
 static void machine_up(void)
 {
 	m.bus.count = 0;
-	struct aclint_cb acb = {NULL, fake_now, aclint_msip, aclint_mtimecmp};
+	struct aclint_cb acb = {NULL, fake_now, aclint_msip, aclint_mtimecmp, NULL};
 	struct irq_line outs[2 * NHARTS];
 	for (unsigned c = 0; c < 2 * NHARTS; c++)
 		outs[c] = (struct irq_line){plic_context_out, NULL, c};

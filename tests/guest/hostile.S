@@ -136,7 +136,8 @@ fetch_fault:
 
 /* ---- random instructions in U-mode ----
  * The sandbox is two pages (code, data) mapped U RWX at their own addresses by Sv39 tables that
- * map nothing else, so U-mode can touch nothing of the test (rvisor does not enforce PMP). Each
+ * map nothing else, so U-mode can touch nothing of the test (PMP entry 0 of common.S gives U all
+ * of memory: the page tables are the sandbox). Each
  * run starts at a random word with random registers (a few pointing into the sandbox); any
  * trap, or the watchdog timer, ends it in fuzz_vector, which counts it by cause. */
 fuzz:

@@ -1,6 +1,6 @@
 /* The same machine as plain RV64GC (--cpu rv64gc, rva23gc.rvisor-args): every encoding of the
  * extensions --cpu max adds (Zba, Zbb, Zbs, Zicond, Zcb, Zimop, Zcmop, Zawrs, Zicbom, Zicboz,
- * Zfhmin, Zfa) raises illegal-instruction, with mtval 0 or the instruction's bits; the hints
+ * Zfhmin, Zfa, Svinval) raises illegal-instruction, with mtval 0 or the instruction's bits; the hints
  * that are base instructions (pause, ntl.*, prefetch.*) still run as such; menvcfg's and
  * senvcfg's cache-block enables read as zero. */
 #include "common.h"
@@ -49,6 +49,10 @@ test_main:
 	ILLEGAL(cbo.flush (s0))
 	ILLEGAL(cbo.inval (s0))
 	SAY("Zicond, Zimop, Zawrs, Zicbom and Zicboz are illegal")
+	ILLEGAL(.4byte 0x16000073) /* sinval.vma x0, x0 */
+	ILLEGAL(.4byte 0x18000073) /* sfence.w.inval */
+	ILLEGAL(.4byte 0x18100073) /* sfence.inval.ir */
+	SAY("Svinval is illegal")
 	mv a1, s0
 	ILLEGAL(.2byte 0x81c8; .2byte 0x0001) /* c.lbu a0, 1(a1) */
 	ILLEGAL(.2byte 0x8da8; .2byte 0x0001) /* c.sh a0, 2(a1) */

@@ -1,6 +1,6 @@
 /* Unit tests of the ACLINT MSWI and MTIMER (CLINT layout): msip bits and their callbacks,
  * mtimecmp as one 64-bit register and as two 32-bit halves, mtime from a fake clock, and
- * harts beyond the configured count. */
+ * harts beyond the configured count; and of the SSWI device's SETSSIP words. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,13 +17,15 @@
 #define MSIP(h)     (ACLINT_BASE + 4ull * (h))
 #define MTIMECMP(h) (ACLINT_BASE + 0x4000ull + 8ull * (h))
 #define MTIME       (ACLINT_BASE + 0xbff8ull)
+#define SSWI_BASE   0x2f00000ull
+#define SETSSIP(h)  (SSWI_BASE + 4ull * (h))
 #define NHARTS      4
 
 struct fixture {
 	struct aclint a;
 	struct bus bus;
 	uint64_t now;
-	unsigned msip_calls, mtimecmp_calls;
+	unsigned msip_calls, mtimecmp_calls, ssip_calls;
 	unsigned last_hart;
 	bool last_msip;
 	uint64_t last_mtimecmp;
@@ -51,14 +53,24 @@ static void fake_set_mtimecmp(void *opaque, unsigned hart, uint64_t value)
 	f->last_mtimecmp = value;
 }
 
+static void fake_set_ssip(void *opaque, unsigned hart)
+{
+	struct fixture *f = opaque;
+	f->ssip_calls++;
+	f->last_hart = hart;
+}
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	struct aclint_cb cb = {f, fake_now, fake_set_msip, fake_set_mtimecmp};
+	struct aclint_cb cb = {f, fake_now, fake_set_msip, fake_set_mtimecmp, fake_set_ssip};
 	assert_int_equal(aclint_init(&f->a, NHARTS, &cb), 0);
 	assert_int_equal(bus_add(&f->bus, ACLINT_BASE, ACLINT_SIZE, &aclint_ops, &f->a, "aclint"),
 			 0);
+	assert_int_equal(
+	    bus_add(&f->bus, SSWI_BASE, ACLINT_SSWI_SIZE, &aclint_sswi_ops, &f->a, "aclint-sswi"),
+	    0);
 	*state = f;
 	return 0;
 }
@@ -87,7 +99,7 @@ static void test_init_checks_harts(void **state)
 {
 	(void)state;
 	struct aclint a;
-	struct aclint_cb cb = {NULL, NULL, NULL, NULL};
+	struct aclint_cb cb = {NULL, NULL, NULL, NULL, NULL};
 	assert_int_equal(aclint_init(&a, 0, &cb), -EINVAL);
 	assert_int_equal(aclint_init(&a, ACLINT_MAX_HARTS + 1, &cb), -EINVAL);
 	assert_int_equal(aclint_init(&a, ACLINT_MAX_HARTS, &cb), 0);
@@ -249,6 +261,34 @@ static void test_save_restore(void **state)
 	assert_int_equal(rd(f, MSIP(0), 4), 0);
 }
 
+/* SETSSIP (ACLINT spec 4.2): a write with bit 0 set raises the hart's SSIP, anything else
+ * does nothing; reads are 0; only naturally aligned 4-byte accesses exist. */
+static void test_sswi(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t v;
+	bus_write(&f->bus, SETSSIP(2), 4, 1);
+	assert_int_equal(f->ssip_calls, 1);
+	assert_int_equal(f->last_hart, 2);
+	assert_int_equal(rd(f, SETSSIP(2), 4), 0);
+	bus_write(&f->bus, SETSSIP(3), 4, 0xffffffff);
+	assert_int_equal(f->ssip_calls, 2);
+	assert_int_equal(f->last_hart, 3);
+	/* 0, bits other than bit 0, harts past the count: no effect. */
+	bus_write(&f->bus, SETSSIP(1), 4, 0);
+	bus_write(&f->bus, SETSSIP(1), 4, 0xfffffffe);
+	bus_write(&f->bus, SETSSIP(NHARTS), 4, 1);
+	bus_write(&f->bus, SETSSIP(4095), 4, 1);
+	assert_int_equal(f->ssip_calls, 2);
+	/* Other widths are refused (an access fault for the hart). */
+	assert_false(bus_write(&f->bus, SETSSIP(0), 8, 1));
+	assert_false(bus_write(&f->bus, SETSSIP(0), 1, 1));
+	assert_false(bus_read(&f->bus, SETSSIP(0), 2, &v));
+	assert_int_equal(f->ssip_calls, 2);
+	/* The MSWI is a different device: msip stays as it was. */
+	assert_int_equal(f->msip_calls, 0);
+}
+
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
@@ -263,6 +303,7 @@ int main(void)
 	    T(test_harts_beyond_count),
 	    T(test_bad_sizes),
 	    T(test_save_restore),
+	    T(test_sswi),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

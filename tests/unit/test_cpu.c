@@ -38,6 +38,10 @@ static int setup(void **state)
 	assert_int_equal(guest_mem_init(&f->mem, RAM, RAM_SIZE), 0);
 	struct hart_env env = {.opaque = f, .time_now = fake_time};
 	assert_int_equal(hart_init(&f->h, 0, &f->mem, &f->bus, &env), 0);
+	/* PMP entry 0 gives S and U all memory, as M-mode firmware would (with every entry OFF
+	 * they could reach nothing). */
+	assert_true(csr_write(&f->h, CSR_PMPADDR0, ~0ull));
+	assert_true(csr_write(&f->h, CSR_PMPCFG0, 0x1f));
 	*state = f;
 	return 0;
 }

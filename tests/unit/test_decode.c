@@ -266,6 +266,10 @@ static const struct decode_case assembled[] = {
     {0x7c336013, OP_ORI, 0, 6, 0, 0, 0, 4, 1987, "prefetch.w 1984(x6)"},
     {0x00d00073, OP_WRS_NTO, 0, 0, 0, 0, 0, 4, 0, "wrs.nto"},
     {0x01d00073, OP_WRS_STO, 0, 0, 0, 0, 0, 4, 0, "wrs.sto"},
+    {0x16000073, OP_SINVAL_VMA, 0, 0, 0, 0, 0, 4, 0, "sinval.vma x0, x0"},
+    {0x16728073, OP_SINVAL_VMA, 0, 5, 7, 0, 0, 4, 0, "sinval.vma x5, x7"},
+    {0x18000073, OP_SFENCE_W_INVAL, 0, 0, 0, 0, 0, 4, 0, "sfence.w.inval"},
+    {0x18100073, OP_SFENCE_INVAL_IR, 0, 0, 0, 0, 0, 4, 0, "sfence.inval.ir"},
     {0x00211087, OP_FLH, 1, 2, 0, 0, 0, 4, 2, "flh f1, 2(x2)"},
     {0xfe319fa7, OP_FSH, 0, 3, 3, 0, 0, 4, -1, "fsh f3, -1(x3)"},
     {0xe4020253, OP_FMV_X_H, 4, 4, 0, 0, 0, 4, 0, "fmv.x.h x4, f4"},
@@ -594,7 +598,8 @@ static const uint32_t reserved[] = {
     0x10000073, /* funct7 0001000, rs2 = 0 */
     0x120000f3, /* SFENCE.VMA with rd = 1 */
     0x22000073, /* HFENCE.VVMA */
-    0x16000073, /* SINVAL.VMA */
+    0x160000f3, /* SINVAL.VMA with rd = 1 */
+    0x18200073, /* funct7 0001100 with rs2 = 2: neither SFENCE.W.INVAL nor .INVAL.IR */
     0x62000073, /* HFENCE.GVMA */
     /* FMA with fmt H or Q */
     0x04000043, /* FMADD.H */

@@ -101,6 +101,10 @@ static int rig_init(struct rig *r, bool jit)
 	assert_int_equal(guest_mem_init(&r->mem, RAM_BASE, RAM_SIZE), 0);
 	struct hart_env env = {.time_now = fixed_time};
 	assert_int_equal(hart_init(&r->h, 0, &r->mem, &r->bus, &env), 0);
+	/* PMP entry 0 gives S and U all memory, as M-mode firmware would (with every entry OFF
+	 * they could reach nothing). */
+	assert_true(csr_write(&r->h, CSR_PMPADDR0, ~0ull));
+	assert_true(csr_write(&r->h, CSR_PMPCFG0, 0x1f));
 	if (jit) {
 		int rc = jit_init(&r->h, JIT_CACHE_MIN);
 		if (rc == -ENOSYS) {

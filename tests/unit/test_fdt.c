@@ -34,6 +34,8 @@ static struct fdt_board board(unsigned nharts)
 	    .timebase_hz = 10000000,
 	    .clint_base = 0x2000000,
 	    .clint_size = 0x10000,
+	    .sswi_base = 0x2f00000,
+	    .sswi_size = 0x4000,
 	    .plic_base = 0xc000000,
 	    .plic_size = 0x4000000,
 	    .plic_ndev = 95,
@@ -288,6 +290,19 @@ static void check_interrupt_controllers(unsigned nharts)
 	assert_reg(fdt, "/soc/clint@2000000", 0x2000000, 0x10000);
 	/* CLINT: machine software (3) and machine timer (7) interrupts. */
 	assert_irqs_per_hart(fdt, "/soc/clint@2000000", nharts, 3, 7);
+
+	/* ACLINT SSWI: each hart's supervisor software interrupt (1). */
+	assert_prop_bytes(fdt, "/soc/sswi@2f00000", "compatible", "riscv,aclint-sswi", 18);
+	assert_reg(fdt, "/soc/sswi@2f00000", 0x2f00000, 0x4000);
+	assert_non_null(prop(fdt, "/soc/sswi@2f00000", "interrupt-controller", NULL));
+	assert_int_equal(prop_u32(fdt, "/soc/sswi@2f00000", "#interrupt-cells"), 0);
+	int len;
+	const fdt32_t *p = prop(fdt, "/soc/sswi@2f00000", "interrupts-extended", &len);
+	assert_int_equal(len, (int)(nharts * 8));
+	for (unsigned i = 0; i < nharts; i++) {
+		assert_int_equal(fdt32_to_cpu(p[2 * i]), intc_phandle(fdt, i));
+		assert_int_equal(fdt32_to_cpu(p[2 * i + 1]), 1);
+	}
 
 	assert_prop_bytes(fdt, "/soc/plic@c000000", "compatible", plic, sizeof(plic));
 	assert_reg(fdt, "/soc/plic@c000000", 0xc000000, 0x4000000);

@@ -253,6 +253,9 @@ static uint32_t assemble_ext(const struct insn_fields *f)
 	case OP_FLTQ_S: return enc_fp(0x14, 0, 5, rd, rs1, rs2);
 	case OP_FLEQ_D: return enc_fp(0x14, 1, 4, rd, rs1, rs2);
 	case OP_FLTQ_D: return enc_fp(0x14, 1, 5, rd, rs1, rs2);
+	case OP_SINVAL_VMA: return enc_r(OPC_SYSTEM, 0, 0x0b, 0, rs1, rs2);
+	case OP_SFENCE_W_INVAL: return 0x18000073;
+	case OP_SFENCE_INVAL_IR: return 0x18100073;
 	default: break;
 	}
 	fail_msg("assemble: no encoding for op %u", f->op);
@@ -1224,7 +1227,9 @@ static const struct {
     {CSR_MENVCFG, CSR_BITS, MENVCFG_CBIE | MENVCFG_CBCFE | MENVCFG_CBZE},
     {CSR_SENVCFG, CSR_BITS, MENVCFG_CBIE | MENVCFG_CBCFE | MENVCFG_CBZE},
     {CSR_STIMECMP, CSR_ANY, 0},
-    {CSR_PMPCFG0, CSR_ANY, 0},
+    /* R, W, X of entries 0-7 only: their A field stays OFF, so a write changes no permission
+     * (entry 15 gives all, apply_start) but flushes every TLB */
+    {CSR_PMPCFG0, CSR_BITS, 0x0707070707070707ull},
     {CSR_PMPADDR0, CSR_ANY, 0},
     {CSR_PMPCFG0 + 1, CSR_ANY, 0}, /* does not exist on RV64 */
     {0x7ff, CSR_ANY, 0},           /* does not exist */
@@ -1632,14 +1637,21 @@ static void gen_zf(struct gen *g, unsigned op)
 /* One instruction of the given op with chosen operands (and what it needs before it). */
 static void gen_op(struct gen *g, unsigned op)
 {
-	if ((op >= OP_LB && op <= OP_SD) || op == OP_FLW || op == OP_FSW || op == OP_FLD ||
-	    op == OP_FSD) {
+	if (op == OP_SINVAL_VMA) { /* Svinval: as sfence.vma, all or one data page */
+		unsigned rs1 = chance(g, 1, 2) ? 0 : pick_tmp(g, 0);
+		if (rs1)
+			emit_li(g, rs1, DATA_PAGE(below(g, DATA_PAGES)));
+		emit(g, op, 0, rs1, chance(g, 1, 2) ? 0 : below(g, 32), 0);
+	} else if (op == OP_SFENCE_W_INVAL || op == OP_SFENCE_INVAL_IR) {
+		emit(g, op, 0, 0, 0, 0);
+	} else if ((op >= OP_LB && op <= OP_SD) || op == OP_FLW || op == OP_FSW || op == OP_FLD ||
+		   op == OP_FSD) {
 		gen_mem(g, op);
 	} else if (op >= OP_LR_W && op <= OP_AMOMAXU_D) {
 		gen_amo(g, op);
 	} else if (op >= OP_CSRRW && op <= OP_CSRRCI) {
 		gen_csr(g, op);
-	} else if (op >= OP_FLH) {
+	} else if (op >= OP_FLH && op <= OP_FLTQ_D) {
 		gen_zf(g, op);
 	} else if (op >= OP_ADD_UW) {
 		gen_ext(g, op);
@@ -2108,6 +2120,10 @@ static void apply_start(struct hart *h, const struct start_state *st)
 	h->mcounteren = h->scounteren = st->counteren;
 	h->menvcfg = st->envcfg[0];
 	h->senvcfg = st->envcfg[1];
+	/* PMP entry 15 opens everything to S and U, as firmware does: every S and U TLB fill
+	 * then goes through the PMP check, on both sides. */
+	assert_true(csr_write(h, CSR_PMPADDR0 + 15, ~0ull));
+	assert_true(csr_write(h, CSR_PMPCFG0 + 2, 0x1full << 56));
 	hart_flush_tlb(h);
 	hart_update_mode(h);
 }

@@ -17,6 +17,7 @@
 
 #include "cpu/csr.h"
 #include "cpu/hart.h"
+#include "cpu/pmp.h"
 #include "cpu/isa.h"
 #include "jit/jit.h"
 #include "mem/bus.h"
@@ -103,6 +104,10 @@ static void machine_init(struct machine *m, uint64_t hartid)
 	assert_non_null(m->h);
 	struct hart_env env = {.opaque = m, .time_now = fake_time};
 	assert_int_equal(hart_init(m->h, hartid, &m->mem, &m->bus, &env), 0);
+	/* PMP entry 0 gives S and U all memory, as M-mode firmware would (with every entry OFF
+	 * they could reach nothing). */
+	assert_true(csr_write(m->h, CSR_PMPADDR0, ~0ull));
+	assert_true(csr_write(m->h, CSR_PMPCFG0, 0x1f));
 	m->now = 777;
 }
 
@@ -204,8 +209,10 @@ static void busy_state(struct machine *m, uint64_t satp)
 	assert_true(csr_write(h, CSR_MENVCFG, MENVCFG_STCE | MENVCFG_FIOM));
 	assert_true(csr_write(h, CSR_SENVCFG, MENVCFG_FIOM));
 	assert_true(csr_write(h, CSR_STIMECMP, 1000000000));
+	/* PMP entry 8 gives S all memory (NAPOT over everything); entry 5 is OFF. */
 	assert_true(csr_write(h, CSR_PMPCFG0 + 2, 0x1f));
-	assert_true(csr_write(h, CSR_PMPADDR0 + 5, ~0ull));
+	assert_true(csr_write(h, CSR_PMPADDR0 + 8, ~0ull));
+	assert_true(csr_write(h, CSR_PMPADDR0 + 5, 0x12345));
 	assert_true(csr_write(h, CSR_SATP, satp));
 	atomic_store(&h->mtimecmp, 5000);
 	hart_set_mip(h, MIP_SSIP | MIP_SEIP, true);
@@ -516,6 +523,45 @@ static void test_version_1_is_rv64gc(void **state)
 	assert_rejected(f, f->o.buf, f->o.len, "menvcfg");
 }
 
+/* PMP state a build that did not enforce PMP could save: what entries 16-63 held is dropped
+ * (they read as zero now); a hart without M-mode software (built-in SBI) with every entry OFF
+ * gets entry 0 over all memory, as its machine now starts it; with firmware, entries all OFF
+ * are what the firmware left, and stay. */
+static void test_pmp_of_older_builds(void **state)
+{
+	struct fixture *f = *state;
+	prepare_a(f);
+	struct hart *a = f->a.h, *b = f->b.h;
+	struct state_in in;
+	uint64_t v;
+	a->pmpcfg[4] = 0x1f; /* entry 16, as older builds' CSR writes left it */
+	a->pmpaddr[20] = 0x1234;
+	save(f, a);
+	assert_int_equal(load(b, f->o.buf, f->o.len, &in), 0);
+	assert_int_equal(b->pmpcfg[4], 0);
+	assert_int_equal(b->pmpaddr[20], 0);
+	assert_true(csr_debug_read(b, CSR_PMPADDR0 + 20, &v));
+	assert_int_equal(v, 0);
+	assert_int_equal(b->pmpcfg[2], a->pmpcfg[2]);
+	assert_int_equal(b->pmpaddr[8], a->pmpaddr[8]);
+
+	a->pmpcfg[0] = a->pmpcfg[2] = a->pmpcfg[4] = 0;
+	a->pmpaddr[0] = 0;
+	assert_true(a->m_trap_fatal);
+	save(f, a);
+	assert_int_equal(load(b, f->o.buf, f->o.len, &in), 0);
+	assert_int_equal(b->pmpcfg[0], 0x1f);
+	assert_int_equal(b->pmpaddr[0], (1ull << 54) - 1);
+	assert_int_equal(pmp_check(b, RAM, 8, PMP_W, PRV_S), PMP_ALLOW_PAGE);
+
+	a->m_trap_fatal = false;
+	save(f, a);
+	assert_int_equal(load(b, f->o.buf, f->o.len, &in), 0);
+	assert_int_equal(b->pmpcfg[0], 0);
+	assert_int_equal(pmp_check(b, RAM, 8, PMP_R, PRV_S), PMP_DENY);
+	assert_int_equal(pmp_check(b, RAM, 8, PMP_W, PRV_M), PMP_ALLOW_PAGE);
+}
+
 static void test_rejects_malformed_sections(void **state)
 {
 	struct fixture *f = *state;
@@ -687,6 +733,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rejects_bad_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rejects_another_hart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_version_1_is_rv64gc, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pmp_of_older_builds, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,7 +144,7 @@ static struct clint *clint_new(unsigned nharts)
 {
 	struct clint *c = calloc(1, sizeof(*c));
 	assert_non_null(c);
-	struct aclint_cb cb = {c, clint_now, clint_msip, clint_mtimecmp};
+	struct aclint_cb cb = {c, clint_now, clint_msip, clint_mtimecmp, NULL};
 	assert_int_equal(aclint_init(&c->a, nharts, &cb), 0);
 	c->now = 424242;
 	return c;

@@ -147,6 +147,7 @@ bool jit_ends_block(unsigned op)
 	case OP_WFI:
 	case OP_FENCE_I:
 	case OP_SFENCE_VMA:
+	case OP_SINVAL_VMA:
 	case OP_ILLEGAL: return true;
 	default: return false;
 	}
