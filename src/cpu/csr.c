@@ -242,7 +242,9 @@ bool csr_write(struct hart *h, unsigned csr, uint64_t v)
 	case CSR_MTVEC: h->mtvec = (v & 3) >= 2 ? (v & ~3ull) : v; return true;
 	case CSR_MCOUNTEREN: h->mcounteren = v & 0xffffffff; return true;
 	case CSR_MENVCFG:
-		h->menvcfg = envcfg_legal(h, h->menvcfg, v, MENVCFG_FIOM | MENVCFG_STCE);
+		h->menvcfg = envcfg_legal(h, h->menvcfg, v,
+					  MENVCFG_FIOM | MENVCFG_STCE |
+					      ((h->isa_ext & ISA_EXT(svpbmt)) ? MENVCFG_PBMTE : 0));
 		return true;
 	case CSR_MCOUNTINHIBIT: h->mcountinhibit = v & 0xfffffffd; return true;
 	case CSR_MSCRATCH: h->mscratch = v; return true;

@@ -147,9 +147,10 @@ enum {
 #define SATP_ASID_MASK  0xffffull
 #define SATP_PPN_MASK   ((1ull << 44) - 1)
 
-/* menvcfg (priv spec 3.1.18, Sstc). */
-#define MENVCFG_FIOM (1ull << 0)
-#define MENVCFG_STCE (1ull << 63)
+/* menvcfg (priv spec 3.1.18, Sstc, Svpbmt). */
+#define MENVCFG_FIOM  (1ull << 0)
+#define MENVCFG_PBMTE (1ull << 62) /* Svpbmt: PBMT in S-mode page tables */
+#define MENVCFG_STCE  (1ull << 63)
 /* Zicbom and Zicboz enables, in menvcfg and senvcfg alike (priv spec 3.1.18, 4.1.10):
  * CBIE (2 bits: 00 cbo.inval illegal, 01 it flushes, 11 it invalidates; 10 reserved), CBCFE
  * (cbo.clean and cbo.flush allowed), CBZE (cbo.zero allowed), for the modes below. */

@@ -53,6 +53,8 @@ static const struct {
     {"zkt", ISA_EXT_BIT_zkt},
     {"sstc", -1},
     {"svinval", ISA_EXT_BIT_svinval},
+    {"svnapot", ISA_EXT_BIT_svnapot},
+    {"svpbmt", ISA_EXT_BIT_svpbmt},
 };
 _Static_assert(sizeof(order) / sizeof(order[0]) <= ISA_MAX_NAMES, "ISA_MAX_NAMES");
 

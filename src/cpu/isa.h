@@ -1,8 +1,9 @@
 /* The ISA extensions beyond RV64GC a hart may implement (RVA23U64's scalar ones, and the
- * privileged Svinval), as a bitmask kept in struct hart (isa_ext): the decoder's users, the
- * interpreter and the translator check it, so that a hart configured as plain RV64GC takes an
- * illegal-instruction exception on every encoding these extensions define, and the device tree
- * advertises exactly what the mask holds. Names as the ratified specifications spell them. */
+ * privileged Svinval, Svnapot and Svpbmt), as a bitmask kept in struct hart (isa_ext): the
+ * decoder's users, the interpreter and the translator check it, so that a hart configured as plain
+ * RV64GC takes an illegal-instruction exception on every encoding these extensions define, and the
+ * device tree advertises exactly what the mask holds. Names as the ratified specifications spell
+ * them. */
 #ifndef RVISOR_CPU_ISA_H
 #define RVISOR_CPU_ISA_H
 
@@ -15,7 +16,8 @@
 #define ISA_EXTS(X)                                                                            \
 	X(zba, 0) X(zbb, 1) X(zbs, 2) X(zicond, 3) X(zcb, 4) X(zimop, 5) X(zcmop, 6)          \
 	X(zihintpause, 7) X(zihintntl, 8) X(zawrs, 9) X(zicbom, 10) X(zicbop, 11)             \
-	X(zicboz, 12) X(zkt, 13) X(zfa, 14) X(zfhmin, 15) X(svinval, 16)
+	X(zicboz, 12) X(zkt, 13) X(zfa, 14) X(zfhmin, 15) X(svinval, 16)          \
+	X(svnapot, 17) X(svpbmt, 18)
 // clang-format on
 
 /* ISA_EXT_<name>: the bit of each extension. */
@@ -31,7 +33,7 @@ enum isa_ext_bit {
 	(ISA_EXT(zba) | ISA_EXT(zbb) | ISA_EXT(zbs) | ISA_EXT(zicond) | ISA_EXT(zcb) |         \
 	 ISA_EXT(zimop) | ISA_EXT(zcmop) | ISA_EXT(zihintpause) | ISA_EXT(zihintntl) |         \
 	 ISA_EXT(zawrs) | ISA_EXT(zicbom) | ISA_EXT(zicbop) | ISA_EXT(zicboz) | ISA_EXT(zkt) | \
-	 ISA_EXT(zfa) | ISA_EXT(zfhmin) | ISA_EXT(svinval))
+	 ISA_EXT(zfa) | ISA_EXT(zfhmin) | ISA_EXT(svinval) | ISA_EXT(svnapot) | ISA_EXT(svpbmt))
 /* Plain RV64GC (with what rvisor always had: Zicntr, Zicsr, Zifencei, Sstc): none. */
 #define ISA_EXT_RV64GC 0ull
 

@@ -22,7 +22,9 @@
 #define PTE_D         (1ull << 7)
 #define PTE_PPN_SHIFT 10
 #define PTE_PPN_MASK  ((1ull << 44) - 1)
-#define PTE_RESERVED  (~0ull << 54) /* N, PBMT and reserved: Svnapot/Svpbmt not implemented */
+#define PTE_RESERVED  (0x7full << 54) /* bits 60-54 */
+#define PTE_PBMT      (3ull << 61)    /* Svpbmt: 0 PMA, 1 NC, 2 IO, 3 reserved */
+#define PTE_N         (1ull << 63)    /* Svnapot */
 
 static int fault_cause(enum mmu_access acc, bool page_fault)
 {
@@ -57,6 +59,23 @@ static inline bool pmp_pte_ok(const struct hart *h, uint64_t pte_gpa, unsigned p
 	return pmp_check(h, pte_gpa, 8, perm, PRV_S) != PMP_DENY;
 }
 
+/* Whether the bits of pte above its PPN make it reserved (a page fault): bits 60-54 always;
+ * PBMT on a pointer (non-leaf) PTE, set to 3, or set while the hart lacks Svpbmt or
+ * menvcfg.PBMTE is clear; N on a pointer PTE or without Svnapot (Svnapot and Svpbmt
+ * chapters of the privileged spec). */
+static inline bool pte_attrs_reserved(const struct hart *h, uint64_t pte, bool leaf)
+{
+	if (!(pte >> 54))
+		return false;
+	if (pte & PTE_RESERVED)
+		return true;
+	uint64_t pbmt = pte & PTE_PBMT;
+	if (pbmt && (!leaf || pbmt == PTE_PBMT || !(h->isa_ext & ISA_EXT(svpbmt)) ||
+		     !(h->menvcfg & MENVCFG_PBMTE)))
+		return true;
+	return (pte & PTE_N) && (!leaf || !(h->isa_ext & ISA_EXT(svnapot)));
+}
+
 /* The page walk of mmu_translate at privilege priv. A debugger's walk (debug) checks no
  * permission, sets no A/D bit and leaves h alone: it asks only where gva is mapped. */
 static inline __attribute__((always_inline)) int
@@ -84,7 +103,8 @@ retry:;
 		if (!ptep || (!debug && !pmp_pte_ok(h, pte_gpa, PMP_R)))
 			return fault_cause(acc, false);
 		uint64_t pte = __atomic_load_n(ptep, __ATOMIC_ACQUIRE);
-		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) || (pte & PTE_RESERVED))
+		if (!(pte & PTE_V) || (!(pte & PTE_R) && (pte & PTE_W)) ||
+		    pte_attrs_reserved(h, pte, pte & (PTE_R | PTE_X)))
 			return fault_cause(acc, true);
 		uint64_t ppn = (pte >> PTE_PPN_SHIFT) & PTE_PPN_MASK;
 		if (!(pte & (PTE_R | PTE_X))) {
@@ -92,6 +112,13 @@ retry:;
 				return fault_cause(acc, true);
 			a = ppn << 12;
 			continue;
+		}
+		if (pte & PTE_N) {
+			/* Svnapot: a 4 KiB leaf of a 64 KiB range (PPN[3:0] = 1000, the only size
+			 * defined), the low PPN bits taken from the address. */
+			if (i != 0 || (ppn & 0xf) != 0x8)
+				return fault_cause(acc, true);
+			ppn = (ppn & ~0xfull) | ((gva >> 12) & 0xf);
 		}
 		if (debug) {
 			if (i > 0 && (ppn & ((1ull << (9 * i)) - 1)))

@@ -786,13 +786,15 @@ static void start_harts(struct vm *vm, const struct layout *l)
 		 * which does not probe without the PMU extension, so without this user-mode
 		 * rdtime (the vDSO clock) would trap. */
 		h->scounteren = 7;
-		/* As firmware does: Sstc for S-mode, and the cache-block operations the hart
-		 * has (CBIE = 11: cbo.inval invalidates). */
+		/* As firmware does: Sstc for S-mode, the cache-block operations the hart has
+		 * (CBIE = 11: cbo.inval invalidates) and Svpbmt's page types. */
 		h->menvcfg = MENVCFG_STCE;
 		if (h->isa_ext & ISA_EXT(zicbom))
 			h->menvcfg |= MENVCFG_CBIE | MENVCFG_CBCFE;
 		if (h->isa_ext & ISA_EXT(zicboz))
 			h->menvcfg |= MENVCFG_CBZE;
+		if (h->isa_ext & ISA_EXT(svpbmt))
+			h->menvcfg |= MENVCFG_PBMTE;
 		/* As firmware does before entering S-mode: PMP entry 0 gives S and U all of
 		 * memory (with no entry enabled they could reach nothing). */
 		pmp_allow_all(h, 0);

@@ -18,7 +18,8 @@ COMMAND_TIMEOUT = 60
 EXIT_TIMEOUT = 60
 
 NEW = ["zicbom", "zicbop", "zicboz", "zicond", "zihintntl", "zihintpause", "zimop", "zawrs",
-       "zfa", "zfhmin", "zcb", "zcmop", "zba", "zbb", "zbs", "zkt", "svinval"]
+       "zfa", "zfhmin", "zcb", "zcmop", "zba", "zbb", "zbs", "zkt", "svinval", "svnapot",
+       "svpbmt"]
 OLD = ["zicntr", "zicsr", "zifencei", "sstc"]
 
 
