@@ -72,6 +72,7 @@ CASES = {
     "irq_storm_plic": ((), 0),
     "timer_mtimecmp": ((), 0),
     "timer_stimecmp": ((), 0),
+    "sbi_set_timer": ((), 0),
     # floods
     "flood_console": ((), 0),
     "flood_net": (("--net", "user"), 0),
@@ -79,6 +80,10 @@ CASES = {
     # code generation
     "smc_two_harts": (("--cpus", "2"), 0),
     "jit_cache_fill": (("--jit-cache", "1M"), 0),
+    # SBI with garbage (S-mode on rvisor's own SBI)
+    "sbi_rfence_ipi_masks": (("--cpus", "2"), 0),
+    "sbi_dbcn_bad": ((), 0),
+    "sbi_srst_failure": ((), 2),
 }
 
 FLOOD_LINE = (b"flood " + bytes(range(ord("g"), ord("z") + 1)) + bytes(range(ord("a"), ord("z") + 1))
