@@ -157,6 +157,9 @@ static struct sbiret hsm_start(struct vm *vm, unsigned long hartid, unsigned lon
 {
 	if (hartid >= vm->nharts)
 		return err(SBI_ERR_INVALID_PARAM);
+	/* The hart would fetch its first instruction there: it must be RAM (9.1). */
+	if ((addr & 1) || !guest_mem_ptr(&vm->mem, addr, 2))
+		return err(SBI_ERR_INVALID_ADDRESS);
 	struct hart *t = &vm->harts[hartid];
 	if (!atomic_load(&t->stopped))
 		return err(SBI_ERR_ALREADY_AVAILABLE);
@@ -174,6 +177,19 @@ static struct sbiret hsm_start(struct vm *vm, unsigned long hartid, unsigned lon
 	pthread_cond_signal(&t->wait_cond);
 	pthread_mutex_unlock(&t->wait_lock);
 	return ok(0);
+}
+
+/* hart_suspend's suspend_type (9.4, table 40): 0 is the default retentive suspend, the one
+ * rvisor implements; the default non-retentive one and the platform-specific ranges are valid
+ * but not implemented; the rest, and anything past 32 bits, is reserved. */
+static long suspend_type_check(unsigned long type)
+{
+	if (type == 0)
+		return SBI_SUCCESS;
+	if (type > 0xffffffffu || (type >= 0x00000001 && type <= 0x0fffffff) ||
+	    (type >= 0x80000001 && type <= 0x8fffffff))
+		return SBI_ERR_INVALID_PARAM;
+	return SBI_ERR_NOT_SUPPORTED;
 }
 
 /* Console input for the SBI: where the UART holds the console, host input lands in its
@@ -262,12 +278,14 @@ static struct sbiret dispatch(struct vm *vm, struct hart *h)
 			if (a0 >= vm->nharts)
 				return err(SBI_ERR_INVALID_PARAM);
 			return ok(atomic_load(&vm->harts[a0].stopped) ? HSM_STOPPED : HSM_STARTED);
-		case 3: /* hart_suspend: retentive suspend behaves as WFI */
-			if (a0 != 0)
-				return err(SBI_ERR_NOT_SUPPORTED);
+		case 3: { /* hart_suspend: retentive suspend behaves as WFI */
+			long rc = suspend_type_check(a0);
+			if (rc != SBI_SUCCESS)
+				return err(rc);
 			h->wfi = true;
 			hart_end_batch(h);
 			return ok(0);
+		}
 		default: return err(SBI_ERR_NOT_SUPPORTED);
 		}
 	case SBI_EXT_SRST:
