@@ -107,7 +107,10 @@ void say(const char *s);
 int getc_(void);
 _Noreturn void fail_at(int line, const char *what, uint64_t got, uint64_t want);
 _Noreturn void finish(bool ok);
-/* The case's end: "attack done", wait for the go-ahead byte, "PASS", status 0. */
+/* Print "NAME: attack done" (again every 100 ms) until the go-ahead byte arrives on the
+ * console, then "NAME: # attack done said N times". */
+void wait_go_ahead(void);
+/* The case's end: wait_go_ahead(), "PASS", status 0. */
 _Noreturn void pass(void);
 
 #define CHECK_EQ(got, want)                                           \

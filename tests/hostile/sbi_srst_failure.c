@@ -5,9 +5,7 @@
 
 void case_main(void)
 {
-	say("attack done\n");
-	while (getc_() < 0)
-		delay_us(200);
+	wait_go_ahead();
 	say("PASS\n");
 	sbi_call(0x53525354, 0, 0, 1, 0, 0, 0, 0);
 	for (;;) /* the machine stops (the call may return first) */
