@@ -192,6 +192,19 @@ static long suspend_type_check(unsigned long type)
 	return SBI_ERR_NOT_SUPPORTED;
 }
 
+/* system_reset's reset_type and reset_reason (10.1, tables 43-44): types 0-2 and reasons 0
+ * (none) and 1 (system failure) are served; vendor and implementation-specific values are
+ * valid but rvisor has none; the rest, and anything past 32 bits, is reserved. */
+static long srst_check(unsigned long type, unsigned long reason)
+{
+	if (type > 0xffffffffu || (type > 2 && type < 0xf0000000) || reason > 0xffffffffu ||
+	    (reason > 1 && reason < 0xe0000000))
+		return SBI_ERR_INVALID_PARAM;
+	if (type > 2 || reason > 1)
+		return SBI_ERR_NOT_SUPPORTED;
+	return SBI_SUCCESS;
+}
+
 /* Console input for the SBI: where the UART holds the console, host input lands in its
  * receive FIFO (firmware reads the same receiver); otherwise straight from the backend. */
 static size_t console_read(struct vm *vm, uint8_t *buf, size_t len)
@@ -288,12 +301,16 @@ static struct sbiret dispatch(struct vm *vm, struct hart *h)
 		}
 		default: return err(SBI_ERR_NOT_SUPPORTED);
 		}
-	case SBI_EXT_SRST:
-		if (fid != 0 || a0 > 2)
-			return err(SBI_ERR_INVALID_PARAM);
+	case SBI_EXT_SRST: {
+		if (fid != 0)
+			return err(SBI_ERR_NOT_SUPPORTED);
+		long rc = srst_check(a0, a1);
+		if (rc != SBI_SUCCESS)
+			return err(rc);
 		vm_request_exit(vm, a0 == 0 ? (a1 == 0 ? VM_STATUS_POWEROFF : VM_STATUS_FAIL)
 					    : VM_STATUS_REBOOT);
 		return ok(0);
+	}
 	case SBI_EXT_DBCN:
 		switch (fid) {
 		case 0: return dbcn_rw(vm, true, a0, a1, a2);

@@ -83,9 +83,11 @@ CASES = {
     "smc_two_harts": (("--cpus", "2"), 0),
     "jit_cache_fill": (("--jit-cache", "1M"), 0),
     # SBI with garbage (S-mode on rvisor's own SBI)
+    "sbi_garbage_ids": ((), 0),
     "sbi_hsm_bad": (("--cpus", "2"), 0),
     "sbi_rfence_ipi_masks": (("--cpus", "2"), 0),
     "sbi_dbcn_bad": ((), 0),
+    "sbi_srst_bad": ((), 0),
     "sbi_srst_failure": ((), 2),
 }
 
