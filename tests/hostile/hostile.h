@@ -6,10 +6,12 @@
  * and SBI calls.
  *
  * The end of a case, as tests/integration/test_hostile.py drives it: the case prints
- * "NAME: attack done", waits for one byte on the console (the test checks the VM beside it
- * meanwhile), prints "NAME: PASS" and ends the machine with status 0 (the test finisher in
- * M-mode, SBI system reset in S-mode). A failed check prints "NAME: FAIL ..." and ends with
- * the failure status (2). */
+ * "NAME: attack done" (again every 100 ms) until one byte arrives on the console (the test
+ * checks the VM beside it meanwhile), prints "NAME: PASS" and ends the machine with status 0
+ * (the test finisher in M-mode, SBI system reset in S-mode). A failed check prints "NAME:
+ * FAIL ..." (or "NAME: unexpected trap ...") and ends with the failure status (2). Other
+ * harts wait until hart 0 has cleared .bss, then run secondary_main(hartid) if the case
+ * defines it. */
 #ifndef HOSTILE_H
 #define HOSTILE_H
 
@@ -271,7 +273,10 @@ struct sbiret sbi_call(long eid, long fid, long a0, long a1, long a2, long a3, l
 #define SBI_ERR_INVALID_ADDRESS   -5
 #define SBI_ERR_ALREADY_AVAILABLE -6
 
+/* The case: run by hart 0 after the run-time's start. */
 void case_main(void);
+/* Optional (a weak symbol): what harts other than 0 run, with their hart id. */
+void secondary_main(uint64_t hartid);
 
 #endif
 
