@@ -76,7 +76,9 @@ unit: $(UNIT_BINS)
 # Builds the fuzzers (clang, libFuzzer + ASan/UBSan) into build/fuzz/ and runs each on a copy
 # of its tests/fuzz/corpus/TARGET, sharing FUZZ_SECONDS (default 30, at least 10 s a target):
 # the virtqueue parser; virtio-blk, -net, -console and -rng requests driven through the
-# virtio-mmio transport; the transport's registers. Prints "N passed, N failed" (targets).
+# virtio-mmio transport; the transport's registers; PCI, the API, snapshot state, the image
+# loaders, migration streams; the SBI; the decoder with the interpreter and the translator
+# (tests/fuzz/run.sh lists them). Prints "N passed, N failed" (targets).
 fuzz:
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 

@@ -2,9 +2,10 @@
 # rvisor's test command: installs what is missing, builds, and runs every test stage —
 # format check, unit tests, unit tests under ASan/UBSan, bare-metal guest tests under each
 # accelerator (interpreter, translator), the Debian guest download, the integration tests
-# (real Linux boots, bad input) with Debian's pytest under rvisor's default accelerator and
-# their guest-heavy part (boot, SMP) again under the interpreter, and the bad-input tests
-# again against the ASan/UBSan build of rvisor.
+# (real Linux boots, bad input, the hostile-guest suite, which runs each of its cases under
+# both accelerators itself) with Debian's pytest under rvisor's default accelerator and
+# their guest-heavy part (boot, SMP) again under the interpreter, and the bad-input tests and
+# the hostile-guest suite again against the ASan/UBSan build of rvisor.
 #
 # Keeps going after a failing stage. After each stage it prints the stage's closing lines
 # (its full log stays in the log directory it names), and at the end one line
@@ -111,14 +112,15 @@ integration_landlock() {
 		--landlock
 }
 
-# The bad-input tests again, against rvisor built with ASan and UBSan: the command line and
-# bad GDB clients.
+# The bad-input tests again, against rvisor built with ASan and UBSan: the command line, bad
+# GDB clients, bad migration streams, and the hostile guests (tests/hostile/).
 bad_input_san() {
 	make -j2 BUILD=build-san SAN=1 &&
 		"$python" -m pytest tests/integration/test_bad_input.py \
 			tests/integration/test_gdb.py::test_bad_clients \
 			tests/integration/test_gdb.py::test_bad_gdb_options \
-			tests/integration/test_migrate.py::test_receive_bad_input --rvisor build-san/rvisor
+			tests/integration/test_migrate.py::test_receive_bad_input \
+			tests/integration/test_hostile.py --rvisor build-san/rvisor
 }
 
 echo "rvisor tests; logs in $logdir"

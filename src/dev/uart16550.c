@@ -188,6 +188,24 @@ static void uart_notify(void *opaque)
 	pthread_mutex_unlock(&u->lock);
 }
 
+size_t uart16550_read_input(struct uart16550 *u, uint8_t *buf, size_t len)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&u->lock);
+	if (u->chr && !(u->regs.mcr & UART_MCR_LOOP)) {
+		while (n < len) {
+			rx_refill(u);
+			if (!u->regs.rx_count)
+				break;
+			buf[n++] = rx_pop(&u->regs);
+		}
+		rx_refill(u);
+		uart_update(u);
+	}
+	pthread_mutex_unlock(&u->lock);
+	return n;
+}
+
 static int init(struct uart16550 *u, struct chr *chr, struct irq_line irq, bool hold_input)
 {
 	memset(u, 0, sizeof(*u));

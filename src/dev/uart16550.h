@@ -4,6 +4,7 @@
 #define RVISOR_DEV_UART16550_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dev/irq.h"
@@ -44,6 +45,12 @@ int uart16550_init_for_restore(struct uart16550 *u, struct chr *chr, struct irq_
 void uart16550_destroy(struct uart16550 *u);
 /* MMIO callbacks; opaque is the struct uart16550. 1-byte accesses (4 allowed, low byte used). */
 extern const struct mmio_ops uart16550_ops;
+/* Take up to len bytes of host input for a reader other than the guest's driver of the UART
+ * (rvisor's SBI console, standing in for firmware that reads the receiver as the kernel's
+ * driver would): from the receive FIFO first, where the backend's input lands, then from
+ * the backend, leaving LSR and the interrupt line as the FIFO now stands. Returns the bytes
+ * taken (0 with no backend, or in loopback, where the receiver hears the transmitter). */
+size_t uart16550_read_input(struct uart16550 *u, uint8_t *buf, size_t len);
 /* Copy out / load guest-visible state. restore returns -EINVAL on inconsistent state. */
 void uart16550_save(struct uart16550 *u, struct uart16550_regs *out);
 int uart16550_restore(struct uart16550 *u, const struct uart16550_regs *in);

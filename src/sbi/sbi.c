@@ -157,6 +157,9 @@ static struct sbiret hsm_start(struct vm *vm, unsigned long hartid, unsigned lon
 {
 	if (hartid >= vm->nharts)
 		return err(SBI_ERR_INVALID_PARAM);
+	/* The hart would fetch its first instruction there: it must be RAM (9.1). */
+	if ((addr & 1) || !guest_mem_ptr(&vm->mem, addr, 2))
+		return err(SBI_ERR_INVALID_ADDRESS);
 	struct hart *t = &vm->harts[hartid];
 	if (!atomic_load(&t->stopped))
 		return err(SBI_ERR_ALREADY_AVAILABLE);
@@ -176,6 +179,41 @@ static struct sbiret hsm_start(struct vm *vm, unsigned long hartid, unsigned lon
 	return ok(0);
 }
 
+/* hart_suspend's suspend_type (9.4, table 40): 0 is the default retentive suspend, the one
+ * rvisor implements; the default non-retentive one and the platform-specific ranges are valid
+ * but not implemented; the rest, and anything past 32 bits, is reserved. */
+static long suspend_type_check(unsigned long type)
+{
+	if (type == 0)
+		return SBI_SUCCESS;
+	if (type > 0xffffffffu || (type >= 0x00000001 && type <= 0x0fffffff) ||
+	    (type >= 0x80000001 && type <= 0x8fffffff))
+		return SBI_ERR_INVALID_PARAM;
+	return SBI_ERR_NOT_SUPPORTED;
+}
+
+/* system_reset's reset_type and reset_reason (10.1, tables 43-44): types 0-2 and reasons 0
+ * (none) and 1 (system failure) are served; vendor and implementation-specific values are
+ * valid but rvisor has none; the rest, and anything past 32 bits, is reserved. */
+static long srst_check(unsigned long type, unsigned long reason)
+{
+	if (type > 0xffffffffu || (type > 2 && type < 0xf0000000) || reason > 0xffffffffu ||
+	    (reason > 1 && reason < 0xe0000000))
+		return SBI_ERR_INVALID_PARAM;
+	if (type > 2 || reason > 1)
+		return SBI_ERR_NOT_SUPPORTED;
+	return SBI_SUCCESS;
+}
+
+/* Console input for the SBI: where the UART holds the console, host input lands in its
+ * receive FIFO (firmware reads the same receiver); otherwise straight from the backend. */
+static size_t console_read(struct vm *vm, uint8_t *buf, size_t len)
+{
+	if (vm->uart.chr == vm->console)
+		return uart16550_read_input(&vm->uart, buf, len);
+	return vm->console->read(vm->console, buf, len);
+}
+
 static struct sbiret dbcn_rw(struct vm *vm, bool write, unsigned long n, unsigned long lo,
 			     unsigned long hi)
 {
@@ -192,7 +230,7 @@ static struct sbiret dbcn_rw(struct vm *vm, bool write, unsigned long n, unsigne
 	}
 	atomic_fetch_add_explicit(&vm->mem.dma_writes, 1, memory_order_relaxed);
 	guest_mem_mark_dirty(&vm->mem, lo, n);
-	return ok(vm->console->read(vm->console, p, n));
+	return ok(console_read(vm, p, n));
 }
 
 static struct sbiret dispatch(struct vm *vm, struct hart *h)
@@ -210,7 +248,7 @@ static struct sbiret dispatch(struct vm *vm, struct hart *h)
 	case SBI_EXT_LEGACY_GETCHAR: {
 		uint8_t c;
 		/* Legacy calls return the value in a0. */
-		if (vm->console && vm->console->read(vm->console, &c, 1) == 1)
+		if (vm->console && console_read(vm, &c, 1) == 1)
 			return err(c);
 		return err(-1);
 	}
@@ -253,20 +291,26 @@ static struct sbiret dispatch(struct vm *vm, struct hart *h)
 			if (a0 >= vm->nharts)
 				return err(SBI_ERR_INVALID_PARAM);
 			return ok(atomic_load(&vm->harts[a0].stopped) ? HSM_STOPPED : HSM_STARTED);
-		case 3: /* hart_suspend: retentive suspend behaves as WFI */
-			if (a0 != 0)
-				return err(SBI_ERR_NOT_SUPPORTED);
+		case 3: { /* hart_suspend: retentive suspend behaves as WFI */
+			long rc = suspend_type_check(a0);
+			if (rc != SBI_SUCCESS)
+				return err(rc);
 			h->wfi = true;
 			hart_end_batch(h);
 			return ok(0);
+		}
 		default: return err(SBI_ERR_NOT_SUPPORTED);
 		}
-	case SBI_EXT_SRST:
-		if (fid != 0 || a0 > 2)
-			return err(SBI_ERR_INVALID_PARAM);
+	case SBI_EXT_SRST: {
+		if (fid != 0)
+			return err(SBI_ERR_NOT_SUPPORTED);
+		long rc = srst_check(a0, a1);
+		if (rc != SBI_SUCCESS)
+			return err(rc);
 		vm_request_exit(vm, a0 == 0 ? (a1 == 0 ? VM_STATUS_POWEROFF : VM_STATUS_FAIL)
 					    : VM_STATUS_REBOOT);
 		return ok(0);
+	}
 	case SBI_EXT_DBCN:
 		switch (fid) {
 		case 0: return dbcn_rw(vm, true, a0, a1, a2);

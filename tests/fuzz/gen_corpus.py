@@ -9,7 +9,9 @@ fuzz_api request sequences, good and bad (fuzz_api.c); for fuzz_state snapshot s
 that load, each section built as its save function writes it, with the guest RAM their rings,
 programs and page tables need (fuzz_state.c); for fuzz_loader Image (plain and gzip'd), ELF,
 raw and initrd files, good and bad (fuzz_loader.c); for fuzz_migrate migration streams, good
-and bad (fuzz_migrate.c). Run it again after changing a layout; it leaves
+and bad (fuzz_migrate.c); for fuzz_sbi ecall sequences of every extension, good and bad
+(fuzz_sbi.c); for fuzz_decode small programs (arithmetic, memory, AMOs, CSRs, FP, compressed,
+Sv39, a trap and its return) with the hart state they start from (fuzz_decode.c). Run it again after changing a layout; it leaves
 inputs it did not write (reproducers added by hand) alone.
 
 Usage: gen_corpus.py [TARGET...]   (default: all)"""
@@ -1625,6 +1627,119 @@ def migrate_seeds():
     yield "unknown-record", hdr + rec(9, 1, 1)
 
 
+# ---- fuzz_sbi: ecall sequences (layout at the top of fuzz_sbi.c) ----
+
+SBI_BASE, SBI_TIME, SBI_IPI, SBI_RFENCE = 0x10, 0x54494D45, 0x735049, 0x52464E43
+SBI_HSM, SBI_SRST, SBI_DBCN = 0x48534D, 0x53525354, 0x4442434E
+M64 = (1 << 64) - 1
+
+
+def sbi_input(calls, harts=1, caller=0, stopped=0, console=b"", ram=b""):
+    """calls: (eid, fid, a0, ...) tuples (missing arguments are 0; negative ones wrap)."""
+    out = struct.pack("<BBBBB3x", harts - 1, caller, stopped, len(calls), len(console))
+    for eid, fid, *args in calls:
+        args = (list(args) + [0] * 6)[:6]
+        out += struct.pack("<8Q", eid & M64, fid & M64, *(a & M64 for a in args))
+    return out + console + ram
+
+
+def sbi_seeds():
+    msg = b"hello from the SBI\n"
+    yield "base", sbi_input([(SBI_BASE, f) for f in range(7)] + [(SBI_BASE, 3, SBI_HSM),
+                                                                 (SBI_BASE, 3, 0x12345)])
+    yield "timer", sbi_input([(SBI_TIME, 0, 0), (SBI_TIME, 0, -1), (0x00, 0, 12345)])
+    yield "ipi", sbi_input([(SBI_IPI, 0, 1, 0), (SBI_IPI, 0, 3, 0), (SBI_IPI, 0, 0, -1),
+                            (SBI_IPI, 0, -1, 0)], harts=2)
+    yield "rfence", sbi_input([(SBI_RFENCE, f, 3, 0, 0, -1, 1) for f in range(7)] +
+                              [(SBI_RFENCE, 0, 1, 64)], harts=4)
+    yield "hsm", sbi_input([(SBI_HSM, 2, 1), (SBI_HSM, 0, 1, RAM_BASE + 0x100, 42),
+                            (SBI_HSM, 2, 1), (SBI_HSM, 0, 1, RAM_BASE), (SBI_HSM, 0, 2, 0x1000),
+                            (SBI_HSM, 0, 3, RAM_BASE + 0x10001), (SBI_HSM, 0, 9, RAM_BASE),
+                            (SBI_HSM, 3, 0), (SBI_HSM, 3, 0x80000000), (SBI_HSM, 3, 1),
+                            (SBI_HSM, 1)], harts=4, stopped=0b1110)
+    yield "srst", sbi_input([(SBI_SRST, 0, 3), (SBI_SRST, 0, 0, 2), (SBI_SRST, 1, 0),
+                             (SBI_SRST, 0, 0xF0000000), (SBI_SRST, 0, 0, 1)])
+    yield "dbcn", sbi_input([(SBI_DBCN, 0, len(msg), RAM_BASE), (SBI_DBCN, 1, 8, RAM_BASE + 64),
+                             (SBI_DBCN, 2, 0x41), (SBI_DBCN, 0, 16, RAM_BASE + 0xFFF8),
+                             (SBI_DBCN, 0, 16, RAM_BASE, 1), (SBI_DBCN, 1, -1, RAM_BASE)],
+                            console=b"typed", ram=msg)
+    yield "legacy", sbi_input([(0x01, 0, 0x41), (0x02, 0), (0x02, 0), (0x03, 0), (0x08, 0)],
+                              console=b"x")
+    # 0xee in the top byte: the implemented extension a7 % 11 (fuzz_sbi.c).
+    yield "known-ids", sbi_input([(0xEE << 56 | k, f, k, f) for k in range(11)
+                                  for f in (0, 1, 2)][:64], harts=2, stopped=2)
+
+
+# ---- fuzz_decode: a hart's state and code (layout at the top of fuzz_decode.c) ----
+
+def rv_r(op, rd, f3, rs1, rs2, f7):
+    return op | rd << 7 | f3 << 12 | rs1 << 15 | rs2 << 20 | f7 << 25
+
+
+def rv_i(op, rd, f3, rs1, imm):
+    return op | rd << 7 | f3 << 12 | rs1 << 15 | (imm & 0xFFF) << 20
+
+
+def rv_s(op, f3, rs1, rs2, imm):
+    return op | (imm & 0x1F) << 7 | f3 << 12 | rs1 << 15 | rs2 << 20 | (imm >> 5 & 0x7F) << 25
+
+
+def rv_b(f3, rs1, rs2, off):
+    return (0x63 | (off >> 11 & 1) << 7 | (off >> 1 & 0xF) << 8 | f3 << 12 | rs1 << 15 |
+            rs2 << 20 | (off >> 5 & 0x3F) << 25 | (off >> 12 & 1) << 31)
+
+
+def rv_u(op, rd, imm):
+    return op | rd << 7 | (imm & 0xFFFFF) << 12
+
+
+def decode_input(words, flags=0, steps=32, regs=None, ram_extra=b""):
+    regs = regs or [0x1000 * i + i for i in range(1, 32)]
+    head = struct.pack("<BB6x", flags, steps) + b"".join(struct.pack("<Q", r & M64) for r in regs)
+    head += bytes(256 - len(head))
+    code = b"".join(struct.pack("<I", w) if w > 0xFFFF or w & 3 == 3 else struct.pack("<H", w)
+                    for w in words)
+    return head + code + ram_extra
+
+
+def decode_seeds():
+    # x5 = RAM + 0x800 (a data area), then arithmetic, loads and stores, a loop, an ecall.
+    la = [rv_u(0x37, 5, 0x80001), rv_i(0x13, 5, 0, 5, -0x800)]
+    alu = [rv_r(0x33, 6, 0, 1, 2, 0), rv_r(0x33, 7, 0, 3, 4, 0x20), rv_r(0x33, 8, 1, 6, 2, 0),
+           rv_r(0x33, 9, 0, 6, 7, 1), rv_r(0x33, 10, 4, 8, 9, 1), rv_r(0x3B, 11, 0, 1, 2, 0),
+           rv_i(0x13, 12, 1, 10, 13), rv_i(0x1B, 13, 5, 12, 3 | 0x400)]
+    mem = [rv_s(0x23, 3, 5, 6, 0), rv_i(0x03, 14, 3, 5, 0), rv_s(0x23, 2, 5, 7, 12),
+           rv_i(0x03, 15, 4, 5, 13), rv_i(0x03, 16, 1, 5, 1)]
+    loop = [rv_i(0x13, 17, 0, 0, 10), rv_i(0x13, 17, 0, 17, -1), rv_b(1, 17, 0, -4)]
+    ecall = [0x00000073]
+    yield "alu-mem-loop", decode_input(la + alu + mem + loop + ecall)
+    # AMOs and LR/SC on the data area, CSR reads and writes.
+    amo = [rv_r(0x2F, 18, 3, 5, 6, 0x00), rv_r(0x2F, 19, 2, 5, 7, 0x04),
+           rv_r(0x2F, 20, 3, 5, 0, 0x08), rv_r(0x2F, 21, 3, 5, 9, 0x0C)]
+    csr = [rv_i(0x73, 22, 2, 0, 0xC01), rv_i(0x73, 0, 1, 6, 0x340), rv_i(0x73, 23, 2, 0, 0x340),
+           rv_i(0x73, 24, 2, 0, 0x300), rv_i(0x73, 0, 6, 8, 0x300)]
+    yield "amo-csr", decode_input(la + amo + csr + ecall)
+    # Floating point with FS on: fmv, fadd, fmul, fcvt, a compare.
+    fp = [rv_r(0x53, 1, 0, 6, 0, 0x78), rv_r(0x53, 2, 0, 7, 0, 0x78),
+          rv_r(0x53, 3, 7, 1, 2, 0x00), rv_r(0x53, 4, 7, 3, 2, 0x08),
+          rv_r(0x53, 25, 1, 4, 0, 0x60), rv_r(0x53, 26, 1, 3, 4, 0x50),
+          rv_r(0x53, 5, 7, 3, 0, 0x2C)]
+    yield "fp", decode_input(fp + ecall, flags=8)
+    # Compressed forms: c.li, c.addi, c.add, c.mv, c.lw/c.sw, c.j back.
+    rvc = [0x4505, 0x0505, 0x952E, 0x85AA, 0x4188, 0xC188, 0xBFF5]
+    yield "compressed", decode_input(la + rvc, steps=16)
+    # S-mode under Sv39: the root at RAM + 0x4000 maps RAM with one gigapage (V R W X A D).
+    ram = bytearray(0x4000 - 0x40)
+    ram += struct.pack("<Q", 0) * 2 + struct.pack("<Q", (0x80000000 >> 12) << 10 | 0xCF)
+    yield "sv39", decode_input(la + alu + mem + ecall, flags=1 | 2, ram_extra=bytes(ram))
+    # A trap vector at RAM + 0x100 that returns: mepc += 4, mret.
+    vec = [rv_i(0x73, 30, 2, 0, 0x341), rv_i(0x13, 30, 0, 30, 4), rv_i(0x73, 0, 1, 30, 0x341),
+           0x30200073]
+    body = [0x00000073, 0xFFFFFFFF, rv_i(0x03, 1, 3, 0, 0x10), 0x00100073]
+    pad = (0x100 - 4 * len(body)) // 4
+    yield "trap-return", decode_input(body + [0x00000013] * pad + vec, steps=48)
+
+
 TARGETS = {
     "virtq": virtq_seeds,
     "blk": blk_seeds,
@@ -1637,6 +1752,8 @@ TARGETS = {
     "state": state_seeds,
     "loader": loader_seeds,
     "migrate": migrate_seeds,
+    "sbi": sbi_seeds,
+    "decode": decode_seeds,
 }
 
 

@@ -13,6 +13,9 @@
 #            devices) on hostile state streams, the loaded state then put to use
 #   loader   the guest image loaders (Image, gzip'd Image, ELF, raw, initrd)
 #   migrate  the receiving side of a live migration on hostile streams
+#   sbi      the SBI rvisor serves (ecalls with any a0-a7 from harts in any HSM state)
+#   decode   the instruction decoder, one hart's code run by the interpreter and, against
+#            it in lockstep, by the translator (x86-64 hosts)
 # The device targets go through the real virtio-mmio transport (fuzz_common.h).
 #
 # Usage: tests/fuzz/run.sh [FUZZ_SECONDS]   (default 30)
@@ -29,7 +32,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
 out=${FUZZ_OUT:-build/fuzz}
 cc=${FUZZ_CC:-clang}
-targets=${FUZZ_TARGETS:-virtq blk net console rng mmio pci api state loader migrate}
+targets=${FUZZ_TARGETS:-virtq blk net console rng mmio pci api state loader migrate sbi decode}
 ntargets=$(echo "$targets" | wc -w)
 
 case $secs in
@@ -52,6 +55,15 @@ common=$out/fuzz_common.o
 seccomp="src/host/seccomp.c src/host/seccomp_hook/none.c"
 virtio="src/virtio/mmio.c src/virtio/transport.c src/virtio/virtq.c $seccomp $common"
 
+# The translator: the back end of this host's ISA, or the interface alone.
+jit_sources() {
+	if [ "$(uname -m)" = x86_64 ]; then
+		echo "src/jit/jit.c src/jit/x86_64/*.c"
+	else
+		echo src/jit/none/jit_none.c
+	fi
+}
+
 # The sources each target links: its own, and the device code it drives.
 sources() {
 	case $1 in
@@ -73,13 +85,15 @@ sources() {
 		# The control plane links the whole VMM (it reaches vm_create); only its requests
 		# are fuzzed, before the start. The state loaders reach every device and the harts
 		# (the translator is linked, never started).
-		if [ "$(uname -m)" = x86_64 ]; then
-			jit="src/jit/jit.c src/jit/x86_64/*.c"
-		else
-			jit=src/jit/none/jit_none.c
-		fi
-		echo "tests/fuzz/fuzz_$1.c" $(ls src/*/*.c | grep -v -e '^src/jit/' -e '^src/jailer/') $jit \
+		echo "tests/fuzz/fuzz_$1.c" $(ls src/*/*.c | grep -v -e '^src/jit/' -e '^src/jailer/') $(jit_sources) \
 			src/host/seccomp_hook/none.c
+		;;
+	# The harts, with the translator the decoder target runs; the SBI reaches the VMM's exit
+	# request (vcpu.c) and the UART's input.
+	decode) echo "tests/fuzz/fuzz_decode.c src/cpu/*.c src/mem/*.c src/state/stream.c $(jit_sources)" ;;
+	sbi)
+		echo "tests/fuzz/fuzz_sbi.c src/sbi/sbi.c src/vmm/vcpu.c src/dev/uart16550.c src/cpu/*.c" \
+			"src/mem/*.c src/state/stream.c $(jit_sources) $seccomp"
 		;;
 	*) return 1 ;;
 	esac
@@ -104,6 +118,7 @@ for t in $targets; do
 	libs=-lseccomp
 	case $t in
 	api | state | migrate) libs="-lfdt -lz -lm -lslirp -lmicrohttpd -ljansson -lseccomp" ;;
+	sbi | decode) libs="-lm -lseccomp" ;;
 	loader) libs="-lz -lseccomp" ;;
 	esac
 	# shellcheck disable=SC2086 # word splitting of the flag and source lists is intended

@@ -1,0 +1,26 @@
+/* Zero-length buffers: a lone zero-length writable descriptor, then a chain of eight of them,
+ * on virtio-rng. A well-formed if useless request: each is returned with used length 0 and
+ * the device stays healthy (no DEVICE_NEEDS_RESET). */
+#include "hostile.h"
+
+void case_main(void)
+{
+	uint64_t base = vfind(VIRTIO_ID_RNG);
+	CHECK(base);
+	static struct vq q;
+	uint8_t *buf = alloc(64, 64);
+	CHECK_EQ(vinit(base, F_VERSION_1) & ST_FEATURES_OK, ST_FEATURES_OK);
+	CHECK_EQ(vq_setup(base, &q, 0, 16), 1);
+	vdriver_ok(base);
+	q.desc[0] = (struct vdesc){(uint64_t)buf, 0, D_WRITE, 0};
+	for (unsigned i = 1; i < 9; i++)
+		q.desc[i] = (struct vdesc){(uint64_t)buf, 0, D_WRITE | (i < 8 ? D_NEXT : 0),
+					   (uint16_t)(i + 1)};
+	vq_kick(base, &q, 0);
+	vq_kick(base, &q, 1);
+	CHECK_EQ(vq_wait(&q, 2, 5000), 2);
+	CHECK_EQ(vq_used_len(&q, 0), 0);
+	CHECK_EQ(vq_used_len(&q, 1), 0);
+	CHECK_EQ(vr(base, VM_STATUS) & ST_NEEDS_RESET, 0);
+	rng_sanity(base);
+}
