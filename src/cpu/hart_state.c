@@ -1,7 +1,7 @@
 /* A hart's section of the VM state stream (src/state/stream.h): its architectural state,
  * written by hart_state_save and checked and applied by hart_state_load.
  *
- * Section "hart", layout version 2, every integer little-endian:
+ * Section "hart", layout version 3, every integer little-endian:
  *   u64 mhartid, u64 misa            (identity: must match the hart loading it)
  *   u64 pc
  *   u64 x[0..31], u64 f[0..31]
@@ -15,8 +15,13 @@
  *   u64 reservation, u64 reservation_val
  *   u8 stopped, u8 wfi               (SBI HSM stopped; asleep in WFI)
  *   u8 m_trap_fatal, u64 tohost_gpa  (set up by booting: restoring does not boot)
- *   u64 isa_ext                      (version 2 only: the extensions beyond RV64GC, ISA_EXT_*
- *                                     bits; a version-1 section is a plain RV64GC hart)
+ *   u64 isa_ext                      (versions 2 and 3: the extensions beyond RV64GC,
+ *                                     ISA_EXT_* bits; a version-1 section is a plain RV64GC
+ *                                     hart)
+ * Version 3 has version 2's fields; it says PMP was enforced when it was saved: its entries
+ * 16-63 must be zero, and it loads as it is. Builds before it kept PMP without enforcing it:
+ * their entries 16-63 are dropped, and a hart whose SBI rvisor serves gets the allow-all
+ * entry its machine now starts with if every entry is OFF (apply_image).
  *
  * Deliberately not saved, because none of it is architectural and all of it is rebuilt:
  *   - pc_next: between instructions it is pc (the load sets it so);
@@ -46,7 +51,7 @@
 #include "mem/guest_mem.h"
 #include "state/stream.h"
 
-#define HART_STATE_VERSION 2
+#define HART_STATE_VERSION 3
 
 #define CSR_ANY 0 /* a field that holds any value (0 is not a CSR number used here) */
 /* The interrupt-pending bits a hart has (priv spec 3.1.9). */
@@ -114,6 +119,7 @@ struct hart_image {
 	uint8_t stopped, wfi, m_trap_fatal;
 	uint64_t tohost_gpa;
 	uint64_t isa_ext;
+	uint32_t version; /* the section's layout version */
 };
 
 void hart_state_save(const struct hart *h, struct state_out *o)
@@ -176,6 +182,7 @@ static void read_image(struct state_in *in, uint32_t version, struct hart_image 
 	im->m_trap_fatal = state_get_u8(in);
 	im->tohost_gpa = state_get_u64(in);
 	im->isa_ext = version >= 2 ? state_get_u64(in) : ISA_EXT_RV64GC;
+	im->version = version;
 }
 
 /* Whether v is a value the field at off can hold: what writing CSR csr from M-mode leaves
@@ -305,7 +312,16 @@ static bool check_rest(const struct hart *h, struct state_in *in, const struct h
 	bool resv_ok = im->reservation == ~0ull ||
 		       (!(im->reservation & 3) && guest_mem_ptr(h->mem, im->reservation, 4));
 	bool tohost_ok = !im->tohost_gpa || guest_mem_ptr(h->mem, im->tohost_gpa, 8);
-	return state_check(in, resv_ok,
+	/* Since version 3 the entries PMP does not implement are saved as zero. */
+	bool pmp_ok = true;
+	for (unsigned i = PMP_ENTRIES / 4; im->version >= 3 && i < NPMPCFG; i++)
+		pmp_ok = pmp_ok && !im->pmpcfg[i];
+	for (unsigned i = PMP_ENTRIES; im->version >= 3 && i < NPMPADDR; i++)
+		pmp_ok = pmp_ok && !im->pmpaddr[i];
+	return state_check(in, pmp_ok,
+			   "hart %" PRIu64 ": PMP entries 16-63 are set; this machine has 16",
+			   id) &&
+	       state_check(in, resv_ok,
 			   "hart %" PRIu64 ": reservation 0x%" PRIx64 " is not a word of RAM", id,
 			   im->reservation) &&
 	       state_check(in, tohost_ok,
@@ -360,7 +376,7 @@ static void apply_image(struct hart *h, const struct hart_image *im)
 	/* A hart whose SBI rvisor serves (no M-mode software) starts with PMP entry 0 over all
 	 * memory (machine.c). Builds that did not enforce PMP left every entry OFF, which now
 	 * denies S and U everything: such a hart gets the entry its machine would have given. */
-	if (im->m_trap_fatal && !h->pmpcfg[0] && !h->pmpcfg[2])
+	if (im->version < 3 && im->m_trap_fatal && !h->pmpcfg[0] && !h->pmpcfg[2])
 		pmp_allow_all(h, 0);
 	h->batch_len = h->budget = 0; /* so that hart_instret is instret */
 	h->instret = im->instret;

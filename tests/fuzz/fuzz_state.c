@@ -905,23 +905,48 @@ static void expected_bytes(unsigned p, uint8_t *sec, size_t len)
 	}
 }
 
-/* A hart section of layout version 1 (no isa_ext) loads as an RV64GC hart, which saves as
- * version 2: the loaded section sec (len bytes, with room for 8 more) rewritten as it saves.
- * Returns the new length. */
+static uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+	for (unsigned i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A hart section of an older layout loads as version 3 saves it: version 1 (no isa_ext) as
+ * an RV64GC hart; versions 1 and 2 (saved before PMP was enforced) without PMP entries
+ * 16-63, and, for a hart whose SBI rvisor serves (m_trap_fatal) with every entry OFF, with
+ * entry 0 allowing all (hart_state.c). The loaded section sec (len bytes, with room for 8
+ * more) rewritten as it saves; returns the new length. */
 static size_t hart_as_saved(uint8_t *sec, size_t len)
 {
 	const size_t head = 1 + 4; /* name length, "hart" */
-	if (len < head + 12 || sec[head] != 1)
+	if (len < head + 12 || sec[head] >= 3)
 		return len;
-	sec[head] = 2;
-	uint64_t n = 0;
-	for (unsigned i = 0; i < 8; i++)
-		n |= (uint64_t)sec[head + 4 + i] << (8 * i);
-	n += 8;
-	for (unsigned i = 0; i < 8; i++)
-		sec[head + 4 + i] = (uint8_t)(n >> (8 * i));
-	memset(sec + len, 0, 8); /* isa_ext = 0: RV64GC */
-	return len + 8;
+	if (sec[head] == 1) {
+		put_le64(sec + head + 4, get_le64(sec + head + 4) + 8);
+		memset(sec + len, 0, 8); /* isa_ext = 0: RV64GC */
+		len += 8;
+	}
+	sec[head] = 3;
+	/* From the end: isa_ext, tohost_gpa, m_trap_fatal, wfi, stopped, reservation_val,
+	 * reservation, instret, pmpaddr[64], pmpcfg[16]. */
+	if (len < 8 + 8 + 3 + 8 * 3 + 8 * 64 + 8 * 16)
+		return len;
+	size_t fatal = len - 17, pmpaddr = len - 8 - 8 - 3 - 24 - 8 * 64, pmpcfg = pmpaddr - 8 * 16;
+	memset(sec + pmpcfg + 8 * 4, 0, 8 * 12); /* pmpcfg4-15 */
+	memset(sec + pmpaddr + 8 * 16, 0, 8 * 48);
+	if (sec[fatal] && !get_le64(sec + pmpcfg) && !get_le64(sec + pmpcfg + 16)) {
+		sec[pmpcfg] = 0x1f; /* NAPOT, R, W, X */
+		put_le64(sec + pmpaddr, (1ull << 54) - 1);
+	}
+	return len;
 }
 
 /* Load part p from in with every check; returns the loader's result. */

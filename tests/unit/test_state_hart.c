@@ -346,7 +346,7 @@ static void test_every_field_round_trips(void **state)
 	save(f, a);
 	/* The section: one "hart" section of the documented length, nothing else. */
 	assert_int_equal(f->o.len, HEADER + 1430);
-	assert_memory_equal(f->o.buf, "\x04hart\x02\x00\x00\x00", 9);
+	assert_memory_equal(f->o.buf, "\x04hart\x03\x00\x00\x00", 9);
 	struct state_in in;
 	assert_int_equal(load(b, f->o.buf, f->o.len, &in), 0);
 	assert_false(in.failed);
@@ -523,10 +523,12 @@ static void test_version_1_is_rv64gc(void **state)
 	assert_rejected(f, f->o.buf, f->o.len, "menvcfg");
 }
 
-/* PMP state a build that did not enforce PMP could save: what entries 16-63 held is dropped
- * (they read as zero now); a hart without M-mode software (built-in SBI) with every entry OFF
- * gets entry 0 over all memory, as its machine now starts it; with firmware, entries all OFF
- * are what the firmware left, and stay. */
+/* PMP state a build that did not enforce PMP could save (layout versions 1 and 2): what
+ * entries 16-63 held is dropped (they read as zero now); a hart without M-mode software
+ * (built-in SBI) with every entry OFF gets entry 0 over all memory, as its machine now starts
+ * it; with firmware, entries all OFF are what the firmware left, and stay. A version-3
+ * section (saved with PMP enforced) loads as it is, and one with entries 16-63 set is
+ * refused. */
 static void test_pmp_of_older_builds(void **state)
 {
 	struct fixture *f = *state;
@@ -537,6 +539,8 @@ static void test_pmp_of_older_builds(void **state)
 	a->pmpcfg[4] = 0x1f; /* entry 16, as older builds' CSR writes left it */
 	a->pmpaddr[20] = 0x1234;
 	save(f, a);
+	assert_rejected(f, f->o.buf, f->o.len, "PMP entries 16-63");
+	f->o.buf[5] = 2; /* as a build before PMP saved it */
 	assert_int_equal(load(b, f->o.buf, f->o.len, &in), 0);
 	assert_int_equal(b->pmpcfg[4], 0);
 	assert_int_equal(b->pmpaddr[20], 0);
@@ -546,9 +550,14 @@ static void test_pmp_of_older_builds(void **state)
 	assert_int_equal(b->pmpaddr[8], a->pmpaddr[8]);
 
 	a->pmpcfg[0] = a->pmpcfg[2] = a->pmpcfg[4] = 0;
-	a->pmpaddr[0] = 0;
+	a->pmpaddr[0] = a->pmpaddr[20] = 0;
 	assert_true(a->m_trap_fatal);
 	save(f, a);
+	/* Version 3: every entry OFF is what was saved. */
+	assert_int_equal(load(b, f->o.buf, f->o.len, &in), 0);
+	assert_int_equal(b->pmpcfg[0], 0);
+	assert_int_equal(pmp_check(b, RAM, 8, PMP_R, PRV_S), PMP_DENY);
+	f->o.buf[5] = 2;
 	assert_int_equal(load(b, f->o.buf, f->o.len, &in), 0);
 	assert_int_equal(b->pmpcfg[0], 0x1f);
 	assert_int_equal(b->pmpaddr[0], (1ull << 54) - 1);
@@ -556,6 +565,7 @@ static void test_pmp_of_older_builds(void **state)
 
 	a->m_trap_fatal = false;
 	save(f, a);
+	f->o.buf[5] = 2;
 	assert_int_equal(load(b, f->o.buf, f->o.len, &in), 0);
 	assert_int_equal(b->pmpcfg[0], 0);
 	assert_int_equal(pmp_check(b, RAM, 8, PMP_R, PRV_S), PMP_DENY);
@@ -584,8 +594,8 @@ static void test_rejects_malformed_sections(void **state)
 	assert_rejected(f, buf, len + 1, "past its fields");
 	/* Another layout version. */
 	memcpy(buf, f->o.buf, len);
-	put_le(buf + 5, 3, 4);
-	assert_rejected(f, buf, len, "layout version 3");
+	put_le(buf + 5, 4, 4);
+	assert_rejected(f, buf, len, "layout version 4");
 	put_le(buf + 5, 0, 4);
 	assert_rejected(f, buf, len, "layout version 0");
 	/* Another section. */
