@@ -18,11 +18,13 @@
 # the required packages unpacked with `dpkg-deb -x` (so that the guest can run dpkg), every
 # .deb, and the second stage's script. Second stage, inside rvisor (get-guest.sh's kernel and
 # initramfs, root=/dev/vda1, that script as init): debootstrap's order, `dpkg --install` of
-# the core packages one group at a time, then `dpkg --unpack` and `dpkg --configure` of the
-# required packages with --force-depends, then of all the others; then the system's own
-# settings (host name, fstab, DHCP on the virtio-net card with systemd-networkd, the getty of
-# the console comes from systemd, apt's sources) and a power-off. The host checks that every
-# package ended "installed" and that the file system is clean, and only then keeps the image.
+# the core packages one at a time, then `dpkg --unpack` and `dpkg --configure` of the other
+# required packages with --force-depends, then `apt-get install` of the rest from their files
+# (apt orders them: Pre-Depends configured first); the initrd is made once; then the system's
+# own settings (host name, fstab, DHCP on the virtio-net card with systemd-networkd, apt's
+# sources; the console's getty comes from systemd) and a power-off. The host keeps the image
+# only when the guest said it finished (dpkg --audit clean), rvisor exited 0 and the file
+# system is clean.
 #
 # The image is cached in ${RVISOR_CACHE:-~/.cache/rvisor}/debian-image/NAME, keyed on the
 # package list, this script and the size; OUT.img is a sparse copy, to which the log-in
