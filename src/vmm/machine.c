@@ -3,6 +3,7 @@
  * loading, the device tree, and the state each hart starts in. The only file that knows the
  * whole board. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -381,6 +382,47 @@ static const char *image_format(const uint8_t *b, size_t n)
 	return NULL;
 }
 
+static uint64_t le_bytes(const uint8_t *b, unsigned n)
+{
+	uint64_t v = 0;
+	while (n--)
+		v = v << 8 | b[n];
+	return v;
+}
+
+/* When the first sector of an image of size bytes is an MBR (0x55AA at 510, every entry's
+ * status 0x00 or 0x80) whose partitions reach past the end, or a protective MBR (type 0xEE)
+ * before a GPT header ("EFI PART" at LBA 1) whose backup header lies past the end: the byte
+ * offset the table says the disk reaches, else 0. head holds n bytes from offset 0, n >= 1024
+ * for the GPT check. MBR as the UEFI specification 2.10 section 5.2.1 describes it, GPT
+ * header section 5.3.2. */
+static uint64_t partition_table_end(const uint8_t *head, size_t n, uint64_t size)
+{
+	if (n < 512 || head[510] != 0x55 || head[511] != 0xaa)
+		return 0;
+	uint64_t end = 0;
+	for (unsigned i = 0; i < 4; i++) {
+		const uint8_t *e = head + 446 + 16 * i;
+		if (e[0] != 0x00 && e[0] != 0x80)
+			return 0; /* not a partition table (say, a volume boot record) */
+		uint64_t start = le_bytes(e + 8, 4), sectors = le_bytes(e + 12, 4);
+		if (!e[4] || !sectors)
+			continue;
+		if (e[4] == 0xee) {
+			/* The GPT's backup header: its LBA at offset 32 of the primary header. */
+			if (n >= 1024 && !memcmp(head + 512, "EFI PART", 8)) {
+				uint64_t backup = le_bytes(head + 512 + 32, 8);
+				if (backup < UINT64_MAX / 512 && (backup + 1) * 512 > end)
+					end = (backup + 1) * 512;
+			}
+			continue;
+		}
+		if ((start + sectors) * 512 > end)
+			end = (start + sectors) * 512;
+	}
+	return end > size ? end : 0;
+}
+
 /* Open path for a disk (read-only or not) and, with lock, take its image locks. Unless raw
  * (format=raw), an image whose first sector is another format's header is refused, naming
  * it and the conversion. Returns 0, or -errno with one sentence in err; f is closed again on
@@ -402,9 +444,9 @@ static int open_medium(struct blk_file *f, const char *path, bool readonly, bool
 			    "drive '%s' cannot be used as a disk (%s): give a raw image file or a "
 			    "block device",
 			    path, strerror(-rc));
-	uint8_t head[512];
-	ssize_t got = raw ? 0 : pread(f->fd, head, sizeof(head), 0);
-	const char *format = got > 0 ? image_format(head, (size_t)got) : NULL;
+	uint8_t head[1024];
+	ssize_t got = pread(f->fd, head, sizeof(head), 0);
+	const char *format = !raw && got > 0 ? image_format(head, (size_t)got) : NULL;
 	if (format) {
 		blk_file_close(f);
 		return fail(err, errlen, -EINVAL,
@@ -412,6 +454,16 @@ static int open_medium(struct blk_file *f, const char *path, bool readonly, bool
 			    "'qemu-img convert -O raw %s %s.raw' and give the .raw file (or add "
 			    "format=raw if it is a raw image that only starts like one)",
 			    path, format, path, path);
+	}
+	/* An image file cut short (an interrupted copy or download) whose partition table
+	 * says how long it should be; a block device is as long as it is. */
+	uint64_t want = !f->blkdev && got > 0 ? partition_table_end(head, (size_t)got, f->size) : 0;
+	if (want) {
+		blk_file_close(f);
+		return fail(err, errlen, -EINVAL,
+			    "drive '%s' is truncated: its partition table reaches byte %" PRIu64
+			    " but the file has %" PRIu64 " bytes (copy or download it again)",
+			    path, want, f->size);
 	}
 	bool writer = false;
 	rc = lock ? blk_file_lock(f, &writer) : 0;

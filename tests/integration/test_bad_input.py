@@ -90,6 +90,45 @@ def test_missing_firmware(rvisor, tiny_kernel, tmp_path):
     refuse(rvisor, ["run", "--kernel", tiny_kernel, "--firmware", path], path)
 
 
+def test_missing_u_boot(rvisor, guest, tmp_path):
+    """OpenSBI with a U-Boot (the S-mode payload, --kernel) that is not there."""
+    path = str(tmp_path / "u-boot.bin")
+    refuse(rvisor, ["run", "--firmware", guest["RVISOR_FIRMWARE"], "--kernel", path], path)
+
+
+def mbr(entries):
+    """A first sector holding an MBR with the partitions (type, first sector, sectors)."""
+    sector = bytearray(512)
+    for i, (ptype, start, count) in enumerate(entries):
+        e = 446 + 16 * i
+        sector[e + 4] = ptype
+        sector[e + 8:e + 12] = start.to_bytes(4, "little")
+        sector[e + 12:e + 16] = count.to_bytes(4, "little")
+    sector[510:512] = b"\x55\xaa"
+    return bytes(sector)
+
+
+def test_truncated_disk_image(rvisor, tiny_kernel, tmp_path):
+    """A disk whose MBR partition ends past the end of the file: a copy cut short."""
+    path = tmp_path / "disk.img"
+    path.write_bytes(mbr([(0x83, 2048, 8 * 2048)]))
+    with open(path, "r+b") as f:
+        f.truncate(4 << 20)  # the partition table says 9 MiB
+    refuse(rvisor, ["run", "--kernel", tiny_kernel, "--drive", f"path={path}"], "truncated")
+
+
+def test_truncated_gpt_disk_image(rvisor, tiny_kernel, tmp_path):
+    """A GPT disk whose backup header (named by the primary one) lies past the end."""
+    path = tmp_path / "disk.img"
+    header = bytearray(512)
+    header[0:8] = b"EFI PART"
+    header[32:40] = (16 * 2048 - 1).to_bytes(8, "little")  # the backup header's LBA: 16 MiB
+    path.write_bytes(mbr([(0xEE, 1, 0xFFFFFFFF)]) + bytes(header))
+    with open(path, "r+b") as f:
+        f.truncate(8 << 20)
+    refuse(rvisor, ["run", "--kernel", tiny_kernel, "--drive", f"path={path}"], "truncated")
+
+
 @pytest.mark.parametrize("size", ["1M", "999T", "abc", "12Q", "-5M"])
 def test_bad_mem(rvisor, tiny_kernel, size):
     refuse(rvisor, ["run", "--kernel", tiny_kernel, "--mem", size], size)
