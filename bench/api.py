@@ -18,7 +18,6 @@ import http.client
 import json
 import os
 import select
-import signal
 import socket
 import statistics
 import subprocess
@@ -26,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from common import REPO, host_load_line, load_guest_env
+from common import REPO, host_load_line, load_guest_env, stop
 
 FIRST_LINE = b"rvisor-guest: userspace started"
 
@@ -65,17 +64,6 @@ def wait_first_line(proc, start, timeout):
         if FIRST_LINE in out:
             return time.monotonic() - start
     return None
-
-
-def stop(proc):
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    for f in (proc.stdin, proc.stdout):
-        try:
-            f.close()
-        except OSError:
-            pass
 
 
 def spawn(argv):

@@ -62,6 +62,18 @@ def initrd_with(work, base_initrd, files):
     return initrd
 
 
+def stop(proc):
+    """Kill a VM started in its own process group (start_new_session) and close its pipes."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for f in (proc.stdin, proc.stdout):
+        try:
+            f.close()
+        except OSError:
+            pass
+
+
 def host_load_line(load_before):
     """One line naming the host's CPUs and its 1-minute load average at the start (given)
     and now."""

@@ -17,7 +17,6 @@ import os
 import select
 import shlex
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, conftest, host_load_line, load_guest_env, version
+from common import REPO, host_load_line, load_guest_env, stop, version
 
 LOGIN = b"rvisor login: "
 CMDLINE = "console=ttyS0 root=/dev/vda1 rw"
@@ -51,14 +50,7 @@ def login_once(argv, timeout):
                 return time.monotonic() - start
         return f"no login prompt within {timeout} s"
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        for f in (proc.stdin, proc.stdout):
-            try:
-                f.close()
-            except OSError:
-                pass
+        stop(proc)
 
 
 def bench(name, make_argv, image, work, runs, timeout):

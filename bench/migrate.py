@@ -20,14 +20,13 @@ Usage: bench/migrate.py [--runs N] [--mem MIB] [--rvisor PATH] [--no-qemu]
 import argparse
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from common import MARKER, REPO, host_load_line, load_guest_env
+from common import MARKER, REPO, host_load_line, load_guest_env, stop
 from snapshot import QMP, read_until, request, wait_socket
 
 BUSY = (b"(while :; do head -c 4194304 /dev/urandom > /tmp/churn; done) & "
@@ -37,17 +36,6 @@ BUSY = (b"(while :; do head -c 4194304 /dev/urandom > /tmp/churn; done) & "
 def spawn(argv, err):
     return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
                             start_new_session=True)
-
-
-def stop(proc):
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    for f in (proc.stdin, proc.stdout):
-        try:
-            f.close()
-        except OSError:
-            pass
 
 
 def answer(proc, timeout=60):

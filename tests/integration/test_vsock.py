@@ -171,6 +171,33 @@ def host_connect(uds, port, timeout=COMMAND_TIMEOUT):
     return s
 
 
+def new_connections_both_ways(console, uds, when):
+    """A host program reaches a new guest listener through uds, and the guest reaches a new
+    host listener at uds_5000 (after a restore or a migration: when names it)."""
+    if b"listening on 6001" not in console.run("/smp/vsock listen 6001 1 & sleep 0",
+                                               COMMAND_TIMEOUT):
+        console.expect(rb"vsock: listening on 6001", COMMAND_TIMEOUT, "the guest's new listener")
+    with host_connect(uds, 6001) as s:
+        s.sendall(b"after-the-" + when.encode())
+        s.shutdown(socket.SHUT_WR)
+        assert recv_all(s) == b"echo:after-the-" + when.encode(), console.tail()
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(f"{uds}_5000")
+    server.listen(1)
+
+    def answer():
+        c, _ = server.accept()
+        c.sendall(b"host-echo:" + recv_all(c))
+        c.close()
+
+    t = threading.Thread(target=answer, daemon=True)
+    t.start()
+    out = console.run(f"/smp/vsock connect 5000 from-the-guest-after-the-{when}", COMMAND_TIMEOUT)
+    t.join(10)
+    server.close()
+    assert f"host-echo:from-the-guest-after-the-{when}".encode() in out, console.tail()
+
+
 def test_snapshot_with_a_vsock(vsock_vm, request, guest, tmp_path):
     vm(vsock_vm)  # the initramfs with /smp/vsock is built
     from test_api import call
@@ -225,28 +252,7 @@ def test_snapshot_with_a_vsock(vsock_vm, request, guest, tmp_path):
         # The old connection is gone in the guest: its read fails (reset).
         b.expect(rb"vsock: read failed", COMMAND_TIMEOUT, "the old connection's end in the guest")
         old.close()
-        if b"listening on 6001" not in b.run("/smp/vsock listen 6001 1 & sleep 0",
-                                             COMMAND_TIMEOUT):
-            b.expect(rb"vsock: listening on 6001", COMMAND_TIMEOUT, "the guest's new listener")
-        with host_connect(uds, 6001) as s:
-            s.sendall(b"after-the-restore")
-            s.shutdown(socket.SHUT_WR)
-            assert recv_all(s) == b"echo:after-the-restore", b.tail()
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        server.bind(f"{uds}_5000")
-        server.listen(1)
-
-        def answer():
-            c, _ = server.accept()
-            c.sendall(b"host-echo:" + recv_all(c))
-            c.close()
-
-        t = threading.Thread(target=answer, daemon=True)
-        t.start()
-        out = b.run("/smp/vsock connect 5000 from-the-restored-guest", COMMAND_TIMEOUT)
-        t.join(10)
-        server.close()
-        assert b"host-echo:from-the-restored-guest" in out, b.tail()
+        new_connections_both_ways(b, uds, "restore")
         status, cfg = call(str(tmp_path / "b.sock"), "GET", "/vm/config")
         assert cfg["vsock"]["guest_cid"] == 3 and cfg["vsock"]["uds_path"] == uds, cfg
     finally:
@@ -310,28 +316,7 @@ def test_migrate_with_a_vsock(vsock_vm, request, guest, tmp_path):
         assert a.proc.wait(30) == 0, a.tail()
         old.close()
         b.expect(rb"vsock: read failed", COMMAND_TIMEOUT, "the old connection's end in the guest")
-        if b"listening on 6001" not in b.run("/smp/vsock listen 6001 1 & sleep 0",
-                                             COMMAND_TIMEOUT):
-            b.expect(rb"vsock: listening on 6001", COMMAND_TIMEOUT, "the guest's new listener")
-        with host_connect(uds, 6001) as s:
-            s.sendall(b"after-the-migration")
-            s.shutdown(socket.SHUT_WR)
-            assert recv_all(s) == b"echo:after-the-migration", b.tail()
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        server.bind(f"{uds}_5000")
-        server.listen(1)
-
-        def answer():
-            c, _ = server.accept()
-            c.sendall(b"host-echo:" + recv_all(c))
-            c.close()
-
-        t = threading.Thread(target=answer, daemon=True)
-        t.start()
-        out = b.run("/smp/vsock connect 5000 from-the-migrated-guest", COMMAND_TIMEOUT)
-        t.join(10)
-        server.close()
-        assert b"host-echo:from-the-migrated-guest" in out, b.tail()
+        new_connections_both_ways(b, uds, "migration")
     finally:
         a.close()
         if b:
