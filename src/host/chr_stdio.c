@@ -80,8 +80,10 @@ struct chr_stdio {
 /* Put the terminal back as it was. Only tcsetattr, which is async-signal-safe. */
 static void chr_stdio_tty_restore(struct chr_stdio_tty *t)
 {
-	if (t && atomic_exchange(&t->raw, false))
+	if (t && atomic_exchange(&t->raw, false)) {
 		tcsetattr(t->fd, TCSANOW, &t->saved);
+		seccomp_set_terminal(-1, NULL);
+	}
 }
 
 static void chr_stdio_on_exit(int status, void *arg)
@@ -347,6 +349,9 @@ static struct chr_stdio_tty *chr_stdio_tty_open(void)
 		atomic_store(&t->raw, false);
 		return NULL;
 	}
+	/* A process ended by a seccomp filter runs no exit handler: the filter's own handler
+	 * puts the terminal back. */
+	seccomp_set_terminal(t->fd, &t->saved);
 	return t;
 }
 

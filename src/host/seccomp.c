@@ -313,6 +313,17 @@ static int build_prog(enum seccomp_kind kind, bool args, struct seccomp_prog *ou
 	rc = add_list(ctx, calls_base, sizeof(calls_base) / sizeof(calls_base[0]), args, writes);
 	if (!rc)
 		rc = add_list(ctx, kind_lists[kind].calls, kind_lists[kind].n, args, writes);
+	/* Any thread may put the terminal back as the process ends for a forbidden call (the
+	 * SIGSYS handler runs in the thread that made it): tcsetattr on stdin, which is glibc's
+	 * TCGETS and then TCSETS. */
+	static const unsigned long tty_ioctls[] = {TCGETS, TCSETS};
+	for (size_t i = 0; !rc && i < sizeof(tty_ioctls) / sizeof(tty_ioctls[0]); i++) {
+		rc = args ? seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
+					     arg_eq(0, STDIN_FILENO), arg_eq(1, tty_ioctls[i]))
+			  : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 0);
+		if (rc == -EEXIST)
+			rc = 0;
+	}
 	/* clone3 passes its flags in memory, where no filter can look: answering ENOSYS makes
 	 * glibc fall back to clone, whose flags the filter checks. */
 	if (!rc)
@@ -365,6 +376,17 @@ static void put_num(char *buf, size_t len, size_t *pos, long v)
 		buf[(*pos)++] = digits[--n];
 }
 
+/* The terminal to put back before the process ends (seccomp_set_terminal). */
+static int tty_fd = -1;
+static struct termios tty_saved;
+
+void seccomp_set_terminal(int fd, const struct termios *saved)
+{
+	if (saved)
+		tty_saved = *saved;
+	tty_fd = saved ? fd : -1;
+}
+
 static void on_sigsys(int sig, siginfo_t *info, void *uctx)
 {
 	(void)sig;
@@ -390,6 +412,8 @@ static void on_sigsys(int sig, siginfo_t *info, void *uctx)
 	put_str(line, sizeof(line), &pos, "); ending the process with status ");
 	put_num(line, sizeof(line), &pos, SECCOMP_EXIT_STATUS);
 	put_str(line, sizeof(line), &pos, "\n");
+	if (tty_fd >= 0)
+		tcsetattr(tty_fd, TCSANOW, &tty_saved); /* async-signal-safe */
 	ssize_t w = write(STDERR_FILENO, line, pos);
 	(void)w;
 	_exit(SECCOMP_EXIT_STATUS);

@@ -53,6 +53,13 @@ int seccomp_level(void);
  * message and status 1: a VM never runs with less isolation than asked for. */
 void seccomp_enter(enum seccomp_kind kind);
 
+struct termios;
+/* The terminal to put back when a filter ends the process: fd and the settings it had before
+ * rvisor changed them (chr_stdio's raw mode; copied here), or fd -1 for none. Every thread's
+ * filter allows that one tcsetattr (ioctl TCGETS and TCSETS on fd 0 at level 2), which the SIGSYS
+ * handler makes in the thread that broke its filter, so that the shell is not left raw. */
+void seccomp_set_terminal(int fd, const struct termios *saved);
+
 /* The kind's name as messages print it ("vcpu", "device", ...). */
 const char *seccomp_kind_name(enum seccomp_kind kind);
 

@@ -6,7 +6,9 @@ integration suite shows: it runs with the default, --seccomp-level 2.
 """
 
 import os
+import pty
 import subprocess
+import termios
 import time
 
 import pytest
@@ -89,6 +91,27 @@ def test_forbidden_call_on_vm_thread(hooked, program, kind):
     status, err = run(vm_args(hooked, program, extra), kind)
     assert status == SECCOMP_STATUS, err
     assert forbidden(kind, "execve", 59) in err, err
+
+
+@pytest.mark.parametrize("kind", ["vcpu", "device"])
+def test_the_terminal_is_put_back(hooked, program, kind):
+    """rvisor on a terminal puts it in raw mode; ended by a filter (no exit handler runs),
+    it still leaves the terminal as it found it."""
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    try:
+        env = dict(os.environ, RVISOR_TEST_SECCOMP=kind)
+        p = subprocess.Popen(vm_args(hooked, program), stdin=slave, stdout=slave,
+                             stderr=subprocess.PIPE, env=env)
+        err = p.communicate(timeout=60)[1].decode(errors="replace")
+        assert p.returncode == SECCOMP_STATUS, err
+        assert forbidden(kind, "execve", 59) in err, err
+        after = termios.tcgetattr(slave)
+        assert after == before, (before, after)
+        assert after[3] & termios.ICANON and after[3] & termios.ECHO, after
+    finally:
+        os.close(slave)
+        os.close(master)
 
 
 def test_forbidden_call_on_api_thread(hooked, tmp_path):
