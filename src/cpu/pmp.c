@@ -1,6 +1,6 @@
 /* Physical Memory Protection (priv spec 3.7): CSR legalisation and locking, the decoded rules
- * and the access check. See pmp.h for the choices (16 entries, G = 0, no restriction while
- * every entry is OFF). */
+ * and the access check. See pmp.h for the choices (16 entries, G = 0; with every entry OFF,
+ * S and U reach nothing, as the spec says). */
 #include "cpu/pmp.h"
 
 #define PMPADDR_MASK ((1ull << 54) - 1) /* pmpaddr holds bits 55:2 of an address (RV64) */
