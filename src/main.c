@@ -229,6 +229,34 @@ static bool parse_landlock_rule(struct landlock_rules *ll, const char *arg)
 	return true;
 }
 
+/* The isolation options every mode takes (--seccomp-level, --no-seccomp, --landlock-rule,
+ * --no-landlock), as getopt_long entries and as parsed. */
+// clang-format off
+#define SANDBOX_OPTIONS                                      \
+	{"seccomp-level", required_argument, NULL, 'L'},     \
+	{"no-seccomp", no_argument, NULL, 'S'},              \
+	{"landlock-rule", required_argument, NULL, 'R'},     \
+	{"no-landlock", no_argument, NULL, 'X'}
+// clang-format on
+struct sandbox_opts {
+	int seccomp;               /* the filters' level (enum seccomp_level) */
+	bool landlock;             /* false with --no-landlock */
+	struct landlock_rules *ll; /* the --landlock-rule paths */
+};
+
+/* Take getopt_long's option c (its argument arg) if it is one of SANDBOX_OPTIONS: 1 taken, 0
+ * not one of them, -1 malformed (the error printed). */
+static int sandbox_option(struct sandbox_opts *s, int c, const char *arg)
+{
+	switch (c) {
+	case 'L': return parse_seccomp_level(arg, &s->seccomp) ? 1 : -1;
+	case 'S': s->seccomp = SECCOMP_LEVEL_NONE; return 1;
+	case 'R': return parse_landlock_rule(s->ll, arg) ? 1 : -1;
+	case 'X': s->landlock = false; return 1;
+	default: return 0;
+	}
+}
+
 static void on_quit(void *opaque)
 {
 	vm_request_exit(opaque, VM_STATUS_QUIT);
@@ -258,10 +286,7 @@ static int cmd_run(int argc, char **argv)
 	    {"jit-cache", required_argument, NULL, 'J'},
 	    {"gdb", required_argument, NULL, 'G'},
 	    {"gdb-wait", no_argument, NULL, 'w'},
-	    {"seccomp-level", required_argument, NULL, 'L'},
-	    {"no-seccomp", no_argument, NULL, 'S'},
-	    {"landlock-rule", required_argument, NULL, 'R'},
-	    {"no-landlock", no_argument, NULL, 'X'},
+	    SANDBOX_OPTIONS,
 	    {"help", no_argument, NULL, 'h'},
 	    {0, 0, 0, 0},
 	};
@@ -271,14 +296,18 @@ static int cmd_run(int argc, char **argv)
 	const char *gdb = NULL;
 	bool gdb_wait = false;
 	unsigned weight = 0;
-	int seccomp = SECCOMP_LEVEL_DEFAULT;
 	static struct landlock_rules ll; /* large: not on the stack */
-	bool landlock = true;
+	struct sandbox_opts sb = {SECCOMP_LEVEL_DEFAULT, true, &ll};
 	int c;
 
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":k:i:c:m:s:f:h", opts, NULL)) != -1) {
+		int taken = sandbox_option(&sb, c, optarg);
+		if (taken < 0)
+			return VM_STATUS_ERROR;
+		if (taken)
+			continue;
 		switch (c) {
 		case 'k': cfg.kernel = optarg; break;
 		case 'i': cfg.initrd = optarg; break;
@@ -301,16 +330,6 @@ static int cmd_run(int argc, char **argv)
 		}
 		case 'A': affinity = optarg; break;
 		case 'G': gdb = optarg; break;
-		case 'L':
-			if (!parse_seccomp_level(optarg, &seccomp))
-				return VM_STATUS_ERROR;
-			break;
-		case 'S': seccomp = SECCOMP_LEVEL_NONE; break;
-		case 'R':
-			if (!parse_landlock_rule(&ll, optarg))
-				return VM_STATUS_ERROR;
-			break;
-		case 'X': landlock = false; break;
 		case 'w': gdb_wait = true; break;
 		case 'a':
 			if (!strcmp(optarg, "jit")) {
@@ -437,7 +456,7 @@ static int cmd_run(int argc, char **argv)
 		return error("--mem %s is not a multiple of 2M: round it, e.g. %" PRIu64 "M",
 			     mem_arg, (uint64_t)(((cfg.mem_size + 0x1fffff) >> 20) & ~1ull));
 
-	if (setup_seccomp(seccomp))
+	if (setup_seccomp(sb.seccomp))
 		return VM_STATUS_ERROR;
 
 	/* Placement first: every thread created from here on inherits it. */
@@ -467,7 +486,7 @@ static int cmd_run(int argc, char **argv)
 	}
 
 	/* From here on rvisor keeps only the files it was given (and those already open). */
-	if (landlock &&
+	if (sb.landlock &&
 	    (sandbox_add_config(&ll, &cfg, err, sizeof(err)) ||
 	     (group.path[0] &&
 	      (landlock_add(&ll, group.parent_procs, LANDLOCK_RW, err, sizeof(err)) ||
@@ -535,35 +554,26 @@ static int cmd_api(int argc, char **argv)
 	    {"api-sock", required_argument, NULL, 's'},
 	    {"config-file", required_argument, NULL, 'c'},
 	    {"no-api", no_argument, NULL, 'n'},
-	    {"seccomp-level", required_argument, NULL, 'L'},
-	    {"no-seccomp", no_argument, NULL, 'S'},
-	    {"landlock-rule", required_argument, NULL, 'R'},
-	    {"no-landlock", no_argument, NULL, 'X'},
+	    SANDBOX_OPTIONS,
 	    {0, 0, 0, 0},
 	};
 	const char *sock = NULL, *config = NULL;
 	bool no_api = false;
-	int seccomp = SECCOMP_LEVEL_DEFAULT;
 	static struct landlock_rules ll; /* large: not on the stack */
-	bool landlock = true;
+	struct sandbox_opts sb = {SECCOMP_LEVEL_DEFAULT, true, &ll};
 	int c;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		int taken = sandbox_option(&sb, c, optarg);
+		if (taken < 0)
+			return VM_STATUS_ERROR;
+		if (taken)
+			continue;
 		switch (c) {
 		case 's': sock = optarg; break;
 		case 'c': config = optarg; break;
 		case 'n': no_api = true; break;
-		case 'L':
-			if (!parse_seccomp_level(optarg, &seccomp))
-				return VM_STATUS_ERROR;
-			break;
-		case 'S': seccomp = SECCOMP_LEVEL_NONE; break;
-		case 'R':
-			if (!parse_landlock_rule(&ll, optarg))
-				return VM_STATUS_ERROR;
-			break;
-		case 'X': landlock = false; break;
 		case ':':
 			return error("option '%s' needs a value (see 'rvisor --help')",
 				     argv[optind - 1]);
@@ -582,10 +592,10 @@ static int cmd_api(int argc, char **argv)
 	if (!no_api && !sock)
 		return error(
 		    "--config-file without --no-api needs --api-sock PATH (or add --no-api)");
-	if (setup_seccomp(seccomp))
+	if (setup_seccomp(sb.seccomp))
 		return VM_STATUS_ERROR;
 	const char *files[] = {config};
-	if (api_landlock(&ll, landlock, sock, files, 1))
+	if (api_landlock(&ll, sb.landlock, sock, files, 1))
 		return VM_STATUS_ERROR;
 	return api_main(sock, config, NULL);
 }
@@ -600,37 +610,28 @@ static int cmd_restore(int argc, char **argv)
 	    {"api-sock", required_argument, NULL, 'a'},
 	    {"track-dirty-pages", no_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
-	    {"seccomp-level", required_argument, NULL, 'L'},
-	    {"no-seccomp", no_argument, NULL, 'S'},
-	    {"landlock-rule", required_argument, NULL, 'R'},
-	    {"no-landlock", no_argument, NULL, 'X'},
+	    SANDBOX_OPTIONS,
 	    {0, 0, 0, 0},
 	};
 	struct api_restore r = {0};
 	const char *sock = NULL;
-	int seccomp = SECCOMP_LEVEL_DEFAULT;
 	static struct landlock_rules ll; /* large: not on the stack */
-	bool landlock = true;
+	struct sandbox_opts sb = {SECCOMP_LEVEL_DEFAULT, true, &ll};
 	int c;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		int taken = sandbox_option(&sb, c, optarg);
+		if (taken < 0)
+			return VM_STATUS_ERROR;
+		if (taken)
+			continue;
 		switch (c) {
 		case 's': r.snapshot = optarg; break;
 		case 'm': r.mem_file = optarg; break;
 		case 'p': r.paused = true; break;
 		case 'a': sock = optarg; break;
 		case 't': r.track_dirty_pages = true; break;
-		case 'L':
-			if (!parse_seccomp_level(optarg, &seccomp))
-				return VM_STATUS_ERROR;
-			break;
-		case 'S': seccomp = SECCOMP_LEVEL_NONE; break;
-		case 'R':
-			if (!parse_landlock_rule(&ll, optarg))
-				return VM_STATUS_ERROR;
-			break;
-		case 'X': landlock = false; break;
 		case 'h':
 			fputs(
 			    "usage: rvisor restore --snapshot FILE --mem-file FILE [--paused] "
@@ -663,10 +664,10 @@ static int cmd_restore(int argc, char **argv)
 			     "PUT /snapshot/create wrote)");
 	if (r.paused && !sock)
 		return error("--paused needs --api-sock PATH: nothing else could resume the VM");
-	if (setup_seccomp(seccomp))
+	if (setup_seccomp(sb.seccomp))
 		return VM_STATUS_ERROR;
 	const char *files[] = {r.snapshot, r.mem_file};
-	if (api_landlock(&ll, landlock, sock, files, 2))
+	if (api_landlock(&ll, sb.landlock, sock, files, 2))
 		return VM_STATUS_ERROR;
 	return api_main(sock, NULL, &r);
 }
@@ -680,36 +681,27 @@ static int cmd_receive(int argc, char **argv)
 	    {"api-sock", required_argument, NULL, 'a'},
 	    {"track-dirty-pages", no_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
-	    {"seccomp-level", required_argument, NULL, 'L'},
-	    {"no-seccomp", no_argument, NULL, 'S'},
-	    {"landlock-rule", required_argument, NULL, 'R'},
-	    {"no-landlock", no_argument, NULL, 'X'},
+	    SANDBOX_OPTIONS,
 	    {0, 0, 0, 0},
 	};
 	const char *url = NULL, *sock = NULL;
 	struct api_restore r = {0};
-	int seccomp = SECCOMP_LEVEL_DEFAULT;
 	static struct landlock_rules ll; /* large: not on the stack */
-	bool landlock = true;
+	struct sandbox_opts sb = {SECCOMP_LEVEL_DEFAULT, true, &ll};
 	int c;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		int taken = sandbox_option(&sb, c, optarg);
+		if (taken < 0)
+			return VM_STATUS_ERROR;
+		if (taken)
+			continue;
 		switch (c) {
 		case 'l': url = optarg; break;
 		case 'p': r.paused = true; break;
 		case 'a': sock = optarg; break;
 		case 't': r.track_dirty_pages = true; break;
-		case 'L':
-			if (!parse_seccomp_level(optarg, &seccomp))
-				return VM_STATUS_ERROR;
-			break;
-		case 'S': seccomp = SECCOMP_LEVEL_NONE; break;
-		case 'R':
-			if (!parse_landlock_rule(&ll, optarg))
-				return VM_STATUS_ERROR;
-			break;
-		case 'X': landlock = false; break;
 		case 'h':
 			fputs(
 			    "usage: rvisor receive --listen unix:PATH|tcp:HOST:PORT [--paused "
@@ -738,7 +730,7 @@ static int cmd_receive(int argc, char **argv)
 		return error("receive needs --listen unix:PATH or --listen tcp:HOST:PORT");
 	if (r.paused && !sock)
 		return error("--paused needs --api-sock PATH: nothing else could resume the VM");
-	if (setup_seccomp(seccomp))
+	if (setup_seccomp(sb.seccomp))
 		return VM_STATUS_ERROR;
 	struct migrate_in in;
 	char err[512];
@@ -752,7 +744,7 @@ static int cmd_receive(int argc, char **argv)
 		vm_migrate_in_free(&in);
 		return error("%s", err);
 	}
-	if (api_landlock(&ll, landlock, sock, NULL, 0)) {
+	if (api_landlock(&ll, sb.landlock, sock, NULL, 0)) {
 		vm_migrate_in_free(&in);
 		return VM_STATUS_ERROR;
 	}
