@@ -171,6 +171,35 @@ def host_connect(uds, port, timeout=COMMAND_TIMEOUT):
     return s
 
 
+def boot_with_vsock(console, sock, kernel, initrd, uds):
+    """Configure and start the VM behind the API socket sock with a vsock at uds, and wait
+    for init's marker on its console."""
+    from test_api import call
+    assert call(sock, "PUT", "/boot-source", {"kernel_image_path": kernel, "initrd_path": initrd,
+                                              "boot_args": "console=ttyS0"})[0] == 204
+    assert call(sock, "PUT", "/vsock", {"guest_cid": 3, "uds_path": uds})[0] == 204
+    assert call(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
+    console.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
+
+
+def held_guest_connection(console, uds, before):
+    """The guest connects to a host program at uds_5000 that reads what it sends and then
+    holds the connection open without answering: once the host has seen the guest's end of
+    sending, the guest program is past its connect and waits in (or is about to call) read.
+    Returns the host's end."""
+    held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    held.bind(f"{uds}_5000")
+    held.listen(1)
+    console.send(f"/smp/vsock connect 5000 sent-before-the-{before} &\n")
+    held.settimeout(COMMAND_TIMEOUT)
+    old, _ = held.accept()
+    old.settimeout(COMMAND_TIMEOUT)
+    assert recv_all(old) == f"sent-before-the-{before}".encode()
+    held.close()
+    os.unlink(f"{uds}_5000")
+    return old
+
+
 def new_connections_both_ways(console, uds, when):
     """A host program reaches a new guest listener through uds, and the guest reaches a new
     host listener at uds_5000 (after a restore or a migration: when names it)."""
@@ -207,26 +236,8 @@ def test_snapshot_with_a_vsock(vsock_vm, request, guest, tmp_path):
     sock = str(tmp_path / "a.sock")
     a = start_api(rv, sock)
     try:
-        assert call(sock, "PUT", "/boot-source",
-                    {"kernel_image_path": guest["RVISOR_KERNEL"], "initrd_path": vsock_vm.initrd,
-                     "boot_args": "console=ttyS0"})[0] == 204
-        assert call(sock, "PUT", "/vsock", {"guest_cid": 3, "uds_path": uds})[0] == 204
-        assert call(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
-        a.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
-        # The guest connects to a host program that reads what it sends and then holds the
-        # connection open without answering: once the host has seen the guest's end of
-        # sending, the guest program is past its connect and waits in (or is about to
-        # call) read.
-        held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        held.bind(f"{uds}_5000")
-        held.listen(1)
-        a.send("/smp/vsock connect 5000 sent-before-the-snapshot &\n")
-        held.settimeout(COMMAND_TIMEOUT)
-        old, _ = held.accept()
-        old.settimeout(COMMAND_TIMEOUT)
-        assert recv_all(old) == b"sent-before-the-snapshot"
-        held.close()
-        os.unlink(f"{uds}_5000")
+        boot_with_vsock(a, sock, guest["RVISOR_KERNEL"], vsock_vm.initrd, uds)
+        old = held_guest_connection(a, uds, "snapshot")
         assert call(sock, "PATCH", "/vm", {"state": "Paused"})[0] == 204
         status, err = call(sock, "PUT", "/snapshot/create",
                            {"snapshot_path": str(tmp_path / "s.state"),
@@ -276,22 +287,8 @@ def test_migrate_with_a_vsock(vsock_vm, request, guest, tmp_path):
     a = start_api(rv, sock)
     b = None
     try:
-        assert call(sock, "PUT", "/boot-source",
-                    {"kernel_image_path": guest["RVISOR_KERNEL"], "initrd_path": vsock_vm.initrd,
-                     "boot_args": "console=ttyS0"})[0] == 204
-        assert call(sock, "PUT", "/vsock", {"guest_cid": 3, "uds_path": uds})[0] == 204
-        assert call(sock, "PUT", "/actions", {"action_type": "InstanceStart"})[0] == 204
-        a.expect(re.escape(MARKER), BOOT_TIMEOUT, "init's marker line")
-        held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        held.bind(f"{uds}_5000")
-        held.listen(1)
-        a.send("/smp/vsock connect 5000 sent-before-the-migration &\n")
-        held.settimeout(COMMAND_TIMEOUT)
-        old, _ = held.accept()
-        old.settimeout(COMMAND_TIMEOUT)
-        assert recv_all(old) == b"sent-before-the-migration"
-        held.close()
-        os.unlink(f"{uds}_5000")
+        boot_with_vsock(a, sock, guest["RVISOR_KERNEL"], vsock_vm.initrd, uds)
+        old = held_guest_connection(a, uds, "migration")
         # A destination that refuses the VM, after the source let its path go: the source
         # listens there again, and a host program reaches the guest through it.
         result = {}
