@@ -258,6 +258,11 @@ uint32_t vwait_status(uint64_t base, uint32_t bits, unsigned ms);
 /* One good virtio-rng request of len bytes on a fresh set-up of the device: checks the
  * device works (after an attack and a reset). Fails the case if it does not. */
 void rng_sanity(uint64_t base);
+/* The attack of the vq_size_* cases: virtio-rng's queue 0 set up with size num (not one a
+ * split queue may have) and QueueReady = 1. Checks that the device refuses the queue
+ * (QueueReady reads 0) and sets DEVICE_NEEDS_RESET, never uses the rings when notified after
+ * DRIVER_OK, and works again after a reset (rng_sanity). */
+void vq_bad_size(uint32_t num);
 
 /* ---- SBI (S-mode cases) ---- */
 struct sbiret {

@@ -477,3 +477,26 @@ void blk_put(struct vq *q, unsigned slot, struct blk_hdr *hdr, uint32_t type, ui
 	q->avail[1] = q->avail_idx;
 	mb();
 }
+
+void vq_bad_size(uint32_t num)
+{
+	uint64_t base = vfind(VIRTIO_ID_RNG);
+	CHECK(base);
+	volatile uint16_t *avail = alloc(4096, 4096);
+	volatile uint32_t *used = alloc(4096, 4096);
+	volatile struct vdesc *desc = alloc(4096, 4096);
+	uint8_t *buf = alloc(64, 64);
+	CHECK_EQ(vinit(base, F_VERSION_1) & ST_FEATURES_OK, ST_FEATURES_OK);
+	CHECK_EQ(vq_setup_raw(base, 0, num, (uint64_t)desc, (uint64_t)avail, (uint64_t)used), 0);
+	CHECK_EQ(vr(base, VM_STATUS) & ST_NEEDS_RESET, ST_NEEDS_RESET);
+	vdriver_ok(base);
+	desc[0] = (struct vdesc){(uint64_t)buf, 8, D_WRITE, 0};
+	avail[2] = 0;
+	mb();
+	avail[1] = 1;
+	mb();
+	vw(base, VM_QUEUE_NOTIFY, 0);
+	delay_us(5000);
+	CHECK_EQ(used[0], 0);
+	rng_sanity(base);
+}
