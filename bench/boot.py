@@ -19,14 +19,13 @@ import os
 import re
 import select
 import shlex
-import signal
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from common import MARKER, REPO, host_load_line, load_guest_env
+from common import MARKER, REPO, host_load_line, load_guest_env, stop
 
 FIRST_LINE = b"rvisor-guest: userspace started"
 
@@ -110,14 +109,7 @@ def boot_once(argv, timeout, measure_memory, env=None, stderr=None):
             except (subprocess.TimeoutExpired, OSError):
                 pass
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        for f in (proc.stdin, proc.stdout):
-            try:
-                f.close()
-            except OSError:
-                pass
+        stop(proc)
     return result
 
 
