@@ -30,6 +30,10 @@ packages=(
 	# root file system images (scripts/make-rootfs.sh: mkfs.ext4 -d) and their checks in the
 	# tests (e2fsck, debugfs)
 	e2fsprogs
+	# the whole Debian system (scripts/make-debian-image.sh: openssl hashes the root
+	# password; test_debian_full.py: ssh and ssh-keygen, dpkg-scanpackages for its local
+	# package repository)
+	openssl openssh-client dpkg-dev
 	# integration tests and benchmarks (Debian's python3, not another one on PATH); losetup
 	# (a host block device as a disk), setpriv (tests run as nobody), ip (bench/net.py's
 	# network namespace), tar (make-rootfs.sh --debian)
