@@ -103,6 +103,9 @@ struct jit {
 	bool print_stats;
 	FILE *dump;    /* RVISOR_JIT_DUMP: every block's guest pc, hot and cold code in hex */
 	FILE *perfmap; /* RVISOR_JIT_PERFMAP=1: /tmp/perf-PID.map, so perf names blocks */
+	/* Their stdio buffers, given at fopen: a buffer stdio allocates itself on the first
+	 * write costs an fstat, which the vcpu thread's seccomp filter refuses. */
+	char dump_buf[4096], perfmap_buf[4096];
 	struct jit_stats stats;
 };
 
@@ -236,11 +239,15 @@ int jit_init(struct hart *h, size_t cache_bytes)
 	env = getenv("RVISOR_JIT_DUMP");
 	if (env && *env)
 		j->dump = fopen(env, "a");
+	if (j->dump)
+		setvbuf(j->dump, j->dump_buf, _IOFBF, sizeof(j->dump_buf));
 	env = getenv("RVISOR_JIT_PERFMAP");
 	if (env && *env && strcmp(env, "0")) {
 		char path[64];
 		snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
 		j->perfmap = fopen(path, "a");
+		if (j->perfmap)
+			setvbuf(j->perfmap, j->perfmap_buf, _IOFBF, sizeof(j->perfmap_buf));
 	}
 	h->jit = j;
 	memset(j->jcache, 0, sizeof(j->jcache));
