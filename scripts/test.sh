@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # rvisor's test command: installs what is missing, builds, and runs every test stage —
 # format check, unit tests, unit tests under ASan/UBSan, bare-metal guest tests under each
-# accelerator (interpreter, translator), the Debian guest download, the integration tests
-# (real Linux boots, bad input, the hostile-guest suite, which runs each of its cases under
-# both accelerators itself) with Debian's pytest under rvisor's default accelerator and
+# accelerator (interpreter, translator), the Debian guest download, the whole Debian system's
+# image (scripts/make-debian-image.sh --small, built in the background beside the stages that
+# do not time guests), the integration tests (real Linux boots, the whole Debian system with
+# systemd, ssh, apt and U-Boot, bad input, the hostile-guest suite, which runs each of its
+# cases under both accelerators itself) with Debian's pytest under rvisor's default accelerator and
 # their guest-heavy part (boot, SMP) again under the interpreter, and the bad-input tests and
 # the hostile-guest suite again against the ASan/UBSan build of rvisor.
 #
@@ -123,18 +125,56 @@ bad_input_san() {
 			tests/integration/test_hostile.py --rvisor build-san/rvisor
 }
 
+# The whole Debian system of test_debian_full.py (scripts/make-debian-image.sh --small, into
+# the cache; the test then copies it): built beside the stages that do not time guests.
+debian_image() {
+	bash scripts/make-debian-image.sh --small "$logdir/debian-image.img" &&
+		rm -f "$logdir/debian-image.img"
+}
+
+# background_stage NAME COUNTER COMMAND...: stage NAME run in the background; its report
+# comes with wait_stage.
+background_pid=
+background_stage() {
+	background_name=$1
+	(stage "$@") >"$logdir/$1.stage" 2>&1 &
+	background_pid=$!
+	echo "=== $1: started in the background"
+}
+
+# wait_stage: wait for the background stage, print its report and count it (a stage that
+# ends without its report, or with a failure, counts as one failed test).
+wait_stage() {
+	[[ -n $background_pid ]] || return 0
+	wait "$background_pid"
+	cat "$logdir/$background_name.stage"
+	local line
+	line=$(grep -E "^=== $background_name: .* in [0-9]+ s; " "$logdir/$background_name.stage" |
+		tail -n1)
+	if [[ $line == "=== $background_name: ok "* ]]; then
+		summary+=("$(printf '%-20s %s' "$background_name" ok)")
+	else
+		summary+=("$(printf '%-20s %s' "$background_name" FAILED)")
+		total_failed=$((total_failed + 1))
+	fi
+	background_pid=
+}
+
 echo "rvisor tests; logs in $logdir"
 stage deps none scripts/deps.sh
 stage build none make -j2
+stage get-guest none scripts/get-guest.sh
+background_stage debian-image none debian_image
 stage format-check none make format-check
 stage unit cmocka make -j2 unit
 stage unit-san cmocka make -j2 BUILD=build-san SAN=1 unit
 stage fuzz plain make fuzz FUZZ_SECONDS=90
+stage cross-aarch64 none scripts/cross-aarch64.sh
+wait_stage
 stage guest-tests-interp plain guest_tests interp
 stage guest-tests-jit plain guest_tests jit
-stage get-guest none scripts/get-guest.sh
-stage cross-aarch64 none scripts/cross-aarch64.sh
 stage guest-tests-aarch64 plain guest_tests_aarch64
+export RVISOR_DEBIAN_FULL=1 # test_debian_full.py: the image is in the cache now
 stage integration pytest integration
 stage integration-interp pytest integration_interp
 stage integration-landlock pytest integration_landlock
