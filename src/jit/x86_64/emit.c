@@ -722,6 +722,37 @@ static bool emit_shift_add(struct ctx *c, const struct jit_insn *i, unsigned idx
 	return true;
 }
 
+bool x86_keeps_pair(unsigned op)
+{
+	switch (op) {
+	case OP_LB:
+	case OP_LH:
+	case OP_LW:
+	case OP_LD:
+	case OP_LBU:
+	case OP_LHU:
+	case OP_LWU:
+	case OP_SB:
+	case OP_SH:
+	case OP_SW:
+	case OP_SD:
+	case OP_BEQ:
+	case OP_BNE:
+	case OP_BLT:
+	case OP_BGE:
+	case OP_BLTU:
+	case OP_BGEU:
+	case OP_JAL:
+	case OP_FENCE: return true;
+	default: return is_plain_alu(op) || is_inline_w(op);
+	}
+}
+
+bool x86_writes_rd(unsigned op)
+{
+	return !(op >= OP_SB && op <= OP_SD) && !(op >= OP_BEQ && op <= OP_BGEU) && op != OP_FENCE;
+}
+
 /* Emit instruction i (index idx); returns false when it left the block for good. */
 static bool emit_insn(struct ctx *c, const struct jit_insn *i, unsigned idx)
 {
@@ -1005,7 +1036,8 @@ uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, struct jit_sit
 			.gpa_page = gpa_page,
 			.inject_op = inject_op,
 			.fused = ~0u,
-			.sx = 1};
+			.sx = 1,
+			.pair_rs1 = -1};
 	uintptr_t entry = x_here(hot);
 
 	/* Entry: leave at once when the batch is spent (interrupts, other harts' requests). */
@@ -1029,9 +1061,15 @@ uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, struct jit_sit
 			c.dirty = c.wset;
 			c.fdirty = c.fwset;
 			c.fp_on = c.fs_dirty = false;
+			c.pair_rs1 = -1;
 		}
+		unsigned op = ins[k].f.op;
+		if (!x86_keeps_pair(op))
+			c.pair_rs1 = -1;
 		if (c.fused != k)
 			open = emit_insn(&c, &ins[k], k);
+		if (!x86_keeps_pair(op) || (x86_writes_rd(op) && (int)ins[k].f.rd == c.pair_rs1))
+			c.pair_rs1 = -1;
 		note_sext(&c, &ins[k]);
 		if (!run_ends(&c, k))
 			continue;
@@ -1039,6 +1077,7 @@ uintptr_t jit_be_block(struct jit_buf *hot, struct jit_buf *cold, struct jit_sit
 			emit_exit(&c, hot, ins[k].pc + ins[k].f.len, k + 1 - c.done);
 		open = false;
 		c.done = k + 1;
+		c.pair_rs1 = -1;
 	}
 	for (unsigned k = 0; k < c.nfixup && !hot->overflow; k++)
 		x_patch_rel32(hot, c.fixup[k].field, c.label[c.fixup[k].to]);

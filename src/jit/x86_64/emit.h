@@ -63,6 +63,13 @@ struct ctx {
 	bool sext;      /* the W instruction being emitted must sign-extend its result */
 	unsigned fused; /* an instruction emitted with the one before it (~0u: none) */
 	uint32_t sx;    /* guest registers known to hold a sign-extended 32-bit value here */
+	/* Loads and stores through one base register (emit_mem.c): while pair_rs1 >= 0, rdx holds
+	 * a site's tag (a guest-virtual page) and rdi its addend, valid for reads (and writes when
+	 * pair_w), left by the last load or store through x[pair_rs1]; no instruction since wrote
+	 * that register. A label and every instruction that may use rdx or rdi end it
+	 * (x86_keeps_pair). */
+	int pair_rs1;
+	bool pair_w;
 	/* On this path since the last label or handler call: mstatus.FS was checked on, or set
 	 * to Dirty (both stay so until a CSR write or a trap). */
 	bool fp_on, fs_dirty;
@@ -111,6 +118,11 @@ uintptr_t x86_insn_record(struct ctx *c, const struct jit_insn *i);
 void x86_emit_helper_in(struct ctx *c, struct jit_buf *b, const struct jit_insn *i, unsigned idx,
 			bool ends, bool cold, uintptr_t rec);
 void x86_emit_helper(struct ctx *c, const struct jit_insn *i, unsigned idx, bool ends);
+
+/* Whether op's translation leaves rdx and rdi alone (and so an access pair, struct ctx). */
+bool x86_keeps_pair(unsigned op);
+/* Whether op writes x[rd] (among the ops x86_keeps_pair accepts). */
+bool x86_writes_rd(unsigned op);
 
 /* emit_mem.c: integer loads and stores; F/D loads, stores and computational instructions
  * (x86_fp_inline_arith: those done inline when the rounding mode allows). */

@@ -238,28 +238,40 @@ struct access {
 	int32_t disp;
 	struct jit_site *site;
 	uint8_t *miss;
-	int xmm; /* FLD into / FSD from this xmm register (its cache), or -1 */
+	int xmm;   /* FLD into / FSD from this xmm register (its cache), or -1 */
+	bool pair; /* its site's copy is the pair after the miss path (struct ctx) */
 };
 
-/* The hot path's site check: a naturally aligned access to the page the site's copy maps goes
- * inline, with rsi = the addend; anything else jumps to the site miss. Returns false when no
- * site is left (the block is dropped). */
-static bool emit_site_check(struct ctx *c, const struct jit_insn *i, unsigned size,
-			    struct access *a)
+/* A new site for access a (none left: the block is dropped, false). */
+static bool take_site(struct ctx *c, struct access *a)
 {
-	struct jit_buf *b = c->hot;
 	if (c->sites->next == c->sites->end) {
-		b->overflow = true;
+		c->hot->overflow = true;
 		return false;
 	}
 	a->site = c->sites->next++;
 	a->xmm = -1;
+	a->pair = false;
 	a->site->tag = JIT_SITE_EMPTY;
 	a->site->addend = 0;
+	return true;
+}
+
+/* The hot path's site check: a naturally aligned access to the page the site's copy maps goes
+ * inline, with rdi = the addend; anything else jumps to the site miss. x[rs1] comes from its
+ * cache register, else into fallback (rax or rdx). pair: also leave the tag in rdx (struct
+ * ctx's access pair). Returns false when no site is left (the block is dropped). */
+static bool emit_site_check(struct ctx *c, const struct jit_insn *i, unsigned size,
+			    struct access *a, unsigned fallback, bool pair)
+{
+	struct jit_buf *b = c->hot;
+	if (!take_site(c, a))
+		return false;
+	a->pair = pair;
 	int base = x86_cached(c, i->f.rs1);
 	if (base < 0) {
-		x86_get_x(c, b, RDX, i->f.rs1);
-		base = RDX;
+		x86_get_x(c, b, fallback, i->f.rs1);
+		base = (int)fallback;
 	}
 	a->base = (unsigned)base;
 	a->disp = (int32_t)i->f.imm;
@@ -272,7 +284,73 @@ static bool emit_site_check(struct ctx *c, const struct jit_insn *i, unsigned si
 	x_alu_imm(b, true, ALU_AND, RDI, -4096 | (int32_t)(size - 1));
 	x_op_rip(b, true, 0x3b, RDI, (uintptr_t)&a->site->tag); /* cmp rdi, tag */
 	a->miss = x_jcc(b, CC_NE, 0);
+	if (pair)
+		x_mov(b, true, RDX, RDI);
 	x_op_rip(b, true, 0x8b, RDI, (uintptr_t)&a->site->addend); /* mov rdi, addend */
+	return true;
+}
+
+/* A later access through the pair's base register (struct ctx): naturally aligned and on the
+ * page in rdx, it goes inline with the addend in rdi; else to its own site's miss, which
+ * leaves that site's copy as the pair. Needs x[rs1] cached (false: not emitted). */
+static bool emit_pair_check(struct ctx *c, const struct jit_insn *i, unsigned size,
+			    struct access *a)
+{
+	struct jit_buf *b = c->hot;
+	int base = x86_cached(c, i->f.rs1);
+	if (base < 0 || !take_site(c, a))
+		return false;
+	a->pair = true;
+	a->base = (unsigned)base;
+	a->disp = (int32_t)i->f.imm;
+	if (a->disp)
+		x_lea(b, RAX, a->base, a->disp);
+	else
+		x_mov(b, true, RAX, a->base);
+	x_alu_imm(b, true, ALU_AND, RAX, -4096 | (int32_t)(size - 1));
+	x_alu(b, true, ALU_CMP, RAX, RDX);
+	a->miss = x_jcc(b, CC_NE, 0);
+	return true;
+}
+
+/* Whether a load or store through x[rs1] follows on this run before rs1 is written or the
+ * pair could end (then the access at idx leaves the pair for it); a store only after a store. */
+static bool pair_wanted(const struct ctx *c, unsigned idx, bool store)
+{
+	unsigned rs1 = c->ins[idx].f.rs1;
+	if (x86_cached(c, rs1) < 0 || (!store && c->ins[idx].f.rd == rs1))
+		return false;
+	for (unsigned k = idx + 1; k < c->n && !c->target[k]; k++) {
+		const struct insn_fields *f = &c->ins[k].f;
+		if (!x86_keeps_pair(f->op))
+			return false;
+		bool ld = f->op >= OP_LB && f->op <= OP_LWU, st = f->op >= OP_SB && f->op <= OP_SD;
+		if ((ld || (st && store)) && f->rs1 == rs1)
+			return true;
+		if (x86_writes_rd(f->op) && f->rd == rs1)
+			return false;
+	}
+	return false;
+}
+
+/* Start access i at idx: through the pair when it may (a load after any access through the
+ * same base register, a store after a store), else through its site's check (leaving the pair
+ * when a later access can use it); fallback as for emit_site_check. */
+static bool emit_check(struct ctx *c, const struct jit_insn *i, unsigned idx, unsigned size,
+		       bool store, struct access *a)
+{
+	if (c->pair_rs1 == (int)i->f.rs1 && (c->pair_w || !store) && !c->inject_op &&
+	    emit_pair_check(c, i, size, a)) {
+		c->pair_w = c->pair_w && store; /* a miss leaves a load's copy */
+		return true;
+	}
+	if (c->hot->overflow)
+		return false;
+	bool pair = !c->inject_op && pair_wanted(c, idx, store);
+	if (!emit_site_check(c, i, size, a, RAX, pair))
+		return false;
+	c->pair_rs1 = pair ? (int)i->f.rs1 : -1;
+	c->pair_w = store;
 	return true;
 }
 
@@ -364,19 +442,27 @@ static void emit_site_miss(struct ctx *c, const struct jit_insn *i, unsigned idx
 
 	uintptr_t slow;
 	uint8_t *slow_back = emit_mem_slow(c, i, idx, size, store, r, a->xmm, &slow);
+	uintptr_t join = x_here(c->hot);
+	if (a->pair) { /* the site's copy (filled, or as it was) becomes the pair */
+		uintptr_t reload = x_here(b);
+		x_op_rip(b, true, 0x8b, RDX, (uintptr_t)&a->site->tag);
+		x_op_rip(b, true, 0x8b, RDI, (uintptr_t)&a->site->addend);
+		x_jmp(b, join);
+		join = reload;
+	}
 	if (c->hot->overflow || b->overflow)
 		return;
 	x_patch_rel32(b, to_slow, slow);
 	x_patch_rel32(c->hot, a->miss, entry);
-	x_patch_rel32(b, back, x_here(c->hot));
-	x_patch_rel32(b, slow_back, x_here(c->hot));
+	x_patch_rel32(b, back, join);
+	x_patch_rel32(b, slow_back, join);
 }
 
 void x86_emit_load(struct ctx *c, const struct jit_insn *i, unsigned idx)
 {
 	unsigned op = i->f.op, size = access_size(op), d = x86_dst_reg(c, i->f.rd);
 	struct access a;
-	if (!emit_site_check(c, i, size, &a))
+	if (!emit_check(c, i, idx, size, false, &a))
 		return;
 	emit_access(c->hot, op, d, a.base, RDI, a.disp);
 	emit_site_miss(c, i, idx, size, false, op, d, &a);
@@ -396,7 +482,7 @@ void x86_emit_store(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	if (op == c->inject_op)
 		x_alu_imm(c->hot, true, ALU_ADD, RCX, 1);
 	struct access a;
-	if (!emit_site_check(c, i, size, &a))
+	if (!emit_check(c, i, idx, size, true, &a))
 		return;
 	emit_access(c->hot, op, (unsigned)v, a.base, RDI, a.disp);
 	emit_site_miss(c, i, idx, size, true, op, (unsigned)v, &a);
@@ -545,7 +631,7 @@ void x86_emit_fp_mem(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	unsigned iop = store ? (size == 8 ? OP_SD : OP_SW) : (size == 8 ? OP_LD : OP_LWU);
 	unsigned r = store ? RCX : RAX;
 	struct access a;
-	if (!emit_site_check(c, i, size, &a))
+	if (!emit_site_check(c, i, size, &a, RDX, false))
 		return;
 	if (direct) {
 		a.xmm = xmm;
