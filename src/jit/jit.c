@@ -97,7 +97,8 @@ struct jit {
 	uint64_t written[MAX_WRITTEN];
 	unsigned nwritten;
 	uint64_t dma_seen;
-	bool shared; /* other harts store to this RAM too */
+	bool shared;      /* other harts store to this RAM too */
+	uint64_t isa_ext; /* the hart's extensions the blocks were decoded with */
 
 	unsigned inject_op;
 	bool print_stats;
@@ -252,6 +253,7 @@ int jit_init(struct hart *h, size_t cache_bytes)
 			setvbuf(j->perfmap, j->perfmap_buf, _IOFBF, sizeof(j->perfmap_buf));
 	}
 	h->jit = j;
+	j->isa_ext = h->isa_ext;
 	memset(j->jcache, 0, sizeof(j->jcache));
 	memset(j->ftlb, 0, sizeof(j->ftlb));
 	h->jit_vgen = 1;
@@ -788,6 +790,10 @@ static struct jit_block *find_block(struct hart *h)
 uint64_t jit_run_budget(struct hart *h, int32_t n)
 {
 	struct jit *j = h->jit;
+	if (h->isa_ext != j->isa_ext) { /* what decodes changed (a restore, a test harness) */
+		j->isa_ext = h->isa_ext;
+		flush_all(h);
+	}
 	h->batch_len = h->budget = n;
 	while (h->budget > 0) {
 		unsigned view = fetch_view(h);
