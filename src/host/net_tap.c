@@ -100,7 +100,10 @@ static int tap_send(struct net_backend *nb, const void *frame, size_t len)
 	if (len < NET_ETH_HLEN || len > NET_FRAME_MAX)
 		return -EMSGSIZE;
 	for (;;) {
-		ssize_t n = write(t->fd, frame, len);
+		int fd = __atomic_load_n(&t->fd, __ATOMIC_ACQUIRE); /* -1 while handed over */
+		if (fd < 0)
+			return -ENOTCONN;
+		ssize_t n = write(fd, frame, len);
 		if (n == (ssize_t)len)
 			return 0;
 		if (n >= 0)
@@ -119,18 +122,39 @@ static void tap_attach(struct net_backend *nb, net_receive_fn receive, void *opa
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* Stop the reader thread (if it runs) and empty its wake-up eventfd. */
+static void stop_reader(struct net_tap *t)
+{
+	if (!t->reader_started)
+		return;
+	/* Adding 1 to an eventfd that only ever gets 1 cannot fail. */
+	uint64_t one = 1;
+	ssize_t n = write(t->wake_fd, &one, sizeof(one));
+	pthread_join(t->reader, NULL);
+	t->reader_started = false;
+	n = read(t->wake_fd, &one, sizeof(one));
+	(void)n;
+}
+
+/* Start the reader thread, which takes no signals (the VMM waits for them on its own
+ * thread). Returns 0 or -errno. */
+static int start_reader(struct net_tap *t)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = -pthread_create(&t->reader, NULL, reader_main, t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	t->reader_started = !rc;
+	return rc;
+}
+
 static void tap_close(struct net_backend *nb)
 {
 	struct net_tap *t = (struct net_tap *)nb;
 	if (!t)
 		return;
-	if (t->reader_started) {
-		/* Adding 1 to an eventfd that only ever gets 1 cannot fail. */
-		uint64_t one = 1;
-		ssize_t n = write(t->wake_fd, &one, sizeof(one));
-		(void)n;
-		pthread_join(t->reader, NULL);
-	}
+	stop_reader(t);
 	if (t->wake_fd >= 0)
 		close(t->wake_fd);
 	if (t->fd >= 0)
@@ -211,7 +235,6 @@ static unsigned tap_mtu(const struct net_tap *t)
 int net_tap_open(struct net_backend **out, const char *ifname, char *err, size_t errlen)
 {
 	const char *name = ifname ? ifname : "";
-	sigset_t all, old;
 	int rc;
 
 	*out = NULL;
@@ -247,17 +270,42 @@ int net_tap_open(struct net_backend **out, const char *ifname, char *err, size_t
 		return fail(err, errlen, rc, "cannot open TAP interface (%s)", strerror(-rc));
 	}
 
-	/* The reader takes no signals: the VMM waits for them on its own thread. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = -pthread_create(&t->reader, NULL, reader_main, t);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = start_reader(t);
 	if (rc) {
 		tap_close(&t->nb);
 		return fail(err, errlen, rc, "cannot start the TAP reader thread (%s)",
 			    strerror(-rc));
 	}
-	t->reader_started = true;
 	*out = &t->nb;
+	return 0;
+}
+
+int net_tap_hand_over(struct net_backend *nb, bool release, char *err, size_t errlen)
+{
+	struct net_tap *t = (struct net_tap *)nb;
+	if (release) {
+		if (t->fd < 0)
+			return 0;
+		stop_reader(t);
+		int fd = t->fd;
+		__atomic_store_n(&t->fd, -1, __ATOMIC_RELEASE);
+		close(fd);
+		return 0;
+	}
+	if (t->fd >= 0)
+		return 0;
+	char name[IFNAMSIZ];
+	memcpy(name, t->ifname, sizeof(name));
+	int rc = tap_bind(t, name, err, errlen);
+	if (rc) {
+		if (t->fd >= 0)
+			close(t->fd);
+		t->fd = -1;
+		return rc;
+	}
+	rc = start_reader(t);
+	if (rc)
+		return fail(err, errlen, rc, "cannot restart the TAP reader thread (%s)",
+			    strerror(-rc));
 	return 0;
 }

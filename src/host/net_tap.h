@@ -5,6 +5,7 @@
 #ifndef RVISOR_HOST_NET_TAP_H
 #define RVISOR_HOST_NET_TAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct net_backend;
@@ -20,5 +21,11 @@ struct net_backend;
 int net_tap_open(struct net_backend **out, const char *ifname, char *err, size_t errlen);
 /* The interface's name, as the kernel completed it. */
 const char *net_tap_ifname(const struct net_backend *nb);
+/* A live migration on one host (only one process can be attached to a TAP interface):
+ * release stops the reader thread and detaches from the interface (frames sent meanwhile
+ * are dropped with -ENOTCONN), so that the destination can attach; !release attaches again
+ * (the migration failed). Returns 0 or -errno with one sentence in err (errlen bytes), as
+ * net_tap_open (e.g. -EBUSY: another process took the interface meanwhile). */
+int net_tap_hand_over(struct net_backend *nb, bool release, char *err, size_t errlen);
 
 #endif

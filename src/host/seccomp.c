@@ -13,6 +13,7 @@
 #include <linux/filter.h>
 #include <linux/fs.h>
 #include <linux/sched.h>
+#include <linux/if_tun.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <seccomp.h>
@@ -320,6 +321,15 @@ static int build_prog(enum seccomp_kind kind, bool args, struct seccomp_prog *ou
 	for (size_t i = 0; !rc && i < sizeof(tty_ioctls) / sizeof(tty_ioctls[0]); i++) {
 		rc = args ? seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 2,
 					     arg_eq(0, STDIN_FILENO), arg_eq(1, tty_ioctls[i]))
+			  : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 0);
+		if (rc == -EEXIST)
+			rc = 0;
+	}
+	/* The control plane attaches to a TAP interface again when a live migration failed
+	 * after the source let it go (net_tap_hand_over). */
+	if (!rc && kind == SECCOMP_API) {
+		rc = args ? seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+					     arg_eq(1, TUNSETIFF))
 			  : seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 0);
 		if (rc == -EEXIST)
 			rc = 0;

@@ -1130,6 +1130,15 @@ int vm_hand_over(struct vm *vm, bool release, char *err, size_t errlen)
 			    "drive '%s' was taken by another process while handed over (%s)",
 			    vm->cfg.drives[i].path, strerror(-rc));
 	}
+	/* A TAP interface takes one process at a time: the destination attaches once this
+	 * one let go. */
+	for (unsigned i = 0; v && i < v->nnics; i++) {
+		if (!v->nic[i].backend || vm->cfg.nets[i].type != VM_NET_TAP)
+			continue;
+		int rc = net_tap_hand_over(v->nic[i].backend, release, err, errlen);
+		if (rc)
+			return rc;
+	}
 	return 0;
 }
 

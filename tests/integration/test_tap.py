@@ -13,6 +13,10 @@ fed from a FIFO its shell holds open; the server answers each line with "echo:" 
   restore reaches the server on the connection it accepted before the snapshot and is
   answered. (User-mode networking cannot do this: libslirp's state save keeps no socket that
   has a host descriptor, see the README.)
+- The same through a live migration to another process in the namespace: the source lets
+  the TAP go as the state goes (one process at a time can be attached), the destination
+  attaches; and when the destination refuses the VM after that, the source attaches again
+  and the connection carries on there.
 """
 
 import os
@@ -27,6 +31,7 @@ import pytest
 
 from conftest import HOST_FAULT, MARKER, Console
 from test_api import call, wait_socket
+from test_migrate import fake_destination
 from test_snapshot import BOOT_TIMEOUT, COMMAND_TIMEOUT
 
 HOST_IP = "192.168.100.1"
@@ -183,3 +188,57 @@ def test_tcp_connection_survives_a_snapshot(rvisor, guest, tmp_path, netns):
     finally:
         b.close()
     assert not HOST_FAULT.search(b.err), b.tail()
+
+
+def test_tcp_connection_survives_a_live_migration(rvisor, guest, tmp_path, netns):
+    """The same through a live migration to another process on this host, in the same
+    namespace: the source lets the TAP go as the state goes, and the destination attaches."""
+    ns, server = netns
+    sock, a = boot_with_tap(rvisor, guest, tmp_path, ns)
+    dst = tmp_path / "dst.mig"
+    b = None
+    try:
+        connect(a)
+        say(a, "before")
+        b = Console(["ip", "netns", "exec", ns, rvisor, "receive", "--listen", f"unix:{dst}"])
+        deadline = time.monotonic() + 30
+        while not dst.exists():
+            assert b.proc.poll() is None and time.monotonic() < deadline, b.tail()
+            time.sleep(0.02)
+        status, err = call(sock, "PUT", "/migration/send", {"destination_url": f"unix:{dst}"},
+                           timeout=300)
+        assert status == 204, (err, a.tail(), b.tail())
+        assert a.proc.wait(30) == 0, a.tail()
+        say(b, "moved")
+        assert server_log(server, "line 1 moved") == ["accept 1", "line 1 before",
+                                                       "line 1 moved"]
+    finally:
+        a.close()
+        if b:
+            b.close()
+    assert not HOST_FAULT.search(a.err), a.tail()
+    assert b and not HOST_FAULT.search(b.err), b.tail()
+
+
+def test_failed_migration_keeps_the_tap(rvisor, guest, tmp_path, netns):
+    """A destination that refuses the VM once its state came (after the source let the TAP
+    go): the source attaches again and its guest's connection carries on."""
+    ns, server = netns
+    sock, a = boot_with_tap(rvisor, guest, tmp_path, ns)
+    dst = str(tmp_path / "fake.mig")
+    try:
+        connect(a)
+        say(a, "before")
+        result = {}
+        t = fake_destination(dst, "refuse", result)
+        status, err = call(sock, "PUT", "/migration/send", {"destination_url": f"unix:{dst}"},
+                           timeout=300)
+        assert status == 400 and "no room for it" in err["fault_message"], err
+        t.join(30)
+        assert result.get("state", 0) > 0, result
+        say(a, "still")
+        assert server_log(server, "line 1 still") == ["accept 1", "line 1 before",
+                                                       "line 1 still"]
+    finally:
+        a.close()
+    assert not HOST_FAULT.search(a.err), a.tail()
