@@ -4,7 +4,8 @@
  * widths among them; a misaligned access in a group; an access fault in the middle of a group
  * (precise, privileged spec 3.1.15: the accesses before it are done, those after it are not);
  * a store after loads through the same base to a page those loads may read but stores may not
- * write (PMP under MPRV with MPP = S, privileged spec 3.7: a store access fault). Each case
+ * write (PMP under MPRV with MPP = S, privileged spec 3.7: a store access fault); F and D
+ * loads and stores among integer ones in a group across a page boundary. Each case
  * runs REPEAT times, so its code runs translated with its sites filled. */
 #include "common.h"
 
@@ -29,6 +30,8 @@ test_main:
 	SAY("an access fault in the middle of a group: the stores before it done, those after not")
 	call store_after_loads
 	SAY("a store after loads through one base, to a page it may only read: an access fault")
+	call fp_members
+	SAY("F and D loads and stores in a group across a page boundary: every access lands")
 	ld ra, 8(sp)
 	addi sp, sp, 16
 	ret
@@ -209,6 +212,48 @@ store_after_loads_at:
 	addi s0, s0, -1
 	bnez s0, 1b
 	csrw pmpcfg0, zero
+	mv ra, s11
+	ret
+
+/* With FP on, through a0 = the second page - 16: integer and FSD/FSW stores, then FLD/FLW
+ * and integer loads of the same places (the group crosses the page boundary at +16), each
+ * value checked through an x register. */
+fp_members:
+	mv s11, ra
+	li t0, MSTATUS_FS_INITIAL
+	csrs mstatus, t0
+	li s0, REPEAT
+	la a0, two_pages + 4096 - 16
+1:	slli t0, s0, 16
+	addi t1, t0, 1
+	fmv.d.x fa0, t0
+	fmv.d.x fa1, t1
+	sd t0, -8(a0)
+	fsd fa0, 0(a0)
+	fsd fa1, 8(a0)
+	fsw fa0, 16(a0)
+	sd t1, 24(a0)
+	fld ft0, 0(a0)
+	fld ft1, 8(a0)
+	flw ft2, 16(a0)
+	ld a1, -8(a0)
+	ld a2, 24(a0)
+	lw a3, 16(a0)
+	fmv.x.d a4, ft0
+	CHECK_REG(a4, t0)
+	fmv.x.d a4, ft1
+	CHECK_REG(a4, t1)
+	fmv.x.d a4, ft2 /* NaN-boxed: the upper 32 bits all ones */
+	li t2, 0xffffffff00000000
+	or t2, t2, t0
+	CHECK_REG(a4, t2)
+	CHECK_REG(a1, t0)
+	CHECK_REG(a2, t1)
+	CHECK_REG(a3, t0)
+	addi s0, s0, -1
+	bnez s0, 1b
+	li t0, MSTATUS_FS
+	csrc mstatus, t0
 	mv ra, s11
 	ret
 

@@ -743,14 +743,19 @@ bool x86_keeps_pair(unsigned op)
 	case OP_BLTU:
 	case OP_BGEU:
 	case OP_JAL:
-	case OP_FENCE: return true;
+	case OP_FENCE:
+	case OP_FLW:
+	case OP_FSW:
+	case OP_FLD:
+	case OP_FSD: return true;
 	default: return is_plain_alu(op) || is_inline_w(op);
 	}
 }
 
 bool x86_writes_rd(unsigned op)
 {
-	return !(op >= OP_SB && op <= OP_SD) && !(op >= OP_BEQ && op <= OP_BGEU) && op != OP_FENCE;
+	return !(op >= OP_SB && op <= OP_SD) && !(op >= OP_BEQ && op <= OP_BGEU) &&
+	       op != OP_FENCE && op != OP_FLW && op != OP_FSW && op != OP_FLD && op != OP_FSD;
 }
 
 /* Emit instruction i (index idx); returns false when it left the block for good. */

@@ -317,14 +317,15 @@ static bool emit_pair_check(struct ctx *c, const struct jit_insn *i, unsigned si
  * pair could end (then the access at idx leaves the pair for it); a store only after a store. */
 static bool pair_wanted(const struct ctx *c, unsigned idx, bool store)
 {
-	unsigned rs1 = c->ins[idx].f.rs1;
-	if (x86_cached(c, rs1) < 0 || (!store && c->ins[idx].f.rd == rs1))
+	unsigned rs1 = c->ins[idx].f.rs1, op = c->ins[idx].f.op;
+	if (x86_cached(c, rs1) < 0 || (x86_writes_rd(op) && c->ins[idx].f.rd == rs1))
 		return false;
 	for (unsigned k = idx + 1; k < c->n && !c->target[k]; k++) {
 		const struct insn_fields *f = &c->ins[k].f;
 		if (!x86_keeps_pair(f->op))
 			return false;
-		bool ld = f->op >= OP_LB && f->op <= OP_LWU, st = f->op >= OP_SB && f->op <= OP_SD;
+		bool ld = (f->op >= OP_LB && f->op <= OP_LWU) || f->op == OP_FLW || f->op == OP_FLD;
+		bool st = (f->op >= OP_SB && f->op <= OP_SD) || f->op == OP_FSW || f->op == OP_FSD;
 		if ((ld || (st && store)) && f->rs1 == rs1)
 			return true;
 		if (x86_writes_rd(f->op) && f->rd == rs1)
@@ -519,6 +520,9 @@ static uint8_t *fp_cold_handler(struct ctx *c, const struct jit_insn *i, unsigne
 				uintptr_t rec)
 {
 	x86_emit_helper_in(c, c->cold, i, idx, false, true, rec);
+	/* The handler leaves rdx and rdi as it likes: an access pair (struct ctx) going on
+	 * after an F/D load or store is emptied (a tag no access matches). */
+	x_mov_imm(c->cold, RDX, JIT_SITE_EMPTY);
 	return x_jmp(c->cold, 0);
 }
 
@@ -631,7 +635,7 @@ void x86_emit_fp_mem(struct ctx *c, const struct jit_insn *i, unsigned idx)
 	unsigned iop = store ? (size == 8 ? OP_SD : OP_SW) : (size == 8 ? OP_LD : OP_LWU);
 	unsigned r = store ? RCX : RAX;
 	struct access a;
-	if (!emit_site_check(c, i, size, &a, RDX, false))
+	if (!emit_check(c, i, idx, size, store, &a))
 		return;
 	if (direct) {
 		a.xmm = xmm;
@@ -646,9 +650,9 @@ void x86_emit_fp_mem(struct ctx *c, const struct jit_insn *i, unsigned idx)
 		c->fdirty |= 1u << i->f.rd;
 		fp_set_dirty(c);
 	} else if (!store) {
-		if (size == 4) {
-			x_mov_imm(hot, RDX, 0xffffffff00000000ull);
-			x_alu(hot, true, ALU_OR, RAX, RDX);
+		if (size == 4) { /* NaN-boxed (rcx: rdx may hold an access pair's tag) */
+			x_mov_imm(hot, RCX, 0xffffffff00000000ull);
+			x_alu(hot, true, ALU_OR, RAX, RCX);
 		}
 		if (x86_fcached(c, i->f.rd) >= 0) {
 			x_movq_to_xmm(hot, (unsigned)x86_fcached(c, i->f.rd), RAX);
