@@ -73,11 +73,16 @@ def netns(vmm):
         r = subprocess.run(["ip", *argv], capture_output=True, text=True)
         assert r.returncode == 0, f"ip {' '.join(argv)}: {r.stderr}"
 
-    ip("netns", "add", name)
+    r = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
+    if r.returncode:
+        pytest.skip(f"this host cannot make a network namespace: {r.stderr.strip()}")
     server = None
     try:
         ip("-n", name, "link", "set", "lo", "up")
-        ip("-n", name, "tuntap", "add", "dev", TAP, "mode", "tap")
+        r = subprocess.run(["ip", "-n", name, "tuntap", "add", "dev", TAP, "mode", "tap"],
+                           capture_output=True, text=True)
+        if r.returncode:
+            pytest.skip(f"this host cannot make a TAP interface: {r.stderr.strip()}")
         ip("-n", name, "addr", "add", f"{HOST_IP}/24", "dev", TAP)
         ip("-n", name, "link", "set", TAP, "up")
         server = subprocess.Popen(["ip", "netns", "exec", name, sys.executable, "-c", SERVER],
