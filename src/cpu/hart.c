@@ -467,7 +467,7 @@ static void exec_straddling(struct hart *h, uint16_t lo)
 /* Run one batch of at most BATCH instructions. Handlers chain to the next instruction on the
  * same page themselves (exec.c, threaded dispatch); this loop handles page changes, decoding
  * and the first instruction of each chain. */
-static void run_batch_of(struct hart *h, int32_t n)
+static uint64_t run_batch_of(struct hart *h, int32_t n)
 {
 	const struct itlb_entry *page = NULL;
 	uint64_t page_vpn = ~0ull;
@@ -512,8 +512,10 @@ static void run_batch_of(struct hart *h, int32_t n)
 		h->pc_next = pc + in->len;
 		in->fn(h, in);
 	}
-	h->instret += (uint64_t)(h->batch_len - h->budget);
+	uint64_t done = (uint64_t)(h->batch_len - h->budget);
+	h->instret += done;
 	h->batch_len = h->budget = 0;
+	return done;
 }
 
 static void run_batch(struct hart *h)
@@ -523,9 +525,9 @@ static void run_batch(struct hart *h)
 
 uint64_t hart_run_budget(struct hart *h, int32_t n)
 {
-	uint64_t before = h->instret;
-	run_batch_of(h, n);
-	return h->instret - before;
+	/* Counted from the batch, not as a difference of instret, which a write to minstret or
+	 * mcycle moves. */
+	return run_batch_of(h, n);
 }
 
 void hart_exec_one(struct hart *h)

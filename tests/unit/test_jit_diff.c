@@ -1208,10 +1208,10 @@ static const struct {
     {CSR_MIP, CSR_READ, 0},
     {CSR_SIP, CSR_READ, 0},
     {CSR_SATP, CSR_READ, 0},
-    /* not written: jit_run_budget and hart_run_budget count what retired as a difference of
-     * instret, which a write to minstret breaks */
-    {CSR_MINSTRET, CSR_READ, 0},
-    {CSR_MCYCLE, CSR_READ, 0},
+    /* written too: jit_run_budget and hart_run_budget count what retired from the batch,
+     * not as a difference of instret (which a write moves) */
+    {CSR_MINSTRET, CSR_ANY, 0},
+    {CSR_MCYCLE, CSR_ANY, 0},
     {CSR_CYCLE, CSR_ANY, 0}, /* read-only numbers: writes are illegal */
     {CSR_INSTRET, CSR_ANY, 0},
     {CSR_TIME, CSR_ANY, 0},
