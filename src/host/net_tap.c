@@ -280,16 +280,25 @@ int net_tap_open(struct net_backend **out, const char *ifname, char *err, size_t
 	return 0;
 }
 
+/* Close the interface's descriptor (if open); sends from now on are dropped. */
+static void detach(struct net_tap *t)
+{
+	int fd = t->fd;
+	__atomic_store_n(&t->fd, -1, __ATOMIC_RELEASE);
+	if (fd >= 0)
+		close(fd);
+}
+
 int net_tap_hand_over(struct net_backend *nb, bool release, char *err, size_t errlen)
 {
+	/* Called with the VM paused and its devices quiesced: no send is under way (a send
+	 * racing the close could write to a reused descriptor number). */
 	struct net_tap *t = (struct net_tap *)nb;
 	if (release) {
-		if (t->fd < 0)
-			return 0;
-		stop_reader(t);
-		int fd = t->fd;
-		__atomic_store_n(&t->fd, -1, __ATOMIC_RELEASE);
-		close(fd);
+		if (t->fd >= 0) {
+			stop_reader(t);
+			detach(t);
+		}
 		return 0;
 	}
 	if (t->fd >= 0)
@@ -297,15 +306,9 @@ int net_tap_hand_over(struct net_backend *nb, bool release, char *err, size_t er
 	char name[IFNAMSIZ];
 	memcpy(name, t->ifname, sizeof(name));
 	int rc = tap_bind(t, name, err, errlen);
-	if (rc) {
-		if (t->fd >= 0)
-			close(t->fd);
-		t->fd = -1;
-		return rc;
-	}
-	rc = start_reader(t);
+	if (!rc && (rc = start_reader(t)))
+		fail(err, errlen, rc, "cannot restart the TAP reader thread (%s)", strerror(-rc));
 	if (rc)
-		return fail(err, errlen, rc, "cannot restart the TAP reader thread (%s)",
-			    strerror(-rc));
-	return 0;
+		detach(t);
+	return rc;
 }

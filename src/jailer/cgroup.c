@@ -115,6 +115,13 @@ int jail_cgroup_setup(struct jail_undo *u, const char *parent, const char *id,
 		return fail("--parent-cgroup %s: path too long", parent);
 	if (!access(dir, F_OK))
 		return fail("the cgroup %s exists already: is another VM using this --id?", dir);
+	/* The parent first: its controllers are enabled below (it may not exist yet). */
+	char parent_dir[PATH_MAX];
+	if (snprintf(parent_dir, sizeof(parent_dir), "%s/%s", mnt, parent) >=
+	    (int)sizeof(parent_dir))
+		return fail("--parent-cgroup %s: path too long", parent);
+	if (jail_mkdirs(u, parent_dir, 0755, err, errlen))
+		return -1;
 	for (int i = 0; i < nkv; i++) {
 		char controller[64];
 		size_t n = strcspn(kv[i].key, ".");

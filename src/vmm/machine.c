@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -875,6 +877,13 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, struct chr *console, c
 	struct timespec ts;
 	int rc;
 
+	/* The threads made here (devices' workers) inherit the caller's mask: SIGWINCH, which
+	 * vm_run waits for, must not be delivered to one of them (where it is ignored). */
+	sigset_t winch;
+	sigemptyset(&winch);
+	sigaddset(&winch, SIGWINCH);
+	pthread_sigmask(SIG_BLOCK, &winch, NULL);
+
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = *cfg;
 	vm->console = console;
@@ -1101,14 +1110,10 @@ void vm_pause(struct vm *vm)
 	pthread_mutex_unlock(&vm->pause_lock);
 }
 
-int vm_hand_over(struct vm *vm, bool release, char *err, size_t errlen)
+/* The disks' locks (flushed first when let go). */
+static int hand_over_disks(struct vm *vm, bool release, char *err, size_t errlen)
 {
 	struct vm_virtio *v = vm->virtio;
-	if (v && v->vsock_up) {
-		int rc = virtio_vsock_hand_over(&v->vsock, release, err, errlen);
-		if (rc)
-			return rc;
-	}
 	for (unsigned i = 0; v && i < v->ndisks; i++) {
 		struct vm_disk *d = &v->disk[i];
 		if (!d->file_open || !d->lock)
@@ -1130,8 +1135,19 @@ int vm_hand_over(struct vm *vm, bool release, char *err, size_t errlen)
 			    "drive '%s' was taken by another process while handed over (%s)",
 			    vm->cfg.drives[i].path, strerror(-rc));
 	}
-	/* A TAP interface takes one process at a time: the destination attaches once this
-	 * one let go. */
+	return 0;
+}
+
+/* What connects the guest to the host and is bound to this process: the vsock's listening
+ * socket and the TAP interfaces (one process at a time can attach to a TAP). */
+static int hand_over_links(struct vm *vm, bool release, char *err, size_t errlen)
+{
+	struct vm_virtio *v = vm->virtio;
+	if (v && v->vsock_up) {
+		int rc = virtio_vsock_hand_over(&v->vsock, release, err, errlen);
+		if (rc)
+			return rc;
+	}
 	for (unsigned i = 0; v && i < v->nnics; i++) {
 		if (!v->nic[i].backend || vm->cfg.nets[i].type != VM_NET_TAP)
 			continue;
@@ -1139,6 +1155,23 @@ int vm_hand_over(struct vm *vm, bool release, char *err, size_t errlen)
 		if (rc)
 			return rc;
 	}
+	return 0;
+}
+
+int vm_hand_over(struct vm *vm, bool release, char *err, size_t errlen)
+{
+	if (release) {
+		int rc = hand_over_links(vm, true, err, errlen);
+		return rc ? rc : hand_over_disks(vm, true, err, errlen);
+	}
+	/* Taking back: the disks decide (another process may hold one: running would corrupt
+	 * it); a vsock path or TAP taken meanwhile only cuts the guest off, so it runs on. */
+	int rc = hand_over_disks(vm, false, err, errlen);
+	if (rc)
+		return rc;
+	char why[256];
+	if (hand_over_links(vm, false, why, sizeof(why)))
+		fprintf(stderr, "rvisor: %s; the guest runs on without it\n", why);
 	return 0;
 }
 

@@ -475,7 +475,7 @@ int vm_migrate_send(struct vm *vm, const char *url, uint64_t max_bandwidth,
 			goto out;
 		}
 		st->state_bytes = state_len;
-		stage = "handing over the disks and the vsock";
+		stage = "handing over the disks, TAPs and vsock";
 		rc = vm_hand_over(vm, true, err, errlen);
 		released = true;
 		if (rc) {

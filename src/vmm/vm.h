@@ -142,12 +142,14 @@ uint64_t vm_dirty_take(struct vm *vm, uint64_t *out);
  * guest (VIRTIO_CONSOLE_F_SIZE, a configuration change); the UART has no such thing. */
 void vm_console_resized(struct vm *vm);
 
-/* A migration hands the host resources the VM holds to its new process: with release, each
- * disk's buffered writes are flushed and its image locks dropped, and the vsock's listening
- * socket is closed and its path removed (the VM is paused and must not run again unless they
- * are taken back); without, the locks are taken and the vsock listens again. Returns 0, or
- * -errno with one sentence in err (a flush that failed; a disk another process locked, or the
- * vsock path another took, meanwhile). */
+/* A migration hands the host resources the VM holds to its new process: with release, the
+ * vsock's listening socket is closed and its path removed, each TAP interface let go, and
+ * each disk's buffered writes flushed and its image locks dropped (the VM is paused and must
+ * not run again unless they are taken back); without, the locks are taken, then the TAPs
+ * attached and the vsock listening again. Returns 0, or -errno with one sentence in err (a
+ * flush that failed, or a disk another process locked meanwhile: the VM must stay paused). A
+ * TAP or vsock path another process took meanwhile is reported on stderr and does not fail
+ * the taking back. */
 int vm_hand_over(struct vm *vm, bool release, char *err, size_t errlen);
 
 struct virtio_blk_stats;

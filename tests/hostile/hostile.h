@@ -258,6 +258,10 @@ uint32_t vwait_status(uint64_t base, uint32_t bits, unsigned ms);
 /* One good virtio-rng request of len bytes on a fresh set-up of the device: checks the
  * device works (after an attack and a reset). Fails the case if it does not. */
 void rng_sanity(uint64_t base);
+/* The set-up most virtqueue cases attack: virtio-rng found (else the case fails), features
+ * negotiated (VERSION_1), queue 0 set up in q with num entries, DRIVER_OK. Returns the
+ * device's MMIO base. */
+uint64_t rng_queue_ready(struct vq *q, uint32_t num);
 /* The attack of the vq_size_* cases: virtio-rng's queue 0 set up with size num (not one a
  * split queue may have) and QueueReady = 1. Checks that the device refuses the queue
  * (QueueReady reads 0) and sets DEVICE_NEEDS_RESET, never uses the rings when notified after

@@ -409,6 +409,16 @@ uint32_t vwait_status(uint64_t base, uint32_t bits, unsigned ms)
 	return s;
 }
 
+uint64_t rng_queue_ready(struct vq *q, uint32_t num)
+{
+	uint64_t base = vfind(VIRTIO_ID_RNG);
+	CHECK(base);
+	CHECK_EQ(vinit(base, F_VERSION_1) & ST_FEATURES_OK, ST_FEATURES_OK);
+	CHECK_EQ(vq_setup(base, q, 0, num), 1);
+	vdriver_ok(base);
+	return base;
+}
+
 void rng_sanity(uint64_t base)
 {
 	static struct vq q;

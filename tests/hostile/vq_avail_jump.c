@@ -5,13 +5,9 @@
 
 void case_main(void)
 {
-	uint64_t base = vfind(VIRTIO_ID_RNG);
-	CHECK(base);
 	static struct vq q;
+	uint64_t base = rng_queue_ready(&q, 8);
 	uint8_t *buf = alloc(64, 64);
-	CHECK_EQ(vinit(base, F_VERSION_1) & ST_FEATURES_OK, ST_FEATURES_OK);
-	CHECK_EQ(vq_setup(base, &q, 0, 8), 1);
-	vdriver_ok(base);
 	for (unsigned i = 0; i < 8; i++) {
 		q.desc[i] = (struct vdesc){(uint64_t)buf, 8, D_WRITE, 0};
 		q.avail[2 + i] = (uint16_t)i;

@@ -5,12 +5,8 @@
 
 void case_main(void)
 {
-	uint64_t base = vfind(VIRTIO_ID_RNG);
-	CHECK(base);
 	static struct vq q;
-	CHECK_EQ(vinit(base, F_VERSION_1) & ST_FEATURES_OK, ST_FEATURES_OK);
-	CHECK_EQ(vq_setup(base, &q, 0, 8), 1);
-	vdriver_ok(base);
+	uint64_t base = rng_queue_ready(&q, 8);
 	q.desc[0] = (struct vdesc){RAM_END - 16, 64, D_WRITE, 0};
 	vq_kick(base, &q, 0);
 	uint32_t st = vwait_status(base, ST_NEEDS_RESET, 5000);

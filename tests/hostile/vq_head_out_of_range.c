@@ -5,12 +5,8 @@
 
 void case_main(void)
 {
-	uint64_t base = vfind(VIRTIO_ID_RNG);
-	CHECK(base);
 	static struct vq q;
-	CHECK_EQ(vinit(base, F_VERSION_1) & ST_FEATURES_OK, ST_FEATURES_OK);
-	CHECK_EQ(vq_setup(base, &q, 0, 8), 1);
-	vdriver_ok(base);
+	uint64_t base = rng_queue_ready(&q, 8);
 	vq_kick(base, &q, 0xffff);
 	CHECK_EQ(vwait_status(base, ST_NEEDS_RESET, 5000) & ST_NEEDS_RESET, ST_NEEDS_RESET);
 	CHECK_EQ(vr(base, VM_INT_STATUS) & INT_CONFIG, INT_CONFIG);

@@ -5,14 +5,10 @@
 
 void case_main(void)
 {
-	uint64_t base = vfind(VIRTIO_ID_RNG);
-	CHECK(base);
 	static struct vq q;
+	uint64_t base = rng_queue_ready(&q, 8);
 	uint8_t *buf = alloc(4096, 4096);
 	memset_(buf, 0x5a, 4096);
-	CHECK_EQ(vinit(base, F_VERSION_1) & ST_FEATURES_OK, ST_FEATURES_OK);
-	CHECK_EQ(vq_setup(base, &q, 0, 8), 1);
-	vdriver_ok(base);
 	q.desc[0] = (struct vdesc){(uint64_t)buf, 0xffffffffu, D_WRITE, 0};
 	vq_kick(base, &q, 0);
 	CHECK_EQ(vwait_status(base, ST_NEEDS_RESET, 5000) & ST_NEEDS_RESET, ST_NEEDS_RESET);

@@ -5,13 +5,9 @@
 
 void case_main(void)
 {
-	uint64_t base = vfind(VIRTIO_ID_RNG);
-	CHECK(base);
 	static struct vq q;
+	uint64_t base = rng_queue_ready(&q, 16);
 	uint8_t *buf = alloc(64, 64);
-	CHECK_EQ(vinit(base, F_VERSION_1) & ST_FEATURES_OK, ST_FEATURES_OK);
-	CHECK_EQ(vq_setup(base, &q, 0, 16), 1);
-	vdriver_ok(base);
 	q.desc[0] = (struct vdesc){(uint64_t)buf, 0, D_WRITE, 0};
 	for (unsigned i = 1; i < 9; i++)
 		q.desc[i] = (struct vdesc){(uint64_t)buf, 0, D_WRITE | (i < 8 ? D_NEXT : 0),

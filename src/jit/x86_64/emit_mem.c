@@ -259,10 +259,10 @@ static bool take_site(struct ctx *c, struct access *a)
 
 /* The hot path's site check: a naturally aligned access to the page the site's copy maps goes
  * inline, with rdi = the addend; anything else jumps to the site miss. x[rs1] comes from its
- * cache register, else into fallback (rax or rdx). pair: also leave the tag in rdx (struct
- * ctx's access pair). Returns false when no site is left (the block is dropped). */
+ * cache register, else into rax. pair: also leave the tag in rdx (struct ctx's access pair).
+ * Returns false when no site is left (the block is dropped). */
 static bool emit_site_check(struct ctx *c, const struct jit_insn *i, unsigned size,
-			    struct access *a, unsigned fallback, bool pair)
+			    struct access *a, bool pair)
 {
 	struct jit_buf *b = c->hot;
 	if (!take_site(c, a))
@@ -270,8 +270,8 @@ static bool emit_site_check(struct ctx *c, const struct jit_insn *i, unsigned si
 	a->pair = pair;
 	int base = x86_cached(c, i->f.rs1);
 	if (base < 0) {
-		x86_get_x(c, b, fallback, i->f.rs1);
-		base = (int)fallback;
+		x86_get_x(c, b, RAX, i->f.rs1);
+		base = RAX;
 	}
 	a->base = (unsigned)base;
 	a->disp = (int32_t)i->f.imm;
@@ -336,7 +336,7 @@ static bool pair_wanted(const struct ctx *c, unsigned idx, bool store)
 
 /* Start access i at idx: through the pair when it may (a load after any access through the
  * same base register, a store after a store), else through its site's check (leaving the pair
- * when a later access can use it); fallback as for emit_site_check. */
+ * when a later access can use it). */
 static bool emit_check(struct ctx *c, const struct jit_insn *i, unsigned idx, unsigned size,
 		       bool store, struct access *a)
 {
@@ -348,7 +348,7 @@ static bool emit_check(struct ctx *c, const struct jit_insn *i, unsigned idx, un
 	if (c->hot->overflow)
 		return false;
 	bool pair = !c->inject_op && pair_wanted(c, idx, store);
-	if (!emit_site_check(c, i, size, a, RAX, pair))
+	if (!emit_site_check(c, i, size, a, pair))
 		return false;
 	c->pair_rs1 = pair ? (int)i->f.rs1 : -1;
 	c->pair_w = store;
